@@ -1,0 +1,85 @@
+//! Money in whole fen (1 yuan = 100 fen). Never floating point.
+
+use std::fmt;
+use std::ops::{Add, Neg, Sub};
+
+use serde::{Deserialize, Serialize};
+
+/// An amount of money in fen. Negative amounts are reversals (waivers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Fen(pub i64);
+
+impl Fen {
+    pub const ZERO: Fen = Fen(0);
+
+    pub fn from_yuan(yuan: i64) -> Fen {
+        Fen(yuan * 100)
+    }
+
+    /// The share of `self` given by `percent`, rounded down to a whole fen,
+    /// so that the fund never receives more than the rule says.
+    pub fn percent(self, percent: u8) -> Fen {
+        Fen(self.0 * i64::from(percent) / 100)
+    }
+}
+
+impl Add for Fen {
+    type Output = Fen;
+    fn add(self, rhs: Fen) -> Fen {
+        Fen(self.0 + rhs.0)
+    }
+}
+
+impl Sub for Fen {
+    type Output = Fen;
+    fn sub(self, rhs: Fen) -> Fen {
+        Fen(self.0 - rhs.0)
+    }
+}
+
+impl Neg for Fen {
+    type Output = Fen;
+    fn neg(self) -> Fen {
+        Fen(-self.0)
+    }
+}
+
+impl std::iter::Sum for Fen {
+    fn sum<I: Iterator<Item = Fen>>(iter: I) -> Fen {
+        Fen(iter.map(|f| f.0).sum())
+    }
+}
+
+/// Shown as yuan with two decimals: `50.00`, `-25.00`.
+impl fmt::Display for Fen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifty_yuan_fine_gives_twenty_five_to_the_fund() {
+        let fine = Fen::from_yuan(50);
+        assert_eq!(fine, Fen(5000));
+        assert_eq!(fine.percent(50), Fen(2500));
+    }
+
+    #[test]
+    fn odd_fen_share_rounds_down() {
+        assert_eq!(Fen(101).percent(50), Fen(50));
+    }
+
+    #[test]
+    fn displays_as_yuan_with_two_decimals() {
+        assert_eq!(Fen(5000).to_string(), "50.00");
+        assert_eq!(Fen(-2505).to_string(), "-25.05");
+        assert_eq!(Fen(7).to_string(), "0.07");
+    }
+}

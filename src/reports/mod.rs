@@ -1,0 +1,3 @@
+//! Reports: classifying ingested messages and judging them against deadlines.
+
+pub mod classify;
