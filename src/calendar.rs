@@ -2,11 +2,30 @@
 //! days (调休上班), loaded from one TOML file per year. The single home of
 //! "is this a working day" and "first working day of a month".
 //!
-//! SKELETON: signatures are settled; bodies are being written.
+//! File format (see `config/calendar/cn-2026.toml`):
+//!
+//! ```toml
+//! year = 2026
+//! source = "国务院办公厅关于2026年部分节假日安排的通知 (2025-11-04)"
+//!
+//! [[holiday]]            # every day from `from` to `to` (inclusive) is off
+//! name = "元旦"
+//! from = 2026-01-01
+//! to = 2026-01-03
+//!
+//! [[workday]]            # a Saturday or Sunday that is a working day
+//! date = 2026-01-04
+//! name = "元旦调休上班"
+//! ```
+//!
+//! Dates may be TOML dates (`2026-01-01`) or strings (`"2026-01-01"`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate, Weekday};
+use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CalendarError {
@@ -19,44 +38,701 @@ pub enum CalendarError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// What kind of day a date is, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayKind<'a> {
+    /// Monday to Friday, not a public holiday.
+    Workday,
+    /// Saturday or Sunday, not a make-up working day.
+    Weekend,
+    /// A public holiday (any weekday), named in the calendar file.
+    Holiday(&'a str),
+    /// A weekend day that is a working day (调休上班), named in the file.
+    MakeupWorkday(&'a str),
+}
+
+impl DayKind<'_> {
+    pub fn is_working_day(self) -> bool {
+        matches!(self, DayKind::Workday | DayKind::MakeupWorkday(_))
+    }
+}
+
+/// One year's official schedule, from one file.
+#[derive(Debug, Clone)]
+struct YearCalendar {
+    path: PathBuf,
+    source: String,
+    holidays: BTreeMap<NaiveDate, String>,
+    workdays: BTreeMap<NaiveDate, String>,
+}
+
 /// Working days of the years the loaded files cover; Monday to Friday (with a
 /// loud warning) for any other year.
 #[derive(Debug, Clone, Default)]
-pub struct Calendar {}
+pub struct Calendar {
+    years: BTreeMap<i32, YearCalendar>,
+    /// Uncovered years already warned about (shared by clones), so the
+    /// warning is logged once per year, not on every call.
+    warned: Arc<Mutex<BTreeSet<i32>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRepr {
+    year: i32,
+    source: String,
+    #[serde(default)]
+    holiday: Vec<HolidayRepr>,
+    #[serde(default)]
+    workday: Vec<WorkdayRepr>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HolidayRepr {
+    name: String,
+    from: toml::Value,
+    to: toml::Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkdayRepr {
+    date: toml::Value,
+    name: String,
+}
 
 impl Calendar {
     /// Loads and merges every file; two files for the same year is an error.
     pub fn load(paths: &[PathBuf]) -> Result<Calendar, CalendarError> {
-        let _ = paths;
-        todo!()
+        let mut calendar = Calendar::default();
+        for path in paths {
+            let text = std::fs::read_to_string(path).map_err(|source| CalendarError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let one = Calendar::from_toml_str(&text, path)?;
+            calendar.merge(one)?;
+        }
+        Ok(calendar)
     }
 
     /// Parses one calendar file's text; `path` is only used in messages.
     pub fn from_toml_str(text: &str, path: &Path) -> Result<Calendar, CalendarError> {
-        let _ = (text, path);
-        todo!()
+        let invalid = |message: String| CalendarError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let repr: FileRepr = toml::from_str(text).map_err(|e| {
+            invalid(format!(
+                "{}; fix the file: it needs `year`, `source`, `[[holiday]]` tables with \
+                 name/from/to and `[[workday]]` tables with date/name",
+                e.to_string().trim_end()
+            ))
+        })?;
+        let year = repr.year;
+        if !(1..=9999).contains(&year) {
+            return Err(invalid(format!(
+                "`year = {year}` is not a plausible year; write the four-digit year the file covers"
+            )));
+        }
+        if repr.source.trim().is_empty() {
+            return Err(invalid(
+                "`source` is empty; name the official notice the dates come from".to_string(),
+            ));
+        }
+
+        let mut holidays: BTreeMap<NaiveDate, String> = BTreeMap::new();
+        for h in &repr.holiday {
+            let name = h.name.trim();
+            if name.is_empty() {
+                return Err(invalid(
+                    "a [[holiday]] has an empty `name`; give every holiday its name".to_string(),
+                ));
+            }
+            let what = format!("holiday `{name}`");
+            let from = date_value(&h.from, &what, "from").map_err(&invalid)?;
+            let to = date_value(&h.to, &what, "to").map_err(&invalid)?;
+            check_year(from, year, &what).map_err(&invalid)?;
+            check_year(to, year, &what).map_err(&invalid)?;
+            if from > to {
+                return Err(invalid(format!(
+                    "{what}: `from = {from}` is after `to = {to}`; swap them or fix the dates"
+                )));
+            }
+            for day in from.iter_days().take_while(|d| *d <= to) {
+                if let Some(other) = holidays.insert(day, name.to_string()) {
+                    return Err(invalid(format!(
+                        "{day} is in both holiday `{other}` and holiday `{name}`; \
+                         make the ranges not overlap"
+                    )));
+                }
+            }
+        }
+
+        let mut workdays: BTreeMap<NaiveDate, String> = BTreeMap::new();
+        for w in &repr.workday {
+            let name = w.name.trim();
+            if name.is_empty() {
+                return Err(invalid(
+                    "a [[workday]] has an empty `name`; name it, e.g. \"国庆节调休上班\""
+                        .to_string(),
+                ));
+            }
+            let what = format!("make-up working day `{name}`");
+            let date = date_value(&w.date, &what, "date").map_err(&invalid)?;
+            check_year(date, year, &what).map_err(&invalid)?;
+            if !is_weekend(date) {
+                return Err(invalid(format!(
+                    "{what}: {date} is a {:?}, already a working day; \
+                     [[workday]] is only for a Saturday or Sunday, so fix the date or remove it",
+                    date.weekday()
+                )));
+            }
+            if let Some(holiday) = holidays.get(&date) {
+                return Err(invalid(format!(
+                    "{date} is both in holiday `{holiday}` and a make-up working day `{name}`; \
+                     a day is either off or worked, so fix one of them"
+                )));
+            }
+            if workdays.insert(date, name.to_string()).is_some() {
+                return Err(invalid(format!(
+                    "{date} is listed twice as a make-up working day; remove one"
+                )));
+            }
+        }
+
+        let mut years = BTreeMap::new();
+        years.insert(
+            year,
+            YearCalendar {
+                path: path.to_path_buf(),
+                source: repr.source.trim().to_string(),
+                holidays,
+                workdays,
+            },
+        );
+        Ok(Calendar {
+            years,
+            warned: Arc::default(),
+        })
+    }
+
+    /// Adds the years of `other`; a year both cover is an error naming the
+    /// file that came second.
+    pub fn merge(&mut self, other: Calendar) -> Result<(), CalendarError> {
+        for (year, cal) in other.years {
+            if let Some(existing) = self.years.get(&year) {
+                return Err(CalendarError::Invalid {
+                    path: cal.path,
+                    message: format!(
+                        "covers {year}, which {} already covers; list one file per year \
+                         in the `calendar` list of the config",
+                        existing.path.display()
+                    ),
+                });
+            }
+            self.years.insert(year, cal);
+        }
+        Ok(())
     }
 
     /// Whether a calendar file covers `year`.
     pub fn covers(&self, year: i32) -> bool {
-        let _ = year;
-        todo!()
+        self.years.contains_key(&year)
+    }
+
+    /// The years covered by a calendar file, ascending.
+    pub fn years(&self) -> Vec<i32> {
+        self.years.keys().copied().collect()
+    }
+
+    /// The `source` note of the file covering `year`.
+    pub fn source(&self, year: i32) -> Option<&str> {
+        self.years.get(&year).map(|c| c.source.as_str())
+    }
+
+    /// The file that covers `year`.
+    pub fn file(&self, year: i32) -> Option<&Path> {
+        self.years.get(&year).map(|c| c.path.as_path())
+    }
+
+    /// What kind of day `date` is. For a year no file covers: Monday to
+    /// Friday are working days, and a warning is logged (once per year).
+    pub fn day_kind(&self, date: NaiveDate) -> DayKind<'_> {
+        match self.years.get(&date.year()) {
+            Some(cal) => {
+                if let Some(name) = cal.holidays.get(&date) {
+                    DayKind::Holiday(name)
+                } else if let Some(name) = cal.workdays.get(&date) {
+                    DayKind::MakeupWorkday(name)
+                } else if is_weekend(date) {
+                    DayKind::Weekend
+                } else {
+                    DayKind::Workday
+                }
+            }
+            None => {
+                self.warn_uncovered(date.year());
+                if is_weekend(date) {
+                    DayKind::Weekend
+                } else {
+                    DayKind::Workday
+                }
+            }
+        }
     }
 
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
-        let _ = date;
-        todo!()
+        self.day_kind(date).is_working_day()
     }
 
     /// The first working day of the month (may be a weekend make-up day).
+    /// A month outside 1..=12 rolls over (13 is January of the next year).
+    /// Should a calendar file declare a whole month off, this is the first
+    /// working day after it.
     pub fn first_working_day(&self, year: i32, month: u32) -> NaiveDate {
-        let _ = (year, month);
-        todo!()
+        let first = month_start(year, month);
+        if self.is_working_day(first) {
+            first
+        } else {
+            self.next_working_day(first)
+        }
     }
 
     /// The first working day strictly after `date`.
     pub fn next_working_day(&self, date: NaiveDate) -> NaiveDate {
-        let _ = date;
-        todo!()
+        // Terminates: files cover finitely many years, and every other year
+        // has Monday to Friday as working days.
+        let mut day = date;
+        while let Some(next) = day.succ_opt() {
+            if self.is_working_day(next) {
+                return next;
+            }
+            day = next;
+        }
+        NaiveDate::MAX
+    }
+
+    fn warn_uncovered(&self, year: i32) {
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.insert(year) {
+            let covered = self
+                .years
+                .keys()
+                .map(|y| y.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            tracing::warn!(
+                year,
+                covered = %covered,
+                "NO CALENDAR FILE COVERS {year}: treating Monday to Friday as working days, with \
+                 no public holidays and no make-up working days, so deadlines in {year} may be \
+                 WRONG. Write config/calendar/cn-{year}.toml from the State Council's holiday \
+                 notice and add it to the `calendar` list in the config."
+            );
+        }
+    }
+}
+
+/// The first day of a month; a month outside 1..=12 rolls over into the
+/// neighbouring years (0 is December of the year before). Dates beyond
+/// chrono's range clamp to its ends.
+pub fn month_start(year: i32, month: u32) -> NaiveDate {
+    let index = i64::from(year) * 12 + i64::from(month) - 1;
+    let (y, m) = (index.div_euclid(12), index.rem_euclid(12) + 1);
+    let date = i32::try_from(y)
+        .ok()
+        .zip(u32::try_from(m).ok())
+        .and_then(|(y, m)| NaiveDate::from_ymd_opt(y, m, 1));
+    match date {
+        Some(d) => d,
+        None if y < 0 => NaiveDate::MIN,
+        None => NaiveDate::MAX,
+    }
+}
+
+/// The last day of a month (same rolling-over as [`month_start`]).
+pub fn month_end(year: i32, month: u32) -> NaiveDate {
+    let start = month_start(year, month);
+    month_start(start.year(), start.month() + 1)
+        .pred_opt()
+        .unwrap_or(NaiveDate::MIN)
+}
+
+fn is_weekend(date: NaiveDate) -> bool {
+    matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+fn check_year(date: NaiveDate, year: i32, what: &str) -> Result<(), String> {
+    if date.year() == year {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: {date} is not in {year}, the file's `year`; \
+             put it in that year's file or fix the date"
+        ))
+    }
+}
+
+/// Reads a date written as a TOML date (`2026-01-01`) or a string.
+fn date_value(value: &toml::Value, what: &str, field: &str) -> Result<NaiveDate, String> {
+    let help = || {
+        format!(
+            "{what}: `{field} = {value}` is not a date; write it like {field} = 2026-01-01 \
+             (a date only, no time)"
+        )
+    };
+    match value {
+        toml::Value::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
+            (Some(d), None, None) => {
+                NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+                    .ok_or_else(help)
+            }
+            _ => Err(help()),
+        },
+        toml::Value::String(s) => {
+            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| help())
+        }
+        _ => Err(help()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CN_2026: &str = include_str!("../config/calendar/cn-2026.toml");
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn cn2026() -> Calendar {
+        Calendar::from_toml_str(CN_2026, Path::new("config/calendar/cn-2026.toml")).unwrap()
+    }
+
+    fn invalid_message(text: &str) -> String {
+        match Calendar::from_toml_str(text, Path::new("cal/x.toml")) {
+            Err(CalendarError::Invalid { path, message }) => {
+                assert_eq!(path, Path::new("cal/x.toml"));
+                message
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn first_working_day_of_january_2026_is_sunday_the_4th() {
+        let cal = cn2026();
+        assert_eq!(cal.first_working_day(2026, 1), d(2026, 1, 4));
+        assert_eq!(d(2026, 1, 4).weekday(), Weekday::Sun);
+    }
+
+    #[test]
+    fn first_working_day_of_february_2026_is_monday_the_2nd() {
+        assert_eq!(cn2026().first_working_day(2026, 2), d(2026, 2, 2));
+    }
+
+    #[test]
+    fn first_working_day_of_march_2026_is_monday_the_2nd() {
+        assert_eq!(cn2026().first_working_day(2026, 3), d(2026, 3, 2));
+    }
+
+    #[test]
+    fn first_working_day_of_april_2026_is_the_1st() {
+        assert_eq!(cn2026().first_working_day(2026, 4), d(2026, 4, 1));
+    }
+
+    #[test]
+    fn first_working_day_of_may_2026_is_the_6th_after_labour_day() {
+        assert_eq!(cn2026().first_working_day(2026, 5), d(2026, 5, 6));
+    }
+
+    #[test]
+    fn first_working_day_of_june_2026_is_the_1st() {
+        assert_eq!(cn2026().first_working_day(2026, 6), d(2026, 6, 1));
+    }
+
+    #[test]
+    fn first_working_day_of_july_2026_is_the_1st() {
+        assert_eq!(cn2026().first_working_day(2026, 7), d(2026, 7, 1));
+    }
+
+    #[test]
+    fn first_working_day_of_august_2026_is_monday_the_3rd() {
+        assert_eq!(cn2026().first_working_day(2026, 8), d(2026, 8, 3));
+    }
+
+    #[test]
+    fn first_working_day_of_september_2026_is_the_1st() {
+        assert_eq!(cn2026().first_working_day(2026, 9), d(2026, 9, 1));
+    }
+
+    #[test]
+    fn first_working_day_of_october_2026_is_the_8th_after_national_day() {
+        assert_eq!(cn2026().first_working_day(2026, 10), d(2026, 10, 8));
+    }
+
+    #[test]
+    fn first_working_day_of_november_2026_is_monday_the_2nd() {
+        assert_eq!(cn2026().first_working_day(2026, 11), d(2026, 11, 2));
+    }
+
+    #[test]
+    fn first_working_day_of_december_2026_is_the_1st() {
+        assert_eq!(cn2026().first_working_day(2026, 12), d(2026, 12, 1));
+    }
+
+    #[test]
+    fn every_official_2026_holiday_is_a_day_off() {
+        let cal = cn2026();
+        let ranges = [
+            (d(2026, 1, 1), d(2026, 1, 3)),
+            (d(2026, 2, 15), d(2026, 2, 23)),
+            (d(2026, 4, 4), d(2026, 4, 6)),
+            (d(2026, 5, 1), d(2026, 5, 5)),
+            (d(2026, 6, 19), d(2026, 6, 21)),
+            (d(2026, 9, 25), d(2026, 9, 27)),
+            (d(2026, 10, 1), d(2026, 10, 7)),
+        ];
+        let mut count = 0;
+        for (from, to) in ranges {
+            for day in from.iter_days().take_while(|x| *x <= to) {
+                assert!(!cal.is_working_day(day), "{day} should be off");
+                assert!(matches!(cal.day_kind(day), DayKind::Holiday(_)), "{day}");
+                count += 1;
+            }
+        }
+        assert_eq!(count, 3 + 9 + 3 + 5 + 3 + 3 + 7);
+    }
+
+    #[test]
+    fn every_official_2026_make_up_day_is_a_working_weekend_day() {
+        let cal = cn2026();
+        for day in [
+            d(2026, 1, 4),
+            d(2026, 2, 14),
+            d(2026, 2, 28),
+            d(2026, 5, 9),
+            d(2026, 9, 20),
+            d(2026, 10, 10),
+        ] {
+            assert!(is_weekend(day), "{day}");
+            assert!(cal.is_working_day(day), "{day}");
+            assert!(
+                matches!(cal.day_kind(day), DayKind::MakeupWorkday(_)),
+                "{day}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_weekdays_work_and_ordinary_weekends_rest_in_2026() {
+        let cal = cn2026();
+        assert_eq!(cal.day_kind(d(2026, 3, 4)), DayKind::Workday);
+        assert_eq!(cal.day_kind(d(2026, 3, 7)), DayKind::Weekend);
+        assert_eq!(cal.day_kind(d(2026, 3, 8)), DayKind::Weekend);
+    }
+
+    #[test]
+    fn holiday_names_come_from_the_file() {
+        let cal = cn2026();
+        assert_eq!(cal.day_kind(d(2026, 2, 17)), DayKind::Holiday("春节"));
+        assert_eq!(cal.day_kind(d(2026, 10, 1)), DayKind::Holiday("国庆节"));
+        assert_eq!(
+            cal.source(2026).map(|s| s.contains("2025-11-04")),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn uncovered_year_falls_back_to_monday_to_friday() {
+        let cal = cn2026();
+        assert!(!cal.covers(2027));
+        // 2027-01-01 is a Friday: a working day without a 2027 file.
+        assert!(cal.is_working_day(d(2027, 1, 1)));
+        assert!(!cal.is_working_day(d(2027, 1, 2)));
+        assert!(!cal.is_working_day(d(2027, 1, 3)));
+        assert_eq!(cal.first_working_day(2027, 5), d(2027, 5, 3));
+    }
+
+    #[test]
+    fn uncovered_year_is_warned_about_once_per_year() {
+        let cal = Calendar::default();
+        for day in 1..=20 {
+            cal.is_working_day(d(2030, 1, day));
+        }
+        cal.is_working_day(d(2031, 1, 1));
+        let warned = cal.warned.lock().unwrap().clone();
+        assert_eq!(warned, BTreeSet::from([2030, 2031]));
+        // Clones share the record, so they do not warn again.
+        let clone = cal.clone();
+        clone.is_working_day(d(2032, 1, 1));
+        assert!(cal.warned.lock().unwrap().contains(&2032));
+    }
+
+    #[test]
+    fn covered_year_never_warns() {
+        let cal = cn2026();
+        for day in d(2026, 1, 1).iter_days().take(365) {
+            cal.is_working_day(day);
+        }
+        assert!(cal.warned.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn next_working_day_skips_spring_festival() {
+        let cal = cn2026();
+        assert_eq!(cal.next_working_day(d(2026, 2, 14)), d(2026, 2, 24));
+        assert_eq!(cal.next_working_day(d(2026, 2, 27)), d(2026, 2, 28));
+    }
+
+    #[test]
+    fn next_working_day_crosses_into_an_uncovered_year() {
+        let cal = cn2026();
+        // 2026-12-31 is a Thursday; 2027-01-01 a Friday (Mon–Fri fallback).
+        assert_eq!(cal.next_working_day(d(2026, 12, 31)), d(2027, 1, 1));
+    }
+
+    #[test]
+    fn dates_may_be_written_as_strings() {
+        let cal = Calendar::from_toml_str(
+            "year = 2026\nsource = \"test\"\n[[holiday]]\nname = \"x\"\nfrom = \"2026-03-03\"\nto = \"2026-03-04\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert!(!cal.is_working_day(d(2026, 3, 4)));
+        assert!(cal.is_working_day(d(2026, 3, 5)));
+    }
+
+    #[test]
+    fn a_date_outside_the_files_year_is_rejected() {
+        let msg = invalid_message(
+            "year = 2026\nsource = \"s\"\n[[holiday]]\nname = \"元旦\"\nfrom = 2027-01-01\nto = 2027-01-01\n",
+        );
+        assert!(msg.contains("2027-01-01 is not in 2026"), "{msg}");
+        assert!(msg.contains("元旦"), "{msg}");
+    }
+
+    #[test]
+    fn a_make_up_day_outside_the_files_year_is_rejected() {
+        let msg = invalid_message(
+            "year = 2026\nsource = \"s\"\n[[workday]]\ndate = 2025-12-27\nname = \"x\"\n",
+        );
+        assert!(msg.contains("not in 2026"), "{msg}");
+    }
+
+    #[test]
+    fn a_day_both_holiday_and_make_up_day_is_rejected() {
+        let msg = invalid_message(
+            "year = 2026\nsource = \"s\"\n[[holiday]]\nname = \"春节\"\nfrom = 2026-02-14\nto = 2026-02-16\n\
+             [[workday]]\ndate = 2026-02-14\nname = \"春节调休上班\"\n",
+        );
+        assert!(
+            msg.contains("2026-02-14 is both in holiday `春节`"),
+            "{msg}"
+        );
+        assert!(msg.contains("fix one of them"), "{msg}");
+    }
+
+    #[test]
+    fn a_range_ending_before_it_starts_is_rejected() {
+        let msg = invalid_message(
+            "year = 2026\nsource = \"s\"\n[[holiday]]\nname = \"x\"\nfrom = 2026-05-05\nto = 2026-05-01\n",
+        );
+        assert!(msg.contains("is after `to = 2026-05-01`"), "{msg}");
+    }
+
+    #[test]
+    fn overlapping_holidays_are_rejected() {
+        let msg = invalid_message(
+            "year = 2026\nsource = \"s\"\n[[holiday]]\nname = \"a\"\nfrom = 2026-05-01\nto = 2026-05-03\n\
+             [[holiday]]\nname = \"b\"\nfrom = 2026-05-03\nto = 2026-05-04\n",
+        );
+        assert!(
+            msg.contains("2026-05-03 is in both holiday `a` and holiday `b`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_make_up_day_on_a_weekday_is_rejected() {
+        let msg = invalid_message(
+            "year = 2026\nsource = \"s\"\n[[workday]]\ndate = 2026-01-05\nname = \"x\"\n",
+        );
+        assert!(msg.contains("only for a Saturday or Sunday"), "{msg}");
+    }
+
+    #[test]
+    fn a_date_with_a_time_is_rejected_with_an_example() {
+        let msg = invalid_message(
+            "year = 2026\nsource = \"s\"\n[[workday]]\ndate = 2026-01-04T08:00:00\nname = \"x\"\n",
+        );
+        assert!(msg.contains("date = 2026-01-01"), "{msg}");
+    }
+
+    #[test]
+    fn a_missing_source_or_unknown_field_is_a_toml_error_naming_the_file() {
+        let err = Calendar::from_toml_str("year = 2026\n", Path::new("cal/x.toml")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("cal/x.toml"), "{text}");
+        assert!(text.contains("source"), "{text}");
+        let msg = invalid_message(
+            "year = 2026\nsource = \"s\"\n[[holiday]]\nname = \"a\"\nfrom = 2026-05-01\nuntil = 2026-05-03\n",
+        );
+        assert!(msg.contains("until"), "{msg}");
+    }
+
+    #[test]
+    fn the_same_year_in_two_files_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.toml");
+        let b = dir.path().join("b.toml");
+        std::fs::write(&a, CN_2026).unwrap();
+        std::fs::write(&b, "year = 2026\nsource = \"again\"\n").unwrap();
+        match Calendar::load(&[a.clone(), b.clone()]) {
+            Err(CalendarError::Invalid { path, message }) => {
+                assert_eq!(path, b);
+                assert!(message.contains("covers 2026"), "{message}");
+                assert!(message.contains("a.toml"), "{message}");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn files_for_different_years_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("cn-2026.toml");
+        let b = dir.path().join("cn-2027.toml");
+        std::fs::write(&a, CN_2026).unwrap();
+        std::fs::write(
+            &b,
+            "year = 2027\nsource = \"s\"\n[[holiday]]\nname = \"元旦\"\nfrom = 2027-01-01\nto = 2027-01-03\n",
+        )
+        .unwrap();
+        let cal = Calendar::load(&[a, b.clone()]).unwrap();
+        assert_eq!(cal.years(), vec![2026, 2027]);
+        assert_eq!(cal.file(2027), Some(b.as_path()));
+        assert!(!cal.is_working_day(d(2027, 1, 1)));
+        assert!(!cal.is_working_day(d(2026, 1, 1)));
+    }
+
+    #[test]
+    fn a_missing_file_says_to_check_the_config() {
+        let err = Calendar::load(&[PathBuf::from("/nonexistent/cn-2099.toml")]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("/nonexistent/cn-2099.toml"), "{text}");
+        assert!(text.contains("`calendar` list"), "{text}");
+    }
+
+    #[test]
+    fn month_start_and_end_roll_over() {
+        assert_eq!(month_start(2026, 13), d(2027, 1, 1));
+        assert_eq!(month_start(2026, 0), d(2025, 12, 1));
+        assert_eq!(month_end(2026, 2), d(2026, 2, 28));
+        assert_eq!(month_end(2028, 2), d(2028, 2, 29));
+        assert_eq!(month_end(2026, 12), d(2026, 12, 31));
     }
 }

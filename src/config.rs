@@ -2,16 +2,34 @@
 //! home of "what a valid config is"; every mistake is reported with the file,
 //! the key and the line.
 //!
-//! SKELETON: the types are settled; loading and validation are being written.
+//! Loading never stops at the first mistake: [`Config::load`] collects every
+//! issue it can find (syntax, unknown keys, wrong types, bad values, broken
+//! cross-references between people) and returns them together in a
+//! [`ConfigError`]. Keys in issues are dotted paths; array indexes are
+//! 0-based (`person[0]` is the first `[[person]]`, `calendar[1]` the second
+//! calendar file).
+//!
+//! Relative paths inside the file (`database`, `calendar`, `maildir.path`,
+//! `password_file`, `ca_file`) are kept as written and so are taken relative
+//! to the current directory of the process, not to the config file.
+//!
+//! Passwords are never read at load time; [`Config::check_secrets`] (and
+//! [`Config::check`], behind `reportd check-config`) verify that they can be.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use crate::money::Fen;
-use crate::period::DueRules;
+use crate::period::{DueRules, MonthlyDue, WeeklyDue};
 
 /// One mistake in a config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,9 +42,18 @@ pub struct ConfigIssue {
     pub message: String,
 }
 
+/// `file:line: key: message`; the line is left out when it is 0 and the key
+/// when it is empty (a TOML syntax error has no key).
 impl fmt::Display for ConfigIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}: {}", self.file.display(), self.line, self.key, self.message)
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
     }
 }
 
@@ -83,7 +110,9 @@ pub struct Roster {
 impl Roster {
     /// `email` is compared case-insensitively.
     pub fn by_email(&self, email: &str) -> Option<&Person> {
-        self.people.iter().find(|p| p.email.eq_ignore_ascii_case(email))
+        self.people
+            .iter()
+            .find(|p| p.email.eq_ignore_ascii_case(email))
     }
 
     /// People who must send reports (reps and clerks), in config order.
@@ -151,7 +180,10 @@ impl PasswordSource {
                 .map_err(|_| PasswordError::EnvMissing(name.clone())),
             PasswordSource::File(path) => std::fs::read_to_string(path)
                 .map(|v| Some(Password(v.trim_end_matches(['\r', '\n']).to_string())))
-                .map_err(|source| PasswordError::File { path: path.clone(), source }),
+                .map_err(|source| PasswordError::File {
+                    path: path.clone(),
+                    source,
+                }),
             PasswordSource::None => Ok(None),
         }
     }
@@ -229,18 +261,1627 @@ pub struct Config {
     pub roster: Roster,
 }
 
+/// A config value that is not one of the allowed words (`role`, `language`,
+/// `security`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a {what}: write one of {choices}")]
+pub struct ChoiceError {
+    pub value: String,
+    pub what: &'static str,
+    pub choices: &'static str,
+}
+
+impl Role {
+    /// The config word: `rep` | `clerk` | `supervisor` | `manager` | `assistant`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Rep => "rep",
+            Role::Clerk => "clerk",
+            Role::Supervisor => "supervisor",
+            Role::Manager => "manager",
+            Role::Assistant => "assistant",
+        }
+    }
+
+    /// Whether this role can be a rep's or clerk's direct supervisor.
+    pub fn can_supervise(self) -> bool {
+        matches!(self, Role::Supervisor | Role::Manager)
+    }
+}
+
+impl FromStr for Role {
+    type Err = ChoiceError;
+    fn from_str(s: &str) -> Result<Role, ChoiceError> {
+        match s {
+            "rep" => Ok(Role::Rep),
+            "clerk" => Ok(Role::Clerk),
+            "supervisor" => Ok(Role::Supervisor),
+            "manager" => Ok(Role::Manager),
+            "assistant" => Ok(Role::Assistant),
+            _ => Err(ChoiceError {
+                value: s.to_string(),
+                what: "role",
+                choices: "rep, clerk, supervisor, manager, assistant",
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Language {
+    /// The config word: `zh` | `en`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Zh => "zh",
+            Language::En => "en",
+        }
+    }
+}
+
+impl FromStr for Language {
+    type Err = ChoiceError;
+    fn from_str(s: &str) -> Result<Language, ChoiceError> {
+        match s {
+            "zh" => Ok(Language::Zh),
+            "en" => Ok(Language::En),
+            _ => Err(ChoiceError {
+                value: s.to_string(),
+                what: "language",
+                choices: "zh, en",
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Security {
+    /// The config word: `tls` | `starttls` | `plain`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Security::Tls => "tls",
+            Security::Starttls => "starttls",
+            Security::Plain => "plain",
+        }
+    }
+
+    /// The IMAP port used when `port` is omitted: 993 for TLS, else 143.
+    pub fn default_imap_port(self) -> u16 {
+        match self {
+            Security::Tls => 993,
+            Security::Starttls | Security::Plain => 143,
+        }
+    }
+
+    /// The SMTP port used when `port` is omitted: 465 for TLS, 587 for
+    /// STARTTLS (submission), 25 for plain (a local relay).
+    pub fn default_smtp_port(self) -> u16 {
+        match self {
+            Security::Tls => 465,
+            Security::Starttls => 587,
+            Security::Plain => 25,
+        }
+    }
+}
+
+impl FromStr for Security {
+    type Err = ChoiceError;
+    fn from_str(s: &str) -> Result<Security, ChoiceError> {
+        match s {
+            "tls" => Ok(Security::Tls),
+            "starttls" => Ok(Security::Starttls),
+            "plain" => Ok(Security::Plain),
+            _ => Err(ChoiceError {
+                value: s.to_string(),
+                what: "security mode",
+                choices: "tls, starttls, plain (plain only to a loopback host)",
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Security {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether `host` is this machine: `localhost`, 127.0.0.0/8 or `::1`
+/// (brackets around an IPv6 address are allowed). Only such a host may be
+/// reached with `security = "plain"`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim();
+    if host.eq_ignore_ascii_case("localhost") || host.eq_ignore_ascii_case("localhost.") {
+        return true;
+    }
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The time zone used when `timezone` is omitted.
+pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Shanghai;
+/// The IMAP mailbox read when `imap.mailbox` is omitted.
+pub const DEFAULT_MAILBOX: &str = "INBOX";
+/// The polling interval when `imap.poll_seconds` is omitted.
+pub const DEFAULT_POLL_SECONDS: u64 = 60;
+
+const DEFAULT_WEEKLY_DUE_TIME: NaiveTime = match NaiveTime::from_hms_opt(22, 0, 0) {
+    Some(t) => t,
+    None => panic!("22:00:00 is a valid time"),
+};
+
+/// The handbook's rules: weekly report before Saturday 22:00, monthly report
+/// on the first working day, 50 yuan fine with half to the activity fund,
+/// supervisors reply within 48 hours.
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules {
+            due: DueRules {
+                weekly: WeeklyDue {
+                    weekday: Weekday::Sat,
+                    time: DEFAULT_WEEKLY_DUE_TIME,
+                },
+                monthly: MonthlyDue::FirstWorkingDay,
+            },
+            fine: Fen::from_yuan(50),
+            fund_share_percent: 50,
+            reply_within_hours: 48,
+        }
+    }
+}
+
+/// The one home of the default subject keywords and reply prefixes (all
+/// lower-case).
+impl Default for Keywords {
+    fn default() -> Keywords {
+        fn owned(words: &[&str]) -> Vec<String> {
+            words.iter().map(|w| (*w).to_string()).collect()
+        }
+        Keywords {
+            weekly: owned(&[
+                "周报",
+                "周总结",
+                "周工作总结",
+                "工作周报",
+                "weekly report",
+                "week report",
+            ]),
+            monthly: owned(&[
+                "月报",
+                "月度总结",
+                "月工作总结",
+                "月度报告",
+                "工作月报",
+                "monthly report",
+                "month report",
+            ]),
+            reply_prefixes: owned(&[
+                "re:",
+                "re：",
+                "回复:",
+                "回复：",
+                "答复:",
+                "答复：",
+                "fw:",
+                "fwd:",
+                "转发:",
+                "转发：",
+                "aw:",
+                "wg:",
+            ]),
+        }
+    }
+}
+
 impl Config {
     /// Reads, parses and validates `path`. Relative paths inside the file
     /// (database, calendar, maildir, password_file, ca_file) are taken
     /// relative to the current directory.
+    ///
+    /// Checks that calendar and `ca_file` files exist; does not read
+    /// passwords (see [`Config::check_secrets`]).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let _ = path;
-        todo!()
+        let bytes = std::fs::read(path).map_err(|e| {
+            ConfigError(vec![ConfigIssue {
+                file: path.to_path_buf(),
+                key: String::new(),
+                line: 0,
+                message: format!(
+                    "cannot read the config file: {e}; check the path (start from \
+                     config/reportd.example.toml if you have none yet)"
+                ),
+            }])
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let offset = e.utf8_error().valid_up_to();
+            let line = 1 + e.as_bytes()[..offset]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            ConfigError(vec![ConfigIssue {
+                file: path.to_path_buf(),
+                key: String::new(),
+                line,
+                message: "the file is not valid UTF-8; save it as UTF-8".to_string(),
+            }])
+        })?;
+        Config::from_toml_str(&text, path)
     }
 
     /// Parses and validates config text; `path` is only used in messages.
+    /// Calendar and `ca_file` paths are still checked on disk.
     pub fn from_toml_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let _ = (text, path);
-        todo!()
+        let mut ctx = Ctx {
+            file: path,
+            text,
+            issues: Vec::new(),
+        };
+        let config = parse_document(&mut ctx);
+        match config {
+            Some(config) if ctx.issues.is_empty() => Ok(config),
+            _ => Err(ctx.into_error()),
+        }
+    }
+
+    /// What `reportd check-config` runs: [`Config::load`], then
+    /// [`Config::check_secrets`], then checks that a `[maildir]` path is a
+    /// directory. Every issue found is returned.
+    pub fn check(path: &Path) -> Result<Config, ConfigError> {
+        let config = Config::load(path)?;
+        let mut issues = config.check_secrets();
+        if let SourceConfig::Maildir(maildir) = &config.source
+            && !maildir.path.is_dir()
+        {
+            issues.push(ConfigIssue {
+                file: config.path.clone(),
+                key: "maildir.path".to_string(),
+                line: locate_line(&config.path, &["maildir", "path"]),
+                message: format!(
+                    "{} is not a directory; create the Maildir (with cur/, new/ and tmp/) or fix \
+                     the path (relative paths are taken from the current directory)",
+                    maildir.path.display()
+                ),
+            });
+        }
+        if issues.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError(issues))
+        }
+    }
+
+    /// Whether every configured password can be read now: environment
+    /// variables set and non-empty, password files readable and non-empty.
+    /// The daemon reads passwords only when it connects, so `load` does not
+    /// check this. Lines are looked up again in `self.path` (0 if it cannot be
+    /// read).
+    pub fn check_secrets(&self) -> Vec<ConfigIssue> {
+        let mut issues = Vec::new();
+        if let SourceConfig::Imap(imap) = &self.source {
+            self.check_secret(&imap.password, "imap", "IMAP", &mut issues);
+        }
+        if let Some(smtp) = &self.smtp {
+            self.check_secret(&smtp.password, "smtp", "SMTP", &mut issues);
+        }
+        issues
+    }
+
+    fn check_secret(
+        &self,
+        source: &PasswordSource,
+        section: &str,
+        what: &str,
+        issues: &mut Vec<ConfigIssue>,
+    ) {
+        let (key, message) = match source {
+            PasswordSource::None => return,
+            PasswordSource::Env(name) => match std::env::var_os(name) {
+                None => (
+                    "password_env",
+                    format!(
+                        "environment variable {name} is not set; export it with the {what} \
+                         password in the environment reportd runs in (e.g. Environment= in its \
+                         systemd unit), or use password_file"
+                    ),
+                ),
+                Some(v) if v.is_empty() => (
+                    "password_env",
+                    format!("environment variable {name} is empty; put the {what} password in it"),
+                ),
+                Some(v) if v.to_str().is_none() => (
+                    "password_env",
+                    format!(
+                        "environment variable {name} is not valid UTF-8; put the {what} password \
+                         in it as UTF-8 text"
+                    ),
+                ),
+                Some(_) => return,
+            },
+            PasswordSource::File(path) => match source.read() {
+                Err(e) => (
+                    "password_file",
+                    format!(
+                        "{e}; create the file with the {what} password (readable only by the \
+                         user reportd runs as) or fix the path (relative paths are taken from \
+                         the current directory)"
+                    ),
+                ),
+                Ok(Some(p)) if p.0.is_empty() => (
+                    "password_file",
+                    format!(
+                        "password file {} is empty; put the {what} password on its first line",
+                        path.display()
+                    ),
+                ),
+                Ok(_) => return,
+            },
+        };
+        issues.push(ConfigIssue {
+            file: self.path.clone(),
+            key: format!("{section}.{key}"),
+            line: locate_line(&self.path, &[section, key]),
+            message,
+        });
+    }
+}
+
+/// The line of the key at `keys` (a path of table keys) in the file at
+/// `path`; 0 when the file cannot be read or parsed or lacks the key.
+fn locate_line(path: &Path, keys: &[&str]) -> usize {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return 0;
+    };
+    let Ok(doc) = DeTable::parse(&text) else {
+        return 0;
+    };
+    let mut table = doc.get_ref();
+    let mut found = None;
+    for (i, key) in keys.iter().enumerate() {
+        let Some((k, v)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == *key) else {
+            return 0;
+        };
+        if i + 1 == keys.len() {
+            found = Some(k.span());
+        } else if let DeValue::Table(t) = v.get_ref() {
+            table = t;
+        } else {
+            return 0;
+        }
+    }
+    found.map_or(0, |span| line_at(&text, span.start))
+}
+
+/// 1-based line of byte `offset` in `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    1 + text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+}
+
+// ---------------------------------------------------------------------------
+// Parsing: a walk over toml's spanned document tree, so that every issue is
+// collected (serde would stop at the first) and carries its line.
+
+type Item<'i> = Spanned<DeValue<'i>>;
+
+/// A value and the line it was written on.
+#[derive(Debug, Clone)]
+struct At<T> {
+    v: T,
+    line: usize,
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+    text: &'a str,
+    issues: Vec<ConfigIssue>,
+}
+
+impl Ctx<'_> {
+    fn line(&self, span: Range<usize>) -> usize {
+        line_at(self.text, span.start)
+    }
+
+    fn push(&mut self, key: impl Into<String>, line: usize, message: impl Into<String>) {
+        self.issues.push(ConfigIssue {
+            file: self.file.to_path_buf(),
+            key: key.into(),
+            line,
+            message: message.into(),
+        });
+    }
+
+    fn into_error(mut self) -> ConfigError {
+        if self.issues.is_empty() {
+            // Only reachable through a bug in this module; still say something useful.
+            self.push(
+                "",
+                0,
+                "the config could not be built although no mistake was found; please report \
+                 this as a bug in reportd",
+            );
+        }
+        self.issues.sort_by_key(|i| i.line);
+        ConfigError(self.issues)
+    }
+}
+
+/// One TOML table being read.
+struct Sec<'t, 'i> {
+    /// Dotted path, "" for the top level.
+    path: String,
+    table: &'t DeTable<'i>,
+    /// Line of the table's header (0 for the top level).
+    line: usize,
+}
+
+impl<'t, 'i> Sec<'t, 'i> {
+    fn key(&self, k: &str) -> String {
+        if self.path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{}.{k}", self.path)
+        }
+    }
+
+    fn get(&self, k: &str) -> Option<&'t Item<'i>> {
+        self.table.get(k)
+    }
+
+    fn has(&self, k: &str) -> bool {
+        self.table.contains_key(k)
+    }
+
+    fn name(&self) -> String {
+        if self.path.is_empty() {
+            "the top level".to_string()
+        } else {
+            format!("[{}]", self.path)
+        }
+    }
+}
+
+fn a_type(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Reports every key of `sec` not in `known`, suggesting a close spelling.
+fn check_keys(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, known: &[&str]) {
+    for (k, _) in sec.table.iter() {
+        let name: &str = k.get_ref();
+        if known.contains(&name) {
+            continue;
+        }
+        let close = known
+            .iter()
+            .map(|c| (edit_distance(&name.to_lowercase(), c), *c))
+            .filter(|(d, _)| *d <= 2)
+            .min_by_key(|(d, _)| *d);
+        let message = match close {
+            Some((_, c)) => format!("unknown key `{name}`; did you mean `{c}`?"),
+            None => format!(
+                "unknown key `{name}` in {}; remove it or use one of: {}",
+                sec.name(),
+                known.join(", ")
+            ),
+        };
+        let line = ctx.line(k.span());
+        ctx.push(sec.key(name), line, message);
+    }
+}
+
+fn wrong_type(ctx: &mut Ctx<'_>, key: String, item: &Item<'_>, expected: &str, example: &str) {
+    let line = ctx.line(item.span());
+    let got = a_type(item.get_ref());
+    ctx.push(
+        key,
+        line,
+        format!("must be {expected}, not {got}; write e.g. {example}"),
+    );
+}
+
+fn missing(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) {
+    let message = format!("missing key `{k}` in {}; add e.g. {example}", sec.name());
+    ctx.push(sec.key(k), sec.line, message);
+}
+
+/// A non-empty string; `None` (with an issue when present but wrong) otherwise.
+fn opt_str(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Option<At<String>> {
+    let item = sec.get(k)?;
+    let line = ctx.line(item.span());
+    match item.get_ref() {
+        DeValue::String(s) if s.trim().is_empty() => {
+            ctx.push(
+                sec.key(k),
+                line,
+                format!("is empty; write e.g. {example}, or remove the key"),
+            );
+            None
+        }
+        DeValue::String(s) => Some(At {
+            v: s.to_string(),
+            line,
+        }),
+        _ => {
+            wrong_type(ctx, sec.key(k), item, "a string", example);
+            None
+        }
+    }
+}
+
+fn req_str(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Option<At<String>> {
+    if !sec.has(k) {
+        missing(ctx, sec, k, example);
+        return None;
+    }
+    opt_str(ctx, sec, k, example)
+}
+
+fn opt_int(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Option<At<i64>> {
+    let item = sec.get(k)?;
+    let line = ctx.line(item.span());
+    match item.get_ref() {
+        DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(v) => Some(At { v, line }),
+            Err(_) => {
+                ctx.push(
+                    sec.key(k),
+                    line,
+                    format!("is far too large; write e.g. {example}"),
+                );
+                None
+            }
+        },
+        DeValue::Float(_) => {
+            ctx.push(
+                sec.key(k),
+                line,
+                format!("must be a whole number, without a decimal point; write e.g. {example}"),
+            );
+            None
+        }
+        _ => {
+            wrong_type(ctx, sec.key(k), item, "a whole number", example);
+            None
+        }
+    }
+}
+
+/// An integer in `range`, or `None` with an issue.
+fn opt_int_in(
+    ctx: &mut Ctx<'_>,
+    sec: &Sec<'_, '_>,
+    k: &str,
+    range: std::ops::RangeInclusive<i64>,
+    what: &str,
+    example: &str,
+) -> Option<At<i64>> {
+    let at = opt_int(ctx, sec, k, example)?;
+    if range.contains(&at.v) {
+        Some(at)
+    } else {
+        ctx.push(
+            sec.key(k),
+            at.line,
+            format!("is {}, but {what}; write e.g. {example}", at.v),
+        );
+        None
+    }
+}
+
+fn opt_bool(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Option<bool> {
+    let item = sec.get(k)?;
+    match item.get_ref() {
+        DeValue::Boolean(b) => Some(*b),
+        _ => {
+            wrong_type(ctx, sec.key(k), item, "true or false", example);
+            None
+        }
+    }
+}
+
+/// A date written as `"2026-11-02"` or as a bare TOML date `2026-11-02`.
+fn opt_date(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Option<At<NaiveDate>> {
+    let item = sec.get(k)?;
+    let line = ctx.line(item.span());
+    let date = match item.get_ref() {
+        DeValue::String(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok(),
+        DeValue::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
+            (Some(d), None, None) => {
+                NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+            }
+            _ => None,
+        },
+        _ => {
+            wrong_type(ctx, sec.key(k), item, "a date", example);
+            return None;
+        }
+    };
+    match date {
+        Some(v) => Some(At { v, line }),
+        None => {
+            let shown = match item.get_ref() {
+                DeValue::String(s) => format!("\"{s}\""),
+                DeValue::Datetime(dt) => dt.to_string(),
+                _ => String::new(),
+            };
+            ctx.push(
+                sec.key(k),
+                line,
+                format!("{shown} is not a calendar date; write YYYY-MM-DD without a time, e.g. {example}"),
+            );
+            None
+        }
+    }
+}
+
+fn req_date(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Option<At<NaiveDate>> {
+    if !sec.has(k) {
+        missing(ctx, sec, k, example);
+        return None;
+    }
+    opt_date(ctx, sec, k, example)
+}
+
+/// An array of strings (each may be empty; callers judge), each with its line.
+fn opt_str_list(
+    ctx: &mut Ctx<'_>,
+    sec: &Sec<'_, '_>,
+    k: &str,
+    example: &str,
+) -> Option<Vec<At<String>>> {
+    let item = sec.get(k)?;
+    let DeValue::Array(array) = item.get_ref() else {
+        wrong_type(ctx, sec.key(k), item, "a list of strings", example);
+        return None;
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, elem) in array.iter().enumerate() {
+        match elem.get_ref() {
+            DeValue::String(s) => out.push(At {
+                v: s.to_string(),
+                line: ctx.line(elem.span()),
+            }),
+            _ => {
+                wrong_type(
+                    ctx,
+                    format!("{}[{i}]", sec.key(k)),
+                    elem,
+                    "a string",
+                    example,
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+fn opt_table<'t, 'i>(ctx: &mut Ctx<'_>, parent: &Sec<'t, 'i>, k: &str) -> Option<Sec<'t, 'i>> {
+    let item = parent.get(k)?;
+    match item.get_ref() {
+        DeValue::Table(table) => Some(Sec {
+            path: parent.key(k),
+            table,
+            line: ctx.line(item.span()),
+        }),
+        _ => {
+            let example = format!("a [{k}] section");
+            wrong_type(ctx, parent.key(k), item, "a table", &example);
+            None
+        }
+    }
+}
+
+/// Parses an allowed word (role, language, security).
+fn opt_choice<T: FromStr<Err = ChoiceError>>(
+    ctx: &mut Ctx<'_>,
+    sec: &Sec<'_, '_>,
+    k: &str,
+    example: &str,
+) -> Option<At<T>> {
+    let s = opt_str(ctx, sec, k, example)?;
+    match s.v.trim().parse::<T>() {
+        Ok(v) => Some(At { v, line: s.line }),
+        Err(e) => {
+            ctx.push(sec.key(k), s.line, e.to_string());
+            None
+        }
+    }
+}
+
+/// Why `s` is not a plausible email address, if it is not.
+fn email_problem(s: &str) -> Option<&'static str> {
+    if s.chars().any(char::is_whitespace) {
+        return Some("contains a space");
+    }
+    if s.chars().any(|c| "<>()[],;:\"\\".contains(c)) {
+        return Some(
+            "contains a character that is not allowed in an address (write the bare address, without a display name or brackets)",
+        );
+    }
+    let mut parts = s.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Some("must contain exactly one @");
+    };
+    if local.is_empty() {
+        return Some("has nothing before the @");
+    }
+    if domain.is_empty() {
+        return Some("has no domain after the @");
+    }
+    if domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+        return Some("has a malformed domain");
+    }
+    None
+}
+
+/// Checks a `from` header value: `Name <addr>` or a bare address.
+fn from_problem(s: &str) -> Option<String> {
+    let s = s.trim();
+    let addr = match s.find('<') {
+        Some(open) => {
+            let Some(inner) = s[open + 1..].strip_suffix('>') else {
+                return Some("must end with the address in angle brackets, like `报告助手 <assistant@example.com>`".to_string());
+            };
+            inner.trim()
+        }
+        None => s,
+    };
+    email_problem(addr)
+        .map(|p| format!("the address `{addr}` {p}; write e.g. `报告助手 <assistant@example.com>`"))
+}
+
+const ROOT_KEYS: &[&str] = &[
+    "timezone",
+    "database",
+    "tracking_starts",
+    "calendar",
+    "language",
+    "imap",
+    "maildir",
+    "smtp",
+    "rules",
+    "keywords",
+    "person",
+];
+const IMAP_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "security",
+    "username",
+    "password_env",
+    "password_file",
+    "mailbox",
+    "ca_file",
+    "idle",
+    "poll_seconds",
+];
+const MAILDIR_KEYS: &[&str] = &["path"];
+const SMTP_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "security",
+    "username",
+    "password_env",
+    "password_file",
+    "ca_file",
+    "from",
+];
+const RULES_KEYS: &[&str] = &[
+    "weekly_due",
+    "monthly_due",
+    "fine_yuan",
+    "fund_share_percent",
+    "reply_within_hours",
+];
+const KEYWORDS_KEYS: &[&str] = &["weekly", "monthly", "reply_prefixes"];
+const PERSON_KEYS: &[&str] = &[
+    "name",
+    "email",
+    "role",
+    "group",
+    "supervisor",
+    "since",
+    "until",
+    "language",
+];
+
+fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
+    let text = ctx.text;
+    let (doc, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        for e in errors {
+            let line = e.span().map_or(0, |s| ctx.line(s));
+            let what = e.message().trim_end();
+            let hint = if what.contains("duplicate") {
+                "it is already set earlier in the same table; remove one of them"
+            } else {
+                "fix the TOML syntax on this line (strings need double quotes; see https://toml.io)"
+            };
+            let message = format!("TOML syntax error: {what}; {hint}");
+            ctx.push("", line, message);
+        }
+        return None;
+    }
+    let root = Sec {
+        path: String::new(),
+        table: doc.get_ref(),
+        line: 0,
+    };
+    check_keys(ctx, &root, ROOT_KEYS);
+
+    let timezone = match opt_str(ctx, &root, "timezone", r#"timezone = "Asia/Shanghai""#) {
+        None => DEFAULT_TIMEZONE,
+        Some(s) => s.v.trim().parse::<Tz>().unwrap_or_else(|_| {
+            ctx.push(
+                "timezone",
+                s.line,
+                format!(
+                    "unknown time zone \"{}\"; use an IANA name such as \"Asia/Shanghai\"",
+                    s.v
+                ),
+            );
+            DEFAULT_TIMEZONE
+        }),
+    };
+    let database = req_str(
+        ctx,
+        &root,
+        "database",
+        r#"database = "var/reportd.sqlite3""#,
+    )
+    .map(|s| PathBuf::from(s.v));
+    let tracking_starts = req_date(
+        ctx,
+        &root,
+        "tracking_starts",
+        r#"tracking_starts = "2026-11-02""#,
+    );
+    let calendar = parse_calendar(ctx, &root);
+    let language = opt_choice::<Language>(ctx, &root, "language", r#"language = "zh""#)
+        .map_or(Language::default(), |a| a.v);
+
+    let imap = opt_table(ctx, &root, "imap");
+    let maildir = opt_table(ctx, &root, "maildir");
+    let source = match (imap, maildir) {
+        (Some(imap), Some(maildir)) => {
+            ctx.push(
+                "maildir",
+                maildir.line,
+                format!(
+                    "both [imap] (line {}) and [maildir] are configured; keep only the one \
+                     reportd should read",
+                    imap.line
+                ),
+            );
+            parse_imap(ctx, &imap);
+            parse_maildir(ctx, &maildir);
+            None
+        }
+        (Some(imap), None) => parse_imap(ctx, &imap).map(SourceConfig::Imap),
+        (None, Some(maildir)) => parse_maildir(ctx, &maildir).map(SourceConfig::Maildir),
+        (None, None) => {
+            if !root.has("imap") && !root.has("maildir") {
+                ctx.push(
+                    "imap",
+                    0,
+                    "no mail source: add an [imap] section for the assistant's mailbox (or a \
+                     [maildir] section for a local Maildir)",
+                );
+            }
+            None
+        }
+    };
+
+    let rules = match opt_table(ctx, &root, "rules") {
+        Some(sec) => parse_rules(ctx, &sec),
+        None => Rules::default(),
+    };
+    let keywords = match opt_table(ctx, &root, "keywords") {
+        Some(sec) => parse_keywords(ctx, &sec),
+        None => Keywords::default(),
+    };
+    let roster = parse_people(ctx, &root);
+    let smtp = match opt_table(ctx, &root, "smtp") {
+        Some(sec) => parse_smtp(ctx, &sec, &roster),
+        None => None,
+    };
+
+    Some(Config {
+        path: ctx.file.to_path_buf(),
+        timezone,
+        database: database?,
+        tracking_starts: tracking_starts?.v,
+        calendar: calendar?,
+        language,
+        source: source?,
+        smtp,
+        rules,
+        keywords,
+        roster,
+    })
+}
+
+fn parse_calendar(ctx: &mut Ctx<'_>, root: &Sec<'_, '_>) -> Option<Vec<PathBuf>> {
+    let example = r#"calendar = ["config/calendar/cn-2026.toml"]"#;
+    if !root.has("calendar") {
+        ctx.push(
+            "calendar",
+            0,
+            format!(
+                "missing key `calendar`: list the official holiday calendar files, e.g. \
+                 {example} (write calendar = [] to count Monday to Friday as working days)"
+            ),
+        );
+        return None;
+    }
+    let list = opt_str_list(ctx, root, "calendar", example)?;
+    let mut out = Vec::new();
+    for (i, entry) in list.into_iter().enumerate() {
+        let key = format!("calendar[{i}]");
+        let path = PathBuf::from(entry.v.trim());
+        if entry.v.trim().is_empty() {
+            ctx.push(
+                key,
+                entry.line,
+                "is empty; write the path of a calendar file or remove the entry",
+            );
+        } else if !path.is_file() {
+            ctx.push(
+                key,
+                entry.line,
+                format!(
+                    "calendar file {} {}; fix the path (relative paths are taken from the \
+                     current directory{}) or remove the entry",
+                    path.display(),
+                    if path.exists() {
+                        "is not a file"
+                    } else {
+                        "does not exist"
+                    },
+                    current_dir_note()
+                ),
+            );
+        } else {
+            out.push(path);
+        }
+    }
+    Some(out)
+}
+
+fn current_dir_note() -> String {
+    std::env::current_dir()
+        .map(|d| format!(", now {}", d.display()))
+        .unwrap_or_default()
+}
+
+/// An optional file that must exist now (`ca_file`).
+fn opt_existing_file(
+    ctx: &mut Ctx<'_>,
+    sec: &Sec<'_, '_>,
+    k: &str,
+    example: &str,
+) -> Option<PathBuf> {
+    let s = opt_str(ctx, sec, k, example)?;
+    let path = PathBuf::from(s.v.trim());
+    if path.is_file() {
+        Some(path)
+    } else {
+        ctx.push(
+            sec.key(k),
+            s.line,
+            format!(
+                "{} {}; fix the path (relative paths are taken from the current directory{}) \
+                 or remove the key",
+                path.display(),
+                if path.exists() {
+                    "is not a file"
+                } else {
+                    "does not exist"
+                },
+                current_dir_note()
+            ),
+        );
+        None
+    }
+}
+
+/// `security` (default tls) and `port` (default by security and protocol),
+/// plus the rule that plain text goes only to a loopback host.
+fn parse_endpoint(
+    ctx: &mut Ctx<'_>,
+    sec: &Sec<'_, '_>,
+    host: Option<&At<String>>,
+    default_port: fn(Security) -> u16,
+    example_host: &str,
+) -> (Security, u16) {
+    let security = opt_choice::<Security>(ctx, sec, "security", r#"security = "tls""#);
+    if let (Some(security), Some(host)) = (&security, host)
+        && security.v == Security::Plain
+        && !is_loopback_host(&host.v)
+    {
+        ctx.push(
+            sec.key("security"),
+            security.line,
+            format!(
+                "security = \"plain\" would send the password unencrypted to \"{}\"; plain is \
+                 only allowed to this machine (localhost, 127.0.0.1, ::1). Use \"tls\" or \
+                 \"starttls\" for {example_host}",
+                host.v
+            ),
+        );
+    }
+    let security = security.map_or(Security::Tls, |s| s.v);
+    let port = opt_int_in(
+        ctx,
+        sec,
+        "port",
+        1..=65535,
+        "a port is between 1 and 65535",
+        &format!("port = {}", default_port(security)),
+    )
+    .and_then(|p| u16::try_from(p.v).ok())
+    .unwrap_or_else(|| default_port(security));
+    (security, port)
+}
+
+/// `password_env` / `password_file`: at most one; `login` says whether one is
+/// required (there is a username) or forbidden (there is none).
+fn parse_password(
+    ctx: &mut Ctx<'_>,
+    sec: &Sec<'_, '_>,
+    login: bool,
+    what: &str,
+) -> Option<PasswordSource> {
+    let env = opt_str(
+        ctx,
+        sec,
+        "password_env",
+        r#"password_env = "REPORTD_IMAP_PASSWORD""#,
+    );
+    let file = opt_str(
+        ctx,
+        sec,
+        "password_file",
+        r#"password_file = "/etc/reportd/imap-password""#,
+    );
+    if let Some(env) = &env
+        && (env.v.contains('=') || env.v.contains('\0') || env.v.chars().any(char::is_whitespace))
+    {
+        ctx.push(
+            sec.key("password_env"),
+            env.line,
+            format!(
+                "\"{}\" is not an environment variable name; write the name only, e.g. \
+                 password_env = \"REPORTD_IMAP_PASSWORD\" (never the password itself)",
+                env.v
+            ),
+        );
+        return None;
+    }
+    match (env, file) {
+        (Some(_), Some(file)) => {
+            ctx.push(
+                sec.key("password_file"),
+                file.line,
+                "both password_env and password_file are set; keep only one of them",
+            );
+            None
+        }
+        (Some(_) | None, Some(_) | None) if !login => {
+            if sec.has("password_env") || sec.has("password_file") {
+                let key = if sec.has("password_env") {
+                    "password_env"
+                } else {
+                    "password_file"
+                };
+                let line = sec.get(key).map_or(sec.line, |i| ctx.line(i.span()));
+                ctx.push(
+                    sec.key(key),
+                    line,
+                    format!(
+                        "a password is configured but no username; add username = \"...\" for \
+                         the {what} login, or remove the password for a server that needs no \
+                         login"
+                    ),
+                );
+                return None;
+            }
+            Some(PasswordSource::None)
+        }
+        (Some(env), None) => Some(PasswordSource::Env(env.v.trim().to_string())),
+        (None, Some(file)) => Some(PasswordSource::File(PathBuf::from(file.v.trim()))),
+        (None, None) => {
+            if !sec.has("password_env") && !sec.has("password_file") {
+                ctx.push(
+                    sec.key("password_env"),
+                    sec.line,
+                    format!(
+                        "no {what} password source; add password_env = \"NAME\" (an \
+                         environment variable holding the password) or password_file = \
+                         \"path\" (a file holding it)"
+                    ),
+                );
+            }
+            None
+        }
+    }
+}
+
+fn parse_imap(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Option<ImapConfig> {
+    check_keys(ctx, sec, IMAP_KEYS);
+    let host = req_str(ctx, sec, "host", r#"host = "imap.example.com""#);
+    let (security, port) = parse_endpoint(
+        ctx,
+        sec,
+        host.as_ref(),
+        Security::default_imap_port,
+        "the IMAP server",
+    );
+    let username = req_str(
+        ctx,
+        sec,
+        "username",
+        r#"username = "assistant@example.com""#,
+    );
+    let password = parse_password(ctx, sec, true, "IMAP");
+    let mailbox = opt_str(ctx, sec, "mailbox", r#"mailbox = "INBOX""#)
+        .map_or_else(|| DEFAULT_MAILBOX.to_string(), |s| s.v);
+    let ca_file = opt_existing_file(ctx, sec, "ca_file", r#"ca_file = "/etc/reportd/ca.pem""#);
+    let idle = opt_bool(ctx, sec, "idle", "idle = true").unwrap_or(true);
+    let poll_seconds = opt_int_in(
+        ctx,
+        sec,
+        "poll_seconds",
+        1..=86_400,
+        "it must be between 1 and 86400 seconds",
+        "poll_seconds = 60",
+    )
+    .and_then(|p| u64::try_from(p.v).ok())
+    .unwrap_or(DEFAULT_POLL_SECONDS);
+    Some(ImapConfig {
+        host: host?.v.trim().to_string(),
+        port,
+        security,
+        username: username?.v,
+        password: password?,
+        mailbox,
+        ca_file,
+        idle,
+        poll_seconds,
+    })
+}
+
+fn parse_maildir(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Option<MaildirConfig> {
+    check_keys(ctx, sec, MAILDIR_KEYS);
+    let path = req_str(ctx, sec, "path", r#"path = "/var/mail/assistant/Maildir""#)?;
+    Some(MaildirConfig {
+        path: PathBuf::from(path.v.trim()),
+    })
+}
+
+fn parse_smtp(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, roster: &Roster) -> Option<SmtpConfig> {
+    check_keys(ctx, sec, SMTP_KEYS);
+    let host = req_str(ctx, sec, "host", r#"host = "smtp.example.com""#);
+    let (security, port) = parse_endpoint(
+        ctx,
+        sec,
+        host.as_ref(),
+        Security::default_smtp_port,
+        "the SMTP server",
+    );
+    let username = opt_str(
+        ctx,
+        sec,
+        "username",
+        r#"username = "assistant@example.com""#,
+    );
+    let login = username.is_some() || sec.has("username");
+    let password = parse_password(ctx, sec, login, "SMTP");
+    let ca_file = opt_existing_file(ctx, sec, "ca_file", r#"ca_file = "/etc/reportd/ca.pem""#);
+    let example_from = r#"from = "报告助手 <assistant@example.com>""#;
+    let from = match opt_str(ctx, sec, "from", example_from) {
+        Some(from) => {
+            if let Some(problem) = from_problem(&from.v) {
+                ctx.push(sec.key("from"), from.line, problem);
+            }
+            Some(from.v.trim().to_string())
+        }
+        None if sec.has("from") => None,
+        // No assistant: parse_people has already said so.
+        None => roster
+            .assistants()
+            .next()
+            .map(|a| format!("{} <{}>", a.name, a.email)),
+    };
+    Some(SmtpConfig {
+        host: host?.v.trim().to_string(),
+        port,
+        security,
+        username: username.map(|u| u.v),
+        password: password?,
+        ca_file,
+        from: from?,
+    })
+}
+
+fn parse_rules(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Rules {
+    check_keys(ctx, sec, RULES_KEYS);
+    let mut rules = Rules::default();
+    if let Some(s) = opt_str(ctx, sec, "weekly_due", r#"weekly_due = "SAT 22:00""#) {
+        match s.v.trim().parse::<WeeklyDue>() {
+            Ok(v) => rules.due.weekly = v,
+            Err(e) => ctx.push(
+                sec.key("weekly_due"),
+                s.line,
+                format!(
+                    "{e}; write a weekday and a 24-hour local time, e.g. weekly_due = \"SAT 22:00\""
+                ),
+            ),
+        }
+    }
+    if let Some(s) = opt_str(
+        ctx,
+        sec,
+        "monthly_due",
+        r#"monthly_due = "first-working-day""#,
+    ) {
+        match s.v.trim().parse::<MonthlyDue>() {
+            Ok(v) => rules.due.monthly = v,
+            Err(e) => ctx.push(
+                sec.key("monthly_due"),
+                s.line,
+                format!("{e}; write monthly_due = \"first-working-day\""),
+            ),
+        }
+    }
+    if let Some(fine) = opt_int_in(
+        ctx,
+        sec,
+        "fine_yuan",
+        1..=1_000_000,
+        "the fine must be more than 0 yuan (and at most 1000000)",
+        "fine_yuan = 50",
+    ) {
+        rules.fine = Fen::from_yuan(fine.v);
+    }
+    if let Some(share) = opt_int_in(
+        ctx,
+        sec,
+        "fund_share_percent",
+        0..=100,
+        "a share is between 0 and 100 percent",
+        "fund_share_percent = 50",
+    ) && let Ok(share) = u8::try_from(share.v)
+    {
+        rules.fund_share_percent = share;
+    }
+    if let Some(hours) = opt_int_in(
+        ctx,
+        sec,
+        "reply_within_hours",
+        1..=8_760,
+        "it must be at least 1 hour (and at most a year)",
+        "reply_within_hours = 48",
+    ) && let Ok(hours) = u32::try_from(hours.v)
+    {
+        rules.reply_within_hours = hours;
+    }
+    rules
+}
+
+fn parse_keywords(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Keywords {
+    check_keys(ctx, sec, KEYWORDS_KEYS);
+    let defaults = Keywords::default();
+    let mut list = |k: &str,
+                    default: Vec<String>,
+                    may_be_empty: bool,
+                    example: &str|
+     -> Vec<String> {
+        let Some(items) = opt_str_list(ctx, sec, k, example) else {
+            return default;
+        };
+        if items.is_empty() && !may_be_empty {
+            let line = sec.get(k).map_or(sec.line, |i| ctx.line(i.span()));
+            ctx.push(
+                sec.key(k),
+                line,
+                format!("is empty, so no report would ever be recognised; list at least one keyword, e.g. {example}, or remove the key to use the defaults"),
+            );
+        }
+        let mut out = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            if item.v.trim().is_empty() {
+                ctx.push(
+                    format!("{}[{i}]", sec.key(k)),
+                    item.line,
+                    "is empty and would match every subject; remove it",
+                );
+            } else {
+                out.push(item.v.to_lowercase());
+            }
+        }
+        out
+    };
+    Keywords {
+        weekly: list("weekly", defaults.weekly, false, r#"weekly = ["周报"]"#),
+        monthly: list("monthly", defaults.monthly, false, r#"monthly = ["月报"]"#),
+        reply_prefixes: list(
+            "reply_prefixes",
+            defaults.reply_prefixes,
+            true,
+            r#"reply_prefixes = ["re:", "回复:"]"#,
+        ),
+    }
+}
+
+/// One `[[person]]` as read, before cross-checks.
+struct RawPerson {
+    key: String,
+    line: usize,
+    name: Option<String>,
+    email: Option<At<String>>,
+    role: Option<At<Role>>,
+    group: Option<String>,
+    supervisor: Option<At<String>>,
+    since: Option<At<NaiveDate>>,
+    until: Option<At<NaiveDate>>,
+    language: Option<Language>,
+}
+
+fn parse_people(ctx: &mut Ctx<'_>, root: &Sec<'_, '_>) -> Roster {
+    let mut raw = Vec::new();
+    match root.get("person") {
+        None => {}
+        Some(item) => match item.get_ref() {
+            DeValue::Array(array) => {
+                for (i, elem) in array.iter().enumerate() {
+                    let line = ctx.line(elem.span());
+                    match elem.get_ref() {
+                        DeValue::Table(table) => {
+                            let sec = Sec {
+                                path: format!("person[{i}]"),
+                                table,
+                                line,
+                            };
+                            raw.push(parse_person(ctx, &sec));
+                        }
+                        _ => wrong_type(
+                            ctx,
+                            format!("person[{i}]"),
+                            elem,
+                            "a table",
+                            "a [[person]] section",
+                        ),
+                    }
+                }
+            }
+            _ => wrong_type(
+                ctx,
+                "person".to_string(),
+                item,
+                "a list of [[person]] sections",
+                "[[person]] followed by name = ..., email = ..., role = ...",
+            ),
+        },
+    }
+
+    // Duplicate addresses.
+    let mut first_with: HashMap<&str, &RawPerson> = HashMap::new();
+    for p in &raw {
+        if let Some(email) = &p.email {
+            if let Some(first) = first_with.get(email.v.as_str()) {
+                ctx.push(
+                    format!("{}.email", p.key),
+                    email.line,
+                    format!(
+                        "\"{}\" is already the address of {} (line {}); each person needs their own address (addresses are compared ignoring case)",
+                        email.v,
+                        first.key,
+                        first.email.as_ref().map_or(first.line, |e| e.line)
+                    ),
+                );
+            } else {
+                first_with.insert(email.v.as_str(), p);
+            }
+        }
+    }
+
+    // Supervisors.
+    for p in &raw {
+        let Some(role) = &p.role else { continue };
+        let who = p.name.as_deref().unwrap_or("this person");
+        match (&p.supervisor, role.v.must_report()) {
+            (None, true) => ctx.push(
+                format!("{}.supervisor", p.key),
+                p.line,
+                format!(
+                    "{who} is a {} and sends reports, so needs a direct supervisor; add supervisor = \"<email of their supervisor>\"",
+                    role.v
+                ),
+            ),
+            (Some(sup), true) => {
+                let own = p.email.as_ref().map(|e| e.v.as_str());
+                match first_with.get(sup.v.as_str()) {
+                    _ if own == Some(sup.v.as_str()) => ctx.push(
+                        format!("{}.supervisor", p.key),
+                        sup.line,
+                        format!("{who} cannot be their own supervisor; write their supervisor's address"),
+                    ),
+                    None => ctx.push(
+                        format!("{}.supervisor", p.key),
+                        sup.line,
+                        format!("no person with email \"{}\"; add them as a [[person]] with role \"supervisor\" or fix the address", sup.v),
+                    ),
+                    Some(boss) => {
+                        if let Some(boss_role) = &boss.role
+                            && !boss_role.v.can_supervise()
+                        {
+                            ctx.push(
+                                format!("{}.supervisor", p.key),
+                                sup.line,
+                                format!(
+                                    "\"{}\" is {} ({}), a {}; a direct supervisor must have role \"supervisor\" or \"manager\": fix the address or that person's role",
+                                    sup.v,
+                                    boss.name.as_deref().unwrap_or("a person"),
+                                    boss.key,
+                                    boss_role.v
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            (Some(sup), false) => ctx.push(
+                format!("{}.supervisor", p.key),
+                sup.line,
+                format!(
+                    "only reps and clerks have a direct supervisor (they send the reports); {who} is a {}, so remove this key",
+                    role.v
+                ),
+            ),
+            (None, false) => {}
+        }
+        if let (Some(since), Some(until)) = (&p.since, &p.until)
+            && since.v > until.v
+        {
+            ctx.push(
+                format!("{}.until", p.key),
+                until.line,
+                format!(
+                    "until ({}) is before since ({}, line {}); fix one of the dates",
+                    until.v, since.v, since.line
+                ),
+            );
+        }
+    }
+
+    if !raw
+        .iter()
+        .any(|p| p.role.as_ref().is_some_and(|r| r.v == Role::Assistant))
+        // A person whose role could not be read may be the assistant; that
+        // mistake is already reported.
+        && !raw.iter().any(|p| p.role.is_none())
+    {
+        ctx.push(
+            "person",
+            0,
+            "no person has role \"assistant\"; add a [[person]] with role = \"assistant\" for the assistant who is CC'd on every report and owns the mailbox",
+        );
+    }
+
+    let people = raw
+        .into_iter()
+        .filter_map(|p| {
+            Some(Person {
+                name: p.name?,
+                email: p.email?.v,
+                role: p.role?.v,
+                group: p.group,
+                supervisor: p.supervisor.map(|s| s.v),
+                since: p.since.map(|d| d.v),
+                until: p.until.map(|d| d.v),
+                language: p.language,
+            })
+        })
+        .collect();
+    Roster { people }
+}
+
+fn parse_person(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> RawPerson {
+    check_keys(ctx, sec, PERSON_KEYS);
+    let name = req_str(ctx, sec, "name", r#"name = "张伟""#).map(|n| n.v.trim().to_string());
+    let email = req_str(ctx, sec, "email", r#"email = "zhangwei@example.com""#).and_then(|e| {
+        let v = e.v.trim().to_lowercase();
+        match email_problem(&v) {
+            Some(problem) => {
+                ctx.push(
+                    sec.key("email"),
+                    e.line,
+                    format!("\"{}\" is not an email address: it {problem}; write e.g. email = \"zhangwei@example.com\"", e.v),
+                );
+                None
+            }
+            None => Some(At { v, line: e.line }),
+        }
+    });
+    let role = if sec.has("role") {
+        opt_choice::<Role>(ctx, sec, "role", r#"role = "rep""#)
+    } else {
+        missing(
+            ctx,
+            sec,
+            "role",
+            r#"role = "rep" (rep | clerk | supervisor | manager | assistant)"#,
+        );
+        None
+    };
+    let group = opt_str(ctx, sec, "group", r#"group = "商务一组""#).map(|g| g.v.trim().to_string());
+    let supervisor = opt_str(ctx, sec, "supervisor", r#"supervisor = "wangfang@example.com""#).and_then(|s| {
+        let v = s.v.trim().to_lowercase();
+        match email_problem(&v) {
+            Some(problem) => {
+                ctx.push(
+                    sec.key("supervisor"),
+                    s.line,
+                    format!("\"{}\" is not an email address: it {problem}; write the supervisor's address, e.g. supervisor = \"wangfang@example.com\"", s.v),
+                );
+                None
+            }
+            None => Some(At { v, line: s.line }),
+        }
+    });
+    let since = opt_date(ctx, sec, "since", r#"since = "2026-03-01""#);
+    let until = opt_date(ctx, sec, "until", r#"until = "2026-12-31""#);
+    let language = opt_choice::<Language>(ctx, sec, "language", r#"language = "en""#).map(|l| l.v);
+    RawPerson {
+        key: sec.path.clone(),
+        line: sec.line,
+        name,
+        email,
+        role,
+        group,
+        supervisor,
+        since,
+        until,
+        language,
     }
 }

@@ -3,8 +3,14 @@
 //! keeps an append-only ledger of fines.
 
 pub mod calendar;
+pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod demo;
+pub mod ledger;
 pub mod mail;
 pub mod money;
 pub mod period;
 pub mod reports;
+pub mod store;
+pub mod sync;

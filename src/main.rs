@@ -1,1 +1,5 @@
-fn main() {}
+//! The `reportd` binary: everything is in the library; see `cli`.
+
+fn main() -> std::process::ExitCode {
+    reportd::cli::main()
+}

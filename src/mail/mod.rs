@@ -1,4 +1,8 @@
-//! Mail in: reading the assistant's mailbox (IMAP or a local Maildir) and
-//! decoding what is read.
+//! Mail in: reading the assistant's mailbox (IMAP or a local Maildir), keeping
+//! a raw copy of every message, and decoding what is read.
 
+pub mod imap;
+pub mod inbox;
+pub mod maildir;
 pub mod parse;
+pub mod tls;

@@ -1,3 +1,282 @@
-//! Reports: classifying ingested messages and judging them against deadlines.
+//! Reports: turning stored messages into reports and replies (this file),
+//! and judging them against their deadlines (`compliance`). Owns the
+//! `reports` and `replies` tables.
 
 pub mod classify;
+pub mod compliance;
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::calendar::Calendar;
+use crate::config::Config;
+use crate::mail::inbox::{self, Classified, MessageClass, Stored};
+use crate::mail::parse::{self, Envelope};
+use crate::period::{self, Kind, Period};
+use crate::store::{parse_ts, ts};
+use classify::Class;
+
+/// The first counting report of a person for a period, with its reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstReport {
+    pub id: i64,
+    pub received: DateTime<Utc>,
+    pub message_id: Option<String>,
+    pub replied_at: Option<DateTime<Utc>>,
+}
+
+/// What one intake pass did, for logs and progress.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IntakeStats {
+    pub reports: usize,
+    pub revisions: usize,
+    pub misaddressed: usize,
+    pub replies: usize,
+    pub ignored: usize,
+    pub unparsable: usize,
+}
+
+impl IntakeStats {
+    pub fn total(&self) -> usize {
+        self.reports + self.revisions + self.misaddressed + self.replies + self.ignored + self.unparsable
+    }
+}
+
+/// Classifies every stored message not classified yet, in arrival order, one
+/// transaction per message. A message that cannot be parsed is kept and
+/// flagged; the pass goes on.
+pub fn intake(
+    conn: &mut Connection,
+    cfg: &Config,
+    calendar: &Calendar,
+    mut progress: impl FnMut(usize, usize),
+) -> rusqlite::Result<IntakeStats> {
+    let pending = inbox::unclassified(conn)?;
+    let mut stats = IntakeStats::default();
+    for (i, msg) in pending.iter().enumerate() {
+        let tx = conn.transaction()?;
+        let class = intake_one(&tx, cfg, calendar, msg)?;
+        tx.commit()?;
+        match class {
+            MessageClass::Report => stats.reports += 1,
+            MessageClass::Revision => stats.revisions += 1,
+            MessageClass::Misaddressed => stats.misaddressed += 1,
+            MessageClass::Reply => stats.replies += 1,
+            MessageClass::Ignored => stats.ignored += 1,
+            MessageClass::Unparsable => stats.unparsable += 1,
+        }
+        progress(i + 1, pending.len());
+    }
+    Ok(stats)
+}
+
+fn intake_one(conn: &Connection, cfg: &Config, calendar: &Calendar, msg: &Stored) -> rusqlite::Result<MessageClass> {
+    let env = match parse::parse(&msg.raw) {
+        Ok(env) => env,
+        Err(e) => {
+            let reason = format!("cannot be read: {e}; the raw message is kept");
+            let c = Classified {
+                class: MessageClass::Unparsable,
+                reason: &reason,
+                flagged: true,
+                message_id: None,
+                sender: None,
+                subject: None,
+            };
+            inbox::set_class(conn, msg.id, &c)?;
+            return Ok(MessageClass::Unparsable);
+        }
+    };
+    let (class, reason, flagged) = decide(conn, cfg, calendar, msg, &env)?;
+    let c = Classified {
+        class,
+        reason: &reason,
+        flagged,
+        message_id: env.message_id.as_deref(),
+        sender: env.from.as_ref().map(|m| m.email.as_str()),
+        subject: Some(env.subject.as_str()),
+    };
+    inbox::set_class(conn, msg.id, &c)?;
+    Ok(class)
+}
+
+/// Classifies one parsed message and records what it is.
+fn decide(
+    conn: &Connection,
+    cfg: &Config,
+    calendar: &Calendar,
+    msg: &Stored,
+    env: &Envelope,
+) -> rusqlite::Result<(MessageClass, String, bool)> {
+    if let Some(mid) = env.message_id.as_deref()
+        && let Some(first) = duplicate_of(conn, mid, msg.id)?
+    {
+        return Ok((MessageClass::Ignored, format!("duplicate of message #{first} (same Message-ID)"), false));
+    }
+    let known_report = |id: &str| report_by_message_id(conn, id).ok().flatten().is_some();
+    let known_message = |id: &str| inbox::message_id_known(conn, id).unwrap_or(false);
+    let arrival_date = msg.internaldate.with_timezone(&cfg.timezone).date_naive();
+    let class = classify::classify(env, arrival_date, &cfg.roster, &cfg.keywords, &known_report, &known_message);
+    match class {
+        Class::Ignored { reason } => Ok((MessageClass::Ignored, reason, false)),
+        Class::Reply { replier, report_message_id } => {
+            let Some(report) = report_by_message_id(conn, &report_message_id)? else {
+                return Ok((MessageClass::Ignored, "reply to a report that is not held".into(), false));
+            };
+            conn.execute(
+                "INSERT INTO replies (message, report, replier, at) VALUES (?1, ?2, ?3, ?4)",
+                params![msg.id, report, replier, ts(msg.internaldate)],
+            )?;
+            Ok((MessageClass::Reply, format!("reply by {replier} to <{report_message_id}>"), false))
+        }
+        Class::Report { person, kind, named_period, to_supervisor } => {
+            let period = match named_period {
+                Some(p) => p,
+                None => nearest_open_period(conn, cfg, calendar, &person, kind, msg.internaldate)?,
+            };
+            record_report(conn, cfg, msg, env, &person, period, to_supervisor)
+        }
+    }
+}
+
+fn record_report(
+    conn: &Connection,
+    cfg: &Config,
+    msg: &Stored,
+    env: &Envelope,
+    person: &str,
+    period: Period,
+    to_supervisor: bool,
+) -> rusqlite::Result<(MessageClass, String, bool)> {
+    let first = if to_supervisor { first_report(conn, person, period)? } else { None };
+    conn.execute(
+        "INSERT INTO reports (message, person, kind, period, received, message_id, counts, revision_of)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            msg.id,
+            person,
+            period.kind().as_str(),
+            period.to_string(),
+            ts(msg.internaldate),
+            env.message_id,
+            to_supervisor,
+            first.as_ref().map(|f| f.id),
+        ],
+    )?;
+    let kind = period.kind().as_str();
+    if !to_supervisor {
+        let supervisor = cfg
+            .roster
+            .by_email(person)
+            .and_then(|p| cfg.roster.supervisor_of(p))
+            .map(|s| format!("{} <{}>", s.name, s.email))
+            .unwrap_or_else(|| "the direct supervisor".into());
+        let reason = format!("{kind} report for {period} not addressed to {supervisor}: it does not count");
+        return Ok((MessageClass::Misaddressed, reason, true));
+    }
+    match first {
+        Some(f) => Ok((MessageClass::Revision, format!("revision of the {kind} report for {period} (report #{})", f.id), false)),
+        None => Ok((MessageClass::Report, format!("{kind} report for {period}"), false)),
+    }
+}
+
+/// The earlier stored message with the same Message-ID, if any.
+fn duplicate_of(conn: &Connection, message_id: &str, id: i64) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT min(id) FROM messages WHERE message_id = ?1 AND id <> ?2 AND class IS NOT NULL",
+        params![message_id, id],
+        |r| r.get(0),
+    )
+}
+
+/// The report a Message-ID belongs to.
+pub fn report_by_message_id(conn: &Connection, message_id: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT id FROM reports WHERE message_id = ?1 ORDER BY id LIMIT 1",
+        [message_id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+pub fn first_report(conn: &Connection, person: &str, period: Period) -> rusqlite::Result<Option<FirstReport>> {
+    conn.query_row(
+        "SELECT r.id, r.received, r.message_id, (SELECT min(at) FROM replies WHERE report = r.id)
+         FROM reports r WHERE r.person = ?1 AND r.period = ?2 AND r.counts = 1 AND r.revision_of IS NULL",
+        params![person, period.to_string()],
+        first_report_row,
+    )
+    .optional()
+}
+
+/// Every person's first counting report per period.
+pub fn first_reports(conn: &Connection) -> rusqlite::Result<HashMap<(String, Period), FirstReport>> {
+    let mut stmt = conn.prepare(
+        "SELECT r.id, r.received, r.message_id, (SELECT min(at) FROM replies WHERE report = r.id), r.person, r.period
+         FROM reports r WHERE r.counts = 1 AND r.revision_of IS NULL",
+    )?;
+    let mut out = HashMap::new();
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let first = first_report_row(row)?;
+        let person: String = row.get(4)?;
+        let period: String = row.get(5)?;
+        if let Ok(period) = period.parse::<Period>() {
+            out.insert((person, period), first);
+        }
+    }
+    Ok(out)
+}
+
+fn first_report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FirstReport> {
+    let replied: Option<String> = r.get(3)?;
+    Ok(FirstReport {
+        id: r.get(0)?,
+        received: parse_ts(&r.get::<_, String>(1)?)?,
+        message_id: r.get(2)?,
+        replied_at: replied.as_deref().map(parse_ts).transpose()?,
+    })
+}
+
+fn reported_periods(conn: &Connection, person: &str, kind: Kind) -> rusqlite::Result<HashSet<Period>> {
+    let mut stmt = conn.prepare(
+        "SELECT period FROM reports WHERE person = ?1 AND kind = ?2 AND counts = 1 AND revision_of IS NULL",
+    )?;
+    let periods = stmt
+        .query_map(params![person, kind.as_str()], |r| r.get::<_, String>(0))?
+        .filter_map(|p| p.ok().and_then(|p| p.parse().ok()))
+        .collect();
+    Ok(periods)
+}
+
+/// For a report that names no period: the not-yet-reported period whose
+/// deadline is nearest to the arrival, so a report arriving on Monday
+/// morning fills last week's gap (late) rather than this week's.
+fn nearest_open_period(
+    conn: &Connection,
+    cfg: &Config,
+    calendar: &Calendar,
+    person: &str,
+    kind: Kind,
+    arrival: DateTime<Utc>,
+) -> rusqlite::Result<Period> {
+    let reported = reported_periods(conn, person, kind)?;
+    let local = arrival.with_timezone(&cfg.timezone).date_naive();
+    let here = Period::containing(kind, local);
+    let mut candidates = vec![here.prev().prev(), here.prev(), here, here.next()];
+    if kind == Kind::Weekly {
+        candidates.insert(0, here.prev().prev().prev());
+    }
+    let distance = |p: &Period| {
+        period::deadline(*p, &cfg.rules.due, calendar, cfg.timezone).map(|d| (d.due - arrival).num_seconds().abs())
+    };
+    let open = candidates
+        .iter()
+        .filter(|p| !reported.contains(p))
+        .filter_map(|p| distance(p).map(|d| (d, *p)))
+        .min();
+    let any = candidates.iter().filter_map(|p| distance(p).map(|d| (d, *p))).min();
+    Ok(open.or(any).map(|(_, p)| p).unwrap_or(here))
+}

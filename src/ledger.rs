@@ -1,0 +1,203 @@
+//! The append-only ledger of fines and their reversals, in fen. The single
+//! home of "one fine per person per period": the table's unique key makes a
+//! second fine impossible, and triggers refuse any update or delete.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::config::Rules;
+use crate::money::Fen;
+use crate::reports::compliance::Verdict;
+use crate::store::{parse_ts, ts};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Fine,
+    Waiver,
+}
+
+impl EntryKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Fine => "fine",
+            EntryKind::Waiver => "waiver",
+        }
+    }
+}
+
+/// One ledger row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub person: String,
+    pub period: String,
+    pub kind: EntryKind,
+    pub amount_fen: Fen,
+    pub fund_fen: Fen,
+    pub reason: String,
+    pub evidence: String,
+}
+
+/// Books what the verdicts owe and is not booked yet: a fine for each fine
+/// owed, a waiver for each fine a late reason reverses. Returns the new rows.
+/// Running it again with the same verdicts books nothing.
+pub fn settle(conn: &Connection, verdicts: &[Verdict], rules: &Rules, tz: Tz) -> rusqlite::Result<Vec<Entry>> {
+    let mut booked = Vec::new();
+    for v in verdicts.iter().filter(|v| v.fine_owed) {
+        let period = v.deadline.period.to_string();
+        let fine_id = match fine_id(conn, &v.person, &period)? {
+            Some(id) => id,
+            None => {
+                let (reason, evidence) = fine_grounds(v, tz);
+                let entry = insert(conn, v.deadline.due, &v.person, &period, EntryKind::Fine, rules.fine, rules, &reason, &evidence, None)?;
+                let id = entry.id;
+                booked.push(entry);
+                id
+            }
+        };
+        if let Some(excuse) = v.excuse.as_ref().filter(|_| v.waiver_owed)
+            && !has_waiver(conn, &v.person, &period)?
+        {
+            let reason = format!("reason filed by {}: {}", excuse.by, excuse.reason);
+            let evidence = format!("excuse #{}", excuse.id);
+            let entry = insert(conn, excuse.at, &v.person, &period, EntryKind::Waiver, -rules.fine, rules, &reason, &evidence, Some(fine_id))?;
+            booked.push(entry);
+        }
+    }
+    Ok(booked)
+}
+
+/// Why the fine is owed, and what proves it: the late report's Message-ID,
+/// or the deadline that passed with nothing.
+fn fine_grounds(v: &Verdict, tz: Tz) -> (String, String) {
+    let kind = v.deadline.period.kind().as_str();
+    let period = v.deadline.period;
+    let due_local = v.deadline.due.with_timezone(&tz);
+    match &v.report {
+        Some(r) => {
+            let minutes = (r.received - v.deadline.due).num_minutes();
+            let reason = format!(
+                "late: {kind} report for {period} arrived {}, {minutes} min after the deadline {}",
+                r.received.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"),
+                due_local.format("%Y-%m-%d %H:%M")
+            );
+            let evidence = r.message_id.as_ref().map_or_else(|| format!("report #{}", r.id), |m| format!("<{m}>"));
+            (reason, evidence)
+        }
+        None => (
+            format!("missing: no {kind} report for {period} before the deadline {}", due_local.format("%Y-%m-%d %H:%M")),
+            format!("deadline {period} {}", due_local.to_rfc3339()),
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert(
+    conn: &Connection,
+    at: DateTime<Utc>,
+    person: &str,
+    period: &str,
+    kind: EntryKind,
+    amount: Fen,
+    rules: &Rules,
+    reason: &str,
+    evidence: &str,
+    reverses: Option<i64>,
+) -> rusqlite::Result<Entry> {
+    let fund = if amount.0 >= 0 {
+        amount.percent(rules.fund_share_percent)
+    } else {
+        -(-amount).percent(rules.fund_share_percent)
+    };
+    conn.execute(
+        "INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence, reverses)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![ts(at), person, period, kind.as_str(), amount.0, fund.0, reason, evidence, reverses],
+    )?;
+    Ok(Entry {
+        id: conn.last_insert_rowid(),
+        at,
+        person: person.to_string(),
+        period: period.to_string(),
+        kind,
+        amount_fen: amount,
+        fund_fen: fund,
+        reason: reason.to_string(),
+        evidence: evidence.to_string(),
+    })
+}
+
+fn fine_id(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT id FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'fine'",
+        params![person, period],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+fn has_waiver(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'waiver')",
+        params![person, period],
+        |r| r.get(0),
+    )
+}
+
+/// Net amount booked for one person and period (fine minus waiver).
+pub fn net_for(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Fen> {
+    conn.query_row(
+        "SELECT coalesce(sum(amount_fen), 0) FROM ledger WHERE person = ?1 AND period = ?2",
+        params![person, period],
+        |r| r.get(0).map(Fen),
+    )
+}
+
+/// Entries booked in a local calendar month (`at` in that month in `tz`), or
+/// all entries; oldest first.
+pub fn entries(conn: &Connection, month: Option<(i32, u32)>, tz: Tz) -> rusqlite::Result<Vec<Entry>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, at, person, period, kind, amount_fen, fund_fen, reason, evidence FROM ledger ORDER BY at, id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let kind: String = r.get(4)?;
+        Ok(Entry {
+            id: r.get(0)?,
+            at: parse_ts(&r.get::<_, String>(1)?)?,
+            person: r.get(2)?,
+            period: r.get(3)?,
+            kind: if kind == "fine" { EntryKind::Fine } else { EntryKind::Waiver },
+            amount_fen: Fen(r.get(5)?),
+            fund_fen: Fen(r.get(6)?),
+            reason: r.get(7)?,
+            evidence: r.get(8)?,
+        })
+    })?;
+    let mut out = Vec::new();
+    for e in rows {
+        let e = e?;
+        let local = e.at.with_timezone(&tz);
+        if month.is_none_or(|(y, m)| chrono::Datelike::year(&local) == y && chrono::Datelike::month(&local) == m) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Sums of amounts and fund shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct Totals {
+    pub fines_fen: Fen,
+    pub fund_fen: Fen,
+}
+
+pub fn totals(entries: &[Entry]) -> Totals {
+    Totals {
+        fines_fen: entries.iter().map(|e| e.amount_fen).sum(),
+        fund_fen: entries.iter().map(|e| e.fund_fen).sum(),
+    }
+}

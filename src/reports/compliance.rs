@@ -1,0 +1,343 @@
+//! On time, late, missing, excused: the verdict for each person and period,
+//! as a pure function of the reports, the excuses, the calendar and the
+//! clock. Owns the `excuses` table.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::calendar::Calendar;
+use crate::config::{Config, Person};
+use crate::period::{self, Deadline, Kind, Period};
+use crate::reports::{self, FirstReport};
+use crate::store::{parse_ts, ts};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not due yet and not received.
+    Pending,
+    OnTime,
+    Late,
+    Missing,
+    /// A valid reason was filed; no fine (or the fine was reversed).
+    Excused,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::OnTime => "on_time",
+            Status::Late => "late",
+            Status::Missing => "missing",
+            Status::Excused => "excused",
+        }
+    }
+}
+
+/// A valid reason (正当理由) filed for one person and period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Excuse {
+    pub id: i64,
+    pub person: String,
+    pub period: Period,
+    pub reason: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The judgement of one person's period at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub person: String,
+    pub deadline: Deadline,
+    pub status: Status,
+    pub report: Option<FirstReport>,
+    pub excuse: Option<Excuse>,
+    /// A fine is owed: the deadline passed without a report, and no reason
+    /// was filed before it.
+    pub fine_owed: bool,
+    /// The owed fine is to be reversed: a reason was filed after the deadline.
+    pub waiver_owed: bool,
+}
+
+/// The verdict for one deadline. Pure: the same inputs always give the same
+/// verdict, so recomputing from scratch agrees with what was booked.
+pub fn judge(
+    person: &str,
+    deadline: Deadline,
+    report: Option<&FirstReport>,
+    excuse: Option<&Excuse>,
+    now: DateTime<Utc>,
+) -> Verdict {
+    let on_time = report.is_some_and(|r| r.received < deadline.due);
+    let passed = now >= deadline.due;
+    let excused_in_advance = excuse.is_some_and(|e| e.at < deadline.due);
+    let status = if on_time {
+        Status::OnTime
+    } else if excuse.is_some() && (passed || excused_in_advance) {
+        Status::Excused
+    } else if !passed {
+        Status::Pending
+    } else if report.is_some() {
+        Status::Late
+    } else {
+        Status::Missing
+    };
+    let fine_owed = !on_time && passed && !excused_in_advance;
+    Verdict {
+        person: person.to_string(),
+        deadline,
+        status,
+        report: report.cloned(),
+        excuse: excuse.cloned(),
+        fine_owed,
+        waiver_owed: fine_owed && excuse.is_some(),
+    }
+}
+
+/// The deadlines judged for `person`: every one due from the later of
+/// `tracking_starts` and the person's `since`, up to `now`, then the next
+/// open one; none after the person's `until`.
+pub fn judged_deadlines(person: &Person, kind: Kind, cfg: &Config, calendar: &Calendar, now: DateTime<Utc>) -> Vec<Deadline> {
+    let tz = cfg.timezone;
+    let start_day = person.since.map_or(cfg.tracking_starts, |s| s.max(cfg.tracking_starts));
+    let start = local_midnight(start_day, tz);
+    let end = person.until.and_then(|u| u.succ_opt()).map(|d| local_midnight(d, tz));
+    // Start one period early: a month's report is due in the next month.
+    let mut period = Period::containing(kind, start_day).prev();
+    let mut out = Vec::new();
+    loop {
+        if let Some(d) = period::deadline(period, &cfg.rules.due, calendar, tz) {
+            if end.is_some_and(|end| d.due > end) {
+                break;
+            }
+            if d.due >= start {
+                out.push(d);
+                if d.due > now {
+                    break;
+                }
+            }
+        }
+        period = period.next();
+        if out.len() > 10_000 {
+            break; // a config with tracking_starts centuries ago; stop, don't hang
+        }
+    }
+    out
+}
+
+fn local_midnight(day: chrono::NaiveDate, tz: chrono_tz::Tz) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN)
+        .and_local_timezone(tz)
+        .earliest()
+        .map_or_else(|| day.and_time(NaiveTime::MIN).and_utc(), |t| t.with_timezone(&Utc))
+}
+
+/// Every verdict for every reporter at `now`; only the given periods when
+/// `only` is not empty.
+pub fn verdicts(
+    conn: &Connection,
+    cfg: &Config,
+    calendar: &Calendar,
+    now: DateTime<Utc>,
+    only: &[Period],
+) -> rusqlite::Result<Vec<Verdict>> {
+    let reports = reports::first_reports(conn)?;
+    let excuses = all_excuses(conn)?;
+    let mut out = Vec::new();
+    for person in cfg.roster.reporters() {
+        for kind in [Kind::Weekly, Kind::Monthly] {
+            let deadlines: Vec<Deadline> = if only.is_empty() {
+                judged_deadlines(person, kind, cfg, calendar, now)
+            } else {
+                only.iter()
+                    .filter(|p| p.kind() == kind)
+                    .filter_map(|p| period::deadline(*p, &cfg.rules.due, calendar, cfg.timezone))
+                    .collect()
+            };
+            for d in deadlines {
+                let key = (person.email.clone(), d.period);
+                out.push(judge(&person.email, d, reports.get(&key), excuses.get(&key), now));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.deadline.due.cmp(&b.deadline.due).then_with(|| a.person.cmp(&b.person)));
+    Ok(out)
+}
+
+/// The next deadline after `now` of any reporter, so the daemon can sleep
+/// until then instead of polling.
+pub fn next_deadline(cfg: &Config, calendar: &Calendar, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    cfg.roster
+        .reporters()
+        .flat_map(|p| [Kind::Weekly, Kind::Monthly].map(|k| judged_deadlines(p, k, cfg, calendar, now)))
+        .filter_map(|ds| ds.last().map(|d| d.due))
+        .filter(|due| *due > now)
+        .min()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExcuseError {
+    #[error("{0} is not a configured rep or clerk; check the address")]
+    NotReporter(String),
+    #[error("{0} is not a configured supervisor, manager or assistant; only they can file a reason")]
+    NotAuthorised(String),
+    #[error("{person} already has a reason filed for {period}; nothing changed")]
+    AlreadyExcused { person: String, period: Period },
+    #[error("the reason is empty; say why (leave, sickness, business trip, approval)")]
+    EmptyReason,
+    #[error(transparent)]
+    Db(#[from] rusqlite::Error),
+}
+
+/// Files a valid reason. Nothing is ever edited: a second reason for the
+/// same period is refused.
+pub fn file_excuse(
+    conn: &Connection,
+    cfg: &Config,
+    person: &str,
+    period: Period,
+    reason: &str,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<Excuse, ExcuseError> {
+    let person = person.to_lowercase();
+    let by = by.to_lowercase();
+    if !cfg.roster.by_email(&person).is_some_and(|p| p.role.must_report()) {
+        return Err(ExcuseError::NotReporter(person));
+    }
+    if !cfg.roster.by_email(&by).is_some_and(|p| !p.role.must_report()) {
+        return Err(ExcuseError::NotAuthorised(by));
+    }
+    if reason.trim().is_empty() {
+        return Err(ExcuseError::EmptyReason);
+    }
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO excuses (person, period, reason, by, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![person, period.to_string(), reason.trim(), by, ts(at)],
+    )?;
+    if inserted == 0 {
+        return Err(ExcuseError::AlreadyExcused { person, period });
+    }
+    Ok(Excuse { id: conn.last_insert_rowid(), person, period, reason: reason.trim().to_string(), by, at })
+}
+
+pub fn excuse_for(conn: &Connection, person: &str, period: Period) -> rusqlite::Result<Option<Excuse>> {
+    conn.query_row(
+        "SELECT id, person, period, reason, by, at FROM excuses WHERE person = ?1 AND period = ?2",
+        params![person, period.to_string()],
+        excuse_row,
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
+fn all_excuses(conn: &Connection) -> rusqlite::Result<HashMap<(String, Period), Excuse>> {
+    let mut stmt = conn.prepare("SELECT id, person, period, reason, by, at FROM excuses")?;
+    let rows = stmt.query_map([], excuse_row)?;
+    let mut out = HashMap::new();
+    for e in rows {
+        if let Some(e) = e? {
+            out.insert((e.person.clone(), e.period), e);
+        }
+    }
+    Ok(out)
+}
+
+fn excuse_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Excuse>> {
+    let period: String = r.get(2)?;
+    let Ok(period) = period.parse() else { return Ok(None) };
+    Ok(Some(Excuse {
+        id: r.get(0)?,
+        person: r.get(1)?,
+        period,
+        reason: r.get(3)?,
+        by: r.get(4)?,
+        at: parse_ts(&r.get::<_, String>(5)?)?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn w48() -> Deadline {
+        Deadline {
+            period: Period::Week { year: 2026, week: 48 },
+            due: Utc.with_ymd_and_hms(2026, 11, 28, 14, 0, 0).single().expect("valid"),
+        }
+    }
+
+    fn report_at(secs_after_due: i64) -> FirstReport {
+        FirstReport {
+            id: 1,
+            received: w48().due + chrono::Duration::seconds(secs_after_due),
+            message_id: Some("m@x".into()),
+            replied_at: None,
+        }
+    }
+
+    fn excuse_at(secs_after_due: i64) -> Excuse {
+        Excuse {
+            id: 1,
+            person: "a@example.com".into(),
+            period: w48().period,
+            reason: "sick".into(),
+            by: "boss@example.com".into(),
+            at: w48().due + chrono::Duration::seconds(secs_after_due),
+        }
+    }
+
+    fn at(secs_after_due: i64) -> DateTime<Utc> {
+        w48().due + chrono::Duration::seconds(secs_after_due)
+    }
+
+    #[test]
+    fn report_one_second_before_the_deadline_is_on_time() {
+        let v = judge("a@example.com", w48(), Some(&report_at(-1)), None, at(3600));
+        assert_eq!(v.status, Status::OnTime);
+        assert!(!v.fine_owed);
+    }
+
+    #[test]
+    fn report_at_the_deadline_exactly_is_late_and_fined() {
+        let v = judge("a@example.com", w48(), Some(&report_at(0)), None, at(3600));
+        assert_eq!(v.status, Status::Late);
+        assert!(v.fine_owed);
+    }
+
+    #[test]
+    fn no_report_before_the_deadline_is_pending_then_missing() {
+        assert_eq!(judge("a@example.com", w48(), None, None, at(-1)).status, Status::Pending);
+        let v = judge("a@example.com", w48(), None, None, at(0));
+        assert_eq!(v.status, Status::Missing);
+        assert!(v.fine_owed);
+    }
+
+    #[test]
+    fn reason_filed_before_the_deadline_prevents_the_fine() {
+        let v = judge("a@example.com", w48(), None, Some(&excuse_at(-60)), at(3600));
+        assert_eq!(v.status, Status::Excused);
+        assert!(!v.fine_owed && !v.waiver_owed);
+        let before = judge("a@example.com", w48(), None, Some(&excuse_at(-60)), at(-30));
+        assert_eq!(before.status, Status::Excused);
+    }
+
+    #[test]
+    fn reason_filed_after_the_deadline_owes_fine_and_waiver() {
+        let v = judge("a@example.com", w48(), None, Some(&excuse_at(60)), at(3600));
+        assert_eq!(v.status, Status::Excused);
+        assert!(v.fine_owed && v.waiver_owed);
+    }
+
+    #[test]
+    fn on_time_report_is_on_time_even_with_a_reason() {
+        let v = judge("a@example.com", w48(), Some(&report_at(-5)), Some(&excuse_at(60)), at(3600));
+        assert_eq!(v.status, Status::OnTime);
+        assert!(!v.fine_owed && !v.waiver_owed);
+    }
+}

@@ -1,0 +1,195 @@
+//! The SQLite file: opening it, the schema and its migrations. Each table is
+//! read and written only by the module that owns it (see each migration's
+//! comment); this module only keeps the schema in one place.
+
+use std::path::Path;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::Connection;
+use rusqlite_migration::{M, Migrations};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the directory for database {path}: {source}")]
+    Dir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open database {path}: {source}; check the `database` path in the config")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("cannot migrate database {path}: {source}; is it a reportd database of a newer version?")]
+    Migrate {
+        path: String,
+        source: rusqlite_migration::Error,
+    },
+}
+
+/// Schema, oldest first. Never edit a migration that has shipped; add one.
+const MIGRATIONS: &[M<'static>] = &[M::up(
+    r#"
+-- mail::inbox: every message read from the mailbox, raw, once.
+CREATE TABLE messages (
+    id           INTEGER PRIMARY KEY,
+    source       TEXT NOT NULL,
+    uidvalidity  INTEGER,
+    uid          INTEGER,
+    source_key   TEXT NOT NULL,
+    sha256       TEXT NOT NULL UNIQUE,
+    internaldate TEXT NOT NULL,
+    raw          BLOB NOT NULL,
+    ingested_at  TEXT NOT NULL,
+    message_id   TEXT,
+    sender       TEXT,
+    subject      TEXT,
+    class        TEXT CHECK (class IN ('report', 'revision', 'misaddressed', 'reply', 'ignored', 'unparsable')),
+    reason       TEXT,
+    flagged      INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (source, source_key)
+) STRICT;
+CREATE INDEX messages_message_id ON messages (message_id);
+CREATE INDEX messages_unclassified ON messages (internaldate, id) WHERE class IS NULL;
+
+-- mail::inbox: how far each mailbox has been read.
+CREATE TABLE checkpoints (
+    source      TEXT PRIMARY KEY,
+    uidvalidity INTEGER NOT NULL,
+    last_uid    INTEGER NOT NULL
+) STRICT;
+
+-- reports: each report message with the period it was assigned to.
+CREATE TABLE reports (
+    id          INTEGER PRIMARY KEY,
+    message     INTEGER NOT NULL UNIQUE REFERENCES messages (id),
+    person      TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('weekly', 'monthly')),
+    period      TEXT NOT NULL,
+    received    TEXT NOT NULL,
+    message_id  TEXT,
+    counts      INTEGER NOT NULL CHECK (counts IN (0, 1)),
+    revision_of INTEGER REFERENCES reports (id)
+) STRICT;
+CREATE UNIQUE INDEX reports_first ON reports (person, period) WHERE counts = 1 AND revision_of IS NULL;
+CREATE INDEX reports_message_id ON reports (message_id);
+
+-- reports: a supervisor's or manager's reply to a report.
+CREATE TABLE replies (
+    id      INTEGER PRIMARY KEY,
+    message INTEGER NOT NULL UNIQUE REFERENCES messages (id),
+    report  INTEGER NOT NULL REFERENCES reports (id),
+    replier TEXT NOT NULL,
+    at      TEXT NOT NULL
+) STRICT;
+CREATE INDEX replies_report ON replies (report);
+
+-- reports::compliance: valid reasons (正当理由) filed for a period.
+CREATE TABLE excuses (
+    id     INTEGER PRIMARY KEY,
+    person TEXT NOT NULL,
+    period TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    by     TEXT NOT NULL,
+    at     TEXT NOT NULL,
+    UNIQUE (person, period)
+) STRICT;
+
+-- ledger: fines and their reversals; rows are only ever inserted.
+CREATE TABLE ledger (
+    id         INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL,
+    person     TEXT NOT NULL,
+    period     TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('fine', 'waiver')),
+    amount_fen INTEGER NOT NULL,
+    fund_fen   INTEGER NOT NULL,
+    reason     TEXT NOT NULL,
+    evidence   TEXT NOT NULL,
+    reverses   INTEGER REFERENCES ledger (id),
+    CHECK ((kind = 'fine' AND amount_fen > 0 AND reverses IS NULL)
+        OR (kind = 'waiver' AND amount_fen < 0 AND reverses IS NOT NULL)),
+    UNIQUE (person, period, kind)
+) STRICT;
+CREATE TRIGGER ledger_rows_are_never_updated BEFORE UPDATE ON ledger
+BEGIN SELECT RAISE(ABORT, 'ledger rows are never changed: book a waiver instead'); END;
+CREATE TRIGGER ledger_rows_are_never_deleted BEFORE DELETE ON ledger
+BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted: book a waiver instead'); END;
+"#,
+)];
+
+/// Opens (creating if needed) the database at `path` and brings its schema
+/// up to date.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    let shown = path.display().to_string();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
+        path: shown.clone(),
+        source,
+    })?;
+    prepare(&mut conn).map_err(|source| StoreError::Open {
+        path: shown.clone(),
+        source,
+    })?;
+    Migrations::from_slice(MIGRATIONS)
+        .to_latest(&mut conn)
+        .map_err(|source| StoreError::Migrate { path: shown, source })?;
+    Ok(conn)
+}
+
+fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+/// How an instant is stored: RFC 3339 in UTC with a `Z`, to the second, so
+/// that text order is time order.
+pub fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Reads an instant written by [`ts`].
+pub fn parse_ts(text: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
+    }
+
+    #[test]
+    fn ledger_refuses_updates_and_deletes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = open(&dir.path().join("t.sqlite3")).expect("open");
+        conn.execute(
+            "INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence)
+             VALUES ('2026-11-28T14:00:00Z', 'a@example.com', '2026-W48', 'fine', 5000, 2500, 'missing', 'deadline')",
+            [],
+        )
+        .expect("insert");
+        let update = conn.execute("UPDATE ledger SET amount_fen = 1", []);
+        assert!(update.is_err(), "an update must be refused");
+        let delete = conn.execute("DELETE FROM ledger", []);
+        assert!(delete.is_err(), "a delete must be refused");
+        let second_fine = conn.execute(
+            "INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence)
+             VALUES ('2026-11-29T14:00:00Z', 'a@example.com', '2026-W48', 'fine', 5000, 2500, 'late', 'x')",
+            [],
+        );
+        assert!(second_fine.is_err(), "a second fine for one period must be impossible");
+    }
+}
