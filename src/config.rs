@@ -959,26 +959,30 @@ fn req_date(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Opt
     opt_date(ctx, sec, k, example)
 }
 
-/// An array of strings (each may be empty; callers judge), each with its line.
+/// An array of strings (each may be empty; callers judge): the strings with
+/// their index and line. Elements that are not strings are reported and left
+/// out; the whole is `None` (with an issue) when the value is not an array.
 fn opt_str_list(
     ctx: &mut Ctx<'_>,
     sec: &Sec<'_, '_>,
     k: &str,
     example: &str,
-) -> Option<Vec<At<String>>> {
+) -> Option<Vec<(usize, At<String>)>> {
     let item = sec.get(k)?;
     let DeValue::Array(array) = item.get_ref() else {
         wrong_type(ctx, sec.key(k), item, "a list of strings", example);
         return None;
     };
     let mut out = Vec::new();
-    let mut ok = true;
     for (i, elem) in array.iter().enumerate() {
         match elem.get_ref() {
-            DeValue::String(s) => out.push(At {
-                v: s.to_string(),
-                line: ctx.line(elem.span()),
-            }),
+            DeValue::String(s) => out.push((
+                i,
+                At {
+                    v: s.to_string(),
+                    line: ctx.line(elem.span()),
+                },
+            )),
             _ => {
                 wrong_type(
                     ctx,
@@ -987,11 +991,10 @@ fn opt_str_list(
                     "a string",
                     example,
                 );
-                ok = false;
             }
         }
     }
-    ok.then_some(out)
+    Some(out)
 }
 
 fn opt_table<'t, 'i>(ctx: &mut Ctx<'_>, parent: &Sec<'t, 'i>, k: &str) -> Option<Sec<'t, 'i>> {
@@ -1255,7 +1258,7 @@ fn parse_calendar(ctx: &mut Ctx<'_>, root: &Sec<'_, '_>) -> Option<Vec<PathBuf>>
     }
     let list = opt_str_list(ctx, root, "calendar", example)?;
     let mut out = Vec::new();
-    for (i, entry) in list.into_iter().enumerate() {
+    for (i, entry) in list {
         let key = format!("calendar[{i}]");
         let path = PathBuf::from(entry.v.trim());
         if entry.v.trim().is_empty() {
@@ -1611,36 +1614,39 @@ fn parse_rules(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Rules {
 fn parse_keywords(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Keywords {
     check_keys(ctx, sec, KEYWORDS_KEYS);
     let defaults = Keywords::default();
-    let mut list = |k: &str,
-                    default: Vec<String>,
-                    may_be_empty: bool,
-                    example: &str|
-     -> Vec<String> {
-        let Some(items) = opt_str_list(ctx, sec, k, example) else {
-            return default;
-        };
-        if items.is_empty() && !may_be_empty {
-            let line = sec.get(k).map_or(sec.line, |i| ctx.line(i.span()));
-            ctx.push(
-                sec.key(k),
-                line,
-                format!("is empty, so no report would ever be recognised; list at least one keyword, e.g. {example}, or remove the key to use the defaults"),
-            );
-        }
-        let mut out = Vec::new();
-        for (i, item) in items.into_iter().enumerate() {
-            if item.v.trim().is_empty() {
+    let mut list =
+        |k: &str, default: Vec<String>, may_be_empty: bool, example: &str| -> Vec<String> {
+            let Some(items) = opt_str_list(ctx, sec, k, example) else {
+                return default;
+            };
+            if let Some(item) = sec.get(k)
+                && matches!(item.get_ref(), DeValue::Array(a) if a.is_empty())
+                && !may_be_empty
+            {
+                let line = ctx.line(item.span());
                 ctx.push(
-                    format!("{}[{i}]", sec.key(k)),
-                    item.line,
-                    "is empty and would match every subject; remove it",
+                    sec.key(k),
+                    line,
+                    format!(
+                        "is empty, so no report would ever be recognised; list at least one \
+                     keyword, e.g. {example}, or remove the key to use the defaults"
+                    ),
                 );
-            } else {
-                out.push(item.v.to_lowercase());
             }
-        }
-        out
-    };
+            let mut out = Vec::new();
+            for (i, item) in items {
+                if item.v.trim().is_empty() {
+                    ctx.push(
+                        format!("{}[{i}]", sec.key(k)),
+                        item.line,
+                        "is empty and would match every subject; remove it",
+                    );
+                } else {
+                    out.push(item.v.to_lowercase());
+                }
+            }
+            out
+        };
     Keywords {
         weekly: list("weekly", defaults.weekly, false, r#"weekly = ["周报"]"#),
         monthly: list("monthly", defaults.monthly, false, r#"monthly = ["月报"]"#),
@@ -1883,5 +1889,910 @@ fn parse_person(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> RawPerson {
         since,
         until,
         language,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "config/test.toml";
+
+    const MINIMAL: &str = r#"database = "var/test.sqlite3"
+tracking_starts = "2026-11-02"
+calendar = []
+
+[imap]
+host = "imap.example.com"
+username = "assistant@example.com"
+password_env = "REPORTD_IMAP_PASSWORD"
+
+[[person]]
+name = "王芳"
+email = "WangFang@Example.com"
+role = "supervisor"
+group = "商务一组"
+
+[[person]]
+name = "张伟"
+email = "zhangwei@example.com"
+role = "rep"
+supervisor = "wangfang@example.com"
+
+[[person]]
+name = "林晓"
+email = "assistant@example.com"
+role = "assistant"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_str(text, Path::new(FILE))
+    }
+
+    fn issues(text: &str) -> Vec<ConfigIssue> {
+        match parse(text) {
+            Ok(_) => panic!("expected issues, the config loaded:\n{text}"),
+            Err(e) => e.0,
+        }
+    }
+
+    /// MINIMAL with `from` replaced by `to` (which must occur exactly once).
+    fn edit(from: &str, to: &str) -> String {
+        assert_eq!(MINIMAL.matches(from).count(), 1, "{from:?} must occur once");
+        MINIMAL.replace(from, to)
+    }
+
+    /// 1-based line of the only line containing `needle`.
+    fn line_of(text: &str, needle: &str) -> usize {
+        let lines: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.contains(needle))
+            .map(|(i, _)| i + 1)
+            .collect();
+        assert_eq!(lines.len(), 1, "{needle:?} must be on exactly one line");
+        lines[0]
+    }
+
+    /// The only issue with `key`.
+    fn issue<'a>(all: &'a [ConfigIssue], key: &str) -> &'a ConfigIssue {
+        let found: Vec<&ConfigIssue> = all.iter().filter(|i| i.key == key).collect();
+        assert_eq!(found.len(), 1, "want one issue for {key}, got {all:#?}");
+        found[0]
+    }
+
+    #[test]
+    fn minimal_config_loads_with_defaults() {
+        let c = parse(MINIMAL).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.path, PathBuf::from(FILE));
+        assert_eq!(c.timezone, chrono_tz::Asia::Shanghai);
+        assert_eq!(c.database, PathBuf::from("var/test.sqlite3"));
+        assert_eq!(
+            c.tracking_starts,
+            NaiveDate::from_ymd_opt(2026, 11, 2).unwrap()
+        );
+        assert!(c.calendar.is_empty());
+        assert_eq!(c.language, Language::Zh);
+        let SourceConfig::Imap(imap) = &c.source else {
+            panic!("want IMAP")
+        };
+        assert_eq!(imap.port, 993);
+        assert_eq!(imap.security, Security::Tls);
+        assert_eq!(imap.mailbox, "INBOX");
+        assert!(imap.idle);
+        assert_eq!(imap.poll_seconds, 60);
+        assert_eq!(imap.ca_file, None);
+        assert_eq!(
+            imap.password,
+            PasswordSource::Env("REPORTD_IMAP_PASSWORD".into())
+        );
+        assert!(c.smtp.is_none());
+        assert_eq!(c.rules, Rules::default());
+        assert_eq!(c.rules.fine, Fen(5000));
+        assert_eq!(c.rules.fund_share_percent, 50);
+        assert_eq!(c.rules.reply_within_hours, 48);
+        assert_eq!(c.rules.due.weekly.weekday, Weekday::Sat);
+        assert_eq!(c.rules.due.monthly, MonthlyDue::FirstWorkingDay);
+        assert_eq!(c.keywords, Keywords::default());
+        assert_eq!(c.roster.people.len(), 3);
+        let boss = &c.roster.people[0];
+        assert_eq!(boss.email, "wangfang@example.com", "emails are lower-cased");
+        assert_eq!(boss.group.as_deref(), Some("商务一组"));
+        let rep = c.roster.by_email("ZhangWei@example.com").unwrap();
+        assert_eq!(c.roster.supervisor_of(rep).unwrap().name, "王芳");
+        assert_eq!(c.roster.assistants().count(), 1);
+        assert_eq!(c.roster.reporters().count(), 1);
+    }
+
+    #[test]
+    fn example_file_loads_cleanly() {
+        let text = include_str!("../config/reportd.example.toml");
+        let c = Config::from_toml_str(text, Path::new("config/reportd.example.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.calendar,
+            vec![PathBuf::from("config/calendar/cn-2026.toml")]
+        );
+        assert_eq!(c.roster.managers().count(), 1);
+        let supervisors: Vec<_> = c
+            .roster
+            .people
+            .iter()
+            .filter(|p| p.role == Role::Supervisor)
+            .collect();
+        assert_eq!(supervisors.len(), 3);
+        assert!(c.roster.reporters().count() >= 6);
+        assert_eq!(c.roster.assistants().count(), 1);
+        let smtp = c.smtp.as_ref().unwrap();
+        assert_eq!(smtp.from, "报告助手 <assistant@example.com>");
+        assert_eq!(smtp.port, 465);
+        // The example spells out the defaults.
+        assert_eq!(c.rules, Rules::default());
+        assert_eq!(c.keywords, Keywords::default());
+        // And it loads from disk the same way.
+        Config::load(Path::new("config/reportd.example.toml")).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn display_shows_file_line_key_message() {
+        let i = ConfigIssue {
+            file: "config/reportd.toml".into(),
+            key: "person[1].supervisor".into(),
+            line: 23,
+            message: "no person".into(),
+        };
+        assert_eq!(
+            i.to_string(),
+            "config/reportd.toml:23: person[1].supervisor: no person"
+        );
+        let no_line = ConfigIssue {
+            line: 0,
+            key: String::new(),
+            ..i
+        };
+        assert_eq!(no_line.to_string(), "config/reportd.toml: no person");
+        let err = ConfigError(vec![no_line]);
+        assert!(
+            err.to_string()
+                .starts_with("1 mistake(s) in the config:\n  config/")
+        );
+    }
+
+    #[test]
+    fn syntax_error_reports_its_line() {
+        let text = MINIMAL.replace(
+            r#"host = "imap.example.com""#,
+            r#"host = "imap.example.com"#,
+        );
+        let all = issues(&text);
+        assert!(!all.is_empty());
+        assert_eq!(all[0].line, line_of(&text, "host ="));
+        assert!(all[0].message.contains("TOML syntax error"), "{all:#?}");
+    }
+
+    #[test]
+    fn duplicate_key_is_a_syntax_error_on_the_second_line() {
+        let text = edit("role = \"rep\"\n", "role = \"rep\"\nrole = \"clerk\"\n");
+        let all = issues(&text);
+        assert_eq!(all.len(), 1, "{all:#?}");
+        assert_eq!(all[0].line, line_of(&text, "role = \"clerk\""));
+        assert!(all[0].message.contains("remove one of them"));
+    }
+
+    #[test]
+    fn unknown_key_reports_its_line() {
+        // Line 2 at the top level.
+        let text = format!("timezone = \"Asia/Shanghai\"\ndatabse = \"x\"\n{MINIMAL}");
+        let all = issues(&text);
+        let i = issue(&all, "databse");
+        assert_eq!(i.line, 2);
+        assert!(
+            i.message.contains("did you mean `database`"),
+            "{}",
+            i.message
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_sections_report_their_lines() {
+        let text = MINIMAL
+            .replace(
+                "password_env = \"REPORTD_IMAP_PASSWORD\"\n",
+                "password_env = \"REPORTD_IMAP_PASSWORD\"\nfolder = \"INBOX\"\n",
+            )
+            .replace(
+                "supervisor = \"wangfang@example.com\"\n",
+                "supervisor = \"wangfang@example.com\"\nmanger = \"x\"\n",
+            )
+            .replace("calendar = []\n", "calendar = []\n\n[imap_extra]\nq = 1\n");
+        let all = issues(&text);
+        assert_eq!(all.len(), 3, "{all:#?}");
+        let folder = issue(&all, "imap.folder");
+        assert_eq!(folder.line, line_of(&text, "folder ="));
+        assert!(
+            folder.message.contains("mailbox"),
+            "lists known keys: {}",
+            folder.message
+        );
+        assert_eq!(
+            issue(&all, "person[1].manger").line,
+            line_of(&text, "manger =")
+        );
+        assert_eq!(
+            issue(&all, "imap_extra").line,
+            line_of(&text, "[imap_extra]")
+        );
+        // Issues come sorted by line.
+        assert!(all.windows(2).all(|w| w[0].line <= w[1].line));
+    }
+
+    #[test]
+    fn unknown_supervisor_reports_the_supervisor_line() {
+        let text = edit(
+            "supervisor = \"wangfang@example.com\"",
+            "supervisor = \"X@example.com\"",
+        );
+        let all = issues(&text);
+        let i = issue(&all, "person[1].supervisor");
+        assert_eq!(i.line, line_of(&text, "supervisor ="));
+        assert_eq!(i.line, 20);
+        assert!(
+            i.message.contains("no person with email \"x@example.com\""),
+            "{}",
+            i.message
+        );
+        assert_eq!(
+            i.to_string(),
+            format!("{FILE}:20: person[1].supervisor: {}", i.message)
+        );
+    }
+
+    #[test]
+    fn all_issues_are_collected_at_once() {
+        let text = MINIMAL
+            .replace(
+                "tracking_starts = \"2026-11-02\"",
+                "tracking_starts = \"2026-13-02\"",
+            )
+            .replace("host = \"imap.example.com\"", "host = 42")
+            .replace("role = \"rep\"", "role = \"salesman\"")
+            .replace(
+                "email = \"zhangwei@example.com\"",
+                "email = \"zhangwei.example.com\"",
+            );
+        let all = issues(&format!("timezone = \"Asia/Shangai\"\n{text}"));
+        let keys: Vec<&str> = all.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "timezone",
+                "tracking_starts",
+                "imap.host",
+                "person[1].email",
+                "person[1].role"
+            ],
+            "{all:#?}"
+        );
+        assert!(all[0].message.contains("IANA"));
+        assert!(all[1].message.contains("YYYY-MM-DD"));
+        assert!(all[2].message.contains("must be a string, not an integer"));
+        assert!(all[3].message.contains("exactly one @"));
+        assert!(
+            all[4]
+                .message
+                .contains("rep, clerk, supervisor, manager, assistant")
+        );
+    }
+
+    #[test]
+    fn missing_required_keys() {
+        let text = MINIMAL
+            .replace("database = \"var/test.sqlite3\"\n", "")
+            .replace("tracking_starts = \"2026-11-02\"\n", "")
+            .replace("calendar = []\n", "")
+            .replace("username = \"assistant@example.com\"\n", "")
+            .replace("name = \"张伟\"\n", "");
+        let all = issues(&text);
+        for key in [
+            "database",
+            "tracking_starts",
+            "calendar",
+            "imap.username",
+            "person[1].name",
+        ] {
+            issue(&all, key);
+        }
+        assert_eq!(issue(&all, "imap.username").line, line_of(&text, "[imap]"));
+        assert_eq!(issue(&all, "database").line, 0);
+        assert!(issue(&all, "calendar").message.contains("calendar = []"));
+    }
+
+    #[test]
+    fn dates_accept_bare_toml_dates_and_reject_times() {
+        let c = parse(&edit(
+            "tracking_starts = \"2026-11-02\"",
+            "tracking_starts = 2026-11-02",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.tracking_starts,
+            NaiveDate::from_ymd_opt(2026, 11, 2).unwrap()
+        );
+
+        let all = issues(&edit(
+            "tracking_starts = \"2026-11-02\"",
+            "tracking_starts = 2026-11-02T08:00:00",
+        ));
+        assert!(
+            issue(&all, "tracking_starts")
+                .message
+                .contains("without a time")
+        );
+        let all = issues(&edit(
+            "tracking_starts = \"2026-11-02\"",
+            "tracking_starts = \"2026-02-30\"",
+        ));
+        issue(&all, "tracking_starts");
+    }
+
+    #[test]
+    fn since_after_until_is_an_error_on_the_until_line() {
+        let text = edit(
+            "role = \"rep\"\n",
+            "role = \"rep\"\nsince = \"2026-06-01\"\nuntil = 2026-05-31\n",
+        );
+        let all = issues(&text);
+        let i = issue(&all, "person[1].until");
+        assert_eq!(i.line, line_of(&text, "until ="));
+        let ok = edit(
+            "role = \"rep\"\n",
+            "role = \"rep\"\nsince = \"2026-03-01\"\nuntil = \"2026-12-31\"\nlanguage = \"en\"\n",
+        );
+        let c = parse(&ok).unwrap_or_else(|e| panic!("{e}"));
+        let rep = &c.roster.people[1];
+        assert_eq!(rep.since, NaiveDate::from_ymd_opt(2026, 3, 1));
+        assert_eq!(rep.until, NaiveDate::from_ymd_opt(2026, 12, 31));
+        assert_eq!(rep.language, Some(Language::En));
+    }
+
+    #[test]
+    fn rules_are_read_and_range_checked() {
+        let text = format!(
+            "{MINIMAL}\n[rules]\nfine_yuan = 80\nfund_share_percent = 40\nreply_within_hours = 24\n"
+        );
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.rules.fine, Fen::from_yuan(80));
+        assert_eq!(c.rules.fund_share_percent, 40);
+        assert_eq!(c.rules.reply_within_hours, 24);
+
+        let text = format!(
+            "{MINIMAL}\n[rules]\nfine_yuan = 0\nfund_share_percent = 101\nreply_within_hours = 1.5\n"
+        );
+        let all = issues(&text);
+        assert_eq!(all.len(), 3, "{all:#?}");
+        assert_eq!(
+            issue(&all, "rules.fine_yuan").line,
+            line_of(&text, "fine_yuan")
+        );
+        assert!(
+            issue(&all, "rules.fine_yuan")
+                .message
+                .contains("more than 0")
+        );
+        assert!(
+            issue(&all, "rules.fund_share_percent")
+                .message
+                .contains("between 0 and 100")
+        );
+        assert!(
+            issue(&all, "rules.reply_within_hours")
+                .message
+                .contains("whole number")
+        );
+        let all = issues(&format!("{MINIMAL}\n[rules]\nfine_yuan = -5\n"));
+        issue(&all, "rules.fine_yuan");
+    }
+
+    /// Parses due strings: needs `crate::period`'s FromStr impls.
+    #[test]
+    fn due_strings_are_parsed_and_bad_ones_reported() {
+        let text = format!(
+            "{MINIMAL}\n[rules]\nweekly_due = \"FRI 18:30\"\nmonthly_due = \"first-working-day\"\n"
+        );
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.rules.due.weekly.weekday, Weekday::Fri);
+        assert_eq!(
+            c.rules.due.weekly.time,
+            NaiveTime::from_hms_opt(18, 30, 0).unwrap()
+        );
+
+        let text = format!(
+            "{MINIMAL}\n[rules]\nweekly_due = \"someday 25:00\"\nmonthly_due = \"last-day\"\n"
+        );
+        let all = issues(&text);
+        assert_eq!(
+            issue(&all, "rules.weekly_due").line,
+            line_of(&text, "weekly_due")
+        );
+        assert_eq!(
+            issue(&all, "rules.monthly_due").line,
+            line_of(&text, "monthly_due")
+        );
+        assert!(
+            issue(&all, "rules.weekly_due")
+                .message
+                .contains("SAT 22:00")
+        );
+    }
+
+    #[test]
+    fn exactly_one_mail_source() {
+        let both = format!("{MINIMAL}\n[maildir]\npath = \"/tmp/Maildir\"\n");
+        let all = issues(&both);
+        assert_eq!(issue(&all, "maildir").line, line_of(&both, "[maildir]"));
+
+        let start = MINIMAL.find("[imap]").unwrap();
+        let end = MINIMAL.find("[[person]]").unwrap();
+        let neither = format!("{}{}", &MINIMAL[..start], &MINIMAL[end..]);
+        let all = issues(&neither);
+        assert!(issue(&all, "imap").message.contains("[maildir]"));
+
+        let maildir = format!(
+            "{}[maildir]\npath = \"var/Maildir\"\n\n{}",
+            &MINIMAL[..start],
+            &MINIMAL[end..]
+        );
+        let c = parse(&maildir).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.source,
+            SourceConfig::Maildir(MaildirConfig {
+                path: "var/Maildir".into()
+            })
+        );
+    }
+
+    #[test]
+    fn security_and_default_ports() {
+        let c = parse(&edit(
+            "host = \"imap.example.com\"",
+            "host = \"imap.example.com\"\nsecurity = \"starttls\"",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let SourceConfig::Imap(imap) = c.source else {
+            panic!()
+        };
+        assert_eq!((imap.security, imap.port), (Security::Starttls, 143));
+
+        let c = parse(&edit(
+            "host = \"imap.example.com\"",
+            "host = \"imap.example.com\"\nport = 10993",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let SourceConfig::Imap(imap) = c.source else {
+            panic!()
+        };
+        assert_eq!(imap.port, 10993);
+
+        let text = edit(
+            "host = \"imap.example.com\"",
+            "host = \"imap.example.com\"\nsecurity = \"ssl\"\nport = 70000",
+        );
+        let all = issues(&text);
+        assert!(
+            issue(&all, "imap.security")
+                .message
+                .contains("tls, starttls, plain")
+        );
+        assert_eq!(issue(&all, "imap.port").line, line_of(&text, "port ="));
+
+        for (smtp_security, port) in [("tls", 465), ("starttls", 587)] {
+            let text = format!(
+                "{MINIMAL}\n[smtp]\nhost = \"smtp.example.com\"\nsecurity = \"{smtp_security}\"\n"
+            );
+            let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(c.smtp.unwrap().port, port);
+        }
+    }
+
+    #[test]
+    fn plain_is_only_allowed_to_loopback() {
+        let text = edit(
+            "host = \"imap.example.com\"",
+            "host = \"imap.example.com\"\nsecurity = \"plain\"",
+        );
+        let all = issues(&text);
+        let i = issue(&all, "imap.security");
+        assert_eq!(i.line, line_of(&text, "security ="));
+        assert!(i.message.contains("loopback") || i.message.contains("localhost"));
+
+        for host in ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"] {
+            let text = edit(
+                "host = \"imap.example.com\"",
+                &format!("host = \"{host}\"\nsecurity = \"plain\""),
+            );
+            let c = parse(&text).unwrap_or_else(|e| panic!("{host}: {e}"));
+            let SourceConfig::Imap(imap) = c.source else {
+                panic!()
+            };
+            assert_eq!(imap.port, 143);
+        }
+        let smtp = format!("{MINIMAL}\n[smtp]\nhost = \"10.0.0.1\"\nsecurity = \"plain\"\n");
+        issue(&issues(&smtp), "smtp.security");
+        let smtp = format!("{MINIMAL}\n[smtp]\nhost = \"localhost\"\nsecurity = \"plain\"\n");
+        assert_eq!(
+            parse(&smtp)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .smtp
+                .unwrap()
+                .port,
+            25
+        );
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.255.0.9",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in [
+            "imap.example.com",
+            "10.0.0.1",
+            "128.0.0.1",
+            "::2",
+            "localhost.example.com",
+            "",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn imap_password_source_must_be_exactly_one() {
+        let none = edit("password_env = \"REPORTD_IMAP_PASSWORD\"\n", "");
+        let all = issues(&none);
+        let i = issue(&all, "imap.password_env");
+        assert_eq!(i.line, line_of(&none, "[imap]"));
+        assert!(i.message.contains("password_file"));
+
+        let both = edit(
+            "password_env = \"REPORTD_IMAP_PASSWORD\"\n",
+            "password_env = \"REPORTD_IMAP_PASSWORD\"\npassword_file = \"secret\"\n",
+        );
+        let all = issues(&both);
+        assert_eq!(
+            issue(&all, "imap.password_file").line,
+            line_of(&both, "password_file")
+        );
+
+        let file = edit(
+            "password_env = \"REPORTD_IMAP_PASSWORD\"\n",
+            "password_file = \"/etc/reportd/imap-password\"\n",
+        );
+        let c = parse(&file).unwrap_or_else(|e| panic!("{e}"));
+        let SourceConfig::Imap(imap) = c.source else {
+            panic!()
+        };
+        assert_eq!(
+            imap.password,
+            PasswordSource::File("/etc/reportd/imap-password".into())
+        );
+
+        let value = edit(
+            "password_env = \"REPORTD_IMAP_PASSWORD\"",
+            "password_env = \"hunter2 secret\"",
+        );
+        assert!(
+            issue(&issues(&value), "imap.password_env")
+                .message
+                .contains("never the password")
+        );
+    }
+
+    #[test]
+    fn smtp_login_and_password_go_together() {
+        let relay = format!("{MINIMAL}\n[smtp]\nhost = \"localhost\"\nsecurity = \"plain\"\n");
+        let smtp = parse(&relay)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .smtp
+            .unwrap();
+        assert_eq!(smtp.username, None);
+        assert_eq!(smtp.password, PasswordSource::None);
+        assert_eq!(
+            smtp.from, "林晓 <assistant@example.com>",
+            "defaults to the assistant"
+        );
+
+        let no_password = format!(
+            "{MINIMAL}\n[smtp]\nhost = \"smtp.example.com\"\nusername = \"a@example.com\"\n"
+        );
+        issue(&issues(&no_password), "smtp.password_env");
+
+        let no_username =
+            format!("{MINIMAL}\n[smtp]\nhost = \"smtp.example.com\"\npassword_env = \"P\"\n");
+        assert!(
+            issue(&issues(&no_username), "smtp.password_env")
+                .message
+                .contains("no username")
+        );
+
+        let full = format!(
+            "{MINIMAL}\n[smtp]\nhost = \"smtp.example.com\"\nusername = \"a@example.com\"\npassword_env = \"P\"\nfrom = \"报告助手 <assistant@example.com>\"\n"
+        );
+        let smtp = parse(&full).unwrap_or_else(|e| panic!("{e}")).smtp.unwrap();
+        assert_eq!(smtp.username.as_deref(), Some("a@example.com"));
+        assert_eq!(smtp.password, PasswordSource::Env("P".into()));
+        assert_eq!(smtp.from, "报告助手 <assistant@example.com>");
+
+        let bad_from =
+            format!("{MINIMAL}\n[smtp]\nhost = \"localhost\"\nfrom = \"报告助手 <assistant>\"\n");
+        let bad_from = bad_from.replace("<assistant>", "<assistant@@x>");
+        assert_eq!(
+            issue(&issues(&bad_from), "smtp.from").line,
+            line_of(&bad_from, "from =")
+        );
+    }
+
+    #[test]
+    fn duplicate_emails_are_found_ignoring_case() {
+        let text = edit(
+            "email = \"assistant@example.com\"",
+            "email = \"ZhangWei@EXAMPLE.com\"",
+        );
+        let all = issues(&text);
+        let i = issue(&all, "person[2].email");
+        assert_eq!(i.line, line_of(&text, "ZhangWei@EXAMPLE.com"));
+        assert!(i.message.contains("person[1]"), "{}", i.message);
+    }
+
+    #[test]
+    fn bad_email_shapes() {
+        for bad in [
+            "zhangwei",
+            "a@b@c",
+            "@example.com",
+            "zhang wei@example.com",
+            "张伟 <zw@example.com>",
+            "a@",
+        ] {
+            let text = edit(
+                "email = \"zhangwei@example.com\"",
+                &format!("email = \"{bad}\""),
+            );
+            let all = issues(&text);
+            assert!(
+                all.iter().any(|i| i.key == "person[1].email"),
+                "{bad}: {all:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reporters_need_a_real_supervisor() {
+        let text = edit("supervisor = \"wangfang@example.com\"\n", "");
+        let i = &issues(&text)[0];
+        assert_eq!(i.key, "person[1].supervisor");
+        assert_eq!(i.line, 16, "the [[person]] header");
+
+        let text = edit(
+            "supervisor = \"wangfang@example.com\"",
+            "supervisor = \"assistant@example.com\"",
+        );
+        let all = issues(&text);
+        assert!(
+            issue(&all, "person[1].supervisor")
+                .message
+                .contains("an assistant")
+                || issue(&all, "person[1].supervisor")
+                    .message
+                    .contains("a assistant")
+        );
+
+        let text = edit(
+            "supervisor = \"wangfang@example.com\"",
+            "supervisor = \"zhangwei@example.com\"",
+        );
+        assert!(
+            issue(&issues(&text), "person[1].supervisor")
+                .message
+                .contains("own supervisor")
+        );
+
+        // A manager may supervise directly.
+        let text = edit("role = \"supervisor\"", "role = \"manager\"");
+        parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn supervisor_key_on_a_non_reporter_is_a_mistake() {
+        let text = edit(
+            "role = \"assistant\"\n",
+            "role = \"assistant\"\nsupervisor = \"wangfang@example.com\"\n",
+        );
+        let all = issues(&text);
+        let i = issue(&all, "person[2].supervisor");
+        assert_eq!(i.line, 26, "the line after role = \"assistant\"");
+        assert!(i.message.contains("remove this key"));
+    }
+
+    #[test]
+    fn at_least_one_assistant() {
+        let text = edit("role = \"assistant\"", "role = \"manager\"");
+        let all = issues(&text);
+        assert!(
+            issue(&all, "person")
+                .message
+                .contains("role = \"assistant\"")
+        );
+        // A mistyped role is reported once, not also as "no assistant".
+        let text = edit("role = \"assistant\"", "role = \"assisstant\"");
+        let all = issues(&text);
+        assert_eq!(all.len(), 1, "{all:#?}");
+        assert_eq!(all[0].key, "person[2].role");
+    }
+
+    #[test]
+    fn calendar_paths_must_exist() {
+        let text = edit(
+            "calendar = []",
+            "calendar = [\n  \"Cargo.toml\",\n  \"config/calendar/no-such-year.toml\",\n]",
+        );
+        let all = issues(&text);
+        assert_eq!(all.len(), 1, "{all:#?}");
+        let i = issue(&all, "calendar[1]");
+        assert_eq!(i.line, line_of(&text, "no-such-year"));
+        assert!(i.message.contains("does not exist"));
+    }
+
+    #[test]
+    fn keywords_override_defaults_and_are_lower_cased() {
+        let text = format!("{MINIMAL}\n[keywords]\nweekly = [\"Weekly Report\", \"周报\"]\n");
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.keywords.weekly, ["weekly report", "周报"]);
+        assert_eq!(c.keywords.monthly, Keywords::default().monthly);
+
+        let text = format!("{MINIMAL}\n[keywords]\nmonthly = []\nweekly = [\"周报\", \"\", 3]\n");
+        let all = issues(&text);
+        issue(&all, "keywords.monthly");
+        issue(&all, "keywords.weekly[1]");
+        issue(&all, "keywords.weekly[2]");
+    }
+
+    #[test]
+    fn wrong_types_name_what_is_expected() {
+        let text = format!("{MINIMAL}\nlanguage = \"fr\"\n").replace(
+            "calendar = []",
+            "calendar = \"config/calendar/cn-2026.toml\"",
+        );
+        // `language` after [[person]] belongs to the last person.
+        let all = issues(&text);
+        assert!(issue(&all, "calendar").message.contains("list of strings"));
+        assert!(issue(&all, "person[2].language").message.contains("zh, en"));
+
+        let text = format!(
+            "imap = \"imap.example.com\"\n{}",
+            &MINIMAL[MINIMAL.find("[[person]]").unwrap()..]
+        );
+        let text =
+            format!("database = \"x\"\ntracking_starts = \"2026-11-02\"\ncalendar = []\n{text}");
+        assert!(
+            issue(&issues(&text), "imap")
+                .message
+                .contains("must be a table")
+        );
+
+        let text = edit(
+            "host = \"imap.example.com\"",
+            "host = \"imap.example.com\"\nidle = \"yes\"",
+        );
+        assert!(
+            issue(&issues(&text), "imap.idle")
+                .message
+                .contains("true or false")
+        );
+    }
+
+    #[test]
+    fn load_reports_unreadable_files() {
+        let e = Config::load(Path::new("config/no-such-config.toml")).unwrap_err();
+        assert_eq!(e.0.len(), 1);
+        assert_eq!(e.0[0].line, 0);
+        assert!(e.0[0].message.contains("cannot read"));
+    }
+
+    #[test]
+    fn check_secrets_reports_unusable_passwords() {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("reportd.toml");
+        let empty_secret = dir.path().join("empty");
+        std::fs::write(&empty_secret, "\n").unwrap();
+        let good_secret = dir.path().join("good");
+        std::fs::write(&good_secret, "s3cret\n").unwrap();
+
+        let text = format!(
+            "{}\n[smtp]\nhost = \"smtp.example.com\"\nusername = \"a@example.com\"\npassword_file = \"{}\"\n",
+            MINIMAL.replace(
+                "REPORTD_IMAP_PASSWORD",
+                "REPORTD_TEST_VARIABLE_THAT_IS_NEVER_SET_71"
+            ),
+            empty_secret.display()
+        );
+        std::fs::write(&config_path, &text).unwrap();
+        let c = Config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
+        let found = c.check_secrets();
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert_eq!(found[0].key, "imap.password_env");
+        assert_eq!(found[0].line, line_of(&text, "password_env"));
+        assert!(found[0].message.contains("is not set"));
+        assert_eq!(found[1].key, "smtp.password_file");
+        assert_eq!(found[1].line, line_of(&text, "password_file"));
+        assert!(found[1].message.contains("is empty"));
+        assert!(Config::check(&config_path).is_err());
+
+        // PATH is always set; the good file has a password.
+        let text = text
+            .replace("REPORTD_TEST_VARIABLE_THAT_IS_NEVER_SET_71", "PATH")
+            .replace(
+                &empty_secret.display().to_string(),
+                &good_secret.display().to_string(),
+            );
+        std::fs::write(&config_path, &text).unwrap();
+        let c = Config::check(&config_path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.check_secrets().is_empty());
+
+        // A missing file.
+        let missing = text.replace(
+            &good_secret.display().to_string(),
+            "/nonexistent/reportd-secret",
+        );
+        std::fs::write(&config_path, &missing).unwrap();
+        let e = Config::check(&config_path).unwrap_err();
+        assert_eq!(e.0.len(), 1);
+        assert!(e.0[0].message.contains("cannot read password file"));
+    }
+
+    #[test]
+    fn check_requires_an_existing_maildir() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = MINIMAL.find("[imap]").unwrap();
+        let end = MINIMAL.find("[[person]]").unwrap();
+        let text = format!(
+            "{}[maildir]\npath = \"{}\"\n\n{}",
+            &MINIMAL[..start],
+            dir.path().join("Maildir").display(),
+            &MINIMAL[end..]
+        );
+        let config_path = dir.path().join("reportd.toml");
+        std::fs::write(&config_path, &text).unwrap();
+        let e = Config::check(&config_path).unwrap_err();
+        assert_eq!(e.0[0].key, "maildir.path");
+        assert_eq!(e.0[0].line, line_of(&text, "path ="));
+        std::fs::create_dir(dir.path().join("Maildir")).unwrap();
+        Config::check(&config_path).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn choices_round_trip() {
+        for r in [
+            Role::Rep,
+            Role::Clerk,
+            Role::Supervisor,
+            Role::Manager,
+            Role::Assistant,
+        ] {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+        }
+        for s in [Security::Tls, Security::Starttls, Security::Plain] {
+            assert_eq!(s.as_str().parse::<Security>(), Ok(s));
+        }
+        for l in [Language::Zh, Language::En] {
+            assert_eq!(l.as_str().parse::<Language>(), Ok(l));
+        }
     }
 }

@@ -266,3 +266,8 @@ fn parse_month(text: &str) -> Result<(i32, u32)> {
         _ => bail!("`{text}` is not a month: write it as YYYY-MM, e.g. 2026-11"),
     }
 }
+
+pub use board::{
+    ledger_table as ledger_text, messages_table as messages_text, status_rows as board_rows,
+    status_table as board_table,
+};

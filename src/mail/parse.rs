@@ -2,9 +2,35 @@
 //! charset (GB2312 read as GB18030, GBK, Big5, UTF-8, raw 8-bit headers),
 //! addresses, threading headers. Never panics on bad input.
 //!
-//! SKELETON: signatures are settled; bodies are being written.
+//! mailparse does the MIME structure (header block, multipart tree,
+//! Content-Type parameters) and the address grammar. Everything that turns
+//! bytes into text is done here instead, because mailparse gets these wrong
+//! (see `shared/EMAIL-STACK-NOTES.md`):
+//!
+//! - encoded words are decoded by [`decode_header`]: adjacent words of the
+//!   same charset are decoded as one byte string (a GBK character split
+//!   across two words survives), words need no surrounding space, the
+//!   RFC 2231 language suffix (`=?utf-8*en?Q?`) is dropped, and raw 8-bit
+//!   header bytes are read as UTF-8, else in the message's declared charset,
+//!   else as GB18030;
+//! - charset labels go through [`decode_text`]: every GB label is read as
+//!   GB18030, UTF-7 is decoded, an unknown label falls back to UTF-8 →
+//!   GB18030 → windows-1252 rather than leaving the text undecoded;
+//! - a body without a charset is read as UTF-8, else GB18030 (never
+//!   windows-1252 first);
+//! - the Date header is read by [`parse_date`], never by
+//!   `mailparse::dateparse`.
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, TimeZone};
+use encoding_rs::{BIG5, Encoding, GB18030, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
+use mailparse::{DispositionType, MailAddr, MailHeader, MailHeaderMap, ParsedMail};
+
+/// The longest body text kept, in bytes of UTF-8.
+pub const BODY_TEXT_MAX: usize = 64 * 1024;
+
+/// The longest subject kept, in characters (a subject is never longer in
+/// real mail; the corpus has a 200 KB one).
+pub const SUBJECT_MAX_CHARS: usize = 2000;
 
 /// One address, lower-cased, with its decoded display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +48,8 @@ pub struct Envelope {
     pub from: Option<Mailbox>,
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
-    /// Decoded, whitespace-normalised; empty when absent.
+    /// Decoded, whitespace-normalised; empty when absent. At most
+    /// [`SUBJECT_MAX_CHARS`] characters.
     pub subject: String,
     /// The sender's own claim; never used to judge a deadline.
     pub date: Option<DateTime<FixedOffset>>,
@@ -31,6 +58,7 @@ pub struct Envelope {
     pub references: Vec<String>,
     /// Raw values of every `Authentication-Results` header, top first.
     pub authentication_results: Vec<String>,
+    /// `X-Mailer`, or `User-Agent` when there is no `X-Mailer`.
     pub x_mailer: Option<String>,
     /// The first text/plain part decoded (or text/html with tags stripped),
     /// at most 64 KiB.
@@ -47,7 +75,1066 @@ pub enum ParseError {
 
 /// Parses one message. An `Err` is recorded with the raw bytes and flagged
 /// for the assistant; it never stops a run.
+///
+/// `Err(Malformed)` when the bytes do not start with a header field (after
+/// an optional mbox `From ` line), `Err(NoSender)` when no From header holds
+/// a valid address. Everything else (broken MIME, bad charsets, bad dates)
+/// gives an `Envelope` with what could be read.
 pub fn parse(raw: &[u8]) -> Result<Envelope, ParseError> {
-    let _ = raw;
-    todo!()
+    let raw = skip_preamble(raw);
+    if raw.is_empty() {
+        return Err(ParseError::Malformed("empty message".into()));
+    }
+    if !starts_with_header_field(raw) {
+        return Err(ParseError::Malformed(
+            "no header block: the first line is not a header field".into(),
+        ));
+    }
+    if let Ok(mail) = mailparse::parse_mail(raw) {
+        return envelope(&mail.headers, Body::Parsed(&mail));
+    }
+    // mailparse refuses a lone CR in the header block and nesting deeper
+    // than its recursion limit: retry with plain line ends, then fall back
+    // to the header block alone.
+    let fixed = normalize_line_ends(raw);
+    if let Ok(mail) = mailparse::parse_mail(&fixed) {
+        return envelope(&mail.headers, Body::Parsed(&mail));
+    }
+    match mailparse::parse_headers(&fixed) {
+        Ok((headers, ix)) => {
+            let body = fixed.get(ix..).unwrap_or_default();
+            envelope(&headers, Body::Raw(body))
+        }
+        Err(e) => Err(ParseError::Malformed(format!("unreadable header block: {e}"))),
+    }
 }
+
+// ---------------------------------------------------------------------------
+// The message as a whole.
+
+enum Body<'a> {
+    Parsed(&'a ParsedMail<'a>),
+    /// Bytes after the header block, when the MIME tree could not be built.
+    Raw(&'a [u8]),
+}
+
+fn envelope(headers: &[MailHeader], body: Body) -> Result<Envelope, ParseError> {
+    let hint = header_charset_hint(headers, &body);
+
+    let from = headers
+        .get_all_headers("From")
+        .into_iter()
+        .flat_map(|h| address_list(h.get_value_raw(), hint))
+        .next()
+        .ok_or(ParseError::NoSender)?;
+
+    let mut to = Vec::new();
+    for h in headers.get_all_headers("To") {
+        push_unique(&mut to, address_list(h.get_value_raw(), hint));
+    }
+    let mut cc = Vec::new();
+    for h in headers.get_all_headers("Cc") {
+        push_unique(&mut cc, address_list(h.get_value_raw(), hint));
+    }
+
+    let subject = headers
+        .get_first_header("Subject")
+        .map(|h| {
+            let s = normalize_whitespace(&decode_header_with_hint(h.get_value_raw(), hint));
+            truncate_chars(s, SUBJECT_MAX_CHARS)
+        })
+        .unwrap_or_default();
+
+    let date = headers
+        .get_first_header("Date")
+        .and_then(|h| parse_date(&String::from_utf8_lossy(h.get_value_raw())));
+
+    let ids = |key: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        for h in headers.get_all_headers(key) {
+            for id in parse_message_ids(&String::from_utf8_lossy(h.get_value_raw())) {
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+        out
+    };
+    let message_id = ids("Message-ID").into_iter().next();
+    let in_reply_to = ids("In-Reply-To");
+    let references = ids("References");
+
+    let authentication_results = headers
+        .get_all_headers("Authentication-Results")
+        .into_iter()
+        .map(|h| unfold(&String::from_utf8_lossy(h.get_value_raw())))
+        .collect();
+
+    let x_mailer = ["X-Mailer", "User-Agent"].iter().find_map(|key| {
+        headers.get_first_header(key).and_then(|h| {
+            let v = normalize_whitespace(&decode_header_with_hint(h.get_value_raw(), hint));
+            (!v.is_empty()).then_some(v)
+        })
+    });
+
+    let body_text = match body {
+        Body::Parsed(mail) => body_text(mail),
+        Body::Raw(bytes) => {
+            let charset = headers
+                .get_first_value("Content-Type")
+                .map(|v| mailparse::parse_content_type(&v))
+                .and_then(|ct| ct.params.get("charset").cloned());
+            cap_body(decode_text(bytes, charset.as_deref()).replace("\r\n", "\n"))
+        }
+    };
+
+    Ok(Envelope {
+        message_id,
+        from: Some(from),
+        to,
+        cc,
+        subject,
+        date,
+        in_reply_to,
+        references,
+        authentication_results,
+        x_mailer,
+        body_text,
+    })
+}
+
+/// Drops an mbox `From ` separator line and leading blank lines.
+fn skip_preamble(mut raw: &[u8]) -> &[u8] {
+    if raw.starts_with(b"From ") {
+        raw = match raw.iter().position(|&b| b == b'\n') {
+            Some(i) => &raw[i + 1..],
+            None => &[],
+        };
+    }
+    let start = raw.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(raw.len());
+    &raw[start..]
+}
+
+/// Whether the first line is `field-name:` (printable ASCII except colon,
+/// optional white space before the colon).
+fn starts_with_header_field(raw: &[u8]) -> bool {
+    let name_len = raw.iter().take_while(|&&b| (33..=126).contains(&b) && b != b':').count();
+    if name_len == 0 {
+        return false;
+    }
+    let rest = &raw[name_len..];
+    let ws = rest.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    rest.get(ws) == Some(&b':')
+}
+
+fn normalize_line_ends(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\r' if raw.get(i + 1) == Some(&b'\n') => {}
+            b'\r' => out.push(b'\n'),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The charset a sender's client most likely used for raw 8-bit header
+/// bytes: the top-level Content-Type charset, else that of the first text
+/// part. Only real 8-bit charsets count (not ASCII, UTF-8 or UTF-16).
+fn header_charset_hint(headers: &[MailHeader], body: &Body) -> Option<&'static Encoding> {
+    let usable = |label: &str| match resolve_charset(label) {
+        Some(Charset::Known(enc))
+            if enc != UTF_8 && enc != UTF_16LE && enc != UTF_16BE && enc.is_ascii_compatible() =>
+        {
+            Some(enc)
+        }
+        _ => None,
+    };
+    let top = headers
+        .get_first_value("Content-Type")
+        .map(|v| mailparse::parse_content_type(&v))
+        .and_then(|ct| ct.params.get("charset").and_then(|c| usable(c)));
+    if top.is_some() {
+        return top;
+    }
+    if let Body::Parsed(mail) = body {
+        for part in mail.parts() {
+            if part.ctype.mimetype.starts_with("text/")
+                && let Some(label) = part.ctype.params.get("charset")
+            {
+                return usable(label);
+            }
+        }
+    }
+    None
+}
+
+fn push_unique(list: &mut Vec<Mailbox>, more: Vec<Mailbox>) {
+    for m in more {
+        if !list.iter().any(|x| x.email == m.email) {
+            list.push(m);
+        }
+    }
+}
+
+fn truncate_chars(s: String, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Joins folded lines (CRLF + white space becomes the white space).
+fn unfold(s: &str) -> String {
+    s.replace("\r\n", "").replace(['\r', '\n'], "")
+}
+
+/// Collapses every run of white space (and control characters) into one
+/// space and trims.
+pub fn normalize_whitespace(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_whitespace() || c.is_control() {
+            space = !out.is_empty();
+        } else {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Charsets.
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Charset {
+    Known(&'static Encoding),
+    Utf7,
+    /// US-ASCII: says nothing about 8-bit bytes, which then need guessing.
+    Ascii,
+}
+
+/// Reads a charset label as a mail client means it. `None`: unknown.
+fn resolve_charset(label: &str) -> Option<Charset> {
+    let label = label.trim().trim_matches(|c| c == '"' || c == '\'');
+    // RFC 2231 language suffix: `utf-8*en`.
+    let label = label.split('*').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let label = label.as_str();
+    match label {
+        "gb2312" | "gbk" | "x-gbk" | "cp936" | "ms936" | "windows-936" | "euc-cn" | "x-euc-cn"
+        | "csgb2312" | "gb_2312-80" | "gb_2312" | "chinese" | "iso-ir-58" | "gb18030"
+        | "gb-18030" | "936" => return Some(Charset::Known(GB18030)),
+        "big5" | "big-5" | "big5-hkscs" | "x-x-big5" | "cp950" | "ms950" | "windows-950"
+        | "csbig5" | "cn-big5" | "x-big5" => return Some(Charset::Known(BIG5)),
+        "utf-7" | "utf7" | "unicode-1-1-utf-7" | "x-unicode20utf7" => return Some(Charset::Utf7),
+        "us-ascii" | "ascii" | "ansi_x3.4-1968" | "us" | "iso646-us" | "csascii" | "646"
+        | "iso-ir-6" | "7bit" | "" => return Some(Charset::Ascii),
+        "utf8" | "utf-8" | "unicode-1-1-utf-8" => return Some(Charset::Known(UTF_8)),
+        _ => {}
+    }
+    if let Some(enc) = Encoding::for_label_no_replacement(label.as_bytes()) {
+        return Some(Charset::Known(enc));
+    }
+    // A label mangled by a broken quoted-printable pass: `3Dutf-8`.
+    if let Some(rest) = label.strip_prefix("3d")
+        && !rest.is_empty()
+    {
+        return resolve_charset(rest);
+    }
+    None
+}
+
+fn strict(enc: &'static Encoding, bytes: &[u8]) -> Option<String> {
+    enc.decode_without_bom_handling_and_without_replacement(bytes).map(|c| c.into_owned())
+}
+
+/// Bytes in an unknown or undeclared charset: UTF-8, else GB18030, else
+/// windows-1252 (which reads anything).
+fn guess(bytes: &[u8]) -> String {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return s.to_string();
+    }
+    if let Some(s) = strict(GB18030, bytes) {
+        return s;
+    }
+    WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
+}
+
+/// Decodes text in the charset a message declares for it (`None`: no label).
+///
+/// GB2312/GBK labels are read as GB18030; a declared charset that the bytes
+/// break is retried as UTF-8 and GB18030 before replacement characters are
+/// used (Chinese clients mislabel both ways); an unknown label, no label or
+/// US-ASCII with 8-bit bytes is guessed as UTF-8, else GB18030, else
+/// windows-1252. Never fails and never loses ASCII text.
+pub fn decode_text(bytes: &[u8], charset: Option<&str>) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.is_empty() {
+        return String::new();
+    }
+    match charset.map(resolve_charset).unwrap_or(Some(Charset::Ascii)) {
+        None | Some(Charset::Ascii) => guess(bytes),
+        Some(Charset::Utf7) => decode_utf7(bytes),
+        Some(Charset::Known(enc)) if enc == UTF_16LE || enc == UTF_16BE => {
+            // `utf-16` without a BOM is little-endian for encoding_rs; a
+            // BOM, when there is one, decides.
+            enc.decode(bytes).0.into_owned()
+        }
+        Some(Charset::Known(enc)) => {
+            if let Some(s) = strict(enc, bytes) {
+                return s;
+            }
+            if enc != UTF_8
+                && let Ok(s) = std::str::from_utf8(bytes)
+            {
+                return s.to_string();
+            }
+            if enc != GB18030
+                && let Some(s) = strict(GB18030, bytes)
+            {
+                return s;
+            }
+            enc.decode_without_bom_handling(bytes).0.into_owned()
+        }
+    }
+}
+
+/// Raw header bytes outside encoded words: UTF-8 (RFC 6532), else the
+/// message's declared charset, else GB18030, else windows-1252.
+fn decode_raw_header(bytes: &[u8], hint: Option<&'static Encoding>) -> String {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return s.to_string();
+    }
+    if let Some(enc) = hint
+        && let Some(s) = strict(enc, bytes)
+    {
+        return s;
+    }
+    guess(bytes)
+}
+
+/// RFC 2152 UTF-7 (encoding_rs does not have it).
+fn decode_utf7(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i += 1;
+        if b != b'+' {
+            out.push(if b < 0x80 { char::from(b) } else { char::REPLACEMENT_CHARACTER });
+            continue;
+        }
+        if bytes.get(i) == Some(&b'-') {
+            out.push('+');
+            i += 1;
+            continue;
+        }
+        let mut units = Vec::new();
+        let (mut acc, mut nbits) = (0u32, 0u32);
+        while let Some(v) = bytes.get(i).and_then(|&c| b64_value(c)) {
+            acc = (acc << 6) | u32::from(v);
+            nbits += 6;
+            if nbits >= 16 {
+                nbits -= 16;
+                units.push(((acc >> nbits) & 0xFFFF) as u16);
+                acc &= (1 << nbits) - 1;
+            }
+            i += 1;
+        }
+        if bytes.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        out.extend(char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Transfer encodings (lenient: never an error).
+
+fn b64_value(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    }
+}
+
+/// Base64 that skips anything outside the alphabet and restarts after
+/// padding (so concatenated padded blocks decode too).
+fn b64_decode(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
+    let (mut acc, mut nbits) = (0u32, 0u32);
+    for &c in input {
+        if c == b'=' {
+            acc = 0;
+            nbits = 0;
+            continue;
+        }
+        let Some(v) = b64_value(c) else { continue };
+        acc = (acc << 6) | u32::from(v);
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((acc >> nbits) as u8);
+            acc &= (1 << nbits) - 1;
+        }
+    }
+    out
+}
+
+fn b64_encode(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// Quoted-printable body (soft line breaks) or, with `q_word`, the RFC 2047
+/// Q encoding (`_` is a space). A malformed `=` is kept as it is.
+fn qp_decode(input: &[u8], q_word: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        if b == b'_' && q_word {
+            out.push(b' ');
+            i += 1;
+        } else if b == b'=' {
+            if let (Some(h), Some(l)) = (
+                input.get(i + 1).copied().and_then(hex_value),
+                input.get(i + 2).copied().and_then(hex_value),
+            ) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+            // Soft line break, possibly with trailing white space.
+            let ws = input[i + 1..].iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+            let j = i + 1 + ws;
+            if !q_word && input.get(j) == Some(&b'\n') {
+                i = j + 1;
+            } else if !q_word && input.get(j) == Some(&b'\r') && input.get(j + 1) == Some(&b'\n') {
+                i = j + 2;
+            } else {
+                out.push(b'=');
+                i += 1;
+            }
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// RFC 2047 headers.
+
+enum Piece {
+    /// Text outside encoded words, decoded.
+    Raw(String),
+    /// One or more adjacent encoded words, decoded together.
+    Words(String),
+}
+
+struct EncodedWord {
+    /// Lower-cased label without its language suffix.
+    charset: String,
+    bytes: Vec<u8>,
+    /// Index just past `?=`.
+    end: usize,
+}
+
+/// An encoded word starting at `buf[i]` (`=?`). Lenient: no white space is
+/// needed around it, and (for words broken by folding) the text may hold
+/// spaces.
+fn encoded_word_at(buf: &[u8], i: usize) -> Option<EncodedWord> {
+    let rest = buf.get(i + 2..)?;
+    let q1 = rest.iter().take(80).position(|&b| b == b'?')?;
+    let label = &rest[..q1];
+    if label.is_empty()
+        || !label.iter().all(|&b| b.is_ascii_alphanumeric() || b"-_.:+*!#$%&'^`{}~".contains(&b))
+    {
+        return None;
+    }
+    let coding = *rest.get(q1 + 1)?;
+    if rest.get(q1 + 2) != Some(&b'?') {
+        return None;
+    }
+    let text_start = q1 + 3;
+    let window = rest.get(text_start..)?;
+    let window = &window[..window.len().min(1024)];
+    let text_len = window.windows(2).position(|w| w == b"?=")?;
+    let text = &window[..text_len];
+    let bytes = match coding {
+        b'B' | b'b' => b64_decode(text),
+        b'Q' | b'q' => qp_decode(text, true),
+        _ => return None,
+    };
+    let label = String::from_utf8_lossy(label).to_ascii_lowercase();
+    let charset = label.split('*').next().unwrap_or_default().to_string();
+    Some(EncodedWord { charset, bytes, end: i + 2 + text_start + text_len + 2 })
+}
+
+fn header_pieces(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Piece> {
+    let buf: Vec<u8> = raw.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect();
+    let mut pieces = Vec::new();
+    let mut pending: Option<(String, Vec<u8>)> = None;
+    let flush = |pending: &mut Option<(String, Vec<u8>)>, pieces: &mut Vec<Piece>| {
+        if let Some((charset, bytes)) = pending.take() {
+            pieces.push(Piece::Words(decode_text(&bytes, Some(&charset))));
+        }
+    };
+    let mut text_start = 0;
+    let mut i = 0;
+    while i + 1 < buf.len() {
+        if buf[i] == b'=' && buf[i + 1] == b'?' {
+            if let Some(word) = encoded_word_at(&buf, i) {
+                let between = &buf[text_start..i];
+                let only_space = between.iter().all(|&b| b == b' ' || b == b'\t');
+                // White space between two encoded words is dropped.
+                if !(pending.is_some() && only_space) {
+                    flush(&mut pending, &mut pieces);
+                    if !between.is_empty() {
+                        pieces.push(Piece::Raw(decode_raw_header(between, hint)));
+                    }
+                }
+                match &mut pending {
+                    Some((charset, bytes)) if *charset == word.charset => bytes.extend(word.bytes),
+                    _ => {
+                        flush(&mut pending, &mut pieces);
+                        pending = Some((word.charset, word.bytes));
+                    }
+                }
+                i = word.end;
+                text_start = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    flush(&mut pending, &mut pieces);
+    if text_start < buf.len() {
+        pieces.push(Piece::Raw(decode_raw_header(&buf[text_start..], hint)));
+    }
+    pieces
+}
+
+/// Decodes a raw header value (as `MailHeader::get_value_raw` gives it):
+/// unfolds, decodes encoded words in any charset, reads raw 8-bit bytes as
+/// UTF-8 or else GB18030, and normalises white space.
+pub fn decode_header(raw: &[u8]) -> String {
+    normalize_whitespace(&decode_header_with_hint(raw, None))
+}
+
+fn decode_header_with_hint(raw: &[u8], hint: Option<&'static Encoding>) -> String {
+    header_pieces(raw, hint)
+        .into_iter()
+        .map(|p| match p {
+            Piece::Raw(s) | Piece::Words(s) => s,
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Addresses.
+
+/// The valid mailboxes of an address header (To, Cc, From). Groups give
+/// their members; entries that are not addresses are skipped.
+fn address_list(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Mailbox> {
+    // mailparse decodes encoded words itself but with the failures listed in
+    // the module doc, and reads raw 8-bit bytes as Latin-1; it also checks
+    // word boundaries by character index on a byte offset, so non-ASCII
+    // text confuses it. Hand it an all-ASCII value: every decoded piece and
+    // every non-ASCII run re-encoded as one UTF-8 encoded word.
+    let ascii = ascii_address_value(raw, hint);
+    let header = format!("To: {ascii}");
+    let parsed = mailparse::parse_header(header.as_bytes())
+        .ok()
+        .and_then(|(h, _)| mailparse::addrparse_header(&h).ok());
+    let mut out = Vec::new();
+    match parsed {
+        Some(list) => {
+            for addr in list.iter() {
+                match addr {
+                    MailAddr::Single(s) => push_mailbox(&mut out, s.display_name.as_deref(), &s.addr),
+                    MailAddr::Group(g) => {
+                        for s in &g.addrs {
+                            push_mailbox(&mut out, s.display_name.as_deref(), &s.addr);
+                        }
+                    }
+                }
+            }
+        }
+        None => {
+            // The address grammar failed (a stray word, an unbalanced
+            // quote): keep whatever looks like an address.
+            let text = decode_header_with_hint(raw, hint);
+            for token in text.split(|c: char| c.is_whitespace() || ",;<>()\"'[]".contains(c)) {
+                push_mailbox(&mut out, None, token);
+            }
+        }
+    }
+    out
+}
+
+fn push_mailbox(out: &mut Vec<Mailbox>, name: Option<&str>, addr: &str) {
+    let Some(email) = valid_email(addr) else { return };
+    if out.iter().any(|m| m.email == email) {
+        return;
+    }
+    let name = name
+        .map(normalize_whitespace)
+        .map(|n| n.trim_matches(|c| c == '"' || c == '\'').trim().to_string())
+        .filter(|n| !n.is_empty());
+    out.push(Mailbox { name, email });
+}
+
+/// Lower-cased `local@domain` when `addr` has that shape: exactly one `@`,
+/// non-empty parts, no white space or address punctuation, a domain of
+/// letters, digits, dots and hyphens (IDN letters allowed).
+pub fn valid_email(addr: &str) -> Option<String> {
+    let addr = addr.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let (local, domain) = addr.split_once('@')?;
+    if local.is_empty() || domain.is_empty() || domain.contains('@') {
+        return None;
+    }
+    if local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c)) {
+        return None;
+    }
+    if domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+        || !domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+    {
+        return None;
+    }
+    Some(addr.to_lowercase())
+}
+
+fn ascii_address_value(raw: &[u8], hint: Option<&'static Encoding>) -> String {
+    const BOUNDARY: &str = " \t\"()<>,";
+    let mut out = String::new();
+    let push_word = |out: &mut String, text: &str, next: Option<char>| {
+        if out.chars().last().is_some_and(|c| !BOUNDARY.contains(c)) {
+            out.push(' ');
+        }
+        out.push_str("=?UTF-8?B?");
+        out.push_str(&b64_encode(text.as_bytes()));
+        out.push_str("?=");
+        if next.is_some_and(|c| !BOUNDARY.contains(c)) {
+            out.push(' ');
+        }
+    };
+    let pieces = header_pieces(raw, hint);
+    for (k, piece) in pieces.iter().enumerate() {
+        let next_char = |rest: &str| {
+            rest.chars().next().or_else(|| match pieces.get(k + 1) {
+                Some(Piece::Raw(s)) => s.chars().next(),
+                Some(Piece::Words(_)) => Some('='),
+                None => None,
+            })
+        };
+        match piece {
+            Piece::Words(text) => push_word(&mut out, text, next_char("")),
+            Piece::Raw(text) => {
+                // Split into ASCII runs and non-ASCII runs.
+                let mut rest = text.as_str();
+                while !rest.is_empty() {
+                    let ascii_len = rest.find(|c: char| !c.is_ascii()).unwrap_or(rest.len());
+                    out.push_str(&rest[..ascii_len]);
+                    rest = &rest[ascii_len..];
+                    let wide_len = rest.find(|c: char| c.is_ascii()).unwrap_or(rest.len());
+                    if wide_len > 0 {
+                        let (wide, after) = rest.split_at(wide_len);
+                        push_word(&mut out, wide, next_char(after));
+                        rest = after;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Message-IDs.
+
+/// Every Message-ID in a Message-ID / In-Reply-To / References value,
+/// without angle brackets, in order, without duplicates. Without any `<`,
+/// white-space separated tokens holding an `@` are taken as bare ids.
+pub fn parse_message_ids(value: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    let mut push = |id: &str| {
+        let id: String = id.chars().filter(|c| !c.is_whitespace()).collect();
+        let id = id.trim_matches(|c| c == '"' || c == '\'' || c == ',' || c == ';');
+        if !id.is_empty() && !ids.iter().any(|x| x == id) {
+            ids.push(id.to_string());
+        }
+    };
+    if value.contains('<') {
+        let mut rest = value;
+        while let Some(open) = rest.find('<') {
+            let after = &rest[open + 1..];
+            match after.find(['>', '<']) {
+                Some(close) if after.as_bytes()[close] == b'>' => {
+                    push(&after[..close]);
+                    rest = &after[close + 1..];
+                }
+                // An unterminated id runs to the next space (or `<`).
+                _ => {
+                    let end = after.find(|c: char| c.is_whitespace() || c == '<').unwrap_or(after.len());
+                    push(&after[..end]);
+                    rest = &after[end..];
+                }
+            }
+        }
+    } else {
+        for token in value.split(|c: char| c.is_whitespace() || c == ',') {
+            if token.contains('@') && !token.starts_with('(') {
+                push(token);
+            }
+        }
+    }
+    ids
+}
+
+// ---------------------------------------------------------------------------
+// Date.
+
+/// Reads a Date header leniently: RFC 5322 with or without weekday and
+/// seconds, comments, 2-digit years, `+0800`, `+08:00`, `GMT`/`UT`/`Z`,
+/// US zone names, and ISO 8601 (`2026-11-28 21:30:00+08:00`). `CST` is read
+/// as China Standard Time (+08:00) and a missing zone as +08:00, because
+/// this mailbox's senders are in China. `None` when no valid date and time
+/// can be read (never 1970 from garbage).
+pub fn parse_date(value: &str) -> Option<DateTime<FixedOffset>> {
+    // Drop comments, e.g. `(CST)` or `(GMT+08:00)`.
+    let mut text = String::with_capacity(value.len());
+    let mut depth = 0u32;
+    for c in value.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text.replace(',', " ");
+    let mut tokens: Vec<&str> = Vec::new();
+    for t in text.split_whitespace() {
+        // ISO 8601: split `2026-11-28T21:30:00+08:00` into date, time, zone.
+        if let Some((d, rest)) = t.split_once(['T', 't'])
+            && d.len() == 10
+            && d.as_bytes().get(4) == Some(&b'-')
+        {
+            tokens.push(d);
+            let zone_at = rest.find(['+', '-', 'Z', 'z']).unwrap_or(rest.len());
+            tokens.push(&rest[..zone_at]);
+            if zone_at < rest.len() {
+                tokens.push(&rest[zone_at..]);
+            }
+        } else {
+            tokens.push(t);
+        }
+    }
+
+    let (mut year, mut month, mut day) = (None::<i32>, None::<u32>, None::<u32>);
+    let mut time = None::<NaiveTime>;
+    let mut offset = None::<i32>;
+    for t in tokens {
+        let lower = t.to_ascii_lowercase();
+        let lower = lower.trim_end_matches('.');
+        if let Some(m) = month_from_name(lower) {
+            month = month.or(Some(m));
+        } else if is_weekday(lower) {
+        } else if t.contains(':') && time.is_none() && t.starts_with(|c: char| c.is_ascii_digit()) {
+            // A zone glued to the time: `21:30:00+0800`.
+            let (clock, zone) = match t.find(['+', '-']) {
+                Some(i) => (&t[..i], Some(&t[i..])),
+                None => (t, None),
+            };
+            time = Some(parse_clock(clock)?);
+            if let Some(z) = zone {
+                offset = offset.or(parse_zone(z));
+            }
+        } else if (t.starts_with('+') || t.starts_with('-')) && t.len() > 1 {
+            offset = offset.or(Some(parse_zone(t)?));
+        } else if t.chars().all(|c| c.is_ascii_digit()) {
+            let n: u32 = t.parse().ok()?;
+            match t.len() {
+                4 => year = year.or(Some(n as i32)),
+                1 | 2 if day.is_none() => day = Some(n),
+                2 | 3 if year.is_none() => year = Some(expand_year(n)),
+                _ => return None,
+            }
+        } else if let Some((y, m, d)) = iso_date(t) {
+            year = Some(y);
+            month = Some(m);
+            day = Some(d);
+        } else if let Some(z) = parse_zone(t) {
+            offset = offset.or(Some(z));
+        }
+        // Anything else (military zones, stray words) is ignored.
+    }
+    let date = NaiveDate::from_ymd_opt(year?, month?, day?)?;
+    if !(1900..=9999).contains(&date.year()) {
+        return None;
+    }
+    let zone = FixedOffset::east_opt(offset.unwrap_or(8 * 3600))?;
+    zone.from_local_datetime(&date.and_time(time?)).single()
+}
+
+
+fn month_from_name(s: &str) -> Option<u32> {
+    const NAMES: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    if s.len() < 3 || !s.is_ascii() {
+        return None;
+    }
+    let i = NAMES.iter().position(|n| s.starts_with(n))?;
+    let full = [
+        "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+        "november", "december",
+    ];
+    (full[i].starts_with(s) || s == "sept").then_some(i as u32 + 1)
+}
+
+fn is_weekday(s: &str) -> bool {
+    const NAMES: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+    s.len() >= 2 && NAMES.iter().any(|n| n.starts_with(s) || (s.len() >= 3 && s.starts_with(&n[..3])))
+}
+
+fn expand_year(n: u32) -> i32 {
+    match n {
+        0..=49 => 2000 + n as i32,
+        50..=99 => 1900 + n as i32,
+        _ => 1900 + n as i32,
+    }
+}
+
+fn parse_clock(s: &str) -> Option<NaiveTime> {
+    let mut parts = s.split([':', '.']);
+    let h: u32 = parts.next()?.parse().ok()?;
+    let m: u32 = parts.next()?.parse().ok()?;
+    let sec: u32 = match parts.next() {
+        Some(p) if !p.is_empty() => p.parse().ok()?,
+        _ => 0,
+    };
+    NaiveTime::from_hms_opt(h, m, sec.min(59))
+}
+
+fn iso_date(s: &str) -> Option<(i32, u32, u32)> {
+    let mut parts = s.split(['-', '/']);
+    let y = parts.next()?;
+    let m = parts.next()?;
+    let d = parts.next()?;
+    if parts.next().is_some() || y.len() != 4 {
+        return None;
+    }
+    Some((y.parse().ok()?, m.parse().ok()?, d.parse().ok()?))
+}
+
+/// Seconds east of UTC.
+fn parse_zone(s: &str) -> Option<i32> {
+    let upper = s.to_ascii_uppercase();
+    let named = match upper.as_str() {
+        "GMT" | "UT" | "UTC" | "Z" | "WET" => Some(0),
+        "CST" | "BJT" | "HKT" | "SGT" | "AWST" | "CCT" => Some(8),
+        "JST" | "KST" => Some(9),
+        "EST" => Some(-5),
+        "EDT" => Some(-4),
+        "CDT" => Some(-5),
+        "MST" => Some(-7),
+        "MDT" => Some(-6),
+        "PST" => Some(-8),
+        "PDT" => Some(-7),
+        "CET" | "MET" | "BST" => Some(1),
+        "CEST" | "EET" => Some(2),
+        "EEST" => Some(3),
+        _ => None,
+    };
+    if let Some(h) = named {
+        return Some(h * 3600);
+    }
+    let (sign, digits) = match upper.as_bytes().first()? {
+        b'+' => (1, &upper[1..]),
+        b'-' => (-1, &upper[1..]),
+        _ => return None,
+    };
+    let digits: String = digits.chars().filter(|&c| c != ':').collect();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (i32, i32) = match digits.len() {
+        1 | 2 => (digits.parse().ok()?, 0),
+        3 => (digits[..1].parse().ok()?, digits[1..].parse().ok()?),
+        4 => (digits[..2].parse().ok()?, digits[2..].parse().ok()?),
+        _ => return None,
+    };
+    if h > 14 || m > 59 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
+}
+
+// ---------------------------------------------------------------------------
+// Body.
+
+fn body_text(mail: &ParsedMail) -> String {
+    let mut html = None;
+    for part in mail.parts() {
+        let mime = part.ctype.mimetype.as_str();
+        if part.get_content_disposition().disposition == DispositionType::Attachment {
+            continue;
+        }
+        if mime == "text/plain" || mime == "text" {
+            return cap_body(part_text(part));
+        }
+        if mime == "text/html" && html.is_none() {
+            html = Some(part);
+        }
+    }
+    html.map(|p| cap_body(strip_html(&part_text(p)))).unwrap_or_default()
+}
+
+fn part_text(part: &ParsedMail) -> String {
+    let bytes = match part.get_body_encoded() {
+        mailparse::body::Body::Base64(b) => b64_decode(b.get_raw()),
+        mailparse::body::Body::QuotedPrintable(b) => qp_decode(b.get_raw(), false),
+        mailparse::body::Body::SevenBit(b) | mailparse::body::Body::EightBit(b) => b.get_raw().to_vec(),
+        mailparse::body::Body::Binary(b) => b.get_raw().to_vec(),
+    };
+    let charset = part.ctype.params.get("charset").map(String::as_str);
+    decode_text(&bytes, charset).replace("\r\n", "\n")
+}
+
+fn cap_body(mut s: String) -> String {
+    if s.len() > BODY_TEXT_MAX {
+        let mut end = BODY_TEXT_MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// Text of an HTML document: no tags, comments, scripts or styles; common
+/// entities decoded; block ends become line breaks.
+pub fn strip_html(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let lower = html.to_ascii_lowercase();
+    let mut i = 0;
+    while i < html.len() {
+        let rest = &html[i..];
+        if rest.starts_with("<!--") {
+            i += rest.find("-->").map(|e| e + 3).unwrap_or(rest.len());
+        } else if rest.starts_with('<') {
+            let end = rest.find('>').map(|e| e + 1).unwrap_or(rest.len());
+            let tag = &lower[i..i + end];
+            let name: String = tag
+                .trim_start_matches('<')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '/')
+                .collect();
+            i += end;
+            match name.as_str() {
+                "script" | "style" | "head" | "title" => {
+                    let close = format!("</{name}");
+                    i += lower[i..].find(&close).unwrap_or(html.len() - i);
+                }
+                "br" | "/p" | "/div" | "/tr" | "/li" | "/h1" | "/h2" | "/h3" | "/table" | "p" | "li" => {
+                    out.push('\n')
+                }
+                "td" | "th" => out.push(' '),
+                _ => {}
+            }
+        } else if rest.starts_with('&') {
+            let end = rest.find(';').filter(|&e| e <= 10);
+            match end.and_then(|e| html_entity(&rest[1..e])) {
+                Some(c) => {
+                    out.push(c);
+                    i += end.unwrap_or(0) + 1;
+                }
+                None => {
+                    out.push('&');
+                    i += 1;
+                }
+            }
+        } else {
+            let next = rest.find(['<', '&']).unwrap_or(rest.len());
+            out.push_str(&rest[..next]);
+            i += next;
+        }
+    }
+    // Collapse spaces inside lines and runs of blank lines.
+    let mut text = String::with_capacity(out.len());
+    let mut blank = 0;
+    for line in out.lines() {
+        let line = normalize_whitespace(line);
+        if line.is_empty() {
+            blank += 1;
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(if blank > 0 { "\n\n" } else { "\n" });
+        }
+        blank = 0;
+        text.push_str(&line);
+    }
+    text
+}
+
+fn html_entity(name: &str) -> Option<char> {
+    if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse().ok()?,
+        };
+        return char::from_u32(code);
+    }
+    Some(match name {
+        "nbsp" | "ensp" | "emsp" => ' ',
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "quot" => '"',
+        "apos" => '\'',
+        "ldquo" => '\u{201C}',
+        "rdquo" => '\u{201D}',
+        "mdash" => '—',
+        "hellip" => '…',
+        _ => return None,
+    })
+}
+

@@ -1,0 +1,189 @@
+//! Running the real `reportd` binary against a test mail server: writing its
+//! config, calling its commands, reading their JSON.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// A team of one supervisor, two reps, a manager and the assistant whose
+/// mailbox reportd reads.
+pub const ROSTER: &str = r#"
+[[person]]
+name = "陈刚"
+email = "chengang@example.com"
+role = "manager"
+
+[[person]]
+name = "王芳"
+email = "wangfang@example.com"
+role = "supervisor"
+group = "商务一组"
+
+[[person]]
+name = "赵敏"
+email = "zhaomin@example.com"
+role = "assistant"
+
+[[person]]
+name = "张伟"
+email = "zhangwei@example.com"
+role = "rep"
+supervisor = "wangfang@example.com"
+
+[[person]]
+name = "李娜"
+email = "lina@example.com"
+role = "rep"
+supervisor = "wangfang@example.com"
+"#;
+
+/// Mailbox users the test servers need for this roster.
+pub const USERS: &[&str] = &["zhaomin", "wangfang", "zhangwei", "lina", "chengang"];
+
+pub struct App {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+pub struct Imap<'a> {
+    pub port: u16,
+    pub security: &'a str,
+    pub password: &'a str,
+    pub ca_file: Option<&'a Path>,
+}
+
+impl App {
+    /// A config reading the assistant's INBOX on the test server.
+    pub fn new(imap: Imap<'_>, tracking_starts: &str) -> App {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let password_file = dir.path().join("imap-password");
+        std::fs::write(&password_file, imap.password).expect("password file");
+        let calendar = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/calendar/cn-2026.toml");
+        let ca = imap
+            .ca_file
+            .map(|p| format!("ca_file = {:?}\n", p.display().to_string()))
+            .unwrap_or_default();
+        let text = format!(
+            r#"
+timezone = "Asia/Shanghai"
+database = {db:?}
+tracking_starts = "{tracking_starts}"
+calendar = [{calendar:?}]
+
+[imap]
+host = "127.0.0.1"
+port = {port}
+security = "{security}"
+username = "zhaomin@example.com"
+password_file = {password_file:?}
+mailbox = "INBOX"
+poll_seconds = 1
+{ca}
+[rules]
+weekly_due = "SAT 22:00"
+monthly_due = "first-working-day"
+fine_yuan = 50
+fund_share_percent = 50
+reply_within_hours = 48
+{ROSTER}"#,
+            db = dir.path().join("reportd.sqlite3").display().to_string(),
+            calendar = calendar.display().to_string(),
+            port = imap.port,
+            security = imap.security,
+            password_file = password_file.display().to_string(),
+        );
+        let config = dir.path().join("reportd.toml");
+        std::fs::write(&config, text).expect("config");
+        App { dir, config }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reportd"));
+        cmd.arg("--config").arg(&self.config);
+        cmd.env_remove("REPORTD_CONFIG");
+        cmd
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = self.command().args(args).output().expect("run reportd");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "reportd {args:?} failed: {stderr}\n{stdout}");
+        stdout
+    }
+
+    pub fn sync(&self, now: &str) -> String {
+        self.run(&["sync", "--once", "--now", now])
+    }
+
+    pub fn status(&self, now: &str, periods: &[&str]) -> Vec<Value> {
+        let mut args = vec!["status", "--json", "--now", now];
+        for p in periods {
+            args.push("--period");
+            args.push(p);
+        }
+        let out = self.run(&args);
+        serde_json::from_str::<Vec<Value>>(&out).expect("status JSON")
+    }
+
+    /// The status row of one person and period.
+    pub fn row(&self, now: &str, person: &str, period: &str) -> Value {
+        self.status(now, &[period])
+            .into_iter()
+            .find(|r| r["person"] == person)
+            .unwrap_or_else(|| panic!("no status row for {person} {period}"))
+    }
+
+    pub fn ledger(&self) -> Value {
+        serde_json::from_str(&self.run(&["ledger", "--json"])).expect("ledger JSON")
+    }
+
+    pub fn messages(&self, flagged: bool) -> Vec<Value> {
+        let mut args = vec!["messages", "--json"];
+        if flagged {
+            args.push("--flagged");
+        }
+        serde_json::from_str(&self.run(&args)).expect("messages JSON")
+    }
+}
+
+/// A report as a mail client writes it. `subject` is put in as is, so a
+/// test can pass an RFC 2047 encoded word in any charset.
+pub fn eml(from: &str, to: &[&str], cc: &[&str], subject: &str, message_id: &str, date: &str) -> Vec<u8> {
+    let mut m = format!("From: {from}\r\nTo: {}\r\n", to.join(", "));
+    if !cc.is_empty() {
+        m.push_str(&format!("Cc: {}\r\n", cc.join(", ")));
+    }
+    m.push_str(&format!(
+        "Subject: {subject}\r\nDate: {date}\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n本周工作总结见正文。\r\n"
+    ));
+    m.into_bytes()
+}
+
+/// A reply to `parent` (a Message-ID without brackets).
+pub fn reply_eml(from: &str, to: &str, subject: &str, message_id: &str, parent: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nCc: zhaomin@example.com\r\nSubject: {subject}\r\n\
+         Date: Mon, 30 Nov 2026 09:00:00 +0800\r\nMessage-ID: <{message_id}>\r\nIn-Reply-To: <{parent}>\r\n\
+         References: <{parent}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n收到，辛苦了。\r\n"
+    )
+    .into_bytes()
+}
+
+/// `=?UTF-8?B?...?=` for a subject.
+pub fn utf8_word(text: &str) -> String {
+    use base64::Engine;
+    format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(text))
+}
+
+/// `=?<label>?B?...?=` with the text encoded in `encoding`.
+pub fn encoded_word(text: &str, label: &str, encoding: &'static encoding_rs::Encoding) -> String {
+    use base64::Engine;
+    let (bytes, _, unmappable) = encoding.encode(text);
+    assert!(!unmappable, "{text} cannot be written in {label}");
+    format!("=?{label}?B?{}?=", base64::engine::general_purpose::STANDARD.encode(&bytes))
+}
