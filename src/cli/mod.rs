@@ -2,6 +2,7 @@
 //! each command. No rule lives here.
 
 mod board;
+pub mod calendar;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -215,8 +216,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
 }
 
 fn calendar_view(year: i32, month: u32, calendar: &Calendar, cfg: &Config) -> String {
-    let _ = (year, month, calendar, cfg);
-    String::new()
+    calendar::render_month(year, month, calendar, &cfg.rules.due, cfg.timezone)
 }
 
 fn load_config(path: &std::path::Path) -> Result<Config> {
