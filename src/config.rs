@@ -23,7 +23,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use chrono::{NaiveDate, NaiveTime, Weekday};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -417,24 +417,14 @@ pub const DEFAULT_MAILBOX: &str = "INBOX";
 /// The polling interval when `imap.poll_seconds` is omitted.
 pub const DEFAULT_POLL_SECONDS: u64 = 60;
 
-const DEFAULT_WEEKLY_DUE_TIME: NaiveTime = match NaiveTime::from_hms_opt(22, 0, 0) {
-    Some(t) => t,
-    None => panic!("22:00:00 is a valid time"),
-};
-
 /// The handbook's rules: weekly report before Saturday 22:00, monthly report
 /// on the first working day, 50 yuan fine with half to the activity fund,
 /// supervisors reply within 48 hours.
 impl Default for Rules {
     fn default() -> Rules {
         Rules {
-            due: DueRules {
-                weekly: WeeklyDue {
-                    weekday: Weekday::Sat,
-                    time: DEFAULT_WEEKLY_DUE_TIME,
-                },
-                monthly: MonthlyDue::FirstWorkingDay,
-            },
+            // SAT 22:00 and first-working-day live in `crate::period`.
+            due: DueRules::default(),
             fine: Fen::from_yuan(50),
             fund_share_percent: 50,
             reply_within_hours: 48,
@@ -1563,9 +1553,8 @@ fn parse_rules(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Rules {
             Err(e) => ctx.push(
                 sec.key("weekly_due"),
                 s.line,
-                format!(
-                    "{e}; write a weekday and a 24-hour local time, e.g. weekly_due = \"SAT 22:00\""
-                ),
+                // The period module's message says what to write.
+                e.to_string(),
             ),
         }
     }
@@ -1577,11 +1566,7 @@ fn parse_rules(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Rules {
     ) {
         match s.v.trim().parse::<MonthlyDue>() {
             Ok(v) => rules.due.monthly = v,
-            Err(e) => ctx.push(
-                sec.key("monthly_due"),
-                s.line,
-                format!("{e}; write monthly_due = \"first-working-day\""),
-            ),
+            Err(e) => ctx.push(sec.key("monthly_due"), s.line, e.to_string()),
         }
     }
     if let Some(fine) = opt_int_in(
@@ -1929,6 +1914,7 @@ fn parse_person(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> RawPerson {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{NaiveTime, Weekday};
 
     const FILE: &str = "config/test.toml";
 
@@ -2352,11 +2338,7 @@ role = "assistant"
             issue(&all, "rules.monthly_due").line,
             line_of(&text, "monthly_due")
         );
-        assert!(
-            issue(&all, "rules.weekly_due")
-                .message
-                .contains("SAT 22:00")
-        );
+        assert!(issue(&all, "rules.weekly_due").message.contains("weekday"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod ledger;
 pub mod mail;
 pub mod money;
+pub mod notify;
 pub mod period;
 pub mod reports;
 pub mod store;

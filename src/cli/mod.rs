@@ -224,39 +224,30 @@ fn load_config(path: &std::path::Path) -> Result<Config> {
 }
 
 fn check_config(path: &std::path::Path) -> ExitCode {
-    match Config::load(path) {
-        Ok(cfg) => {
-            let mut issues = cfg.check_secrets();
-            if let Err(e) = Calendar::load(&cfg.calendar) {
-                issues.push(crate::config::ConfigIssue {
-                    file: path.to_path_buf(),
-                    key: "calendar".into(),
-                    line: 0,
-                    message: e.to_string(),
-                });
-            }
-            if issues.is_empty() {
+    let issues = match Config::check(path) {
+        Ok(cfg) => match Calendar::load(&cfg.calendar) {
+            Ok(_) => {
                 println!(
                     "{}: valid ({} people, {} who report)",
                     path.display(),
                     cfg.roster.people.len(),
                     cfg.roster.reporters().count()
                 );
-                ExitCode::SUCCESS
-            } else {
-                for i in &issues {
-                    eprintln!("{i}");
-                }
-                ExitCode::FAILURE
+                return ExitCode::SUCCESS;
             }
-        }
-        Err(e) => {
-            for i in &e.0 {
-                eprintln!("{i}");
-            }
-            ExitCode::FAILURE
-        }
+            Err(e) => vec![crate::config::ConfigIssue {
+                file: path.to_path_buf(),
+                key: "calendar".into(),
+                line: 0,
+                message: e.to_string(),
+            }],
+        },
+        Err(e) => e.0,
+    };
+    for i in &issues {
+        eprintln!("{i}");
     }
+    ExitCode::FAILURE
 }
 
 /// `YYYY-MM` to (year, month).

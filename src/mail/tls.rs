@@ -45,31 +45,6 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, TlsErr
     Ok(Arc::new(config))
 }
 
-/// Whether `host` is a loopback address or name: the only place a plain,
-/// unencrypted connection is allowed to go.
-pub fn is_loopback(host: &str) -> bool {
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
-}
+/// The only hosts a plain, unencrypted connection may go to.
+pub use crate::config::is_loopback_host as is_loopback;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_loopback_hosts_count_as_loopback() {
-        assert!(is_loopback("127.0.0.1"));
-        assert!(is_loopback("127.8.9.1"));
-        assert!(is_loopback("::1"));
-        assert!(is_loopback("[::1]"));
-        assert!(is_loopback("LOCALHOST"));
-        assert!(!is_loopback("10.0.0.1"));
-        assert!(!is_loopback("imap.example.com"));
-        assert!(!is_loopback("localhost.example.com"));
-    }
-}

@@ -1,0 +1,1 @@
+//! Composing emails (being written).
