@@ -203,16 +203,23 @@ fn envelope(headers: &[MailHeader], body: Body) -> Result<Envelope, ParseError> 
     })
 }
 
-/// Drops an mbox `From ` separator line and leading blank lines.
-fn skip_preamble(mut raw: &[u8]) -> &[u8] {
+/// Drops a UTF-8 BOM, an mbox `From ` separator line and leading lines of
+/// white space.
+fn skip_preamble(raw: &[u8]) -> &[u8] {
+    let mut raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
     if raw.starts_with(b"From ") {
         raw = match raw.iter().position(|&b| b == b'\n') {
             Some(i) => &raw[i + 1..],
             None => &[],
         };
     }
-    let start = raw.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(raw.len());
-    &raw[start..]
+    loop {
+        let line_end = raw.iter().position(|&b| b == b'\n');
+        match line_end {
+            Some(i) if raw[..i].iter().all(|b| b" \t\r".contains(b)) => raw = &raw[i + 1..],
+            _ => return raw,
+        }
+    }
 }
 
 /// Whether the first line is `field-name:` (printable ASCII except colon,
@@ -356,6 +363,26 @@ fn strict(enc: &'static Encoding, bytes: &[u8]) -> Option<String> {
     enc.decode_without_bom_handling_and_without_replacement(bytes).map(|c| c.into_owned())
 }
 
+/// Text that a gateway decoded as Latin-1 and re-encoded as UTF-8 although
+/// it was in a CJK multi-byte charset (`¤j®a»¡` for Big5 `大家說`): when
+/// `enc` is such a charset, the text is mostly characters U+0080–U+00FF
+/// (at least two, and at least 30% of the non-space characters; an
+/// accented word in real Latin text stays far below that), and their
+/// Latin-1 bytes are valid in `enc`, those bytes decoded in `enc`.
+fn repair_latin1_mojibake(text: &str, enc: &'static Encoding) -> Option<String> {
+    let multibyte = [GB18030, BIG5, encoding_rs::EUC_KR, encoding_rs::SHIFT_JIS, encoding_rs::EUC_JP];
+    if !multibyte.contains(&enc) || text.chars().any(|c| u32::from(c) > 0xFF) {
+        return None;
+    }
+    let high = text.chars().filter(|&c| u32::from(c) >= 0x80).count();
+    let visible = text.chars().filter(|c| !c.is_whitespace()).count();
+    if high < 2 || high * 10 < visible * 3 {
+        return None;
+    }
+    let bytes: Vec<u8> = text.chars().map(|c| u32::from(c) as u8).collect();
+    strict(enc, &bytes)
+}
+
 /// Bytes in an unknown or undeclared charset: UTF-8, else GB18030, else
 /// windows-1252 (which reads anything).
 fn guess(bytes: &[u8]) -> String {
@@ -395,7 +422,7 @@ pub fn decode_text(bytes: &[u8], charset: Option<&str>) -> String {
             if enc != UTF_8
                 && let Ok(s) = std::str::from_utf8(bytes)
             {
-                return s.to_string();
+                return repair_latin1_mojibake(s, enc).unwrap_or_else(|| s.to_string());
             }
             if enc != GB18030
                 && let Some(s) = strict(GB18030, bytes)
@@ -407,11 +434,12 @@ pub fn decode_text(bytes: &[u8], charset: Option<&str>) -> String {
     }
 }
 
-/// Raw header bytes outside encoded words: UTF-8 (RFC 6532), else the
+/// Raw header bytes outside encoded words: UTF-8 (RFC 6532; repaired when
+/// it is Latin-1 mojibake of the message's declared CJK charset), else the
 /// message's declared charset, else GB18030, else windows-1252.
 fn decode_raw_header(bytes: &[u8], hint: Option<&'static Encoding>) -> String {
     if let Ok(s) = std::str::from_utf8(bytes) {
-        return s.to_string();
+        return hint.and_then(|enc| repair_latin1_mojibake(s, enc)).unwrap_or_else(|| s.to_string());
     }
     if let Some(enc) = hint
         && let Some(s) = strict(enc, bytes)
@@ -709,7 +737,15 @@ fn address_list(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Mailbox> {
 }
 
 fn push_mailbox(out: &mut Vec<Mailbox>, name: Option<&str>, addr: &str) {
-    let Some(email) = valid_email(addr) else { return };
+    let email = match valid_email(addr) {
+        Some(e) => e,
+        // `<junk user@host>` or `a@b c@d` in one slot: the first token that
+        // is an address.
+        None => match addr.split(|c: char| c.is_whitespace() || ",;".contains(c)).find_map(valid_email) {
+            Some(e) => e,
+            None => return,
+        },
+    };
     if out.iter().any(|m| m.email == email) {
         return;
     }
@@ -722,7 +758,7 @@ fn push_mailbox(out: &mut Vec<Mailbox>, name: Option<&str>, addr: &str) {
 
 /// Lower-cased `local@domain` when `addr` has that shape: exactly one `@`,
 /// non-empty parts, no white space or address punctuation, a domain of
-/// letters, digits, dots and hyphens (IDN letters allowed).
+/// letters, digits, dots, hyphens and underscores (IDN letters allowed).
 pub fn valid_email(addr: &str) -> Option<String> {
     let addr = addr.trim().trim_start_matches('<').trim_end_matches('>').trim();
     let (local, domain) = addr.split_once('@')?;
@@ -735,7 +771,7 @@ pub fn valid_email(addr: &str) -> Option<String> {
     if domain.starts_with('.')
         || domain.ends_with('.')
         || domain.contains("..")
-        || !domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+        || !domain.chars().all(|c| c.is_alphanumeric() || ".-_".contains(c))
     {
         return None;
     }

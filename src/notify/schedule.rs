@@ -1,0 +1,193 @@
+//! When each email is owed: deadline reminders, reply reminders, digests,
+//! and the quiet hours nothing but a digest may be sent in. The single home
+//! of reportd's mail timing; everything here is pure.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+
+use crate::calendar::Calendar;
+use crate::period::{Deadline, Kind, WeeklyDue};
+
+/// Mail timing, from the `[notify]` config section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// Weekly deadline reminder: this weekday and time of the period's week.
+    pub weekly_reminder: WeeklyDue,
+    /// Monthly deadline reminder: this time on the due day.
+    pub monthly_reminder: NaiveTime,
+    /// Digests: this time on the first working day after the deadline.
+    pub digest_time: NaiveTime,
+    /// No mail but digests from `quiet_start` to `quiet_end` (local).
+    pub quiet_start: NaiveTime,
+    pub quiet_end: NaiveTime,
+    /// Reply reminders to the supervisor before escalating to the manager.
+    pub reply_reminders: u32,
+}
+
+fn hm(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN)
+}
+
+impl Default for Schedule {
+    fn default() -> Schedule {
+        Schedule {
+            weekly_reminder: WeeklyDue { weekday: chrono::Weekday::Sat, time: hm(18, 0) },
+            monthly_reminder: hm(9, 0),
+            digest_time: hm(8, 30),
+            quiet_start: hm(22, 30),
+            quiet_end: hm(8, 0),
+            reply_reminders: 2,
+        }
+    }
+}
+
+/// A local date and time in `tz` as an instant; a time skipped by a DST
+/// change moves forward an hour.
+pub fn at_local(day: NaiveDate, time: NaiveTime, tz: Tz) -> DateTime<Utc> {
+    let naive = day.and_time(time);
+    naive
+        .and_local_timezone(tz)
+        .earliest()
+        .or_else(|| (naive + Duration::hours(1)).and_local_timezone(tz).earliest())
+        .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc))
+}
+
+impl Schedule {
+    /// When the deadline reminder for `deadline` is owed.
+    pub fn deadline_reminder(&self, deadline: &Deadline, tz: Tz) -> DateTime<Utc> {
+        let due_day = deadline.due_day(tz);
+        match deadline.period.kind() {
+            Kind::Weekly => {
+                let monday = due_day - Duration::days(i64::from(due_day.weekday().num_days_from_monday()));
+                let day = monday + Duration::days(i64::from(self.weekly_reminder.weekday.num_days_from_monday()));
+                at_local(day, self.weekly_reminder.time, tz)
+            }
+            Kind::Monthly => at_local(due_day, self.monthly_reminder, tz),
+        }
+    }
+
+    /// When the digest for a deadline is owed: the first working day after
+    /// the due day, at `digest_time`.
+    pub fn digest(&self, deadline: &Deadline, calendar: &Calendar, tz: Tz) -> DateTime<Utc> {
+        let day = calendar.next_working_day(deadline.due_day(tz));
+        at_local(day, self.digest_time, tz)
+    }
+
+    /// When reply reminder `n` (1-based) for a report received at `received`
+    /// is owed: the first after `reply_within`, each further one a working
+    /// day later. `n = reply_reminders + 1` is the escalation.
+    pub fn reply_reminder(
+        &self,
+        received: DateTime<Utc>,
+        n: u32,
+        reply_within: Duration,
+        calendar: &Calendar,
+        tz: Tz,
+    ) -> DateTime<Utc> {
+        let first = self.outside_quiet(received + reply_within, tz);
+        let local = first.with_timezone(&tz);
+        let mut day = local.date_naive();
+        for _ in 1..n {
+            day = calendar.next_working_day(day);
+        }
+        at_local(day, local.time(), tz)
+    }
+
+    /// Whether `at` falls in the quiet hours.
+    pub fn is_quiet(&self, at: DateTime<Utc>, tz: Tz) -> bool {
+        let t = at.with_timezone(&tz).time();
+        if self.quiet_start <= self.quiet_end {
+            t >= self.quiet_start && t < self.quiet_end
+        } else {
+            t >= self.quiet_start || t < self.quiet_end
+        }
+    }
+
+    /// `at`, or the end of the quiet hours it falls in.
+    pub fn outside_quiet(&self, at: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+        if !self.is_quiet(at, tz) {
+            return at;
+        }
+        let local = at.with_timezone(&tz);
+        let day = if local.time() >= self.quiet_end { local.date_naive() + Duration::days(1) } else { local.date_naive() };
+        at_local(day, self.quiet_end, tz)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::period::{DueRules, Period, deadline};
+    use chrono::TimeZone;
+    use chrono_tz::Asia::Shanghai;
+
+    fn calendar() -> Calendar {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/calendar/cn-2026.toml");
+        Calendar::load(&[path]).expect("2026 calendar")
+    }
+
+    fn local(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Shanghai.with_ymd_and_hms(y, m, d, h, min, 0).single().expect("valid").with_timezone(&Utc)
+    }
+
+    fn due(p: Period) -> Deadline {
+        deadline(p, &DueRules::default(), &calendar(), Shanghai).expect("deadline")
+    }
+
+    #[test]
+    fn weekly_reminder_is_saturday_six_pm_of_the_deadline_week() {
+        let d = due(Period::Week { year: 2026, week: 48 });
+        assert_eq!(Schedule::default().deadline_reminder(&d, Shanghai), local(2026, 11, 28, 18, 0));
+    }
+
+    #[test]
+    fn monthly_reminder_is_nine_am_on_the_due_day_even_a_sunday() {
+        let d = due(Period::Month { year: 2025, month: 12 });
+        assert_eq!(Schedule::default().deadline_reminder(&d, Shanghai), local(2026, 1, 4, 9, 0));
+    }
+
+    #[test]
+    fn weekly_digest_is_monday_half_past_eight() {
+        let d = due(Period::Week { year: 2026, week: 48 });
+        assert_eq!(Schedule::default().digest(&d, &calendar(), Shanghai), local(2026, 11, 30, 8, 30));
+    }
+
+    #[test]
+    fn digest_after_the_national_day_week_waits_for_the_first_working_day() {
+        // W40 (Sep 28 – Oct 4) is due Sat Oct 3, in the holiday; Oct 8 is the first working day after.
+        let d = due(Period::Week { year: 2026, week: 40 });
+        assert_eq!(Schedule::default().digest(&d, &calendar(), Shanghai), local(2026, 10, 8, 8, 30));
+    }
+
+    #[test]
+    fn quiet_hours_wrap_midnight() {
+        let s = Schedule::default();
+        assert!(s.is_quiet(local(2026, 11, 28, 22, 30), Shanghai));
+        assert!(s.is_quiet(local(2026, 11, 29, 7, 59), Shanghai));
+        assert!(!s.is_quiet(local(2026, 11, 29, 8, 0), Shanghai));
+        assert!(!s.is_quiet(local(2026, 11, 28, 22, 29), Shanghai));
+        assert_eq!(s.outside_quiet(local(2026, 11, 28, 23, 0), Shanghai), local(2026, 11, 29, 8, 0));
+        assert_eq!(s.outside_quiet(local(2026, 11, 29, 3, 0), Shanghai), local(2026, 11, 29, 8, 0));
+    }
+
+    #[test]
+    fn reply_reminders_follow_on_working_days() {
+        let s = Schedule::default();
+        let within = Duration::hours(48);
+        // Received Thu 10:00 → first reminder Sat 10:00, second the next working day (Mon).
+        let received = local(2026, 11, 26, 10, 0);
+        assert_eq!(s.reply_reminder(received, 1, within, &calendar(), Shanghai), local(2026, 11, 28, 10, 0));
+        assert_eq!(s.reply_reminder(received, 2, within, &calendar(), Shanghai), local(2026, 11, 30, 10, 0));
+        assert_eq!(s.reply_reminder(received, 3, within, &calendar(), Shanghai), local(2026, 12, 1, 10, 0));
+    }
+
+    #[test]
+    fn reply_reminder_due_at_night_waits_for_the_morning() {
+        let s = Schedule::default();
+        let received = local(2026, 11, 25, 23, 30);
+        assert_eq!(
+            s.reply_reminder(received, 1, Duration::hours(48), &calendar(), Shanghai),
+            local(2026, 11, 28, 8, 0)
+        );
+    }
+}
