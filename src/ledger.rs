@@ -43,20 +43,27 @@ pub struct Entry {
 }
 
 /// Books what the verdicts owe and is not booked yet: a fine for each fine
-/// owed, a waiver for each fine a late reason reverses. Returns the new rows.
+/// owed, a waiver for each fine a late reason reverses, and a waiver for a
+/// fine booked before an on-time report was read (a message that arrived
+/// before the deadline but reached reportd after it). Returns the new rows.
 /// Running it again with the same verdicts books nothing.
 pub fn settle(conn: &Connection, verdicts: &[Verdict], rules: &Rules, tz: Tz) -> rusqlite::Result<Vec<Entry>> {
     let mut booked = Vec::new();
+    for v in verdicts.iter().filter(|v| !v.fine_owed) {
+        if let Some(entry) = reverse_unowed_fine(conn, v, rules, tz)? {
+            booked.push(entry);
+        }
+    }
     for v in verdicts.iter().filter(|v| v.fine_owed) {
         let period = v.deadline.period.to_string();
-        let fine_id = match fine_id(conn, &v.person, &period)? {
-            Some(id) => id,
+        let (fine_id, amount) = match fine_id(conn, &v.person, &period)? {
+            Some(fine) => fine,
             None => {
                 let (reason, evidence) = fine_grounds(v, tz);
                 let entry = insert(conn, v.deadline.due, &v.person, &period, EntryKind::Fine, rules.fine, rules, &reason, &evidence, None)?;
-                let id = entry.id;
+                let fine = (entry.id, entry.amount_fen);
                 booked.push(entry);
-                id
+                fine
             }
         };
         if let Some(excuse) = v.excuse.as_ref().filter(|_| v.waiver_owed)
@@ -64,11 +71,34 @@ pub fn settle(conn: &Connection, verdicts: &[Verdict], rules: &Rules, tz: Tz) ->
         {
             let reason = format!("reason filed by {}: {}", excuse.by, excuse.reason);
             let evidence = format!("excuse #{}", excuse.id);
-            let entry = insert(conn, excuse.at, &v.person, &period, EntryKind::Waiver, -rules.fine, rules, &reason, &evidence, Some(fine_id))?;
+            let entry = insert(conn, excuse.at, &v.person, &period, EntryKind::Waiver, -amount, rules, &reason, &evidence, Some(fine_id))?;
             booked.push(entry);
         }
     }
     Ok(booked)
+}
+
+/// A fine that the verdict no longer owes (the report turned out to have
+/// arrived on time, or a reason filed in time turned up) is reversed, once.
+fn reverse_unowed_fine(conn: &Connection, v: &Verdict, rules: &Rules, tz: Tz) -> rusqlite::Result<Option<Entry>> {
+    let period = v.deadline.period.to_string();
+    let Some((fine, amount)) = fine_id(conn, &v.person, &period)? else { return Ok(None) };
+    if has_waiver(conn, &v.person, &period)? {
+        return Ok(None);
+    }
+    let (at, reason, evidence) = match (&v.report, &v.excuse) {
+        (Some(r), _) if r.received < v.deadline.due => (
+            r.received.max(v.deadline.due),
+            format!(
+                "reversed: the report arrived {}, before the deadline, and was read after the fine was booked",
+                r.received.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S")
+            ),
+            r.message_id.as_ref().map_or_else(|| format!("report #{}", r.id), |m| format!("<{m}>")),
+        ),
+        (_, Some(e)) => (e.at.max(v.deadline.due), format!("reason filed by {}: {}", e.by, e.reason), format!("excuse #{}", e.id)),
+        _ => return Ok(None),
+    };
+    insert(conn, at, &v.person, &period, EntryKind::Waiver, -amount, rules, &reason, &evidence, Some(fine)).map(Some)
 }
 
 /// Why the fine is owed, and what proves it: the late report's Message-ID,
@@ -131,11 +161,13 @@ fn insert(
     })
 }
 
-fn fine_id(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Option<i64>> {
+/// The booked fine: its id and amount (a waiver reverses what was booked,
+/// even if the configured fine changed since).
+fn fine_id(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Option<(i64, Fen)>> {
     conn.query_row(
-        "SELECT id FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'fine'",
+        "SELECT id, amount_fen FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'fine'",
         params![person, period],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, Fen(r.get(1)?))),
     )
     .optional()
 }

@@ -28,8 +28,9 @@ pub enum StoreError {
 }
 
 /// Schema, oldest first. Never edit a migration that has shipped; add one.
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        r#"
 -- mail::inbox: every message read from the mailbox, raw, once.
 CREATE TABLE messages (
     id           INTEGER PRIMARY KEY,
@@ -116,7 +117,36 @@ BEGIN SELECT RAISE(ABORT, 'ledger rows are never changed: book a waiver instead'
 CREATE TRIGGER ledger_rows_are_never_deleted BEFORE DELETE ON ledger
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted: book a waiver instead'); END;
 "#,
-)];
+    ),
+    M::up(
+        r#"
+-- notify::outbox: every email reportd sends, written in the transaction that
+-- owes it and delivered later; `key` makes a second copy impossible.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    key             TEXT NOT NULL UNIQUE CHECK (key <> ''),
+    kind            TEXT NOT NULL,
+    sender          TEXT NOT NULL,
+    recipients      TEXT NOT NULL CHECK (json_valid(recipients) AND json_array_length(recipients) > 0),
+    message_id      TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    raw             BLOB NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_error      TEXT,
+    not_before      TEXT NOT NULL,
+    next_attempt    TEXT,
+    created_at      TEXT NOT NULL,
+    last_attempt_at TEXT,
+    sent_at         TEXT,
+    CHECK ((state = 'queued') = (next_attempt IS NOT NULL)),
+    CHECK ((state = 'sent') = (sent_at IS NOT NULL))
+) STRICT;
+CREATE INDEX outbox_due ON outbox (next_attempt) WHERE state = 'queued';
+CREATE INDEX outbox_message_id ON outbox (message_id);
+"#,
+    ),
+];
 
 /// Opens (creating if needed) the database at `path` and brings its schema
 /// up to date.

@@ -17,8 +17,10 @@ const SUP: &str = "王芳 <wangfang@example.com>";
 const CC: &str = "赵敏 <zhaomin@example.com>";
 const ZHANG: &str = "zhangwei@example.com";
 const LINA: &str = "lina@example.com";
-/// The deadline of 2026-W48 is Saturday 2026-11-28 22:00 in Shanghai.
-const AFTER_W48: &str = "2026-11-29T10:00:00+08:00";
+/// The deadline of 2026-W46 is Saturday 2026-11-14 22:00 in Shanghai. Tests
+/// place arrivals in the past: Dovecot replaces a future INTERNALDATE with
+/// the time of the APPEND.
+const AFTER_W46: &str = "2026-11-15T10:00:00+08:00";
 
 fn at(text: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(text).expect("RFC 3339 test time")
@@ -34,7 +36,7 @@ fn start() -> (MailServers, App) {
 }
 
 async fn append_report(servers: &MailServers, from: &str, subject: &str, id: &str, arrival: &str) {
-    let raw = eml(from, &[SUP], &[CC], subject, id, "Sat, 28 Nov 2026 12:00:00 +0800");
+    let raw = eml(from, &[SUP], &[CC], subject, id, "Sat, 14 Nov 2026 12:00:00 +0800");
     servers.append(ASSISTANT, "INBOX", &raw, at(arrival)).await.expect("append");
 }
 
@@ -45,80 +47,80 @@ fn fines(ledger: &Value) -> Vec<&Value> {
 #[tokio::test]
 async fn report_one_second_before_the_deadline_is_on_time() {
     let (servers, app) = start();
-    append_report(&servers, ZHANG, &utf8_word("张伟 第48周周报"), "w48@zhang", "2026-11-28T21:59:59+08:00").await;
-    app.sync(AFTER_W48);
-    let row = app.row(AFTER_W48, ZHANG, "2026-W48");
+    append_report(&servers, ZHANG, &utf8_word("张伟 第46周周报"), "w46@zhang", "2026-11-14T21:59:59+08:00").await;
+    app.sync(AFTER_W46);
+    let row = app.row(AFTER_W46, ZHANG, "2026-W46");
     assert_eq!(row["status"], "on_time");
     assert_eq!(row["fine_fen"], 0);
-    assert_eq!(row["received"], "2026-11-28T21:59:59+08:00");
-    assert_eq!(row["message_id"], "w48@zhang");
+    assert_eq!(row["received"], "2026-11-14T21:59:59+08:00");
+    assert_eq!(row["message_id"], "w46@zhang");
 }
 
 #[tokio::test]
 async fn report_arriving_at_the_deadline_second_is_late_and_fined_once() {
     let (servers, app) = start();
-    append_report(&servers, ZHANG, &utf8_word("张伟 第48周周报"), "w48@zhang", "2026-11-28T22:00:00+08:00").await;
-    app.sync(AFTER_W48);
-    app.sync(AFTER_W48);
-    let row = app.row(AFTER_W48, ZHANG, "2026-W48");
+    append_report(&servers, ZHANG, &utf8_word("张伟 第46周周报"), "w46@zhang", "2026-11-14T22:00:00+08:00").await;
+    app.sync(AFTER_W46);
+    app.sync(AFTER_W46);
+    let row = app.row(AFTER_W46, ZHANG, "2026-W46");
     assert_eq!(row["status"], "late");
     assert_eq!(row["fine_fen"], 5000);
     let ledger = app.ledger();
-    let f: Vec<_> = fines(&ledger).into_iter().filter(|e| e["person"] == ZHANG).collect();
+    let f: Vec<_> = fines(&ledger).into_iter().filter(|e| e["person"] == ZHANG && e["period"] == "2026-W46").collect();
     assert_eq!(f.len(), 1, "one fine: {ledger}");
     assert_eq!(f[0]["amount_fen"], 5000);
     assert_eq!(f[0]["fund_fen"], 2500);
-    assert_eq!(f[0]["evidence"], "<w48@zhang>");
+    assert_eq!(f[0]["evidence"], "<w46@zhang>");
 }
 
 #[tokio::test]
 async fn missing_report_is_fined_at_the_deadline_and_not_again_when_it_arrives_late() {
     let (servers, app) = start();
-    app.sync(AFTER_W48);
-    assert_eq!(app.row(AFTER_W48, ZHANG, "2026-W48")["status"], "missing");
-    assert_eq!(fines(&app.ledger()).iter().filter(|e| e["person"] == ZHANG && e["period"] == "2026-W48").count(), 1);
+    app.sync(AFTER_W46);
+    assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "missing");
+    assert_eq!(fines(&app.ledger()).iter().filter(|e| e["person"] == ZHANG && e["period"] == "2026-W46").count(), 1);
 
     // Monday morning, no week named: it fills last week's gap, late.
-    append_report(&servers, ZHANG, &utf8_word("张伟 周报"), "late@zhang", "2026-11-30T09:10:00+08:00").await;
-    let monday = "2026-11-30T12:00:00+08:00";
+    append_report(&servers, ZHANG, &utf8_word("张伟 周报"), "late@zhang", "2026-11-16T09:10:00+08:00").await;
+    let monday = "2026-11-16T12:00:00+08:00";
     app.sync(monday);
-    let row = app.row(monday, ZHANG, "2026-W48");
+    let row = app.row(monday, ZHANG, "2026-W46");
     assert_eq!(row["status"], "late");
     assert_eq!(row["fine_fen"], 5000);
     let ledger = app.ledger();
-    let w48: Vec<_> = fines(&ledger).into_iter().filter(|e| e["person"] == ZHANG && e["period"] == "2026-W48").collect();
-    assert_eq!(w48.len(), 1, "still one fine: {ledger}");
+    let w46: Vec<_> = fines(&ledger).into_iter().filter(|e| e["person"] == ZHANG && e["period"] == "2026-W46").collect();
+    assert_eq!(w46.len(), 1, "still one fine: {ledger}");
 }
 
 #[tokio::test]
 async fn reason_filed_before_the_deadline_prevents_the_fine() {
     let (_servers, app) = start();
     app.run(&[
-        "excuse", "--person", ZHANG, "--period", "2026-W48", "--reason", "出差", "--by", "wangfang@example.com",
-        "--now", "2026-11-27T09:00:00+08:00",
+        "excuse", "--person", ZHANG, "--period", "2026-W46", "--reason", "出差", "--by", "wangfang@example.com",
+        "--now", "2026-11-13T09:00:00+08:00",
     ]);
-    app.sync(AFTER_W48);
-    let row = app.row(AFTER_W48, ZHANG, "2026-W48");
+    app.sync(AFTER_W46);
+    let row = app.row(AFTER_W46, ZHANG, "2026-W46");
     assert_eq!(row["status"], "excused");
     assert_eq!(row["fine_fen"], 0);
-    assert!(app.ledger()["entries"].as_array().expect("entries").iter().all(|e| e["person"] != ZHANG || e["period"] != "2026-W48"));
+    assert!(app.ledger()["entries"].as_array().expect("entries").iter().all(|e| e["person"] != ZHANG || e["period"] != "2026-W46"));
 }
 
 #[tokio::test]
 async fn reason_filed_after_the_deadline_books_a_reversal_and_keeps_the_fine() {
     let (_servers, app) = start();
-    app.sync(AFTER_W48);
+    app.sync(AFTER_W46);
     app.run(&[
-        "excuse", "--person", ZHANG, "--period", "2026-W48", "--reason", "病假", "--by", "wangfang@example.com",
-        "--now", "2026-11-30T09:00:00+08:00",
+        "excuse", "--person", ZHANG, "--period", "2026-W46", "--reason", "病假", "--by", "wangfang@example.com",
+        "--now", "2026-11-16T09:00:00+08:00",
     ]);
-    app.sync("2026-11-30T10:00:00+08:00");
+    app.sync("2026-11-16T10:00:00+08:00");
     let ledger = app.ledger();
     let rows: Vec<_> = ledger["entries"]
         .as_array()
         .expect("entries")
         .iter()
-        .filter(|e| e["person"] == ZHANG && e["period"] == "2026-W48")
+        .filter(|e| e["person"] == ZHANG && e["period"] == "2026-W46")
         .collect();
     assert_eq!(rows.len(), 2, "fine and waiver: {ledger}");
     assert_eq!(rows[0]["kind"], "fine");
@@ -126,7 +128,7 @@ async fn reason_filed_after_the_deadline_books_a_reversal_and_keeps_the_fine() {
     assert_eq!(rows[1]["amount_fen"], -5000);
     assert_eq!(rows[1]["fund_fen"], -2500);
     assert!(rows[1]["reason"].as_str().unwrap_or("").contains("wangfang@example.com"));
-    let row = app.row("2026-11-30T10:00:00+08:00", ZHANG, "2026-W48");
+    let row = app.row("2026-11-16T10:00:00+08:00", ZHANG, "2026-W46");
     assert_eq!(row["status"], "excused");
     assert_eq!(row["fine_fen"], 0);
 }
@@ -134,10 +136,10 @@ async fn reason_filed_after_the_deadline_books_a_reversal_and_keeps_the_fine() {
 #[tokio::test]
 async fn report_not_addressed_to_the_supervisor_does_not_count_and_is_flagged() {
     let (servers, app) = start();
-    let raw = eml(ZHANG, &[CC], &[], &utf8_word("张伟 第48周周报"), "mis@zhang", "Fri, 27 Nov 2026 18:00:00 +0800");
-    servers.append(ASSISTANT, "INBOX", &raw, at("2026-11-27T18:00:00+08:00")).await.expect("append");
-    app.sync(AFTER_W48);
-    assert_eq!(app.row(AFTER_W48, ZHANG, "2026-W48")["status"], "missing");
+    let raw = eml(ZHANG, &[CC], &[], &utf8_word("张伟 第46周周报"), "mis@zhang", "Fri, 13 Nov 2026 18:00:00 +0800");
+    servers.append(ASSISTANT, "INBOX", &raw, at("2026-11-13T18:00:00+08:00")).await.expect("append");
+    app.sync(AFTER_W46);
+    assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "missing");
     let flagged = app.messages(true);
     assert!(
         flagged.iter().any(|m| m["class"] == "misaddressed" && m["message_id"] == "mis@zhang"),
@@ -148,16 +150,16 @@ async fn report_not_addressed_to_the_supervisor_does_not_count_and_is_flagged() 
 #[tokio::test]
 async fn supervisor_reply_sent_through_smtp_is_recorded_on_the_report() {
     let (servers, app) = start();
-    append_report(&servers, ZHANG, &utf8_word("张伟 第48周周报"), "w48@zhang", "2026-11-27T17:00:00+08:00").await;
-    let reply = reply_eml(SUP, ZHANG, &utf8_word("回复: 张伟 第48周周报"), "re1@wangfang", "w48@zhang");
+    append_report(&servers, ZHANG, &utf8_word("张伟 第46周周报"), "w46@zhang", "2026-11-13T17:00:00+08:00").await;
+    let reply = reply_eml(SUP, ZHANG, &utf8_word("回复: 张伟 第46周周报"), "re1@wangfang", "w46@zhang");
     servers
         .smtp_send("wangfang@example.com", &[ZHANG, "zhaomin@example.com"], &reply)
         .await
         .expect("smtp send");
     servers.wait_for(ASSISTANT, "INBOX", 2, Duration::from_secs(20)).await.expect("reply delivered");
-    let now = "2026-12-05T10:00:00+08:00";
+    let now = "2026-11-20T10:00:00+08:00";
     app.sync(now);
-    let row = app.row(now, ZHANG, "2026-W48");
+    let row = app.row(now, ZHANG, "2026-W46");
     assert_eq!(row["status"], "on_time");
     assert!(row["replied_at"].is_string(), "reply time recorded: {row}");
     let all = app.messages(false);
@@ -168,12 +170,12 @@ async fn supervisor_reply_sent_through_smtp_is_recorded_on_the_report() {
 async fn subjects_in_gb2312_gbk_big5_and_utf8_are_recognised_through_smtp() {
     let (servers, app) = start();
     let subjects = [
-        (ZHANG, encoded_word("张伟 第48周周报", "GB2312", encoding_rs::GBK), "gb2312@x"),
+        (ZHANG, encoded_word("张伟 第46周周报", "GB2312", encoding_rs::GBK), "gb2312@x"),
         // 镕 is in GBK but not in GB2312: real clients still label it GB2312.
-        (LINA, encoded_word("李娜 周报 W48 朱镕基路拜访", "GB2312", encoding_rs::GBK), "gbk@x"),
+        (LINA, encoded_word("李娜 周报 W46 朱镕基路拜访", "GB2312", encoding_rs::GBK), "gbk@x"),
     ];
     for (from, subject, id) in &subjects {
-        let raw = eml(from, &[SUP], &[CC], subject, id, "Fri, 27 Nov 2026 18:00:00 +0800");
+        let raw = eml(from, &[SUP], &[CC], subject, id, "Fri, 13 Nov 2026 18:00:00 +0800");
         servers.smtp_send(from, &["wangfang@example.com", "zhaomin@example.com"], &raw).await.expect("send");
     }
     let monthly = [
@@ -185,7 +187,7 @@ async fn subjects_in_gb2312_gbk_big5_and_utf8_are_recognised_through_smtp() {
         servers.smtp_send(from, &["wangfang@example.com", "zhaomin@example.com"], &raw).await.expect("send");
     }
     servers.wait_for(ASSISTANT, "INBOX", 4, Duration::from_secs(20)).await.expect("delivered");
-    let now = "2026-12-05T10:00:00+08:00";
+    let now = "2026-11-20T10:00:00+08:00";
     app.sync(now);
     let messages = app.messages(false);
     for id in ["gb2312@x", "gbk@x", "big5@x", "utf8@x"] {
@@ -196,30 +198,31 @@ async fn subjects_in_gb2312_gbk_big5_and_utf8_are_recognised_through_smtp() {
     assert!(gbk["subject"].as_str().unwrap_or("").contains("朱镕基"), "GBK-only character decoded: {gbk}");
     let big5 = messages.iter().find(|m| m["message_id"] == "big5@x").expect("big5");
     assert!(big5["subject"].as_str().unwrap_or("").contains("月報"), "Big5 decoded: {big5}");
-    // Delivered before the deadline by Postfix: on time.
-    assert_eq!(app.status(now, &["2026-11"]).iter().filter(|r| r["status"] == "on_time").count(), 2);
+    // Delivered by Postfix just now: both monthly reports count for 2026-11.
+    let monthly = app.status(now, &["2026-11"]);
+    assert_eq!(monthly.iter().filter(|r| r["received"].is_string()).count(), 2, "{monthly:?}");
 }
 
 #[tokio::test]
 async fn arrival_time_is_the_servers_not_the_senders_date_header() {
     let (servers, app) = start();
     // The client claims Friday; the server received it on Sunday.
-    let raw = eml(ZHANG, &[SUP], &[CC], &utf8_word("张伟 第48周周报"), "forged@zhang", "Fri, 27 Nov 2026 10:00:00 +0800");
-    servers.append(ASSISTANT, "INBOX", &raw, at("2026-11-29T08:00:00+08:00")).await.expect("append");
-    app.sync(AFTER_W48);
-    let row = app.row(AFTER_W48, ZHANG, "2026-W48");
+    let raw = eml(ZHANG, &[SUP], &[CC], &utf8_word("张伟 第46周周报"), "forged@zhang", "Fri, 13 Nov 2026 10:00:00 +0800");
+    servers.append(ASSISTANT, "INBOX", &raw, at("2026-11-15T08:00:00+08:00")).await.expect("append");
+    app.sync(AFTER_W46);
+    let row = app.row(AFTER_W46, ZHANG, "2026-W46");
     assert_eq!(row["status"], "late");
-    assert_eq!(row["received"], "2026-11-29T08:00:00+08:00");
+    assert_eq!(row["received"], "2026-11-15T08:00:00+08:00");
 }
 
 #[tokio::test]
 async fn running_sync_twice_changes_nothing() {
     let (servers, app) = start();
-    append_report(&servers, ZHANG, &utf8_word("张伟 第48周周报"), "w48@zhang", "2026-11-28T23:00:00+08:00").await;
-    app.sync(AFTER_W48);
-    let (status1, ledger1, messages1) = (app.status(AFTER_W48, &[]), app.ledger(), app.messages(false));
-    app.sync(AFTER_W48);
-    assert_eq!(status1, app.status(AFTER_W48, &[]));
+    append_report(&servers, ZHANG, &utf8_word("张伟 第46周周报"), "w46@zhang", "2026-11-14T23:00:00+08:00").await;
+    app.sync(AFTER_W46);
+    let (status1, ledger1, messages1) = (app.status(AFTER_W46, &[]), app.ledger(), app.messages(false));
+    app.sync(AFTER_W46);
+    assert_eq!(status1, app.status(AFTER_W46, &[]));
     assert_eq!(ledger1, app.ledger());
     assert_eq!(messages1, app.messages(false));
 }
@@ -228,49 +231,52 @@ async fn running_sync_twice_changes_nothing() {
 async fn sync_killed_mid_run_and_restarted_books_no_second_fine() {
     let (servers, app) = start();
     for i in 0..30 {
-        append_report(&servers, LINA, &utf8_word("李娜 周报 W48"), &format!("rev{i}@lina"), "2026-11-28T23:00:00+08:00").await;
+        append_report(&servers, LINA, &utf8_word("李娜 周报 W46"), &format!("rev{i}@lina"), "2026-11-14T23:00:00+08:00").await;
     }
-    append_report(&servers, ZHANG, &utf8_word("张伟 第48周周报"), "w48@zhang", "2026-11-29T09:00:00+08:00").await;
-    let mut child = app.command().args(["sync", "--once", "--now", AFTER_W48]).spawn().expect("start sync");
+    append_report(&servers, ZHANG, &utf8_word("张伟 第46周周报"), "w46@zhang", "2026-11-15T09:00:00+08:00").await;
+    let mut child = app.command().args(["sync", "--once", "--now", AFTER_W46]).spawn().expect("start sync");
     // Let it get part of the way, then kill it hard.
     tokio::time::sleep(Duration::from_millis(400)).await;
     child.kill().expect("SIGKILL");
     let _ = child.wait();
-    app.sync(AFTER_W48);
-    app.sync(AFTER_W48);
+    app.sync(AFTER_W46);
+    app.sync(AFTER_W46);
     let ledger = app.ledger();
-    assert_eq!(fines(&ledger).iter().filter(|e| e["person"] == LINA && e["period"] == "2026-W48").count(), 1);
-    assert_eq!(fines(&ledger).iter().filter(|e| e["person"] == ZHANG && e["period"] == "2026-W48").count(), 1);
+    assert_eq!(fines(&ledger).iter().filter(|e| e["person"] == LINA && e["period"] == "2026-W46").count(), 1);
+    assert_eq!(fines(&ledger).iter().filter(|e| e["person"] == ZHANG && e["period"] == "2026-W46").count(), 1);
     assert_eq!(app.messages(false).len(), 31, "every message stored exactly once");
 }
 
 #[tokio::test]
 async fn uidvalidity_change_stores_and_fines_nothing_twice() {
     let (servers, app) = start();
-    append_report(&servers, ZHANG, &utf8_word("张伟 第48周周报"), "w48@zhang", "2026-11-29T09:00:00+08:00").await;
-    app.sync(AFTER_W48);
+    append_report(&servers, ZHANG, &utf8_word("张伟 第46周周报"), "w46@zhang", "2026-11-15T09:00:00+08:00").await;
+    app.sync(AFTER_W46);
     let before = app.ledger();
     servers.change_uidvalidity(ASSISTANT, "INBOX");
-    append_report(&servers, LINA, &utf8_word("李娜 第48周周报"), "w48@lina", "2026-11-28T20:00:00+08:00").await;
-    app.sync(AFTER_W48);
+    append_report(&servers, LINA, &utf8_word("李娜 第46周周报"), "w46@lina", "2026-11-14T20:00:00+08:00").await;
+    app.sync(AFTER_W46);
     let after = app.ledger();
-    assert_eq!(fines(&after).iter().filter(|e| e["person"] == ZHANG).count(), 1, "{before}\n{after}");
+    let zhang_w46 = |l: &Value| fines(l).iter().filter(|e| e["person"] == ZHANG && e["period"] == "2026-W46").count();
+    assert_eq!((zhang_w46(&before), zhang_w46(&after)), (1, 1), "nothing booked twice: {after}");
     assert_eq!(app.messages(false).len(), 2, "the old message is recognised, the new one read");
-    assert_eq!(app.row(AFTER_W48, LINA, "2026-W48")["status"], "on_time");
+    let lina = app.row(AFTER_W46, LINA, "2026-W46");
+    assert_eq!(lina["status"], "on_time");
+    assert_eq!(lina["fine_fen"], 0, "the fine booked before her on-time report was read is reversed");
 }
 
 #[tokio::test]
 async fn malformed_message_is_kept_and_flagged_and_the_run_goes_on() {
     let (servers, app) = start();
     servers
-        .append(ASSISTANT, "INBOX", b"\x00\x01 this is not a message at all\r\n", at("2026-11-27T10:00:00+08:00"))
+        .append(ASSISTANT, "INBOX", b"\x00\x01 this is not a message at all\r\n", at("2026-11-13T10:00:00+08:00"))
         .await
         .expect("append junk");
-    append_report(&servers, ZHANG, &utf8_word("张伟 第48周周报"), "w48@zhang", "2026-11-27T11:00:00+08:00").await;
-    app.sync(AFTER_W48);
+    append_report(&servers, ZHANG, &utf8_word("张伟 第46周周报"), "w46@zhang", "2026-11-13T11:00:00+08:00").await;
+    app.sync(AFTER_W46);
     let flagged = app.messages(true);
     assert!(flagged.iter().any(|m| m["class"] == "unparsable"), "{flagged:?}");
-    assert_eq!(app.row(AFTER_W48, ZHANG, "2026-W48")["status"], "on_time");
+    assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "on_time");
 }
 
 #[tokio::test]
@@ -302,9 +308,9 @@ async fn tls_connection_with_the_servers_certificate_reads_the_mailbox_without_c
         },
         "2026-11-02",
     );
-    append_report(&servers, ZHANG, &utf8_word("张伟 第48周周报"), "w48@zhang", "2026-11-27T11:00:00+08:00").await;
-    app.sync(AFTER_W48);
-    assert_eq!(app.row(AFTER_W48, ZHANG, "2026-W48")["status"], "on_time");
+    append_report(&servers, ZHANG, &utf8_word("张伟 第46周周报"), "w46@zhang", "2026-11-13T11:00:00+08:00").await;
+    app.sync(AFTER_W46);
+    assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "on_time");
     let left = servers.fetch_all(ASSISTANT, "INBOX").await.expect("fetch");
     assert_eq!(left.len(), 1, "nothing deleted");
     assert!(left[0].flags.iter().all(|f| !f.contains("Seen")), "no flag set: {:?}", left[0].flags);
@@ -315,7 +321,7 @@ async fn daemon_notices_new_mail_through_idle() {
     let (servers, app) = start();
     let mut child = app.command().arg("run").spawn().expect("start daemon");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    append_report(&servers, ZHANG, &utf8_word("张伟 第48周周报"), "idle@zhang", "2026-11-27T11:00:00+08:00").await;
+    append_report(&servers, ZHANG, &utf8_word("张伟 第46周周报"), "idle@zhang", "2026-11-13T11:00:00+08:00").await;
     let mut seen = false;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -90,12 +90,14 @@ pub fn parse(raw: &[u8]) -> Result<Envelope, ParseError> {
             "no header block: the first line is not a header field".into(),
         ));
     }
-    if let Ok(mail) = mailparse::parse_mail(raw) {
+    // Old Mac line ends (a lone CR) in the header block: mailparse either
+    // refuses them or reads several fields as one.
+    let lone_cr = lone_cr_in_header_block(raw);
+    if !lone_cr && let Ok(mail) = mailparse::parse_mail(raw) {
         return envelope(&mail.headers, Body::Parsed(&mail));
     }
-    // mailparse refuses a lone CR in the header block and nesting deeper
-    // than its recursion limit: retry with plain line ends, then fall back
-    // to the header block alone.
+    // Retry with plain line ends (and, when mailparse gives up on nesting
+    // deeper than its recursion limit, fall back to the header block).
     let fixed = normalize_line_ends(raw);
     if let Ok(mail) = mailparse::parse_mail(&fixed) {
         return envelope(&mail.headers, Body::Parsed(&mail));
@@ -105,7 +107,9 @@ pub fn parse(raw: &[u8]) -> Result<Envelope, ParseError> {
             let body = fixed.get(ix..).unwrap_or_default();
             envelope(&headers, Body::Raw(body))
         }
-        Err(e) => Err(ParseError::Malformed(format!("unreadable header block: {e}"))),
+        Err(e) => Err(ParseError::Malformed(format!(
+            "unreadable header block: {e}"
+        ))),
     }
 }
 
@@ -225,13 +229,33 @@ fn skip_preamble(raw: &[u8]) -> &[u8] {
 /// Whether the first line is `field-name:` (printable ASCII except colon,
 /// optional white space before the colon).
 fn starts_with_header_field(raw: &[u8]) -> bool {
-    let name_len = raw.iter().take_while(|&&b| (33..=126).contains(&b) && b != b':').count();
+    let name_len = raw
+        .iter()
+        .take_while(|&&b| (33..=126).contains(&b) && b != b':')
+        .count();
     if name_len == 0 {
         return false;
     }
     let rest = &raw[name_len..];
-    let ws = rest.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    let ws = rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
     rest.get(ws) == Some(&b':')
+}
+
+fn lone_cr_in_header_block(raw: &[u8]) -> bool {
+    for (i, &b) in raw.iter().enumerate() {
+        match b {
+            b'\r' if raw.get(i + 1) != Some(&b'\n') => return true,
+            // A blank line ends the header block.
+            b'\n' if raw.get(i + 1) == Some(&b'\n') || raw.get(i + 1..i + 3) == Some(b"\r\n") => {
+                return false;
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 fn normalize_line_ends(raw: &[u8]) -> Vec<u8> {
@@ -333,7 +357,12 @@ enum Charset {
 fn resolve_charset(label: &str) -> Option<Charset> {
     let label = label.trim().trim_matches(|c| c == '"' || c == '\'');
     // RFC 2231 language suffix: `utf-8*en`.
-    let label = label.split('*').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let label = label
+        .split('*')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     let label = label.as_str();
     match label {
         "gb2312" | "gbk" | "x-gbk" | "cp936" | "ms936" | "windows-936" | "euc-cn" | "x-euc-cn"
@@ -360,7 +389,8 @@ fn resolve_charset(label: &str) -> Option<Charset> {
 }
 
 fn strict(enc: &'static Encoding, bytes: &[u8]) -> Option<String> {
-    enc.decode_without_bom_handling_and_without_replacement(bytes).map(|c| c.into_owned())
+    enc.decode_without_bom_handling_and_without_replacement(bytes)
+        .map(|c| c.into_owned())
 }
 
 /// Text that a gateway decoded as Latin-1 and re-encoded as UTF-8 although
@@ -370,7 +400,13 @@ fn strict(enc: &'static Encoding, bytes: &[u8]) -> Option<String> {
 /// accented word in real Latin text stays far below that), and their
 /// Latin-1 bytes are valid in `enc`, those bytes decoded in `enc`.
 fn repair_latin1_mojibake(text: &str, enc: &'static Encoding) -> Option<String> {
-    let multibyte = [GB18030, BIG5, encoding_rs::EUC_KR, encoding_rs::SHIFT_JIS, encoding_rs::EUC_JP];
+    let multibyte = [
+        GB18030,
+        BIG5,
+        encoding_rs::EUC_KR,
+        encoding_rs::SHIFT_JIS,
+        encoding_rs::EUC_JP,
+    ];
     if !multibyte.contains(&enc) || text.chars().any(|c| u32::from(c) > 0xFF) {
         return None;
     }
@@ -392,7 +428,10 @@ fn guess(bytes: &[u8]) -> String {
     if let Some(s) = strict(GB18030, bytes) {
         return s;
     }
-    WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
+    WINDOWS_1252
+        .decode_without_bom_handling(bytes)
+        .0
+        .into_owned()
 }
 
 /// Decodes text in the charset a message declares for it (`None`: no label).
@@ -401,7 +440,7 @@ fn guess(bytes: &[u8]) -> String {
 /// break is retried as UTF-8 and GB18030 before replacement characters are
 /// used (Chinese clients mislabel both ways); an unknown label, no label or
 /// US-ASCII with 8-bit bytes is guessed as UTF-8, else GB18030, else
-/// windows-1252. Never fails and never loses ASCII text.
+/// windows-1252. Never fails.
 pub fn decode_text(bytes: &[u8], charset: Option<&str>) -> String {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.is_empty() {
@@ -439,7 +478,9 @@ pub fn decode_text(bytes: &[u8], charset: Option<&str>) -> String {
 /// message's declared charset, else GB18030, else windows-1252.
 fn decode_raw_header(bytes: &[u8], hint: Option<&'static Encoding>) -> String {
     if let Ok(s) = std::str::from_utf8(bytes) {
-        return hint.and_then(|enc| repair_latin1_mojibake(s, enc)).unwrap_or_else(|| s.to_string());
+        return hint
+            .and_then(|enc| repair_latin1_mojibake(s, enc))
+            .unwrap_or_else(|| s.to_string());
     }
     if let Some(enc) = hint
         && let Some(s) = strict(enc, bytes)
@@ -457,7 +498,11 @@ fn decode_utf7(bytes: &[u8]) -> String {
         let b = bytes[i];
         i += 1;
         if b != b'+' {
-            out.push(if b < 0x80 { char::from(b) } else { char::REPLACEMENT_CHARACTER });
+            out.push(if b < 0x80 {
+                char::from(b)
+            } else {
+                char::REPLACEMENT_CHARACTER
+            });
             continue;
         }
         if bytes.get(i) == Some(&b'-') {
@@ -526,7 +571,10 @@ fn b64_encode(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
@@ -567,7 +615,10 @@ fn qp_decode(input: &[u8], q_word: bool) -> Vec<u8> {
                 continue;
             }
             // Soft line break, possibly with trailing white space.
-            let ws = input[i + 1..].iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+            let ws = input[i + 1..]
+                .iter()
+                .take_while(|&&c| c == b' ' || c == b'\t')
+                .count();
             let j = i + 1 + ws;
             if !q_word && input.get(j) == Some(&b'\n') {
                 i = j + 1;
@@ -611,7 +662,9 @@ fn encoded_word_at(buf: &[u8], i: usize) -> Option<EncodedWord> {
     let q1 = rest.iter().take(80).position(|&b| b == b'?')?;
     let label = &rest[..q1];
     if label.is_empty()
-        || !label.iter().all(|&b| b.is_ascii_alphanumeric() || b"-_.:+*!#$%&'^`{}~".contains(&b))
+        || !label
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-_.:+*!#$%&'^`{}~".contains(&b))
     {
         return None;
     }
@@ -631,11 +684,19 @@ fn encoded_word_at(buf: &[u8], i: usize) -> Option<EncodedWord> {
     };
     let label = String::from_utf8_lossy(label).to_ascii_lowercase();
     let charset = label.split('*').next().unwrap_or_default().to_string();
-    Some(EncodedWord { charset, bytes, end: i + 2 + text_start + text_len + 2 })
+    Some(EncodedWord {
+        charset,
+        bytes,
+        end: i + 2 + text_start + text_len + 2,
+    })
 }
 
 fn header_pieces(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Piece> {
-    let buf: Vec<u8> = raw.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect();
+    let buf: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\r' && b != b'\n')
+        .collect();
     let mut pieces = Vec::new();
     let mut pending: Option<(String, Vec<u8>)> = None;
     let flush = |pending: &mut Option<(String, Vec<u8>)>, pieces: &mut Vec<Piece>| {
@@ -646,28 +707,29 @@ fn header_pieces(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Piece> {
     let mut text_start = 0;
     let mut i = 0;
     while i + 1 < buf.len() {
-        if buf[i] == b'=' && buf[i + 1] == b'?' {
-            if let Some(word) = encoded_word_at(&buf, i) {
-                let between = &buf[text_start..i];
-                let only_space = between.iter().all(|&b| b == b' ' || b == b'\t');
-                // White space between two encoded words is dropped.
-                if !(pending.is_some() && only_space) {
-                    flush(&mut pending, &mut pieces);
-                    if !between.is_empty() {
-                        pieces.push(Piece::Raw(decode_raw_header(between, hint)));
-                    }
+        if buf[i] == b'='
+            && buf[i + 1] == b'?'
+            && let Some(word) = encoded_word_at(&buf, i)
+        {
+            let between = &buf[text_start..i];
+            let only_space = between.iter().all(|&b| b == b' ' || b == b'\t');
+            // White space between two encoded words is dropped.
+            if !(pending.is_some() && only_space) {
+                flush(&mut pending, &mut pieces);
+                if !between.is_empty() {
+                    pieces.push(Piece::Raw(decode_raw_header(between, hint)));
                 }
-                match &mut pending {
-                    Some((charset, bytes)) if *charset == word.charset => bytes.extend(word.bytes),
-                    _ => {
-                        flush(&mut pending, &mut pieces);
-                        pending = Some((word.charset, word.bytes));
-                    }
-                }
-                i = word.end;
-                text_start = i;
-                continue;
             }
+            match &mut pending {
+                Some((charset, bytes)) if *charset == word.charset => bytes.extend(word.bytes),
+                _ => {
+                    flush(&mut pending, &mut pieces);
+                    pending = Some((word.charset, word.bytes));
+                }
+            }
+            i = word.end;
+            text_start = i;
+            continue;
         }
         i += 1;
     }
@@ -715,7 +777,9 @@ fn address_list(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Mailbox> {
         Some(list) => {
             for addr in list.iter() {
                 match addr {
-                    MailAddr::Single(s) => push_mailbox(&mut out, s.display_name.as_deref(), &s.addr),
+                    MailAddr::Single(s) => {
+                        push_mailbox(&mut out, s.display_name.as_deref(), &s.addr)
+                    }
                     MailAddr::Group(g) => {
                         for s in &g.addrs {
                             push_mailbox(&mut out, s.display_name.as_deref(), &s.addr);
@@ -741,7 +805,10 @@ fn push_mailbox(out: &mut Vec<Mailbox>, name: Option<&str>, addr: &str) {
         Some(e) => e,
         // `<junk user@host>` or `a@b c@d` in one slot: the first token that
         // is an address.
-        None => match addr.split(|c: char| c.is_whitespace() || ",;".contains(c)).find_map(valid_email) {
+        None => match addr
+            .split(|c: char| c.is_whitespace() || ",;".contains(c))
+            .find_map(valid_email)
+        {
             Some(e) => e,
             None => return,
         },
@@ -760,18 +827,27 @@ fn push_mailbox(out: &mut Vec<Mailbox>, name: Option<&str>, addr: &str) {
 /// non-empty parts, no white space or address punctuation, a domain of
 /// letters, digits, dots, hyphens and underscores (IDN letters allowed).
 pub fn valid_email(addr: &str) -> Option<String> {
-    let addr = addr.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let addr = addr
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     let (local, domain) = addr.split_once('@')?;
     if local.is_empty() || domain.is_empty() || domain.contains('@') {
         return None;
     }
-    if local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c)) {
+    if local
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c))
+    {
         return None;
     }
     if domain.starts_with('.')
         || domain.ends_with('.')
         || domain.contains("..")
-        || !domain.chars().all(|c| c.is_alphanumeric() || ".-_".contains(c))
+        || !domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || ".-_".contains(c))
     {
         return None;
     }
@@ -849,7 +925,9 @@ pub fn parse_message_ids(value: &str) -> Vec<String> {
                 }
                 // An unterminated id runs to the next space (or `<`).
                 _ => {
-                    let end = after.find(|c: char| c.is_whitespace() || c == '<').unwrap_or(after.len());
+                    let end = after
+                        .find(|c: char| c.is_whitespace() || c == '<')
+                        .unwrap_or(after.len());
                     push(&after[..end]);
                     rest = &after[end..];
                 }
@@ -951,23 +1029,45 @@ pub fn parse_date(value: &str) -> Option<DateTime<FixedOffset>> {
     zone.from_local_datetime(&date.and_time(time?)).single()
 }
 
-
 fn month_from_name(s: &str) -> Option<u32> {
-    const NAMES: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const NAMES: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     if s.len() < 3 || !s.is_ascii() {
         return None;
     }
     let i = NAMES.iter().position(|n| s.starts_with(n))?;
     let full = [
-        "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-        "november", "december",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
     ];
     (full[i].starts_with(s) || s == "sept").then_some(i as u32 + 1)
 }
 
 fn is_weekday(s: &str) -> bool {
-    const NAMES: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
-    s.len() >= 2 && NAMES.iter().any(|n| n.starts_with(s) || (s.len() >= 3 && s.starts_with(&n[..3])))
+    const NAMES: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    s.len() >= 2
+        && NAMES
+            .iter()
+            .any(|n| n.starts_with(s) || (s.len() >= 3 && s.starts_with(&n[..3])))
 }
 
 fn expand_year(n: u32) -> i32 {
@@ -1060,14 +1160,17 @@ fn body_text(mail: &ParsedMail) -> String {
             html = Some(part);
         }
     }
-    html.map(|p| cap_body(strip_html(&part_text(p)))).unwrap_or_default()
+    html.map(|p| cap_body(strip_html(&part_text(p))))
+        .unwrap_or_default()
 }
 
 fn part_text(part: &ParsedMail) -> String {
     let bytes = match part.get_body_encoded() {
         mailparse::body::Body::Base64(b) => b64_decode(b.get_raw()),
         mailparse::body::Body::QuotedPrintable(b) => qp_decode(b.get_raw(), false),
-        mailparse::body::Body::SevenBit(b) | mailparse::body::Body::EightBit(b) => b.get_raw().to_vec(),
+        mailparse::body::Body::SevenBit(b) | mailparse::body::Body::EightBit(b) => {
+            b.get_raw().to_vec()
+        }
         mailparse::body::Body::Binary(b) => b.get_raw().to_vec(),
     };
     let charset = part.ctype.params.get("charset").map(String::as_str);
@@ -1109,9 +1212,8 @@ pub fn strip_html(html: &str) -> String {
                     let close = format!("</{name}");
                     i += lower[i..].find(&close).unwrap_or(html.len() - i);
                 }
-                "br" | "/p" | "/div" | "/tr" | "/li" | "/h1" | "/h2" | "/h3" | "/table" | "p" | "li" => {
-                    out.push('\n')
-                }
+                "br" | "/p" | "/div" | "/tr" | "/li" | "/h1" | "/h2" | "/h3" | "/table" | "p"
+                | "li" => out.push('\n'),
                 "td" | "th" => out.push(' '),
                 _ => {}
             }
@@ -1174,3 +1276,690 @@ fn html_entity(name: &str) -> Option<char> {
     })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal message around the given header lines and body.
+    fn msg(headers: &[&[u8]], body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for h in headers {
+            out.extend_from_slice(h);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn subject_of(raw_subject: &[u8]) -> String {
+        let mut line = b"Subject: ".to_vec();
+        line.extend_from_slice(raw_subject);
+        let raw = msg(&[b"From: zhangwei@example.com", &line], b"hi");
+        parse(&raw)
+            .map(|e| e.subject)
+            .unwrap_or_else(|e| format!("ERR {e}"))
+    }
+
+    // --- Subjects: encoded words in Chinese charsets ------------------------
+
+    #[test]
+    fn gb2312_base64_subject_decodes() {
+        assert_eq!(
+            subject_of(b"=?GB2312?B?1cXOsCC12jQ41tzW3LGo?="),
+            "张伟 第48周周报"
+        );
+    }
+
+    #[test]
+    fn gbk_only_character_in_gb2312_subject_decodes() {
+        // 镕 (E9 46) is in GBK but not in GB2312; clients still label it GB2312.
+        assert_eq!(
+            subject_of(b"=?GB2312?B?1uzpRrv5ILXaNDjW3Nbcsag=?="),
+            "朱镕基 第48周周报"
+        );
+    }
+
+    #[test]
+    fn gbk_quoted_printable_subject_decodes() {
+        assert_eq!(
+            subject_of(b"=?gbk?Q?=C0=EE=C4=C8_11=D4=C2=D4=C2=B1=A8?="),
+            "李娜 11月月报"
+        );
+    }
+
+    #[test]
+    fn big5_subject_decodes() {
+        assert_eq!(
+            subject_of(b"=?big5?B?sWmwtiCyxDQ4tme2Z7P4?="),
+            "張偉 第48週週報"
+        );
+    }
+
+    #[test]
+    fn utf8_base64_subject_decodes() {
+        assert_eq!(
+            subject_of(b"=?UTF-8?B?5byg5LyfIOesrDQ45ZGo5ZGo5oql?="),
+            "张伟 第48周周报"
+        );
+    }
+
+    #[test]
+    fn gb18030_label_decodes() {
+        assert_eq!(
+            subject_of(b"=?gb18030?B?1cXOsCC12jQ41tzW3LGo?="),
+            "张伟 第48周周报"
+        );
+    }
+
+    #[test]
+    fn lower_case_encoding_letters_decode() {
+        assert_eq!(
+            subject_of(b"=?gb2312?b?1tyxqA==?= =?utf-8?q?=E5=91=A8?="),
+            "周报周"
+        );
+    }
+
+    #[test]
+    fn raw_8bit_gbk_subject_decodes() {
+        assert_eq!(
+            subject_of(b"\xd5\xc5\xce\xb0 \xb5\xda48\xd6\xdc\xd6\xdc\xb1\xa8"),
+            "张伟 第48周周报"
+        );
+    }
+
+    #[test]
+    fn raw_8bit_utf8_subject_decodes() {
+        assert_eq!(subject_of("张伟 第48周周报".as_bytes()), "张伟 第48周周报");
+    }
+
+    #[test]
+    fn raw_8bit_subject_uses_the_declared_big5_charset() {
+        let raw = msg(
+            &[
+                b"From: a@example.com",
+                b"Subject: \xb1\x69\xb0\xb6 \xb6\x67\xb3\xf8",
+                b"Content-Type: text/plain; charset=big5",
+            ],
+            b"hi",
+        );
+        assert_eq!(
+            parse(&raw).map(|e| e.subject).ok().as_deref(),
+            Some("張偉 週報")
+        );
+    }
+
+    // --- Subjects: mailparse's known failures --------------------------------
+
+    #[test]
+    fn multibyte_character_split_across_two_encoded_words_decodes() {
+        // 周报 = D6 DC B1 A8, split after the first byte.
+        assert_eq!(
+            subject_of(b"=?GB2312?B?1g==?=\r\n =?GB2312?B?3LGo?="),
+            "周报"
+        );
+        // UTF-8 周 = E5 91 A8, split inside the character.
+        assert_eq!(subject_of(b"=?utf-8?B?5ZE=?= =?utf-8?B?qOaKpQ==?="), "周报");
+    }
+
+    #[test]
+    fn adjacent_encoded_words_without_space_decode() {
+        assert_eq!(
+            subject_of(b"=?GB2312?B?1cXOsA==?==?GB2312?B?1tyxqA==?="),
+            "张伟周报"
+        );
+        assert_eq!(subject_of(b"Re:=?utf-8?B?5ZGo5oql?="), "Re:周报");
+    }
+
+    #[test]
+    fn white_space_between_encoded_words_is_dropped_but_kept_next_to_text() {
+        assert_eq!(
+            subject_of(b"=?utf-8?Q?a?= =?utf-8?Q?b?= c =?utf-8?Q?d?=  e"),
+            "ab c d e"
+        );
+    }
+
+    #[test]
+    fn language_suffix_in_encoded_word_is_ignored() {
+        assert_eq!(
+            subject_of(b"=?utf-8*en?Q?Weekly_report?= =?UTF-8*zh-CN?B?5ZGo5oql?="),
+            "Weekly report周报"
+        );
+    }
+
+    #[test]
+    fn unknown_charset_label_keeps_the_text() {
+        assert_eq!(
+            subject_of(b"=?x-unknown?Q?Weekly_report?="),
+            "Weekly report"
+        );
+        // Unknown label around GBK bytes: guessed as GB18030.
+        assert_eq!(subject_of(b"=?x-foo?B?1tyxqA==?="), "周报");
+        assert_eq!(subject_of(b"=?NONE?B?VEVTVA=?="), "TEST");
+    }
+
+    #[test]
+    fn utf7_encoded_word_decodes() {
+        assert_eq!(subject_of(b"=?utf-7?Q?+VGhipQ-_W48?="), "周报 W48");
+        assert_eq!(decode_text(b"a+-b", Some("UTF-7")), "a+b");
+    }
+
+    #[test]
+    fn raw_8bit_bytes_inside_a_q_word_decode_in_its_charset() {
+        assert_eq!(subject_of(b"=?iso-8859-1?Q?Fr\xf6sche?="), "Frösche");
+    }
+
+    #[test]
+    fn folded_subject_is_unfolded_and_white_space_normalised() {
+        assert_eq!(
+            subject_of(b"  Weekly\r\n\treport   W48\t "),
+            "Weekly report W48"
+        );
+    }
+
+    #[test]
+    fn broken_encoded_words_stay_as_text() {
+        assert_eq!(
+            subject_of(b"=?utf-8?X?abc?= =? not a word"),
+            "=?utf-8?X?abc?= =? not a word"
+        );
+        assert_eq!(subject_of(b"=?utf-8?B?5ZGo"), "=?utf-8?B?5ZGo");
+    }
+
+    #[test]
+    fn latin1_mojibake_of_a_declared_cjk_charset_is_repaired() {
+        // Big5 大家說 read as Latin-1 and written as UTF-8 by a gateway.
+        let raw = msg(
+            &[
+                b"From: a@example.com",
+                b"Subject: \xc2\xa4j\xc2\xaea\xc2\xbb\xc2\xa1",
+                b"Content-Type: text/html; charset=\"big5\"",
+            ],
+            b"x",
+        );
+        assert_eq!(
+            parse(&raw).map(|e| e.subject).ok().as_deref(),
+            Some("大家說")
+        );
+        // A real accented word is left alone.
+        assert_eq!(repair_latin1_mojibake("Säying hello", BIG5), None);
+    }
+
+    #[test]
+    fn decode_text_guesses_undeclared_bytes() {
+        assert_eq!(decode_text("周报".as_bytes(), None), "周报");
+        assert_eq!(decode_text(b"\xd6\xdc\xb1\xa8", None), "周报");
+        assert_eq!(decode_text(b"\xd6\xdc\xb1\xa8", Some("us-ascii")), "周报");
+        // Not GB18030 either: windows-1252 keeps every byte.
+        assert_eq!(decode_text(b"caf\xe9 ", None), "café ");
+        // GB2312 mislabelled as UTF-8.
+        assert_eq!(decode_text(b"\xd6\xdc\xb1\xa8", Some("utf-8")), "周报");
+        assert_eq!(decode_text(b"\xb6\x67\xb3\xf8", Some("big5")), "週報");
+        assert_eq!(decode_text(b"\x81\x30\x81\x30", Some("gb18030")), "\u{80}");
+        assert_eq!(decode_text(b"\xff\xfeW\x00", Some("utf-16")), "W");
+        assert_eq!(decode_text(b"\xef\xbb\xbfok", Some("utf-8")), "ok");
+    }
+
+    // --- Addresses --------------------------------------------------------------
+
+    fn addresses(to_line: &[u8]) -> Vec<Mailbox> {
+        let mut line = b"To: ".to_vec();
+        line.extend_from_slice(to_line);
+        let raw = msg(&[b"From: a@example.com", &line], b"");
+        parse(&raw).map(|e| e.to).unwrap_or_default()
+    }
+
+    fn mailbox(name: Option<&str>, email: &str) -> Mailbox {
+        Mailbox {
+            name: name.map(String::from),
+            email: email.into(),
+        }
+    }
+
+    #[test]
+    fn encoded_display_names_decode_and_emails_are_lower_cased() {
+        assert_eq!(
+            addresses(b"=?GB2312?B?zfW3vA==?= <WangFang@Example.COM>, \"=?utf-8?B?5p2O5aic?=\" <lina@example.com>"),
+            vec![mailbox(Some("王芳"), "wangfang@example.com"), mailbox(Some("李娜"), "lina@example.com")]
+        );
+    }
+
+    #[test]
+    fn raw_8bit_gbk_display_name_decodes() {
+        assert_eq!(
+            addresses(b"\"\xcd\xf5\xb7\xbc\" <wangfang@example.com>"),
+            vec![mailbox(Some("王芳"), "wangfang@example.com")]
+        );
+        assert_eq!(
+            addresses(b"\xcd\xf5\xb7\xbc<wangfang@example.com>"),
+            vec![mailbox(Some("王芳"), "wangfang@example.com")]
+        );
+    }
+
+    #[test]
+    fn display_name_split_across_encoded_words_decodes() {
+        // 王芳 = CD F5 B7 BC, split inside 芳.
+        assert_eq!(
+            addresses(b"=?gb2312?B?zfW3?= =?gb2312?B?vA==?= <wangfang@example.com>"),
+            vec![mailbox(Some("王芳"), "wangfang@example.com")]
+        );
+    }
+
+    #[test]
+    fn group_members_are_kept_and_empty_groups_skipped() {
+        assert_eq!(
+            addresses(b"undisclosed-recipients:;, Team: a@x.com, \"B\" <b@x.com>;, c@x.com"),
+            vec![
+                mailbox(None, "a@x.com"),
+                mailbox(Some("B"), "b@x.com"),
+                mailbox(None, "c@x.com")
+            ]
+        );
+    }
+
+    #[test]
+    fn things_that_are_not_addresses_are_skipped() {
+        assert_eq!(
+            addresses(b"not-an-address, x@@y.com, @y.com, a@, <a b@c.com>"),
+            vec![mailbox(None, "b@c.com")]
+        );
+        assert_eq!(
+            addresses(b"\"unbalanced <a@x.com>, b@x.com"),
+            vec![mailbox(None, "a@x.com"), mailbox(None, "b@x.com")]
+        );
+        assert_eq!(valid_email("a@b@c"), None);
+        assert_eq!(valid_email("a b@c.com"), None);
+        assert_eq!(valid_email("a@c..com"), None);
+        assert_eq!(
+            valid_email(" <ZhangWei@Example.com> ").as_deref(),
+            Some("zhangwei@example.com")
+        );
+    }
+
+    #[test]
+    fn to_and_cc_collect_every_header_without_duplicates() {
+        let raw = msg(
+            &[
+                b"From: a@example.com",
+                b"To: b@example.com",
+                b"To: B@example.com, c@example.com",
+                b"Cc: d@example.com",
+            ],
+            b"",
+        );
+        let env = parse(&raw).ok().unwrap_or_default();
+        assert_eq!(
+            env.to.iter().map(|m| m.email.as_str()).collect::<Vec<_>>(),
+            ["b@example.com", "c@example.com"]
+        );
+        assert_eq!(env.cc, vec![mailbox(None, "d@example.com")]);
+    }
+
+    // --- Rejection ----------------------------------------------------------------
+
+    #[test]
+    fn garbage_is_not_a_message() {
+        for raw in [
+            &b""[..],
+            b"\r\n\r\n",
+            b"hello world\nthis is text",
+            b"\x00\x01\x02\xff\xfe",
+            b": no name\n\n",
+        ] {
+            assert!(
+                matches!(parse(raw), Err(ParseError::Malformed(_))),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn message_without_a_readable_from_is_rejected() {
+        assert!(matches!(
+            parse(&msg(&[b"Subject: hi"], b"x")),
+            Err(ParseError::NoSender)
+        ));
+        assert!(matches!(
+            parse(&msg(&[b"From: <>", b"Subject: hi"], b"x")),
+            Err(ParseError::NoSender)
+        ));
+        assert!(matches!(
+            parse(&msg(&[b"From: =?UTF-16?B?//492Enc?= test"], b"x")),
+            Err(ParseError::NoSender)
+        ));
+    }
+
+    #[test]
+    fn first_valid_from_wins() {
+        let env = parse(&msg(
+            &[b"From: nobody", b"From: Zhang <ZhangWei@example.com>"],
+            b"",
+        ))
+        .ok()
+        .unwrap_or_default();
+        assert_eq!(
+            env.from,
+            Some(mailbox(Some("Zhang"), "zhangwei@example.com"))
+        );
+        let env = parse(&msg(&[b"From: tim@x.com concierge@x.com"], b""))
+            .ok()
+            .unwrap_or_default();
+        assert_eq!(env.from.map(|m| m.email).as_deref(), Some("tim@x.com"));
+    }
+
+    #[test]
+    fn real_world_mess_is_still_a_message() {
+        // mbox separator, BOM, a leading blank line, lone CRs, no body.
+        for raw in [
+            &b"From zhangwei@example.com Sat Nov 28 12:00:00 2026\nFrom: zhangwei@example.com\nSubject: x\n\nbody"[..],
+            b"\xef\xbb\xbfFrom: zhangwei@example.com\r\nSubject: x\r\n\r\nbody",
+            b"   \r\nFrom: zhangwei@example.com\r\nSubject: x\r\n\r\nbody",
+            b"From: zhangwei@example.com\rSubject: x\r\r\nbody",
+            b"From: zhangwei@example.com",
+        ] {
+            let env = parse(raw);
+            assert_eq!(env.ok().and_then(|e| e.from).map(|m| m.email).as_deref(), Some("zhangwei@example.com"), "{raw:?}");
+        }
+    }
+
+    // --- Threading headers ----------------------------------------------------------
+
+    #[test]
+    fn message_ids_are_extracted_without_brackets() {
+        assert_eq!(
+            parse_message_ids("<a@x> <b@y>\r\n\t<c@z>"),
+            ["a@x", "b@y", "c@z"]
+        );
+        assert_eq!(parse_message_ids("bare@x.com"), ["bare@x.com"]);
+        assert_eq!(parse_message_ids("<a@x>,<a@x>, <>"), ["a@x"]);
+        assert_eq!(
+            parse_message_ids("Your message of Tue <a@x> (comment)"),
+            ["a@x"]
+        );
+        assert_eq!(parse_message_ids("<unterminated@x"), ["unterminated@x"]);
+        assert_eq!(parse_message_ids("<long\r\n id@x>"), ["longid@x"]);
+        assert!(parse_message_ids("").is_empty());
+        assert!(parse_message_ids("no ids here").is_empty());
+    }
+
+    #[test]
+    fn threading_headers_fill_the_envelope() {
+        let raw = msg(
+            &[
+                b"From: wangfang@example.com",
+                b"Message-ID: <re1@wangfang>",
+                b"In-Reply-To: <w48@zhang>",
+                b"References: <w47@zhang>\r\n <w48@zhang>",
+            ],
+            b"",
+        );
+        let env = parse(&raw).ok().unwrap_or_default();
+        assert_eq!(env.message_id.as_deref(), Some("re1@wangfang"));
+        assert_eq!(env.in_reply_to, ["w48@zhang"]);
+        assert_eq!(env.references, ["w47@zhang", "w48@zhang"]);
+    }
+
+    #[test]
+    fn missing_message_id_is_none() {
+        assert_eq!(
+            parse(&msg(&[b"From: a@x.com", b"Message-ID: "], b""))
+                .ok()
+                .unwrap_or_default()
+                .message_id,
+            None
+        );
+    }
+
+    // --- Date -------------------------------------------------------------------------
+
+    fn date(s: &str) -> Option<String> {
+        parse_date(s).map(|d| d.to_rfc3339())
+    }
+
+    #[test]
+    fn rfc5322_dates_parse() {
+        assert_eq!(
+            date("Sat, 28 Nov 2026 21:30:05 +0800").as_deref(),
+            Some("2026-11-28T21:30:05+08:00")
+        );
+        assert_eq!(
+            date("28 Nov 2026 21:30:05 -0500 (EST)").as_deref(),
+            Some("2026-11-28T21:30:05-05:00")
+        );
+        assert_eq!(
+            date("Sat, 28 Nov 26 21:30:05 GMT").as_deref(),
+            Some("2026-11-28T21:30:05+00:00")
+        );
+        assert_eq!(
+            date("Tue, 19 Jun 2001 01:16:04 +0800 (CST)").as_deref(),
+            Some("2001-06-19T01:16:04+08:00")
+        );
+    }
+
+    #[test]
+    fn lenient_dates_parse() {
+        // No seconds, colon in the zone, CST as China, no zone, ISO 8601.
+        assert_eq!(
+            date("Sat, 28 Nov 2026 21:30 +0800").as_deref(),
+            Some("2026-11-28T21:30:00+08:00")
+        );
+        assert_eq!(
+            date("Sat, 28 Nov 2026 21:30:00 +08:00").as_deref(),
+            Some("2026-11-28T21:30:00+08:00")
+        );
+        assert_eq!(
+            date("Sat, 28 Nov 2026 21:30:00 CST").as_deref(),
+            Some("2026-11-28T21:30:00+08:00")
+        );
+        assert_eq!(
+            date("Sat, 28 Nov 2026 21:30:00").as_deref(),
+            Some("2026-11-28T21:30:00+08:00")
+        );
+        assert_eq!(
+            date("2026-11-28T21:30:00+08:00").as_deref(),
+            Some("2026-11-28T21:30:00+08:00")
+        );
+        assert_eq!(
+            date("2026-11-28 21:30:00 +0800").as_deref(),
+            Some("2026-11-28T21:30:00+08:00")
+        );
+        assert_eq!(
+            date("Saturday, November 28, 2026 9:30:00 PM")
+                .map(|d| d[..10].to_string())
+                .as_deref(),
+            Some("2026-11-28")
+        );
+    }
+
+    #[test]
+    fn garbage_dates_are_none_never_1970() {
+        for s in [
+            "",
+            "garbage",
+            "Pn, 29 paX 2007 21:13:00 +0100",
+            "Sat, 28 Nov 2026 27:00:00 +0800",
+            "31 Feb 2026 10:00 +0800",
+            "0",
+            "Sat, 28 Nov 2026",
+        ] {
+            assert_eq!(date(s), None, "{s}");
+        }
+    }
+
+    // --- Body ---------------------------------------------------------------------------
+
+    #[test]
+    fn gbk_base64_plain_body_decodes() {
+        let raw = msg(
+            &[
+                b"From: a@x.com",
+                b"Content-Type: text/plain; charset=\"gb2312\"",
+                b"Content-Transfer-Encoding: base64",
+            ],
+            b"sb7W3M3qs8m/zbunsN23wzEyvNKhowrPwtbcvMa7rqO6uPq9+LGovNuhow==",
+        );
+        assert_eq!(
+            parse(&raw).ok().unwrap_or_default().body_text,
+            "本周完成客户拜访12家。\n下周计划：跟进报价。"
+        );
+    }
+
+    #[test]
+    fn body_without_charset_is_utf8_or_gb18030_not_windows_1252() {
+        let env = parse(&msg(&[b"From: a@x.com"], b"\xd6\xdc\xb1\xa8"))
+            .ok()
+            .unwrap_or_default();
+        assert_eq!(env.body_text, "周报");
+        let env = parse(&msg(&[b"From: a@x.com"], "周报".as_bytes()))
+            .ok()
+            .unwrap_or_default();
+        assert_eq!(env.body_text, "周报");
+    }
+
+    #[test]
+    fn multipart_prefers_plain_over_html_and_skips_attachments() {
+        let raw = msg(
+            &[b"From: a@x.com", b"Content-Type: multipart/mixed; boundary=\"b1\""],
+            b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Disposition: attachment; filename=\"a.txt\"\r\n\r\nATTACHED\r\n\
+--b1\r\nContent-Type: multipart/alternative; boundary=\"b2\"\r\n\r\n\
+--b2\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>HTML</p>\r\n\
+--b2\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=E5=91=A8=E6=8A=A5 soft=\r\nbreak\r\n\
+--b2--\r\n--b1--\r\n",
+        );
+        assert_eq!(
+            parse(&raw).ok().unwrap_or_default().body_text,
+            "周报 softbreak"
+        );
+    }
+
+    #[test]
+    fn html_only_body_is_stripped_to_text() {
+        let raw = msg(
+            &[b"From: a@x.com", b"Content-Type: text/html; charset=gbk"],
+            b"<html><head><style>p{color:red}</style><title>t</title></head><body><p>\xd6\xdc\xb1\xa8&nbsp;W48</p><script>x()</script><!-- c --><div>a &amp; b &#21608;&#x62a5;</div></body></html>",
+        );
+        assert_eq!(
+            parse(&raw).ok().unwrap_or_default().body_text,
+            "周报 W48\na & b 周报"
+        );
+    }
+
+    #[test]
+    fn body_text_is_capped_at_64_kib_on_a_char_boundary() {
+        let body = "周".repeat(30_000);
+        let env = parse(&msg(
+            &[b"From: a@x.com", b"Content-Type: text/plain; charset=utf-8"],
+            body.as_bytes(),
+        ))
+        .ok()
+        .unwrap_or_default();
+        assert!(env.body_text.len() <= BODY_TEXT_MAX && env.body_text.len() > BODY_TEXT_MAX - 4);
+        assert!(env.body_text.chars().all(|c| c == '周'));
+    }
+
+    // --- Other headers ------------------------------------------------------------------
+
+    #[test]
+    fn x_mailer_falls_back_to_user_agent_and_auth_results_are_kept_in_order() {
+        let raw = msg(
+            &[
+                b"Authentication-Results: mx.example.com;\r\n dkim=pass header.d=example.com",
+                b"Authentication-Results: relay; spf=pass",
+                b"From: a@x.com",
+                b"User-Agent: Mozilla Thunderbird",
+            ],
+            b"",
+        );
+        let env = parse(&raw).ok().unwrap_or_default();
+        assert_eq!(env.x_mailer.as_deref(), Some("Mozilla Thunderbird"));
+        assert_eq!(
+            env.authentication_results,
+            [
+                "mx.example.com; dkim=pass header.d=example.com",
+                "relay; spf=pass"
+            ]
+        );
+        let env = parse(&msg(
+            &[
+                b"From: a@x.com",
+                b"User-Agent: UA",
+                b"X-Mailer: Foxmail 7.2.25.228[cn]",
+            ],
+            b"",
+        ))
+        .ok()
+        .unwrap_or_default();
+        assert_eq!(env.x_mailer.as_deref(), Some("Foxmail 7.2.25.228[cn]"));
+    }
+
+    // --- Robustness -----------------------------------------------------------------------
+
+    #[test]
+    fn never_panics_on_truncated_or_mutated_messages() {
+        let base = msg(
+            &[
+                b"From: =?GB2312?B?1cXOsA==?= <zhangwei@example.com>",
+                b"To: \"\xcd\xf5\xb7\xbc\" <wangfang@example.com>, g: a@b.c;",
+                b"Subject: =?GB2312?B?1g==?==?GB2312?B?3LGo?= W48 =?x?Q?=?=",
+                b"Date: Sat, 28 Nov 2026 21:30 +08:00",
+                b"References: <a@b> <c",
+                b"Content-Type: multipart/alternative; boundary=\"b\"",
+            ],
+            b"--b\r\nContent-Type: text/plain; charset=utf-7\r\nContent-Transfer-Encoding: base64\r\n\r\nK1ZHaGlwUS0=\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>&#xFFFFFFFF;&#99999999;<scr</p>\r\n--b--\r\n",
+        );
+        // Every prefix.
+        for end in 0..=base.len() {
+            let _ = parse(&base[..end]);
+        }
+        // Deterministic byte mutations (xorshift).
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..3000 {
+            let mut m = base.clone();
+            for _ in 0..4 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let at = (state % m.len() as u64) as usize;
+                let byte = (state >> 32) as u8;
+                match state % 3 {
+                    0 => m[at] = byte,
+                    1 => m.insert(at, b"=?:<>\"\r\n\xd6;"[(byte % 10) as usize]),
+                    _ => {
+                        m.remove(at);
+                    }
+                }
+            }
+            let _ = parse(&m);
+        }
+    }
+
+    #[test]
+    fn never_panics_on_address_punctuation_soup() {
+        const ALPHABET: &[u8] = b"ab@.<>\"():;,\\ =?Bq_\xd6\xdc\t";
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            let mut value = Vec::new();
+            for _ in 0..(state % 24) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                value.push(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
+            }
+            let _ = address_list(&value, None);
+            let _ = decode_header(&value);
+            let _ = parse_message_ids(&String::from_utf8_lossy(&value));
+            let _ = parse_date(&String::from_utf8_lossy(&value));
+        }
+    }
+
+    #[test]
+    fn helpers_round_trip() {
+        assert_eq!(
+            b64_decode(b64_encode("张伟 <>".as_bytes()).as_bytes()),
+            "张伟 <>".as_bytes()
+        );
+        assert_eq!(b64_decode(b"YQ==Yg=="), b"ab");
+        assert_eq!(qp_decode(b"a=3Db=\r\nc=ZZ", false), b"a=bc=ZZ");
+        assert_eq!(normalize_whitespace(" a \t\r\n b\u{3000}c "), "a b c");
+    }
+}

@@ -1,1 +1,2000 @@
-//! Composing emails (being written).
+//! The emails reportd sends: one typed context per kind, the tera templates
+//! that turn a context into a subject, a plain-text part and an HTML part in
+//! Chinese or English, and the MIME message built from them with lettre.
+//!
+//! # Contexts
+//!
+//! Each kind of email has a `#[derive(Serialize)]` struct ([`DeadlineReminder`],
+//! [`LateNotice`], [`Misaddressed`], [`ReplyReminder`], [`Escalation`],
+//! [`Digest`], [`ExcuseConfirmation`]) that holds display values whose form
+//! does not depend on the language: names, addresses, periods (`2026-W48`,
+//! `2026-11`), subjects, local times as `2026-11-28 22:00` (see
+//! [`local_time`]). Money is a typed [`Fen`] and serialises as `50.00`;
+//! statuses and kinds are typed and serialise as their config words
+//! (`on_time`, `weekly`). Everything that reads differently per language
+//! (status labels 按时/on time, 周报/weekly report, "2 h 05 min") is done by
+//! the templates.
+//!
+//! # Templates
+//!
+//! `templates/` is compiled into the binary ([`Templates::new`]). For each
+//! kind `K` and language `L` (`zh`, `en`) there are `L/K.subject.txt`,
+//! `L/K.txt` and `L/K.html`; `L/labels.txt` holds the per-language macros,
+//! `L/layout.{txt,html}` the footer, `base.html` the phone-friendly layout and
+//! `macros.html` the inline styles. Templates named `*.html` are HTML-escaped
+//! by tera; `*.txt` are not. In `.txt` templates, the `cell` filter marks a
+//! table cell: every run of lines holding cells is aligned into columns by
+//! display width (a CJK character counts two), so the plain-text twin of a
+//! table lines up in a monospaced font.
+//!
+//! # Message
+//!
+//! [`compose_message`] (a lettre [`Message`], what
+//! [`crate::notify::outbox::Outgoing::from_message`] takes) and [`compose`]
+//! (its bytes) build `multipart/alternative` with `text/plain` then
+//! `text/html`, both UTF-8 in base64 or quoted-printable, with the given
+//! Message-ID, In-Reply-To, References and Date; lettre RFC 2047-encodes the
+//! subject and display names.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use lettre::Message;
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use serde::{Serialize, Serializer};
+use sha2::{Digest as _, Sha256};
+use tera::Tera;
+
+use crate::config::Language;
+use crate::money::Fen;
+use crate::period::Kind;
+use crate::reports::compliance::{ExcuseError, Status};
+
+// ---------------------------------------------------------------------------
+// Errors.
+
+/// Why an email could not be rendered or built.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("no email kind `{0}`: use one of {kinds}", kinds = KINDS.join(", "))]
+    UnknownKind(String),
+    #[error(
+        "template {name} failed: {detail}; fix the template in templates/ (and rebuild) \
+         or give the context the field it names"
+    )]
+    Template { name: String, detail: String },
+    #[error("the templates in the binary do not load: {0}; fix the template named and rebuild")]
+    Load(String),
+    #[error("the context of a {kind} email is not a struct with named fields: {detail}")]
+    Context { kind: String, detail: String },
+    #[error("the {lang} {kind} subject template gave an empty subject; give it some text")]
+    EmptySubject { kind: String, lang: Language },
+    #[error(
+        "`{id}` is not a usable {header}: give it without angle brackets, ASCII without \
+         spaces{needs_at}, like reportd.1a2b3c@example.com",
+        needs_at = if *.header == "Message-ID" { " and with an @" } else { "" }
+    )]
+    MessageId { header: &'static str, id: String },
+    #[error("the email has no To recipient: give at least one")]
+    NoRecipient,
+    #[error("`{email}` is not an email address ({reason}); check the config")]
+    Address { email: String, reason: String },
+    #[error("lettre refused to build the message: {0}")]
+    Build(#[from] lettre::error::Error),
+}
+
+// ---------------------------------------------------------------------------
+// Contexts.
+
+/// A person named in an email. [`Contact::new`] falls back to the address
+/// when the name is blank, so templates can always show `name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Contact {
+    pub name: String,
+    pub email: String,
+}
+
+impl Contact {
+    pub fn new(name: impl Into<String>, email: impl Into<String>) -> Contact {
+        let name = name.into();
+        let email = email.into();
+        let name = if name.trim().is_empty() {
+            email.clone()
+        } else {
+            name.trim().to_string()
+        };
+        Contact { name, email }
+    }
+
+    /// The lettre mailbox `name <email>` for To, Cc or From.
+    pub fn mailbox(&self) -> Result<Mailbox, ComposeError> {
+        let address = self
+            .email
+            .parse::<lettre::Address>()
+            .map_err(|e| ComposeError::Address {
+                email: self.email.clone(),
+                reason: e.to_string(),
+            })?;
+        let name = (self.name != self.email).then(|| self.name.clone());
+        Ok(Mailbox::new(name, address))
+    }
+}
+
+impl From<&crate::config::Person> for Contact {
+    fn from(p: &crate::config::Person) -> Contact {
+        Contact::new(p.name.clone(), p.email.clone())
+    }
+}
+
+/// A local time as the emails show it: `2026-11-28 22:00`.
+pub fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The subject a supervisor or manager uses to file a valid reason by email
+/// (`请假/excuse 2026-W48 zhangwei@example.com`), as the late notice shows it.
+pub fn excuse_subject(period: &str, person_email: &str) -> String {
+    format!("请假/excuse {period} {person_email}")
+}
+
+/// Deadline reminder to a rep or clerk whose report is still pending.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadlineReminder {
+    pub person: Contact,
+    /// The direct supervisor: where the report goes (To).
+    pub supervisor: Contact,
+    /// Who is CC'd for filing; shown when known.
+    pub assistant: Option<Contact>,
+    #[serde(serialize_with = "ser_kind")]
+    pub kind: Kind,
+    pub period: String,
+    /// Local time the report must arrive before, e.g. `2026-11-28 22:00`.
+    pub due: String,
+    #[serde(serialize_with = "ser_fen")]
+    pub fine: Fen,
+}
+
+/// Late notice to a rep or clerk whose deadline passed without a report;
+/// CC the direct supervisor.
+#[derive(Debug, Clone, Serialize)]
+pub struct LateNotice {
+    pub person: Contact,
+    pub supervisor: Contact,
+    pub assistant: Option<Contact>,
+    #[serde(serialize_with = "ser_kind")]
+    pub kind: Kind,
+    pub period: String,
+    pub due: String,
+    #[serde(serialize_with = "ser_fen")]
+    pub fine: Fen,
+    /// The part of the fine that goes to the activity fund.
+    #[serde(serialize_with = "ser_fen")]
+    pub fund_share: Fen,
+    /// See [`excuse_subject`].
+    pub excuse_subject: String,
+}
+
+/// A report that did not reach the direct supervisor (neither To nor Cc).
+#[derive(Debug, Clone, Serialize)]
+pub struct Misaddressed {
+    pub person: Contact,
+    /// Whom to send it to.
+    pub supervisor: Contact,
+    pub assistant: Option<Contact>,
+    #[serde(serialize_with = "ser_kind")]
+    pub kind: Kind,
+    pub period: String,
+    pub due: String,
+    /// Whether `due` is already past when the notice is sent.
+    pub deadline_passed: bool,
+    pub report_subject: String,
+    /// When the misaddressed report arrived.
+    pub received: String,
+    /// Where it went instead (its To and Cc).
+    pub sent_to: Vec<Contact>,
+}
+
+/// Reply reminder to a supervisor, sent in the report's thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplyReminder {
+    pub supervisor: Contact,
+    /// Who sent the report.
+    pub person: Contact,
+    #[serde(serialize_with = "ser_kind")]
+    pub kind: Kind,
+    pub period: String,
+    pub report_subject: String,
+    pub received: String,
+    /// Whole hours since the report arrived.
+    pub hours_waiting: i64,
+    pub reply_within_hours: u32,
+    /// 1 for the first reminder.
+    pub reminder_number: u32,
+    /// The next step is the escalation to the manager.
+    pub final_reminder: bool,
+    /// Who is told when the reminders go unanswered.
+    pub manager: Option<Contact>,
+}
+
+/// One report still waiting for its supervisor's reply (escalations and
+/// digests).
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingReply {
+    pub person: Contact,
+    #[serde(serialize_with = "ser_kind")]
+    pub kind: Kind,
+    pub period: String,
+    pub report_subject: String,
+    pub received: String,
+    pub hours_waiting: i64,
+    /// Reply reminders already sent for it.
+    pub reminders_sent: u32,
+}
+
+/// Escalation to a manager: reports a supervisor left unanswered after the
+/// reminders.
+#[derive(Debug, Clone, Serialize)]
+pub struct Escalation {
+    pub manager: Contact,
+    pub supervisor: Contact,
+    pub reply_within_hours: u32,
+    pub reports: Vec<PendingReply>,
+}
+
+/// Whether a report had its reply. Serialised with `state` =
+/// `no_report` | `awaiting` | `replied`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ReplyState {
+    /// No report, so nothing to reply to.
+    NoReport,
+    Awaiting {
+        /// Whole hours since the report arrived.
+        hours: i64,
+        /// Past `reply_within_hours`.
+        overdue: bool,
+    },
+    Replied {
+        /// Local time of the first reply.
+        at: String,
+        /// Whole hours from the report to the reply.
+        after_hours: i64,
+    },
+}
+
+/// One person's line in a digest.
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestRow {
+    pub person: Contact,
+    pub status: Status,
+    /// Local arrival time of the report, if any.
+    pub received: Option<String>,
+    /// Minutes after the deadline the report arrived (late reports).
+    pub minutes_late: Option<i64>,
+    /// The fine booked for the period, net of a waiver; `None` when none.
+    #[serde(serialize_with = "ser_fen_opt")]
+    pub fine: Option<Fen>,
+    /// The valid reason, for excused periods.
+    pub excuse_reason: Option<String>,
+    pub reply: ReplyState,
+    /// The history grid row: one status per column of
+    /// [`Digest::history_periods`], oldest first; `None` where nothing was
+    /// judged (before `since` or `tracking_starts`).
+    pub history: Vec<Option<Status>>,
+}
+
+/// How many people are in each status, and the fines (computed by
+/// [`DigestGroup::new`] and [`Digest::new`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub people: u32,
+    pub on_time: u32,
+    pub late: u32,
+    pub missing: u32,
+    pub excused: u32,
+    pub pending: u32,
+    pub awaiting_reply: u32,
+    #[serde(serialize_with = "ser_fen")]
+    pub fines: Fen,
+}
+
+impl Counts {
+    fn add_row(&mut self, row: &DigestRow) {
+        self.people += 1;
+        match row.status {
+            Status::OnTime => self.on_time += 1,
+            Status::Late => self.late += 1,
+            Status::Missing => self.missing += 1,
+            Status::Excused => self.excused += 1,
+            Status::Pending => self.pending += 1,
+        }
+        if let Some(fine) = row.fine {
+            self.fines = self.fines + fine;
+        }
+    }
+
+    fn add(&mut self, other: &Counts) {
+        self.people += other.people;
+        self.on_time += other.on_time;
+        self.late += other.late;
+        self.missing += other.missing;
+        self.excused += other.excused;
+        self.pending += other.pending;
+        self.awaiting_reply += other.awaiting_reply;
+        self.fines = self.fines + other.fines;
+    }
+}
+
+/// A group's record for the manager digest (make it with [`GroupStats::new`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupStats {
+    pub on_time: u32,
+    /// Reports judged (on time + late + missing; excused and pending left out).
+    pub judged: u32,
+    /// Rounded; `None` when nothing was judged.
+    pub on_time_percent: Option<u32>,
+    pub replied: u32,
+    /// Reports that needed a reply.
+    pub reports: u32,
+    pub reply_percent: Option<u32>,
+    /// Median time to the supervisor's reply in hours with one decimal
+    /// (`5.5`); `None` without replies.
+    pub median_reply_hours: Option<String>,
+}
+
+impl GroupStats {
+    /// `reply_minutes`: minutes from each replied report to its reply.
+    pub fn new(
+        on_time: u32,
+        judged: u32,
+        replied: u32,
+        reports: u32,
+        reply_minutes: &[i64],
+    ) -> GroupStats {
+        GroupStats {
+            on_time,
+            judged,
+            on_time_percent: percent(on_time, judged),
+            replied,
+            reports,
+            reply_percent: percent(replied, reports),
+            median_reply_hours: median(reply_minutes).map(|twice| {
+                // `twice` is twice the median in minutes; tenths of an hour,
+                // rounded half up: twice * 10 / 120.
+                let tenths = (twice * 10 + 60).div_euclid(120);
+                format!("{}.{}", tenths.div_euclid(10), tenths.rem_euclid(10))
+            }),
+        }
+    }
+}
+
+fn percent(part: u32, whole: u32) -> Option<u32> {
+    (whole > 0).then(|| {
+        let (part, whole) = (u64::from(part), u64::from(whole));
+        u32::try_from((part * 100 + whole / 2) / whole).unwrap_or(u32::MAX)
+    })
+}
+
+/// Twice the median (so that an even count stays exact in integers).
+fn median(values: &[i64]) -> Option<i64> {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2] * 2),
+        _ => Some(v[n / 2 - 1] + v[n / 2]),
+    }
+}
+
+/// One supervisor's group in a digest.
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestGroup {
+    /// The group's name (`商务一组`), or the supervisor's name when none.
+    pub name: String,
+    pub supervisor: Contact,
+    pub rows: Vec<DigestRow>,
+    /// Reports still waiting for the supervisor's reply (any period).
+    pub awaiting_reply: Vec<PendingReply>,
+    /// Set for the manager digest ([`DigestGroup::with_stats`]).
+    pub stats: Option<GroupStats>,
+    pub counts: Counts,
+}
+
+impl DigestGroup {
+    pub fn new(
+        name: impl Into<String>,
+        supervisor: Contact,
+        rows: Vec<DigestRow>,
+        awaiting_reply: Vec<PendingReply>,
+    ) -> DigestGroup {
+        let mut counts = Counts::default();
+        for row in &rows {
+            counts.add_row(row);
+        }
+        counts.awaiting_reply = u32::try_from(awaiting_reply.len()).unwrap_or(u32::MAX);
+        DigestGroup {
+            name: name.into(),
+            supervisor,
+            rows,
+            awaiting_reply,
+            stats: None,
+            counts,
+        }
+    }
+
+    pub fn with_stats(mut self, stats: GroupStats) -> DigestGroup {
+        self.stats = Some(stats);
+        self
+    }
+}
+
+/// Who a digest is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// One group, to its supervisor.
+    Supervisor,
+    /// Every group with its record, to a manager.
+    Manager,
+}
+
+/// Weekly or monthly digest, to a supervisor (one group) or a manager (every
+/// group, with [`GroupStats`]). Make it with [`Digest::new`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Digest {
+    pub recipient: Contact,
+    pub audience: Audience,
+    #[serde(serialize_with = "ser_kind")]
+    pub kind: Kind,
+    pub period: String,
+    pub due: String,
+    /// The history grid's columns, oldest first (`2026-W41` … `2026-W48`,
+    /// or months).
+    pub history_periods: Vec<String>,
+    pub groups: Vec<DigestGroup>,
+    /// All groups together.
+    pub counts: Counts,
+}
+
+impl Digest {
+    /// Sums the groups' counts and fits every row's history to
+    /// `history_periods` (missing leading columns become `None`, extra
+    /// leading ones are dropped), so the grid is always rectangular.
+    pub fn new(
+        recipient: Contact,
+        audience: Audience,
+        kind: Kind,
+        period: impl Into<String>,
+        due: impl Into<String>,
+        history_periods: Vec<String>,
+        mut groups: Vec<DigestGroup>,
+    ) -> Digest {
+        let width = history_periods.len();
+        let mut counts = Counts::default();
+        for group in &mut groups {
+            counts.add(&group.counts);
+            for row in &mut group.rows {
+                let len = row.history.len();
+                if len > width {
+                    row.history.drain(..len - width);
+                } else if len < width {
+                    let mut padded = vec![None; width - len];
+                    padded.append(&mut row.history);
+                    row.history = padded;
+                }
+            }
+        }
+        Digest {
+            recipient,
+            audience,
+            kind,
+            period: period.into(),
+            due: due.into(),
+            history_periods,
+            groups,
+            counts,
+        }
+    }
+}
+
+/// Why a reason filed by email was not recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    /// The person named is not a configured rep or clerk.
+    NotReporter,
+    /// The sender is not a supervisor, manager or assistant.
+    NotAuthorised,
+    /// A reason is already on file for that person and period.
+    AlreadyExcused,
+    /// The email gives no reason.
+    EmptyReason,
+    /// The subject does not name a period and a person.
+    Unreadable,
+}
+
+impl RefusalReason {
+    /// The refusal for a [`crate::reports::compliance::file_excuse`] error;
+    /// `None` for a database error (retry rather than refuse).
+    pub fn from_excuse_error(e: &ExcuseError) -> Option<RefusalReason> {
+        match e {
+            ExcuseError::NotReporter(_) => Some(RefusalReason::NotReporter),
+            ExcuseError::NotAuthorised(_) => Some(RefusalReason::NotAuthorised),
+            ExcuseError::AlreadyExcused { .. } => Some(RefusalReason::AlreadyExcused),
+            ExcuseError::EmptyReason => Some(RefusalReason::EmptyReason),
+            ExcuseError::Db(_) => None,
+        }
+    }
+}
+
+/// What became of a reason filed by email. Serialised with `result` =
+/// `accepted` | `refused`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ExcuseOutcome {
+    Accepted {
+        /// The fine reversed (filed after the deadline); `None` when filed
+        /// in time, so no fine is booked.
+        #[serde(serialize_with = "ser_fen_opt")]
+        waived: Option<Fen>,
+    },
+    Refused {
+        why: RefusalReason,
+    },
+}
+
+/// Confirmation (or refusal) of a valid reason filed by email; to the filer,
+/// CC the rep.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExcuseConfirmation {
+    /// Who sent the reason.
+    pub filer: Contact,
+    /// Whose period it is, when it could be read.
+    pub person: Option<Contact>,
+    #[serde(serialize_with = "ser_kind_opt")]
+    pub kind: Option<Kind>,
+    pub period: Option<String>,
+    /// The reason as given.
+    pub reason: String,
+    /// The subject of the filer's email.
+    pub request_subject: String,
+    /// When the filer's email arrived.
+    pub received: String,
+    pub outcome: ExcuseOutcome,
+    /// A subject that works, shown on refusal (see [`excuse_subject`]).
+    pub example_subject: String,
+}
+
+fn ser_kind<S: Serializer>(kind: &Kind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(kind.as_str())
+}
+
+fn ser_kind_opt<S: Serializer>(kind: &Option<Kind>, s: S) -> Result<S::Ok, S::Error> {
+    match kind {
+        Some(k) => s.serialize_some(k.as_str()),
+        None => s.serialize_none(),
+    }
+}
+
+fn ser_fen<S: Serializer>(fen: &Fen, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(fen)
+}
+
+fn ser_fen_opt<S: Serializer>(fen: &Option<Fen>, s: S) -> Result<S::Ok, S::Error> {
+    match fen {
+        Some(f) => s.serialize_some(&f.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// A context and the template kind it renders with.
+pub trait Email: Serialize {
+    const KIND: &'static str;
+}
+
+impl Email for DeadlineReminder {
+    const KIND: &'static str = "deadline_reminder";
+}
+impl Email for LateNotice {
+    const KIND: &'static str = "late_notice";
+}
+impl Email for Misaddressed {
+    const KIND: &'static str = "misaddressed";
+}
+impl Email for ReplyReminder {
+    const KIND: &'static str = "reply_reminder";
+}
+impl Email for Escalation {
+    const KIND: &'static str = "escalation";
+}
+impl Email for Digest {
+    const KIND: &'static str = "digest";
+}
+impl Email for ExcuseConfirmation {
+    const KIND: &'static str = "excuse_confirmation";
+}
+
+/// Every email kind, as [`Templates::render`] takes it.
+pub const KINDS: [&str; 7] = [
+    "deadline_reminder",
+    "late_notice",
+    "misaddressed",
+    "reply_reminder",
+    "escalation",
+    "digest",
+    "excuse_confirmation",
+];
+
+// ---------------------------------------------------------------------------
+// Templates.
+
+/// `(name, text)` of every template file, compiled into the binary.
+macro_rules! embed {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+/// Every file under `templates/`; a test checks that none is left out.
+const TEMPLATE_FILES: &[(&str, &str)] = embed![
+    "base.html",
+    "macros.html",
+    "zh/labels.txt",
+    "zh/layout.html",
+    "zh/layout.txt",
+    "zh/deadline_reminder.subject.txt",
+    "zh/deadline_reminder.txt",
+    "zh/deadline_reminder.html",
+    "zh/late_notice.subject.txt",
+    "zh/late_notice.txt",
+    "zh/late_notice.html",
+    "zh/misaddressed.subject.txt",
+    "zh/misaddressed.txt",
+    "zh/misaddressed.html",
+    "zh/reply_reminder.subject.txt",
+    "zh/reply_reminder.txt",
+    "zh/reply_reminder.html",
+    "zh/escalation.subject.txt",
+    "zh/escalation.txt",
+    "zh/escalation.html",
+    "zh/digest.subject.txt",
+    "zh/digest.txt",
+    "zh/digest.html",
+    "zh/excuse_confirmation.subject.txt",
+    "zh/excuse_confirmation.txt",
+    "zh/excuse_confirmation.html",
+    "en/labels.txt",
+    "en/layout.html",
+    "en/layout.txt",
+    "en/deadline_reminder.subject.txt",
+    "en/deadline_reminder.txt",
+    "en/deadline_reminder.html",
+    "en/late_notice.subject.txt",
+    "en/late_notice.txt",
+    "en/late_notice.html",
+    "en/misaddressed.subject.txt",
+    "en/misaddressed.txt",
+    "en/misaddressed.html",
+    "en/reply_reminder.subject.txt",
+    "en/reply_reminder.txt",
+    "en/reply_reminder.html",
+    "en/escalation.subject.txt",
+    "en/escalation.txt",
+    "en/escalation.html",
+    "en/digest.subject.txt",
+    "en/digest.txt",
+    "en/digest.html",
+    "en/excuse_confirmation.subject.txt",
+    "en/excuse_confirmation.txt",
+    "en/excuse_confirmation.html",
+];
+
+/// Marks the end of a table cell in rendered plain text (the `cell` filter);
+/// removed when the table is aligned.
+const CELL: char = '\u{1f}';
+
+/// A rendered email, ready for [`compose`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// One line.
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The compiled templates. Cheap to share (`Send + Sync`); load once.
+pub struct Templates {
+    tera: Tera,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates")
+            .field("templates", &TEMPLATE_FILES.len())
+            .finish()
+    }
+}
+
+impl Templates {
+    /// Compiles the templates built into the binary.
+    pub fn new() -> Result<Templates, ComposeError> {
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![".html"]);
+        tera.set_escape_fn(escape_html);
+        tera.register_filter("cell", cell_filter);
+        tera.add_raw_templates(TEMPLATE_FILES.iter().copied())
+            .map_err(|e| ComposeError::Load(error_chain(&e)))?;
+        Ok(Templates { tera })
+    }
+
+    /// Renders `ctx` as the email of `kind` (one of [`KINDS`]) in `lang`.
+    pub fn render(
+        &self,
+        kind: &str,
+        lang: Language,
+        ctx: &impl Serialize,
+    ) -> Result<Rendered, ComposeError> {
+        if !KINDS.contains(&kind) {
+            return Err(ComposeError::UnknownKind(kind.to_string()));
+        }
+        let context_error = |detail: String| ComposeError::Context {
+            kind: kind.to_string(),
+            detail,
+        };
+        let mut value = serde_json::to_value(ctx).map_err(|e| context_error(e.to_string()))?;
+        scrub(&mut value);
+        let mut context =
+            tera::Context::from_value(value).map_err(|e| context_error(error_chain(&e)))?;
+        context.insert("lang", lang.as_str());
+        let dir = lang.as_str();
+
+        let subject = self.render_one(&format!("{dir}/{kind}.subject.txt"), &context)?;
+        let subject = one_line(&subject);
+        if subject.is_empty() {
+            return Err(ComposeError::EmptySubject {
+                kind: kind.to_string(),
+                lang,
+            });
+        }
+        context.insert("subject", &subject);
+        let text = tidy_text(&self.render_one(&format!("{dir}/{kind}.txt"), &context)?);
+        let html = self.render_one(&format!("{dir}/{kind}.html"), &context)?;
+        Ok(Rendered {
+            subject,
+            text,
+            html: html.trim().to_string() + "\n",
+        })
+    }
+
+    /// [`Templates::render`] with the kind that belongs to the context.
+    pub fn render_email<E: Email>(
+        &self,
+        lang: Language,
+        ctx: &E,
+    ) -> Result<Rendered, ComposeError> {
+        self.render(E::KIND, lang, ctx)
+    }
+
+    fn render_one(&self, name: &str, context: &tera::Context) -> Result<String, ComposeError> {
+        self.tera
+            .render(name, context)
+            .map_err(|e| ComposeError::Template {
+                name: name.to_string(),
+                detail: error_chain(&e),
+            })
+    }
+}
+
+/// HTML-escapes `& < > " '` (enough in text and in quoted attributes; tera's
+/// own also turns `/` into `&#x2F;`, which only makes addresses and subjects
+/// harder to read in the source).
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A tera error with its causes (its own message is often just "Failed to
+/// render").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let _ = write!(out, ": {s}");
+        source = s.source();
+    }
+    out
+}
+
+/// Control characters in context strings (outside text: subjects, names,
+/// reasons) become spaces, new lines excepted, so none can forge a table
+/// cell mark or upset a line.
+fn scrub(value: &mut serde_json::Value) {
+    let bad = |c: char| c.is_control() && c != '\n';
+    match value {
+        serde_json::Value::String(s) if s.chars().any(bad) => {
+            *s = s.chars().map(|c| if bad(c) { ' ' } else { c }).collect();
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+        serde_json::Value::Object(map) => map.values_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
+/// `{{ value | cell }}`: the value as one line, then the cell mark.
+fn cell_filter(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let text = match value {
+        tera::Value::Null => String::new(),
+        tera::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    out.push(CELL);
+    Ok(tera::Value::String(out))
+}
+
+/// All white space runs (new lines included) to one space; trimmed.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Aligns tables, trims trailing spaces, keeps at most one blank line in a
+/// row, and ends with one new line.
+fn tidy_text(s: &str) -> String {
+    let aligned = align_tables(s);
+    let mut out = String::with_capacity(aligned.len());
+    let mut blank_run = 0;
+    for line in aligned.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank_run += 1;
+            if blank_run > 1 || out.is_empty() {
+                continue;
+            }
+        } else {
+            blank_run = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+/// Lines holding [`CELL`] marks are table rows; each run of them is aligned
+/// into columns two spaces apart by display width. A row whose every cell is
+/// `-` becomes a rule of dashes under each column.
+fn align_tables(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < lines.len() {
+        if !lines[i].contains(CELL) {
+            out.push_str(lines[i]);
+            out.push('\n');
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < lines.len() && lines[i].contains(CELL) {
+            i += 1;
+        }
+        let rows: Vec<Vec<&str>> = lines[start..i]
+            .iter()
+            .map(|l| {
+                let mut cells: Vec<&str> = l.split(CELL).collect();
+                if cells.len() > 1 && cells.last().is_some_and(|c| c.trim().is_empty()) {
+                    cells.pop();
+                }
+                cells
+            })
+            .collect();
+        let is_rule = |row: &[&str]| row.iter().all(|c| c.trim() == "-");
+        let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let mut widths = vec![0usize; columns];
+        for row in rows.iter().filter(|r| !is_rule(r)) {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(display_width(cell));
+            }
+        }
+        for row in &rows {
+            let mut line = String::new();
+            for (n, cell) in row.iter().enumerate() {
+                if n > 0 {
+                    line.push_str("  ");
+                }
+                if is_rule(row) {
+                    line.push_str(&"-".repeat(widths[n].max(1)));
+                } else {
+                    line.push_str(cell);
+                    if n + 1 < row.len() {
+                        line.push_str(&" ".repeat(widths[n].saturating_sub(display_width(cell))));
+                    }
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Columns `s` takes in a monospaced font: East Asian wide and full-width
+/// characters take two, combining marks and zero-width characters none.
+pub fn display_width(s: &str) -> usize {
+    s.chars().map(char_width).sum()
+}
+
+fn char_width(c: char) -> usize {
+    match u32::from(c) {
+        0x0300..=0x036F | 0x200B..=0x200F | 0xFE00..=0xFE0F => 0,
+        c if c < 0x20 || (0x7F..0xA0).contains(&c) => 0,
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F900..=0x1F9FF
+        | 0x20000..=0x3FFFD => 2,
+        _ => 1,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The message.
+
+const AUTO_SUBMITTED: HeaderName = HeaderName::new_from_ascii_str("Auto-Submitted");
+const AUTO_RESPONSE_SUPPRESS: HeaderName =
+    HeaderName::new_from_ascii_str("X-Auto-Response-Suppress");
+
+/// The bytes of [`compose_message`] (`Message::formatted`, CRLF line ends).
+#[allow(clippy::too_many_arguments)]
+pub fn compose(
+    from: &Mailbox,
+    to: &[Mailbox],
+    cc: &[Mailbox],
+    rendered: &Rendered,
+    message_id: &str,
+    in_reply_to: Option<&str>,
+    references: &[String],
+    date: DateTime<Utc>,
+) -> Result<Vec<u8>, ComposeError> {
+    compose_message(
+        from,
+        to,
+        cc,
+        rendered,
+        message_id,
+        in_reply_to,
+        references,
+        date,
+    )
+    .map(|m| m.formatted())
+}
+
+/// Builds the email: `multipart/alternative` with `text/plain` then
+/// `text/html` (UTF-8; quoted-printable when mostly ASCII, else base64), the
+/// subject and display names RFC 2047-encoded by lettre.
+///
+/// Message-IDs are given without angle brackets (a pair around one is
+/// accepted and dropped). `message_id` must hold an `@`. `references` is the
+/// whole References list, oldest first; `in_reply_to` is appended to it when
+/// it is not already there, so the thread holds in clients that follow only
+/// References. The MIME boundary is derived from the content, so the same
+/// inputs always give the same bytes.
+///
+/// Every email carries `Auto-Submitted: auto-generated` (RFC 3834) and
+/// `X-Auto-Response-Suppress: OOF, AutoReply`, threaded ones too: an
+/// out-of-office answer to a reply reminder would come from the supervisor
+/// into the report's thread and look like the supervisor's reply. `All` is
+/// not used because it also suppresses Exchange's delivery failure reports,
+/// and a bounced notice must come back to the mailbox.
+#[allow(clippy::too_many_arguments)]
+pub fn compose_message(
+    from: &Mailbox,
+    to: &[Mailbox],
+    cc: &[Mailbox],
+    rendered: &Rendered,
+    message_id: &str,
+    in_reply_to: Option<&str>,
+    references: &[String],
+    date: DateTime<Utc>,
+) -> Result<Message, ComposeError> {
+    if to.is_empty() {
+        return Err(ComposeError::NoRecipient);
+    }
+    let id = message_id_value("Message-ID", message_id)?;
+    if !id.contains('@') {
+        return Err(ComposeError::MessageId {
+            header: "Message-ID",
+            id: message_id.to_string(),
+        });
+    }
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .message_id(Some(format!("<{id}>")))
+        .date(SystemTime::from(date))
+        .subject(one_line(&rendered.subject));
+    for m in to {
+        builder = builder.to(m.clone());
+    }
+    for m in cc {
+        builder = builder.cc(m.clone());
+    }
+    let mut refs: Vec<&str> = Vec::with_capacity(references.len() + 1);
+    for r in references {
+        let r = message_id_value("References", r)?;
+        if !refs.contains(&r) {
+            refs.push(r);
+        }
+    }
+    if let Some(parent) = in_reply_to {
+        let parent = message_id_value("In-Reply-To", parent)?;
+        builder = builder.in_reply_to(format!("<{parent}>"));
+        if !refs.contains(&parent) {
+            refs.push(parent);
+        }
+    }
+    if !refs.is_empty() {
+        let joined: Vec<String> = refs.iter().map(|r| format!("<{r}>")).collect();
+        builder = builder.references(joined.join(" "));
+    }
+    builder = builder
+        .raw_header(HeaderValue::new(
+            AUTO_SUBMITTED,
+            "auto-generated".to_string(),
+        ))
+        .raw_header(HeaderValue::new(
+            AUTO_RESPONSE_SUPPRESS,
+            "OOF, AutoReply".to_string(),
+        ));
+
+    let boundary = boundary_for(id, rendered);
+    let alternative = MultiPart::alternative()
+        .boundary(boundary)
+        .singlepart(text_part(ContentType::TEXT_PLAIN, &rendered.text)?)
+        .singlepart(text_part(ContentType::TEXT_HTML, &rendered.html)?);
+    Ok(builder.multipart(alternative)?)
+}
+
+/// The id without its optional angle brackets, if it can stand in a header
+/// unencoded: printable ASCII, no spaces, no `<>`.
+fn message_id_value<'a>(header: &'static str, id: &'a str) -> Result<&'a str, ComposeError> {
+    let trimmed = id.trim();
+    let bare = trimmed
+        .strip_prefix('<')
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(trimmed);
+    let ok = !bare.is_empty()
+        && bare.len() <= 250
+        && bare
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>');
+    if ok {
+        Ok(bare)
+    } else {
+        Err(ComposeError::MessageId {
+            header,
+            id: id.to_string(),
+        })
+    }
+}
+
+/// `=_reportd_<hex>`: `=_` never occurs in quoted-printable or base64
+/// output, so the boundary cannot collide with a body.
+fn boundary_for(message_id: &str, rendered: &Rendered) -> String {
+    let mut hash = Sha256::new();
+    for part in [
+        message_id,
+        &rendered.subject,
+        &rendered.text,
+        &rendered.html,
+    ] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    let hex: String = hash
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("=_reportd_{hex}")
+}
+
+/// A UTF-8 part: quoted-printable when at most a sixth of the bytes are
+/// non-ASCII (readable English), else base64 (compact CJK). Never 7bit or
+/// 8bit, so long lines and any character are safe.
+fn text_part(content_type: ContentType, body: &str) -> Result<SinglePart, ComposeError> {
+    let non_ascii = body.bytes().filter(|b| !b.is_ascii()).count();
+    let ascii = body.len() - non_ascii;
+    let encoding = if non_ascii * 5 <= ascii {
+        ContentTransferEncoding::QuotedPrintable
+    } else {
+        ContentTransferEncoding::Base64
+    };
+    let body = Body::new_with_encoding(body.to_string(), encoding).map_err(|_| {
+        ComposeError::Build(lettre::error::Error::Io(std::io::Error::other(
+            "lettre refused quoted-printable or base64 for a text part",
+        )))
+    })?;
+    Ok(SinglePart::builder().header(content_type).body(body))
+}
+
+// ---------------------------------------------------------------------------
+// Tests.
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const XSS: &str = "<script>alert(1)</script>";
+
+    fn t() -> Templates {
+        Templates::new().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn zhang() -> Contact {
+        Contact::new("张伟", "zhangwei@example.com")
+    }
+    fn wang() -> Contact {
+        Contact::new("王芳", "wangfang@example.com")
+    }
+    fn li() -> Contact {
+        Contact::new("李强", "liqiang@example.com")
+    }
+    fn lin() -> Contact {
+        Contact::new("林晓", "assistant@example.com")
+    }
+
+    fn deadline_reminder(person: Contact) -> DeadlineReminder {
+        DeadlineReminder {
+            person,
+            supervisor: wang(),
+            assistant: Some(lin()),
+            kind: Kind::Weekly,
+            period: "2026-W48".into(),
+            due: "2026-11-28 22:00".into(),
+            fine: Fen::from_yuan(50),
+        }
+    }
+
+    fn late_notice(person: Contact) -> LateNotice {
+        LateNotice {
+            excuse_subject: excuse_subject("2026-W48", &person.email),
+            person,
+            supervisor: wang(),
+            assistant: Some(lin()),
+            kind: Kind::Weekly,
+            period: "2026-W48".into(),
+            due: "2026-11-28 22:00".into(),
+            fine: Fen::from_yuan(50),
+            fund_share: Fen::from_yuan(25),
+        }
+    }
+
+    fn misaddressed(person: Contact) -> Misaddressed {
+        Misaddressed {
+            person,
+            supervisor: wang(),
+            assistant: Some(lin()),
+            kind: Kind::Monthly,
+            period: "2026-11".into(),
+            due: "2026-12-02 00:00".into(),
+            deadline_passed: false,
+            report_subject: "11月月报".into(),
+            received: "2026-12-01 17:40".into(),
+            sent_to: vec![li(), lin()],
+        }
+    }
+
+    fn reply_reminder(person: Contact) -> ReplyReminder {
+        ReplyReminder {
+            supervisor: wang(),
+            person,
+            kind: Kind::Weekly,
+            period: "2026-W48".into(),
+            report_subject: "第48周周报".into(),
+            received: "2026-11-28 20:15".into(),
+            hours_waiting: 50,
+            reply_within_hours: 48,
+            reminder_number: 2,
+            final_reminder: true,
+            manager: Some(li()),
+        }
+    }
+
+    fn pending(person: Contact) -> PendingReply {
+        PendingReply {
+            person,
+            kind: Kind::Weekly,
+            period: "2026-W48".into(),
+            report_subject: "第48周周报".into(),
+            received: "2026-11-28 20:15".into(),
+            hours_waiting: 74,
+            reminders_sent: 2,
+        }
+    }
+
+    fn escalation(person: Contact) -> Escalation {
+        Escalation {
+            manager: li(),
+            supervisor: wang(),
+            reply_within_hours: 48,
+            reports: vec![pending(person)],
+        }
+    }
+
+    fn history() -> Vec<Option<Status>> {
+        vec![
+            None,
+            Some(Status::OnTime),
+            Some(Status::OnTime),
+            Some(Status::Late),
+            Some(Status::Missing),
+            Some(Status::Excused),
+            Some(Status::OnTime),
+            Some(Status::Late),
+        ]
+    }
+
+    fn weeks() -> Vec<String> {
+        (41..=48).map(|w| format!("2026-W{w}")).collect()
+    }
+
+    fn digest(person: Contact, audience: Audience) -> Digest {
+        let rows = vec![
+            DigestRow {
+                person,
+                status: Status::Late,
+                received: Some("2026-11-29 09:30".into()),
+                minutes_late: Some(690),
+                fine: Some(Fen::from_yuan(50)),
+                excuse_reason: None,
+                reply: ReplyState::Awaiting {
+                    hours: 20,
+                    overdue: false,
+                },
+                history: history(),
+            },
+            DigestRow {
+                person: Contact::new("Alexander Montgomery", "alex@example.com"),
+                status: Status::OnTime,
+                received: Some("2026-11-28 20:15".into()),
+                minutes_late: None,
+                fine: None,
+                excuse_reason: None,
+                reply: ReplyState::Replied {
+                    at: "2026-11-29 10:00".into(),
+                    after_hours: 13,
+                },
+                history: vec![Some(Status::OnTime); 8],
+            },
+            DigestRow {
+                person: Contact::new("赵敏", "zhaomin@example.com"),
+                status: Status::Excused,
+                received: None,
+                minutes_late: None,
+                fine: None,
+                excuse_reason: Some("出差".into()),
+                reply: ReplyState::NoReport,
+                // Too short: padded at the front.
+                history: vec![Some(Status::Missing), Some(Status::Excused)],
+            },
+        ];
+        let mut group = DigestGroup::new("商务一组", wang(), rows, vec![pending(zhang())]);
+        if audience == Audience::Manager {
+            group = group.with_stats(GroupStats::new(7, 8, 6, 8, &[60, 300, 330, 900]));
+        }
+        Digest::new(
+            if audience == Audience::Manager {
+                li()
+            } else {
+                wang()
+            },
+            audience,
+            Kind::Weekly,
+            "2026-W48",
+            "2026-11-28 22:00",
+            weeks(),
+            vec![group],
+        )
+    }
+
+    fn excuse(person: Contact, outcome: ExcuseOutcome) -> ExcuseConfirmation {
+        ExcuseConfirmation {
+            filer: wang(),
+            example_subject: excuse_subject("2026-W48", &person.email),
+            person: Some(person),
+            kind: Some(Kind::Weekly),
+            period: Some("2026-W48".into()),
+            reason: "出差（上海客户拜访）".into(),
+            request_subject: "请假/excuse 2026-W48 zhangwei@example.com".into(),
+            received: "2026-11-29 10:05".into(),
+            outcome,
+        }
+    }
+
+    /// Every kind rendered for `person`, with the figures each must show.
+    fn all_kinds(person: Contact) -> Vec<(&'static str, Rendered, Rendered, Vec<&'static str>)> {
+        let t = t();
+        let both = |kind: &'static str, ctx: &dyn erased::Ctx, figures: Vec<&'static str>| {
+            let zh = ctx
+                .render(&t, Language::Zh)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let en = ctx
+                .render(&t, Language::En)
+                .unwrap_or_else(|e| panic!("{e}"));
+            (kind, zh, en, figures)
+        };
+        let accepted = ExcuseOutcome::Accepted {
+            waived: Some(Fen::from_yuan(50)),
+        };
+        let refused = ExcuseOutcome::Refused {
+            why: RefusalReason::NotAuthorised,
+        };
+        vec![
+            both(
+                "deadline_reminder",
+                &deadline_reminder(person.clone()),
+                vec!["50.00", "2026-W48", "2026-11-28 22:00", "王芳"],
+            ),
+            both(
+                "late_notice",
+                &late_notice(person.clone()),
+                vec![
+                    "50.00",
+                    "25.00",
+                    "2026-W48",
+                    "王芳",
+                    "请假/excuse 2026-W48 zhangwei@example.com",
+                ],
+            ),
+            both(
+                "misaddressed",
+                &misaddressed(person.clone()),
+                vec![
+                    "2026-11",
+                    "王芳",
+                    "wangfang@example.com",
+                    "李强",
+                    "11月月报",
+                ],
+            ),
+            both(
+                "reply_reminder",
+                &reply_reminder(person.clone()),
+                vec!["2026-W48", "王芳", "第48周周报", "50", "48", "李强"],
+            ),
+            both(
+                "escalation",
+                &escalation(person.clone()),
+                vec!["2026-W48", "王芳", "李强", "第48周周报", "74"],
+            ),
+            both(
+                "digest",
+                &digest(person.clone(), Audience::Supervisor),
+                vec!["50.00", "2026-W48", "王芳", "Alexander Montgomery", "赵敏"],
+            ),
+            both(
+                "digest",
+                &digest(person.clone(), Audience::Manager),
+                vec!["50.00", "2026-W48", "商务一组", "88%", "75%", "5.3"],
+            ),
+            both(
+                "excuse_confirmation",
+                &excuse(person.clone(), accepted),
+                vec!["50.00", "2026-W48", "王芳", "出差（上海客户拜访）"],
+            ),
+            both(
+                "excuse_confirmation",
+                &excuse(person.clone(), refused),
+                vec![
+                    "2026-W48",
+                    "王芳",
+                    "请假/excuse 2026-W48 zhangwei@example.com",
+                ],
+            ),
+        ]
+    }
+
+    /// Renders any context behind one trait object, for the table of kinds.
+    mod erased {
+        use super::super::*;
+        pub trait Ctx {
+            fn render(&self, t: &Templates, lang: Language) -> Result<Rendered, ComposeError>;
+        }
+        impl<E: Email> Ctx for E {
+            fn render(&self, t: &Templates, lang: Language) -> Result<Rendered, ComposeError> {
+                t.render_email(lang, self)
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_renders_in_both_languages_with_its_figures() {
+        let mut kinds_seen = Vec::new();
+        for (kind, zh, en, figures) in all_kinds(zhang()) {
+            kinds_seen.push(kind);
+            for (lang, r) in [("zh", &zh), ("en", &en)] {
+                assert!(!r.subject.is_empty(), "{kind} {lang}");
+                assert!(!r.subject.contains('\n'), "{kind} {lang}");
+                assert!(r.text.trim().len() > 40, "{kind} {lang}: {}", r.text);
+                assert!(r.html.contains("</html>"), "{kind} {lang}");
+                for f in &figures {
+                    assert!(
+                        r.text.contains(f),
+                        "{kind} {lang} text lacks {f}:\n{}",
+                        r.text
+                    );
+                    assert!(
+                        r.html.contains(f),
+                        "{kind} {lang} html lacks {f}:\n{}",
+                        r.html
+                    );
+                }
+                assert!(r.text.contains("张伟"), "{kind} {lang}:\n{}", r.text);
+                assert!(!r.text.contains(CELL), "{kind} {lang}");
+                assert!(!r.text.contains("\n\n\n"), "{kind} {lang}");
+                assert!(!r.html.contains(CELL), "{kind} {lang}");
+            }
+            assert!(
+                zh.text.chars().filter(|c| char_width(*c) == 2).count()
+                    > en.text.chars().filter(|c| char_width(*c) == 2).count(),
+                "{kind}: the zh text should be Chinese, the en text English"
+            );
+            assert!(zh.html.contains(r#"lang="zh-CN""#), "{kind}");
+            assert!(en.html.contains(r#"lang="en""#), "{kind}");
+        }
+        let mut unique = kinds_seen.clone();
+        unique.dedup();
+        assert_eq!(unique, KINDS);
+    }
+
+    #[test]
+    fn names_from_outside_are_escaped_in_html_and_verbatim_in_text() {
+        for (kind, zh, en, _) in all_kinds(Contact::new(XSS, "x@example.com")) {
+            for (lang, r) in [("zh", &zh), ("en", &en)] {
+                assert!(!r.html.contains("<script"), "{kind} {lang}:\n{}", r.html);
+                assert!(r.html.contains("&lt;script&gt;"), "{kind} {lang}");
+                assert!(r.text.contains(XSS), "{kind} {lang}:\n{}", r.text);
+            }
+        }
+        // A subject from outside, in the reply reminder's subject and title.
+        let mut ctx = reply_reminder(zhang());
+        ctx.report_subject = format!("周报 {XSS}\r\nBcc: evil@example.com");
+        let r = t()
+            .render_email(Language::Zh, &ctx)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            r.subject,
+            format!("Re: 周报 {XSS} Bcc: evil@example.com"),
+            "one line"
+        );
+        assert!(!r.html.contains("<script"));
+        assert!(r.html.contains("<title>Re: 周报 &lt;script&gt;"));
+    }
+
+    #[test]
+    fn control_characters_in_context_cannot_forge_table_cells() {
+        let mut d = digest(
+            Contact::new("张\u{1f}伟\t", "zw@example.com"),
+            Audience::Supervisor,
+        );
+        d.groups[0].rows[0].excuse_reason = Some("a\u{1f}b\rc".into());
+        let r = t()
+            .render_email(Language::Zh, &d)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!r.text.contains(CELL) && !r.text.contains('\t') && !r.text.contains('\r'));
+        assert!(r.text.contains("张 伟"), "{}", r.text);
+    }
+
+    #[test]
+    fn labels_are_localised() {
+        let t = t();
+        let d = digest(zhang(), Audience::Supervisor);
+        let zh = t
+            .render_email(Language::Zh, &d)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let en = t
+            .render_email(Language::En, &d)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for label in ["按时", "迟交", "未交", "已免", "周报"] {
+            assert!(zh.html.contains(label), "zh html lacks {label}");
+            assert!(zh.text.contains(label), "zh text lacks {label}");
+        }
+        for label in ["on time", "late", "missing", "excused", "weekly"] {
+            assert!(
+                en.html.to_lowercase().contains(label),
+                "en html lacks {label}"
+            );
+            assert!(
+                en.text.to_lowercase().contains(label),
+                "en text lacks {label}"
+            );
+        }
+        assert!(zh.text.contains("11 小时 30 分"), "{}", zh.text);
+        assert!(en.text.contains("11 h 30 min"), "{}", en.text);
+        let monthly = misaddressed(zhang());
+        let zh = t
+            .render_email(Language::Zh, &monthly)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(zh.subject.contains("月报"), "{}", zh.subject);
+        let en = t
+            .render_email(Language::En, &monthly)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(en.subject.contains("monthly report"), "{}", en.subject);
+    }
+
+    #[test]
+    fn digest_html_has_the_history_grid_and_a_text_legend() {
+        let t = t();
+        for lang in [Language::Zh, Language::En] {
+            let d = digest(zhang(), Audience::Supervisor);
+            let r = t.render_email(lang, &d).unwrap_or_else(|e| panic!("{e}"));
+            assert!(r.html.contains(r#"data-grid="history""#), "{}", r.html);
+            // 3 people × 8 weeks of coloured cells.
+            assert_eq!(r.html.matches(r#"data-cell=""#).count(), 24, "{lang}");
+            for w in 41..=48 {
+                assert!(r.html.contains(&format!(">W{w}<")), "{lang}: W{w}");
+                assert!(r.text.contains(&format!("W{w}")), "{lang}: W{w}");
+            }
+            assert!(r.html.contains(r#"data-legend="history""#), "{lang}");
+            let legend = match lang {
+                Language::Zh => [
+                    "按 = 按时",
+                    "迟 = 迟交",
+                    "缺 = 未交",
+                    "免 = 已免",
+                    "待 = 待交",
+                ],
+                Language::En => [
+                    "O = on time",
+                    "L = late",
+                    "X = missing",
+                    "E = excused",
+                    "? = pending",
+                ],
+            };
+            for entry in legend {
+                assert!(r.html.contains(entry), "{lang} html legend lacks {entry}");
+                assert!(r.text.contains(entry), "{lang} text legend lacks {entry}");
+            }
+        }
+    }
+
+    /// The column at which `needle` starts on `line`, in display width.
+    fn column_of(line: &str, needle: &str) -> Option<usize> {
+        line.find(needle).map(|i| display_width(&line[..i]))
+    }
+
+    #[test]
+    fn the_text_twin_of_a_table_is_aligned() {
+        let t = t();
+        let d = digest(zhang(), Audience::Supervisor);
+        let r = t
+            .render_email(Language::Zh, &d)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<&str> = r.text.lines().collect();
+        // The status table: the status column starts at the same place on
+        // the header and on each person's line, whatever the name's width.
+        let header = lines
+            .iter()
+            .position(|l| l.starts_with("姓名") && l.contains("状态"))
+            .unwrap_or_else(|| panic!("no status table header:\n{}", r.text));
+        let at = column_of(lines[header], "状态");
+        for (line, status) in [
+            (lines[header + 2], "迟交"),
+            (lines[header + 3], "按时"),
+            (lines[header + 4], "已免"),
+        ] {
+            assert_eq!(column_of(line, status), at, "{line}\n{}", r.text);
+        }
+        assert!(lines[header + 1].chars().all(|c| c == '-' || c == ' '));
+        // The history grid: W48 lines up with each row's last cell.
+        let grid = lines
+            .iter()
+            .position(|l| l.contains("W41") && l.contains("W48"))
+            .unwrap_or_else(|| panic!("no grid:\n{}", r.text));
+        let last = column_of(lines[grid], "W48");
+        let last_cell = lines[grid + 1]
+            .rfind('迟')
+            .map(|i| display_width(&lines[grid + 1][..i]));
+        assert_eq!(last_cell, last, "{}", r.text);
+        assert_eq!(
+            display_width(lines[grid + 2]),
+            display_width(lines[grid + 1]),
+            "{}",
+            r.text
+        );
+    }
+
+    #[test]
+    fn align_tables_counts_cjk_as_two_columns() {
+        let c = CELL;
+        let s = format!("intro\n名{c}状态{c}x\nAlexander{c}on time{c}y\n-{c}-{c}-\nend\n");
+        assert_eq!(
+            align_tables(&s),
+            "intro\n名         状态     x\nAlexander  on time  y\n---------  -------  -\nend\n"
+        );
+        assert_eq!(display_width("张伟 ab"), 7);
+    }
+
+    #[test]
+    fn group_stats_round_and_take_the_median() {
+        let s = GroupStats::new(7, 8, 6, 8, &[900, 60, 330, 300]);
+        assert_eq!(s.on_time_percent, Some(88));
+        assert_eq!(s.reply_percent, Some(75));
+        // Median of 60, 300, 330, 900 minutes = 315 min = 5.25 h → 5.3.
+        assert_eq!(s.median_reply_hours.as_deref(), Some("5.3"));
+        let empty = GroupStats::new(0, 0, 0, 0, &[]);
+        assert_eq!(empty.on_time_percent, None);
+        assert_eq!(empty.median_reply_hours, None);
+        assert_eq!(
+            GroupStats::new(1, 3, 1, 1, &[90])
+                .median_reply_hours
+                .as_deref(),
+            Some("1.5")
+        );
+    }
+
+    #[test]
+    fn digest_counts_and_fits_history() {
+        let d = digest(zhang(), Audience::Manager);
+        assert_eq!(d.counts.people, 3);
+        assert_eq!(
+            (d.counts.on_time, d.counts.late, d.counts.excused),
+            (1, 1, 1)
+        );
+        assert_eq!(d.counts.fines, Fen::from_yuan(50));
+        assert_eq!(d.counts.awaiting_reply, 1);
+        let zhao = &d.groups[0].rows[2].history;
+        assert_eq!(zhao.len(), 8);
+        assert_eq!(zhao[..6], [None; 6]);
+        assert_eq!(zhao[7], Some(Status::Excused));
+    }
+
+    #[test]
+    fn templates_can_be_shared_between_tasks() {
+        fn shareable<T: Send + Sync>(_: &T) {}
+        shareable(&t());
+    }
+
+    #[test]
+    fn unknown_kind_is_refused_with_the_list() {
+        let e = t()
+            .render("fine_notice", Language::Zh, &late_notice(zhang()))
+            .unwrap_err();
+        assert!(e.to_string().contains("late_notice"), "{e}");
+    }
+
+    #[test]
+    fn every_template_file_is_embedded() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut on_disk = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let rel = path.strip_prefix(&root).unwrap();
+                    on_disk.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        on_disk.sort();
+        let mut embedded: Vec<String> = TEMPLATE_FILES.iter().map(|(n, _)| n.to_string()).collect();
+        embedded.sort();
+        assert_eq!(on_disk, embedded);
+    }
+
+    fn mbox(name: &str, email: &str) -> Mailbox {
+        Contact::new(name, email).mailbox().unwrap()
+    }
+
+    fn date() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-30T01:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn composed_mail_parses_back() {
+        let rendered = t()
+            .render_email(Language::Zh, &reply_reminder(zhang()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let refs = vec![
+            "root.1@mail.example.com".to_string(),
+            "report.2@mail.example.com".to_string(),
+        ];
+        let raw = compose(
+            &mbox("报告助手", "assistant@example.com"),
+            &[mbox("王芳", "wangfang@example.com")],
+            &[mbox(XSS, "x@example.com")],
+            &rendered,
+            "reportd.abc123@example.com",
+            Some("report.2@mail.example.com"),
+            &refs,
+            date(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(raw.is_ascii(), "headers and bodies are 7-bit clean");
+        let text = String::from_utf8(raw.clone()).unwrap();
+        assert!(text.lines().all(|l| l.len() <= 998), "no overlong line");
+
+        let mail = mailparse::parse_mail(&raw).unwrap();
+        let h = &mail.headers;
+        use mailparse::MailHeaderMap;
+        assert_eq!(h.get_first_value("Subject").unwrap(), rendered.subject);
+        assert!(rendered.subject.contains("第48周周报"));
+        assert_eq!(
+            h.get_first_value("Message-ID").unwrap(),
+            "<reportd.abc123@example.com>"
+        );
+        assert_eq!(
+            h.get_first_value("In-Reply-To").unwrap(),
+            "<report.2@mail.example.com>"
+        );
+        let references = h.get_first_value("References").unwrap();
+        assert_eq!(
+            crate::mail::parse::parse_message_ids(&references),
+            refs,
+            "{references}"
+        );
+        assert_eq!(
+            h.get_first_value("Auto-Submitted").as_deref(),
+            Some("auto-generated")
+        );
+        assert_eq!(
+            h.get_first_value("X-Auto-Response-Suppress").as_deref(),
+            Some("OOF, AutoReply")
+        );
+        assert!(h.get_first_value("Date").unwrap().contains("30 Nov 2026"));
+        let from = mailparse::addrparse_header(h.get_first_header("From").unwrap()).unwrap();
+        assert_eq!(from.to_string(), r#""报告助手" <assistant@example.com>"#);
+        let cc = mailparse::addrparse_header(h.get_first_header("Cc").unwrap()).unwrap();
+        match &cc[0] {
+            mailparse::MailAddr::Single(s) => {
+                assert_eq!(s.display_name.as_deref(), Some(XSS));
+                assert_eq!(s.addr, "x@example.com");
+            }
+            other => panic!("{other:?}"),
+        }
+
+        assert_eq!(mail.ctype.mimetype, "multipart/alternative");
+        assert_eq!(mail.subparts.len(), 2);
+        let (plain, html) = (&mail.subparts[0], &mail.subparts[1]);
+        assert_eq!(plain.ctype.mimetype, "text/plain");
+        assert_eq!(plain.ctype.charset, "utf-8");
+        assert_eq!(html.ctype.mimetype, "text/html");
+        assert_eq!(html.ctype.charset, "utf-8");
+        for part in [plain, html] {
+            let cte = part
+                .headers
+                .get_first_value("Content-Transfer-Encoding")
+                .unwrap();
+            assert!(cte == "base64" || cte == "quoted-printable", "{cte}");
+        }
+        assert_eq!(
+            plain.get_body().unwrap().replace("\r\n", "\n"),
+            rendered.text
+        );
+        assert_eq!(
+            html.get_body().unwrap().replace("\r\n", "\n"),
+            rendered.html
+        );
+    }
+
+    #[test]
+    fn english_mail_is_quoted_printable_and_deterministic() {
+        let rendered = t()
+            .render_email(
+                Language::En,
+                &deadline_reminder(Contact::new("Zhang Wei", "zhangwei@example.com")),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let args = |id: &str| {
+            compose(
+                &mbox("reportd", "assistant@example.com"),
+                &[mbox("Zhang Wei", "zhangwei@example.com")],
+                &[],
+                &rendered,
+                id,
+                None,
+                &[],
+                date(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let a = args("<reportd.1@example.com>");
+        assert_eq!(a, args("reportd.1@example.com"), "same inputs, same bytes");
+        let mail = mailparse::parse_mail(&a).unwrap();
+        use mailparse::MailHeaderMap;
+        assert_eq!(
+            mail.subparts[0]
+                .headers
+                .get_first_value("Content-Transfer-Encoding")
+                .as_deref(),
+            Some("quoted-printable")
+        );
+        assert!(mail.headers.get_first_value("In-Reply-To").is_none());
+        assert!(mail.headers.get_first_value("References").is_none());
+        assert_eq!(
+            mail.headers.get_first_value("Message-ID").as_deref(),
+            Some("<reportd.1@example.com>")
+        );
+    }
+
+    #[test]
+    fn every_subject_and_name_survives_encoding() {
+        use mailparse::MailHeaderMap;
+        let long_name = "欧阳娜娜·阿卜杜热西提·买买提明";
+        for (kind, zh, en, _) in all_kinds(Contact::new(long_name, "ouyang@example.com")) {
+            for r in [zh, en] {
+                let raw = compose(
+                    &mbox("报告助手", "assistant@example.com"),
+                    &[mbox(long_name, "ouyang@example.com")],
+                    &[],
+                    &r,
+                    "reportd.s@example.com",
+                    None,
+                    &[],
+                    date(),
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+                let mail = mailparse::parse_mail(&raw).unwrap();
+                assert_eq!(
+                    mail.headers.get_first_value("Subject").unwrap(),
+                    r.subject,
+                    "{kind}"
+                );
+                let to = mailparse::addrparse_header(mail.headers.get_first_header("To").unwrap())
+                    .unwrap();
+                assert_eq!(
+                    to.to_string(),
+                    format!(r#""{long_name}" <ouyang@example.com>"#)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_references_list_is_folded_and_kept_whole() {
+        let rendered = Rendered {
+            subject: "Re: 周报".into(),
+            text: "x\n".into(),
+            html: "<p>x</p>\n".into(),
+        };
+        let refs: Vec<String> = (0..40)
+            .map(|n| format!("{n}.abcdefghijklmnop@mail.example.com"))
+            .collect();
+        let raw = compose(
+            &mbox("a", "a@example.com"),
+            &[mbox("b", "b@example.com")],
+            &[],
+            &rendered,
+            "m.1@example.com",
+            Some("39.abcdefghijklmnop@mail.example.com"),
+            &refs,
+            date(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8(raw.clone()).unwrap();
+        assert!(text.lines().all(|l| l.len() <= 78), "folded:\n{text}");
+        let mail = mailparse::parse_mail(&raw).unwrap();
+        use mailparse::MailHeaderMap;
+        let got = mail.headers.get_first_value("References").unwrap();
+        assert_eq!(crate::mail::parse::parse_message_ids(&got), refs);
+    }
+
+    #[test]
+    fn in_reply_to_joins_references_and_bad_ids_are_refused() {
+        let rendered = Rendered {
+            subject: "周报".into(),
+            text: "x\n".into(),
+            html: "<p>x</p>\n".into(),
+        };
+        let from = mbox("a", "a@example.com");
+        let to = [mbox("b", "b@example.com")];
+        let raw = compose(
+            &from,
+            &to,
+            &[],
+            &rendered,
+            "m.1@example.com",
+            Some("parent@example.com"),
+            &[],
+            date(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mail = mailparse::parse_mail(&raw).unwrap();
+        use mailparse::MailHeaderMap;
+        assert_eq!(
+            mail.headers.get_first_value("References").as_deref(),
+            Some("<parent@example.com>")
+        );
+
+        for (id, parent) in [
+            ("no-at-sign", None),
+            ("has space@example.com", None),
+            ("报告@example.com", None),
+            ("ok@example.com", Some("bad id@x")),
+            ("ok@example.com", Some("")),
+        ] {
+            let e = compose(&from, &to, &[], &rendered, id, parent, &[], date()).unwrap_err();
+            assert!(matches!(e, ComposeError::MessageId { .. }), "{id}: {e}");
+            assert!(e.to_string().contains("without angle brackets"), "{e}");
+        }
+        let e = compose(&from, &[], &to, &rendered, "m@x", None, &[], date()).unwrap_err();
+        assert!(matches!(e, ComposeError::NoRecipient), "{e}");
+    }
+
+    /// `cargo test --lib notify::compose -- --ignored write_samples` writes
+    /// every kind in both languages to `target/compose-samples/` (`.txt`,
+    /// `.html`, `.eml`), to look at in a browser or mail client.
+    #[test]
+    #[ignore]
+    fn write_samples() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/compose-samples");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (n, (kind, zh, en, _)) in all_kinds(zhang()).into_iter().enumerate() {
+            for (lang, r) in [("zh", zh), ("en", en)] {
+                let stem = dir.join(format!("{n}-{kind}-{lang}"));
+                std::fs::write(
+                    stem.with_extension("txt"),
+                    format!("{}\n\n{}", r.subject, r.text),
+                )
+                .unwrap();
+                std::fs::write(stem.with_extension("html"), &r.html).unwrap();
+                let raw = compose(
+                    &mbox("报告助手", "assistant@example.com"),
+                    &[mbox("张伟", "zhangwei@example.com")],
+                    &[],
+                    &r,
+                    &format!("reportd.{n}{lang}@example.com"),
+                    None,
+                    &[],
+                    date(),
+                )
+                .unwrap();
+                std::fs::write(stem.with_extension("eml"), raw).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn contact_falls_back_to_the_address() {
+        let c = Contact::new("  ", "zw@example.com");
+        assert_eq!(c.name, "zw@example.com");
+        assert_eq!(c.mailbox().unwrap().to_string(), "zw@example.com");
+        assert!(Contact::new("x", "not-an-address").mailbox().is_err());
+    }
+}

@@ -168,7 +168,7 @@ pub fn eml(from: &str, to: &[&str], cc: &[&str], subject: &str, message_id: &str
 pub fn reply_eml(from: &str, to: &str, subject: &str, message_id: &str, parent: &str) -> Vec<u8> {
     format!(
         "From: {from}\r\nTo: {to}\r\nCc: zhaomin@example.com\r\nSubject: {subject}\r\n\
-         Date: Mon, 30 Nov 2026 09:00:00 +0800\r\nMessage-ID: <{message_id}>\r\nIn-Reply-To: <{parent}>\r\n\
+         Date: Mon, 16 Nov 2026 09:00:00 +0800\r\nMessage-ID: <{message_id}>\r\nIn-Reply-To: <{parent}>\r\n\
          References: <{parent}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n收到，辛苦了。\r\n"
     )
     .into_bytes()

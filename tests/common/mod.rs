@@ -30,10 +30,13 @@
 //!
 //! All listeners are on `127.0.0.1` on ports picked free at start (a start
 //! that loses a port race is retried with new ports). Instances are fully
-//! independent, so tests may run in parallel. `Drop` stops both servers
-//! (Postfix with `postfix stop`, Dovecot with SIGTERM to its master, SIGKILL
-//! after 10 s) and removes the temp dir; set `REPORTD_KEEP_MAIL_DIR=1` to keep
-//! it for a post-mortem. A start that fails panics with the servers' logs.
+//! independent, so tests may run in parallel. A start takes about 0.4 s,
+//! mostly `postfix start`'s own checks. `Drop` stops both servers (Postfix
+//! with `postfix stop`; Dovecot with SIGTERM, then SIGKILL as soon as only
+//! its log process is left, which skips the master's fixed 1 s exit sleep)
+//! and removes the temp dir: about 40 ms. Set `REPORTD_KEEP_MAIL_DIR=1` to
+//! keep the dir for a post-mortem. A start that fails panics with the
+//! servers' logs; `wait_for` timeouts carry them too.
 //!
 //! Requirements: root (a private Postfix only starts as root) and the
 //! packages installed by `scripts/install-test-deps` (`scripts/test` runs it).
@@ -69,6 +72,13 @@
 //! - Each SMTP connection gets a fresh `smtpd` (`max_use=1`), so a
 //!   `set_recipient_rule` applies to the next connection, not to one already
 //!   open (mind lettre's connection pool).
+//! - Postfix retries deferred mail quickly (`queue_run_delay = 1s`, backoff
+//!   1–5 s). `stop_smtp` stops all of Postfix: queued mail waits too.
+//! - Wrong passwords are answered at once (`auth_failure_delay = 0`, no
+//!   per-IP auth penalty), so failed-login tests do not slow later logins.
+//! - Postfix makes each new process wait ~2 s while `main.cf` or a lookup
+//!   table is younger than a few seconds; the harness backdates the files it
+//!   writes. Edit nothing under `postfix/etc` yourself without doing so.
 
 #![allow(dead_code)]
 
@@ -157,7 +167,7 @@ impl MailServers {
     /// well under a second). Panics with the servers' logs on failure.
     pub fn start(users: &[&str]) -> MailServers {
         check_prerequisites();
-        let users: Vec<String> = users.iter().map(|u| address(u)).collect();
+        let users: Vec<String> = users.iter().map(|u| address(u).to_lowercase()).collect();
         let mut last = String::new();
         for attempt in 1..=3 {
             match Self::try_start(&users) {
@@ -166,7 +176,10 @@ impl MailServers {
                     eprintln!("mail harness: start attempt {attempt} lost a port race, retrying");
                     last = e.message;
                 }
-                Err(e) => panic!("mail harness: could not start Dovecot + Postfix:\n{}", e.message),
+                Err(e) => panic!(
+                    "mail harness: could not start Dovecot + Postfix:\n{}",
+                    e.message
+                ),
             }
         }
         panic!("mail harness: could not start Dovecot + Postfix:\n{last}")
@@ -195,9 +208,9 @@ impl MailServers {
         };
         // From here on, an early return drops `servers`, which stops whatever
         // was started and removes the dir.
-        servers.write_files().map_err(|e| {
-            fatal(format!("cannot prepare {}: {e:#}", servers.root.display()))
-        })?;
+        servers
+            .write_files()
+            .map_err(|e| fatal(format!("cannot prepare {}: {e:#}", servers.root.display())))?;
         servers.start_dovecot()?;
         servers.start_postfix()?;
         Ok(servers)
@@ -260,7 +273,14 @@ impl MailServers {
         let r = &self.root;
         // The dovecot/postfix users must be able to traverse the dir.
         fs::set_permissions(r, fs::Permissions::from_mode(0o755))?;
-        for d in ["tls", "dovecot", "mail", "postfix/etc", "postfix/queue", "postfix/data"] {
+        for d in [
+            "tls",
+            "dovecot",
+            "mail",
+            "postfix/etc",
+            "postfix/queue",
+            "postfix/data",
+        ] {
             fs::create_dir_all(r.join(d))?;
         }
         std::os::unix::fs::chown(r.join("mail"), Some(MAIL_UID), Some(MAIL_GID))?;
@@ -271,7 +291,14 @@ impl MailServers {
         // CA:FALSE; it matches 127.0.0.1 only through the SAN.
         let key = r.join("tls/key.pem");
         let out = Command::new("/usr/bin/openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ])
             .args(["-nodes", "-days", "3650", "-subj", "/CN=127.0.0.1"])
             .args(["-addext", "basicConstraints=critical,CA:FALSE"])
             .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
@@ -283,7 +310,10 @@ impl MailServers {
             .output()
             .context("running openssl")?;
         if !out.status.success() {
-            bail!("openssl req failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "openssl req failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         fs::set_permissions(&key, fs::Permissions::from_mode(0o600))?;
         fs::set_permissions(&self.cert, fs::Permissions::from_mode(0o644))?;
@@ -312,7 +342,11 @@ impl MailServers {
 
     fn dovecot_conf(&self) -> String {
         let r = self.root.display();
-        let name = self.root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = self
+            .root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         // Dovecot: nothing may follow "{" on a line.
         format!(
             r#"# Generated by tests/common/mod.rs for one test.
@@ -329,6 +363,8 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_default_realm = {DOMAIN}
 auth_verbose = yes
+# Tests try wrong passwords on purpose: no 2 s delay, no growing per-IP penalty.
+auth_failure_delay = 0
 mail_location = maildir:~/Maildir
 mail_uid = {MAIL_UID}
 mail_gid = {MAIL_GID}
@@ -361,6 +397,11 @@ service lmtp {{
 service auth {{
   unix_listener auth-postfix {{
     mode = 0666
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 "#,
@@ -470,7 +511,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         self.dovecot = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            let exited = self.dovecot.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            let exited = self
+                .dovecot
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
             if let Some(status) = exited {
                 self.dovecot = None;
                 let log = self.dovecot_log();
@@ -527,7 +571,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         self.postfix_running.store(true, Ordering::SeqCst);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if banner(self.smtp_port, "220 ") && TcpStream::connect(local(self.smtps_port)).is_ok() {
+            if banner(self.smtp_port, "220 ") && TcpStream::connect(local(self.smtps_port)).is_ok()
+            {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -575,33 +620,21 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 impl Drop for MailServers {
     fn drop(&mut self) {
-        if self.postfix_running.swap(false, Ordering::SeqCst) {
-            if let Err(e) = self.stop_postfix() {
-                eprintln!("mail harness: stopping postfix in {}: {e:#}", self.root.display());
-            }
+        if self.postfix_running.swap(false, Ordering::SeqCst)
+            && let Err(e) = self.stop_postfix()
+        {
+            eprintln!(
+                "mail harness: stopping postfix in {}: {e:#}",
+                self.root.display()
+            );
         }
         if let Some(mut child) = self.dovecot.take() {
-            signal(child.id() as i32, SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) => break,
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(10))
-                    }
-                    _ => {
-                        eprintln!("mail harness: dovecot ignored SIGTERM; killing it");
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
-                }
-            }
+            stop_dovecot(&mut child);
         }
-        if std::env::var_os("REPORTD_KEEP_MAIL_DIR").is_some_and(|v| !v.is_empty() && v != "0") {
-            if let Some(dir) = self.dir.take() {
-                eprintln!("mail harness: keeping {}", dir.keep().display());
-            }
+        if std::env::var_os("REPORTD_KEEP_MAIL_DIR").is_some_and(|v| !v.is_empty() && v != "0")
+            && let Some(dir) = self.dir.take()
+        {
+            eprintln!("mail harness: keeping {}", dir.keep().display());
         }
     }
 }
@@ -616,7 +649,9 @@ impl MailServers {
         use rustls_pki_types::pem::PemObject;
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(&self.cert).expect("reading the test CA") {
-            roots.add(cert.expect("parsing the test CA")).expect("adding the test CA");
+            roots
+                .add(cert.expect("parsing the test CA"))
+                .expect("adding the test CA");
         }
         let config = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -630,20 +665,29 @@ impl MailServers {
 
     /// A logged-in session over plain IMAP (`imap_port`).
     pub async fn imap_session(&self, user: &str) -> anyhow::Result<PlainSession> {
-        let tcp = with_timeout("IMAP connect", tokio::net::TcpStream::connect(local(self.imap_port)))
-            .await??;
+        let tcp = with_timeout(
+            "IMAP connect",
+            tokio::net::TcpStream::connect(local(self.imap_port)),
+        )
+        .await??;
         login(tcp, user).await
     }
 
     /// A logged-in session over implicit TLS (`imaps_port`), verified
     /// against [`MailServers::ca_pem`].
     pub async fn imaps_session(&self, user: &str) -> anyhow::Result<TlsSession> {
-        let tcp = with_timeout("IMAPS connect", tokio::net::TcpStream::connect(local(self.imaps_port)))
-            .await??;
+        let tcp = with_timeout(
+            "IMAPS connect",
+            tokio::net::TcpStream::connect(local(self.imaps_port)),
+        )
+        .await??;
         let name = rustls_pki_types::ServerName::try_from(HOST)?.to_owned();
-        let tls = with_timeout("TLS handshake", tokio_rustls::TlsConnector::from(self.tls_config()).connect(name, tcp))
-            .await?
-            .context("TLS handshake with Dovecot")?;
+        let tls = with_timeout(
+            "TLS handshake",
+            tokio_rustls::TlsConnector::from(self.tls_config()).connect(name, tcp),
+        )
+        .await?
+        .context("TLS handshake with Dovecot")?;
         login(tls, user).await
     }
 
@@ -698,9 +742,15 @@ impl MailServers {
             if let Ok(Ok(mb)) = with_timeout("EXAMINE", session.examine(mailbox)).await {
                 seen = mb.exists as usize;
                 if seen >= count {
-                    let result = fetch_all_in(&mut session, mailbox).await;
-                    logout(session).await;
-                    return result;
+                    match fetch_all_in(&mut session, mailbox).await {
+                        // Fewer than EXAMINE said: something was expunged
+                        // in between; keep waiting.
+                        Ok(all) if all.len() < count => seen = all.len(),
+                        result => {
+                            logout(session).await;
+                            return result;
+                        }
+                    }
                 }
             }
             if tokio::time::Instant::now() >= deadline {
@@ -718,11 +768,13 @@ impl MailServers {
     /// UIDVALIDITY as an IMAP client sees it (EXAMINE).
     pub async fn uid_validity(&self, user: &str, mailbox: &str) -> anyhow::Result<u32> {
         let mut session = self.imap_session(user).await?;
-        let result = with_timeout("EXAMINE", session.examine(mailbox)).await.and_then(|r| {
-            r.with_context(|| format!("EXAMINE {mailbox}"))?
-                .uid_validity
-                .context("EXAMINE answered without UIDVALIDITY")
-        });
+        let result = with_timeout("EXAMINE", session.examine(mailbox))
+            .await
+            .and_then(|r| {
+                r.with_context(|| format!("EXAMINE {mailbox}"))?
+                    .uid_validity
+                    .context("EXAMINE answered without UIDVALIDITY")
+            });
         logout(session).await;
         result
     }
@@ -736,12 +788,23 @@ impl MailServers {
             .doveadm_uidvalidity(&user, mailbox)
             .expect("reading UIDVALIDITY with doveadm");
         let new = next_uidvalidity(old);
-        self.doveadm(&["mailbox", "update", "-u", &user, "--uid-validity", &new.to_string(), mailbox])
-            .expect("doveadm mailbox update --uid-validity");
+        self.doveadm(&[
+            "mailbox",
+            "update",
+            "-u",
+            &user,
+            "--uid-validity",
+            &new.to_string(),
+            mailbox,
+        ])
+        .expect("doveadm mailbox update --uid-validity");
         let now = self
             .doveadm_uidvalidity(&user, mailbox)
             .expect("reading UIDVALIDITY with doveadm");
-        assert_eq!(now, new, "UIDVALIDITY of {mailbox} of {user} did not change from {old}");
+        assert_eq!(
+            now, new,
+            "UIDVALIDITY of {mailbox} of {user} did not change from {old}"
+        );
         new
     }
 
@@ -773,11 +836,17 @@ impl MailServers {
         if fields.next() != Some("3") {
             bail!("unexpected dovecot-uidlist header {header:?}");
         }
-        let keep: Vec<&str> = fields.filter(|f| !f.starts_with('V') && !f.starts_with('N')).collect();
+        let keep: Vec<&str> = fields
+            .filter(|f| !f.starts_with('V') && !f.starts_with('N'))
+            .collect();
         // Records: "<uid> [<ext> ...]:<filename>".
         let mut records: Vec<&str> = lines
             .filter(|l| !l.is_empty())
-            .map(|l| l.split_once(' ').map(|(_, rest)| rest).context("bad uidlist record"))
+            .map(|l| {
+                l.split_once(' ')
+                    .map(|(_, rest)| rest)
+                    .context("bad uidlist record")
+            })
             .collect::<anyhow::Result<_>>()?;
         records.reverse();
         let new = next_uidvalidity(old);
@@ -833,7 +902,11 @@ impl MailServers {
             bail!("doveadm kick: {}", String::from_utf8_lossy(&out.stderr));
         }
         let deadline = Instant::now() + Duration::from_secs(5);
-        while self.doveadm(&["who", user])?.lines().any(|l| l.contains(user)) {
+        while self
+            .doveadm(&["who", user])?
+            .lines()
+            .any(|l| l.contains(user))
+        {
             if Instant::now() > deadline {
                 bail!("sessions of {user} still open 5 s after doveadm kick");
             }
@@ -862,7 +935,16 @@ impl MailServers {
     }
 
     fn doveadm_uidvalidity(&self, user: &str, mailbox: &str) -> anyhow::Result<u32> {
-        let out = self.doveadm(&["-f", "flow", "mailbox", "status", "-u", user, "uidvalidity", mailbox])?;
+        let out = self.doveadm(&[
+            "-f",
+            "flow",
+            "mailbox",
+            "status",
+            "-u",
+            user,
+            "uidvalidity",
+            mailbox,
+        ])?;
         out.split_whitespace()
             .find_map(|t| t.strip_prefix("uidvalidity="))
             .with_context(|| format!("no uidvalidity in doveadm output {out:?}"))?
@@ -899,7 +981,12 @@ impl MailServers {
     /// a whole domain such as `example.com`) as `rule` says, from the next
     /// SMTP connection on.
     pub fn set_recipient_rule(&self, key: &str, rule: RecipientRule) {
-        let key = if self.users.contains(&address(key)) { address(key) } else { key.to_lowercase() };
+        let user = address(key).to_lowercase();
+        let key = if self.users.contains(&user) {
+            user
+        } else {
+            key.to_lowercase()
+        };
         let mut rules = self.recipient_rules.lock().expect("recipient rules lock");
         match rule {
             RecipientRule::Accept => {
@@ -921,6 +1008,9 @@ impl MailServers {
         let path = self.etc().join("recipient_access");
         let tmp = self.etc().join("recipient_access.tmp");
         fs::write(&tmp, text).expect("writing recipient_access");
+        // A table younger than a few seconds makes each new smtpd wait ~2 s
+        // before it serves the connection: backdate it.
+        backdate(&tmp).expect("backdating recipient_access");
         fs::rename(&tmp, &path).expect("replacing recipient_access");
     }
 
@@ -934,10 +1024,10 @@ impl MailServers {
 
     /// Starts Postfix again after [`MailServers::stop_smtp`] (same ports).
     pub fn start_smtp(&self) {
-        if !self.postfix_running.load(Ordering::SeqCst) {
-            if let Err(e) = self.start_postfix() {
-                panic!("mail harness: could not restart postfix:\n{}", e.message);
-            }
+        if !self.postfix_running.load(Ordering::SeqCst)
+            && let Err(e) = self.start_postfix()
+        {
+            panic!("mail harness: could not restart postfix:\n{}", e.message);
         }
     }
 }
@@ -946,7 +1036,11 @@ impl MailServers {
 
 /// `"rep1"` → `"rep1@example.com"`; full addresses are kept.
 pub fn address(user: &str) -> String {
-    if user.contains('@') { user.to_string() } else { format!("{user}@{DOMAIN}") }
+    if user.contains('@') {
+        user.to_string()
+    } else {
+        format!("{user}@{DOMAIN}")
+    }
 }
 
 /// IMAP date-time (without the quotes): `27-Nov-2026 13:00:00 +0800`.
@@ -959,7 +1053,10 @@ fn local(port: u16) -> SocketAddr {
 }
 
 fn fatal(message: String) -> StartError {
-    StartError { retry: false, message }
+    StartError {
+        retry: false,
+        message,
+    }
 }
 
 async fn with_timeout<F: std::future::Future>(what: &str, f: F) -> anyhow::Result<F::Output> {
@@ -1013,7 +1110,15 @@ async fn fetch_all_in(session: &mut PlainSession, mailbox: &str) -> anyhow::Resu
         let uid = f.uid.context("FETCH without UID")?;
         let internal_date = f.internal_date().context("FETCH without INTERNALDATE")?;
         let flags = f.flags().map(|fl| flag_name(&fl)).collect();
-        out.insert(uid, Fetched { uid, internal_date, raw: raw.to_vec(), flags });
+        out.insert(
+            uid,
+            Fetched {
+                uid,
+                internal_date,
+                raw: raw.to_vec(),
+                flags,
+            },
+        );
     }
     Ok(out.into_values().collect())
 }
@@ -1034,12 +1139,19 @@ fn flag_name(flag: &async_imap::types::Flag<'_>) -> String {
 
 /// Root and the packages are needed; say how to get them.
 fn check_prerequisites() {
-    let euid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    let euid = fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
     assert!(
         euid == 0,
         "mail harness: the tests need root (a private Postfix only starts as root); run scripts/test as root"
     );
-    for bin in ["/usr/sbin/dovecot", "/usr/sbin/postfix", "/usr/bin/doveadm", "/usr/bin/openssl"] {
+    for bin in [
+        "/usr/sbin/dovecot",
+        "/usr/sbin/postfix",
+        "/usr/bin/doveadm",
+        "/usr/bin/openssl",
+    ] {
         assert!(
             Path::new(bin).exists(),
             "mail harness: {bin} is missing; run scripts/install-test-deps (scripts/test does)"
@@ -1075,7 +1187,11 @@ fn banner(port: u16, prefix: &str) -> bool {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut line = String::new();
     let ok = BufReader::new(&stream).read_line(&mut line).is_ok() && line.starts_with(prefix);
-    let _ = (&stream).write_all(if prefix.starts_with('*') { b"a LOGOUT\r\n" } else { b"QUIT\r\n" });
+    let _ = (&stream).write_all(if prefix.starts_with('*') {
+        b"a LOGOUT\r\n"
+    } else {
+        b"QUIT\r\n"
+    });
     ok
 }
 
@@ -1134,6 +1250,64 @@ fn signal(pid: i32, sig: i32) {
     if pid > 0 {
         libc_kill(pid, sig);
     }
+}
+
+/// SIGTERM to the Dovecot master, then wait. The master stops its services,
+/// then sleeps a fixed second for its log process before it exits (and only
+/// then closes its listening sockets). Once only the log process is left
+/// there is nothing more to wait for, so the master is killed right away;
+/// the log process exits by itself when its master is gone.
+fn stop_dovecot(child: &mut Child) {
+    let pid = child.id() as i32;
+    signal(pid, SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return,
+            Ok(None) if Instant::now() < deadline => {
+                if !has_live_children_besides_log(pid) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            _ => {
+                eprintln!("mail harness: dovecot did not stop within 10 s of SIGTERM; killing it");
+                break;
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Whether a process with parent `pid` other than Dovecot's `log` is alive
+/// (zombies do not count).
+fn has_live_children_besides_log(pid: i32) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return false;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may contain spaces and ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("");
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().unwrap_or("Z");
+        let ppid: i32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if ppid == pid && state != "Z" && state != "X" && comm != "log" {
+            return true;
+        }
+    }
+    false
 }
 
 fn read_lossy(path: &Path) -> String {
