@@ -31,7 +31,9 @@ pub async fn run(
     let mut backoff = Duration::from_secs(1);
     loop {
         let result = match &source {
-            Source::Imap(imap) => session(imap, cfg, calendar, conn, &mut backoff, &mut shutdown).await,
+            Source::Imap(imap) => {
+                session(imap, cfg, calendar, conn, &mut backoff, &mut shutdown).await
+            }
             Source::Maildir(_) => polling(&source, cfg, calendar, conn, &mut shutdown).await,
         };
         match result {
@@ -79,7 +81,12 @@ async fn session(
         let fetched = imap.fetch_new(&mut opened, conn).await?;
         let (intake, booked) = sync::process(conn, cfg, calendar, Utc::now(), |_, _| {})?;
         if fetched > 0 || !booked.is_empty() {
-            tracing::info!(fetched, classified = intake.total(), booked = booked.len(), "pass done");
+            tracing::info!(
+                fetched,
+                classified = intake.total(),
+                booked = booked.len(),
+                "pass done"
+            );
         }
         let wait = wait_for(cfg, calendar, MAX_IDLE);
         opened = tokio::select! {
@@ -111,14 +118,15 @@ pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}; only Ctrl-C stops the daemon");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("cannot listen for SIGTERM: {e}; only Ctrl-C stops the daemon");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -138,7 +138,11 @@ fn report(
         cc: vec![ASSISTANT],
         subject: subject.to_string(),
         client,
-        id: format!("{}.{}@demo.example.com", at.timestamp(), from.1.split('@').next().unwrap_or("x")),
+        id: format!(
+            "{}.{}@demo.example.com",
+            at.timestamp(),
+            from.1.split('@').next().unwrap_or("x")
+        ),
         in_reply_to: None,
     }
 }
@@ -158,6 +162,7 @@ fn reply_to(original: &Mail, at: DateTime<Utc>, from: (&'static str, &'static st
 
 /// A month of the team's mail: on time, late, missing, misaddressed,
 /// replied, revised, and some mail that is not a report at all.
+#[allow(clippy::vec_init_then_push)] // reads as a timeline, week by week
 fn month_of_mail() -> Vec<Mail> {
     let zhang = ("张伟", "zhangwei@example.com");
     let li = ("李娜", "lina@example.com");
@@ -170,50 +175,224 @@ fn month_of_mail() -> Vec<Mail> {
     let g2 = "liuyang@example.com";
     let mut m = Vec::new();
     // Week 45 (due Sat 11-07 22:00): everybody on time.
-    m.push(report(local(2026, 11, 6, 17, 40), zhang, g1, "张伟 第45周周报及下周计划", Client::Foxmail));
-    m.push(report(local(2026, 11, 7, 9, 5), li, g1, "周报 11.02-11.07 李娜", Client::Outlook));
-    m.push(report(local(2026, 11, 7, 20, 30), wang, g1, "王磊周报(W45)", Client::Outlook));
-    m.push(report(local(2026, 11, 6, 18, 0), yang, g2, "杨静 周工作总结 2026.11.02-2026.11.08", Client::Exmail));
-    m.push(report(local(2026, 11, 7, 21, 59), zhao, g2, "Weekly report W45 - 赵强", Client::Webmail));
+    m.push(report(
+        local(2026, 11, 6, 17, 40),
+        zhang,
+        g1,
+        "张伟 第45周周报及下周计划",
+        Client::Foxmail,
+    ));
+    m.push(report(
+        local(2026, 11, 7, 9, 5),
+        li,
+        g1,
+        "周报 11.02-11.07 李娜",
+        Client::Outlook,
+    ));
+    m.push(report(
+        local(2026, 11, 7, 20, 30),
+        wang,
+        g1,
+        "王磊周报(W45)",
+        Client::Outlook,
+    ));
+    m.push(report(
+        local(2026, 11, 6, 18, 0),
+        yang,
+        g2,
+        "杨静 周工作总结 2026.11.02-2026.11.08",
+        Client::Exmail,
+    ));
+    m.push(report(
+        local(2026, 11, 7, 21, 59),
+        zhao,
+        g2,
+        "Weekly report W45 - 赵强",
+        Client::Webmail,
+    ));
     // Monthly 2026-10 (due by the end of Mon 11-02).
-    m.push(report(local(2026, 11, 2, 9, 30), zhang, g1, "张伟 10月月报", Client::Foxmail));
-    m.push(report(local(2026, 11, 3, 8, 45), li, g1, "李娜 10月份月报", Client::Outlook));
-    m.push(report(local(2026, 11, 2, 17, 0), wang, g1, "王磊 2026年10月 月度总结", Client::Outlook));
-    m.push(report(local(2026, 11, 2, 23, 10), zhao, g2, "Monthly report 2026-10 赵强", Client::Webmail));
+    m.push(report(
+        local(2026, 11, 2, 9, 30),
+        zhang,
+        g1,
+        "张伟 10月月报",
+        Client::Foxmail,
+    ));
+    m.push(report(
+        local(2026, 11, 3, 8, 45),
+        li,
+        g1,
+        "李娜 10月份月报",
+        Client::Outlook,
+    ));
+    m.push(report(
+        local(2026, 11, 2, 17, 0),
+        wang,
+        g1,
+        "王磊 2026年10月 月度总结",
+        Client::Outlook,
+    ));
+    m.push(report(
+        local(2026, 11, 2, 23, 10),
+        zhao,
+        g2,
+        "Monthly report 2026-10 赵强",
+        Client::Webmail,
+    ));
     // Week 46 (due 11-14): 李娜 one minute late; 王磊 forgets his supervisor.
-    let zhang46 = report(local(2026, 11, 13, 16, 20), zhang, g1, "张伟 第46周周报", Client::Foxmail);
+    let zhang46 = report(
+        local(2026, 11, 13, 16, 20),
+        zhang,
+        g1,
+        "张伟 第46周周报",
+        Client::Foxmail,
+    );
     m.push(reply_to(&zhang46, local(2026, 11, 14, 10, 2), wf));
     m.push(zhang46);
-    m.push(report(local(2026, 11, 14, 22, 1), li, g1, "周报 W46 李娜", Client::Outlook));
-    let mut wang46 = report(local(2026, 11, 14, 19, 0), wang, g1, "王磊周报(W46)", Client::Outlook);
+    m.push(report(
+        local(2026, 11, 14, 22, 1),
+        li,
+        g1,
+        "周报 W46 李娜",
+        Client::Outlook,
+    ));
+    let mut wang46 = report(
+        local(2026, 11, 14, 19, 0),
+        wang,
+        g1,
+        "王磊周报(W46)",
+        Client::Outlook,
+    );
     wang46.to = vec![ASSISTANT];
     wang46.cc = vec![];
     m.push(wang46);
-    let yang46 = report(local(2026, 11, 13, 11, 0), yang, g2, "杨静 周工作总结 第46周", Client::Exmail);
+    let yang46 = report(
+        local(2026, 11, 13, 11, 0),
+        yang,
+        g2,
+        "杨静 周工作总结 第46周",
+        Client::Exmail,
+    );
     m.push(reply_to(&yang46, local(2026, 11, 16, 9, 15), ly));
     m.push(yang46);
-    m.push(report(local(2026, 11, 14, 15, 0), zhao, g2, "Weekly report W46 - 赵强", Client::Webmail));
-    m.push(report(local(2026, 11, 14, 18, 0), zhao, g2, "Weekly report W46 - 赵强 (更正版)", Client::Webmail));
+    m.push(report(
+        local(2026, 11, 14, 15, 0),
+        zhao,
+        g2,
+        "Weekly report W46 - 赵强",
+        Client::Webmail,
+    ));
+    m.push(report(
+        local(2026, 11, 14, 18, 0),
+        zhao,
+        g2,
+        "Weekly report W46 - 赵强 (更正版)",
+        Client::Webmail,
+    ));
     // Week 47 (due 11-21): 李娜 sends on Monday morning with no week named.
-    m.push(report(local(2026, 11, 20, 17, 0), zhang, g1, "张伟 第47周周报", Client::Foxmail));
-    m.push(report(local(2026, 11, 23, 9, 10), li, g1, "李娜 周报", Client::Outlook));
-    m.push(report(local(2026, 11, 21, 10, 0), yang, g2, "杨静 周工作总结 第47周", Client::Exmail));
-    m.push(report(local(2026, 11, 21, 21, 0), zhao, g2, "Weekly report W47 - 赵强", Client::Webmail));
+    m.push(report(
+        local(2026, 11, 20, 17, 0),
+        zhang,
+        g1,
+        "张伟 第47周周报",
+        Client::Foxmail,
+    ));
+    m.push(report(
+        local(2026, 11, 23, 9, 10),
+        li,
+        g1,
+        "李娜 周报",
+        Client::Outlook,
+    ));
+    m.push(report(
+        local(2026, 11, 21, 10, 0),
+        yang,
+        g2,
+        "杨静 周工作总结 第47周",
+        Client::Exmail,
+    ));
+    m.push(report(
+        local(2026, 11, 21, 21, 0),
+        zhao,
+        g2,
+        "Weekly report W47 - 赵强",
+        Client::Webmail,
+    ));
     // Week 48 (due 11-28): 王磊 is sick (reason filed after the deadline).
-    m.push(report(local(2026, 11, 27, 18, 30), zhang, g1, "张伟 第48周周报", Client::Foxmail));
-    m.push(report(local(2026, 11, 28, 12, 0), li, g1, "周报 11.23-11.28 李娜", Client::Outlook));
-    m.push(report(local(2026, 11, 27, 16, 0), yang, g2, "杨静 周工作总结 第48周", Client::Exmail));
-    m.push(report(local(2026, 11, 28, 23, 30), zhao, g2, "Weekly report W48 - 赵强", Client::Webmail));
+    m.push(report(
+        local(2026, 11, 27, 18, 30),
+        zhang,
+        g1,
+        "张伟 第48周周报",
+        Client::Foxmail,
+    ));
+    m.push(report(
+        local(2026, 11, 28, 12, 0),
+        li,
+        g1,
+        "周报 11.23-11.28 李娜",
+        Client::Outlook,
+    ));
+    m.push(report(
+        local(2026, 11, 27, 16, 0),
+        yang,
+        g2,
+        "杨静 周工作总结 第48周",
+        Client::Exmail,
+    ));
+    m.push(report(
+        local(2026, 11, 28, 23, 30),
+        zhao,
+        g2,
+        "Weekly report W48 - 赵强",
+        Client::Webmail,
+    ));
     // Monthly 2026-11 (due by the end of Tue 12-01).
-    m.push(report(local(2026, 12, 1, 10, 0), zhang, g1, "张伟 11月月报", Client::Foxmail));
-    m.push(report(local(2026, 12, 1, 16, 30), li, g1, "李娜 11月份月报", Client::Outlook));
-    m.push(report(local(2026, 12, 1, 11, 0), wang, g1, "王磊 2026年11月 月度总结", Client::Outlook));
-    m.push(report(local(2026, 12, 1, 20, 0), yang, g2, "杨静 11月月报", Client::Exmail));
+    m.push(report(
+        local(2026, 12, 1, 10, 0),
+        zhang,
+        g1,
+        "张伟 11月月报",
+        Client::Foxmail,
+    ));
+    m.push(report(
+        local(2026, 12, 1, 16, 30),
+        li,
+        g1,
+        "李娜 11月份月报",
+        Client::Outlook,
+    ));
+    m.push(report(
+        local(2026, 12, 1, 11, 0),
+        wang,
+        g1,
+        "王磊 2026年11月 月度总结",
+        Client::Outlook,
+    ));
+    m.push(report(
+        local(2026, 12, 1, 20, 0),
+        yang,
+        g2,
+        "杨静 11月月报",
+        Client::Exmail,
+    ));
     // Not reports: a rep answering a thread, and a newsletter.
-    let mut re = report(local(2026, 11, 18, 14, 0), li, g1, "Re: 客户拜访安排", Client::Outlook);
+    let mut re = report(
+        local(2026, 11, 18, 14, 0),
+        li,
+        g1,
+        "Re: 客户拜访安排",
+        Client::Outlook,
+    );
     re.cc = vec![ASSISTANT];
     m.push(re);
-    let mut news = report(local(2026, 11, 19, 8, 0), ("行业资讯", "news@newsletter.example.net"), ASSISTANT, "本周行业周报", Client::Webmail);
+    let mut news = report(
+        local(2026, 11, 19, 8, 0),
+        ("行业资讯", "news@newsletter.example.net"),
+        ASSISTANT,
+        "本周行业周报",
+        Client::Webmail,
+    );
     news.cc = vec![];
     m.push(news);
     m.sort_by_key(|mail| mail.at);
@@ -234,16 +413,25 @@ fn encoded_word(text: &str, client: Client) -> String {
 fn render(mail: &Mail) -> Vec<u8> {
     let c = mail.client;
     let mut h = String::new();
-    h.push_str(&format!("From: {} <{}>\r\n", encoded_word(mail.from.0, c), mail.from.1));
+    h.push_str(&format!(
+        "From: {} <{}>\r\n",
+        encoded_word(mail.from.0, c),
+        mail.from.1
+    ));
     h.push_str(&format!("To: {}\r\n", mail.to.join(", ")));
     if !mail.cc.is_empty() {
         h.push_str(&format!("Cc: {}\r\n", mail.cc.join(", ")));
     }
     h.push_str(&format!("Subject: {}\r\n", encoded_word(&mail.subject, c)));
-    h.push_str(&format!("Date: {}\r\n", mail.at.with_timezone(&Shanghai).to_rfc2822()));
+    h.push_str(&format!(
+        "Date: {}\r\n",
+        mail.at.with_timezone(&Shanghai).to_rfc2822()
+    ));
     h.push_str(&format!("Message-ID: <{}>\r\n", mail.id));
     if let Some(parent) = &mail.in_reply_to {
-        h.push_str(&format!("In-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n"));
+        h.push_str(&format!(
+            "In-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n"
+        ));
     }
     h.push_str("MIME-Version: 1.0\r\n");
     let body = "本周工作总结与下周计划见正文。\r\n";
@@ -286,7 +474,9 @@ fn deliver(maildir: &Path, n: usize, mail: &Mail) -> Result<()> {
 }
 
 fn deliver_broken(maildir: &Path, at: DateTime<Utc>) -> Result<()> {
-    let path = maildir.join("new").join(format!("{}.broken.reportd", at.timestamp()));
+    let path = maildir
+        .join("new")
+        .join(format!("{}.broken.reportd", at.timestamp()));
     let mut file = File::create(&path)?;
     // Not a message: no header block, binary junk.
     file.write_all(b"\x00\x01\xff\xfe garbage that some broken client uploaded\r\n")?;
@@ -302,7 +492,10 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
         }
         None => {
             // Kept, so that the commands printed at the end work on it.
-            tempfile::Builder::new().prefix("reportd-demo-").tempdir()?.keep()
+            tempfile::Builder::new()
+                .prefix("reportd-demo-")
+                .tempdir()?
+                .keep()
         }
     };
     let maildir = dir.join("Maildir");
@@ -311,23 +504,51 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
     }
     std::fs::write(dir.join("cn-2026.toml"), CALENDAR_2026)?;
     let config_path = dir.join("reportd.toml");
-    std::fs::write(&config_path, CONFIG.replace("{dir}", &dir.display().to_string()))?;
+    std::fs::write(
+        &config_path,
+        CONFIG.replace("{dir}", &dir.display().to_string()),
+    )?;
     let cfg = Config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let calendar = Calendar::load(&cfg.calendar)?;
     let mut conn = store::open(&cfg.database)?;
     let source = sync::Source::from_config(&cfg);
 
-    println!("reportd demo: a fictional team's November 2026, in {}", dir.display());
+    println!(
+        "reportd demo: a fictional team's November 2026, in {}",
+        dir.display()
+    );
     let mail = month_of_mail();
     let mut next = 0;
     let mut day = NaiveDate::from_ymd_opt(2026, 11, 1).context("date")?;
     let last = NaiveDate::from_ymd_opt(2026, 12, 2).context("date")?;
     let excuses = [
-        ("wanglei@example.com", Period::Week { year: 2026, week: 47 }, "出差（客户拜访）", local(2026, 11, 20, 9, 0)),
-        ("wanglei@example.com", Period::Week { year: 2026, week: 48 }, "病假，附医院证明", local(2026, 12, 1, 9, 30)),
+        (
+            "wanglei@example.com",
+            Period::Week {
+                year: 2026,
+                week: 47,
+            },
+            "出差（客户拜访）",
+            local(2026, 11, 20, 9, 0),
+        ),
+        (
+            "wanglei@example.com",
+            Period::Week {
+                year: 2026,
+                week: 48,
+            },
+            "病假，附医院证明",
+            local(2026, 12, 1, 9, 30),
+        ),
     ];
     while day <= last {
-        let end_of_day = local(chrono::Datelike::year(&day), chrono::Datelike::month(&day), chrono::Datelike::day(&day), 23, 59);
+        let end_of_day = local(
+            chrono::Datelike::year(&day),
+            chrono::Datelike::month(&day),
+            chrono::Datelike::day(&day),
+            23,
+            59,
+        );
         while next < mail.len() && mail[next].at <= end_of_day {
             deliver(&maildir, next, &mail[next])?;
             next += 1;
@@ -337,7 +558,15 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
         }
         for (person, period, reason, at) in &excuses {
             if *at <= end_of_day && *at > end_of_day - Duration::days(1) {
-                compliance::file_excuse(&conn, &cfg, person, *period, reason, "wangfang@example.com", *at)?;
+                compliance::file_excuse(
+                    &conn,
+                    &cfg,
+                    person,
+                    *period,
+                    reason,
+                    "wangfang@example.com",
+                    *at,
+                )?;
             }
         }
         sync::pass(&source, &mut conn, &cfg, &calendar, end_of_day, |_, _| {}).await?;
@@ -346,14 +575,23 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
     let now = local(2026, 12, 2, 10, 0);
     sync::judge_and_book(&mut conn, &cfg, &calendar, now)?;
 
-    println!("\nStatus board at {} (reportd status --now ...):", now.with_timezone(&Shanghai).format("%Y-%m-%d %H:%M %Z"));
+    println!(
+        "\nStatus board at {} (reportd status --now ...):",
+        now.with_timezone(&Shanghai).format("%Y-%m-%d %H:%M %Z")
+    );
     let verdicts = compliance::verdicts(&conn, &cfg, &calendar, now, &[])?;
     let rows = crate::cli::board_rows(&conn, &cfg, &verdicts)?;
     print!("{}", crate::cli::board_table(&rows));
     println!("\nLedger (reportd ledger):");
-    print!("{}", crate::cli::ledger_text(&ledger::entries(&conn, None, cfg.timezone)?, &cfg));
+    print!(
+        "{}",
+        crate::cli::ledger_text(&ledger::entries(&conn, None, cfg.timezone)?, &cfg)
+    );
     println!("\nMessages that need the assistant's eye (reportd messages --flagged):");
-    print!("{}", crate::cli::messages_text(&mail::inbox::list(&conn, true)?, cfg.timezone));
+    print!(
+        "{}",
+        crate::cli::messages_text(&mail::inbox::list(&conn, true)?, cfg.timezone)
+    );
     println!("\nTry: reportd --config {} status", config_path.display());
     Ok(())
 }

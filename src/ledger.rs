@@ -47,7 +47,12 @@ pub struct Entry {
 /// fine booked before an on-time report was read (a message that arrived
 /// before the deadline but reached reportd after it). Returns the new rows.
 /// Running it again with the same verdicts books nothing.
-pub fn settle(conn: &Connection, verdicts: &[Verdict], rules: &Rules, tz: Tz) -> rusqlite::Result<Vec<Entry>> {
+pub fn settle(
+    conn: &Connection,
+    verdicts: &[Verdict],
+    rules: &Rules,
+    tz: Tz,
+) -> rusqlite::Result<Vec<Entry>> {
     let mut booked = Vec::new();
     for v in verdicts.iter().filter(|v| !v.fine_owed) {
         if let Some(entry) = reverse_unowed_fine(conn, v, rules, tz)? {
@@ -60,7 +65,18 @@ pub fn settle(conn: &Connection, verdicts: &[Verdict], rules: &Rules, tz: Tz) ->
             Some(fine) => fine,
             None => {
                 let (reason, evidence) = fine_grounds(v, tz);
-                let entry = insert(conn, v.deadline.due, &v.person, &period, EntryKind::Fine, rules.fine, rules, &reason, &evidence, None)?;
+                let entry = insert(
+                    conn,
+                    v.deadline.due,
+                    &v.person,
+                    &period,
+                    EntryKind::Fine,
+                    rules.fine,
+                    rules,
+                    &reason,
+                    &evidence,
+                    None,
+                )?;
                 let fine = (entry.id, entry.amount_fen);
                 booked.push(entry);
                 fine
@@ -71,7 +87,18 @@ pub fn settle(conn: &Connection, verdicts: &[Verdict], rules: &Rules, tz: Tz) ->
         {
             let reason = format!("reason filed by {}: {}", excuse.by, excuse.reason);
             let evidence = format!("excuse #{}", excuse.id);
-            let entry = insert(conn, excuse.at, &v.person, &period, EntryKind::Waiver, -amount, rules, &reason, &evidence, Some(fine_id))?;
+            let entry = insert(
+                conn,
+                excuse.at,
+                &v.person,
+                &period,
+                EntryKind::Waiver,
+                -amount,
+                rules,
+                &reason,
+                &evidence,
+                Some(fine_id),
+            )?;
             booked.push(entry);
         }
     }
@@ -80,9 +107,16 @@ pub fn settle(conn: &Connection, verdicts: &[Verdict], rules: &Rules, tz: Tz) ->
 
 /// A fine that the verdict no longer owes (the report turned out to have
 /// arrived on time, or a reason filed in time turned up) is reversed, once.
-fn reverse_unowed_fine(conn: &Connection, v: &Verdict, rules: &Rules, tz: Tz) -> rusqlite::Result<Option<Entry>> {
+fn reverse_unowed_fine(
+    conn: &Connection,
+    v: &Verdict,
+    rules: &Rules,
+    tz: Tz,
+) -> rusqlite::Result<Option<Entry>> {
     let period = v.deadline.period.to_string();
-    let Some((fine, amount)) = fine_id(conn, &v.person, &period)? else { return Ok(None) };
+    let Some((fine, amount)) = fine_id(conn, &v.person, &period)? else {
+        return Ok(None);
+    };
     if has_waiver(conn, &v.person, &period)? {
         return Ok(None);
     }
@@ -93,12 +127,30 @@ fn reverse_unowed_fine(conn: &Connection, v: &Verdict, rules: &Rules, tz: Tz) ->
                 "reversed: the report arrived {}, before the deadline, and was read after the fine was booked",
                 r.received.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S")
             ),
-            r.message_id.as_ref().map_or_else(|| format!("report #{}", r.id), |m| format!("<{m}>")),
+            r.message_id
+                .as_ref()
+                .map_or_else(|| format!("report #{}", r.id), |m| format!("<{m}>")),
         ),
-        (_, Some(e)) => (e.at.max(v.deadline.due), format!("reason filed by {}: {}", e.by, e.reason), format!("excuse #{}", e.id)),
+        (_, Some(e)) => (
+            e.at.max(v.deadline.due),
+            format!("reason filed by {}: {}", e.by, e.reason),
+            format!("excuse #{}", e.id),
+        ),
         _ => return Ok(None),
     };
-    insert(conn, at, &v.person, &period, EntryKind::Waiver, -amount, rules, &reason, &evidence, Some(fine)).map(Some)
+    insert(
+        conn,
+        at,
+        &v.person,
+        &period,
+        EntryKind::Waiver,
+        -amount,
+        rules,
+        &reason,
+        &evidence,
+        Some(fine),
+    )
+    .map(Some)
 }
 
 /// Why the fine is owed, and what proves it: the late report's Message-ID,
@@ -115,11 +167,17 @@ fn fine_grounds(v: &Verdict, tz: Tz) -> (String, String) {
                 r.received.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"),
                 due_local.format("%Y-%m-%d %H:%M")
             );
-            let evidence = r.message_id.as_ref().map_or_else(|| format!("report #{}", r.id), |m| format!("<{m}>"));
+            let evidence = r
+                .message_id
+                .as_ref()
+                .map_or_else(|| format!("report #{}", r.id), |m| format!("<{m}>"));
             (reason, evidence)
         }
         None => (
-            format!("missing: no {kind} report for {period} before the deadline {}", due_local.format("%Y-%m-%d %H:%M")),
+            format!(
+                "missing: no {kind} report for {period} before the deadline {}",
+                due_local.format("%Y-%m-%d %H:%M")
+            ),
             format!("deadline {period} {}", due_local.to_rfc3339()),
         ),
     }
@@ -191,7 +249,11 @@ pub fn net_for(conn: &Connection, person: &str, period: &str) -> rusqlite::Resul
 
 /// Entries booked in a local calendar month (`at` in that month in `tz`), or
 /// all entries; oldest first.
-pub fn entries(conn: &Connection, month: Option<(i32, u32)>, tz: Tz) -> rusqlite::Result<Vec<Entry>> {
+pub fn entries(
+    conn: &Connection,
+    month: Option<(i32, u32)>,
+    tz: Tz,
+) -> rusqlite::Result<Vec<Entry>> {
     let mut stmt = conn.prepare(
         "SELECT id, at, person, period, kind, amount_fen, fund_fen, reason, evidence FROM ledger ORDER BY at, id",
     )?;
@@ -202,7 +264,11 @@ pub fn entries(conn: &Connection, month: Option<(i32, u32)>, tz: Tz) -> rusqlite
             at: parse_ts(&r.get::<_, String>(1)?)?,
             person: r.get(2)?,
             period: r.get(3)?,
-            kind: if kind == "fine" { EntryKind::Fine } else { EntryKind::Waiver },
+            kind: if kind == "fine" {
+                EntryKind::Fine
+            } else {
+                EntryKind::Waiver
+            },
             amount_fen: Fen(r.get(5)?),
             fund_fen: Fen(r.get(6)?),
             reason: r.get(7)?,
@@ -213,7 +279,9 @@ pub fn entries(conn: &Connection, month: Option<(i32, u32)>, tz: Tz) -> rusqlite
     for e in rows {
         let e = e?;
         let local = e.at.with_timezone(&tz);
-        if month.is_none_or(|(y, m)| chrono::Datelike::year(&local) == y && chrono::Datelike::month(&local) == m) {
+        if month.is_none_or(|(y, m)| {
+            chrono::Datelike::year(&local) == y && chrono::Datelike::month(&local) == m
+        }) {
             out.push(e);
         }
     }

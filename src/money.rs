@@ -6,7 +6,9 @@ use std::ops::{Add, Neg, Sub};
 use serde::{Deserialize, Serialize};
 
 /// An amount of money in fen. Negative amounts are reversals (waivers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Fen(pub i64);
 

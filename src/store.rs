@@ -20,7 +20,9 @@ pub enum StoreError {
         path: String,
         source: rusqlite::Error,
     },
-    #[error("cannot migrate database {path}: {source}; is it a reportd database of a newer version?")]
+    #[error(
+        "cannot migrate database {path}: {source}; is it a reportd database of a newer version?"
+    )]
     Migrate {
         path: String,
         source: rusqlite_migration::Error,
@@ -168,7 +170,10 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
     })?;
     Migrations::from_slice(MIGRATIONS)
         .to_latest(&mut conn)
-        .map_err(|source| StoreError::Migrate { path: shown, source })?;
+        .map_err(|source| StoreError::Migrate {
+            path: shown,
+            source,
+        })?;
     Ok(conn)
 }
 
@@ -189,7 +194,9 @@ pub fn ts(at: DateTime<Utc>) -> String {
 pub fn parse_ts(text: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
 }
 
 #[cfg(test)]
@@ -220,6 +227,9 @@ mod tests {
              VALUES ('2026-11-29T14:00:00Z', 'a@example.com', '2026-W48', 'fine', 5000, 2500, 'late', 'x')",
             [],
         );
-        assert!(second_fine.is_err(), "a second fine for one period must be impossible");
+        assert!(
+            second_fine.is_err(),
+            "a second fine for one period must be impossible"
+        );
     }
 }

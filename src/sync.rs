@@ -100,5 +100,9 @@ pub async fn pass(
 ) -> Result<PassReport, SyncError> {
     let fetched = source.fetch_once(conn).await?;
     let (intake, booked) = process(conn, cfg, calendar, now, progress)?;
-    Ok(PassReport { fetched, intake, booked })
+    Ok(PassReport {
+        fetched,
+        intake,
+        booked,
+    })
 }

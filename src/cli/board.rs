@@ -34,23 +34,36 @@ fn local(at: DateTime<Utc>, tz: Tz) -> String {
 
 fn short(at: &str) -> String {
     // `2026-11-28T21:59:59+08:00` → `11-28 21:59`
-    at.get(5..16).map_or_else(|| at.to_string(), |s| s.replace('T', " "))
+    at.get(5..16)
+        .map_or_else(|| at.to_string(), |s| s.replace('T', " "))
 }
 
-pub fn status_rows(conn: &Connection, cfg: &Config, verdicts: &[Verdict]) -> rusqlite::Result<Vec<StatusRow>> {
+pub fn status_rows(
+    conn: &Connection,
+    cfg: &Config,
+    verdicts: &[Verdict],
+) -> rusqlite::Result<Vec<StatusRow>> {
     let tz = cfg.timezone;
     verdicts
         .iter()
         .map(|v| {
             let period = v.deadline.period.to_string();
             Ok(StatusRow {
-                name: cfg.roster.by_email(&v.person).map(|p| p.name.clone()).unwrap_or_default(),
+                name: cfg
+                    .roster
+                    .by_email(&v.person)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default(),
                 kind: v.deadline.period.kind().as_str(),
                 due: local(v.deadline.due, tz),
                 status: v.status.as_str(),
                 received: v.report.as_ref().map(|r| local(r.received, tz)),
                 fine_fen: ledger::net_for(conn, &v.person, &period)?.0,
-                replied_at: v.report.as_ref().and_then(|r| r.replied_at).map(|t| local(t, tz)),
+                replied_at: v
+                    .report
+                    .as_ref()
+                    .and_then(|r| r.replied_at)
+                    .map(|t| local(t, tz)),
                 message_id: v.report.as_ref().and_then(|r| r.message_id.clone()),
                 person: v.person.clone(),
                 period,
@@ -62,7 +75,9 @@ pub fn status_rows(conn: &Connection, cfg: &Config, verdicts: &[Verdict]) -> rus
 pub fn status_table(rows: &[StatusRow]) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
-    table.set_header(["person", "kind", "period", "due", "status", "received", "fine", "replied"]);
+    table.set_header([
+        "person", "kind", "period", "due", "status", "received", "fine", "replied",
+    ]);
     for r in rows {
         table.add_row([
             format!("{} {}", r.name, r.person),
@@ -70,9 +85,19 @@ pub fn status_table(rows: &[StatusRow]) -> String {
             r.period.clone(),
             short(&r.due),
             r.status.to_string(),
-            r.received.as_deref().map(short).unwrap_or_else(|| "-".into()),
-            if r.fine_fen == 0 { "-".into() } else { Fen(r.fine_fen).to_string() },
-            r.replied_at.as_deref().map(short).unwrap_or_else(|| "-".into()),
+            r.received
+                .as_deref()
+                .map(short)
+                .unwrap_or_else(|| "-".into()),
+            if r.fine_fen == 0 {
+                "-".into()
+            } else {
+                Fen(r.fine_fen).to_string()
+            },
+            r.replied_at
+                .as_deref()
+                .map(short)
+                .unwrap_or_else(|| "-".into()),
         ]);
     }
     format!("{table}\n")
@@ -118,9 +143,15 @@ pub fn ledger_json(entries: &[Entry], tz: Tz) -> LedgerJson {
 pub fn ledger_table(entries: &[Entry], cfg: &Config) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
-    table.set_header(["at", "person", "period", "kind", "amount", "fund", "reason", "evidence"]);
+    table.set_header([
+        "at", "person", "period", "kind", "amount", "fund", "reason", "evidence",
+    ]);
     for e in entries {
-        let name = cfg.roster.by_email(&e.person).map(|p| p.name.as_str()).unwrap_or("");
+        let name = cfg
+            .roster
+            .by_email(&e.person)
+            .map(|p| p.name.as_str())
+            .unwrap_or("");
         table.add_row([
             short(&local(e.at, cfg.timezone)),
             format!("{name} {}", e.person),
@@ -150,7 +181,11 @@ pub fn messages_table(rows: &[MessageRow], tz: Tz) -> String {
             short(&local(m.internaldate, tz)),
             m.sender.clone().unwrap_or_default(),
             m.subject.clone().unwrap_or_default(),
-            if m.flagged { format!("{class} ⚑") } else { class },
+            if m.flagged {
+                format!("{class} ⚑")
+            } else {
+                class
+            },
             m.reason.clone().unwrap_or_default(),
         ]);
     }
@@ -160,7 +195,8 @@ pub fn messages_table(rows: &[MessageRow], tz: Tz) -> String {
 /// A progress bar on stderr that hides itself when stderr is not a terminal.
 pub fn progress_bar(what: &'static str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} ({eta})") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} ({eta})")
+    {
         bar.set_style(style);
     }
     bar.set_message(what);

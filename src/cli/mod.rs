@@ -18,10 +18,19 @@ use crate::reports::compliance;
 use crate::{daemon, ledger, mail, store, sync};
 
 #[derive(Debug, Parser)]
-#[command(name = "reportd", version, about = "Enforces a sales team's weekly and monthly email reporting rules")]
+#[command(
+    name = "reportd",
+    version,
+    about = "Enforces a sales team's weekly and monthly email reporting rules"
+)]
 pub struct Cli {
     /// Config file.
-    #[arg(long, global = true, env = "REPORTD_CONFIG", default_value = "config/reportd.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "REPORTD_CONFIG",
+        default_value = "config/reportd.toml"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -122,7 +131,10 @@ fn init_tracing(daemon: bool) {
     let default = if daemon { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("REPORTD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -132,7 +144,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let cfg = load_config(&cli.config)?;
-    let calendar = Calendar::load(&cfg.calendar).context("loading the calendar files named in the config")?;
+    let calendar =
+        Calendar::load(&cfg.calendar).context("loading the calendar files named in the config")?;
     match cli.command {
         Command::Run => {
             let mut conn = store::open(&cfg.database)?;
@@ -140,7 +153,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Sync { once, now } => {
             if !once {
-                bail!("`sync` runs one pass: write `reportd sync --once` (the daemon is `reportd run`)");
+                bail!(
+                    "`sync` runs one pass: write `reportd sync --once` (the daemon is `reportd run`)"
+                );
             }
             let mut conn = store::open(&cfg.database)?;
             let now = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
@@ -176,7 +191,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let month = month.as_deref().map(parse_month).transpose()?;
             let entries = ledger::entries(&conn, month, cfg.timezone)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&board::ledger_json(&entries, cfg.timezone))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&board::ledger_json(&entries, cfg.timezone))?
+                );
             } else {
                 print!("{}", board::ledger_table(&entries, &cfg));
             }
@@ -190,14 +208,26 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 print!("{}", board::messages_table(&rows, cfg.timezone));
             }
         }
-        Command::Excuse { person, period, reason, by, now } => {
+        Command::Excuse {
+            person,
+            period,
+            reason,
+            by,
+            now,
+        } => {
             let mut conn = store::open(&cfg.database)?;
             let now = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
             let excuse = compliance::file_excuse(&conn, &cfg, &person, period, &reason, &by, now)?;
             let booked = sync::judge_and_book(&mut conn, &cfg, &calendar, now)?;
-            println!("reason filed for {} {} by {}", excuse.person, excuse.period, excuse.by);
+            println!(
+                "reason filed for {} {} by {}",
+                excuse.person, excuse.period, excuse.by
+            );
             for e in booked {
-                println!("booked {:?} {} for {} {}: {}", e.kind, e.amount_fen, e.person, e.period, e.reason);
+                println!(
+                    "booked {:?} {} for {} {}: {}",
+                    e.kind, e.amount_fen, e.person, e.period, e.reason
+                );
             }
         }
         Command::Calendar { month } => {
@@ -205,7 +235,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 Some(m) => parse_month(&m)?,
                 None => {
                     let today = Utc::now().with_timezone(&cfg.timezone).date_naive();
-                    (chrono::Datelike::year(&today), chrono::Datelike::month(&today))
+                    (
+                        chrono::Datelike::year(&today),
+                        chrono::Datelike::month(&today),
+                    )
                 }
             };
             print!("{}", calendar_view(year, month, &calendar, &cfg));
@@ -220,7 +253,12 @@ fn calendar_view(year: i32, month: u32, calendar: &Calendar, cfg: &Config) -> St
 }
 
 fn load_config(path: &std::path::Path) -> Result<Config> {
-    Config::load(path).map_err(|e| anyhow::anyhow!("{e}\nrun `reportd check-config --config {}` for details", path.display()))
+    Config::load(path).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}\nrun `reportd check-config --config {}` for details",
+            path.display()
+        )
+    })
 }
 
 fn check_config(path: &std::path::Path) -> ExitCode {

@@ -41,7 +41,9 @@ pub enum ImapError {
         port: u16,
         source: std::io::Error,
     },
-    #[error("refusing a plain connection to {0}: plain IMAP is only allowed to loopback; use security = \"tls\" or \"starttls\"")]
+    #[error(
+        "refusing a plain connection to {0}: plain IMAP is only allowed to loopback; use security = \"tls\" or \"starttls\""
+    )]
     PlainNotLoopback(String),
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -55,7 +57,10 @@ pub enum ImapError {
     #[error("login as {user} refused: {message}; check username and password")]
     Login { user: String, message: String },
     #[error("IMAP {command} failed: {message}")]
-    Command { command: &'static str, message: String },
+    Command {
+        command: &'static str,
+        message: String,
+    },
     #[error("IMAP {0} timed out after {1:?}; the connection will be retried")]
     Timeout(&'static str, Duration),
     #[error("mailbox {0} reported no UIDVALIDITY; refusing to read it without one")]
@@ -72,7 +77,10 @@ async fn timed<T, E: std::fmt::Display>(
 ) -> Result<T, ImapError> {
     match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(ImapError::Command { command, message: e.to_string() }),
+        Ok(Err(e)) => Err(ImapError::Command {
+            command,
+            message: e.to_string(),
+        }),
         Err(_) => Err(ImapError::Timeout(command, COMMAND_TIMEOUT)),
     }
 }
@@ -93,7 +101,10 @@ pub struct Opened {
 impl ImapSource {
     pub fn new(cfg: &ImapConfig) -> ImapSource {
         ImapSource {
-            source_id: format!("imap://{}@{}:{}/{}", cfg.username, cfg.host, cfg.port, cfg.mailbox),
+            source_id: format!(
+                "imap://{}@{}:{}/{}",
+                cfg.username, cfg.host, cfg.port, cfg.mailbox
+            ),
             cfg: cfg.clone(),
         }
     }
@@ -111,7 +122,11 @@ impl ImapSource {
         if mailbox.uid_validity.is_none() {
             return Err(ImapError::NoUidValidity(self.cfg.mailbox.clone()));
         }
-        Ok(Opened { session, mailbox, idle })
+        Ok(Opened {
+            session,
+            mailbox,
+            idle,
+        })
     }
 
     async fn login(&self) -> Result<Session, ImapError> {
@@ -120,7 +135,10 @@ impl ImapSource {
         let client = self.connect().await?;
         match tokio::time::timeout(COMMAND_TIMEOUT, client.login(&cfg.username, &password)).await {
             Ok(Ok(session)) => Ok(session),
-            Ok(Err((e, _))) => Err(ImapError::Login { user: cfg.username.clone(), message: e.to_string() }),
+            Ok(Err((e, _))) => Err(ImapError::Login {
+                user: cfg.username.clone(),
+                message: e.to_string(),
+            }),
             Err(_) => Err(ImapError::Timeout("LOGIN", COMMAND_TIMEOUT)),
         }
     }
@@ -130,11 +148,18 @@ impl ImapSource {
         if cfg.security == Security::Plain && !tls::is_loopback(&cfg.host) {
             return Err(ImapError::PlainNotLoopback(cfg.host.clone()));
         }
-        let connect_err = |source| ImapError::Connect { host: cfg.host.clone(), port: cfg.port, source };
-        let tcp = tokio::time::timeout(COMMAND_TIMEOUT, TcpStream::connect((cfg.host.as_str(), cfg.port)))
-            .await
-            .map_err(|_| ImapError::Timeout("connect", COMMAND_TIMEOUT))?
-            .map_err(connect_err)?;
+        let connect_err = |source| ImapError::Connect {
+            host: cfg.host.clone(),
+            port: cfg.port,
+            source,
+        };
+        let tcp = tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            TcpStream::connect((cfg.host.as_str(), cfg.port)),
+        )
+        .await
+        .map_err(|_| ImapError::Timeout("connect", COMMAND_TIMEOUT))?
+        .map_err(connect_err)?;
         let client = match cfg.security {
             Security::Tls => {
                 let mut client = async_imap::Client::new(self.tls(tcp).await?);
@@ -160,16 +185,26 @@ impl ImapSource {
         let config = tls::client_config(self.cfg.ca_file.as_deref())?;
         let name = rustls_pki_types::ServerName::try_from(self.cfg.host.clone())
             .map_err(|e| TlsError::Setup(format!("bad host name {}: {e}", self.cfg.host)))?;
-        let stream = tokio::time::timeout(COMMAND_TIMEOUT, TlsConnector::from(config).connect(name, tcp))
-            .await
-            .map_err(|_| ImapError::Timeout("TLS handshake", COMMAND_TIMEOUT))?
-            .map_err(|source| ImapError::Handshake { host: self.cfg.host.clone(), source })?;
+        let stream = tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            TlsConnector::from(config).connect(name, tcp),
+        )
+        .await
+        .map_err(|_| ImapError::Timeout("TLS handshake", COMMAND_TIMEOUT))?
+        .map_err(|source| ImapError::Handshake {
+            host: self.cfg.host.clone(),
+            source,
+        })?;
         Ok(Box::new(stream))
     }
 
     /// Fetches every message above the checkpoint and stores it, chunk by
     /// chunk, each chunk with its checkpoint. Returns how many were new.
-    pub async fn fetch_new(&self, opened: &mut Opened, conn: &mut Connection) -> Result<usize, ImapError> {
+    pub async fn fetch_new(
+        &self,
+        opened: &mut Opened,
+        conn: &mut Connection,
+    ) -> Result<usize, ImapError> {
         let uidvalidity = opened
             .mailbox
             .uid_validity
@@ -183,22 +218,36 @@ impl ImapSource {
                     new = uidvalidity,
                     "UIDVALIDITY changed: re-reading the whole mailbox; messages already held are recognised by content and not stored or judged twice"
                 );
-                inbox::store_batch(conn, &self.source_id, &[], Some(Checkpoint { uidvalidity, last_uid: 0 }))?;
+                inbox::store_batch(
+                    conn,
+                    &self.source_id,
+                    &[],
+                    Some(Checkpoint {
+                        uidvalidity,
+                        last_uid: 0,
+                    }),
+                )?;
                 0
             }
             None => 0,
         };
         let session = &mut opened.session;
-        let mut uids: Vec<u32> = timed("UID SEARCH", session.uid_search(format!("UID {}:*", last_uid + 1)))
-            .await?
-            .into_iter()
-            .filter(|&u| u > last_uid) // `N:*` always matches the last message
-            .collect();
+        let mut uids: Vec<u32> = timed(
+            "UID SEARCH",
+            session.uid_search(format!("UID {}:*", last_uid + 1)),
+        )
+        .await?
+        .into_iter()
+        .filter(|&u| u > last_uid) // `N:*` always matches the last message
+        .collect();
         uids.sort_unstable();
         let mut new = 0;
         for chunk in uids.chunks(FETCH_CHUNK) {
             let fetched = fetch_chunk(session, chunk, uidvalidity).await?;
-            let covers = Checkpoint { uidvalidity, last_uid: chunk.last().copied().unwrap_or(last_uid) };
+            let covers = Checkpoint {
+                uidvalidity,
+                last_uid: chunk.last().copied().unwrap_or(last_uid),
+            };
             new += inbox::store_batch(conn, &self.source_id, &fetched, Some(covers))?;
         }
         drain_unsolicited(session);
@@ -209,12 +258,20 @@ impl ImapSource {
     /// otherwise a plain sleep of `poll_seconds`; never longer than `max`.
     /// Returns the session to fetch with again.
     pub async fn wait(&self, opened: Opened, max: Duration) -> Result<Opened, ImapError> {
-        let Opened { session, mailbox, idle } = opened;
+        let Opened {
+            session,
+            mailbox,
+            idle,
+        } = opened;
         if !idle {
             let mut session = session;
             tokio::time::sleep(max.min(Duration::from_secs(self.cfg.poll_seconds))).await;
             timed("NOOP", session.noop()).await?;
-            return Ok(Opened { session, mailbox, idle });
+            return Ok(Opened {
+                session,
+                mailbox,
+                idle,
+            });
         }
         let mut handle = session.idle();
         timed("IDLE", handle.init()).await?;
@@ -226,7 +283,11 @@ impl ImapSource {
         }
         let mut session = timed("DONE", handle.done()).await?;
         drain_unsolicited(&mut session);
-        Ok(Opened { session, mailbox, idle })
+        Ok(Opened {
+            session,
+            mailbox,
+            idle,
+        })
     }
 
     /// Logs out politely; errors are only logged, the connection is gone anyway.
@@ -243,8 +304,14 @@ async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Debug + Send>(
 ) -> Result<(), ImapError> {
     match tokio::time::timeout(COMMAND_TIMEOUT, client.read_response()).await {
         Ok(Ok(Some(_))) => Ok(()),
-        Ok(Ok(None)) => Err(ImapError::Command { command: "greeting", message: "server closed the connection".into() }),
-        Ok(Err(e)) => Err(ImapError::Command { command: "greeting", message: e.to_string() }),
+        Ok(Ok(None)) => Err(ImapError::Command {
+            command: "greeting",
+            message: "server closed the connection".into(),
+        }),
+        Ok(Err(e)) => Err(ImapError::Command {
+            command: "greeting",
+            message: e.to_string(),
+        }),
         Err(_) => Err(ImapError::Timeout("greeting", COMMAND_TIMEOUT)),
     }
 }
@@ -252,17 +319,34 @@ async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Debug + Send>(
 /// Fetches one chunk of UIDs and checks that every one came back with its
 /// body and date: a clean disconnect or a tagged NO can end the stream early
 /// without an error.
-async fn fetch_chunk(session: &mut Session, uids: &[u32], uidvalidity: u32) -> Result<Vec<Fetched>, ImapError> {
-    let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+async fn fetch_chunk(
+    session: &mut Session,
+    uids: &[u32],
+    uidvalidity: u32,
+) -> Result<Vec<Fetched>, ImapError> {
+    let set = uids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let fetches: Vec<Fetch> = {
-        let stream = timed("UID FETCH", session.uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")).await?;
+        let stream = timed(
+            "UID FETCH",
+            session.uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])"),
+        )
+        .await?;
         timed("UID FETCH", stream.try_collect()).await?
     };
-    let mut by_uid: HashMap<u32, Fetch> = fetches.into_iter().filter_map(|f| f.uid.map(|u| (u, f))).collect();
+    let mut by_uid: HashMap<u32, Fetch> = fetches
+        .into_iter()
+        .filter_map(|f| f.uid.map(|u| (u, f)))
+        .collect();
     let mut out = Vec::with_capacity(uids.len());
     for &uid in uids {
         let got = by_uid.remove(&uid);
-        let complete = got.as_ref().and_then(|f| Some((f.body()?.to_vec(), f.internal_date()?)));
+        let complete = got
+            .as_ref()
+            .and_then(|f| Some((f.body()?.to_vec(), f.internal_date()?)));
         match complete {
             Some((raw, date)) => out.push(Fetched {
                 key: format!("{uidvalidity}/{uid}"),
@@ -273,7 +357,8 @@ async fn fetch_chunk(session: &mut Session, uids: &[u32], uidvalidity: u32) -> R
             }),
             None => {
                 // Gone since the search (expunged by the assistant): skip it.
-                let still_there = timed("UID SEARCH", session.uid_search(format!("UID {uid}"))).await?;
+                let still_there =
+                    timed("UID SEARCH", session.uid_search(format!("UID {uid}"))).await?;
                 if still_there.contains(&uid) {
                     return Err(ImapError::MissingUid(uid));
                 }

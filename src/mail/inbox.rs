@@ -133,10 +133,12 @@ pub fn store_batch(
 }
 
 /// Source keys already stored for `source` (a Maildir skips those files).
-pub fn known_keys(conn: &Connection, source: &str) -> rusqlite::Result<std::collections::HashSet<String>> {
+pub fn known_keys(
+    conn: &Connection,
+    source: &str,
+) -> rusqlite::Result<std::collections::HashSet<String>> {
     let mut stmt = conn.prepare("SELECT source_key FROM messages WHERE source = ?1")?;
-    let keys = stmt.query_map([source], |r| r.get(0))?.collect();
-    keys
+    stmt.query_map([source], |r| r.get(0))?.collect()
 }
 
 /// Messages not yet classified, in arrival order.
@@ -144,16 +146,14 @@ pub fn unclassified(conn: &Connection) -> rusqlite::Result<Vec<Stored>> {
     let mut stmt = conn.prepare(
         "SELECT id, internaldate, raw FROM messages WHERE class IS NULL ORDER BY internaldate, id",
     )?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(Stored {
-                id: r.get(0)?,
-                internaldate: parse_ts(&r.get::<_, String>(1)?)?,
-                raw: r.get(2)?,
-            })
-        })?
-        .collect();
-    rows
+    stmt.query_map([], |r| {
+        Ok(Stored {
+            id: r.get(0)?,
+            internaldate: parse_ts(&r.get::<_, String>(1)?)?,
+            raw: r.get(2)?,
+        })
+    })?
+    .collect()
 }
 
 /// What classification found, written back onto the message.
@@ -191,21 +191,19 @@ pub fn list(conn: &Connection, flagged_only: bool) -> rusqlite::Result<Vec<Messa
         "SELECT id, internaldate, message_id, sender, subject, class, reason, flagged
          FROM messages WHERE (?1 = 0 OR flagged = 1) ORDER BY internaldate DESC, id DESC",
     )?;
-    let rows = stmt
-        .query_map([flagged_only], |r| {
-            Ok(MessageRow {
-                id: r.get(0)?,
-                internaldate: parse_ts(&r.get::<_, String>(1)?)?,
-                message_id: r.get(2)?,
-                sender: r.get(3)?,
-                subject: r.get(4)?,
-                class: r.get(5)?,
-                reason: r.get(6)?,
-                flagged: r.get(7)?,
-            })
-        })?
-        .collect();
-    rows
+    stmt.query_map([flagged_only], |r| {
+        Ok(MessageRow {
+            id: r.get(0)?,
+            internaldate: parse_ts(&r.get::<_, String>(1)?)?,
+            message_id: r.get(2)?,
+            sender: r.get(3)?,
+            subject: r.get(4)?,
+            class: r.get(5)?,
+            reason: r.get(6)?,
+            flagged: r.get(7)?,
+        })
+    })?
+    .collect()
 }
 
 fn sha256_hex(raw: &[u8]) -> String {

@@ -14,7 +14,9 @@ use crate::mail::inbox::{self, Fetched};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MaildirError {
-    #[error("{path} is not a Maildir (it needs cur/, new/ and tmp/); check `maildir.path` in the config")]
+    #[error(
+        "{path} is not a Maildir (it needs cur/, new/ and tmp/); check `maildir.path` in the config"
+    )]
     NotMaildir { path: String },
     #[error("cannot read {path}: {source}")]
     Read {
@@ -44,8 +46,13 @@ impl MaildirSource {
 
     /// Stores every file not stored before; returns how many were new.
     pub fn fetch_new(&self, conn: &mut Connection) -> Result<usize, MaildirError> {
-        if !["cur", "new", "tmp"].iter().all(|d| self.path.join(d).is_dir()) {
-            return Err(MaildirError::NotMaildir { path: self.path.display().to_string() });
+        if !["cur", "new", "tmp"]
+            .iter()
+            .all(|d| self.path.join(d).is_dir())
+        {
+            return Err(MaildirError::NotMaildir {
+                path: self.path.display().to_string(),
+            });
         }
         let known = inbox::known_keys(conn, &self.source_id)?;
         let md = maildir::Maildir::from(self.path.clone());
@@ -70,9 +77,14 @@ impl MaildirSource {
 }
 
 fn read_entry(id: &str, path: &Path) -> Result<Fetched, MaildirError> {
-    let err = |source| MaildirError::Read { path: path.display().to_string(), source };
+    let err = |source| MaildirError::Read {
+        path: path.display().to_string(),
+        source,
+    };
     let raw = std::fs::read(path).map_err(err)?;
-    let modified = std::fs::metadata(path).and_then(|m| m.modified()).map_err(err)?;
+    let modified = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_err(err)?;
     Ok(Fetched {
         key: id.to_string(),
         uidvalidity: None,

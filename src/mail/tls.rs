@@ -27,13 +27,19 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, TlsErr
     }
     if let Some(path) = ca_file {
         let shown = path.display().to_string();
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| TlsError::CaFile { path: shown.clone(), message: e.to_string() })?;
+        let certs = CertificateDer::pem_file_iter(path).map_err(|e| TlsError::CaFile {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
         for cert in certs {
-            let cert = cert.map_err(|e| TlsError::CaFile { path: shown.clone(), message: e.to_string() })?;
-            roots
-                .add(cert)
-                .map_err(|e| TlsError::CaFile { path: shown.clone(), message: e.to_string() })?;
+            let cert = cert.map_err(|e| TlsError::CaFile {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
+            roots.add(cert).map_err(|e| TlsError::CaFile {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -47,4 +53,3 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, TlsErr
 
 /// The only hosts a plain, unencrypted connection may go to.
 pub use crate::config::is_loopback_host as is_loopback;
-

@@ -31,7 +31,10 @@ fn hm(h: u32, m: u32) -> NaiveTime {
 impl Default for Schedule {
     fn default() -> Schedule {
         Schedule {
-            weekly_reminder: WeeklyDue { weekday: chrono::Weekday::Sat, time: hm(18, 0) },
+            weekly_reminder: WeeklyDue {
+                weekday: chrono::Weekday::Sat,
+                time: hm(18, 0),
+            },
             monthly_reminder: hm(9, 0),
             digest_time: hm(8, 30),
             quiet_start: hm(22, 30),
@@ -48,7 +51,11 @@ pub fn at_local(day: NaiveDate, time: NaiveTime, tz: Tz) -> DateTime<Utc> {
     naive
         .and_local_timezone(tz)
         .earliest()
-        .or_else(|| (naive + Duration::hours(1)).and_local_timezone(tz).earliest())
+        .or_else(|| {
+            (naive + Duration::hours(1))
+                .and_local_timezone(tz)
+                .earliest()
+        })
         .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc))
 }
 
@@ -58,8 +65,12 @@ impl Schedule {
         let due_day = deadline.due_day(tz);
         match deadline.period.kind() {
             Kind::Weekly => {
-                let monday = due_day - Duration::days(i64::from(due_day.weekday().num_days_from_monday()));
-                let day = monday + Duration::days(i64::from(self.weekly_reminder.weekday.num_days_from_monday()));
+                let monday =
+                    due_day - Duration::days(i64::from(due_day.weekday().num_days_from_monday()));
+                let day = monday
+                    + Duration::days(i64::from(
+                        self.weekly_reminder.weekday.num_days_from_monday(),
+                    ));
                 at_local(day, self.weekly_reminder.time, tz)
             }
             Kind::Monthly => at_local(due_day, self.monthly_reminder, tz),
@@ -109,7 +120,11 @@ impl Schedule {
             return at;
         }
         let local = at.with_timezone(&tz);
-        let day = if local.time() >= self.quiet_end { local.date_naive() + Duration::days(1) } else { local.date_naive() };
+        let day = if local.time() >= self.quiet_end {
+            local.date_naive() + Duration::days(1)
+        } else {
+            local.date_naive()
+        };
         at_local(day, self.quiet_end, tz)
     }
 }
@@ -122,12 +137,17 @@ mod tests {
     use chrono_tz::Asia::Shanghai;
 
     fn calendar() -> Calendar {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/calendar/cn-2026.toml");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/calendar/cn-2026.toml");
         Calendar::load(&[path]).expect("2026 calendar")
     }
 
     fn local(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-        Shanghai.with_ymd_and_hms(y, m, d, h, min, 0).single().expect("valid").with_timezone(&Utc)
+        Shanghai
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .single()
+            .expect("valid")
+            .with_timezone(&Utc)
     }
 
     fn due(p: Period) -> Deadline {
@@ -136,27 +156,51 @@ mod tests {
 
     #[test]
     fn weekly_reminder_is_saturday_six_pm_of_the_deadline_week() {
-        let d = due(Period::Week { year: 2026, week: 48 });
-        assert_eq!(Schedule::default().deadline_reminder(&d, Shanghai), local(2026, 11, 28, 18, 0));
+        let d = due(Period::Week {
+            year: 2026,
+            week: 48,
+        });
+        assert_eq!(
+            Schedule::default().deadline_reminder(&d, Shanghai),
+            local(2026, 11, 28, 18, 0)
+        );
     }
 
     #[test]
     fn monthly_reminder_is_nine_am_on_the_due_day_even_a_sunday() {
-        let d = due(Period::Month { year: 2025, month: 12 });
-        assert_eq!(Schedule::default().deadline_reminder(&d, Shanghai), local(2026, 1, 4, 9, 0));
+        let d = due(Period::Month {
+            year: 2025,
+            month: 12,
+        });
+        assert_eq!(
+            Schedule::default().deadline_reminder(&d, Shanghai),
+            local(2026, 1, 4, 9, 0)
+        );
     }
 
     #[test]
     fn weekly_digest_is_monday_half_past_eight() {
-        let d = due(Period::Week { year: 2026, week: 48 });
-        assert_eq!(Schedule::default().digest(&d, &calendar(), Shanghai), local(2026, 11, 30, 8, 30));
+        let d = due(Period::Week {
+            year: 2026,
+            week: 48,
+        });
+        assert_eq!(
+            Schedule::default().digest(&d, &calendar(), Shanghai),
+            local(2026, 11, 30, 8, 30)
+        );
     }
 
     #[test]
     fn digest_after_the_national_day_week_waits_for_the_first_working_day() {
         // W40 (Sep 28 – Oct 4) is due Sat Oct 3, in the holiday; Oct 8 is the first working day after.
-        let d = due(Period::Week { year: 2026, week: 40 });
-        assert_eq!(Schedule::default().digest(&d, &calendar(), Shanghai), local(2026, 10, 8, 8, 30));
+        let d = due(Period::Week {
+            year: 2026,
+            week: 40,
+        });
+        assert_eq!(
+            Schedule::default().digest(&d, &calendar(), Shanghai),
+            local(2026, 10, 8, 8, 30)
+        );
     }
 
     #[test]
@@ -166,8 +210,14 @@ mod tests {
         assert!(s.is_quiet(local(2026, 11, 29, 7, 59), Shanghai));
         assert!(!s.is_quiet(local(2026, 11, 29, 8, 0), Shanghai));
         assert!(!s.is_quiet(local(2026, 11, 28, 22, 29), Shanghai));
-        assert_eq!(s.outside_quiet(local(2026, 11, 28, 23, 0), Shanghai), local(2026, 11, 29, 8, 0));
-        assert_eq!(s.outside_quiet(local(2026, 11, 29, 3, 0), Shanghai), local(2026, 11, 29, 8, 0));
+        assert_eq!(
+            s.outside_quiet(local(2026, 11, 28, 23, 0), Shanghai),
+            local(2026, 11, 29, 8, 0)
+        );
+        assert_eq!(
+            s.outside_quiet(local(2026, 11, 29, 3, 0), Shanghai),
+            local(2026, 11, 29, 8, 0)
+        );
     }
 
     #[test]
@@ -176,9 +226,18 @@ mod tests {
         let within = Duration::hours(48);
         // Received Thu 10:00 → first reminder Sat 10:00, second the next working day (Mon).
         let received = local(2026, 11, 26, 10, 0);
-        assert_eq!(s.reply_reminder(received, 1, within, &calendar(), Shanghai), local(2026, 11, 28, 10, 0));
-        assert_eq!(s.reply_reminder(received, 2, within, &calendar(), Shanghai), local(2026, 11, 30, 10, 0));
-        assert_eq!(s.reply_reminder(received, 3, within, &calendar(), Shanghai), local(2026, 12, 1, 10, 0));
+        assert_eq!(
+            s.reply_reminder(received, 1, within, &calendar(), Shanghai),
+            local(2026, 11, 28, 10, 0)
+        );
+        assert_eq!(
+            s.reply_reminder(received, 2, within, &calendar(), Shanghai),
+            local(2026, 11, 30, 10, 0)
+        );
+        assert_eq!(
+            s.reply_reminder(received, 3, within, &calendar(), Shanghai),
+            local(2026, 12, 1, 10, 0)
+        );
     }
 
     #[test]

@@ -101,11 +101,22 @@ pub fn judge(
 /// The deadlines judged for `person`: every one due from the later of
 /// `tracking_starts` and the person's `since`, up to `now`, then the next
 /// open one; none after the person's `until`.
-pub fn judged_deadlines(person: &Person, kind: Kind, cfg: &Config, calendar: &Calendar, now: DateTime<Utc>) -> Vec<Deadline> {
+pub fn judged_deadlines(
+    person: &Person,
+    kind: Kind,
+    cfg: &Config,
+    calendar: &Calendar,
+    now: DateTime<Utc>,
+) -> Vec<Deadline> {
     let tz = cfg.timezone;
-    let start_day = person.since.map_or(cfg.tracking_starts, |s| s.max(cfg.tracking_starts));
+    let start_day = person
+        .since
+        .map_or(cfg.tracking_starts, |s| s.max(cfg.tracking_starts));
     let start = local_midnight(start_day, tz);
-    let end = person.until.and_then(|u| u.succ_opt()).map(|d| local_midnight(d, tz));
+    let end = person
+        .until
+        .and_then(|u| u.succ_opt())
+        .map(|d| local_midnight(d, tz));
     // Start one period early: a month's report is due in the next month.
     let mut period = Period::containing(kind, start_day).prev();
     let mut out = Vec::new();
@@ -133,7 +144,10 @@ fn local_midnight(day: chrono::NaiveDate, tz: chrono_tz::Tz) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN)
         .and_local_timezone(tz)
         .earliest()
-        .map_or_else(|| day.and_time(NaiveTime::MIN).and_utc(), |t| t.with_timezone(&Utc))
+        .map_or_else(
+            || day.and_time(NaiveTime::MIN).and_utc(),
+            |t| t.with_timezone(&Utc),
+        )
 }
 
 /// Every verdict for every reporter at `now`; only the given periods when
@@ -160,20 +174,37 @@ pub fn verdicts(
             };
             for d in deadlines {
                 let key = (person.email.clone(), d.period);
-                out.push(judge(&person.email, d, reports.get(&key), excuses.get(&key), now));
+                out.push(judge(
+                    &person.email,
+                    d,
+                    reports.get(&key),
+                    excuses.get(&key),
+                    now,
+                ));
             }
         }
     }
-    out.sort_by(|a, b| a.deadline.due.cmp(&b.deadline.due).then_with(|| a.person.cmp(&b.person)));
+    out.sort_by(|a, b| {
+        a.deadline
+            .due
+            .cmp(&b.deadline.due)
+            .then_with(|| a.person.cmp(&b.person))
+    });
     Ok(out)
 }
 
 /// The next deadline after `now` of any reporter, so the daemon can sleep
 /// until then instead of polling.
-pub fn next_deadline(cfg: &Config, calendar: &Calendar, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub fn next_deadline(
+    cfg: &Config,
+    calendar: &Calendar,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     cfg.roster
         .reporters()
-        .flat_map(|p| [Kind::Weekly, Kind::Monthly].map(|k| judged_deadlines(p, k, cfg, calendar, now)))
+        .flat_map(|p| {
+            [Kind::Weekly, Kind::Monthly].map(|k| judged_deadlines(p, k, cfg, calendar, now))
+        })
         .filter_map(|ds| ds.last().map(|d| d.due))
         .filter(|due| *due > now)
         .min()
@@ -183,7 +214,9 @@ pub fn next_deadline(cfg: &Config, calendar: &Calendar, now: DateTime<Utc>) -> O
 pub enum ExcuseError {
     #[error("{0} is not a configured rep or clerk; check the address")]
     NotReporter(String),
-    #[error("{0} is not a configured supervisor, manager or assistant; only they can file a reason")]
+    #[error(
+        "{0} is not a configured supervisor, manager or assistant; only they can file a reason"
+    )]
     NotAuthorised(String),
     #[error("{person} already has a reason filed for {period}; nothing changed")]
     AlreadyExcused { person: String, period: Period },
@@ -206,10 +239,18 @@ pub fn file_excuse(
 ) -> Result<Excuse, ExcuseError> {
     let person = person.to_lowercase();
     let by = by.to_lowercase();
-    if !cfg.roster.by_email(&person).is_some_and(|p| p.role.must_report()) {
+    if !cfg
+        .roster
+        .by_email(&person)
+        .is_some_and(|p| p.role.must_report())
+    {
         return Err(ExcuseError::NotReporter(person));
     }
-    if !cfg.roster.by_email(&by).is_some_and(|p| !p.role.must_report()) {
+    if cfg
+        .roster
+        .by_email(&by)
+        .is_none_or(|p| p.role.must_report())
+    {
         return Err(ExcuseError::NotAuthorised(by));
     }
     if reason.trim().is_empty() {
@@ -222,10 +263,21 @@ pub fn file_excuse(
     if inserted == 0 {
         return Err(ExcuseError::AlreadyExcused { person, period });
     }
-    Ok(Excuse { id: conn.last_insert_rowid(), person, period, reason: reason.trim().to_string(), by, at })
+    Ok(Excuse {
+        id: conn.last_insert_rowid(),
+        person,
+        period,
+        reason: reason.trim().to_string(),
+        by,
+        at,
+    })
 }
 
-pub fn excuse_for(conn: &Connection, person: &str, period: Period) -> rusqlite::Result<Option<Excuse>> {
+pub fn excuse_for(
+    conn: &Connection,
+    person: &str,
+    period: Period,
+) -> rusqlite::Result<Option<Excuse>> {
     conn.query_row(
         "SELECT id, person, period, reason, by, at FROM excuses WHERE person = ?1 AND period = ?2",
         params![person, period.to_string()],
@@ -249,7 +301,9 @@ fn all_excuses(conn: &Connection) -> rusqlite::Result<HashMap<(String, Period), 
 
 fn excuse_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Excuse>> {
     let period: String = r.get(2)?;
-    let Ok(period) = period.parse() else { return Ok(None) };
+    let Ok(period) = period.parse() else {
+        return Ok(None);
+    };
     Ok(Some(Excuse {
         id: r.get(0)?,
         person: r.get(1)?,
@@ -267,8 +321,14 @@ mod tests {
 
     fn w48() -> Deadline {
         Deadline {
-            period: Period::Week { year: 2026, week: 48 },
-            due: Utc.with_ymd_and_hms(2026, 11, 28, 14, 0, 0).single().expect("valid"),
+            period: Period::Week {
+                year: 2026,
+                week: 48,
+            },
+            due: Utc
+                .with_ymd_and_hms(2026, 11, 28, 14, 0, 0)
+                .single()
+                .expect("valid"),
         }
     }
 
@@ -312,7 +372,10 @@ mod tests {
 
     #[test]
     fn no_report_before_the_deadline_is_pending_then_missing() {
-        assert_eq!(judge("a@example.com", w48(), None, None, at(-1)).status, Status::Pending);
+        assert_eq!(
+            judge("a@example.com", w48(), None, None, at(-1)).status,
+            Status::Pending
+        );
         let v = judge("a@example.com", w48(), None, None, at(0));
         assert_eq!(v.status, Status::Missing);
         assert!(v.fine_owed);
@@ -320,7 +383,13 @@ mod tests {
 
     #[test]
     fn reason_filed_before_the_deadline_prevents_the_fine() {
-        let v = judge("a@example.com", w48(), None, Some(&excuse_at(-60)), at(3600));
+        let v = judge(
+            "a@example.com",
+            w48(),
+            None,
+            Some(&excuse_at(-60)),
+            at(3600),
+        );
         assert_eq!(v.status, Status::Excused);
         assert!(!v.fine_owed && !v.waiver_owed);
         let before = judge("a@example.com", w48(), None, Some(&excuse_at(-60)), at(-30));
@@ -336,7 +405,13 @@ mod tests {
 
     #[test]
     fn on_time_report_is_on_time_even_with_a_reason() {
-        let v = judge("a@example.com", w48(), Some(&report_at(-5)), Some(&excuse_at(60)), at(3600));
+        let v = judge(
+            "a@example.com",
+            w48(),
+            Some(&report_at(-5)),
+            Some(&excuse_at(60)),
+            at(3600),
+        );
         assert_eq!(v.status, Status::OnTime);
         assert!(!v.fine_owed && !v.waiver_owed);
     }

@@ -40,7 +40,12 @@ pub struct IntakeStats {
 
 impl IntakeStats {
     pub fn total(&self) -> usize {
-        self.reports + self.revisions + self.misaddressed + self.replies + self.ignored + self.unparsable
+        self.reports
+            + self.revisions
+            + self.misaddressed
+            + self.replies
+            + self.ignored
+            + self.unparsable
     }
 }
 
@@ -72,7 +77,12 @@ pub fn intake(
     Ok(stats)
 }
 
-fn intake_one(conn: &Connection, cfg: &Config, calendar: &Calendar, msg: &Stored) -> rusqlite::Result<MessageClass> {
+fn intake_one(
+    conn: &Connection,
+    cfg: &Config,
+    calendar: &Calendar,
+    msg: &Stored,
+) -> rusqlite::Result<MessageClass> {
     let env = match parse::parse(&msg.raw) {
         Ok(env) => env,
         Err(e) => {
@@ -113,25 +123,52 @@ fn decide(
     if let Some(mid) = env.message_id.as_deref()
         && let Some(first) = duplicate_of(conn, mid, msg.id)?
     {
-        return Ok((MessageClass::Ignored, format!("duplicate of message #{first} (same Message-ID)"), false));
+        return Ok((
+            MessageClass::Ignored,
+            format!("duplicate of message #{first} (same Message-ID)"),
+            false,
+        ));
     }
     let known_report = |id: &str| report_by_message_id(conn, id).ok().flatten().is_some();
     let known_message = |id: &str| inbox::message_id_known(conn, id).unwrap_or(false);
     let arrival_date = msg.internaldate.with_timezone(&cfg.timezone).date_naive();
-    let class = classify::classify(env, arrival_date, &cfg.roster, &cfg.keywords, &known_report, &known_message);
+    let class = classify::classify(
+        env,
+        arrival_date,
+        &cfg.roster,
+        &cfg.keywords,
+        &known_report,
+        &known_message,
+    );
     match class {
         Class::Ignored { reason } => Ok((MessageClass::Ignored, reason, false)),
-        Class::Reply { replier, report_message_id } => {
+        Class::Reply {
+            replier,
+            report_message_id,
+        } => {
             let Some(report) = report_by_message_id(conn, &report_message_id)? else {
-                return Ok((MessageClass::Ignored, "reply to a report that is not held".into(), false));
+                return Ok((
+                    MessageClass::Ignored,
+                    "reply to a report that is not held".into(),
+                    false,
+                ));
             };
             conn.execute(
                 "INSERT INTO replies (message, report, replier, at) VALUES (?1, ?2, ?3, ?4)",
                 params![msg.id, report, replier, ts(msg.internaldate)],
             )?;
-            Ok((MessageClass::Reply, format!("reply by {replier} to <{report_message_id}>"), false))
+            Ok((
+                MessageClass::Reply,
+                format!("reply by {replier} to <{report_message_id}>"),
+                false,
+            ))
         }
-        Class::Report { person, kind, named_period, to_supervisor } => {
+        Class::Report {
+            person,
+            kind,
+            named_period,
+            to_supervisor,
+        } => {
             let period = match named_period {
                 Some(p) => p,
                 None => nearest_open_period(conn, cfg, calendar, &person, kind, msg.internaldate)?,
@@ -150,7 +187,11 @@ fn record_report(
     period: Period,
     to_supervisor: bool,
 ) -> rusqlite::Result<(MessageClass, String, bool)> {
-    let first = if to_supervisor { first_report(conn, person, period)? } else { None };
+    let first = if to_supervisor {
+        first_report(conn, person, period)?
+    } else {
+        None
+    };
     conn.execute(
         "INSERT INTO reports (message, person, kind, period, received, message_id, counts, revision_of)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -173,12 +214,24 @@ fn record_report(
             .and_then(|p| cfg.roster.supervisor_of(p))
             .map(|s| format!("{} <{}>", s.name, s.email))
             .unwrap_or_else(|| "the direct supervisor".into());
-        let reason = format!("{kind} report for {period} not addressed to {supervisor}: it does not count");
+        let reason =
+            format!("{kind} report for {period} not addressed to {supervisor}: it does not count");
         return Ok((MessageClass::Misaddressed, reason, true));
     }
     match first {
-        Some(f) => Ok((MessageClass::Revision, format!("revision of the {kind} report for {period} (report #{})", f.id), false)),
-        None => Ok((MessageClass::Report, format!("{kind} report for {period}"), false)),
+        Some(f) => Ok((
+            MessageClass::Revision,
+            format!(
+                "revision of the {kind} report for {period} (report #{})",
+                f.id
+            ),
+            false,
+        )),
+        None => Ok((
+            MessageClass::Report,
+            format!("{kind} report for {period}"),
+            false,
+        )),
     }
 }
 
@@ -201,7 +254,11 @@ pub fn report_by_message_id(conn: &Connection, message_id: &str) -> rusqlite::Re
     .optional()
 }
 
-pub fn first_report(conn: &Connection, person: &str, period: Period) -> rusqlite::Result<Option<FirstReport>> {
+pub fn first_report(
+    conn: &Connection,
+    person: &str,
+    period: Period,
+) -> rusqlite::Result<Option<FirstReport>> {
     conn.query_row(
         "SELECT r.id, r.received, r.message_id, (SELECT min(at) FROM replies WHERE report = r.id)
          FROM reports r WHERE r.person = ?1 AND r.period = ?2 AND r.counts = 1 AND r.revision_of IS NULL",
@@ -212,7 +269,9 @@ pub fn first_report(conn: &Connection, person: &str, period: Period) -> rusqlite
 }
 
 /// Every person's first counting report per period.
-pub fn first_reports(conn: &Connection) -> rusqlite::Result<HashMap<(String, Period), FirstReport>> {
+pub fn first_reports(
+    conn: &Connection,
+) -> rusqlite::Result<HashMap<(String, Period), FirstReport>> {
     let mut stmt = conn.prepare(
         "SELECT r.id, r.received, r.message_id, (SELECT min(at) FROM replies WHERE report = r.id), r.person, r.period
          FROM reports r WHERE r.counts = 1 AND r.revision_of IS NULL",
@@ -240,7 +299,11 @@ fn first_report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FirstReport> {
     })
 }
 
-fn reported_periods(conn: &Connection, person: &str, kind: Kind) -> rusqlite::Result<HashSet<Period>> {
+fn reported_periods(
+    conn: &Connection,
+    person: &str,
+    kind: Kind,
+) -> rusqlite::Result<HashSet<Period>> {
     let mut stmt = conn.prepare(
         "SELECT period FROM reports WHERE person = ?1 AND kind = ?2 AND counts = 1 AND revision_of IS NULL",
     )?;
@@ -270,13 +333,17 @@ fn nearest_open_period(
         candidates.insert(0, here.prev().prev().prev());
     }
     let distance = |p: &Period| {
-        period::deadline(*p, &cfg.rules.due, calendar, cfg.timezone).map(|d| (d.due - arrival).num_seconds().abs())
+        period::deadline(*p, &cfg.rules.due, calendar, cfg.timezone)
+            .map(|d| (d.due - arrival).num_seconds().abs())
     };
     let open = candidates
         .iter()
         .filter(|p| !reported.contains(p))
         .filter_map(|p| distance(p).map(|d| (d, *p)))
         .min();
-    let any = candidates.iter().filter_map(|p| distance(p).map(|d| (d, *p))).min();
+    let any = candidates
+        .iter()
+        .filter_map(|p| distance(p).map(|d| (d, *p)))
+        .min();
     Ok(open.or(any).map(|(_, p)| p).unwrap_or(here))
 }

@@ -111,7 +111,10 @@ reply_within_hours = 48
         let out = self.command().args(args).output().expect("run reportd");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "reportd {args:?} failed: {stderr}\n{stdout}");
+        assert!(
+            out.status.success(),
+            "reportd {args:?} failed: {stderr}\n{stdout}"
+        );
         stdout
     }
 
@@ -152,7 +155,14 @@ reply_within_hours = 48
 
 /// A report as a mail client writes it. `subject` is put in as is, so a
 /// test can pass an RFC 2047 encoded word in any charset.
-pub fn eml(from: &str, to: &[&str], cc: &[&str], subject: &str, message_id: &str, date: &str) -> Vec<u8> {
+pub fn eml(
+    from: &str,
+    to: &[&str],
+    cc: &[&str],
+    subject: &str,
+    message_id: &str,
+    date: &str,
+) -> Vec<u8> {
     let mut m = format!("From: {from}\r\nTo: {}\r\n", to.join(", "));
     if !cc.is_empty() {
         m.push_str(&format!("Cc: {}\r\n", cc.join(", ")));
@@ -177,7 +187,10 @@ pub fn reply_eml(from: &str, to: &str, subject: &str, message_id: &str, parent: 
 /// `=?UTF-8?B?...?=` for a subject.
 pub fn utf8_word(text: &str) -> String {
     use base64::Engine;
-    format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(text))
+    format!(
+        "=?UTF-8?B?{}?=",
+        base64::engine::general_purpose::STANDARD.encode(text)
+    )
 }
 
 /// `=?<label>?B?...?=` with the text encoded in `encoding`.
@@ -185,5 +198,8 @@ pub fn encoded_word(text: &str, label: &str, encoding: &'static encoding_rs::Enc
     use base64::Engine;
     let (bytes, _, unmappable) = encoding.encode(text);
     assert!(!unmappable, "{text} cannot be written in {label}");
-    format!("=?{label}?B?{}?=", base64::engine::general_purpose::STANDARD.encode(&bytes))
+    format!(
+        "=?{label}?B?{}?=",
+        base64::engine::general_purpose::STANDARD.encode(&bytes)
+    )
 }
