@@ -23,7 +23,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -245,6 +245,16 @@ pub struct Keywords {
     pub reply_prefixes: Vec<String>,
 }
 
+/// The `[notify]` section: when emails go out, and whose
+/// `Authentication-Results` header to trust for commands sent by email.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NotifyConfig {
+    pub schedule: crate::notify::schedule::Schedule,
+    /// The authserv-id of the receiving server's `Authentication-Results`
+    /// header; email commands are refused while it is not set.
+    pub authserv_id: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file this was loaded from (for messages).
@@ -258,6 +268,7 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub rules: Rules,
     pub keywords: Keywords,
+    pub notify: NotifyConfig,
     pub roster: Roster,
 }
 
@@ -1080,6 +1091,7 @@ const ROOT_KEYS: &[&str] = &[
     "maildir",
     "smtp",
     "rules",
+    "notify",
     "keywords",
     "person",
 ];
@@ -1105,6 +1117,14 @@ const SMTP_KEYS: &[&str] = &[
     "password_file",
     "ca_file",
     "from",
+];
+const NOTIFY_KEYS: &[&str] = &[
+    "weekly_reminder",
+    "monthly_reminder",
+    "digest_time",
+    "quiet_hours",
+    "reply_reminders",
+    "authserv_id",
 ];
 const RULES_KEYS: &[&str] = &[
     "weekly_due",
@@ -1220,6 +1240,10 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         Some(sec) => parse_keywords(ctx, &sec),
         None => Keywords::default(),
     };
+    let notify = match opt_table(ctx, &root, "notify") {
+        Some(sec) => parse_notify(ctx, &sec),
+        None => NotifyConfig::default(),
+    };
     let roster = parse_people(ctx, &root);
     let smtp = match opt_table(ctx, &root, "smtp") {
         Some(sec) => parse_smtp(ctx, &sec, &roster),
@@ -1237,8 +1261,82 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         smtp,
         rules,
         keywords,
+        notify,
         roster,
     })
+}
+
+fn parse_notify(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> NotifyConfig {
+    check_keys(ctx, sec, NOTIFY_KEYS);
+    let mut n = NotifyConfig::default();
+    if let Some(s) = opt_str(
+        ctx,
+        sec,
+        "weekly_reminder",
+        r#"weekly_reminder = "SAT 18:00""#,
+    ) {
+        match s.v.trim().parse::<WeeklyDue>() {
+            Ok(v) => n.schedule.weekly_reminder = v,
+            Err(e) => ctx.push(sec.key("weekly_reminder"), s.line, e.to_string()),
+        }
+    }
+    let time = |ctx: &mut Ctx<'_>, key: &str, example: &str| {
+        let s = opt_str(ctx, sec, key, example)?;
+        match NaiveTime::parse_from_str(s.v.trim(), "%H:%M") {
+            Ok(t) => Some(t),
+            Err(_) => {
+                let message = format!(
+                    "\"{}\" is not a time of day; write it as HH:MM, e.g. {example}",
+                    s.v
+                );
+                ctx.push(sec.key(key), s.line, message);
+                None
+            }
+        }
+    };
+    if let Some(t) = time(ctx, "monthly_reminder", r#"monthly_reminder = "09:00""#) {
+        n.schedule.monthly_reminder = t;
+    }
+    if let Some(t) = time(ctx, "digest_time", r#"digest_time = "08:30""#) {
+        n.schedule.digest_time = t;
+    }
+    if let Some(s) = opt_str(ctx, sec, "quiet_hours", r#"quiet_hours = "22:30-08:00""#) {
+        let parsed = s.v.split_once('-').and_then(|(a, b)| {
+            Some((
+                NaiveTime::parse_from_str(a.trim(), "%H:%M").ok()?,
+                NaiveTime::parse_from_str(b.trim(), "%H:%M").ok()?,
+            ))
+        });
+        match parsed {
+            Some((start, end)) => {
+                n.schedule.quiet_start = start;
+                n.schedule.quiet_end = end;
+            }
+            None => ctx.push(
+                sec.key("quiet_hours"),
+                s.line,
+                format!(
+                    "\"{}\" is not a range of times; write it as HH:MM-HH:MM, e.g. \"22:30-08:00\"",
+                    s.v
+                ),
+            ),
+        }
+    }
+    if let Some(k) = opt_int_in(
+        ctx,
+        sec,
+        "reply_reminders",
+        0..=10,
+        "between 0 (escalate at once) and 10 reminders",
+        "reply_reminders = 2",
+    ) && let Ok(k) = u32::try_from(k.v)
+    {
+        n.schedule.reply_reminders = k;
+    }
+    if let Some(s) = opt_str(ctx, sec, "authserv_id", r#"authserv_id = "mx.example.com""#) {
+        n.authserv_id = Some(s.v.trim().to_ascii_lowercase());
+    }
+    n
 }
 
 fn parse_calendar(ctx: &mut Ctx<'_>, root: &Sec<'_, '_>) -> Option<Vec<PathBuf>> {

@@ -9,11 +9,11 @@ use std::time::Duration;
 use chrono::Utc;
 use rusqlite::Connection;
 
-use crate::calendar::Calendar;
-use crate::config::Config;
 use crate::mail::imap::ImapSource;
+use crate::notify::outbox::{self, Sender};
+use crate::notify::plan::Planner;
 use crate::reports::compliance;
-use crate::sync::{self, Source, SyncError};
+use crate::sync::{Engine, Source, SyncError};
 
 /// IDLE is re-issued before the 29 minutes after which servers may drop it.
 const MAX_IDLE: Duration = Duration::from_secs(25 * 60);
@@ -21,20 +21,24 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// Runs until `shutdown` completes.
 pub async fn run(
-    cfg: &Config,
-    calendar: &Calendar,
+    engine: &Engine,
     conn: &mut Connection,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), SyncError> {
     tokio::pin!(shutdown);
-    let source = Source::from_config(cfg);
+    let source = Source::from_config(&engine.cfg);
+    let sender = engine.sender()?;
+    if sender.is_none() {
+        tracing::warn!("no [smtp] section: emails are queued in the outbox but not sent");
+    }
+    let sender = sender.as_ref();
     let mut backoff = Duration::from_secs(1);
     loop {
         let result = match &source {
             Source::Imap(imap) => {
-                session(imap, cfg, calendar, conn, &mut backoff, &mut shutdown).await
+                session(imap, engine, sender, conn, &mut backoff, &mut shutdown).await
             }
-            Source::Maildir(_) => polling(&source, cfg, calendar, conn, &mut shutdown).await,
+            Source::Maildir(_) => polling(&source, engine, sender, conn, &mut shutdown).await,
         };
         match result {
             Ok(Stop) => return Ok(()),
@@ -54,19 +58,57 @@ pub async fn run(
 /// The daemon was asked to stop.
 struct Stop;
 
-/// How long to wait before the next pass: until the next deadline, at most
-/// `cap`.
-fn wait_for(cfg: &Config, calendar: &Calendar, cap: Duration) -> Duration {
+/// How long to wait before the next pass: until the next deadline, the next
+/// email that may become owed, or the next outbox retry; at most `cap`.
+fn wait_for(engine: &Engine, conn: &Connection, cap: Duration) -> Result<Duration, SyncError> {
     let now = Utc::now();
-    compliance::next_deadline(cfg, calendar, now)
-        .and_then(|due| (due - now).to_std().ok())
-        .map_or(cap, |d| d.min(cap) + Duration::from_secs(1))
+    let planner = Planner::new(&engine.cfg, &engine.calendar, &engine.templates)?;
+    let next = [
+        compliance::next_deadline(&engine.cfg, &engine.calendar, now),
+        planner.next_event(conn, now)?,
+        outbox::next_attempt_at(conn)?,
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    Ok(next
+        .map(|t| (t - now).to_std().unwrap_or(Duration::ZERO))
+        .map_or(cap, |d| d.min(cap) + Duration::from_secs(1)))
+}
+
+/// Classifies, judges, books, queues and delivers: everything after a fetch.
+async fn after_fetch(
+    engine: &Engine,
+    sender: Option<&Sender>,
+    conn: &mut Connection,
+    fetched: usize,
+) -> Result<(), SyncError> {
+    let (intake, booked, queued) = engine.process(conn, Utc::now(), |_, _| {})?;
+    let delivery = engine.deliver(sender, conn, Utc::now()).await?;
+    if fetched > 0 || !booked.is_empty() || queued > 0 {
+        tracing::info!(
+            fetched,
+            classified = intake.total(),
+            booked = booked.len(),
+            queued,
+            "pass done"
+        );
+    }
+    if let Some(d) = delivery.filter(|d| d.sent + d.deferred + d.failed > 0) {
+        tracing::info!(
+            sent = d.sent,
+            deferred = d.deferred,
+            failed = d.failed,
+            "outbox delivered"
+        );
+    }
+    Ok(())
 }
 
 async fn session(
     imap: &ImapSource,
-    cfg: &Config,
-    calendar: &Calendar,
+    engine: &Engine,
+    sender: Option<&Sender>,
     conn: &mut Connection,
     backoff: &mut Duration,
     shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
@@ -79,16 +121,8 @@ async fn session(
     *backoff = Duration::from_secs(1);
     loop {
         let fetched = imap.fetch_new(&mut opened, conn).await?;
-        let (intake, booked) = sync::process(conn, cfg, calendar, Utc::now(), |_, _| {})?;
-        if fetched > 0 || !booked.is_empty() {
-            tracing::info!(
-                fetched,
-                classified = intake.total(),
-                booked = booked.len(),
-                "pass done"
-            );
-        }
-        let wait = wait_for(cfg, calendar, MAX_IDLE);
+        after_fetch(engine, sender, conn, fetched).await?;
+        let wait = wait_for(engine, conn, MAX_IDLE)?;
         opened = tokio::select! {
             o = imap.wait(opened, wait) => o?,
             _ = shutdown.as_mut() => return Ok(Stop),
@@ -98,14 +132,15 @@ async fn session(
 
 async fn polling(
     source: &Source,
-    cfg: &Config,
-    calendar: &Calendar,
+    engine: &Engine,
+    sender: Option<&Sender>,
     conn: &mut Connection,
     shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> Result<Stop, SyncError> {
     loop {
-        sync::pass(source, conn, cfg, calendar, Utc::now(), |_, _| {}).await?;
-        let wait = wait_for(cfg, calendar, Duration::from_secs(60));
+        let fetched = source.fetch_once(conn).await?;
+        after_fetch(engine, sender, conn, fetched).await?;
+        let wait = wait_for(engine, conn, Duration::from_secs(60))?;
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.as_mut() => return Ok(Stop),

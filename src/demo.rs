@@ -8,15 +8,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use base64::Engine;
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use base64::Engine as _;
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 
 use crate::calendar::Calendar;
 use crate::config::Config;
+use crate::notify::outbox;
 use crate::period::Period;
 use crate::reports::compliance;
-use crate::{ledger, mail, store, sync};
+use crate::sync::{Engine, Source};
+use crate::{ledger, mail, store};
 
 const CALENDAR_2026: &str = include_str!("../config/calendar/cn-2026.toml");
 
@@ -155,7 +157,7 @@ fn reply_to(original: &Mail, at: DateTime<Utc>, from: (&'static str, &'static st
         cc: vec![ASSISTANT],
         subject: format!("回复: {}", original.subject),
         client: Client::Foxmail,
-        id: format!("{}.reply@demo.example.com", at.timestamp()),
+        id: format!("re.{}", original.id),
         in_reply_to: Some(original.id.clone()),
     }
 }
@@ -395,8 +397,31 @@ fn month_of_mail() -> Vec<Mail> {
     );
     news.cc = vec![];
     m.push(news);
+    // 王芳 answers every report of her group the next morning; 刘洋 only
+    // answers 杨静, so 赵强's reports draw reply reminders and escalations.
+    let answered: Vec<String> = m.iter().filter_map(|r| r.in_reply_to.clone()).collect();
+    let replies: Vec<Mail> = m
+        .iter()
+        .filter(|r| {
+            r.in_reply_to.is_none() && !answered.contains(&r.id) && !r.subject.starts_with("Re:")
+        })
+        .filter_map(|r| match (r.to.first().copied(), r.from.1) {
+            (Some(g), _) if g == g1 => Some(reply_to(r, next_morning(r.at), wf)),
+            (Some(g), "yangjing@example.com") if g == g2 => {
+                Some(reply_to(r, next_morning(r.at), ly))
+            }
+            _ => None,
+        })
+        .collect();
+    m.extend(replies);
     m.sort_by_key(|mail| mail.at);
     m
+}
+
+/// 09:40 the next day, when a supervisor goes through the reports.
+fn next_morning(at: DateTime<Utc>) -> DateTime<Utc> {
+    let day = at.with_timezone(&Shanghai).date_naive() + chrono::Duration::days(1);
+    local(day.year(), day.month(), day.day(), 9, 40)
 }
 
 fn encoded_word(text: &str, client: Client) -> String {
@@ -488,6 +513,12 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
     let dir = match dir {
         Some(d) => {
             std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            if std::fs::read_dir(&d)?.next().is_some() {
+                anyhow::bail!(
+                    "{} is not empty: give the demo a new or empty directory",
+                    d.display()
+                );
+            }
             d
         }
         None => {
@@ -510,8 +541,10 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
     )?;
     let cfg = Config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let calendar = Calendar::load(&cfg.calendar)?;
+    let engine = Engine::new(cfg, calendar)?;
+    let (cfg, calendar) = (&engine.cfg, &engine.calendar);
     let mut conn = store::open(&cfg.database)?;
-    let source = sync::Source::from_config(&cfg);
+    let source = Source::from_config(cfg);
 
     println!(
         "reportd demo: a fictional team's November 2026, in {}",
@@ -541,57 +574,90 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
             local(2026, 12, 1, 9, 30),
         ),
     ];
+    // Three passes a day, as a daemon would wake: morning digests,
+    // the Saturday evening reminder, and the end of the day.
+    let mut last_pass = local(2026, 10, 31, 23, 59);
     while day <= last {
-        let end_of_day = local(
-            chrono::Datelike::year(&day),
-            chrono::Datelike::month(&day),
-            chrono::Datelike::day(&day),
-            23,
-            59,
-        );
-        while next < mail.len() && mail[next].at <= end_of_day {
-            deliver(&maildir, next, &mail[next])?;
-            next += 1;
-        }
-        if day == NaiveDate::from_ymd_opt(2026, 11, 19).context("date")? {
-            deliver_broken(&maildir, local(2026, 11, 19, 12, 0))?;
-        }
-        for (person, period, reason, at) in &excuses {
-            if *at <= end_of_day && *at > end_of_day - Duration::days(1) {
-                compliance::file_excuse(
-                    &conn,
-                    &cfg,
-                    person,
-                    *period,
-                    reason,
-                    "wangfang@example.com",
-                    *at,
-                )?;
+        let (y, mo, d) = (day.year(), day.month(), day.day());
+        for pass_at in [
+            local(y, mo, d, 9, 30),
+            local(y, mo, d, 18, 30),
+            local(y, mo, d, 23, 59),
+        ] {
+            while next < mail.len() && mail[next].at <= pass_at {
+                deliver(&maildir, next, &mail[next])?;
+                next += 1;
             }
+            let broken_at = local(2026, 11, 19, 12, 0);
+            if broken_at > last_pass && broken_at <= pass_at {
+                deliver_broken(&maildir, broken_at)?;
+            }
+            for (person, period, reason, at) in &excuses {
+                if *at > last_pass && *at <= pass_at {
+                    compliance::file_excuse(
+                        &conn,
+                        cfg,
+                        person,
+                        *period,
+                        reason,
+                        "wangfang@example.com",
+                        *at,
+                    )?;
+                }
+            }
+            engine.pass(&source, &mut conn, pass_at, |_, _| {}).await?;
+            last_pass = pass_at;
         }
-        sync::pass(&source, &mut conn, &cfg, &calendar, end_of_day, |_, _| {}).await?;
         day = day.succ_opt().context("date")?;
     }
     let now = local(2026, 12, 2, 10, 0);
-    sync::judge_and_book(&mut conn, &cfg, &calendar, now)?;
+    engine.judge_and_book(&mut conn, now)?;
 
     println!(
         "\nStatus board at {} (reportd status --now ...):",
         now.with_timezone(&Shanghai).format("%Y-%m-%d %H:%M %Z")
     );
-    let verdicts = compliance::verdicts(&conn, &cfg, &calendar, now, &[])?;
-    let rows = crate::cli::board_rows(&conn, &cfg, &verdicts)?;
+    let verdicts = compliance::verdicts(&conn, cfg, calendar, now, &[])?;
+    let rows = crate::cli::board_rows(&conn, cfg, &verdicts)?;
     print!("{}", crate::cli::board_table(&rows));
     println!("\nLedger (reportd ledger):");
     print!(
         "{}",
-        crate::cli::ledger_text(&ledger::entries(&conn, None, cfg.timezone)?, &cfg)
+        crate::cli::ledger_text(&ledger::entries(&conn, None, cfg.timezone)?, cfg)
     );
     println!("\nMessages that need the assistant's eye (reportd messages --flagged):");
     print!(
         "{}",
         crate::cli::messages_text(&mail::inbox::list(&conn, true)?, cfg.timezone)
     );
+    let written = write_outbox(&conn, &dir.join("outbox"))?;
+    println!(
+        "\nEmails reportd would have sent ({} in all), as .eml files to open in a mail client:\n  {}",
+        written.len(),
+        dir.join("outbox").display()
+    );
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    for kind in written {
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((kind, 1)),
+        }
+    }
+    for (kind, n) in kinds {
+        println!("  {n:>3} {kind}");
+    }
     println!("\nTry: reportd --config {} status", config_path.display());
     Ok(())
+}
+
+/// Writes every queued email as `NNN-kind.eml`; returns their kinds.
+fn write_outbox(conn: &rusqlite::Connection, dir: &Path) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut kinds = Vec::new();
+    for (i, (_key, kind, raw)) in outbox::raw_messages(conn)?.into_iter().enumerate() {
+        let path = dir.join(format!("{:03}-{kind}.eml", i + 1));
+        std::fs::write(&path, raw).with_context(|| format!("writing {}", path.display()))?;
+        kinds.push(kind);
+    }
+    Ok(kinds)
 }

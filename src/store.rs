@@ -148,6 +148,16 @@ CREATE INDEX outbox_due ON outbox (next_attempt) WHERE state = 'queued';
 CREATE INDEX outbox_message_id ON outbox (message_id);
 "#,
     ),
+    M::up(
+        r#"
+-- reports: other Message-IDs in a report's thread (reportd's own reply
+-- reminders), so that a supervisor answering one counts as the reply.
+CREATE TABLE report_threads (
+    message_id TEXT PRIMARY KEY,
+    report     INTEGER NOT NULL REFERENCES reports (id)
+) STRICT;
+"#,
+    ),
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema

@@ -1,5 +1,6 @@
 //! One pass of the pipeline: read new mail from the source, classify it,
-//! judge every deadline up to `now`, and book what is owed. `sync --once`
+//! judge every deadline up to `now`, book what is owed, and queue the emails
+//! that are owed, in the same transaction as the judgement. `sync --once`
 //! runs one pass; the daemon runs one after every wake-up.
 
 use chrono::{DateTime, Utc};
@@ -10,6 +11,9 @@ use crate::config::{Config, SourceConfig};
 use crate::ledger::{self, Entry};
 use crate::mail::imap::{ImapError, ImapSource, Opened};
 use crate::mail::maildir::{MaildirError, MaildirSource};
+use crate::notify::compose::{ComposeError, Templates};
+use crate::notify::outbox::{self, DeliveryStats, OutboxError, Sender};
+use crate::notify::plan::{NotifyError, Planner};
 use crate::reports::{self, IntakeStats, compliance};
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +22,12 @@ pub enum SyncError {
     Imap(#[from] ImapError),
     #[error(transparent)]
     Maildir(#[from] MaildirError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Templates(#[from] ComposeError),
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
 }
@@ -28,6 +38,7 @@ pub struct PassReport {
     pub fetched: usize,
     pub intake: IntakeStats,
     pub booked: Vec<Entry>,
+    pub queued: usize,
 }
 
 /// The configured mail source.
@@ -58,51 +69,91 @@ impl Source {
     }
 }
 
-/// Classifies what is stored, then judges and books up to `now`.
-pub fn process(
-    conn: &mut Connection,
-    cfg: &Config,
-    calendar: &Calendar,
-    now: DateTime<Utc>,
-    progress: impl FnMut(usize, usize),
-) -> Result<(IntakeStats, Vec<Entry>), SyncError> {
-    let intake = reports::intake(conn, cfg, calendar, progress)?;
-    let booked = judge_and_book(conn, cfg, calendar, now)?;
-    Ok((intake, booked))
+/// The loaded config, calendar and templates: what every pass needs.
+pub struct Engine {
+    pub cfg: Config,
+    pub calendar: Calendar,
+    pub templates: Templates,
 }
 
-/// Judges every deadline up to `now` and books, in one transaction, what is
-/// owed and not booked yet.
-pub fn judge_and_book(
-    conn: &mut Connection,
-    cfg: &Config,
-    calendar: &Calendar,
-    now: DateTime<Utc>,
-) -> Result<Vec<Entry>, SyncError> {
-    let tx = conn.transaction()?;
-    let verdicts = compliance::verdicts(&tx, cfg, calendar, now, &[])?;
-    let booked = ledger::settle(&tx, &verdicts, &cfg.rules, cfg.timezone)?;
-    tx.commit()?;
-    for e in &booked {
-        tracing::info!(person = %e.person, period = %e.period, amount = %e.amount_fen, reason = %e.reason, "booked");
+impl Engine {
+    pub fn new(cfg: Config, calendar: Calendar) -> Result<Engine, SyncError> {
+        Ok(Engine {
+            cfg,
+            calendar,
+            templates: Templates::new()?,
+        })
     }
-    Ok(booked)
-}
 
-/// One full pass: fetch, classify, judge, book.
-pub async fn pass(
-    source: &Source,
-    conn: &mut Connection,
-    cfg: &Config,
-    calendar: &Calendar,
-    now: DateTime<Utc>,
-    progress: impl FnMut(usize, usize),
-) -> Result<PassReport, SyncError> {
-    let fetched = source.fetch_once(conn).await?;
-    let (intake, booked) = process(conn, cfg, calendar, now, progress)?;
-    Ok(PassReport {
-        fetched,
-        intake,
-        booked,
-    })
+    /// Classifies what is stored, then judges, books and queues up to `now`.
+    pub fn process(
+        &self,
+        conn: &mut Connection,
+        now: DateTime<Utc>,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<(IntakeStats, Vec<Entry>, usize), SyncError> {
+        let intake = reports::intake(conn, &self.cfg, &self.calendar, progress)?;
+        let (booked, queued) = self.judge_and_book(conn, now)?;
+        Ok((intake, booked, queued))
+    }
+
+    /// Judges every deadline up to `now` and, in one transaction, books what
+    /// is owed and queues the emails owed, each only once.
+    pub fn judge_and_book(
+        &self,
+        conn: &mut Connection,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Entry>, usize), SyncError> {
+        let planner = Planner::new(&self.cfg, &self.calendar, &self.templates)?;
+        let tx = conn.transaction()?;
+        let verdicts = compliance::verdicts(&tx, &self.cfg, &self.calendar, now, &[])?;
+        let booked = ledger::settle(&tx, &verdicts, &self.cfg.rules, self.cfg.timezone)?;
+        let queued = planner.queue_owed(&tx, &verdicts, now)?;
+        tx.commit()?;
+        for e in &booked {
+            tracing::info!(person = %e.person, period = %e.period, amount = %e.amount_fen, reason = %e.reason, "booked");
+        }
+        Ok((booked, queued))
+    }
+
+    /// One full pass: fetch, classify, judge, book, queue.
+    pub async fn pass(
+        &self,
+        source: &Source,
+        conn: &mut Connection,
+        now: DateTime<Utc>,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<PassReport, SyncError> {
+        let fetched = source.fetch_once(conn).await?;
+        let (intake, booked, queued) = self.process(conn, now, progress)?;
+        Ok(PassReport {
+            fetched,
+            intake,
+            booked,
+            queued,
+        })
+    }
+
+    /// The SMTP sender, when `[smtp]` is configured.
+    pub fn sender(&self) -> Result<Option<Sender>, SyncError> {
+        self.cfg
+            .smtp
+            .as_ref()
+            .map(Sender::new)
+            .transpose()
+            .map_err(SyncError::from)
+    }
+
+    /// Delivers what is due in the outbox, if there is a sender.
+    pub async fn deliver(
+        &self,
+        sender: Option<&Sender>,
+        conn: &mut Connection,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DeliveryStats>, SyncError> {
+        match sender {
+            Some(sender) => Ok(Some(outbox::deliver_due(conn, sender, now).await?)),
+            None => Ok(None),
+        }
+    }
 }

@@ -13,9 +13,11 @@ use clap::{Parser, Subcommand};
 
 use crate::calendar::Calendar;
 use crate::config::Config;
+use crate::notify::outbox;
 use crate::period::Period;
 use crate::reports::compliance;
-use crate::{daemon, ledger, mail, store, sync};
+use crate::sync::{Engine, Source};
+use crate::{daemon, ledger, mail, store};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,6 +75,11 @@ pub enum Command {
         /// Only messages that need the assistant's eye.
         #[arg(long)]
         flagged: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The emails reportd queued and sent, with their delivery state.
+    Outbox {
         #[arg(long)]
         json: bool,
     },
@@ -146,10 +153,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     let cfg = load_config(&cli.config)?;
     let calendar =
         Calendar::load(&cfg.calendar).context("loading the calendar files named in the config")?;
+    let engine = Engine::new(cfg, calendar)?;
+    let (cfg, calendar) = (&engine.cfg, &engine.calendar);
+    let clock = |now: Option<DateTime<chrono::FixedOffset>>| {
+        now.map_or_else(Utc::now, |n| n.with_timezone(&Utc))
+    };
     match cli.command {
         Command::Run => {
             let mut conn = store::open(&cfg.database)?;
-            daemon::run(&cfg, &calendar, &mut conn, daemon::shutdown_signal()).await?;
+            daemon::run(&engine, &mut conn, daemon::shutdown_signal()).await?;
         }
         Command::Sync { once, now } => {
             if !once {
@@ -158,28 +170,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 );
             }
             let mut conn = store::open(&cfg.database)?;
-            let now = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
-            let source = sync::Source::from_config(&cfg);
-            let bar = board::progress_bar("classifying");
-            let report = sync::pass(&source, &mut conn, &cfg, &calendar, now, |done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            })
-            .await?;
-            bar.finish_and_clear();
-            println!(
-                "fetched {} new message(s); classified {}; booked {} ledger entr{}",
-                report.fetched,
-                report.intake.total(),
-                report.booked.len(),
-                if report.booked.len() == 1 { "y" } else { "ies" }
-            );
+            let now = clock(now);
+            sync_once(&engine, &mut conn, now).await?;
         }
         Command::Status { periods, now, json } => {
             let conn = store::open(&cfg.database)?;
-            let now = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
-            let verdicts = compliance::verdicts(&conn, &cfg, &calendar, now, &periods)?;
-            let rows = board::status_rows(&conn, &cfg, &verdicts)?;
+            let verdicts = compliance::verdicts(&conn, cfg, calendar, clock(now), &periods)?;
+            let rows = board::status_rows(&conn, cfg, &verdicts)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
@@ -196,7 +193,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     serde_json::to_string_pretty(&board::ledger_json(&entries, cfg.timezone))?
                 );
             } else {
-                print!("{}", board::ledger_table(&entries, &cfg));
+                print!("{}", board::ledger_table(&entries, cfg));
             }
         }
         Command::Messages { flagged, json } => {
@@ -208,6 +205,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 print!("{}", board::messages_table(&rows, cfg.timezone));
             }
         }
+        Command::Outbox { json } => {
+            let conn = store::open(&cfg.database)?;
+            let rows = outbox::list(&conn)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", outbox::table(&rows, cfg.timezone));
+            }
+        }
         Command::Excuse {
             person,
             period,
@@ -216,9 +222,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             now,
         } => {
             let mut conn = store::open(&cfg.database)?;
-            let now = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
-            let excuse = compliance::file_excuse(&conn, &cfg, &person, period, &reason, &by, now)?;
-            let booked = sync::judge_and_book(&mut conn, &cfg, &calendar, now)?;
+            let now = clock(now);
+            let excuse = compliance::file_excuse(&conn, cfg, &person, period, &reason, &by, now)?;
+            let (booked, _) = engine.judge_and_book(&mut conn, now)?;
             println!(
                 "reason filed for {} {} by {}",
                 excuse.person, excuse.period, excuse.by
@@ -241,11 +247,45 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     )
                 }
             };
-            print!("{}", calendar_view(year, month, &calendar, &cfg));
+            print!("{}", calendar_view(year, month, calendar, cfg));
         }
         Command::CheckConfig | Command::Demo { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `sync --once`: one pass, then deliver what the outbox has due.
+async fn sync_once(
+    engine: &Engine,
+    conn: &mut rusqlite::Connection,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let source = Source::from_config(&engine.cfg);
+    let bar = board::progress_bar("classifying");
+    let report = engine
+        .pass(&source, conn, now, |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .await?;
+    bar.finish_and_clear();
+    println!(
+        "fetched {} new message(s); classified {}; booked {} ledger entr{}; queued {} email(s)",
+        report.fetched,
+        report.intake.total(),
+        report.booked.len(),
+        if report.booked.len() == 1 { "y" } else { "ies" },
+        report.queued,
+    );
+    let sender = engine.sender()?;
+    match engine.deliver(sender.as_ref(), conn, now).await? {
+        Some(d) => println!(
+            "outbox: sent {}, to retry {}, failed {}",
+            d.sent, d.deferred, d.failed
+        ),
+        None => println!("outbox: no [smtp] section, nothing sent"),
+    }
+    Ok(())
 }
 
 fn calendar_view(year: i32, month: u32, calendar: &Calendar, cfg: &Config) -> String {

@@ -3,4 +3,5 @@
 
 pub mod compose;
 pub mod outbox;
+pub mod plan;
 pub mod schedule;

@@ -340,6 +340,14 @@ pub fn requeue(conn: &Connection, key: &str, now: DateTime<Utc>) -> rusqlite::Re
     Ok(changed == 1)
 }
 
+/// Every queued or sent email as it goes out: key, kind and the raw
+/// message, in queue order (the demo writes them out as `.eml` files).
+pub fn raw_messages(conn: &Connection) -> rusqlite::Result<Vec<(String, String, Vec<u8>)>> {
+    let mut stmt = conn.prepare("SELECT key, kind, raw FROM outbox ORDER BY id")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect()
+}
+
 /// When the next queued row becomes due (its `not_before` and its
 /// `next_attempt` both passed), for the daemon to sleep until; `None` when
 /// nothing is queued.

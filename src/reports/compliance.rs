@@ -108,24 +108,16 @@ pub fn judged_deadlines(
     calendar: &Calendar,
     now: DateTime<Utc>,
 ) -> Vec<Deadline> {
-    let tz = cfg.timezone;
-    let start_day = person
-        .since
-        .map_or(cfg.tracking_starts, |s| s.max(cfg.tracking_starts));
-    let start = local_midnight(start_day, tz);
-    let end = person
-        .until
-        .and_then(|u| u.succ_opt())
-        .map(|d| local_midnight(d, tz));
+    let window = JudgedWindow::of(person, cfg);
     // Start one period early: a month's report is due in the next month.
-    let mut period = Period::containing(kind, start_day).prev();
+    let mut period = Period::containing(kind, window.start_day).prev();
     let mut out = Vec::new();
     loop {
-        if let Some(d) = period::deadline(period, &cfg.rules.due, calendar, tz) {
-            if end.is_some_and(|end| d.due > end) {
+        if let Some(d) = period::deadline(period, &cfg.rules.due, calendar, cfg.timezone) {
+            if window.end.is_some_and(|end| d.due > end) {
                 break;
             }
-            if d.due >= start {
+            if window.contains(&d) {
                 out.push(d);
                 if d.due > now {
                     break;
@@ -138,6 +130,35 @@ pub fn judged_deadlines(
         }
     }
     out
+}
+
+/// The deadlines judged for a person: due from the later of
+/// `tracking_starts` and their `since`, up to the end of their `until`.
+struct JudgedWindow {
+    start_day: chrono::NaiveDate,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+}
+
+impl JudgedWindow {
+    fn of(person: &Person, cfg: &Config) -> JudgedWindow {
+        let tz = cfg.timezone;
+        let start_day = person
+            .since
+            .map_or(cfg.tracking_starts, |s| s.max(cfg.tracking_starts));
+        JudgedWindow {
+            start_day,
+            start: local_midnight(start_day, tz),
+            end: person
+                .until
+                .and_then(|u| u.succ_opt())
+                .map(|d| local_midnight(d, tz)),
+        }
+    }
+
+    fn contains(&self, d: &Deadline) -> bool {
+        d.due >= self.start && self.end.is_none_or(|end| d.due <= end)
+    }
 }
 
 fn local_midnight(day: chrono::NaiveDate, tz: chrono_tz::Tz) -> DateTime<Utc> {
@@ -167,9 +188,11 @@ pub fn verdicts(
             let deadlines: Vec<Deadline> = if only.is_empty() {
                 judged_deadlines(person, kind, cfg, calendar, now)
             } else {
+                let window = JudgedWindow::of(person, cfg);
                 only.iter()
                     .filter(|p| p.kind() == kind)
                     .filter_map(|p| period::deadline(*p, &cfg.rules.due, calendar, cfg.timezone))
+                    .filter(|d| window.contains(d))
                     .collect()
             };
             for d in deadlines {
@@ -191,6 +214,11 @@ pub fn verdicts(
             .then_with(|| a.person.cmp(&b.person))
     });
     Ok(out)
+}
+
+/// The deadline of `period` under the configured rules.
+pub fn deadline_of(cfg: &Config, calendar: &Calendar, period: Period) -> Option<Deadline> {
+    period::deadline(period, &cfg.rules.due, calendar, cfg.timezone)
 }
 
 /// The next deadline after `now` of any reporter, so the daemon can sleep

@@ -244,14 +244,82 @@ fn duplicate_of(conn: &Connection, message_id: &str, id: i64) -> rusqlite::Resul
     )
 }
 
-/// The report a Message-ID belongs to.
+/// The report a Message-ID belongs to: the report itself, or a message in
+/// its thread (see [`add_to_thread`]).
 pub fn report_by_message_id(conn: &Connection, message_id: &str) -> rusqlite::Result<Option<i64>> {
     conn.query_row(
-        "SELECT id FROM reports WHERE message_id = ?1 ORDER BY id LIMIT 1",
+        "SELECT id FROM reports WHERE message_id = ?1
+         UNION ALL SELECT report FROM report_threads WHERE message_id = ?1
+         LIMIT 1",
         [message_id],
         |r| r.get(0),
     )
     .optional()
+}
+
+/// Records that `message_id` (e.g. reportd's reply reminder) belongs to a
+/// report's thread, so an answer to it counts as the reply to the report.
+pub fn add_to_thread(conn: &Connection, message_id: &str, report: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO report_threads (message_id, report) VALUES (?1, ?2)",
+        params![message_id, report],
+    )?;
+    Ok(())
+}
+
+/// A counting report as the mail going out needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportInfo {
+    pub id: i64,
+    pub person: String,
+    pub period: Period,
+    pub received: DateTime<Utc>,
+    pub message_id: Option<String>,
+    pub subject: String,
+    pub replied_at: Option<DateTime<Utc>>,
+    /// The raw message, for misaddressed reports (where it went instead).
+    pub raw: Vec<u8>,
+}
+
+/// Reports received since `since`: counting first reports when `counting`,
+/// else the misaddressed ones.
+pub fn reports_since(
+    conn: &Connection,
+    since: DateTime<Utc>,
+    counting: bool,
+) -> rusqlite::Result<Vec<ReportInfo>> {
+    let mut stmt = conn.prepare(
+        "SELECT r.id, r.person, r.period, r.received, r.message_id, coalesce(m.subject, ''),
+                (SELECT min(at) FROM replies WHERE report = r.id), CASE WHEN ?2 THEN x'' ELSE m.raw END
+         FROM reports r JOIN messages m ON m.id = r.message
+         WHERE r.received >= ?1 AND r.counts = ?2 AND (r.revision_of IS NULL OR ?2 = 0)
+         ORDER BY r.received, r.id",
+    )?;
+    let rows = stmt.query_map(params![ts(since), counting], |r| {
+        let replied: Option<String> = r.get(6)?;
+        Ok((
+            r.get::<_, String>(2)?,
+            ReportInfo {
+                id: r.get(0)?,
+                person: r.get(1)?,
+                period: Period::Week { year: 0, week: 0 },
+                received: parse_ts(&r.get::<_, String>(3)?)?,
+                message_id: r.get(4)?,
+                subject: r.get(5)?,
+                replied_at: replied.as_deref().map(parse_ts).transpose()?,
+                raw: r.get(7)?,
+            },
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (period, mut info) = row?;
+        if let Ok(p) = period.parse() {
+            info.period = p;
+            out.push(info);
+        }
+    }
+    Ok(out)
 }
 
 pub fn first_report(

@@ -1,0 +1,726 @@
+//! Which emails are owed at a given instant, from the state the other
+//! modules keep (verdicts, reports, replies, the ledger), and queueing each
+//! one into the outbox under its idempotency key. Running it again at the
+//! same instant queues nothing new; running it after downtime queues what
+//! was missed once (the newest digest, the latest reply reminder), not a
+//! backlog.
+
+use chrono::{DateTime, Duration, Utc};
+use lettre::message::Mailbox;
+use rusqlite::Connection;
+
+use crate::calendar::Calendar;
+use crate::config::{Config, Language, Person};
+use crate::ledger;
+use crate::money::Fen;
+use crate::notify::compose::{
+    self, Audience, Contact, DeadlineReminder, Digest, DigestGroup, DigestRow, Email, Escalation,
+    GroupStats, LateNotice, Misaddressed, PendingReply, ReplyReminder, ReplyState, Templates,
+};
+use crate::notify::outbox::{self, Outgoing};
+use crate::period::{Deadline, Kind, Period};
+use crate::reports::compliance::{self, Status, Verdict};
+use crate::reports::{self, ReportInfo};
+
+/// How far back a notice about a past event is still worth sending after
+/// downtime.
+const CATCH_UP: i64 = 7;
+/// Columns of a digest's history grid.
+const HISTORY: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Compose(#[from] compose::ComposeError),
+    #[error(transparent)]
+    Outbox(#[from] outbox::OutboxError),
+    #[error("database error while planning mail: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("no sender address: set [smtp] from, or configure a person with role \"assistant\"")]
+    NoSender,
+}
+
+/// Everything planning needs, built once per process.
+pub struct Planner<'a> {
+    pub cfg: &'a Config,
+    pub calendar: &'a Calendar,
+    pub templates: &'a Templates,
+    from: Mailbox,
+    domain: String,
+}
+
+/// One email to queue, before rendering.
+struct Owed<'c, E: Email> {
+    key: String,
+    lang: Language,
+    ctx: &'c E,
+    to: Vec<Contact>,
+    cc: Vec<Contact>,
+    in_reply_to: Option<String>,
+    not_before: DateTime<Utc>,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(
+        cfg: &'a Config,
+        calendar: &'a Calendar,
+        templates: &'a Templates,
+    ) -> Result<Planner<'a>, NotifyError> {
+        let from = match &cfg.smtp {
+            Some(smtp) => outbox::from_mailbox(smtp)?,
+            None => cfg
+                .roster
+                .assistants()
+                .next()
+                .and_then(|a| Contact::from(a).mailbox().ok())
+                .ok_or(NotifyError::NoSender)?,
+        };
+        let domain = from.email.domain().to_string();
+        Ok(Planner {
+            cfg,
+            calendar,
+            templates,
+            from,
+            domain,
+        })
+    }
+
+    /// Queues every email owed at `now` and not queued before; returns how
+    /// many were queued. Call it inside the transaction that judged.
+    pub fn queue_owed(
+        &self,
+        conn: &Connection,
+        verdicts: &[Verdict],
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let mut queued = 0;
+        for v in verdicts {
+            queued += self.deadline_reminder(conn, v, now)?;
+            queued += self.late_notice(conn, v, now)?;
+        }
+        queued += self.misaddressed(conn, now)?;
+        queued += self.reply_reminders(conn, now)?;
+        for kind in [Kind::Weekly, Kind::Monthly] {
+            queued += self.digests(conn, kind, now)?;
+        }
+        Ok(queued)
+    }
+
+    /// The next instant after `now` at which an email may become owed, so
+    /// the daemon can sleep until then.
+    pub fn next_event(
+        &self,
+        conn: &Connection,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, NotifyError> {
+        let tz = self.cfg.timezone;
+        let schedule = &self.cfg.notify.schedule;
+        let mut times = Vec::new();
+        for p in self.cfg.roster.reporters() {
+            for kind in [Kind::Weekly, Kind::Monthly] {
+                if let Some(open) =
+                    compliance::judged_deadlines(p, kind, self.cfg, self.calendar, now).last()
+                {
+                    times.push(schedule.deadline_reminder(open, tz));
+                    times.push(schedule.digest(open, self.calendar, tz));
+                }
+            }
+        }
+        let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
+        for r in reports::reports_since(conn, now - Duration::days(30), true)? {
+            if r.replied_at.is_none() {
+                let steps = schedule.reply_reminders + 1;
+                times
+                    .extend((1..=steps).map(|n| {
+                        schedule.reply_reminder(r.received, n, within, self.calendar, tz)
+                    }));
+            }
+        }
+        Ok(times.into_iter().filter(|t| *t > now).min())
+    }
+
+    fn lang(&self, p: &Person) -> Language {
+        p.language.unwrap_or(self.cfg.language)
+    }
+
+    fn active(&self, p: &Person, now: DateTime<Utc>) -> bool {
+        let today = now.with_timezone(&self.cfg.timezone).date_naive();
+        p.until.is_none_or(|u| today <= u)
+    }
+
+    fn person(&self, email: &str) -> Option<&'a Person> {
+        self.cfg.roster.by_email(email)
+    }
+
+    fn assistant(&self) -> Option<Contact> {
+        self.cfg.roster.assistants().next().map(Contact::from)
+    }
+
+    fn local(&self, t: DateTime<Utc>) -> String {
+        compose::local_time(t, self.cfg.timezone)
+    }
+
+    fn quiet(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        self.cfg.notify.schedule.outside_quiet(t, self.cfg.timezone)
+    }
+
+    fn queue<E: Email>(
+        &self,
+        conn: &Connection,
+        owed: Owed<'_, E>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        if outbox::is_queued_or_sent(conn, &owed.key)? {
+            return Ok(0);
+        }
+        let rendered = self.templates.render_email(owed.lang, owed.ctx)?;
+        let to = owed
+            .to
+            .iter()
+            .map(Contact::mailbox)
+            .collect::<Result<Vec<_>, _>>()?;
+        let cc = owed
+            .cc
+            .iter()
+            .map(Contact::mailbox)
+            .collect::<Result<Vec<_>, _>>()?;
+        let message_id = outbox::message_id_for(&owed.key, &self.domain);
+        let references: Vec<String> = owed.in_reply_to.iter().cloned().collect();
+        let message = compose::compose_message(
+            &self.from,
+            &to,
+            &cc,
+            &rendered,
+            &message_id,
+            owed.in_reply_to.as_deref(),
+            &references,
+            owed.not_before.max(now),
+        )?;
+        let out = Outgoing::from_message(&owed.key, E::KIND, &message, owed.not_before)?;
+        Ok(usize::from(outbox::enqueue(conn, &out, now)?))
+    }
+
+    fn deadline_reminder(
+        &self,
+        conn: &Connection,
+        v: &Verdict,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let at = self
+            .cfg
+            .notify
+            .schedule
+            .deadline_reminder(&v.deadline, self.cfg.timezone);
+        let not_before = self.quiet(at);
+        if v.status != Status::Pending || now < at || not_before >= v.deadline.due {
+            return Ok(0);
+        }
+        let Some((person, supervisor)) = self.reporter(&v.person, now) else {
+            return Ok(0);
+        };
+        let ctx = DeadlineReminder {
+            person: Contact::from(person),
+            supervisor: Contact::from(supervisor),
+            assistant: self.assistant(),
+            kind: v.deadline.period.kind(),
+            period: v.deadline.period.to_string(),
+            due: self.local(v.deadline.due),
+            fine: self.cfg.rules.fine,
+        };
+        let key = format!("deadline-reminder:{}:{}", person.email, v.deadline.period);
+        let owed = Owed {
+            key,
+            lang: self.lang(person),
+            ctx: &ctx,
+            to: vec![ctx.person.clone()],
+            cc: vec![],
+            in_reply_to: None,
+            not_before,
+        };
+        self.queue(conn, owed, now)
+    }
+
+    /// The reporter and their supervisor, when both are configured and the
+    /// reporter has not left.
+    fn reporter(&self, email: &str, now: DateTime<Utc>) -> Option<(&'a Person, &'a Person)> {
+        let person = self.person(email).filter(|p| self.active(p, now))?;
+        let supervisor = self.cfg.roster.supervisor_of(person)?;
+        Some((person, supervisor))
+    }
+
+    fn late_notice(
+        &self,
+        conn: &Connection,
+        v: &Verdict,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        if v.status != Status::Missing || v.deadline.due < now - Duration::days(CATCH_UP) {
+            return Ok(0);
+        }
+        let Some((person, supervisor)) = self.reporter(&v.person, now) else {
+            return Ok(0);
+        };
+        let period = v.deadline.period.to_string();
+        let ctx = LateNotice {
+            person: Contact::from(person),
+            supervisor: Contact::from(supervisor),
+            assistant: self.assistant(),
+            kind: v.deadline.period.kind(),
+            period: period.clone(),
+            due: self.local(v.deadline.due),
+            fine: self.cfg.rules.fine,
+            fund_share: self
+                .cfg
+                .rules
+                .fine
+                .percent(self.cfg.rules.fund_share_percent),
+            excuse_subject: compose::excuse_subject(&period, &person.email),
+        };
+        let key = late_notice_key(&person.email, v.deadline.period);
+        let owed = Owed {
+            key,
+            lang: self.lang(person),
+            ctx: &ctx,
+            to: vec![ctx.person.clone()],
+            cc: vec![ctx.supervisor.clone()],
+            in_reply_to: None,
+            not_before: self.quiet(v.deadline.due.max(now - Duration::minutes(1))),
+        };
+        self.queue(conn, owed, now)
+    }
+
+    fn misaddressed(&self, conn: &Connection, now: DateTime<Utc>) -> Result<usize, NotifyError> {
+        let mut queued = 0;
+        for r in reports::reports_since(conn, now - Duration::days(CATCH_UP), false)? {
+            let Some((person, supervisor)) = self.reporter(&r.person, now) else {
+                continue;
+            };
+            let due = compliance::deadline_of(self.cfg, self.calendar, r.period);
+            let sent_to = crate::mail::parse::parse(&r.raw)
+                .map(|env| {
+                    env.to
+                        .iter()
+                        .chain(&env.cc)
+                        .map(|m| Contact::new(m.name.clone().unwrap_or_default(), m.email.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ctx = Misaddressed {
+                person: Contact::from(person),
+                supervisor: Contact::from(supervisor),
+                assistant: self.assistant(),
+                kind: r.period.kind(),
+                period: r.period.to_string(),
+                due: due.map(|d| self.local(d.due)).unwrap_or_default(),
+                deadline_passed: due.is_some_and(|d| d.due <= now),
+                report_subject: r.subject.clone(),
+                received: self.local(r.received),
+                sent_to,
+            };
+            let owed = Owed {
+                key: format!("misaddressed:{}", r.id),
+                lang: self.lang(person),
+                ctx: &ctx,
+                to: vec![ctx.person.clone()],
+                cc: vec![],
+                in_reply_to: r.message_id.clone(),
+                not_before: self.quiet(r.received.max(now - Duration::minutes(1))),
+            };
+            queued += self.queue(conn, owed, now)?;
+        }
+        Ok(queued)
+    }
+
+    /// The newest reply reminder (or the escalation) each unanswered report
+    /// is owed, threaded under the report.
+    fn reply_reminders(&self, conn: &Connection, now: DateTime<Utc>) -> Result<usize, NotifyError> {
+        let schedule = &self.cfg.notify.schedule;
+        let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
+        let mut queued = 0;
+        for r in reports::reports_since(conn, now - Duration::days(30), true)? {
+            if r.replied_at.is_some() {
+                continue;
+            }
+            let Some(person) = self.person(&r.person) else {
+                continue;
+            };
+            let Some(supervisor) = self.cfg.roster.supervisor_of(person) else {
+                continue;
+            };
+            let steps = schedule.reply_reminders + 1;
+            let Some(n) = (1..=steps).rev().find(|&n| {
+                schedule.reply_reminder(r.received, n, within, self.calendar, self.cfg.timezone)
+                    <= now
+            }) else {
+                continue;
+            };
+            queued += if n == steps {
+                self.escalation(conn, &r, person, supervisor, now)?
+            } else {
+                self.reply_reminder(conn, &r, person, supervisor, n, now)?
+            };
+        }
+        Ok(queued)
+    }
+
+    fn pending_reply(
+        &self,
+        r: &ReportInfo,
+        reminders_sent: u32,
+        now: DateTime<Utc>,
+    ) -> Option<PendingReply> {
+        let person = self.person(&r.person)?;
+        Some(PendingReply {
+            person: Contact::from(person),
+            kind: r.period.kind(),
+            period: r.period.to_string(),
+            report_subject: r.subject.clone(),
+            received: self.local(r.received),
+            hours_waiting: (now - r.received).num_hours(),
+            reminders_sent,
+        })
+    }
+
+    fn reply_reminder(
+        &self,
+        conn: &Connection,
+        r: &ReportInfo,
+        person: &Person,
+        supervisor: &Person,
+        n: u32,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let key = format!("reply-reminder:{}:{n}", r.id);
+        let ctx = ReplyReminder {
+            supervisor: Contact::from(supervisor),
+            person: Contact::from(person),
+            kind: r.period.kind(),
+            period: r.period.to_string(),
+            report_subject: r.subject.clone(),
+            received: self.local(r.received),
+            hours_waiting: (now - r.received).num_hours(),
+            reply_within_hours: self.cfg.rules.reply_within_hours,
+            reminder_number: n,
+            final_reminder: n == self.cfg.notify.schedule.reply_reminders,
+            manager: self.cfg.roster.managers().next().map(Contact::from),
+        };
+        let owed = Owed {
+            key: key.clone(),
+            lang: self.lang(supervisor),
+            ctx: &ctx,
+            to: vec![ctx.supervisor.clone()],
+            cc: vec![],
+            in_reply_to: r.message_id.clone(),
+            not_before: self.quiet(now),
+        };
+        let queued = self.queue(conn, owed, now)?;
+        if queued > 0 {
+            // A supervisor answering the reminder answers the report.
+            reports::add_to_thread(conn, &outbox::message_id_for(&key, &self.domain), r.id)?;
+        }
+        Ok(queued)
+    }
+
+    fn escalation(
+        &self,
+        conn: &Connection,
+        r: &ReportInfo,
+        _person: &Person,
+        supervisor: &Person,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let mut queued = 0;
+        let reminders = self.cfg.notify.schedule.reply_reminders;
+        let Some(pending) = self.pending_reply(r, reminders, now) else {
+            return Ok(0);
+        };
+        for manager in self.cfg.roster.managers().filter(|m| self.active(m, now)) {
+            let ctx = Escalation {
+                manager: Contact::from(manager),
+                supervisor: Contact::from(supervisor),
+                reply_within_hours: self.cfg.rules.reply_within_hours,
+                reports: vec![pending.clone()],
+            };
+            let owed = Owed {
+                key: format!("escalation:{}:{}", r.id, manager.email),
+                lang: self.lang(manager),
+                ctx: &ctx,
+                to: vec![ctx.manager.clone()],
+                cc: vec![ctx.supervisor.clone()],
+                in_reply_to: r.message_id.clone(),
+                not_before: self.quiet(now),
+            };
+            queued += self.queue(conn, owed, now)?;
+        }
+        Ok(queued)
+    }
+
+    /// The digests of the newest `kind` deadline whose digest time has come.
+    fn digests(
+        &self,
+        conn: &Connection,
+        kind: Kind,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let Some(deadline) = self.latest_digest_deadline(kind, now) else {
+            return Ok(0);
+        };
+        let periods = history(deadline.period);
+        let history_verdicts = compliance::verdicts(conn, self.cfg, self.calendar, now, &periods)?;
+        let awaiting = reports::reports_since(conn, now - Duration::days(30), true)?;
+        let at = self
+            .cfg
+            .notify
+            .schedule
+            .digest(&deadline, self.calendar, self.cfg.timezone);
+        let mut groups = Vec::new();
+        for supervisor in self.supervisors() {
+            let group = self.group(
+                conn,
+                supervisor,
+                deadline.period,
+                &periods,
+                &history_verdicts,
+                &awaiting,
+                now,
+            )?;
+            groups.push((supervisor, group));
+        }
+        let mut queued = 0;
+        let history_names: Vec<String> = periods.iter().map(Period::to_string).collect();
+        for (supervisor, group) in &groups {
+            if !self.active(supervisor, now) {
+                continue;
+            }
+            let digest = Digest::new(
+                Contact::from(*supervisor),
+                Audience::Supervisor,
+                kind,
+                deadline.period.to_string(),
+                self.local(deadline.due),
+                history_names.clone(),
+                vec![group.clone()],
+            );
+            let key = format!(
+                "digest:{}:{}:{}",
+                kind.as_str(),
+                supervisor.email,
+                deadline.period
+            );
+            let owed = Owed {
+                key,
+                lang: self.lang(supervisor),
+                ctx: &digest,
+                to: vec![digest.recipient.clone()],
+                cc: vec![],
+                in_reply_to: None,
+                not_before: at.max(now - Duration::minutes(1)),
+            };
+            queued += self.queue(conn, owed, now)?;
+        }
+        for manager in self.cfg.roster.managers().filter(|m| self.active(m, now)) {
+            let all = groups
+                .iter()
+                .map(|(s, g)| {
+                    g.clone()
+                        .with_stats(self.group_stats(s, &history_verdicts, &awaiting))
+                })
+                .collect();
+            let digest = Digest::new(
+                Contact::from(manager),
+                Audience::Manager,
+                kind,
+                deadline.period.to_string(),
+                self.local(deadline.due),
+                history_names.clone(),
+                all,
+            );
+            let key = format!(
+                "manager-digest:{}:{}:{}",
+                kind.as_str(),
+                manager.email,
+                deadline.period
+            );
+            let owed = Owed {
+                key,
+                lang: self.lang(manager),
+                ctx: &digest,
+                to: vec![digest.recipient.clone()],
+                cc: vec![],
+                in_reply_to: None,
+                not_before: at.max(now - Duration::minutes(1)),
+            };
+            queued += self.queue(conn, owed, now)?;
+        }
+        Ok(queued)
+    }
+
+    /// The newest deadline of `kind` whose digest time is past, if that was
+    /// recent enough to still be worth a digest.
+    fn latest_digest_deadline(&self, kind: Kind, now: DateTime<Utc>) -> Option<Deadline> {
+        let tz = self.cfg.timezone;
+        let mut period = Period::containing(kind, now.with_timezone(&tz).date_naive());
+        for _ in 0..6 {
+            if let Some(d) = compliance::deadline_of(self.cfg, self.calendar, period) {
+                let at = self.cfg.notify.schedule.digest(&d, self.calendar, tz);
+                if at <= now {
+                    return (at > now - Duration::days(CATCH_UP)
+                        && d.due.date_naive() >= self.cfg.tracking_starts)
+                        .then_some(d);
+                }
+            }
+            period = period.prev();
+        }
+        None
+    }
+
+    /// People who directly supervise at least one reporter.
+    fn supervisors(&self) -> Vec<&'a Person> {
+        let mut out: Vec<&Person> = Vec::new();
+        for p in self.cfg.roster.reporters() {
+            if let Some(s) = self.cfg.roster.supervisor_of(p)
+                && !out.iter().any(|o| o.email == s.email)
+            {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn group(
+        &self,
+        conn: &Connection,
+        supervisor: &Person,
+        period: Period,
+        periods: &[Period],
+        verdicts: &[Verdict],
+        awaiting: &[ReportInfo],
+        now: DateTime<Utc>,
+    ) -> Result<DigestGroup, NotifyError> {
+        let within = i64::from(self.cfg.rules.reply_within_hours);
+        let members: Vec<&Person> = self.members(supervisor);
+        let mut rows = Vec::new();
+        for p in &members {
+            let Some(v) = verdicts
+                .iter()
+                .find(|v| v.person == p.email && v.deadline.period == period)
+            else {
+                continue;
+            };
+            let fine = ledger::net_for(conn, &p.email, &period.to_string())?;
+            let reply = match &v.report {
+                None => ReplyState::NoReport,
+                Some(r) => match r.replied_at {
+                    Some(at) => ReplyState::Replied {
+                        at: self.local(at),
+                        after_hours: (at - r.received).num_hours(),
+                    },
+                    None => {
+                        let hours = (now - r.received).num_hours();
+                        ReplyState::Awaiting {
+                            hours,
+                            overdue: hours >= within,
+                        }
+                    }
+                },
+            };
+            let history = periods
+                .iter()
+                .map(|q| {
+                    verdicts
+                        .iter()
+                        .find(|v| v.person == p.email && v.deadline.period == *q)
+                        .map(|v| v.status)
+                })
+                .collect();
+            rows.push(DigestRow {
+                person: Contact::from(*p),
+                status: v.status,
+                received: v.report.as_ref().map(|r| self.local(r.received)),
+                minutes_late: v
+                    .report
+                    .as_ref()
+                    .filter(|_| v.status == Status::Late)
+                    .map(|r| (r.received - v.deadline.due).num_minutes()),
+                fine: (fine != Fen::ZERO).then_some(fine),
+                excuse_reason: v.excuse.as_ref().map(|e| e.reason.clone()),
+                reply,
+                history,
+            });
+        }
+        let pending = awaiting
+            .iter()
+            .filter(|r| r.replied_at.is_none() && members.iter().any(|m| m.email == r.person))
+            .filter_map(|r| self.pending_reply(r, 0, now))
+            .collect();
+        let name = members
+            .iter()
+            .find_map(|m| m.group.clone())
+            .or_else(|| supervisor.group.clone())
+            .unwrap_or_else(|| supervisor.name.clone());
+        Ok(DigestGroup::new(
+            name,
+            Contact::from(supervisor),
+            rows,
+            pending,
+        ))
+    }
+
+    fn members(&self, supervisor: &Person) -> Vec<&'a Person> {
+        self.cfg
+            .roster
+            .reporters()
+            .filter(|p| p.supervisor.as_deref() == Some(supervisor.email.as_str()))
+            .collect()
+    }
+
+    /// A group's on-time rate over the history window, and its supervisor's
+    /// reply rate and median reply time over the reports of the last 30 days.
+    fn group_stats(
+        &self,
+        supervisor: &Person,
+        verdicts: &[Verdict],
+        reports: &[ReportInfo],
+    ) -> GroupStats {
+        let members = self.members(supervisor);
+        let is_member = |email: &str| members.iter().any(|m| m.email == email);
+        let judged: Vec<&Verdict> = verdicts
+            .iter()
+            .filter(|v| {
+                is_member(&v.person)
+                    && matches!(v.status, Status::OnTime | Status::Late | Status::Missing)
+            })
+            .collect();
+        let on_time = judged.iter().filter(|v| v.status == Status::OnTime).count();
+        let theirs: Vec<&ReportInfo> = reports.iter().filter(|r| is_member(&r.person)).collect();
+        let minutes: Vec<i64> = theirs
+            .iter()
+            .filter_map(|r| r.replied_at.map(|at| (at - r.received).num_minutes()))
+            .collect();
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        GroupStats::new(
+            count(on_time),
+            count(judged.len()),
+            count(minutes.len()),
+            count(theirs.len()),
+            &minutes,
+        )
+    }
+}
+
+/// The idempotency key of a late notice; email commands answering one look
+/// it up.
+pub fn late_notice_key(person: &str, period: Period) -> String {
+    format!("late-notice:{person}:{period}")
+}
+
+/// `period` and the periods before it, oldest first, [`HISTORY`] in all.
+fn history(period: Period) -> Vec<Period> {
+    let mut out = vec![period];
+    while out.len() < HISTORY {
+        let first = out[0].prev();
+        out.insert(0, first);
+    }
+    out
+}
