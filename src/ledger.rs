@@ -238,6 +238,16 @@ fn has_waiver(conn: &Connection, person: &str, period: &str) -> rusqlite::Result
     )
 }
 
+/// The amount a waiver reversed for one person and period, if one is booked.
+pub fn waived(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Option<Fen>> {
+    conn.query_row(
+        "SELECT -amount_fen FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'waiver'",
+        params![person, period],
+        |r| r.get(0).map(Fen),
+    )
+    .optional()
+}
+
 /// Net amount booked for one person and period (fine minus waiver).
 pub fn net_for(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Fen> {
     conn.query_row(

@@ -47,7 +47,7 @@ CREATE TABLE messages (
     message_id   TEXT,
     sender       TEXT,
     subject      TEXT,
-    class        TEXT CHECK (class IN ('report', 'revision', 'misaddressed', 'reply', 'ignored', 'unparsable')),
+    class        TEXT CHECK (class IN ('report', 'revision', 'misaddressed', 'reply', 'command', 'refused', 'ignored', 'unparsable')),
     reason       TEXT,
     flagged      INTEGER NOT NULL DEFAULT 0,
     UNIQUE (source, source_key)
@@ -155,6 +155,27 @@ CREATE INDEX outbox_message_id ON outbox (message_id);
 CREATE TABLE report_threads (
     message_id TEXT PRIMARY KEY,
     report     INTEGER NOT NULL REFERENCES reports (id)
+) STRICT;
+
+-- reports::commands: reportd's own emails that a supervisor may answer to
+-- file a valid reason (late notices), by Message-ID.
+CREATE TABLE command_threads (
+    message_id TEXT PRIMARY KEY,
+    person     TEXT NOT NULL,
+    period     TEXT NOT NULL
+) STRICT;
+
+-- reports::commands: every command received by email and what became of it.
+CREATE TABLE commands (
+    id      INTEGER PRIMARY KEY,
+    message INTEGER NOT NULL UNIQUE REFERENCES messages (id),
+    filer   TEXT NOT NULL,
+    person  TEXT,
+    period  TEXT,
+    reason  TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'refused')),
+    why     TEXT,
+    excuse  INTEGER REFERENCES excuses (id)
 ) STRICT;
 "#,
     ),

@@ -38,6 +38,10 @@ pub enum MessageClass {
     Revision,
     Misaddressed,
     Reply,
+    /// A command by email (a valid reason filed by a supervisor).
+    Command,
+    /// A command that failed authentication: nothing done, flagged.
+    Refused,
     Ignored,
     Unparsable,
 }
@@ -49,6 +53,8 @@ impl MessageClass {
             MessageClass::Revision => "revision",
             MessageClass::Misaddressed => "misaddressed",
             MessageClass::Reply => "reply",
+            MessageClass::Command => "command",
+            MessageClass::Refused => "refused",
             MessageClass::Ignored => "ignored",
             MessageClass::Unparsable => "unparsable",
         }

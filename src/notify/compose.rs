@@ -52,7 +52,7 @@ use tera::Tera;
 use crate::config::Language;
 use crate::money::Fen;
 use crate::period::Kind;
-use crate::reports::compliance::{ExcuseError, Status};
+use crate::reports::compliance::Status;
 
 // ---------------------------------------------------------------------------
 // Errors.
@@ -502,35 +502,9 @@ impl Digest {
     }
 }
 
-/// Why a reason filed by email was not recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RefusalReason {
-    /// The person named is not a configured rep or clerk.
-    NotReporter,
-    /// The sender is not a supervisor, manager or assistant.
-    NotAuthorised,
-    /// A reason is already on file for that person and period.
-    AlreadyExcused,
-    /// The email gives no reason.
-    EmptyReason,
-    /// The subject does not name a period and a person.
-    Unreadable,
-}
-
-impl RefusalReason {
-    /// The refusal for a [`crate::reports::compliance::file_excuse`] error;
-    /// `None` for a database error (retry rather than refuse).
-    pub fn from_excuse_error(e: &ExcuseError) -> Option<RefusalReason> {
-        match e {
-            ExcuseError::NotReporter(_) => Some(RefusalReason::NotReporter),
-            ExcuseError::NotAuthorised(_) => Some(RefusalReason::NotAuthorised),
-            ExcuseError::AlreadyExcused { .. } => Some(RefusalReason::AlreadyExcused),
-            ExcuseError::EmptyReason => Some(RefusalReason::EmptyReason),
-            ExcuseError::Db(_) => None,
-        }
-    }
-}
+/// Why a reason filed by email was not recorded (the commands module's
+/// own verdict, shown as is).
+pub use crate::reports::commands::Why as RefusalReason;
 
 /// What became of a reason filed by email. Serialised with `result` =
 /// `accepted` | `refused`.

@@ -17,8 +17,10 @@ use crate::notify::compose::{
     self, Audience, Contact, DeadlineReminder, Digest, DigestGroup, DigestRow, Email, Escalation,
     GroupStats, LateNotice, Misaddressed, PendingReply, ReplyReminder, ReplyState, Templates,
 };
+use crate::notify::compose::{ExcuseConfirmation, ExcuseOutcome};
 use crate::notify::outbox::{self, Outgoing};
 use crate::period::{Deadline, Kind, Period};
+use crate::reports::commands;
 use crate::reports::compliance::{self, Status, Verdict};
 use crate::reports::{self, ReportInfo};
 
@@ -99,6 +101,7 @@ impl<'a> Planner<'a> {
             queued += self.late_notice(conn, v, now)?;
         }
         queued += self.misaddressed(conn, now)?;
+        queued += self.excuse_confirmations(conn, now)?;
         queued += self.reply_reminders(conn, now)?;
         for kind in [Kind::Weekly, Kind::Monthly] {
             queued += self.digests(conn, kind, now)?;
@@ -278,7 +281,7 @@ impl<'a> Planner<'a> {
         };
         let key = late_notice_key(&person.email, v.deadline.period);
         let owed = Owed {
-            key,
+            key: key.clone(),
             lang: self.lang(person),
             ctx: &ctx,
             to: vec![ctx.person.clone()],
@@ -286,7 +289,68 @@ impl<'a> Planner<'a> {
             in_reply_to: None,
             not_before: self.quiet(v.deadline.due.max(now - Duration::minutes(1))),
         };
-        self.queue(conn, owed, now)
+        let queued = self.queue(conn, owed, now)?;
+        if queued > 0 {
+            // The supervisor may answer the notice to file a valid reason.
+            let id = outbox::message_id_for(&key, &self.domain);
+            commands::expect_answer(conn, &id, &person.email, v.deadline.period)?;
+        }
+        Ok(queued)
+    }
+
+    /// A confirmation (or refusal) for each command received by email.
+    fn excuse_confirmations(
+        &self,
+        conn: &Connection,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let mut queued = 0;
+        for c in commands::received_since(conn, now - Duration::days(CATCH_UP))? {
+            let Some(filer) = self.person(&c.filer) else {
+                continue;
+            };
+            let person = c.person.as_deref().and_then(|p| self.person(p));
+            let outcome = match c.why {
+                None => ExcuseOutcome::Accepted {
+                    waived: match (&c.person, c.period) {
+                        (Some(p), Some(period)) => ledger::waived(conn, p, &period.to_string())?,
+                        _ => None,
+                    },
+                },
+                Some(why) => ExcuseOutcome::Refused { why },
+            };
+            let accepted = c.why.is_none();
+            let ctx = ExcuseConfirmation {
+                filer: Contact::from(filer),
+                person: person.map(Contact::from),
+                kind: c.period.map(|p| p.kind()),
+                period: c.period.map(|p| p.to_string()),
+                reason: c.reason.clone(),
+                request_subject: c.subject.clone(),
+                received: self.local(c.received),
+                outcome,
+                example_subject: compose::excuse_subject(
+                    &c.period
+                        .map_or_else(|| "2026-W48".to_string(), |p| p.to_string()),
+                    c.person.as_deref().unwrap_or("zhangwei@example.com"),
+                ),
+            };
+            let cc = match (&ctx.person, accepted) {
+                (Some(p), true) => vec![p.clone()],
+                _ => vec![],
+            };
+            let owed = Owed {
+                key: format!("excuse-confirmation:{}", c.message),
+                lang: self.lang(filer),
+                ctx: &ctx,
+                to: vec![ctx.filer.clone()],
+                cc,
+                in_reply_to: c.message_id.clone(),
+                not_before: self.quiet(now),
+            };
+            queued += self.queue(conn, owed, now)?;
+        }
+        Ok(queued)
     }
 
     fn misaddressed(&self, conn: &Connection, now: DateTime<Utc>) -> Result<usize, NotifyError> {

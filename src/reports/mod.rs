@@ -3,6 +3,7 @@
 //! `reports` and `replies` tables.
 
 pub mod classify;
+pub mod commands;
 pub mod compliance;
 
 use std::collections::{HashMap, HashSet};
@@ -34,6 +35,7 @@ pub struct IntakeStats {
     pub revisions: usize,
     pub misaddressed: usize,
     pub replies: usize,
+    pub commands: usize,
     pub ignored: usize,
     pub unparsable: usize,
 }
@@ -44,6 +46,7 @@ impl IntakeStats {
             + self.revisions
             + self.misaddressed
             + self.replies
+            + self.commands
             + self.ignored
             + self.unparsable
     }
@@ -70,6 +73,7 @@ pub fn intake(
             MessageClass::Misaddressed => stats.misaddressed += 1,
             MessageClass::Reply => stats.replies += 1,
             MessageClass::Ignored => stats.ignored += 1,
+            MessageClass::Command | MessageClass::Refused => stats.commands += 1,
             MessageClass::Unparsable => stats.unparsable += 1,
         }
         progress(i + 1, pending.len());
@@ -128,6 +132,9 @@ fn decide(
             format!("duplicate of message #{first} (same Message-ID)"),
             false,
         ));
+    }
+    if let Some(command) = commands::recognise(conn, cfg, env)? {
+        return commands::apply(conn, cfg, msg, env, command);
     }
     let known_report = |id: &str| report_by_message_id(conn, id).ok().flatten().is_some();
     let known_message = |id: &str| inbox::message_id_known(conn, id).unwrap_or(false);

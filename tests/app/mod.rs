@@ -39,6 +39,16 @@ role = "rep"
 supervisor = "wangfang@example.com"
 "#;
 
+/// The sender of reportd's mail in [`App::with_smtp`].
+pub const FROM: &str = "报告助手 <zhaomin@example.com>";
+
+/// An `[smtp]` section for the test Postfix on `port`.
+pub fn smtp_section(port: u16) -> String {
+    format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\nfrom = \"{FROM}\"\n"
+    )
+}
+
 /// Mailbox users the test servers need for this roster.
 pub const USERS: &[&str] = &["zhaomin", "wangfang", "zhangwei", "lina", "chengang"];
 
@@ -57,6 +67,19 @@ pub struct Imap<'a> {
 impl App {
     /// A config reading the assistant's INBOX on the test server.
     pub fn new(imap: Imap<'_>, tracking_starts: &str) -> App {
+        App::configure(imap, tracking_starts, "", ROSTER)
+    }
+
+    /// Like [`App::new`], sending its mail through the test Postfix on
+    /// `smtp_port` (plain SMTP to 127.0.0.1, no login) as [`FROM`].
+    pub fn with_smtp(imap: Imap<'_>, tracking_starts: &str, smtp_port: u16) -> App {
+        App::configure(imap, tracking_starts, &smtp_section(smtp_port), ROSTER)
+    }
+
+    /// A config with `extra` (whole sections such as `[smtp]` or
+    /// `[notify]`) and `roster` (the `[[person]]` tables) in place of the
+    /// defaults.
+    pub fn configure(imap: Imap<'_>, tracking_starts: &str, extra: &str, roster: &str) -> App {
         let dir = tempfile::tempdir().expect("temp dir");
         let password_file = dir.path().join("imap-password");
         std::fs::write(&password_file, imap.password).expect("password file");
@@ -81,13 +104,14 @@ password_file = {password_file:?}
 mailbox = "INBOX"
 poll_seconds = 1
 {ca}
+{extra}
 [rules]
 weekly_due = "SAT 22:00"
 monthly_due = "first-working-day"
 fine_yuan = 50
 fund_share_percent = 50
 reply_within_hours = 48
-{ROSTER}"#,
+{roster}"#,
             db = dir.path().join("reportd.sqlite3").display().to_string(),
             calendar = calendar.display().to_string(),
             port = imap.port,
@@ -142,6 +166,11 @@ reply_within_hours = 48
 
     pub fn ledger(&self) -> Value {
         serde_json::from_str(&self.run(&["ledger", "--json"])).expect("ledger JSON")
+    }
+
+    /// `reportd outbox --json`: every email queued, sent or failed.
+    pub fn outbox(&self) -> Vec<Value> {
+        serde_json::from_str(&self.run(&["outbox", "--json"])).expect("outbox JSON")
     }
 
     pub fn messages(&self, flagged: bool) -> Vec<Value> {

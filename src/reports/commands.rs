@@ -1,0 +1,484 @@
+//! Commands by email: a supervisor, manager or assistant files a valid
+//! reason (正当理由) by answering a late notice, or by an email whose subject
+//! is `请假/excuse <period> <person>`, with the reason in the body. Owns the
+//! `commands` and `command_threads` tables.
+//!
+//! Anyone can write any From header, so a command counts only when the
+//! receiving server vouches for the sender: the topmost
+//! `Authentication-Results` header of the configured authserv-id must show
+//! DMARC, or DKIM or SPF aligned with the From domain, passing. A command
+//! that fails this changes nothing and is flagged for the assistant.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::config::{Config, Role};
+use crate::mail::inbox::{MessageClass, Stored};
+use crate::mail::parse::Envelope;
+use crate::period::Period;
+use crate::reports::compliance::{self, ExcuseError};
+
+/// A command read from an email, before it is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub filer: String,
+    /// Whose period, when the email names it readably.
+    pub target: Option<(String, Period)>,
+    pub reason: String,
+}
+
+/// Why a command was not carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Why {
+    NotReporter,
+    NotAuthorised,
+    AlreadyExcused,
+    EmptyReason,
+    Unreadable,
+}
+
+impl Why {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Why::NotReporter => "not_reporter",
+            Why::NotAuthorised => "not_authorised",
+            Why::AlreadyExcused => "already_excused",
+            Why::EmptyReason => "empty_reason",
+            Why::Unreadable => "unreadable",
+        }
+    }
+
+    fn parse(s: &str) -> Why {
+        match s {
+            "not_reporter" => Why::NotReporter,
+            "not_authorised" => Why::NotAuthorised,
+            "already_excused" => Why::AlreadyExcused,
+            "empty_reason" => Why::EmptyReason,
+            _ => Why::Unreadable,
+        }
+    }
+}
+
+static EXCUSE_SUBJECT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:请假|請假|excuse)(?:\s*/\s*(?:请假|請假|excuse))?\s*[:：]?\s*(\d{4}-(?:W\d{2}|\d{2}))\s+(\S+@\S+)").ok()
+});
+
+/// Reads `请假/excuse 2026-W48 zhangwei@example.com` (either word alone
+/// works too) into a period and an address.
+pub fn excuse_subject(subject: &str) -> Option<(Period, String)> {
+    let caps = EXCUSE_SUBJECT.as_ref()?.captures(subject)?;
+    let period = caps.get(1)?.as_str().to_uppercase().parse().ok()?;
+    let email = caps
+        .get(2)?
+        .as_str()
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_lowercase();
+    Some((period, email))
+}
+
+/// Whether the subject starts like an excuse command at all (so that a
+/// garbled one is refused with an explanation rather than ignored).
+fn looks_like_excuse(subject: &str) -> bool {
+    let s = subject.trim_start().to_lowercase();
+    s.starts_with("请假") || s.starts_with("請假") || s.starts_with("excuse")
+}
+
+/// Records that an answer to `message_id` (a late notice) files a reason for
+/// `person`'s `period`.
+pub fn expect_answer(
+    conn: &Connection,
+    message_id: &str,
+    person: &str,
+    period: Period,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO command_threads (message_id, person, period) VALUES (?1, ?2, ?3)",
+        params![message_id, person, period.to_string()],
+    )?;
+    Ok(())
+}
+
+fn answered_thread(
+    conn: &Connection,
+    env: &Envelope,
+) -> rusqlite::Result<Option<(String, Period)>> {
+    for id in env.in_reply_to.iter().chain(env.references.iter().rev()) {
+        let found: Option<(String, String)> = conn
+            .query_row(
+                "SELECT person, period FROM command_threads WHERE message_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((person, period)) = found
+            && let Ok(period) = period.parse()
+        {
+            return Ok(Some((person, period)));
+        }
+    }
+    Ok(None)
+}
+
+/// The command in this email, if it is one: from a configured supervisor,
+/// manager or assistant, answering a late notice or with an excuse subject.
+pub fn recognise(
+    conn: &Connection,
+    cfg: &Config,
+    env: &Envelope,
+) -> rusqlite::Result<Option<Command>> {
+    let Some(from) = env.from.as_ref() else {
+        return Ok(None);
+    };
+    let Some(sender) = cfg.roster.by_email(&from.email) else {
+        return Ok(None);
+    };
+    if !matches!(
+        sender.role,
+        Role::Supervisor | Role::Manager | Role::Assistant
+    ) {
+        return Ok(None);
+    }
+    let target = match answered_thread(conn, env)? {
+        Some(t) => Some(t),
+        None if looks_like_excuse(&env.subject) => {
+            excuse_subject(&env.subject).map(|(p, e)| (e, p))
+        }
+        None => return Ok(None),
+    };
+    Ok(Some(Command {
+        filer: sender.email.clone(),
+        target,
+        reason: reason_from_body(&env.body_text),
+    }))
+}
+
+/// The reason is what the filer wrote above the quoted email.
+fn reason_from_body(body: &str) -> String {
+    let mut kept = Vec::new();
+    for line in body.lines() {
+        let t = line.trim();
+        let quote_starts = t.starts_with('>')
+            || t.starts_with("-----Original Message")
+            || t.starts_with("------------------ 原始邮件")
+            || t.starts_with("-----原始邮件")
+            || (t.starts_with("在") && t.ends_with("写道："))
+            || (t.starts_with("On ") && t.ends_with("wrote:"));
+        if quote_starts {
+            break;
+        }
+        kept.push(t);
+    }
+    let text = kept.join("\n");
+    let text = text.trim();
+    text.chars().take(500).collect()
+}
+
+/// Checks the sender, carries the command out, and records the outcome.
+pub fn apply(
+    conn: &Connection,
+    cfg: &Config,
+    msg: &Stored,
+    env: &Envelope,
+    command: Command,
+) -> rusqlite::Result<(MessageClass, String, bool)> {
+    if let Err(why) = authenticated(cfg, env) {
+        let reason = format!(
+            "email command from {} refused, nothing changed: {why}",
+            command.filer
+        );
+        tracing::warn!(message = msg.id, "{reason}");
+        return Ok((MessageClass::Refused, reason, true));
+    }
+    let outcome = carry_out(conn, cfg, msg, &command)?;
+    let (target_person, target_period) = command.target.clone().unzip();
+    let (text, why, excuse) = match outcome {
+        Ok(excuse) => (
+            format!(
+                "valid reason filed by {} for {}",
+                command.filer,
+                describe(&command)
+            ),
+            None,
+            Some(excuse),
+        ),
+        Err(why) => (
+            format!(
+                "command from {} not carried out ({}): {}",
+                command.filer,
+                why.as_str(),
+                describe(&command)
+            ),
+            Some(why),
+            None,
+        ),
+    };
+    conn.execute(
+        "INSERT INTO commands (message, filer, person, period, reason, outcome, why, excuse)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            msg.id,
+            command.filer,
+            target_person,
+            target_period.map(|p| p.to_string()),
+            command.reason,
+            if why.is_none() { "accepted" } else { "refused" },
+            why.map(Why::as_str),
+            excuse,
+        ],
+    )?;
+    Ok((MessageClass::Command, text, why.is_some()))
+}
+
+fn describe(c: &Command) -> String {
+    match &c.target {
+        Some((person, period)) => format!("{person} {period}"),
+        None => "no period and person could be read".into(),
+    }
+}
+
+fn carry_out(
+    conn: &Connection,
+    cfg: &Config,
+    msg: &Stored,
+    c: &Command,
+) -> rusqlite::Result<Result<i64, Why>> {
+    let Some((person, period)) = &c.target else {
+        return Ok(Err(Why::Unreadable));
+    };
+    let filer = cfg.roster.by_email(&c.filer);
+    let reporter = cfg.roster.by_email(person);
+    // A supervisor may excuse only their own people.
+    if let (Some(f), Some(r)) = (filer, reporter)
+        && f.role == Role::Supervisor
+        && r.supervisor.as_deref() != Some(f.email.as_str())
+    {
+        return Ok(Err(Why::NotAuthorised));
+    }
+    match compliance::file_excuse(
+        conn,
+        cfg,
+        person,
+        *period,
+        &c.reason,
+        &c.filer,
+        msg.internaldate,
+    ) {
+        Ok(excuse) => Ok(Ok(excuse.id)),
+        Err(ExcuseError::Db(e)) => Err(e),
+        Err(ExcuseError::NotReporter(_)) => Ok(Err(Why::NotReporter)),
+        Err(ExcuseError::NotAuthorised(_)) => Ok(Err(Why::NotAuthorised)),
+        Err(ExcuseError::AlreadyExcused { .. }) => Ok(Err(Why::AlreadyExcused)),
+        Err(ExcuseError::EmptyReason) => Ok(Err(Why::EmptyReason)),
+    }
+}
+
+/// Whether the receiving server vouches for the From address.
+fn authenticated(cfg: &Config, env: &Envelope) -> Result<(), String> {
+    let Some(authserv_id) = cfg.notify.authserv_id.as_deref() else {
+        return Err(
+            "email commands are off; set [notify] authserv_id to the receiving server's id".into(),
+        );
+    };
+    let from_domain = env
+        .from
+        .as_ref()
+        .and_then(|f| f.email.rsplit_once('@'))
+        .map(|(_, d)| d.to_lowercase())
+        .unwrap_or_default();
+    let header = env
+        .authentication_results
+        .iter()
+        .find(|h| authserv_of(h).eq_ignore_ascii_case(authserv_id))
+        .ok_or_else(|| format!("no Authentication-Results header from {authserv_id}"))?;
+    if passes(header, &from_domain) {
+        Ok(())
+    } else {
+        Err(format!(
+            "Authentication-Results from {authserv_id} does not show a DMARC, DKIM or SPF pass for {from_domain}: {}",
+            header.split_whitespace().collect::<Vec<_>>().join(" ")
+        ))
+    }
+}
+
+/// Drops `(comments)`, which may hold anything, before reading a header.
+fn without_comments(h: &str) -> String {
+    let mut out = String::with_capacity(h.len());
+    let mut depth = 0usize;
+    for c in h.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn authserv_of(header: &str) -> String {
+    let clean = without_comments(header);
+    clean
+        .split(';')
+        .next()
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Whether a domain is the From domain or a parent of it (relaxed alignment).
+fn aligned(domain: &str, from_domain: &str) -> bool {
+    let domain = domain.trim().trim_end_matches('.').to_lowercase();
+    !domain.is_empty() && (from_domain == domain || from_domain.ends_with(&format!(".{domain}")))
+}
+
+fn passes(header: &str, from_domain: &str) -> bool {
+    let clean = without_comments(header);
+    clean.split(';').skip(1).any(|clause| {
+        let mut tokens = clause.split_whitespace();
+        let Some((method, result)) = tokens.next().and_then(|t| t.split_once('=')) else {
+            return false;
+        };
+        if !result.eq_ignore_ascii_case("pass") {
+            return false;
+        }
+        let prop = |name: &str| {
+            clause
+                .split_whitespace()
+                .filter_map(|t| t.split_once('='))
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim_matches('"').to_string())
+        };
+        match method.to_lowercase().as_str() {
+            "dmarc" => prop("header.from").is_none_or(|d| aligned(&d, from_domain)),
+            "dkim" => prop("header.d")
+                .or_else(|| {
+                    prop("header.i").map(|i| i.rsplit('@').next().unwrap_or("").to_string())
+                })
+                .is_some_and(|d| aligned(&d, from_domain)),
+            "spf" => prop("smtp.mailfrom")
+                .map(|m| m.rsplit('@').next().unwrap_or("").to_string())
+                .is_some_and(|d| aligned(&d, from_domain)),
+            _ => false,
+        }
+    })
+}
+
+/// A command received, for the confirmation email.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub message: i64,
+    pub message_id: Option<String>,
+    pub filer: String,
+    pub person: Option<String>,
+    pub period: Option<Period>,
+    pub reason: String,
+    pub subject: String,
+    pub received: chrono::DateTime<chrono::Utc>,
+    /// `None` when carried out.
+    pub why: Option<Why>,
+    pub excuse: Option<i64>,
+}
+
+/// Commands received since `since`, oldest first.
+pub fn received_since(
+    conn: &Connection,
+    since: chrono::DateTime<chrono::Utc>,
+) -> rusqlite::Result<Vec<Received>> {
+    let mut stmt = conn.prepare(
+        "SELECT c.message, m.message_id, c.filer, c.person, c.period, c.reason, coalesce(m.subject, ''),
+                m.internaldate, c.why, c.excuse
+         FROM commands c JOIN messages m ON m.id = c.message
+         WHERE m.internaldate >= ?1 ORDER BY m.internaldate, c.id",
+    )?;
+    stmt.query_map([crate::store::ts(since)], |r| {
+        let period: Option<String> = r.get(4)?;
+        let why: Option<String> = r.get(8)?;
+        Ok(Received {
+            message: r.get(0)?,
+            message_id: r.get(1)?,
+            filer: r.get(2)?,
+            person: r.get(3)?,
+            period: period.and_then(|p| p.parse().ok()),
+            reason: r.get(5)?,
+            subject: r.get(6)?,
+            received: crate::store::parse_ts(&r.get::<_, String>(7)?)?,
+            why: why.as_deref().map(Why::parse),
+            excuse: r.get(9)?,
+        })
+    })?
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excuse_subject_reads_period_and_person_in_either_language() {
+        let w48 = Period::Week {
+            year: 2026,
+            week: 48,
+        };
+        assert_eq!(
+            excuse_subject("请假/excuse 2026-W48 zhangwei@example.com"),
+            Some((w48, "zhangwei@example.com".into()))
+        );
+        assert_eq!(
+            excuse_subject("请假 2026-W48 ZhangWei@Example.com"),
+            Some((w48, "zhangwei@example.com".into()))
+        );
+        assert_eq!(
+            excuse_subject("Excuse: 2026-11 <lina@example.com>"),
+            Some((
+                Period::Month {
+                    year: 2026,
+                    month: 11
+                },
+                "lina@example.com".into()
+            ))
+        );
+        assert_eq!(excuse_subject("请假 下周一"), None);
+    }
+
+    #[test]
+    fn dmarc_pass_for_the_from_domain_authenticates() {
+        let h = "mx.example.com; dkim=pass header.d=example.com; spf=pass smtp.mailfrom=boss@example.com; dmarc=pass (p=reject) header.from=example.com";
+        assert!(passes(h, "example.com"));
+        assert_eq!(authserv_of(h), "mx.example.com");
+    }
+
+    #[test]
+    fn failing_or_unaligned_results_do_not_authenticate() {
+        assert!(!passes(
+            "mx.example.com; dmarc=fail header.from=example.com; spf=softfail smtp.mailfrom=x@evil.test",
+            "example.com"
+        ));
+        assert!(!passes(
+            "mx.example.com; dkim=pass header.d=evil.test; spf=pass smtp.mailfrom=a@evil.test",
+            "example.com"
+        ));
+        assert!(!passes("mx.example.com; none", "example.com"));
+    }
+
+    #[test]
+    fn a_pass_hidden_in_a_comment_does_not_count() {
+        assert!(!passes(
+            "mx.example.com; spf=fail (dmarc=pass header.from=example.com) smtp.mailfrom=a@evil.test",
+            "example.com"
+        ));
+    }
+
+    #[test]
+    fn reason_is_the_text_above_the_quote() {
+        let body =
+            "病假两天，已交医院证明。\n\n在 2026年11月29日 08:00，reportd 写道：\n> 未收到周报";
+        assert_eq!(reason_from_body(body), "病假两天，已交医院证明。");
+        assert_eq!(
+            reason_from_body("On leave.\n-----Original Message-----\nFrom: x"),
+            "On leave."
+        );
+    }
+}
