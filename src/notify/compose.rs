@@ -459,6 +459,9 @@ pub struct Digest {
     pub groups: Vec<DigestGroup>,
     /// All groups together.
     pub counts: Counts,
+    /// When the digest was due, if it goes out late (reportd was down);
+    /// set with [`Digest::sent_late`].
+    pub scheduled: Option<String>,
 }
 
 impl Digest {
@@ -498,7 +501,14 @@ impl Digest {
             history_periods,
             groups,
             counts,
+            scheduled: None,
         }
+    }
+
+    /// Marks the digest as going out late: it was due at `scheduled`.
+    pub fn sent_late(mut self, scheduled: impl Into<String>) -> Digest {
+        self.scheduled = Some(scheduled.into());
+        self
     }
 }
 

@@ -565,6 +565,7 @@ impl<'a> Planner<'a> {
                 history_names.clone(),
                 vec![group.clone()],
             );
+            let digest = self.mark_late(digest, at, now);
             let key = format!(
                 "digest:{}:{}:{}",
                 kind.as_str(),
@@ -599,6 +600,7 @@ impl<'a> Planner<'a> {
                 history_names.clone(),
                 all,
             );
+            let digest = self.mark_late(digest, at, now);
             let key = format!(
                 "manager-digest:{}:{}:{}",
                 kind.as_str(),
@@ -617,6 +619,15 @@ impl<'a> Planner<'a> {
             queued += self.queue(conn, owed, now)?;
         }
         Ok(queued)
+    }
+
+    /// A digest queued more than an hour after its time went out late.
+    fn mark_late(&self, digest: Digest, at: DateTime<Utc>, now: DateTime<Utc>) -> Digest {
+        if now - at > Duration::hours(1) {
+            digest.sent_late(self.local(at))
+        } else {
+            digest
+        }
     }
 
     /// The newest deadline of `kind` whose digest time is past, if that was
