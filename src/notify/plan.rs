@@ -51,6 +51,16 @@ pub struct Planner<'a> {
     domain: String,
 }
 
+/// The digest of one deadline, shared by every recipient.
+struct DigestPlan {
+    kind: Kind,
+    deadline: Deadline,
+    /// When it is due to go out.
+    at: DateTime<Utc>,
+    /// The history grid's columns.
+    history: Vec<String>,
+}
+
 /// One email to queue, before rendering.
 struct Owed<'c, E: Email> {
     key: String,
@@ -529,6 +539,24 @@ impl<'a> Planner<'a> {
         let Some(deadline) = self.latest_digest_deadline(kind, now) else {
             return Ok(0);
         };
+        // The usual case on a wake-up: every digest of this deadline is out.
+        let recipients = self
+            .supervisors()
+            .into_iter()
+            .map(|s| digest_key(Audience::Supervisor, kind, &s.email, deadline.period))
+            .chain(
+                self.cfg
+                    .roster
+                    .managers()
+                    .map(|m| digest_key(Audience::Manager, kind, &m.email, deadline.period)),
+            );
+        let mut all_queued = true;
+        for key in recipients {
+            all_queued &= outbox::is_queued_or_sent(conn, &key)?;
+        }
+        if all_queued {
+            return Ok(0);
+        }
         let periods = history(deadline.period);
         let history_verdicts = compliance::verdicts(conn, self.cfg, self.calendar, now, &periods)?;
         let awaiting = reports::reports_since(conn, now - Duration::days(30), true)?;
@@ -550,40 +578,25 @@ impl<'a> Planner<'a> {
             )?;
             groups.push((supervisor, group));
         }
-        let mut queued = 0;
         let history_names: Vec<String> = periods.iter().map(Period::to_string).collect();
+        let digest = DigestPlan {
+            kind,
+            deadline,
+            at,
+            history: history_names,
+        };
+        let mut queued = 0;
         for (supervisor, group) in &groups {
-            if !self.active(supervisor, now) {
-                continue;
-            }
-            let digest = Digest::new(
-                Contact::from(*supervisor),
+            queued += self.queue_digest(
+                conn,
+                &digest,
+                supervisor,
                 Audience::Supervisor,
-                kind,
-                deadline.period.to_string(),
-                self.local(deadline.due),
-                history_names.clone(),
                 vec![group.clone()],
-            );
-            let digest = self.mark_late(digest, at, now);
-            let key = format!(
-                "digest:{}:{}:{}",
-                kind.as_str(),
-                supervisor.email,
-                deadline.period
-            );
-            let owed = Owed {
-                key,
-                lang: self.lang(supervisor),
-                ctx: &digest,
-                to: vec![digest.recipient.clone()],
-                cc: vec![],
-                in_reply_to: None,
-                not_before: at.max(now - Duration::minutes(1)),
-            };
-            queued += self.queue(conn, owed, now)?;
+                now,
+            )?;
         }
-        for manager in self.cfg.roster.managers().filter(|m| self.active(m, now)) {
+        for manager in self.cfg.roster.managers() {
             let all = groups
                 .iter()
                 .map(|(s, g)| {
@@ -591,34 +604,45 @@ impl<'a> Planner<'a> {
                         .with_stats(self.group_stats(s, &history_verdicts, &awaiting))
                 })
                 .collect();
-            let digest = Digest::new(
-                Contact::from(manager),
-                Audience::Manager,
-                kind,
-                deadline.period.to_string(),
-                self.local(deadline.due),
-                history_names.clone(),
-                all,
-            );
-            let digest = self.mark_late(digest, at, now);
-            let key = format!(
-                "manager-digest:{}:{}:{}",
-                kind.as_str(),
-                manager.email,
-                deadline.period
-            );
-            let owed = Owed {
-                key,
-                lang: self.lang(manager),
-                ctx: &digest,
-                to: vec![digest.recipient.clone()],
-                cc: vec![],
-                in_reply_to: None,
-                not_before: at.max(now - Duration::minutes(1)),
-            };
-            queued += self.queue(conn, owed, now)?;
+            queued += self.queue_digest(conn, &digest, manager, Audience::Manager, all, now)?;
         }
         Ok(queued)
+    }
+
+    /// Queues one supervisor's or manager's digest.
+    fn queue_digest(
+        &self,
+        conn: &Connection,
+        plan: &DigestPlan,
+        recipient: &Person,
+        audience: Audience,
+        groups: Vec<DigestGroup>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        if !self.active(recipient, now) {
+            return Ok(0);
+        }
+        let period = plan.deadline.period;
+        let digest = Digest::new(
+            Contact::from(recipient),
+            audience,
+            plan.kind,
+            period.to_string(),
+            self.local(plan.deadline.due),
+            plan.history.clone(),
+            groups,
+        );
+        let digest = self.mark_late(digest, plan.at, now);
+        let owed = Owed {
+            key: digest_key(audience, plan.kind, &recipient.email, period),
+            lang: self.lang(recipient),
+            ctx: &digest,
+            to: vec![digest.recipient.clone()],
+            cc: vec![],
+            in_reply_to: None,
+            not_before: plan.at.max(now - Duration::minutes(1)),
+        };
+        self.queue(conn, owed, now)
     }
 
     /// A digest queued more than an hour after its time went out late.
@@ -782,6 +806,15 @@ impl<'a> Planner<'a> {
             &minutes,
         )
     }
+}
+
+/// The idempotency key of a digest.
+fn digest_key(audience: Audience, kind: Kind, email: &str, period: Period) -> String {
+    let prefix = match audience {
+        Audience::Supervisor => "digest",
+        Audience::Manager => "manager-digest",
+    };
+    format!("{prefix}:{}:{email}:{period}", kind.as_str())
 }
 
 /// The idempotency key of a late notice; email commands answering one look
