@@ -133,7 +133,7 @@ CREATE TABLE outbox (
     message_id      TEXT NOT NULL,
     subject         TEXT NOT NULL,
     raw             BLOB NOT NULL,
-    state           TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'sent', 'failed')),
+    state           TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'sent', 'failed', 'cancelled')),
     attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     last_error      TEXT,
     not_before      TEXT NOT NULL,

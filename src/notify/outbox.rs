@@ -119,6 +119,9 @@ pub enum State {
     Queued,
     Sent,
     Failed,
+    /// Withdrawn before any attempt, because it was no longer owed (a late
+    /// notice held in quiet hours when the report then arrived).
+    Cancelled,
 }
 
 impl State {
@@ -127,6 +130,7 @@ impl State {
             State::Queued => "queued",
             State::Sent => "sent",
             State::Failed => "failed",
+            State::Cancelled => "cancelled",
         }
     }
 
@@ -135,6 +139,7 @@ impl State {
             "queued" => Ok(State::Queued),
             "sent" => Ok(State::Sent),
             "failed" => Ok(State::Failed),
+            "cancelled" => Ok(State::Cancelled),
             other => Err(rusqlite::Error::FromSqlConversionFailure(
                 0,
                 rusqlite::types::Type::Text,
@@ -340,6 +345,18 @@ pub fn requeue(conn: &Connection, key: &str, now: DateTime<Utc>) -> rusqlite::Re
     Ok(changed == 1)
 }
 
+/// Withdraws a queued email that was never tried (no attempt has been made,
+/// so no copy can be on its way); returns whether it did. `why` is kept as
+/// the row's last error.
+pub fn cancel_unsent(conn: &Connection, key: &str, why: &str) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE outbox SET state = 'cancelled', next_attempt = NULL, last_error = ?2
+         WHERE key = ?1 AND state = 'queued' AND attempts = 0",
+        params![key, why],
+    )?;
+    Ok(changed > 0)
+}
+
 /// Every queued or sent email as it goes out: key, kind and the raw
 /// message, in queue order (the demo writes them out as `.eml` files).
 pub fn raw_messages(conn: &Connection) -> rusqlite::Result<Vec<(String, String, Vec<u8>)>> {
@@ -436,7 +453,7 @@ pub fn table(rows: &[OutboxRow], tz: Tz) -> String {
         let when = match r.state {
             State::Sent => r.sent_at.map(local),
             State::Queued => r.next_attempt.map(|n| local(n.max(r.not_before))),
-            State::Failed => None,
+            State::Failed | State::Cancelled => None,
         };
         table.add_row([
             local(r.created_at),

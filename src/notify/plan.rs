@@ -107,6 +107,7 @@ impl<'a> Planner<'a> {
     ) -> Result<usize, NotifyError> {
         let mut queued = 0;
         for v in verdicts {
+            withdraw_stale(conn, v)?;
             queued += self.deadline_reminder(conn, v, now)?;
             queued += self.late_notice(conn, v, now)?;
         }
@@ -183,7 +184,7 @@ impl<'a> Planner<'a> {
         owed: Owed<'_, E>,
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
-        if outbox::is_queued_or_sent(conn, &owed.key)? {
+        if outbox::state_of(conn, &owed.key)?.is_some() {
             return Ok(0);
         }
         let rendered = self.templates.render_email(owed.lang, owed.ctx)?;
@@ -240,7 +241,7 @@ impl<'a> Planner<'a> {
             due: self.local(v.deadline.due),
             fine: self.cfg.rules.fine,
         };
-        let key = format!("deadline-reminder:{}:{}", person.email, v.deadline.period);
+        let key = deadline_reminder_key(&person.email, v.deadline.period);
         let owed = Owed {
             key,
             lang: self.lang(person),
@@ -413,6 +414,7 @@ impl<'a> Planner<'a> {
         let mut queued = 0;
         for r in reports::reports_since(conn, now - Duration::days(30), true)? {
             if r.replied_at.is_some() {
+                self.withdraw_reply_reminders(conn, &r)?;
                 continue;
             }
             let Some(person) = self.person(&r.person) else {
@@ -435,6 +437,22 @@ impl<'a> Planner<'a> {
             };
         }
         Ok(queued)
+    }
+
+    /// A reply came in while a reminder or escalation was held back.
+    fn withdraw_reply_reminders(
+        &self,
+        conn: &Connection,
+        r: &ReportInfo,
+    ) -> Result<(), NotifyError> {
+        let why = "no longer owed: the supervisor replied";
+        for n in 1..=self.cfg.notify.schedule.reply_reminders {
+            outbox::cancel_unsent(conn, &format!("reply-reminder:{}:{n}", r.id), why)?;
+        }
+        for manager in self.cfg.roster.managers() {
+            outbox::cancel_unsent(conn, &format!("escalation:{}:{}", r.id, manager.email), why)?;
+        }
+        Ok(())
     }
 
     fn pending_reply(
@@ -552,7 +570,7 @@ impl<'a> Planner<'a> {
             );
         let mut all_queued = true;
         for key in recipients {
-            all_queued &= outbox::is_queued_or_sent(conn, &key)?;
+            all_queued &= outbox::state_of(conn, &key)?.is_some();
         }
         if all_queued {
             return Ok(0);
@@ -806,6 +824,25 @@ impl<'a> Planner<'a> {
             &minutes,
         )
     }
+}
+
+/// Withdraws notices held back (quiet hours) that the verdict no longer
+/// owes: a late notice once the report arrived or a reason was filed, a
+/// deadline reminder once the report is in.
+fn withdraw_stale(conn: &Connection, v: &Verdict) -> Result<(), NotifyError> {
+    let (person, period) = (v.person.as_str(), v.deadline.period);
+    let why = match v.status {
+        Status::Late | Status::OnTime => "no longer owed: the report arrived",
+        Status::Excused => "no longer owed: a valid reason was filed",
+        Status::Missing | Status::Pending => return Ok(()),
+    };
+    outbox::cancel_unsent(conn, &late_notice_key(person, period), why)?;
+    outbox::cancel_unsent(conn, &deadline_reminder_key(person, period), why)?;
+    Ok(())
+}
+
+fn deadline_reminder_key(person: &str, period: Period) -> String {
+    format!("deadline-reminder:{person}:{period}")
 }
 
 /// The idempotency key of a digest.
