@@ -618,16 +618,16 @@ async fn tls_connection_with_the_servers_certificate_reads_the_mailbox_without_c
     );
 }
 
-#[tokio::test]
-async fn daemon_notices_new_mail_through_idle() {
-    let (servers, app) = start();
+/// Starts `reportd run`, puts a report in the mailbox while it runs, and
+/// says whether the daemon classified it within ten seconds.
+async fn daemon_picks_up_new_mail(servers: &MailServers, app: &App, id: &str) -> bool {
     let mut child = app.command().arg("run").spawn().expect("start daemon");
     tokio::time::sleep(Duration::from_secs(2)).await;
     append_report(
-        &servers,
+        servers,
         ZHANG,
         &utf8_word("张伟 第46周周报"),
-        "idle@zhang",
+        id,
         "2026-11-13T11:00:00+08:00",
     )
     .await;
@@ -637,7 +637,7 @@ async fn daemon_notices_new_mail_through_idle() {
         if app
             .messages(false)
             .iter()
-            .any(|m| m["message_id"] == "idle@zhang" && m["class"] == "report")
+            .any(|m| m["message_id"] == id && m["class"] == "report")
         {
             seen = true;
             break;
@@ -645,5 +645,29 @@ async fn daemon_notices_new_mail_through_idle() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(seen, "the daemon picked up the new report while running");
+    seen
+}
+
+#[tokio::test]
+async fn daemon_notices_new_mail_through_idle() {
+    let (servers, app) = start();
+    assert!(
+        daemon_picks_up_new_mail(&servers, &app, "idle@zhang").await,
+        "picked up through IDLE"
+    );
+}
+
+#[tokio::test]
+async fn daemon_without_idle_notices_new_mail_by_polling() {
+    let (servers, app) = start();
+    let config = std::fs::read_to_string(&app.config).expect("config");
+    std::fs::write(
+        &app.config,
+        config.replacen("poll_seconds = 1", "poll_seconds = 1\nidle = false", 1),
+    )
+    .expect("config");
+    assert!(
+        daemon_picks_up_new_mail(&servers, &app, "poll@zhang").await,
+        "picked up by polling"
+    );
 }

@@ -1,0 +1,120 @@
+//! The command line as a user meets it: checking a config, the calendar
+//! view, and the demo, run through the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn reportd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reportd"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("REPORTD_CONFIG")
+        .env("REPORTD_IMAP_PASSWORD", "secret")
+        .env("REPORTD_SMTP_PASSWORD", "secret")
+        .output()
+        .expect("run reportd")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[test]
+fn example_config_checks_clean_with_config_given_after_the_command() {
+    let out = reportd(&["check-config", "--config", "config/reportd.example.toml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("valid"));
+}
+
+#[test]
+fn config_mistakes_are_named_with_file_line_and_key_and_exit_non_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/reportd.example.toml"),
+    )
+    .expect("example");
+    // Line 3 gets an unknown key; a rep's supervisor goes missing.
+    let mut lines: Vec<String> = example.lines().map(str::to_string).collect();
+    lines.insert(2, "databse = \"typo.sqlite3\"".into());
+    let broken = lines
+        .join("\n")
+        .replacen("supervisor = \"", "supervisor = \"nobody-", 1);
+    std::fs::write(&path, broken).expect("write");
+    let shown = path.display().to_string();
+    let out = reportd(&["--config", &shown, "check-config"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{shown}:3: databse: unknown key")),
+        "{err}"
+    );
+    assert!(
+        err.contains(".supervisor: no person with email \"nobody-"),
+        "{err}"
+    );
+}
+
+#[test]
+fn calendar_of_january_2026_shows_the_sunday_make_up_day_and_its_deadline() {
+    let out = reportd(&[
+        "calendar",
+        "--month",
+        "2026-01",
+        "--config",
+        "config/reportd.example.toml",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("4*"), "{shown}");
+    assert!(
+        shown.contains("2025-12  monthly report due before end of Sun 2026-01-04"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn demo_shows_every_status_and_writes_the_emails_it_would_send() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo_dir = dir.path().join("demo");
+    let out = reportd(&["demo", "--dir", &demo_dir.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    for status in ["on_time", "late", "missing", "excused", "pending"] {
+        assert!(shown.contains(status), "the board shows {status}:\n{shown}");
+    }
+    assert!(shown.contains("misaddressed"), "{shown}");
+    assert!(shown.contains("unparsable"), "{shown}");
+    let emails: Vec<_> = std::fs::read_dir(demo_dir.join("outbox"))
+        .expect("outbox dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .collect();
+    assert!(emails.len() > 10, "{} emails", emails.len());
+    for e in &emails {
+        let raw = std::fs::read(e.path()).expect("read eml");
+        let parsed = mailparse::parse_mail(&raw).expect("each .eml parses");
+        assert_eq!(
+            parsed.ctype.mimetype,
+            "multipart/alternative",
+            "{}",
+            e.path().display()
+        );
+    }
+    // The demo's database is a real reportd database the CLI can read.
+    let config = demo_dir.join("reportd.toml").display().to_string();
+    let status = reportd(&[
+        "status",
+        "--json",
+        "--now",
+        "2026-12-02T10:00:00+08:00",
+        "--config",
+        &config,
+    ]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&status.stdout).expect("status JSON");
+    assert!(
+        rows.iter()
+            .any(|r| r["status"] == "excused" && r["name"] == "王磊")
+    );
+}
