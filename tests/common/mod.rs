@@ -82,6 +82,8 @@
 
 #![allow(dead_code)]
 
+pub mod stall;
+
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::fs;
