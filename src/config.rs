@@ -272,6 +272,37 @@ pub struct Config {
     pub roster: Roster,
 }
 
+/// A fixed set of config words for an enum: `as_str`, `FromStr` (with a
+/// [`ChoiceError`] that lists the choices) and `Display`, from one table.
+macro_rules! config_words {
+    ($ty:ident, $what:literal, $choices:literal, { $($variant:ident => $word:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The config word.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $word),+
+                }
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = ChoiceError;
+            fn from_str(s: &str) -> Result<$ty, ChoiceError> {
+                match s {
+                    $($word => Ok($ty::$variant),)+
+                    _ => Err(ChoiceError { value: s.to_string(), what: $what, choices: $choices }),
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 /// A config value that is not one of the allowed words (`role`, `language`,
 /// `security`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -282,89 +313,33 @@ pub struct ChoiceError {
     pub choices: &'static str,
 }
 
-impl Role {
-    /// The config word: `rep` | `clerk` | `supervisor` | `manager` | `assistant`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Rep => "rep",
-            Role::Clerk => "clerk",
-            Role::Supervisor => "supervisor",
-            Role::Manager => "manager",
-            Role::Assistant => "assistant",
-        }
-    }
+config_words!(Role, "role", "rep, clerk, supervisor, manager, assistant", {
+    Rep => "rep",
+    Clerk => "clerk",
+    Supervisor => "supervisor",
+    Manager => "manager",
+    Assistant => "assistant",
+});
 
+config_words!(Language, "language", "zh, en", {
+    Zh => "zh",
+    En => "en",
+});
+
+config_words!(Security, "security mode", "tls, starttls, plain (plain only to a loopback host)", {
+    Tls => "tls",
+    Starttls => "starttls",
+    Plain => "plain",
+});
+
+impl Role {
     /// Whether this role can be a rep's or clerk's direct supervisor.
     pub fn can_supervise(self) -> bool {
         matches!(self, Role::Supervisor | Role::Manager)
     }
 }
 
-impl FromStr for Role {
-    type Err = ChoiceError;
-    fn from_str(s: &str) -> Result<Role, ChoiceError> {
-        match s {
-            "rep" => Ok(Role::Rep),
-            "clerk" => Ok(Role::Clerk),
-            "supervisor" => Ok(Role::Supervisor),
-            "manager" => Ok(Role::Manager),
-            "assistant" => Ok(Role::Assistant),
-            _ => Err(ChoiceError {
-                value: s.to_string(),
-                what: "role",
-                choices: "rep, clerk, supervisor, manager, assistant",
-            }),
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Language {
-    /// The config word: `zh` | `en`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::Zh => "zh",
-            Language::En => "en",
-        }
-    }
-}
-
-impl FromStr for Language {
-    type Err = ChoiceError;
-    fn from_str(s: &str) -> Result<Language, ChoiceError> {
-        match s {
-            "zh" => Ok(Language::Zh),
-            "en" => Ok(Language::En),
-            _ => Err(ChoiceError {
-                value: s.to_string(),
-                what: "language",
-                choices: "zh, en",
-            }),
-        }
-    }
-}
-
-impl fmt::Display for Language {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl Security {
-    /// The config word: `tls` | `starttls` | `plain`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Security::Tls => "tls",
-            Security::Starttls => "starttls",
-            Security::Plain => "plain",
-        }
-    }
-
     /// The IMAP port used when `port` is omitted: 993 for TLS, else 143.
     pub fn default_imap_port(self) -> u16 {
         match self {
@@ -381,28 +356,6 @@ impl Security {
             Security::Starttls => 587,
             Security::Plain => 25,
         }
-    }
-}
-
-impl FromStr for Security {
-    type Err = ChoiceError;
-    fn from_str(s: &str) -> Result<Security, ChoiceError> {
-        match s {
-            "tls" => Ok(Security::Tls),
-            "starttls" => Ok(Security::Starttls),
-            "plain" => Ok(Security::Plain),
-            _ => Err(ChoiceError {
-                value: s.to_string(),
-                what: "security mode",
-                choices: "tls, starttls, plain (plain only to a loopback host)",
-            }),
-        }
-    }
-}
-
-impl fmt::Display for Security {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -300,20 +300,6 @@ async fn subjects_in_gb2312_gbk_big5_and_utf8_are_recognised_through_smtp() {
             "gbk@x",
         ),
     ];
-    for (from, subject, id) in &subjects {
-        let raw = eml(
-            from,
-            &[SUP],
-            &[CC],
-            subject,
-            id,
-            "Fri, 13 Nov 2026 18:00:00 +0800",
-        );
-        servers
-            .smtp_send(from, &["wangfang@example.com", "zhaomin@example.com"], &raw)
-            .await
-            .expect("send");
-    }
     let monthly = [
         (
             ZHANG,
@@ -322,15 +308,16 @@ async fn subjects_in_gb2312_gbk_big5_and_utf8_are_recognised_through_smtp() {
         ),
         (LINA, utf8_word("李娜 11月月报"), "utf8@x"),
     ];
-    for (from, subject, id) in &monthly {
-        let raw = eml(
-            from,
-            &[SUP],
-            &[CC],
-            subject,
-            id,
-            "Tue, 01 Dec 2026 10:00:00 +0800",
+    let dated = subjects
+        .iter()
+        .map(|s| (s, "Fri, 13 Nov 2026 18:00:00 +0800"))
+        .chain(
+            monthly
+                .iter()
+                .map(|s| (s, "Tue, 01 Dec 2026 10:00:00 +0800")),
         );
+    for ((from, subject, id), date) in dated {
+        let raw = eml(from, &[SUP], &[CC], subject, id, date);
         servers
             .smtp_send(from, &["wangfang@example.com", "zhaomin@example.com"], &raw)
             .await
