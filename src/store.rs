@@ -199,17 +199,36 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
         path: shown.clone(),
         source,
     })?;
-    Migrations::from_slice(MIGRATIONS)
+    let migrations = Migrations::from_slice(MIGRATIONS);
+    // rusqlite_migration reads the schema version before it opens its
+    // transaction, so two processes opening a new file at once (the daemon
+    // and a `reportd status`) can both start from version 0; the second then
+    // fails on tables the first made. Reading the version again settles it.
+    let migrated = migrations
         .to_latest(&mut conn)
-        .map_err(|source| StoreError::Migrate {
-            path: shown,
-            source,
-        })?;
+        .or_else(|_| migrations.to_latest(&mut conn));
+    migrated.map_err(|source| StoreError::Migrate {
+        path: shown,
+        source,
+    })?;
     Ok(conn)
 }
 
 fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
-    conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+    // Switching a new file to WAL needs a lock that SQLite does not wait
+    // for; another process creating the same file holds it for moments.
+    let mut tries = 0;
+    while let Err(e) = conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(())) {
+        let busy = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        tries += 1;
+        if !busy || tries > 100 {
+            return Err(e);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(())
@@ -233,6 +252,21 @@ pub fn parse_ts(text: &str) -> rusqlite::Result<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_processes_opening_a_new_database_at_once_both_succeed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("race.sqlite3");
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || open(&path).map(|_| ()).map_err(|e| e.to_string()))
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().expect("thread"), Ok(()));
+        }
+    }
 
     #[test]
     fn migrations_are_valid() {

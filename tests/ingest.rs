@@ -658,3 +658,51 @@ async fn daemon_without_idle_notices_new_mail_by_polling() {
         "picked up by polling"
     );
 }
+
+#[tokio::test]
+async fn daemon_reconnects_after_the_server_drops_it_and_renumbers_the_mailbox() {
+    let (servers, app) = start();
+    append_report(
+        &servers,
+        LINA,
+        &utf8_word("李娜 第46周周报"),
+        "first@lina",
+        "2026-11-13T10:00:00+08:00",
+    )
+    .await;
+    let mut child = app.command().arg("run").spawn().expect("start daemon");
+    let seen = |app: &App, id: &str| app.messages(false).iter().any(|m| m["message_id"] == id);
+    for _ in 0..40 {
+        if seen(&app, "first@lina") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // The server kicks every session and gives the mailbox a new
+    // UIDVALIDITY, with the same UIDs now naming other messages.
+    servers.renumber_uids(ASSISTANT, "INBOX");
+    append_report(
+        &servers,
+        ZHANG,
+        &utf8_word("张伟 第46周周报"),
+        "after@zhang",
+        "2026-11-13T11:00:00+08:00",
+    )
+    .await;
+    let mut picked_up = false;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if seen(&app, "after@zhang") {
+            picked_up = true;
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(picked_up, "the daemon reconnected and read the new message");
+    assert_eq!(
+        app.messages(false).len(),
+        2,
+        "the old message was not stored again"
+    );
+}
