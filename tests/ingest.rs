@@ -706,3 +706,29 @@ async fn daemon_reconnects_after_the_server_drops_it_and_renumbers_the_mailbox()
         "the old message was not stored again"
     );
 }
+
+#[tokio::test]
+async fn daemon_stops_cleanly_on_sigterm() {
+    let (_servers, app) = start();
+    let mut child = app.command().arg("run").spawn().expect("start daemon");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    assert!(sent.success());
+    let mut status = None;
+    for _ in 0..40 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("the daemon did not stop within 10 s of SIGTERM");
+    };
+    assert!(status.success(), "a clean stop exits 0: {status}");
+}
