@@ -38,7 +38,9 @@ pub async fn run(
             Source::Imap(imap) => {
                 session(imap, engine, sender, conn, &mut backoff, &mut shutdown).await
             }
-            Source::Maildir(_) => polling(&source, engine, sender, conn, &mut shutdown).await,
+            Source::Maildir(_) => {
+                polling(&source, engine, sender, conn, &mut backoff, &mut shutdown).await
+            }
         };
         match result {
             Ok(Stop) => return Ok(()),
@@ -118,10 +120,13 @@ async fn session(
         _ = shutdown.as_mut() => return Ok(Stop),
     };
     tracing::info!(source = imap.source_id(), idle = opened.idle, "connected");
-    *backoff = Duration::from_secs(1);
     loop {
         let fetched = imap.fetch_new(&mut opened, conn).await?;
         after_fetch(engine, sender, conn, fetched).await?;
+        // Only a whole pass proves the connection sound: a login that then
+        // fails must not reset the wait, or a broken mailbox means a login
+        // every second.
+        *backoff = Duration::from_secs(1);
         let wait = wait_for(engine, conn, MAX_IDLE)?;
         opened = tokio::select! {
             o = imap.wait(opened, wait) => o?,
@@ -135,11 +140,13 @@ async fn polling(
     engine: &Engine,
     sender: Option<&Sender>,
     conn: &mut Connection,
+    backoff: &mut Duration,
     shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> Result<Stop, SyncError> {
     loop {
         let fetched = source.fetch_once(conn).await?;
         after_fetch(engine, sender, conn, fetched).await?;
+        *backoff = Duration::from_secs(1);
         let wait = wait_for(engine, conn, Duration::from_secs(60))?;
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

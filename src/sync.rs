@@ -105,7 +105,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<(Vec<Entry>, usize), SyncError> {
         let planner = Planner::new(&self.cfg, &self.calendar, &self.templates)?;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let verdicts = compliance::verdicts(&tx, &self.cfg, &self.calendar, now, &[])?;
         let booked = ledger::settle(&tx, &verdicts, &self.cfg.rules, self.cfg.timezone)?;
         let queued = planner.queue_owed(&tx, &verdicts, now)?;

@@ -732,3 +732,88 @@ async fn daemon_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "a clean stop exits 0: {status}");
 }
+
+#[tokio::test]
+async fn report_naming_no_week_on_the_first_tracked_monday_counts_for_that_week() {
+    let (servers, app) = start();
+    // Tracking starts Monday 2026-11-02: last week (W44) is not judged.
+    append_report(
+        &servers,
+        ZHANG,
+        &utf8_word("张伟 本周周报"),
+        "w45@zhang",
+        "2026-11-02T10:00:00+08:00",
+    )
+    .await;
+    let now = "2026-11-08T10:00:00+08:00";
+    app.sync(now);
+    let row = app.row(now, ZHANG, "2026-W45");
+    assert_eq!(row["status"], "on_time", "{row}");
+    assert_eq!(row["message_id"], "w45@zhang");
+}
+
+#[tokio::test]
+async fn report_naming_no_week_is_not_spent_on_an_excused_week() {
+    let (servers, app) = start();
+    app.run(&[
+        "excuse",
+        "--person",
+        ZHANG,
+        "--period",
+        "2026-W45",
+        "--reason",
+        "年假",
+        "--by",
+        "wangfang@example.com",
+        "--now",
+        "2026-11-02T09:00:00+08:00",
+    ]);
+    append_report(
+        &servers,
+        ZHANG,
+        &utf8_word("张伟 周报"),
+        "w46@zhang",
+        "2026-11-09T10:00:00+08:00",
+    )
+    .await;
+    app.sync(AFTER_W46);
+    assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W45")["status"], "excused");
+    let w46 = app.row(AFTER_W46, ZHANG, "2026-W46");
+    assert_eq!(w46["status"], "on_time", "{w46}");
+    assert_eq!(w46["fine_fen"], 0);
+}
+
+#[tokio::test]
+async fn earlier_report_read_later_decides_the_period_and_reverses_the_fine() {
+    let (servers, app) = start();
+    append_report(
+        &servers,
+        ZHANG,
+        &utf8_word("张伟 第46周周报（补）"),
+        "late@zhang",
+        "2026-11-15T09:00:00+08:00",
+    )
+    .await;
+    app.sync(AFTER_W46);
+    assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "late");
+    // The on-time one turns up (moved out of Junk, say), received Friday.
+    append_report(
+        &servers,
+        ZHANG,
+        &utf8_word("张伟 第46周周报"),
+        "ontime@zhang",
+        "2026-11-13T17:00:00+08:00",
+    )
+    .await;
+    app.sync(AFTER_W46);
+    let row = app.row(AFTER_W46, ZHANG, "2026-W46");
+    assert_eq!(row["status"], "on_time", "{row}");
+    assert_eq!(row["message_id"], "ontime@zhang");
+    assert_eq!(row["fine_fen"], 0, "the fine is reversed, not deleted");
+    let messages = app.messages(false);
+    let late = messages
+        .iter()
+        .find(|m| m["message_id"] == "late@zhang")
+        .expect("late one kept");
+    assert_eq!(late["class"], "revision");
+}

@@ -105,7 +105,7 @@ pub fn store_batch(
     batch: &[Fetched],
     covers: Option<Checkpoint>,
 ) -> rusqlite::Result<usize> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut new = 0;
     {
         let mut insert = tx.prepare(
@@ -178,6 +178,16 @@ pub fn set_class(conn: &Connection, id: i64, c: &Classified<'_>) -> rusqlite::Re
         "UPDATE messages SET class = ?2, reason = ?3, flagged = ?4, message_id = ?5, sender = ?6, subject = ?7
          WHERE id = ?1",
         params![id, c.class.as_str(), c.reason, c.flagged, c.message_id, c.sender, c.subject],
+    )?;
+    Ok(())
+}
+
+/// Changes a classified message's class and reason (a report that turned
+/// out to be a revision, because an earlier one was read after it).
+pub fn reclassify(conn: &Connection, id: i64, class: MessageClass, reason: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE messages SET class = ?2, reason = ?3 WHERE id = ?1",
+        params![id, class.as_str(), reason],
     )?;
     Ok(())
 }

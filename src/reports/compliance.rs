@@ -132,6 +132,12 @@ pub fn judged_deadlines(
     out
 }
 
+/// Whether `deadline` is judged for `person` (inside tracking and their
+/// `since`/`until`).
+pub fn is_judged(person: &Person, cfg: &Config, deadline: &Deadline) -> bool {
+    JudgedWindow::of(person, cfg).contains(deadline)
+}
+
 /// The deadlines judged for a person: due from the later of
 /// `tracking_starts` and their `since`, up to the end of their `until`.
 struct JudgedWindow {

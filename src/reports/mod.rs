@@ -15,7 +15,7 @@ use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::mail::inbox::{self, Classified, MessageClass, Stored};
 use crate::mail::parse::{self, Envelope};
-use crate::period::{self, Kind, Period};
+use crate::period::{Kind, Period};
 use crate::store::{parse_ts, ts};
 use classify::Class;
 
@@ -64,7 +64,7 @@ pub fn intake(
     let pending = inbox::unclassified(conn)?;
     let mut stats = IntakeStats::default();
     for (i, msg) in pending.iter().enumerate() {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let class = intake_one(&tx, cfg, calendar, msg)?;
         tx.commit()?;
         match class {
@@ -226,20 +226,36 @@ fn record_report(
         return Ok((MessageClass::Misaddressed, reason, true));
     }
     match first {
+        Some(f) if msg.internaldate < f.received => {
+            // Read later but received earlier (moved out of Junk, say): the
+            // earliest arrival decides the period, the other becomes its
+            // revision.
+            let id = conn.last_insert_rowid();
+            promote(conn, id, f.id, kind, period)?;
+            Ok((MessageClass::Report, format!("{kind} report for {period} (arrived before report #{})", f.id), false))
+        }
         Some(f) => Ok((
             MessageClass::Revision,
-            format!(
-                "revision of the {kind} report for {period} (report #{})",
-                f.id
-            ),
+            format!("revision of the {kind} report for {period} (report #{})", f.id),
             false,
         )),
-        None => Ok((
-            MessageClass::Report,
-            format!("{kind} report for {period}"),
-            false,
-        )),
+        None => Ok((MessageClass::Report, format!("{kind} report for {period}"), false)),
     }
+}
+
+/// Makes report `new` the first of its period in place of `old`, whose
+/// revisions (and itself) become revisions of `new`.
+fn promote(conn: &Connection, new: i64, old: i64, kind: &str, period: Period) -> rusqlite::Result<()> {
+    // `new` points at `old` until `old` has let go, so that no two reports
+    // are ever first of one period at once.
+    conn.execute(
+        "UPDATE reports SET revision_of = ?1 WHERE (id = ?2 OR revision_of = ?2) AND id <> ?1",
+        params![new, old],
+    )?;
+    conn.execute("UPDATE reports SET revision_of = NULL WHERE id = ?1", [new])?;
+    let old_message: i64 = conn.query_row("SELECT message FROM reports WHERE id = ?1", [old], |r| r.get(0))?;
+    let reason = format!("revision of the {kind} report for {period} (report #{new}, which arrived earlier)");
+    inbox::reclassify(conn, old_message, MessageClass::Revision, &reason)
 }
 
 /// The earlier stored message with the same Message-ID, if any.
@@ -391,7 +407,9 @@ fn reported_periods(
 
 /// For a report that names no period: the not-yet-reported period whose
 /// deadline is nearest to the arrival, so a report arriving on Monday
-/// morning fills last week's gap (late) rather than this week's.
+/// morning fills last week's gap (late) rather than this week's. Periods
+/// that are judged for the person and have no reason on file come first; an
+/// exact tie goes to the period whose deadline is still ahead.
 fn nearest_open_period(
     conn: &Connection,
     cfg: &Config,
@@ -401,24 +419,32 @@ fn nearest_open_period(
     arrival: DateTime<Utc>,
 ) -> rusqlite::Result<Period> {
     let reported = reported_periods(conn, person, kind)?;
-    let local = arrival.with_timezone(&cfg.timezone).date_naive();
-    let here = Period::containing(kind, local);
+    let here = Period::containing(kind, arrival.with_timezone(&cfg.timezone).date_naive());
     let mut candidates = vec![here.prev().prev(), here.prev(), here, here.next()];
     if kind == Kind::Weekly {
         candidates.insert(0, here.prev().prev().prev());
     }
-    let distance = |p: &Period| {
-        period::deadline(*p, &cfg.rules.due, calendar, cfg.timezone)
-            .map(|d| (d.due - arrival).num_seconds().abs())
-    };
-    let open = candidates
+    let mut scored = Vec::new();
+    for d in candidates
         .iter()
-        .filter(|p| !reported.contains(p))
-        .filter_map(|p| distance(p).map(|d| (d, *p)))
-        .min();
-    let any = candidates
-        .iter()
-        .filter_map(|p| distance(p).map(|d| (d, *p)))
-        .min();
-    Ok(open.or(any).map(|(_, p)| p).unwrap_or(here))
+        .filter_map(|p| compliance::deadline_of(cfg, calendar, *p))
+    {
+        let judged = cfg
+            .roster
+            .by_email(person)
+            .is_none_or(|p| compliance::is_judged(p, cfg, &d));
+        let excused = compliance::excuse_for(conn, person, d.period)?.is_some();
+        let open = !reported.contains(&d.period);
+        // Lower is better: unreported, then judged, then not excused, then
+        // nearest, then still ahead.
+        let rank = (
+            !open,
+            !judged,
+            excused,
+            (d.due - arrival).num_seconds().abs(),
+            d.due <= arrival,
+        );
+        scored.push((rank, d.period));
+    }
+    Ok(scored.into_iter().min().map_or(here, |(_, p)| p))
 }
