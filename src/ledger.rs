@@ -54,75 +54,71 @@ pub fn settle(
     tz: Tz,
 ) -> rusqlite::Result<Vec<Entry>> {
     let mut booked = Vec::new();
-    for v in verdicts.iter().filter(|v| !v.fine_owed) {
-        if let Some(entry) = reverse_unowed_fine(conn, v, rules, tz)? {
-            booked.push(entry);
-        }
-    }
-    for v in verdicts.iter().filter(|v| v.fine_owed) {
+    for v in verdicts {
         let period = v.deadline.period.to_string();
-        let (fine_id, amount) = match fine_id(conn, &v.person, &period)? {
-            Some(fine) => fine,
-            None => {
+        let fine = match fine_of(conn, &v.person, &period)? {
+            Some(fine) => Some(fine),
+            None if v.fine_owed => {
                 let (reason, evidence) = fine_grounds(v, tz);
+                let amounts = (rules.fine, rules.fine.percent(rules.fund_share_percent));
                 let entry = insert(
                     conn,
                     v.deadline.due,
                     &v.person,
                     &period,
                     EntryKind::Fine,
-                    rules.fine,
-                    rules,
+                    amounts,
                     &reason,
                     &evidence,
                     None,
                 )?;
-                let fine = (entry.id, entry.amount_fen);
+                let fine = Fine {
+                    id: entry.id,
+                    amount: entry.amount_fen,
+                    fund: entry.fund_fen,
+                };
                 booked.push(entry);
-                fine
+                Some(fine)
             }
+            None => None,
         };
-        if let Some(excuse) = v.excuse.as_ref().filter(|_| v.waiver_owed)
+        if let Some(fine) = fine
+            && let Some((at, reason, evidence)) = waiver_grounds(v, tz)
             && !has_waiver(conn, &v.person, &period)?
         {
-            let reason = format!("reason filed by {}: {}", excuse.by, excuse.reason);
-            let evidence = format!("excuse #{}", excuse.id);
-            let entry = insert(
+            let amounts = (-fine.amount, -fine.fund);
+            booked.push(insert(
                 conn,
-                excuse.at,
+                at,
                 &v.person,
                 &period,
                 EntryKind::Waiver,
-                -amount,
-                rules,
+                amounts,
                 &reason,
                 &evidence,
-                Some(fine_id),
-            )?;
-            booked.push(entry);
+                Some(fine.id),
+            )?);
         }
     }
     Ok(booked)
 }
 
-/// A fine that the verdict no longer owes (the report turned out to have
-/// arrived on time, or a reason filed in time turned up) is reversed, once.
-fn reverse_unowed_fine(
-    conn: &Connection,
-    v: &Verdict,
-    rules: &Rules,
-    tz: Tz,
-) -> rusqlite::Result<Option<Entry>> {
-    let period = v.deadline.period.to_string();
-    let Some((fine, amount)) = fine_id(conn, &v.person, &period)? else {
-        return Ok(None);
-    };
-    if has_waiver(conn, &v.person, &period)? {
-        return Ok(None);
-    }
-    let (at, reason, evidence) = match (&v.report, &v.excuse) {
-        (Some(r), _) if r.received < v.deadline.due => (
-            r.received.max(v.deadline.due),
+/// A booked fine: a waiver reverses exactly what was booked, even if the
+/// configured fine or fund share changed since.
+#[derive(Debug, Clone, Copy)]
+struct Fine {
+    id: i64,
+    amount: Fen,
+    fund: Fen,
+}
+
+/// Why a booked fine is to be reversed, if it is: a reason filed after the
+/// deadline, or a report that arrived on time but was read after the fine
+/// was booked. Returns when, why and the evidence.
+fn waiver_grounds(v: &Verdict, tz: Tz) -> Option<(DateTime<Utc>, String, String)> {
+    match (&v.report, &v.excuse) {
+        (Some(r), _) if r.received < v.deadline.due => Some((
+            v.deadline.due,
             format!(
                 "reversed: the report arrived {}, before the deadline, and was read after the fine was booked",
                 r.received.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S")
@@ -130,27 +126,14 @@ fn reverse_unowed_fine(
             r.message_id
                 .as_ref()
                 .map_or_else(|| format!("report #{}", r.id), |m| format!("<{m}>")),
-        ),
-        (_, Some(e)) => (
+        )),
+        (_, Some(e)) => Some((
             e.at.max(v.deadline.due),
             format!("reason filed by {}: {}", e.by, e.reason),
             format!("excuse #{}", e.id),
-        ),
-        _ => return Ok(None),
-    };
-    insert(
-        conn,
-        at,
-        &v.person,
-        &period,
-        EntryKind::Waiver,
-        -amount,
-        rules,
-        &reason,
-        &evidence,
-        Some(fine),
-    )
-    .map(Some)
+        )),
+        _ => None,
+    }
 }
 
 /// Why the fine is owed, and what proves it: the late report's Message-ID,
@@ -190,17 +173,11 @@ fn insert(
     person: &str,
     period: &str,
     kind: EntryKind,
-    amount: Fen,
-    rules: &Rules,
+    (amount, fund): (Fen, Fen),
     reason: &str,
     evidence: &str,
     reverses: Option<i64>,
 ) -> rusqlite::Result<Entry> {
-    let fund = if amount.0 >= 0 {
-        amount.percent(rules.fund_share_percent)
-    } else {
-        -(-amount).percent(rules.fund_share_percent)
-    };
     conn.execute(
         "INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence, reverses)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -219,13 +196,11 @@ fn insert(
     })
 }
 
-/// The booked fine: its id and amount (a waiver reverses what was booked,
-/// even if the configured fine changed since).
-fn fine_id(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Option<(i64, Fen)>> {
+fn fine_of(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Option<Fine>> {
     conn.query_row(
-        "SELECT id, amount_fen FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'fine'",
+        "SELECT id, amount_fen, fund_fen FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'fine'",
         params![person, period],
-        |r| Ok((r.get(0)?, Fen(r.get(1)?))),
+        |r| Ok(Fine { id: r.get(0)?, amount: Fen(r.get(1)?), fund: Fen(r.get(2)?) }),
     )
     .optional()
 }
@@ -309,5 +284,94 @@ pub fn totals(entries: &[Entry]) -> Totals {
     Totals {
         fines_fen: entries.iter().map(|e| e.amount_fen).sum(),
         fund_fen: entries.iter().map(|e| e.fund_fen).sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::period::{Deadline, DueRules, Period};
+    use crate::reports::compliance::{Excuse, judge};
+    use chrono::TimeZone;
+
+    fn w48() -> Deadline {
+        Deadline {
+            period: Period::Week {
+                year: 2026,
+                week: 48,
+            },
+            due: Utc
+                .with_ymd_and_hms(2026, 11, 28, 14, 0, 0)
+                .single()
+                .expect("valid"),
+        }
+    }
+
+    fn rules(share: u8) -> Rules {
+        Rules {
+            due: DueRules::default(),
+            fine: Fen::from_yuan(50),
+            fund_share_percent: share,
+            reply_within_hours: 48,
+        }
+    }
+
+    #[test]
+    fn missing_report_is_fined_once_however_often_it_is_settled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = crate::store::open(&dir.path().join("l.sqlite3")).expect("db");
+        let v = judge(
+            "a@example.com",
+            w48(),
+            None,
+            None,
+            w48().due + chrono::Duration::hours(1),
+        );
+        let first = settle(
+            &conn,
+            std::slice::from_ref(&v),
+            &rules(50),
+            chrono_tz::Asia::Shanghai,
+        )
+        .expect("settle");
+        let again = settle(&conn, &[v], &rules(50), chrono_tz::Asia::Shanghai).expect("settle");
+        assert_eq!(first.len(), 1);
+        assert_eq!(
+            (first[0].amount_fen, first[0].fund_fen),
+            (Fen(5000), Fen(2500))
+        );
+        assert!(again.is_empty());
+    }
+
+    #[test]
+    fn waiver_reverses_what_was_booked_even_after_the_rules_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = crate::store::open(&dir.path().join("l.sqlite3")).expect("db");
+        let later = w48().due + chrono::Duration::hours(1);
+        let v = judge("a@example.com", w48(), None, None, later);
+        settle(&conn, &[v], &rules(50), chrono_tz::Asia::Shanghai).expect("fine");
+        let excuse = Excuse {
+            id: 1,
+            person: "a@example.com".into(),
+            period: w48().period,
+            reason: "病假".into(),
+            by: "boss@example.com".into(),
+            at: later,
+        };
+        let v = judge("a@example.com", w48(), None, Some(&excuse), later);
+        let booked = settle(&conn, &[v], &rules(0), chrono_tz::Asia::Shanghai).expect("waiver");
+        assert_eq!(booked.len(), 1);
+        assert_eq!(
+            (booked[0].kind, booked[0].amount_fen, booked[0].fund_fen),
+            (EntryKind::Waiver, Fen(-5000), Fen(-2500))
+        );
+        let all = entries(&conn, None, chrono_tz::Asia::Shanghai).expect("entries");
+        assert_eq!(
+            totals(&all),
+            Totals {
+                fines_fen: Fen(0),
+                fund_fen: Fen(0)
+            }
+        );
     }
 }

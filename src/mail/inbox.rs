@@ -184,7 +184,12 @@ pub fn set_class(conn: &Connection, id: i64, c: &Classified<'_>) -> rusqlite::Re
 
 /// Changes a classified message's class and reason (a report that turned
 /// out to be a revision, because an earlier one was read after it).
-pub fn reclassify(conn: &Connection, id: i64, class: MessageClass, reason: &str) -> rusqlite::Result<()> {
+pub fn reclassify(
+    conn: &Connection,
+    id: i64,
+    class: MessageClass,
+    reason: &str,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE messages SET class = ?2, reason = ?3 WHERE id = ?1",
         params![id, class.as_str(), reason],

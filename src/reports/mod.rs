@@ -232,20 +232,40 @@ fn record_report(
             // revision.
             let id = conn.last_insert_rowid();
             promote(conn, id, f.id, kind, period)?;
-            Ok((MessageClass::Report, format!("{kind} report for {period} (arrived before report #{})", f.id), false))
+            Ok((
+                MessageClass::Report,
+                format!(
+                    "{kind} report for {period} (arrived before report #{})",
+                    f.id
+                ),
+                false,
+            ))
         }
         Some(f) => Ok((
             MessageClass::Revision,
-            format!("revision of the {kind} report for {period} (report #{})", f.id),
+            format!(
+                "revision of the {kind} report for {period} (report #{})",
+                f.id
+            ),
             false,
         )),
-        None => Ok((MessageClass::Report, format!("{kind} report for {period}"), false)),
+        None => Ok((
+            MessageClass::Report,
+            format!("{kind} report for {period}"),
+            false,
+        )),
     }
 }
 
 /// Makes report `new` the first of its period in place of `old`, whose
 /// revisions (and itself) become revisions of `new`.
-fn promote(conn: &Connection, new: i64, old: i64, kind: &str, period: Period) -> rusqlite::Result<()> {
+fn promote(
+    conn: &Connection,
+    new: i64,
+    old: i64,
+    kind: &str,
+    period: Period,
+) -> rusqlite::Result<()> {
     // `new` points at `old` until `old` has let go, so that no two reports
     // are ever first of one period at once.
     conn.execute(
@@ -253,8 +273,13 @@ fn promote(conn: &Connection, new: i64, old: i64, kind: &str, period: Period) ->
         params![new, old],
     )?;
     conn.execute("UPDATE reports SET revision_of = NULL WHERE id = ?1", [new])?;
-    let old_message: i64 = conn.query_row("SELECT message FROM reports WHERE id = ?1", [old], |r| r.get(0))?;
-    let reason = format!("revision of the {kind} report for {period} (report #{new}, which arrived earlier)");
+    let old_message: i64 =
+        conn.query_row("SELECT message FROM reports WHERE id = ?1", [old], |r| {
+            r.get(0)
+        })?;
+    let reason = format!(
+        "revision of the {kind} report for {period} (report #{new}, which arrived earlier)"
+    );
     inbox::reclassify(conn, old_message, MessageClass::Revision, &reason)
 }
 
