@@ -420,7 +420,12 @@ impl<'a> Planner<'a> {
             let Some(person) = self.person(&r.person) else {
                 continue;
             };
-            let Some(supervisor) = self.cfg.roster.supervisor_of(person) else {
+            let Some(supervisor) = self
+                .cfg
+                .roster
+                .supervisor_of(person)
+                .filter(|s| self.active(s, now))
+            else {
                 continue;
             };
             let steps = schedule.reply_reminders + 1;

@@ -160,6 +160,16 @@ fn decide(
                     false,
                 ));
             };
+            let author: String =
+                conn.query_row("SELECT person FROM reports WHERE id = ?1", [report], |r| {
+                    r.get(0)
+                })?;
+            if !answers_for(cfg, &replier, &author) {
+                let reason = format!(
+                    "reply by {replier} to <{report_message_id}>, who is neither {author}'s supervisor nor a manager: not counted"
+                );
+                return Ok((MessageClass::Ignored, reason, false));
+            }
             conn.execute(
                 "INSERT INTO replies (message, report, replier, at) VALUES (?1, ?2, ?3, ?4)",
                 params![msg.id, report, replier, ts(msg.internaldate)],
@@ -281,6 +291,20 @@ fn promote(
         "revision of the {kind} report for {period} (report #{new}, which arrived earlier)"
     );
     inbox::reclassify(conn, old_message, MessageClass::Revision, &reason)
+}
+
+/// Whether `replier` is who must answer `author`'s reports: their direct
+/// supervisor, or a manager.
+fn answers_for(cfg: &Config, replier: &str, author: &str) -> bool {
+    let Some(replier) = cfg.roster.by_email(replier) else {
+        return false;
+    };
+    replier.role == crate::config::Role::Manager
+        || cfg
+            .roster
+            .by_email(author)
+            .and_then(|a| a.supervisor.as_deref())
+            == Some(replier.email.as_str())
 }
 
 /// The earlier stored message with the same Message-ID, if any.
@@ -472,4 +496,59 @@ fn nearest_open_period(
         scored.push((rank, d.period));
     }
     Ok(scored.into_iter().min().map_or(here, |(_, p)| p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        let text = r#"
+database = "x.sqlite3"
+tracking_starts = "2026-11-02"
+calendar = []
+[maildir]
+path = "/nonexistent"
+[[person]]
+name = "经理"
+email = "boss@example.com"
+role = "manager"
+[[person]]
+name = "主管一"
+email = "sup1@example.com"
+role = "supervisor"
+[[person]]
+name = "主管二"
+email = "sup2@example.com"
+role = "supervisor"
+[[person]]
+name = "助理"
+email = "assistant@example.com"
+role = "assistant"
+[[person]]
+name = "代表"
+email = "rep@example.com"
+role = "rep"
+supervisor = "sup1@example.com"
+"#;
+        Config::from_toml_str(text, std::path::Path::new("test.toml")).expect("config")
+    }
+
+    #[test]
+    fn only_the_reps_own_supervisor_or_a_manager_answers_for_the_report() {
+        let cfg = cfg();
+        assert!(answers_for(&cfg, "sup1@example.com", "rep@example.com"));
+        assert!(answers_for(&cfg, "boss@example.com", "rep@example.com"));
+        assert!(!answers_for(&cfg, "sup2@example.com", "rep@example.com"));
+        assert!(!answers_for(
+            &cfg,
+            "assistant@example.com",
+            "rep@example.com"
+        ));
+        assert!(!answers_for(
+            &cfg,
+            "stranger@example.com",
+            "rep@example.com"
+        ));
+    }
 }
