@@ -62,13 +62,26 @@ struct Stop;
 
 /// How long to wait before the next pass: until the next deadline, the next
 /// email that may become owed, or the next outbox retry; at most `cap`.
-fn wait_for(engine: &Engine, conn: &Connection, cap: Duration) -> Result<Duration, SyncError> {
+fn wait_for(
+    engine: &Engine,
+    sending: bool,
+    conn: &Connection,
+    cap: Duration,
+) -> Result<Duration, SyncError> {
     let now = Utc::now();
     let planner = Planner::new(&engine.cfg, &engine.calendar, &engine.templates)?;
     let next = [
         compliance::next_deadline(&engine.cfg, &engine.calendar, now),
         planner.next_event(conn, now)?,
-        outbox::next_attempt_at(conn)?,
+        // A retry that falls in the quiet hours waits for their end.
+        // (Without a sender, queued mail is no reason to wake.)
+        outbox::next_attempt_at(conn)?.filter(|_| sending).map(|t| {
+            engine
+                .cfg
+                .notify
+                .schedule
+                .outside_quiet(t, engine.cfg.timezone)
+        }),
     ]
     .into_iter()
     .flatten()
@@ -127,7 +140,7 @@ async fn session(
         // fails must not reset the wait, or a broken mailbox means a login
         // every second.
         *backoff = Duration::from_secs(1);
-        let wait = wait_for(engine, conn, MAX_IDLE)?;
+        let wait = wait_for(engine, sender.is_some(), conn, MAX_IDLE)?;
         opened = tokio::select! {
             o = imap.wait(opened, wait) => o?,
             _ = shutdown.as_mut() => return Ok(Stop),
@@ -147,7 +160,7 @@ async fn polling(
         let fetched = source.fetch_once(conn).await?;
         after_fetch(engine, sender, conn, fetched).await?;
         *backoff = Duration::from_secs(1);
-        let wait = wait_for(engine, conn, Duration::from_secs(60))?;
+        let wait = wait_for(engine, sender.is_some(), conn, Duration::from_secs(60))?;
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.as_mut() => return Ok(Stop),

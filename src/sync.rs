@@ -11,7 +11,7 @@ use crate::config::{Config, SourceConfig};
 use crate::ledger::{self, Entry};
 use crate::mail::imap::{ImapError, ImapSource, Opened};
 use crate::mail::maildir::{MaildirError, MaildirSource};
-use crate::notify::compose::{ComposeError, Templates};
+use crate::notify::compose::{ComposeError, Digest, Email, Templates};
 use crate::notify::outbox::{self, DeliveryStats, OutboxError, Sender};
 use crate::notify::plan::{NotifyError, Planner};
 use crate::reports::{self, IntakeStats, compliance};
@@ -144,16 +144,21 @@ impl Engine {
             .map_err(SyncError::from)
     }
 
-    /// Delivers what is due in the outbox, if there is a sender.
+    /// Delivers what is due in the outbox, if there is a sender. In the
+    /// quiet hours only digests go; the rest wait for the morning.
     pub async fn deliver(
         &self,
         sender: Option<&Sender>,
         conn: &mut Connection,
         now: DateTime<Utc>,
     ) -> Result<Option<DeliveryStats>, SyncError> {
-        match sender {
-            Some(sender) => Ok(Some(outbox::deliver_due(conn, sender, now).await?)),
-            None => Ok(None),
-        }
+        let Some(sender) = sender else {
+            return Ok(None);
+        };
+        let quiet = self.cfg.notify.schedule.is_quiet(now, self.cfg.timezone);
+        let may_send = |kind: &str| !quiet || kind == <Digest as Email>::KIND;
+        Ok(Some(
+            outbox::deliver_due_of(conn, sender, now, may_send).await?,
+        ))
     }
 }

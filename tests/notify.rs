@@ -1115,3 +1115,54 @@ async fn digest_missed_while_down_is_sent_once_on_start_and_says_it_is_late() {
         .count();
     assert_eq!(copies, 1, "sent once");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_that_falls_in_the_quiet_hours_waits_for_the_morning() {
+    let (servers, app) = start();
+    lina_reports_on_time(&servers).await;
+    let key = "late-notice:zhangwei@example.com:2026-W46";
+    servers.set_recipient_rule("zhangwei", RecipientRule::TempFail);
+    app.sync("2026-11-14T22:10:00+08:00");
+    assert_eq!(outbox_row(&app.outbox(), key)["attempts"], 1);
+    servers.set_recipient_rule("zhangwei", RecipientRule::Accept);
+    // The retry is long due, but 23:00 is quiet: nothing goes.
+    app.sync("2026-11-14T23:00:00+08:00");
+    let r = outbox_row(&app.outbox(), key).clone();
+    assert_eq!(
+        (r["state"].as_str(), r["attempts"].as_u64()),
+        (Some("queued"), Some(1)),
+        "{r:#}"
+    );
+    expect_inboxes(&servers, &[(ZHANG, 0)]).await;
+    app.sync("2026-11-15T08:00:00+08:00");
+    assert_eq!(outbox_row(&app.outbox(), key)["state"], "sent");
+    expect_inboxes(&servers, &[(ZHANG, 1)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_reminder_still_queued_at_the_deadline_is_withdrawn() {
+    let (servers, app) = start();
+    lina_reports_on_time(&servers).await;
+    let key = "deadline-reminder:zhangwei@example.com:2026-W46";
+    servers.set_recipient_rule("zhangwei", RecipientRule::TempFail);
+    app.sync(REMINDER_NOW);
+    assert_eq!(outbox_row(&app.outbox(), key)["attempts"], 1);
+    servers.set_recipient_rule("zhangwei", RecipientRule::Accept);
+    // 22:05: the deadline has passed; "please send by 22:00" would be wrong.
+    app.sync("2026-11-14T22:05:00+08:00");
+    let rows = app.outbox();
+    let r = outbox_row(&rows, key);
+    assert_eq!(r["state"], "cancelled", "{rows:#?}");
+    assert!(
+        r["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("deadline passed"),
+        "{r:#}"
+    );
+    assert_eq!(
+        outbox_row(&rows, "late-notice:zhangwei@example.com:2026-W46")["state"],
+        "sent"
+    );
+    expect_inboxes(&servers, &[(ZHANG, 1)]).await;
+}

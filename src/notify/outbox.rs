@@ -345,17 +345,27 @@ pub fn requeue(conn: &Connection, key: &str, now: DateTime<Utc>) -> rusqlite::Re
     Ok(changed == 1)
 }
 
-/// Withdraws a queued email that was never tried (no attempt has been made,
-/// so no copy can be on its way); returns whether it did. `why` is kept as
-/// the row's last error.
-pub fn cancel_unsent(conn: &Connection, key: &str, why: &str) -> rusqlite::Result<bool> {
+/// Withdraws a queued email that no send can be under way for: never
+/// tried, or last tried longer ago than any send's lease ([`IDLE_CLAIM`]).
+/// Returns whether it did; `why` is kept as the row's last error.
+pub fn cancel_unsent(
+    conn: &Connection,
+    key: &str,
+    why: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    let idle_since = now - TimeDelta::from_std(IDLE_CLAIM).unwrap_or(TimeDelta::hours(1));
     let changed = conn.execute(
         "UPDATE outbox SET state = 'cancelled', next_attempt = NULL, last_error = ?2
-         WHERE key = ?1 AND state = 'queued' AND attempts = 0",
-        params![key, why],
+         WHERE key = ?1 AND state = 'queued' AND (attempts = 0 OR last_attempt_at < ?3)",
+        params![key, why, ts(idle_since)],
     )?;
     Ok(changed > 0)
 }
+
+/// Longer than any send's claim (send timeout plus margin): a row last
+/// tried this long ago is not being sent by anyone.
+pub const IDLE_CLAIM: Duration = Duration::from_secs(15 * 60);
 
 /// Every queued or sent email as it goes out: key, kind and the raw
 /// message, in queue order (the demo writes them out as `.eml` files).
@@ -700,11 +710,22 @@ pub async fn deliver_due(
     sender: &Sender,
     now: DateTime<Utc>,
 ) -> Result<DeliveryStats, OutboxError> {
+    deliver_due_of(conn, sender, now, |_| true).await
+}
+
+/// [`deliver_due`] for the rows whose kind `may_send` allows now (during
+/// quiet hours, only digests); the others wait, untouched.
+pub async fn deliver_due_of(
+    conn: &mut Connection,
+    sender: &Sender,
+    now: DateTime<Utc>,
+    may_send: impl Fn(&str) -> bool,
+) -> Result<DeliveryStats, OutboxError> {
     let started = Instant::now();
     let clock = || now + TimeDelta::from_std(started.elapsed()).unwrap_or(TimeDelta::zero());
     let lease = sender.send_timeout.saturating_add(CLAIM_MARGIN);
     let mut stats = DeliveryStats::default();
-    let due = due_ids(conn, now)?;
+    let due = due_ids(conn, now, &may_send)?;
     if !due.is_empty() {
         let mut server_down = sender.check().await.err();
         for id in due {
@@ -756,14 +777,27 @@ pub async fn deliver_due(
     Ok(stats)
 }
 
-fn due_ids(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<i64>> {
+fn due_ids(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    may_send: &impl Fn(&str) -> bool,
+) -> rusqlite::Result<Vec<i64>> {
     let mut stmt = conn.prepare(
-        "SELECT id FROM outbox
+        "SELECT id, kind FROM outbox
          WHERE state = 'queued' AND not_before <= ?1 AND next_attempt <= ?1
          ORDER BY not_before, id",
     )?;
-    let ids = stmt.query_map([ts(now)], |r| r.get(0))?;
-    ids.collect()
+    let rows = stmt.query_map([ts(now)], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut ids = Vec::new();
+    for row in rows {
+        let (id, kind) = row?;
+        if may_send(&kind) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 /// Takes the row for this delivery if it is still queued and due: one more
@@ -982,7 +1016,7 @@ mod tests {
             "claimed already"
         );
         assert_eq!(
-            due_ids(&conn, at(1, 2, 29)).expect("due"),
+            due_ids(&conn, at(1, 2, 29), &|_: &str| true).expect("due"),
             Vec::<i64>::new()
         );
         assert_eq!(next_attempt_at(&conn).expect("next"), Some(at(1, 2, 30)));
@@ -997,8 +1031,8 @@ mod tests {
     fn quiet_hours_hold_an_email_back() {
         let (_dir, conn) = db();
         enqueue(&conn, &outgoing("k", at(9, 0, 0)), at(0, 0, 0)).expect("enqueue");
-        assert!(due_ids(&conn, at(8, 59, 59)).expect("due").is_empty());
-        assert_eq!(due_ids(&conn, at(9, 0, 0)).expect("due").len(), 1);
+        assert!(due_ids(&conn, at(8, 59, 59), &|_: &str| true).expect("due").is_empty());
+        assert_eq!(due_ids(&conn, at(9, 0, 0), &|_: &str| true).expect("due").len(), 1);
     }
 
     #[test]
@@ -1013,7 +1047,7 @@ mod tests {
         .expect("fail");
         assert!(!is_queued_or_sent(&conn, "k").expect("state"));
         assert!(requeue(&conn, "k", at(1, 0, 0)).expect("requeue"));
-        assert_eq!(due_ids(&conn, at(1, 0, 0)).expect("due").len(), 1);
+        assert_eq!(due_ids(&conn, at(1, 0, 0), &|_: &str| true).expect("due").len(), 1);
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl<'a> Planner<'a> {
     ) -> Result<usize, NotifyError> {
         let mut queued = 0;
         for v in verdicts {
-            withdraw_stale(conn, v)?;
+            withdraw_stale(conn, v, now)?;
             queued += self.deadline_reminder(conn, v, now)?;
             queued += self.late_notice(conn, v, now)?;
         }
@@ -414,7 +414,7 @@ impl<'a> Planner<'a> {
         let mut queued = 0;
         for r in reports::reports_since(conn, now - Duration::days(30), true)? {
             if r.replied_at.is_some() {
-                self.withdraw_reply_reminders(conn, &r)?;
+                self.withdraw_reply_reminders(conn, &r, now)?;
                 continue;
             }
             let Some(person) = self.person(&r.person) else {
@@ -449,13 +449,19 @@ impl<'a> Planner<'a> {
         &self,
         conn: &Connection,
         r: &ReportInfo,
+        now: DateTime<Utc>,
     ) -> Result<(), NotifyError> {
         let why = "no longer owed: the supervisor replied";
         for n in 1..=self.cfg.notify.schedule.reply_reminders {
-            outbox::cancel_unsent(conn, &format!("reply-reminder:{}:{n}", r.id), why)?;
+            outbox::cancel_unsent(conn, &format!("reply-reminder:{}:{n}", r.id), why, now)?;
         }
         for manager in self.cfg.roster.managers() {
-            outbox::cancel_unsent(conn, &format!("escalation:{}:{}", r.id, manager.email), why)?;
+            outbox::cancel_unsent(
+                conn,
+                &format!("escalation:{}:{}", r.id, manager.email),
+                why,
+                now,
+            )?;
         }
         Ok(())
     }
@@ -831,18 +837,22 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// Withdraws notices held back (quiet hours) that the verdict no longer
-/// owes: a late notice once the report arrived or a reason was filed, a
-/// deadline reminder once the report is in.
-fn withdraw_stale(conn: &Connection, v: &Verdict) -> Result<(), NotifyError> {
+/// Withdraws notices held back (quiet hours, a server refusing) that the
+/// verdict no longer owes: a deadline reminder once the deadline passed or
+/// the report is in, a late notice once the report arrived or a reason was
+/// filed.
+fn withdraw_stale(conn: &Connection, v: &Verdict, now: DateTime<Utc>) -> Result<(), NotifyError> {
     let (person, period) = (v.person.as_str(), v.deadline.period);
     let why = match v.status {
+        Status::Pending => return Ok(()),
+        Status::Missing => "no longer owed: the deadline passed (the late notice takes over)",
         Status::Late | Status::OnTime => "no longer owed: the report arrived",
         Status::Excused => "no longer owed: a valid reason was filed",
-        Status::Missing | Status::Pending => return Ok(()),
     };
-    outbox::cancel_unsent(conn, &late_notice_key(person, period), why)?;
-    outbox::cancel_unsent(conn, &deadline_reminder_key(person, period), why)?;
+    outbox::cancel_unsent(conn, &deadline_reminder_key(person, period), why, now)?;
+    if v.status != Status::Missing {
+        outbox::cancel_unsent(conn, &late_notice_key(person, period), why, now)?;
+    }
     Ok(())
 }
 
