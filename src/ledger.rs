@@ -117,7 +117,7 @@ struct Fine {
 /// was booked. Returns when, why and the evidence.
 fn waiver_grounds(v: &Verdict, tz: Tz) -> Option<(DateTime<Utc>, String, String)> {
     match (&v.report, &v.excuse) {
-        (Some(r), _) if r.received < v.deadline.due => Some((
+        (Some(r), _) if v.deadline.is_on_time(r.received) => Some((
             v.deadline.due,
             format!(
                 "reversed: the report arrived {}, before the deadline, and was read after the fine was booked",

@@ -259,3 +259,26 @@ async fn a_rep_cannot_excuse_anyone_by_email() {
         "missing"
     );
 }
+
+#[tokio::test]
+async fn a_forged_pass_below_the_servers_own_fail_is_not_believed() {
+    let (servers, app) = start();
+    app.sync(AFTER_W46);
+    let subject = utf8_word("请假/excuse 2026-W46 zhangwei@example.com");
+    // The server's verdict is on top; the sender wrote a "pass" of his own.
+    let raw = String::from_utf8(command(FAIL, &subject, "forged@x", None, "病假"))
+        .expect("utf8")
+        .replacen(
+            "From:",
+            &format!("Authentication-Results: {PASS}\r\nFrom:"),
+            1,
+        );
+    append(&servers, raw.as_bytes(), "2026-11-16T09:00:00+08:00").await;
+    app.sync("2026-11-16T10:00:00+08:00");
+    assert_eq!(w46_entries(&app).len(), 1, "the fine stands");
+    assert!(
+        app.messages(true)
+            .iter()
+            .any(|m| m["message_id"] == "forged@x" && m["class"] == "refused")
+    );
+}

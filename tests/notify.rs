@@ -923,6 +923,19 @@ async fn permanent_refusal_ends_failed_with_the_servers_words_and_is_not_retried
 
     let got = expect_inboxes(&servers, &[(LINA, 1), (ZHANG, 0)]).await;
     got.get(LINA, &id_for(lina_key));
+
+    // The assistant puts it back in the queue by hand; it goes, once.
+    app.run(&[
+        "outbox",
+        "--retry",
+        zhang_key,
+        "--now",
+        "2026-11-14T19:31:00+08:00",
+    ]);
+    app.sync("2026-11-14T19:31:00+08:00");
+    assert_eq!(outbox_row(&app.outbox(), zhang_key)["state"], "sent");
+    let got = expect_inboxes(&servers, &[(LINA, 1), (ZHANG, 1)]).await;
+    got.get(ZHANG, &id_for(zhang_key));
 }
 
 #[tokio::test(flavor = "multi_thread")]

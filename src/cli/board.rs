@@ -38,6 +38,20 @@ fn short(at: &str) -> String {
         .map_or_else(|| at.to_string(), |s| s.replace('T', " "))
 }
 
+/// A deadline at midnight is the end of the day before: `12-01 24:00`, not
+/// `12-02 00:00`, which reads like the wrong day.
+fn due_short(due: &str) -> String {
+    match DateTime::parse_from_rfc3339(due) {
+        Ok(t) if t.time() == chrono::NaiveTime::MIN => {
+            format!(
+                "{} 24:00",
+                (t.date_naive() - chrono::Duration::days(1)).format("%m-%d")
+            )
+        }
+        _ => short(due),
+    }
+}
+
 pub fn status_rows(
     conn: &Connection,
     cfg: &Config,
@@ -83,7 +97,7 @@ pub fn status_table(rows: &[StatusRow]) -> String {
             format!("{} {}", r.name, r.person),
             r.kind.to_string(),
             r.period.clone(),
-            short(&r.due),
+            due_short(&r.due),
             r.status.to_string(),
             r.received
                 .as_deref()

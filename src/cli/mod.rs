@@ -82,6 +82,13 @@ pub enum Command {
     Outbox {
         #[arg(long)]
         json: bool,
+        /// Put this failed email back in the queue (after fixing the address
+        /// or the server), then list.
+        #[arg(long, value_name = "KEY")]
+        retry: Option<String>,
+        /// When the retried email becomes due (RFC 3339); default the clock.
+        #[arg(long, requires = "retry")]
+        now: Option<DateTime<chrono::FixedOffset>>,
     },
     /// File a valid reason (leave, sickness, trip, approval) for a period.
     Excuse {
@@ -211,8 +218,16 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 print!("{}", board::messages_table(&rows, cfg.timezone));
             }
         }
-        Command::Outbox { json } => {
+        Command::Outbox { json, retry, now } => {
             let conn = store::open(&cfg.database)?;
+            if let Some(key) = retry {
+                if !outbox::requeue(&conn, &key, clock(now))? {
+                    bail!(
+                        "no failed email with key {key}: `reportd outbox` lists the keys and their states"
+                    );
+                }
+                eprintln!("{key} is queued again; `reportd sync --once` or the daemon sends it");
+            }
             let rows = outbox::list(&conn)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -310,7 +325,14 @@ fn load_config(path: &std::path::Path) -> Result<Config> {
 fn check_config(path: &std::path::Path) -> ExitCode {
     let issues = match Config::check(path) {
         Ok(cfg) => match Calendar::load(&cfg.calendar) {
-            Ok(_) => {
+            Ok(calendar) => {
+                for year in calendar_gaps(&calendar, &cfg, Utc::now()) {
+                    eprintln!(
+                        "warning: {}: calendar: no calendar file covers {year}; its deadlines would use Monday to Friday. \
+                         Add config/calendar/cn-{year}.toml from the State Council's holiday notice",
+                        path.display()
+                    );
+                }
                 println!(
                     "{}: valid ({} people, {} who report)",
                     path.display(),
@@ -332,6 +354,18 @@ fn check_config(path: &std::path::Path) -> ExitCode {
         eprintln!("{i}");
     }
     ExitCode::FAILURE
+}
+
+/// Years that deadlines soon fall in but no calendar file covers: this
+/// year, and from November the next (whose notice is published then).
+fn calendar_gaps(calendar: &Calendar, cfg: &Config, now: DateTime<Utc>) -> Vec<i32> {
+    let today = now.with_timezone(&cfg.timezone).date_naive();
+    let year = chrono::Datelike::year(&today);
+    let mut years = vec![year];
+    if chrono::Datelike::month(&today) >= 11 {
+        years.push(year + 1);
+    }
+    years.into_iter().filter(|y| !calendar.covers(*y)).collect()
 }
 
 /// `YYYY-MM` to (year, month).

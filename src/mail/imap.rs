@@ -234,7 +234,7 @@ impl ImapSource {
         let session = &mut opened.session;
         let mut uids: Vec<u32> = timed(
             "UID SEARCH",
-            session.uid_search(format!("UID {}:*", last_uid + 1)),
+            session.uid_search(format!("UID {}:*", last_uid.saturating_add(1))),
         )
         .await?
         .into_iter()
@@ -337,10 +337,16 @@ async fn fetch_chunk(
         .await?;
         timed("UID FETCH", stream.try_collect()).await?
     };
-    let mut by_uid: HashMap<u32, Fetch> = fetches
-        .into_iter()
-        .filter_map(|f| f.uid.map(|u| (u, f)))
-        .collect();
+    // Unsolicited FETCH lines (a flag changed while we read) carry no body:
+    // never let one stand in for the message.
+    let mut by_uid: HashMap<u32, Fetch> = HashMap::new();
+    for f in fetches {
+        if let Some(uid) = f.uid
+            && (f.body().is_some() || !by_uid.contains_key(&uid))
+        {
+            by_uid.insert(uid, f);
+        }
+    }
     let mut out = Vec::with_capacity(uids.len());
     for &uid in uids {
         let got = by_uid.remove(&uid);

@@ -370,7 +370,9 @@ pub const IDLE_CLAIM: Duration = Duration::from_secs(15 * 60);
 /// Every queued or sent email as it goes out: key, kind and the raw
 /// message, in queue order (the demo writes them out as `.eml` files).
 pub fn raw_messages(conn: &Connection) -> rusqlite::Result<Vec<(String, String, Vec<u8>)>> {
-    let mut stmt = conn.prepare("SELECT key, kind, raw FROM outbox ORDER BY id")?;
+    let mut stmt = conn.prepare(
+        "SELECT key, kind, raw FROM outbox WHERE state IN ('queued', 'sent') ORDER BY id",
+    )?;
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect()
 }
@@ -1031,8 +1033,17 @@ mod tests {
     fn quiet_hours_hold_an_email_back() {
         let (_dir, conn) = db();
         enqueue(&conn, &outgoing("k", at(9, 0, 0)), at(0, 0, 0)).expect("enqueue");
-        assert!(due_ids(&conn, at(8, 59, 59), &|_: &str| true).expect("due").is_empty());
-        assert_eq!(due_ids(&conn, at(9, 0, 0), &|_: &str| true).expect("due").len(), 1);
+        assert!(
+            due_ids(&conn, at(8, 59, 59), &|_: &str| true)
+                .expect("due")
+                .is_empty()
+        );
+        assert_eq!(
+            due_ids(&conn, at(9, 0, 0), &|_: &str| true)
+                .expect("due")
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -1047,7 +1058,12 @@ mod tests {
         .expect("fail");
         assert!(!is_queued_or_sent(&conn, "k").expect("state"));
         assert!(requeue(&conn, "k", at(1, 0, 0)).expect("requeue"));
-        assert_eq!(due_ids(&conn, at(1, 0, 0), &|_: &str| true).expect("due").len(), 1);
+        assert_eq!(
+            due_ids(&conn, at(1, 0, 0), &|_: &str| true)
+                .expect("due")
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub fn judge(
     excuse: Option<&Excuse>,
     now: DateTime<Utc>,
 ) -> Verdict {
-    let on_time = report.is_some_and(|r| r.received < deadline.due);
+    let on_time = report.is_some_and(|r| deadline.is_on_time(r.received));
     let passed = now >= deadline.due;
     let excused_in_advance = excuse.is_some_and(|e| e.at < deadline.due);
     let status = if on_time {
