@@ -817,3 +817,46 @@ async fn earlier_report_read_later_decides_the_period_and_reverses_the_fine() {
         .expect("late one kept");
     assert_eq!(late["class"], "revision");
 }
+
+#[tokio::test]
+async fn starttls_connection_reads_the_mailbox() {
+    let servers = MailServers::start(app::USERS);
+    let app = App::new(
+        Imap {
+            port: servers.imap_port(),
+            security: "starttls",
+            password: servers.password(),
+            ca_file: Some(servers.ca_pem()),
+        },
+        "2026-11-02",
+    );
+    append_report(
+        &servers,
+        ZHANG,
+        &utf8_word("张伟 第46周周报"),
+        "w46@zhang",
+        "2026-11-13T11:00:00+08:00",
+    )
+    .await;
+    app.sync(AFTER_W46);
+    assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "on_time");
+}
+
+#[tokio::test]
+async fn plain_imap_to_a_remote_host_is_refused_by_the_config_check() {
+    let (_servers, app) = start();
+    let config = std::fs::read_to_string(&app.config).expect("config");
+    std::fs::write(
+        &app.config,
+        config.replacen("host = \"127.0.0.1\"", "host = \"imap.example.com\"", 1),
+    )
+    .expect("config");
+    let out = app
+        .command()
+        .args(["sync", "--once", "--now", AFTER_W46])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("imap.security") && err.contains("unencrypted"), "{err}");
+}

@@ -1179,3 +1179,69 @@ async fn a_refused_reminder_still_queued_at_the_deadline_is_withdrawn() {
     );
     expect_inboxes(&servers, &[(ZHANG, 1)]).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn monthly_reminder_late_notice_and_digests_follow_the_first_working_day() {
+    let servers = MailServers::start(app::USERS);
+    // Tracking from Monday 2026-11-02, the first working day of November:
+    // October's monthly report is due by the end of that day.
+    let app = App::with_smtp(imap(&servers), "2026-11-02", servers.smtp_port());
+    report(
+        &servers,
+        ZHANG,
+        SUP,
+        &utf8_word("张伟 10月月报"),
+        "m10@zhang",
+        "2026-11-02T08:40:00+08:00",
+    )
+    .await;
+    app.sync("2026-11-02T09:05:00+08:00");
+    let got = expect_inboxes(&servers, &[(LINA, 1), (ZHANG, 0)]).await;
+    let reminder = got.get(LINA, &id_for("deadline-reminder:lina@example.com:2026-10"));
+    assert_well_formed(reminder);
+    assert!(
+        reminder.subject.contains("月报") && reminder.subject.contains("2026-10"),
+        "{}",
+        reminder.subject
+    );
+
+    // Tuesday 08:31: 李娜 never sent hers; the digests of 2026-10 go out.
+    app.sync("2026-11-03T08:31:00+08:00");
+    let got = expect_inboxes(&servers, &[(LINA, 2), (WANG, 2), (CHEN, 1)]).await;
+    let late = got.get(LINA, &id_for("late-notice:lina@example.com:2026-10"));
+    assert_eq!(late.cc, [WANG]);
+    let digest = got.get(WANG, &id_for("digest:monthly:wangfang@example.com:2026-10"));
+    assert_well_formed(digest);
+    assert!(
+        digest.subject.contains("月报汇总 2026-10"),
+        "{}",
+        digest.subject
+    );
+    let text = &digest
+        .parts
+        .iter()
+        .find(|p| p.0 == "text/plain")
+        .expect("text part")
+        .2;
+    assert!(
+        text.contains("张伟")
+            && text.contains("按时")
+            && text.contains("未交")
+            && text.contains("50.00"),
+        "{text}"
+    );
+    let manager = got.get(
+        CHEN,
+        &id_for("manager-digest:monthly:chengang@example.com:2026-10"),
+    );
+    let text = &manager
+        .parts
+        .iter()
+        .find(|p| p.0 == "text/plain")
+        .expect("text part")
+        .2;
+    assert!(
+        text.contains("商务一组") && text.contains("50%（1/2）"),
+        "on-time rate per group: {text}"
+    );
+}
