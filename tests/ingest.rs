@@ -858,5 +858,8 @@ async fn plain_imap_to_a_remote_host_is_refused_by_the_config_check() {
         .expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("imap.security") && err.contains("unencrypted"), "{err}");
+    assert!(
+        err.contains("imap.security") && err.contains("unencrypted"),
+        "{err}"
+    );
 }

@@ -1941,39 +1941,6 @@ mod tests {
         assert!(matches!(e, ComposeError::NoRecipient), "{e}");
     }
 
-    /// `cargo test --lib notify::compose -- --ignored write_samples` writes
-    /// every kind in both languages to `target/compose-samples/` (`.txt`,
-    /// `.html`, `.eml`), to look at in a browser or mail client.
-    #[test]
-    #[ignore]
-    fn write_samples() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/compose-samples");
-        std::fs::create_dir_all(&dir).unwrap();
-        for (n, (kind, zh, en, _)) in all_kinds(zhang()).into_iter().enumerate() {
-            for (lang, r) in [("zh", zh), ("en", en)] {
-                let stem = dir.join(format!("{n}-{kind}-{lang}"));
-                std::fs::write(
-                    stem.with_extension("txt"),
-                    format!("{}\n\n{}", r.subject, r.text),
-                )
-                .unwrap();
-                std::fs::write(stem.with_extension("html"), &r.html).unwrap();
-                let raw = compose(
-                    &mbox("报告助手", "assistant@example.com"),
-                    &[mbox("张伟", "zhangwei@example.com")],
-                    &[],
-                    &r,
-                    &format!("reportd.{n}{lang}@example.com"),
-                    None,
-                    &[],
-                    date(),
-                )
-                .unwrap();
-                std::fs::write(stem.with_extension("eml"), raw).unwrap();
-            }
-        }
-    }
-
     #[test]
     fn contact_falls_back_to_the_address() {
         let c = Contact::new("  ", "zw@example.com");
