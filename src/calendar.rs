@@ -412,6 +412,21 @@ mod tests {
         Calendar::from_toml_str(CN_2026, Path::new("config/calendar/cn-2026.toml")).unwrap()
     }
 
+    #[test]
+    fn first_working_days_of_2025_follow_the_2024_notice() {
+        let text = include_str!("../config/calendar/cn-2025.toml");
+        let cal = Calendar::from_toml_str(text, Path::new("config/calendar/cn-2025.toml")).unwrap();
+        let firsts: Vec<u32> = (1..=12)
+            .map(|m| cal.first_working_day(2025, m).day())
+            .collect();
+        // Feb 5 after the Spring Festival, Jun 3 after Dragon Boat, Oct 9
+        // after the National Day week.
+        assert_eq!(firsts, [2, 5, 3, 1, 6, 3, 1, 1, 1, 9, 3, 1]);
+        assert!(cal.is_working_day(d(2025, 1, 26)), "Sunday make-up day");
+        assert!(!cal.is_working_day(d(2025, 10, 8)));
+        assert!(cal.is_working_day(d(2025, 10, 11)), "Saturday make-up day");
+    }
+
     fn invalid_message(text: &str) -> String {
         match Calendar::from_toml_str(text, Path::new("cal/x.toml")) {
             Err(CalendarError::Invalid { path, message }) => {

@@ -2082,7 +2082,10 @@ role = "assistant"
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             c.calendar,
-            vec![PathBuf::from("config/calendar/cn-2026.toml")]
+            vec![
+                PathBuf::from("config/calendar/cn-2025.toml"),
+                PathBuf::from("config/calendar/cn-2026.toml")
+            ]
         );
         assert_eq!(c.roster.managers().count(), 1);
         let supervisors: Vec<_> = c

@@ -83,7 +83,10 @@ impl App {
         let dir = tempfile::tempdir().expect("temp dir");
         let password_file = dir.path().join("imap-password");
         std::fs::write(&password_file, imap.password).expect("password file");
-        let calendar = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/calendar/cn-2026.toml");
+        let calendars = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/calendar");
+        let calendar = ["cn-2025.toml", "cn-2026.toml"]
+            .map(|f| format!("{:?}", calendars.join(f).display().to_string()))
+            .join(", ");
         let ca = imap
             .ca_file
             .map(|p| format!("ca_file = {:?}\n", p.display().to_string()))
@@ -93,7 +96,7 @@ impl App {
 timezone = "Asia/Shanghai"
 database = {db:?}
 tracking_starts = "{tracking_starts}"
-calendar = [{calendar:?}]
+calendar = [{calendar}]
 
 [imap]
 host = "127.0.0.1"
@@ -113,7 +116,6 @@ fund_share_percent = 50
 reply_within_hours = 48
 {roster}"#,
             db = dir.path().join("reportd.sqlite3").display().to_string(),
-            calendar = calendar.display().to_string(),
             port = imap.port,
             security = imap.security,
             password_file = password_file.display().to_string(),
