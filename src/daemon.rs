@@ -68,7 +68,16 @@ fn wait_for(
     conn: &Connection,
     cap: Duration,
 ) -> Result<Duration, SyncError> {
-    let now = Utc::now();
+    wait_from(engine, sending, conn, cap, Utc::now())
+}
+
+fn wait_from(
+    engine: &Engine,
+    sending: bool,
+    conn: &Connection,
+    cap: Duration,
+    now: chrono::DateTime<Utc>,
+) -> Result<Duration, SyncError> {
     let planner = Planner::new(&engine.cfg, &engine.calendar, &engine.templates)?;
     let next = [
         compliance::next_deadline(&engine.cfg, &engine.calendar, now),
@@ -192,4 +201,103 @@ pub async fn shutdown_signal() {
         let _ = ctrl_c.await;
     }
     tracing::info!("stopping");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::Calendar;
+    use crate::config::Config;
+    use crate::notify::outbox::Outgoing;
+    use chrono::TimeZone;
+    use chrono_tz::Asia::Shanghai;
+
+    fn engine(dir: &std::path::Path) -> Engine {
+        let calendar =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/calendar/cn-2026.toml");
+        let text = format!(
+            "database = {:?}\ntracking_starts = \"2026-11-02\"\ncalendar = [{:?}]\n[maildir]\npath = {:?}\n\
+             [[person]]\nname = \"赵敏\"\nemail = \"zhaomin@example.com\"\nrole = \"assistant\"\n\
+             [[person]]\nname = \"王芳\"\nemail = \"wangfang@example.com\"\nrole = \"supervisor\"\n\
+             [[person]]\nname = \"张伟\"\nemail = \"zhangwei@example.com\"\nrole = \"rep\"\nsupervisor = \"wangfang@example.com\"\n",
+            dir.join("db.sqlite3").display().to_string(),
+            calendar.display().to_string(),
+            dir.display().to_string(),
+        );
+        let cfg = Config::from_toml_str(&text, std::path::Path::new("t.toml")).expect("config");
+        let calendar = Calendar::load(&cfg.calendar).expect("calendar");
+        Engine::new(cfg, calendar).expect("engine")
+    }
+
+    fn local(d: u32, h: u32, m: u32) -> chrono::DateTime<Utc> {
+        Shanghai
+            .with_ymd_and_hms(2026, 11, d, h, m, 0)
+            .single()
+            .expect("valid")
+            .with_timezone(&Utc)
+    }
+
+    /// An email due since `at`.
+    fn queue_due(conn: &Connection, at: chrono::DateTime<Utc>) {
+        let message = lettre::Message::builder()
+            .from("赵敏 <zhaomin@example.com>".parse().expect("from"))
+            .to("zhangwei@example.com".parse().expect("to"))
+            .message_id(Some("<t@example.com>".into()))
+            .subject("t")
+            .body(String::from("t"))
+            .expect("message");
+        let out =
+            Outgoing::from_message("late-notice:t", "late_notice", &message, at).expect("outgoing");
+        outbox::enqueue(conn, &out, at).expect("enqueue");
+    }
+
+    #[test]
+    fn sleeps_until_the_next_deadline_reminder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = engine(dir.path());
+        let conn = crate::store::open(&engine.cfg.database).expect("db");
+        // Friday noon: next is Saturday's 18:00 reminder, 30 h away.
+        let wait = wait_from(
+            &engine,
+            true,
+            &conn,
+            Duration::from_secs(7 * 86_400),
+            local(27, 12, 0),
+        )
+        .expect("wait");
+        assert_eq!(wait, Duration::from_secs(30 * 3600 + 1));
+    }
+
+    #[test]
+    fn queued_mail_without_a_sender_is_no_reason_to_wake() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = engine(dir.path());
+        let conn = crate::store::open(&engine.cfg.database).expect("db");
+        let now = local(27, 12, 0);
+        queue_due(&conn, now - chrono::Duration::hours(1));
+        let idle = wait_from(&engine, false, &conn, MAX_IDLE, now).expect("wait");
+        assert_eq!(
+            idle,
+            MAX_IDLE + Duration::from_secs(1),
+            "no busy loop over mail it cannot send"
+        );
+        let sending = wait_from(&engine, true, &conn, MAX_IDLE, now).expect("wait");
+        assert_eq!(
+            sending,
+            Duration::from_secs(1),
+            "with a sender, it goes now"
+        );
+    }
+
+    #[test]
+    fn a_retry_due_in_the_quiet_hours_waits_for_the_morning() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = engine(dir.path());
+        let conn = crate::store::open(&engine.cfg.database).expect("db");
+        let now = local(28, 23, 0);
+        queue_due(&conn, now - chrono::Duration::minutes(10));
+        let wait = wait_from(&engine, true, &conn, Duration::from_secs(86_400), now).expect("wait");
+        // Sunday 08:00 is nine hours away (nothing else is due before).
+        assert_eq!(wait, Duration::from_secs(9 * 3600 + 1));
+    }
 }
