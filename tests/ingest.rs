@@ -27,17 +27,35 @@ fn at(text: &str) -> DateTime<FixedOffset> {
 }
 
 fn start() -> (MailServers, App) {
+    start_with("plain")
+}
+
+/// Servers and a reportd reading the assistant's INBOX with `security`
+/// (`plain` on the IMAP port, `starttls` there too, `tls` on IMAPS), trusting
+/// the servers' certificate.
+fn start_with(security: &str) -> (MailServers, App) {
     let servers = MailServers::start(app::USERS);
+    let port = if security == "tls" {
+        servers.imaps_port()
+    } else {
+        servers.imap_port()
+    };
+    let ca_file = (security != "plain").then(|| servers.ca_pem());
     let app = App::new(
         Imap {
-            port: servers.imap_port(),
-            security: "plain",
+            port,
+            security,
             password: servers.password(),
-            ca_file: None,
+            ca_file,
         },
         "2026-11-02",
     );
     (servers, app)
+}
+
+/// 张伟's W46 report, addressed as it should be, arriving at `arrival`.
+async fn zhang_w46(servers: &MailServers, id: &str, arrival: &str) {
+    append_report(servers, ZHANG, &utf8_word("张伟 第46周周报"), id, arrival).await;
 }
 
 async fn append_report(servers: &MailServers, from: &str, subject: &str, id: &str, arrival: &str) {
@@ -67,14 +85,7 @@ fn fines(ledger: &Value) -> Vec<&Value> {
 #[tokio::test]
 async fn report_one_second_before_the_deadline_is_on_time() {
     let (servers, app) = start();
-    append_report(
-        &servers,
-        ZHANG,
-        &utf8_word("张伟 第46周周报"),
-        "w46@zhang",
-        "2026-11-14T21:59:59+08:00",
-    )
-    .await;
+    zhang_w46(&servers, "w46@zhang", "2026-11-14T21:59:59+08:00").await;
     app.sync(AFTER_W46);
     let row = app.row(AFTER_W46, ZHANG, "2026-W46");
     assert_eq!(row["status"], "on_time");
@@ -86,14 +97,7 @@ async fn report_one_second_before_the_deadline_is_on_time() {
 #[tokio::test]
 async fn report_arriving_at_the_deadline_second_is_late_and_fined_once() {
     let (servers, app) = start();
-    append_report(
-        &servers,
-        ZHANG,
-        &utf8_word("张伟 第46周周报"),
-        "w46@zhang",
-        "2026-11-14T22:00:00+08:00",
-    )
-    .await;
+    zhang_w46(&servers, "w46@zhang", "2026-11-14T22:00:00+08:00").await;
     app.sync(AFTER_W46);
     app.sync(AFTER_W46);
     let row = app.row(AFTER_W46, ZHANG, "2026-W46");
@@ -244,14 +248,7 @@ async fn report_not_addressed_to_the_supervisor_does_not_count_and_is_flagged() 
 #[tokio::test]
 async fn supervisor_reply_sent_through_smtp_is_recorded_on_the_report() {
     let (servers, app) = start();
-    append_report(
-        &servers,
-        ZHANG,
-        &utf8_word("张伟 第46周周报"),
-        "w46@zhang",
-        "2026-11-13T17:00:00+08:00",
-    )
-    .await;
+    zhang_w46(&servers, "w46@zhang", "2026-11-13T17:00:00+08:00").await;
     let reply = reply_eml(
         SUP,
         ZHANG,
@@ -387,14 +384,7 @@ async fn arrival_time_is_the_servers_not_the_senders_date_header() {
 #[tokio::test]
 async fn running_sync_twice_changes_nothing() {
     let (servers, app) = start();
-    append_report(
-        &servers,
-        ZHANG,
-        &utf8_word("张伟 第46周周报"),
-        "w46@zhang",
-        "2026-11-14T23:00:00+08:00",
-    )
-    .await;
+    zhang_w46(&servers, "w46@zhang", "2026-11-14T23:00:00+08:00").await;
     app.sync(AFTER_W46);
     let (status1, ledger1, messages1) = (
         app.status(AFTER_W46, &[]),
@@ -420,14 +410,7 @@ async fn sync_killed_mid_run_and_restarted_books_no_second_fine() {
         )
         .await;
     }
-    append_report(
-        &servers,
-        ZHANG,
-        &utf8_word("张伟 第46周周报"),
-        "w46@zhang",
-        "2026-11-15T09:00:00+08:00",
-    )
-    .await;
+    zhang_w46(&servers, "w46@zhang", "2026-11-15T09:00:00+08:00").await;
     let mut child = app
         .command()
         .args(["sync", "--once", "--now", AFTER_W46])
@@ -464,14 +447,7 @@ async fn sync_killed_mid_run_and_restarted_books_no_second_fine() {
 #[tokio::test]
 async fn uidvalidity_change_stores_and_fines_nothing_twice() {
     let (servers, app) = start();
-    append_report(
-        &servers,
-        ZHANG,
-        &utf8_word("张伟 第46周周报"),
-        "w46@zhang",
-        "2026-11-15T09:00:00+08:00",
-    )
-    .await;
+    zhang_w46(&servers, "w46@zhang", "2026-11-15T09:00:00+08:00").await;
     app.sync(AFTER_W46);
     let before = app.ledger();
     servers.change_uidvalidity(ASSISTANT, "INBOX");
@@ -521,14 +497,7 @@ async fn malformed_message_is_kept_and_flagged_and_the_run_goes_on() {
         )
         .await
         .expect("append junk");
-    append_report(
-        &servers,
-        ZHANG,
-        &utf8_word("张伟 第46周周报"),
-        "w46@zhang",
-        "2026-11-13T11:00:00+08:00",
-    )
-    .await;
+    zhang_w46(&servers, "w46@zhang", "2026-11-13T11:00:00+08:00").await;
     app.sync(AFTER_W46);
     let flagged = app.messages(true);
     assert!(
@@ -576,24 +545,8 @@ async fn monthly_report_for_december_2025_is_due_on_sunday_january_4() {
 
 #[tokio::test]
 async fn tls_connection_with_the_servers_certificate_reads_the_mailbox_without_changing_it() {
-    let servers = MailServers::start(app::USERS);
-    let app = App::new(
-        Imap {
-            port: servers.imaps_port(),
-            security: "tls",
-            password: servers.password(),
-            ca_file: Some(servers.ca_pem()),
-        },
-        "2026-11-02",
-    );
-    append_report(
-        &servers,
-        ZHANG,
-        &utf8_word("张伟 第46周周报"),
-        "w46@zhang",
-        "2026-11-13T11:00:00+08:00",
-    )
-    .await;
+    let (servers, app) = start_with("tls");
+    zhang_w46(&servers, "w46@zhang", "2026-11-13T11:00:00+08:00").await;
     app.sync(AFTER_W46);
     assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "on_time");
     let left = servers.fetch_all(ASSISTANT, "INBOX").await.expect("fetch");
@@ -681,14 +634,7 @@ async fn daemon_reconnects_after_the_server_drops_it_and_renumbers_the_mailbox()
     // The server kicks every session and gives the mailbox a new
     // UIDVALIDITY, with the same UIDs now naming other messages.
     servers.renumber_uids(ASSISTANT, "INBOX");
-    append_report(
-        &servers,
-        ZHANG,
-        &utf8_word("张伟 第46周周报"),
-        "after@zhang",
-        "2026-11-13T11:00:00+08:00",
-    )
-    .await;
+    zhang_w46(&servers, "after@zhang", "2026-11-13T11:00:00+08:00").await;
     let mut picked_up = false;
     for _ in 0..60 {
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -797,14 +743,7 @@ async fn earlier_report_read_later_decides_the_period_and_reverses_the_fine() {
     app.sync(AFTER_W46);
     assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "late");
     // The on-time one turns up (moved out of Junk, say), received Friday.
-    append_report(
-        &servers,
-        ZHANG,
-        &utf8_word("张伟 第46周周报"),
-        "ontime@zhang",
-        "2026-11-13T17:00:00+08:00",
-    )
-    .await;
+    zhang_w46(&servers, "ontime@zhang", "2026-11-13T17:00:00+08:00").await;
     app.sync(AFTER_W46);
     let row = app.row(AFTER_W46, ZHANG, "2026-W46");
     assert_eq!(row["status"], "on_time", "{row}");
@@ -820,24 +759,8 @@ async fn earlier_report_read_later_decides_the_period_and_reverses_the_fine() {
 
 #[tokio::test]
 async fn starttls_connection_reads_the_mailbox() {
-    let servers = MailServers::start(app::USERS);
-    let app = App::new(
-        Imap {
-            port: servers.imap_port(),
-            security: "starttls",
-            password: servers.password(),
-            ca_file: Some(servers.ca_pem()),
-        },
-        "2026-11-02",
-    );
-    append_report(
-        &servers,
-        ZHANG,
-        &utf8_word("张伟 第46周周报"),
-        "w46@zhang",
-        "2026-11-13T11:00:00+08:00",
-    )
-    .await;
+    let (servers, app) = start_with("starttls");
+    zhang_w46(&servers, "w46@zhang", "2026-11-13T11:00:00+08:00").await;
     app.sync(AFTER_W46);
     assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "on_time");
 }
