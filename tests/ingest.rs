@@ -236,12 +236,10 @@ async fn report_not_addressed_to_the_supervisor_does_not_count_and_is_flagged() 
         .expect("append");
     app.sync(AFTER_W46);
     assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "missing");
-    let flagged = app.messages(true);
-    assert!(
-        flagged
-            .iter()
-            .any(|m| m["class"] == "misaddressed" && m["message_id"] == "mis@zhang"),
-        "misaddressed report is flagged: {flagged:?}"
+    assert_eq!(
+        app.class_of("mis@zhang", true).as_deref(),
+        Some("misaddressed"),
+        "the misaddressed report is flagged"
     );
 }
 
@@ -273,11 +271,9 @@ async fn supervisor_reply_sent_through_smtp_is_recorded_on_the_report() {
     let row = app.row(now, ZHANG, "2026-W46");
     assert_eq!(row["status"], "on_time");
     assert!(row["replied_at"].is_string(), "reply time recorded: {row}");
-    let all = app.messages(false);
-    assert!(
-        all.iter()
-            .any(|m| m["class"] == "reply" && m["message_id"] == "re1@wangfang"),
-        "{all:?}"
+    assert_eq!(
+        app.class_of("re1@wangfang", false).as_deref(),
+        Some("reply")
     );
 }
 
@@ -574,11 +570,7 @@ async fn daemon_picks_up_new_mail(servers: &MailServers, app: &App, id: &str) ->
     let mut seen = false;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        if app
-            .messages(false)
-            .iter()
-            .any(|m| m["message_id"] == id && m["class"] == "report")
-        {
+        if app.class_of(id, false).as_deref() == Some("report") {
             seen = true;
             break;
         }

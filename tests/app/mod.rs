@@ -175,6 +175,15 @@ reply_within_hours = 48
         serde_json::from_str(&self.run(&["outbox", "--json"])).expect("outbox JSON")
     }
 
+    /// The class `reportd messages` gives the message with this
+    /// Message-ID (among the flagged ones only, when `flagged`).
+    pub fn class_of(&self, message_id: &str, flagged: bool) -> Option<String> {
+        self.messages(flagged)
+            .into_iter()
+            .find(|m| m["message_id"] == message_id)
+            .and_then(|m| m["class"].as_str().map(str::to_string))
+    }
+
     pub fn messages(&self, flagged: bool) -> Vec<Value> {
         let mut args = vec!["messages", "--json"];
         if flagged {
