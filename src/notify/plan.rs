@@ -27,6 +27,9 @@ use crate::reports::{self, ReportInfo};
 /// How far back a notice about a past event is still worth sending after
 /// downtime.
 const CATCH_UP: i64 = 7;
+/// How far back (days) a reply reminder is still owed, and a held-back
+/// notice is still looked at.
+const RECENT: i64 = 30;
 /// Columns of a digest's history grid.
 const HISTORY: usize = 8;
 
@@ -106,7 +109,10 @@ impl<'a> Planner<'a> {
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         let mut queued = 0;
-        for v in verdicts {
+        // Verdicts pile up from tracking_starts on; only recent deadlines can
+        // still owe (or have held back) a reminder or a notice.
+        let recent = now - Duration::days(RECENT);
+        for v in verdicts.iter().filter(|v| v.deadline.due > recent) {
             withdraw_stale(conn, v, now)?;
             queued += self.deadline_reminder(conn, v, now)?;
             queued += self.late_notice(conn, v, now)?;
@@ -141,7 +147,7 @@ impl<'a> Planner<'a> {
             }
         }
         let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
-        for r in reports::reports_since(conn, now - Duration::days(30), true)? {
+        for r in reports::reports_since(conn, now - Duration::days(RECENT), true)? {
             if r.replied_at.is_none() {
                 let steps = schedule.reply_reminders + 1;
                 times
@@ -412,7 +418,7 @@ impl<'a> Planner<'a> {
         let schedule = &self.cfg.notify.schedule;
         let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
         let mut queued = 0;
-        for r in reports::reports_since(conn, now - Duration::days(30), true)? {
+        for r in reports::reports_since(conn, now - Duration::days(RECENT), true)? {
             if r.replied_at.is_some() {
                 self.withdraw_reply_reminders(conn, &r, now)?;
                 continue;
@@ -588,7 +594,7 @@ impl<'a> Planner<'a> {
         }
         let periods = history(deadline.period);
         let history_verdicts = compliance::verdicts(conn, self.cfg, self.calendar, now, &periods)?;
-        let awaiting = reports::reports_since(conn, now - Duration::days(30), true)?;
+        let awaiting = reports::reports_since(conn, now - Duration::days(RECENT), true)?;
         let at = self
             .cfg
             .notify
