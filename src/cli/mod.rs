@@ -230,33 +230,28 @@ fn status(
     let now = clock::viewing_at(now, Utc::now());
     let verdicts = compliance::verdicts(&conn, cfg, calendar, now, periods)?;
     let rows = board::status_rows(&conn, cfg, &verdicts)?;
-    if json {
-        output::println(&serde_json::to_string_pretty(&rows)?)
-    } else {
-        output::print(&board::status_table(&rows))
-    }
+    output::listing(json, || &rows, || board::status_table(&rows))
 }
 
 fn ledger_cmd(cfg: &Config, month: Option<&str>, json: bool) -> Result<()> {
     let conn = store::open(&cfg.database)?;
     let month = month.map(parse_month).transpose()?;
     let entries = ledger::entries(&conn, month, cfg.timezone)?;
-    if json {
-        let shown = board::ledger_json(&entries, cfg.timezone);
-        output::println(&serde_json::to_string_pretty(&shown)?)
-    } else {
-        output::print(&board::ledger_table(&entries, cfg))
-    }
+    output::listing(
+        json,
+        || board::ledger_json(&entries, cfg.timezone),
+        || board::ledger_table(&entries, cfg),
+    )
 }
 
 fn messages(cfg: &Config, flagged: bool, json: bool) -> Result<()> {
     let conn = store::open(&cfg.database)?;
     let rows = mail::inbox::list(&conn, flagged)?;
-    if json {
-        output::println(&serde_json::to_string_pretty(&rows)?)
-    } else {
-        output::print(&board::messages_table(&rows, cfg.timezone))
-    }
+    output::listing(
+        json,
+        || &rows,
+        || board::messages_table(&rows, cfg.timezone),
+    )
 }
 
 /// `outbox`: a reader, unless `--retry` puts a failed email back in the
@@ -283,11 +278,7 @@ fn outbox_cmd(
         None => store::open(&cfg.database)?,
     };
     let rows = outbox::list(&conn)?;
-    if json {
-        output::println(&serde_json::to_string_pretty(&rows)?)
-    } else {
-        output::print(&outbox::table(&rows, cfg.timezone))
-    }
+    output::listing(json, || &rows, || outbox::table(&rows, cfg.timezone))
 }
 
 fn excuse(

@@ -19,6 +19,19 @@ pub fn print(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// A listing: `data()` as pretty JSON when `json`, else `table()`.
+pub fn listing<T: serde::Serialize>(
+    json: bool,
+    data: impl FnOnce() -> T,
+    table: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println(&serde_json::to_string_pretty(&data())?)
+    } else {
+        print(&table())
+    }
+}
+
 /// Writes `text` and a line end to stdout.
 pub fn println(text: &str) -> anyhow::Result<()> {
     print(&format!("{text}\n"))
