@@ -270,6 +270,7 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
 }
 
 fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     // Switching a new file to WAL needs a lock that SQLite does not wait
     // for; another process creating the same file holds it for moments.
     let mut tries = 0;
@@ -284,11 +285,11 @@ fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // FULL: every commit (an email claimed, marked sent) is on disk before
     // the call returns, power cut included; NORMAL in WAL mode may lose the
-    // last commits. reportd writes little, so the cost does not show.
+    // last commits. A pass commits a handful of transactions, so the
+    // extra fsyncs are few.
     conn.pragma_update(None, "synchronous", "FULL")?;
     Ok(())
 }

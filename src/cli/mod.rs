@@ -3,7 +3,7 @@
 
 mod board;
 pub mod calendar;
-mod output;
+pub mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
