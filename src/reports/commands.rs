@@ -122,9 +122,52 @@ fn answered_thread(
     Ok(None)
 }
 
+/// What an email from a supervisor, manager or assistant is to the
+/// command reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recognised {
+    /// Not a command at all.
+    No,
+    /// A command, to be checked and carried out.
+    Command(Command),
+    /// An answer to a late notice whose first line does not start with a
+    /// waiver word ("请尽快补交", an out-of-office): an ordinary email.
+    PlainAnswer { person: String, period: Period },
+}
+
 /// The command in this email, if it is one: from a configured supervisor,
-/// manager or assistant, answering a late notice or with an excuse subject.
-pub fn recognise(
+/// manager or assistant, answering a late notice with a first line that
+/// starts with a waiver word, or with an excuse subject.
+pub fn recognise(conn: &Connection, cfg: &Config, env: &Envelope) -> rusqlite::Result<Recognised> {
+    let Some(command) = read_command(conn, cfg, env)? else {
+        return Ok(Recognised::No);
+    };
+    let answers_notice = !looks_like_excuse(&env.subject);
+    match command.target {
+        Some((person, period))
+            if answers_notice && !starts_with_waiver_word(&command.reason, cfg) =>
+        {
+            Ok(Recognised::PlainAnswer { person, period })
+        }
+        _ => Ok(Recognised::Command(command)),
+    }
+}
+
+/// Whether the first non-empty line starts with a configured waiver word
+/// (compared folded: case and fullwidth forms do not matter).
+fn starts_with_waiver_word(reason: &str, cfg: &Config) -> bool {
+    let Some(first) = reason.lines().map(str::trim).find(|l| !l.is_empty()) else {
+        return false;
+    };
+    let first = crate::reports::classify::fold(first);
+    let first = first.trim_start_matches(|c: char| !c.is_alphanumeric());
+    cfg.notify
+        .waiver_words
+        .iter()
+        .any(|w| first.starts_with(crate::reports::classify::fold(w).as_str()))
+}
+
+fn read_command(
     conn: &Connection,
     cfg: &Config,
     env: &Envelope,
