@@ -161,6 +161,9 @@ fn decide(
         &known_report,
         &known_message,
     );
+    if let Some(refused) = unauthenticated(cfg, env, &class) {
+        return Ok(refused);
+    }
     match class {
         Class::Ignored { reason } => Ok((MessageClass::Ignored, reason, false)),
         Class::Reply {
@@ -209,6 +212,27 @@ fn decide(
             record_report(conn, cfg, msg, env, &person, period, to_supervisor)
         }
     }
+}
+
+/// When `[notify] authserv_id` is set, a report or reply counts only if the
+/// receiving server vouches for its From address (see `mail::auth`): a
+/// forged supervisor's reply must not stop reminders, nor a forged report
+/// dodge a fine.
+fn unauthenticated(
+    cfg: &Config,
+    env: &Envelope,
+    class: &Class,
+) -> Option<(MessageClass, String, bool)> {
+    let what = match class {
+        Class::Report { kind, person, .. } => format!("{} report from {person}", kind.as_str()),
+        Class::Reply { replier, .. } => format!("reply from {replier}"),
+        Class::Ignored { .. } => return None,
+    };
+    let authserv_id = cfg.notify.authserv_id.as_deref()?;
+    let err = crate::mail::auth::check(env, authserv_id).err()?;
+    let reason = format!("unauthenticated: {what} counts for nothing: {err}");
+    tracing::warn!("{reason}");
+    Some((MessageClass::Ignored, reason, true))
 }
 
 fn record_report(
