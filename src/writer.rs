@@ -1,9 +1,9 @@
-//! One writer per database. Every command that writes (`run`, `sync`,
-//! `excuse`, `outbox --retry`) first takes an exclusive OS lock on a file
-//! next to the database (`<database>.lock`, holding the writer's pid); a
-//! second writer is refused at once instead of racing the first through
-//! intake and judgement. Readers take no lock: SQLite's WAL lets them read
-//! beside the writer.
+//! One reader of the mailbox per database. `run` and `sync` first take an
+//! exclusive OS lock on a file next to the database (`<database>.lock`,
+//! holding the pid); a second one is refused at once instead of racing the
+//! first through intake and judgement. Short writes (`excuse`, `outbox
+//! --retry`) and readers take no lock: SQLite serialises their transactions
+//! with the daemon's, and WAL lets readers read beside it.
 //!
 //! The lock is `flock(2)` (through `std::fs::File::try_lock`): the kernel
 //! drops it when the process ends, however it ends (SIGKILL included), so
