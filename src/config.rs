@@ -90,6 +90,9 @@ pub struct Person {
     pub name: String,
     /// Lower-cased.
     pub email: String,
+    /// Other addresses the person sends from (a personal mailbox),
+    /// lower-cased; mail from one of them is theirs.
+    pub aliases: Vec<String>,
     pub role: Role,
     pub group: Option<String>,
     /// Lower-cased email of the direct supervisor (reps and clerks).
@@ -101,18 +104,79 @@ pub struct Person {
     pub language: Option<Language>,
 }
 
-/// The configured people, looked up by address.
+/// The configured people, looked up by address (their own or an alias)
+/// through a hash map, and found by name in text.
 #[derive(Debug, Clone, Default)]
 pub struct Roster {
+    /// In config order. Build a roster with [`Roster::new`] so the lookups
+    /// below know every person.
     pub people: Vec<Person>,
+    /// Lower-cased address or alias → index in `people` (the first person
+    /// holding it, should the config repeat one).
+    by_address: HashMap<String, usize>,
+    /// First character of a lower-cased name of two characters or more →
+    /// the names starting with it, for [`Roster::names_in`].
+    names_by_start: HashMap<char, Vec<String>>,
 }
 
 impl Roster {
-    /// `email` is compared case-insensitively.
+    pub fn new(people: Vec<Person>) -> Roster {
+        let mut by_address = HashMap::new();
+        let mut names_by_start: HashMap<char, Vec<String>> = HashMap::new();
+        for (i, p) in people.iter().enumerate() {
+            for address in std::iter::once(&p.email).chain(&p.aliases) {
+                by_address.entry(address.to_lowercase()).or_insert(i);
+            }
+            let name = p.name.trim().to_lowercase();
+            if let Some(first) = name.chars().next()
+                && name.chars().count() >= 2
+            {
+                names_by_start.entry(first).or_default().push(name);
+            }
+        }
+        Roster {
+            people,
+            by_address,
+            names_by_start,
+        }
+    }
+
+    /// The person whose address or alias `email` is, compared ignoring case.
     pub fn by_email(&self, email: &str) -> Option<&Person> {
-        self.people
-            .iter()
-            .find(|p| p.email.eq_ignore_ascii_case(email))
+        let key = if email.chars().any(char::is_uppercase) {
+            std::borrow::Cow::Owned(email.to_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(email)
+        };
+        self.by_address
+            .get(key.as_ref())
+            .and_then(|&i| self.people.get(i))
+    }
+
+    /// Where people's names (of two characters or more) are written in
+    /// `text`, which must be in lower case; the longest name wins where
+    /// two start at one place.
+    pub fn names_in(&self, text: &str) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let mut next = 0;
+        for (i, c) in text.char_indices() {
+            if i < next {
+                continue;
+            }
+            let longest = self
+                .names_by_start
+                .get(&c)
+                .into_iter()
+                .flatten()
+                .filter(|name| text[i..].starts_with(name.as_str()))
+                .map(String::len)
+                .max();
+            if let Some(len) = longest {
+                out.push(i..i + len);
+                next = i + len;
+            }
+        }
+        out
     }
 
     /// People who must send reports (reps and clerks), in config order.
@@ -237,11 +301,16 @@ pub struct Rules {
     pub reply_within_hours: u32,
 }
 
-/// Subject keywords and reply prefixes; matched case-insensitively.
+/// What the config adds to recognising reports by their shape (see
+/// `reports::classify`), and the reply prefixes; all matched ignoring case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keywords {
+    /// Extra phrases that mark a weekly report by themselves.
     pub weekly: Vec<String>,
+    /// Extra phrases that mark a monthly report by themselves.
     pub monthly: Vec<String>,
+    /// Words that veto: a subject holding one is not a report.
+    pub exclude: Vec<String>,
     pub reply_prefixes: Vec<String>,
 }
 
@@ -396,30 +465,29 @@ impl Default for Rules {
     }
 }
 
-/// The one home of the default subject keywords and reply prefixes (all
-/// lower-case).
+/// The one home of the default keyword lists and reply prefixes (all
+/// lower-case). No extra report phrases: the shape (a period word near a
+/// report word) recognises every former default (周报, 月度总结, weekly
+/// report, ...) and the ways people vary them.
 impl Default for Keywords {
     fn default() -> Keywords {
         fn owned(words: &[&str]) -> Vec<String> {
             words.iter().map(|w| (*w).to_string()).collect()
         }
         Keywords {
-            weekly: owned(&[
-                "周报",
-                "周总结",
-                "周工作总结",
-                "工作周报",
-                "weekly report",
-                "week report",
-            ]),
-            monthly: owned(&[
-                "月报",
-                "月度总结",
-                "月工作总结",
-                "月度报告",
-                "工作月报",
-                "monthly report",
-                "month report",
+            weekly: Vec::new(),
+            monthly: Vec::new(),
+            exclude: owned(&[
+                "newsletter",
+                "周刊",
+                "月刊",
+                "简讯",
+                "退订",
+                "unsubscribe",
+                "会议通知",
+                "邀请函",
+                "invitation",
+                "webinar",
             ]),
             reply_prefixes: owned(&[
                 "re:",
@@ -434,6 +502,9 @@ impl Default for Keywords {
                 "转发：",
                 "aw:",
                 "wg:",
+                "sv:",
+                "vs:",
+                "antw:",
             ]),
         }
     }
@@ -1086,10 +1157,11 @@ const RULES_KEYS: &[&str] = &[
     "fund_share_percent",
     "reply_within_hours",
 ];
-const KEYWORDS_KEYS: &[&str] = &["weekly", "monthly", "reply_prefixes"];
+const KEYWORDS_KEYS: &[&str] = &["weekly", "monthly", "exclude", "reply_prefixes"];
 const PERSON_KEYS: &[&str] = &[
     "name",
     "email",
+    "aliases",
     "role",
     "group",
     "supervisor",
@@ -1658,46 +1730,45 @@ fn parse_rules(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Rules {
 fn parse_keywords(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Keywords {
     check_keys(ctx, sec, KEYWORDS_KEYS);
     let defaults = Keywords::default();
-    let mut list =
-        |k: &str, default: Vec<String>, may_be_empty: bool, example: &str| -> Vec<String> {
-            let Some(items) = opt_str_list(ctx, sec, k, example) else {
-                return default;
-            };
-            if let Some(item) = sec.get(k)
-                && matches!(item.get_ref(), DeValue::Array(a) if a.is_empty())
-                && !may_be_empty
-            {
-                let line = ctx.line(item.span());
-                ctx.push(
-                    sec.key(k),
-                    line,
-                    format!(
-                        "is empty, so no report would ever be recognised; list at least one \
-                     keyword, e.g. {example}, or remove the key to use the defaults"
-                    ),
-                );
-            }
-            let mut out = Vec::new();
-            for (i, item) in items {
-                if item.v.trim().is_empty() {
-                    ctx.push(
-                        format!("{}[{i}]", sec.key(k)),
-                        item.line,
-                        "is empty and would match every subject; remove it",
-                    );
-                } else {
-                    out.push(item.v.to_lowercase());
-                }
-            }
-            out
+    let mut list = |k: &str, default: Vec<String>, empty_item: &str, example: &str| {
+        let Some(items) = opt_str_list(ctx, sec, k, example) else {
+            return default;
         };
+        let mut out = Vec::new();
+        for (i, item) in items {
+            if item.v.trim().is_empty() {
+                let message = format!("is empty and {empty_item}; remove it");
+                ctx.push(format!("{}[{i}]", sec.key(k)), item.line, message);
+            } else {
+                out.push(item.v.to_lowercase());
+            }
+        }
+        out
+    };
+    let addition = "would mark every subject as a report";
     Keywords {
-        weekly: list("weekly", defaults.weekly, false, r#"weekly = ["周报"]"#),
-        monthly: list("monthly", defaults.monthly, false, r#"monthly = ["月报"]"#),
+        weekly: list(
+            "weekly",
+            defaults.weekly,
+            addition,
+            r#"weekly = ["例会纪要"]"#,
+        ),
+        monthly: list(
+            "monthly",
+            defaults.monthly,
+            addition,
+            r#"monthly = ["月度述职"]"#,
+        ),
+        exclude: list(
+            "exclude",
+            defaults.exclude,
+            "would veto every subject",
+            r#"exclude = ["newsletter", "周刊"]"#,
+        ),
         reply_prefixes: list(
             "reply_prefixes",
             defaults.reply_prefixes,
-            true,
+            "would make every subject a reply",
             r#"reply_prefixes = ["re:", "回复:"]"#,
         ),
     }
@@ -1709,6 +1780,7 @@ struct RawPerson {
     line: usize,
     name: Option<String>,
     email: Option<At<String>>,
+    aliases: Vec<(usize, At<String>)>,
     role: Option<At<Role>>,
     group: Option<String>,
     supervisor: Option<At<String>>,
@@ -1776,6 +1848,8 @@ fn parse_people(ctx: &mut Ctx<'_>, root: &Sec<'_, '_>) -> Roster {
         }
     }
 
+    check_aliases(ctx, &raw, &first_with);
+
     // Supervisors.
     for p in &raw {
         let Some(role) = &p.role else { continue };
@@ -1800,15 +1874,10 @@ fn parse_people(ctx: &mut Ctx<'_>, root: &Sec<'_, '_>) -> Roster {
                             "{who} cannot be their own supervisor; write their supervisor's address"
                         ),
                     ),
-                    None => ctx.push(
-                        format!("{}.supervisor", p.key),
-                        sup.line,
-                        format!(
-                            "no person with email \"{}\"; add them as a [[person]] with role \
-                             \"supervisor\" or fix the address",
-                            sup.v
-                        ),
-                    ),
+                    None => {
+                        let message = unknown_supervisor(&raw, &sup.v);
+                        ctx.push(format!("{}.supervisor", p.key), sup.line, message);
+                    }
                     Some(boss) => {
                         if let Some(boss_role) = &boss.role
                             && !boss_role.v.can_supervise()
@@ -1876,6 +1945,7 @@ fn parse_people(ctx: &mut Ctx<'_>, root: &Sec<'_, '_>) -> Roster {
             Some(Person {
                 name: p.name?,
                 email: p.email?.v,
+                aliases: p.aliases.into_iter().map(|(_, a)| a.v).collect(),
                 role: p.role?.v,
                 group: p.group,
                 supervisor: p.supervisor.map(|s| s.v),
@@ -1885,7 +1955,64 @@ fn parse_people(ctx: &mut Ctx<'_>, root: &Sec<'_, '_>) -> Roster {
             })
         })
         .collect();
-    Roster { people }
+    Roster::new(people)
+}
+
+/// What to say of a `supervisor` that is nobody's email: it may be an
+/// alias, which the roster does not take for a supervisor.
+fn unknown_supervisor(raw: &[RawPerson], sup: &str) -> String {
+    let owner = raw
+        .iter()
+        .find(|r| r.aliases.iter().any(|(_, a)| a.v == sup));
+    match owner.and_then(|o| o.email.as_ref().map(|e| (o, e))) {
+        Some((o, email)) => format!(
+            "\"{sup}\" is an alias of {} ({}); write their main address \"{}\"",
+            o.key,
+            o.name.as_deref().unwrap_or("a person"),
+            email.v
+        ),
+        None => format!(
+            "no person with email \"{sup}\"; add them as a [[person]] with role \
+             \"supervisor\" or fix the address"
+        ),
+    }
+}
+
+/// Each alias belongs to one person: it is nobody's address and no other
+/// alias. Every clash is named with the alias's key and line and where the
+/// address was seen first.
+fn check_aliases(ctx: &mut Ctx<'_>, raw: &[RawPerson], emails: &HashMap<&str, &RawPerson>) {
+    let mut first_alias: HashMap<&str, (&RawPerson, usize, usize)> = HashMap::new();
+    for p in raw {
+        for (i, alias) in &p.aliases {
+            let key = format!("{}.aliases[{i}]", p.key);
+            let clash = if let Some(owner) = emails.get(alias.v.as_str()) {
+                let line = owner.email.as_ref().map_or(owner.line, |e| e.line);
+                if std::ptr::eq(*owner, p) {
+                    format!(
+                        "\"{}\" is this person's own email (line {line}); remove the alias",
+                        alias.v
+                    )
+                } else {
+                    format!(
+                        "\"{}\" is the email of {} (line {line}); an alias must be an address \
+                         no one else uses: remove it from one of them",
+                        alias.v, owner.key
+                    )
+                }
+            } else if let Some((owner, j, line)) = first_alias.get(alias.v.as_str()) {
+                format!(
+                    "\"{}\" is already {}.aliases[{j}] (line {line}); an alias must belong \
+                     to one person only: remove one of them",
+                    alias.v, owner.key
+                )
+            } else {
+                first_alias.insert(alias.v.as_str(), (p, *i, alias.line));
+                continue;
+            };
+            ctx.push(key, alias.line, clash);
+        }
+    }
 }
 
 fn parse_person(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> RawPerson {
@@ -1909,6 +2036,7 @@ fn parse_person(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> RawPerson {
             None => Some(At { v, line: e.line }),
         }
     });
+    let aliases = parse_aliases(ctx, sec);
     let role = if sec.has("role") {
         opt_choice::<Role>(ctx, sec, "role", r#"role = "rep""#)
     } else {
@@ -1953,6 +2081,7 @@ fn parse_person(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> RawPerson {
         line: sec.line,
         name,
         email,
+        aliases,
         role,
         group,
         supervisor,
@@ -1960,6 +2089,32 @@ fn parse_person(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> RawPerson {
         until,
         language,
     }
+}
+
+/// `aliases = ["zhangwei1985@163.com"]`: other addresses of the person,
+/// lower-cased, each with its index and line.
+fn parse_aliases(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Vec<(usize, At<String>)> {
+    let example = r#"aliases = ["zhangwei1985@163.com"]"#;
+    let Some(items) = opt_str_list(ctx, sec, "aliases", example) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, item) in items {
+        let v = item.v.trim().to_lowercase();
+        match email_problem(&v) {
+            Some(problem) => ctx.push(
+                format!("{}[{i}]", sec.key("aliases")),
+                item.line,
+                format!(
+                    "\"{}\" is not an email address: it {problem}; write another address the \
+                     person sends from, e.g. {example}",
+                    item.v
+                ),
+            ),
+            None => out.push((i, At { v, line: item.line })),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -2718,17 +2873,141 @@ role = "assistant"
     }
 
     #[test]
-    fn keywords_override_defaults_and_are_lower_cased() {
-        let text = format!("{MINIMAL}\n[keywords]\nweekly = [\"Weekly Report\", \"周报\"]\n");
+    fn keyword_lists_are_additions_and_exclusions_and_are_lower_cased() {
+        let text = format!(
+            "{MINIMAL}\n[keywords]\nweekly = [\"Weekly Report\", \"周报\"]\nexclude = [\"Digest\"]\n"
+        );
         let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.keywords.weekly, ["weekly report", "周报"]);
         assert_eq!(c.keywords.monthly, Keywords::default().monthly);
+        assert_eq!(c.keywords.exclude, ["digest"]);
+        assert_eq!(
+            c.keywords.reply_prefixes,
+            Keywords::default().reply_prefixes
+        );
 
-        let text = format!("{MINIMAL}\n[keywords]\nmonthly = []\nweekly = [\"周报\", \"\", 3]\n");
+        // Empty lists are fine now (the shape recognises reports); empty
+        // words and non-strings are not.
+        let text = format!(
+            "{MINIMAL}\n[keywords]\nmonthly = []\nweekly = [\"周报\", \"\", 3]\nexclude = [\" \"]\n"
+        );
         let all = issues(&text);
-        issue(&all, "keywords.monthly");
+        assert_eq!(all.len(), 3, "{all:#?}");
         issue(&all, "keywords.weekly[1]");
         issue(&all, "keywords.weekly[2]");
+        assert!(
+            issue(&all, "keywords.exclude[0]")
+                .message
+                .contains("veto every subject")
+        );
+    }
+
+    #[test]
+    fn an_old_config_with_the_former_default_keywords_still_loads() {
+        let text = format!(
+            "{MINIMAL}\n[keywords]\nweekly = [\"周报\", \"周总结\", \"周工作总结\", \"工作周报\", \"weekly report\", \"week report\"]\n\
+             monthly = [\"月报\", \"月度总结\", \"月工作总结\", \"月度报告\", \"工作月报\", \"monthly report\", \"month report\"]\n\
+             reply_prefixes = [\"re:\", \"re：\", \"回复:\", \"回复：\", \"答复:\", \"答复：\", \"fw:\", \"fwd:\", \"转发:\", \"转发：\", \"aw:\", \"wg:\"]\n"
+        );
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.keywords.weekly.len(), 6);
+        assert_eq!(c.keywords.monthly.len(), 7);
+        assert_eq!(c.keywords.exclude, Keywords::default().exclude);
+    }
+
+    #[test]
+    fn mail_from_an_alias_is_the_persons() {
+        let text = edit(
+            "supervisor = \"wangfang@example.com\"\n",
+            "supervisor = \"wangfang@example.com\"\naliases = [\"ZhangWei1985@163.com\", \"zw@qq.com\"]\n",
+        );
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        let zhang = c.roster.by_email("zhangwei1985@163.COM").unwrap();
+        assert_eq!(zhang.email, "zhangwei@example.com");
+        assert_eq!(zhang.aliases, ["zhangwei1985@163.com", "zw@qq.com"]);
+        assert_eq!(c.roster.by_email("zw@qq.com").unwrap().name, "张伟");
+        assert!(c.roster.by_email("nobody@qq.com").is_none());
+    }
+
+    #[test]
+    fn alias_clashes_are_named_with_key_and_line() {
+        // Another person's email, the person's own email, another alias.
+        let text = edit(
+            "supervisor = \"wangfang@example.com\"\n",
+            "supervisor = \"wangfang@example.com\"\naliases = [\"zw@qq.com\", \"WANGFANG@example.com\", \"zhangwei@example.com\"]\n",
+        )
+        .replace(
+            "role = \"assistant\"\n",
+            "role = \"assistant\"\naliases = [\"ZW@qq.com\", \"not an address\"]\n",
+        );
+        let all = issues(&text);
+        assert_eq!(all.len(), 4, "{all:#?}");
+        let line = line_of(&text, "aliases = [\"zw@qq.com\"");
+        let i = issue(&all, "person[1].aliases[1]");
+        assert_eq!(i.line, line);
+        assert!(i.message.contains("email of person[0]"), "{}", i.message);
+        let i = issue(&all, "person[1].aliases[2]");
+        assert!(i.message.contains("own email"), "{}", i.message);
+        let i = issue(&all, "person[2].aliases[0]");
+        assert_eq!(i.line, line_of(&text, "aliases = [\"ZW@qq.com\""));
+        assert!(
+            i.message
+                .contains(&format!("person[1].aliases[0] (line {line})")),
+            "{}",
+            i.message
+        );
+        assert!(
+            issue(&all, "person[2].aliases[1]")
+                .message
+                .contains("not an email address")
+        );
+        assert!(i.to_string().starts_with(&format!("{FILE}:")), "{i}");
+    }
+
+    #[test]
+    fn a_supervisor_given_by_alias_is_pointed_to_the_main_address() {
+        let text = edit(
+            "group = \"商务一组\"\n",
+            "group = \"商务一组\"\naliases = [\"fang@163.com\"]\n",
+        )
+        .replace(
+            "supervisor = \"wangfang@example.com\"",
+            "supervisor = \"fang@163.com\"",
+        );
+        let all = issues(&text);
+        let i = issue(&all, "person[1].supervisor");
+        assert!(
+            i.message.contains("alias of person[0] (王芳)")
+                && i.message.contains("\"wangfang@example.com\""),
+            "{}",
+            i.message
+        );
+    }
+
+    #[test]
+    fn names_are_found_in_text_longest_first() {
+        let people = ["张伟", "张伟华", "周明", "x"]
+            .iter()
+            .map(|n| Person {
+                name: n.to_string(),
+                email: format!("{}@example.com", n.len()),
+                aliases: Vec::new(),
+                role: Role::Rep,
+                group: None,
+                supervisor: None,
+                since: None,
+                until: None,
+                language: None,
+            })
+            .collect();
+        let roster = Roster::new(people);
+        let text = "张伟华 周明周报 x 张伟";
+        let found: Vec<&str> = roster
+            .names_in(text)
+            .into_iter()
+            .map(|r| &text[r])
+            .collect();
+        assert_eq!(found, ["张伟华", "周明", "张伟"]);
     }
 
     #[test]
