@@ -48,10 +48,12 @@ pub type Names<'a> = dyn Fn(&str) -> Vec<Range<usize>> + 'a;
 /// 周 or 月 is no period.
 pub fn recognise(subject: &str, keywords: &Keywords, names: &Names<'_>) -> Reading {
     let mut hay = fold(subject);
+    // Vetoes first: a name (a newsletter's display name `销售周刊`) must not
+    // hide one.
+    let excluded = find_words(&hay, &keywords.exclude);
     for span in names(&hay) {
         blank(&mut hay, span);
     }
-    let excluded = find_words(&hay, &keywords.exclude);
     let Some((word, _)) = excluded.first() else {
         return read(&hay, keywords);
     };
@@ -760,6 +762,18 @@ mod tests {
             recognise("Weekly news letter: sales update", &k, &nobody),
             Reading::Excluded {
                 word: "Newsletter".into(),
+                shape: Some(Kind::Weekly)
+            }
+        );
+        let newsletter = |hay: &str| {
+            hay.match_indices("营销周刊")
+                .map(|(at, n)| at..at + n.len())
+                .collect()
+        };
+        assert_eq!(
+            recognise("营销周刊 第48期 本周总结", &k, &newsletter),
+            Reading::Excluded {
+                word: "周刊".into(),
                 shape: Some(Kind::Weekly)
             }
         );
