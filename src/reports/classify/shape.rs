@@ -14,8 +14,9 @@
 //! phrases that mark a report of that kind by themselves, and `exclude`
 //! vetoes a subject (a newsletter is not a report however it is worded).
 
+use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
@@ -54,7 +55,7 @@ pub fn recognise(subject: &str, keywords: &Keywords, names: &Names<'_>) -> Readi
     for span in names(&hay) {
         blank(&mut hay, span);
     }
-    let Some((word, _)) = excluded.first() else {
+    let Some(word) = excluded.first().and_then(|(i, _)| keywords.exclude.get(*i)) else {
         return read(&hay, keywords);
     };
     let word = word.clone();
@@ -385,23 +386,41 @@ fn additions(hay: &str, keywords: &Keywords) -> Vec<Token> {
         .map(|p| (p, Kind::Weekly))
         .chain(keywords.monthly.iter().map(|p| (p, Kind::Monthly)))
         .collect();
-    let (compact, origin) = compact(hay);
-    let forms: Vec<String> = phrases.iter().map(|(p, _)| keyword_form(p)).collect();
-    let Some(ac) = matcher(&forms) else {
-        return Vec::new();
-    };
-    ac.find_iter(&compact)
-        .map(|m| Token {
-            span: origin(m.range()),
-            word: Word::Addition(phrases[m.pattern().as_usize()].1),
+    let words: Vec<String> = phrases.iter().map(|(p, _)| (*p).clone()).collect();
+    find_words(hay, &words)
+        .into_iter()
+        .map(|(i, span)| Token {
+            span,
+            word: Word::Addition(phrases[i].1),
             numbered: false,
         })
         .collect()
 }
 
-/// A leftmost-longest matcher of the non-empty `forms`; `None` when there
-/// are none.
-fn matcher(forms: &[String]) -> Option<AhoCorasick> {
+type Matcher = Option<Arc<AhoCorasick>>;
+
+/// Compiled matchers of configured word lists, by list: a message is
+/// classified many times a second and the lists change only with the
+/// config, so each list is compiled once (a process holds a few).
+static MATCHERS: LazyLock<Mutex<HashMap<Vec<String>, Matcher>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// A leftmost-longest matcher of `words` in [`keyword_form`]; `None` when
+/// there are none.
+fn matcher(words: &[String]) -> Matcher {
+    let Ok(mut cache) = MATCHERS.lock() else {
+        return compile(words);
+    };
+    if let Some(m) = cache.get(words) {
+        return m.clone();
+    }
+    let m = compile(words);
+    cache.insert(words.to_vec(), m.clone());
+    m
+}
+
+fn compile(words: &[String]) -> Matcher {
+    let forms: Vec<String> = words.iter().map(|w| keyword_form(w)).collect();
     if forms.iter().all(String::is_empty) {
         return None;
     }
@@ -417,6 +436,7 @@ fn matcher(forms: &[String]) -> Option<AhoCorasick> {
         .match_kind(MatchKind::LeftmostLongest)
         .build(forms)
         .ok()
+        .map(Arc::new)
 }
 
 /// `hay` without spaces and `-_.·`, and the way back from a range of that
@@ -443,16 +463,15 @@ fn compact(hay: &str) -> (String, impl Fn(Range<usize>) -> Range<usize>) {
     (text, origin)
 }
 
-/// Every configured word found in `hay` (compared like keywords), and
-/// where it is.
-fn find_words(hay: &str, words: &[String]) -> Vec<(String, Range<usize>)> {
-    let forms: Vec<String> = words.iter().map(|w| keyword_form(w)).collect();
-    let Some(ac) = matcher(&forms) else {
+/// Every configured word found in `hay` (compared like keywords): its
+/// index in `words`, and where it is.
+fn find_words(hay: &str, words: &[String]) -> Vec<(usize, Range<usize>)> {
+    let Some(ac) = matcher(words) else {
         return Vec::new();
     };
     let (compact, origin) = compact(hay);
     ac.find_iter(&compact)
-        .map(|m| (words[m.pattern().as_usize()].clone(), origin(m.range())))
+        .map(|m| (m.pattern().as_usize(), origin(m.range())))
         .collect()
 }
 
