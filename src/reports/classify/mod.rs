@@ -25,6 +25,7 @@ use crate::config::{Keywords, Person, Role, Roster};
 use crate::mail::parse::{Envelope, Mailbox};
 use crate::period::{Kind, Period};
 
+pub use fold::fold;
 pub use periods::period_in_subject;
 pub use prefix::{has_reply_prefix, is_forward, is_reply_or_forward};
 pub use shape::{Reading, recognise};
