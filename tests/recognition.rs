@@ -21,9 +21,11 @@ const LINA: &str = "lina@example.com";
 const ZHANG_163: &str = "zhangwei1985@163.com";
 /// After the deadline of 2026-W46 (Saturday 2026-11-14 22:00 in Shanghai).
 const AFTER_W46: &str = "2026-11-15T10:00:00+08:00";
-/// After the deadline of November's monthly report (the end of Tuesday
-/// 2026-12-01, its first working day).
-const AFTER_NOVEMBER: &str = "2026-12-02T10:00:00+08:00";
+/// After the deadline of October's monthly report (the end of Monday
+/// 2026-11-02, the first working day of November). Test times stay in the
+/// past: Dovecot replaces a future INTERNALDATE, and `sync --now` refuses a
+/// time ahead of the clock.
+const AFTER_OCTOBER: &str = "2026-11-03T10:00:00+08:00";
 
 fn at(text: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(text).expect("RFC 3339 test time")
@@ -92,22 +94,20 @@ fn message(app: &App, message_id: &str) -> Value {
 #[tokio::test]
 async fn monthly_work_summary_with_a_dotted_month_is_the_monthly_report() {
     let (servers, app) = start();
-    let raw = report(ZHANG, "张伟 2026.11 月度工作总结", "m11@zhang");
-    arrive(&servers, &raw, "2026-12-01T17:30:00+08:00").await;
+    let raw = report(ZHANG, "张伟 2026.10 月度工作总结", "m10@zhang");
+    arrive(&servers, &raw, "2026-11-02T17:30:00+08:00").await;
     // 李娜 writes it the way the old keyword list knew, as a control.
-    let raw = report(LINA, "李娜 11月月报", "m11@lina");
-    arrive(&servers, &raw, "2026-12-01T09:00:00+08:00").await;
-    app.sync(AFTER_NOVEMBER);
+    let raw = report(LINA, "李娜 10月月报", "m10@lina");
+    arrive(&servers, &raw, "2026-11-02T09:00:00+08:00").await;
+    app.sync(AFTER_OCTOBER);
 
-    assert_eq!(app.class_of("m11@zhang", false).as_deref(), Some("report"));
-    let row = app.row(AFTER_NOVEMBER, ZHANG, "2026-11");
+    assert_eq!(app.class_of("m10@zhang", false).as_deref(), Some("report"));
+    let row = app.row(AFTER_OCTOBER, ZHANG, "2026-10");
     assert_eq!(row["status"], "on_time", "{row}");
-    assert_eq!(row["message_id"], "m11@zhang");
-    assert_eq!(fines_of(&app, ZHANG, "2026-11"), 0);
-    assert_eq!(
-        app.row(AFTER_NOVEMBER, LINA, "2026-11")["status"],
-        "on_time"
-    );
+    assert_eq!(row["message_id"], "m10@zhang");
+    assert_eq!(row["received"], "2026-11-02T17:30:00+08:00");
+    assert_eq!(fines_of(&app, ZHANG, "2026-10"), 0);
+    assert_eq!(app.row(AFTER_OCTOBER, LINA, "2026-10")["status"], "on_time");
 }
 
 #[tokio::test]
