@@ -166,6 +166,7 @@ fn decide(
     }
     match class {
         Class::Ignored { reason } => Ok((MessageClass::Ignored, reason, false)),
+        Class::Flagged { reason } => Ok((MessageClass::Ignored, reason, true)),
         Class::Reply {
             replier,
             report_message_id,
