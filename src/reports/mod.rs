@@ -241,7 +241,7 @@ fn unauthenticated(
     let what = match class {
         Class::Report { kind, person, .. } => format!("{} report from {person}", kind.as_str()),
         Class::Reply { replier, .. } => format!("reply from {replier}"),
-        Class::Ignored { .. } => return None,
+        Class::Ignored { .. } | Class::Flagged { .. } => return None,
     };
     let authserv_id = cfg.notify.authserv_id.as_deref()?;
     let err = crate::mail::auth::check(env, authserv_id).err()?;
