@@ -31,6 +31,9 @@ use toml::de::{DeTable, DeValue};
 use crate::money::Fen;
 use crate::period::{DueRules, MonthlyDue, WeeklyDue};
 
+mod payroll;
+pub use payroll::PayrollConfig;
+
 /// One mistake in a config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigIssue {
@@ -270,6 +273,8 @@ pub struct Config {
     pub keywords: Keywords,
     pub notify: NotifyConfig,
     pub roster: Roster,
+    /// The `[payroll]` section (defaults when absent).
+    pub payroll: PayrollConfig,
 }
 
 /// A fixed set of config words for an enum: `as_str`, `FromStr` (with a
@@ -1047,6 +1052,7 @@ const ROOT_KEYS: &[&str] = &[
     "notify",
     "keywords",
     "person",
+    "payroll",
 ];
 const IMAP_KEYS: &[&str] = &[
     "host",
@@ -1202,6 +1208,7 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         Some(sec) => parse_smtp(ctx, &sec, &roster),
         None => None,
     };
+    let payroll = payroll::parse(ctx, &root, &roster, notify.schedule.digest_time);
 
     Some(Config {
         path: ctx.file.to_path_buf(),
@@ -1216,6 +1223,7 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         keywords,
         notify,
         roster,
+        payroll,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod mail;
 pub mod money;
 pub mod notify;
+pub mod payroll;
 pub mod period;
 pub mod reports;
 pub mod store;

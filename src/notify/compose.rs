@@ -35,6 +35,15 @@
 //! `text/html`, both UTF-8 in base64 or quoted-printable, with the given
 //! Message-ID, In-Reply-To, References and Date; lettre RFC 2047-encodes the
 //! subject and display names.
+//!
+//! # Attachments
+//!
+//! An email may carry files ([`Attachment`]: the payroll summary's XLSX, the
+//! compliance archive's zip). [`compose_message_with`] then wraps the
+//! alternative in `multipart/mixed`, one base64 part per file (never 7bit:
+//! see EMAIL-STACK-NOTES), `Content-Disposition: attachment` with the file
+//! name (RFC 2231-encoded by lettre when it is not ASCII; ASCII names read
+//! the same in every client).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -85,6 +94,11 @@ pub enum ComposeError {
     Address { email: String, reason: String },
     #[error("lettre refused to build the message: {0}")]
     Build(#[from] lettre::error::Error),
+    #[error(
+        "attachment `{filename}` cannot be sent: {reason}; give a file name without control \
+         characters or slashes and a MIME type like application/zip"
+    )]
+    Attachment { filename: String, reason: String },
 }
 
 // ---------------------------------------------------------------------------
@@ -139,6 +153,57 @@ pub fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
 /// (`请假/excuse 2026-W48 zhangwei@example.com`), as the late notice shows it.
 pub fn excuse_subject(period: &str, person_email: &str) -> String {
     format!("请假/excuse {period} {person_email}")
+}
+
+/// The MIME type of an Excel workbook (`.xlsx`).
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+/// The MIME type of a zip archive.
+pub const ZIP: &str = "application/zip";
+
+/// A file carried by an email, sent base64-encoded (see the module doc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The name the recipient sees, e.g. `payroll-2026-11.xlsx`.
+    pub filename: String,
+    /// A MIME type such as [`XLSX`] or [`ZIP`].
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+impl Attachment {
+    pub fn new(
+        filename: impl Into<String>,
+        content_type: impl Into<String>,
+        data: Vec<u8>,
+    ) -> Attachment {
+        Attachment {
+            filename: filename.into(),
+            content_type: content_type.into(),
+            data,
+        }
+    }
+
+    fn part(&self) -> Result<SinglePart, ComposeError> {
+        let problem = |reason: &str| ComposeError::Attachment {
+            filename: self.filename.clone(),
+            reason: reason.to_string(),
+        };
+        let name = self.filename.trim();
+        if name.is_empty()
+            || name
+                .chars()
+                .any(|c| c.is_control() || c == '/' || c == '\\')
+        {
+            return Err(problem(
+                "the file name is empty or has a control character or slash",
+            ));
+        }
+        let content_type = ContentType::parse(&self.content_type)
+            .map_err(|_| problem("the MIME type is not valid"))?;
+        let body = Body::new_with_encoding(self.data.clone(), ContentTransferEncoding::Base64)
+            .map_err(|_| problem("lettre refused base64 for it"))?;
+        Ok(lettre::message::Attachment::new(name.to_string()).body(body, content_type))
+    }
 }
 
 /// Deadline reminder to a rep or clerk whose report is still pending.
@@ -604,7 +669,7 @@ impl Email for ExcuseConfirmation {
 }
 
 /// Every email kind, as [`Templates::render`] takes it.
-pub const KINDS: [&str; 7] = [
+pub const KINDS: [&str; 9] = [
     "deadline_reminder",
     "late_notice",
     "misaddressed",
@@ -612,6 +677,8 @@ pub const KINDS: [&str; 7] = [
     "escalation",
     "digest",
     "excuse_confirmation",
+    "payroll",
+    "sales_import",
 ];
 
 // ---------------------------------------------------------------------------
@@ -652,6 +719,12 @@ const TEMPLATE_FILES: &[(&str, &str)] = embed![
     "zh/excuse_confirmation.subject.txt",
     "zh/excuse_confirmation.txt",
     "zh/excuse_confirmation.html",
+    "zh/payroll.subject.txt",
+    "zh/payroll.txt",
+    "zh/payroll.html",
+    "zh/sales_import.subject.txt",
+    "zh/sales_import.txt",
+    "zh/sales_import.html",
     "en/labels.txt",
     "en/layout.html",
     "en/layout.txt",
@@ -676,6 +749,12 @@ const TEMPLATE_FILES: &[(&str, &str)] = embed![
     "en/excuse_confirmation.subject.txt",
     "en/excuse_confirmation.txt",
     "en/excuse_confirmation.html",
+    "en/payroll.subject.txt",
+    "en/payroll.txt",
+    "en/payroll.html",
+    "en/sales_import.subject.txt",
+    "en/sales_import.txt",
+    "en/sales_import.html",
 ];
 
 /// Marks the end of a table cell in rendered plain text (the `cell` filter);
@@ -1010,6 +1089,34 @@ pub fn compose_message(
     references: &[String],
     date: DateTime<Utc>,
 ) -> Result<Message, ComposeError> {
+    compose_message_with(
+        from,
+        to,
+        cc,
+        rendered,
+        message_id,
+        in_reply_to,
+        references,
+        date,
+        &[],
+    )
+}
+
+/// [`compose_message`] with files attached: `multipart/mixed` holding the
+/// alternative and then each attachment (without attachments, exactly
+/// [`compose_message`]).
+#[allow(clippy::too_many_arguments)]
+pub fn compose_message_with(
+    from: &Mailbox,
+    to: &[Mailbox],
+    cc: &[Mailbox],
+    rendered: &Rendered,
+    message_id: &str,
+    in_reply_to: Option<&str>,
+    references: &[String],
+    date: DateTime<Utc>,
+    attachments: &[Attachment],
+) -> Result<Message, ComposeError> {
     if to.is_empty() {
         return Err(ComposeError::NoRecipient);
     }
@@ -1061,10 +1168,39 @@ pub fn compose_message(
 
     let boundary = boundary_for(id, rendered);
     let alternative = MultiPart::alternative()
-        .boundary(boundary)
+        .boundary(boundary.clone())
         .singlepart(text_part(ContentType::TEXT_PLAIN, &rendered.text)?)
         .singlepart(text_part(ContentType::TEXT_HTML, &rendered.html)?);
-    Ok(builder.multipart(alternative)?)
+    if attachments.is_empty() {
+        return Ok(builder.multipart(alternative)?);
+    }
+    let mut mixed = MultiPart::mixed()
+        .boundary(mixed_boundary(&boundary, attachments))
+        .multipart(alternative);
+    for a in attachments {
+        mixed = mixed.singlepart(a.part()?);
+    }
+    Ok(builder.multipart(mixed)?)
+}
+
+/// The outer boundary of an email with attachments, derived from the inner
+/// one and the files, so the same inputs still give the same bytes.
+fn mixed_boundary(inner: &str, attachments: &[Attachment]) -> String {
+    let mut hash = Sha256::new();
+    hash.update(inner.as_bytes());
+    for a in attachments {
+        for part in [a.filename.as_bytes(), a.content_type.as_bytes(), &a.data] {
+            hash.update(part);
+            hash.update([0]);
+        }
+    }
+    let hex: String = hash
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("=_reportd_mixed_{hex}")
 }
 
 /// The id without its optional angle brackets, if it can stand in a header
