@@ -3,6 +3,7 @@
 
 mod board;
 pub mod calendar;
+mod payroll;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -112,6 +113,18 @@ pub enum Command {
         /// YYYY-MM; default the current month.
         #[arg(long)]
         month: Option<String>,
+    },
+    /// A month's sales (业绩) for payroll.
+    Sales {
+        #[command(subcommand)]
+        action: payroll::SalesAction,
+    },
+    /// A month's payroll summary: pay, report fines, refunds, activity fund.
+    Payroll(payroll::PayrollArgs),
+    /// The department activity fund.
+    Fund {
+        #[command(subcommand)]
+        action: payroll::FundAction,
     },
     /// Run the whole pipeline on a generated month of a fictional team's mail.
     Demo {
@@ -270,6 +283,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             };
             print!("{}", calendar_view(year, month, calendar, cfg));
         }
+        Command::Sales { action } => payroll::sales(&engine, action)?,
+        Command::Payroll(args) => payroll::payroll(&engine, args).await?,
+        Command::Fund { action } => payroll::fund_spend(&engine, action)?,
         Command::CheckConfig | Command::Demo { .. } => {}
     }
     Ok(ExitCode::SUCCESS)

@@ -376,3 +376,117 @@ fn levels(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Option<Vec<Level>> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, ConfigIssue};
+    use crate::money::Fen;
+    use crate::payroll::rules::Rate;
+    use chrono::NaiveTime;
+
+    const BASE: &str = r#"database = "x.sqlite3"
+tracking_starts = "2026-11-02"
+calendar = []
+[maildir]
+path = "/tmp"
+[notify]
+digest_time = "09:15"
+[[person]]
+name = "陈刚"
+email = "chengang@example.com"
+role = "manager"
+[[person]]
+name = "赵敏"
+email = "zhaomin@example.com"
+role = "assistant"
+"#;
+
+    fn load(extra: &str) -> Result<Config, Vec<ConfigIssue>> {
+        Config::from_toml_str(&format!("{BASE}{extra}"), std::path::Path::new("r.toml"))
+            .map_err(|e| e.0)
+    }
+
+    #[test]
+    fn defaults_are_the_handbook_and_go_to_the_assistant_and_manager() {
+        let cfg = load("").expect("config");
+        let p = &cfg.payroll;
+        assert_eq!(
+            p.recipients,
+            ["zhaomin@example.com", "chengang@example.com"]
+        );
+        assert_eq!(p.send.working_day, 3);
+        assert_eq!(
+            p.send.time,
+            NaiveTime::from_hms_opt(9, 15, 0).expect("time")
+        );
+        assert_eq!(p.rules, crate::payroll::rules::PayRules::default());
+    }
+
+    #[test]
+    fn every_rule_can_be_set() {
+        let cfg = load(
+            r#"[payroll]
+recipients = ["ChenGang@example.com"]
+send_working_day = 5
+send_time = "10:00"
+base_regular_yuan = 800
+base_supervisor_yuan = 3000
+proxy_share = "1.5%"
+rep_commission = [{ from_yuan = 0, rate = "0%" }, { from_yuan = 6000, rate = "2.5%" }]
+manager_bands = [{ from = "0%", rate = "0%" }, { from = "70%", rate = "1%" }, { from = "150%", rate = "2%" }]
+[[payroll.level]]
+name = "L2"
+base_yuan = 900
+min_sales_yuan = 20000
+"#,
+        )
+        .expect("config");
+        let p = &cfg.payroll;
+        assert_eq!(p.recipients, ["chengang@example.com"]);
+        assert_eq!(p.send.working_day, 5);
+        assert_eq!(p.rules.base_regular, Fen::from_yuan(800));
+        assert_eq!(p.rules.base_supervisor, Some(Fen::from_yuan(3000)));
+        assert_eq!(p.rules.proxy_share, Rate::bp(150));
+        assert_eq!(p.rules.rep.brackets()[1].rate, Rate::bp(250));
+        assert_eq!(p.rules.manager.bands()[2].rate, Rate::percent(2));
+        assert_eq!(p.rules.levels[0].min_sales, Some(Fen::from_yuan(20_000)));
+    }
+
+    #[test]
+    fn mistakes_name_the_key_and_line() {
+        let issues = load(
+            r#"[payroll]
+recipients = ["nobody@example.com"]
+sms_rate = "three percent"
+clerk_commission = [{ from_yuan = 0, rate = "0%" }, { from_yuan = 0, rate = "3%" }]
+supervisor_bands = [{ from = "0%" }]
+send_tme = "08:00"
+"#,
+        )
+        .unwrap_err();
+        let line = |n: usize| BASE.lines().count() + n;
+        let has = |key: &str, at: usize, words: &str| {
+            issues
+                .iter()
+                .any(|i| i.key == key && i.line == at && i.message.contains(words))
+        };
+        assert!(
+            has("payroll.recipients[0]", line(2), "not the address"),
+            "{issues:#?}"
+        );
+        assert!(
+            has("payroll.sms_rate", line(3), "not a percentage"),
+            "{issues:#?}"
+        );
+        assert!(
+            has("payroll.clerk_commission", line(4), "increasing"),
+            "{issues:#?}"
+        );
+        assert!(
+            has("payroll.supervisor_bands[0].rate", line(5), "missing key"),
+            "{issues:#?}"
+        );
+        assert!(has("payroll.send_tme", line(6), "send_time"), "{issues:#?}");
+        assert!(issues.iter().all(|i| i.file.ends_with("r.toml")));
+    }
+}

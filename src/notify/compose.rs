@@ -1541,6 +1541,24 @@ mod tests {
                     "请假/excuse 2026-W48 zhangwei@example.com",
                 ],
             ),
+            both(
+                "payroll",
+                &crate::payroll::close::sample_email(person.clone()),
+                vec![
+                    "2026-11",
+                    "1470.00",
+                    "2026-W48",
+                    "2026-W44",
+                    "179.50",
+                    "120.50",
+                    "payroll-2026-11.xlsx",
+                ],
+            ),
+            both(
+                "sales_import",
+                &crate::payroll::by_email::sample_email(person.clone()),
+                vec!["2026-11", "sales.xlsx", "C (自拓)", "is not an amount"],
+            ),
         ]
     }
 

@@ -405,6 +405,27 @@ impl SalesImportEmail {
     }
 }
 
+/// A filled-in context for template tests.
+#[cfg(test)]
+pub(crate) fn sample_email(filer: Contact) -> SalesImportEmail {
+    SalesImportEmail {
+        filer,
+        month: "2026-11".into(),
+        file: Some("sales.xlsx".into()),
+        request_subject: "业绩 2026-11".into(),
+        received: "2026-12-01 10:00".into(),
+        outcome: Outcome::Invalid {
+            problems: vec![Problem {
+                row: 3,
+                column: "C (自拓)".into(),
+                reason: "`abc` is not an amount in yuan".into(),
+            }],
+        },
+        changes: vec![],
+        summary_issued_at: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

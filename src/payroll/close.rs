@@ -310,3 +310,72 @@ fn parts(p: &PersonPay) -> Vec<Part> {
     }
     out
 }
+
+/// A filled-in context for template tests.
+#[cfg(test)]
+pub(crate) fn sample_email(person: Contact) -> PayrollEmail {
+    PayrollEmail {
+        month: "2026-11".into(),
+        reissue: None,
+        issued_at: "2026-12-03 08:30".into(),
+        sales_imported: true,
+        sales_file: Some("sales-2026-11.xlsx".into()),
+        people: vec![PayRow {
+            person,
+            group: Some("商务一组".into()),
+            role: "rep".into(),
+            standing: Some("regular".into()),
+            counted: Some("23000.00".into()),
+            base: Some("750.00".into()),
+            base_after_cut: Some("750.00".into()),
+            cut: false,
+            commission: Some("720.00".into()),
+            parts: vec![
+                Part {
+                    part: "sales",
+                    amount: "650.00".into(),
+                    how: "7000.00 × 3% = 210.00 + 11000.00 × 4% = 440.00".into(),
+                },
+                Part {
+                    part: "proxy",
+                    amount: "70.00".into(),
+                    how: String::new(),
+                },
+            ],
+            fines: "50.00".into(),
+            fine_count: 1,
+            fine_periods: vec!["2026-W48".into()],
+            refunds: "50.00".into(),
+            refund_items: vec![RefundView {
+                period: "2026-W44".into(),
+                month: "2026-10".into(),
+                amount: "50.00".into(),
+            }],
+            net: Some("1470.00".into()),
+            flags: vec!["bottom_three".into()],
+        }],
+        totals: TotalsView {
+            people: 1,
+            base_after_cut: "750.00".into(),
+            commission: "720.00".into(),
+            fines: "50.00".into(),
+            refunds: "50.00".into(),
+            net: "1470.00".into(),
+        },
+        fund: FundView {
+            opening: "300.00".into(),
+            fines: "25.00".into(),
+            refunds: "-25.00".into(),
+            spending: "120.50".into(),
+            closing: "179.50".into(),
+            items: vec![SpendView {
+                date: "2026-11-20".into(),
+                amount: "120.50".into(),
+                note: "团建聚餐".into(),
+                by: "陈刚".into(),
+            }],
+        },
+        flagged: 1,
+        attachment: "payroll-2026-11.xlsx".into(),
+    }
+}

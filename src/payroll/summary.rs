@@ -724,3 +724,259 @@ pub fn issued_at(conn: &Connection, month: Month) -> rusqlite::Result<Option<Dat
         .optional()?;
     at.as_deref().map(parse_ts).transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use chrono_tz::Asia::Shanghai;
+
+    const CONFIG: &str = r#"
+database = "x.sqlite3"
+tracking_starts = "2026-10-01"
+calendar = []
+[maildir]
+path = "/tmp"
+[[person]]
+name = "陈刚"
+email = "chengang@example.com"
+role = "manager"
+[[person]]
+name = "王芳"
+email = "wangfang@example.com"
+role = "supervisor"
+group = "商务一组"
+[[person]]
+name = "赵敏"
+email = "zhaomin@example.com"
+role = "assistant"
+[[person]]
+name = "张伟"
+email = "zhangwei@example.com"
+role = "rep"
+supervisor = "wangfang@example.com"
+[[person]]
+name = "李娜"
+email = "lina@example.com"
+role = "clerk"
+supervisor = "wangfang@example.com"
+"#;
+
+    const ZHANG: &str = "zhangwei@example.com";
+
+    fn setup() -> (tempfile::TempDir, Connection, Config) {
+        let dir = tempfile::tempdir().expect("dir");
+        let conn = crate::store::open(&dir.path().join("p.sqlite3")).expect("db");
+        let cfg = Config::from_toml_str(CONFIG, std::path::Path::new("t.toml")).expect("config");
+        (dir, conn, cfg)
+    }
+
+    fn local(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        Shanghai
+            .with_ymd_and_hms(y, m, d, h, 0, 0)
+            .single()
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    fn month(m: &str) -> Month {
+        m.parse().expect("month")
+    }
+
+    /// Books a 50-yuan fine due at `due`; returns its id.
+    fn fine(conn: &Connection, period: &str, due: DateTime<Utc>) -> i64 {
+        conn.execute(
+            "INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence)
+             VALUES (?1, ?2, ?3, 'fine', 5000, 2500, 'missing', 'deadline')",
+            params![ts(due), ZHANG, period],
+        )
+        .expect("fine");
+        conn.last_insert_rowid()
+    }
+
+    fn waive(conn: &Connection, fine: i64, period: &str, at: DateTime<Utc>) {
+        conn.execute(
+            "INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence, reverses)
+             VALUES (?1, ?2, ?3, 'waiver', -5000, -2500, '病假', 'excuse #1', ?4)",
+            params![ts(at), ZHANG, period, fine],
+        )
+        .expect("waiver");
+    }
+
+    fn zhang(s: &Summary) -> &PersonPay {
+        s.people.iter().find(|p| p.email == ZHANG).expect("zhang")
+    }
+
+    #[test]
+    fn a_fine_is_deducted_in_the_month_of_its_deadline() {
+        let (_d, conn, cfg) = setup();
+        // W48 is due Sat 2026-11-28 22:00; November's monthly report is
+        // due at the end of Tue 2026-12-01 (00:00 on Dec 2).
+        fine(&conn, "2026-W48", local(2026, 11, 28, 22));
+        fine(&conn, "2026-11", local(2026, 12, 2, 0));
+        let nov = summary(&conn, &cfg, month("2026-11")).expect("nov");
+        let dec = summary(&conn, &cfg, month("2026-12")).expect("dec");
+        let periods = |s: &Summary| -> Vec<String> {
+            zhang(s)
+                .fines
+                .items
+                .iter()
+                .map(|l| l.period.clone())
+                .collect()
+        };
+        assert_eq!(periods(&nov), ["2026-W48"]);
+        assert_eq!(periods(&dec), ["2026-11"]);
+        assert_eq!(zhang(&nov).fines.amount_fen, Fen(5000));
+        assert!(!nov.sales_imported && zhang(&nov).net_pay_fen.is_none());
+    }
+
+    #[test]
+    fn a_waiver_before_the_summary_nets_out_one_after_is_a_refund_next_month() {
+        let (_d, conn, cfg) = setup();
+        let w46 = fine(&conn, "2026-W46", local(2026, 11, 14, 22));
+        waive(&conn, w46, "2026-W46", local(2026, 11, 16, 10));
+        let w47 = fine(&conn, "2026-W47", local(2026, 11, 21, 22));
+        let issued = issue(&conn, &cfg, month("2026-11"), local(2026, 12, 3, 8)).expect("issue");
+        assert_eq!(zhang(&issued).fines.count, 1, "W46 nets out, W47 stands");
+        assert_eq!(issued.fund.fines_fen, Fen(2500));
+        assert_eq!(issued.fund.closing_fen, Fen(2500));
+        // After the summary went out: W47 is waived.
+        waive(&conn, w47, "2026-W47", local(2026, 12, 5, 10));
+        let again = summary(&conn, &cfg, month("2026-11")).expect("nov");
+        assert_eq!(again, issued, "a sent summary is never changed");
+        let dec = summary(&conn, &cfg, month("2026-12")).expect("dec");
+        let refund = &zhang(&dec).refunds;
+        assert_eq!(refund.amount_fen, Fen(5000));
+        assert_eq!(refund.items[0].period, "2026-W47");
+        assert_eq!(refund.items[0].month, month("2026-11"));
+        assert_eq!(zhang(&dec).fines.count, 0);
+        assert_eq!(
+            (
+                dec.fund.opening_fen,
+                dec.fund.refunds_fen,
+                dec.fund.closing_fen
+            ),
+            (Fen(2500), Fen(-2500), Fen(0))
+        );
+        let e = issue(&conn, &cfg, month("2026-11"), local(2026, 12, 6, 8)).unwrap_err();
+        assert!(matches!(e, PayrollError::AlreadyIssued { .. }), "{e}");
+    }
+
+    #[test]
+    fn spending_leaves_the_fund_in_its_month() {
+        let (_d, conn, cfg) = setup();
+        fine(&conn, "2026-W46", local(2026, 11, 14, 22));
+        fund::spend(
+            &conn,
+            &cfg,
+            Fen(1_250),
+            "奶茶",
+            "chengang@example.com",
+            local(2026, 11, 20, 15),
+        )
+        .expect("spend");
+        fund::spend(
+            &conn,
+            &cfg,
+            Fen(100),
+            "x",
+            "chengang@example.com",
+            local(2026, 12, 1, 9),
+        )
+        .expect("spend");
+        let nov = summary(&conn, &cfg, month("2026-11")).expect("nov");
+        assert_eq!(nov.fund.spending_fen, Fen(1_250));
+        assert_eq!(nov.fund.closing_fen, Fen(2500 - 1_250));
+        assert_eq!(nov.fund.spending[0].note, "奶茶");
+    }
+
+    #[test]
+    fn pay_follows_the_worked_examples_and_the_team_bands() {
+        let (_d, conn, cfg) = setup();
+        let csv = "姓名,自拓,代理拜访,状态,团队目标\n张伟,23000,7000,转正,\n李娜,32000,0,转正,\n王芳,,,,50000\n";
+        crate::payroll::sales::import(
+            &conn,
+            &cfg,
+            month("2026-11"),
+            "s.csv",
+            csv.as_bytes(),
+            "x",
+            Utc::now(),
+        )
+        .expect("import");
+        fine(&conn, "2026-W48", local(2026, 11, 28, 22));
+        let s = summary(&conn, &cfg, month("2026-11")).expect("summary");
+        let z = zhang(&s);
+        assert_eq!(z.base_after_cut_fen, Some(Fen::from_yuan(750)));
+        assert_eq!(z.commission_fen, Some(Fen::from_yuan(210 + 440 + 70)));
+        assert_eq!(z.net_pay_fen, Some(Fen::from_yuan(750 + 720 - 50)));
+        let lina = s
+            .people
+            .iter()
+            .find(|p| p.email == "lina@example.com")
+            .expect("lina");
+        assert_eq!(lina.commission_fen, Some(Fen::from_yuan(240 + 640)));
+        let wang = s
+            .people
+            .iter()
+            .find(|p| p.email == "wangfang@example.com")
+            .expect("wang");
+        let team = wang.team.expect("team");
+        assert_eq!(team.team_sales_fen, Fen::from_yuan(23_000 + 32_000));
+        assert_eq!(team.commission_fen, Fen::from_yuan(825), "110% → 1.5%");
+        assert_eq!(wang.net_pay_fen, None);
+        assert!(wang.flags.contains(&Flag::BaseNotConfigured));
+        let chen = s
+            .people
+            .iter()
+            .find(|p| p.email == "chengang@example.com")
+            .expect("chen");
+        assert_eq!(chen.flags, [Flag::NoSales]);
+        assert!(s.people.iter().all(|p| p.role != "assistant"));
+    }
+
+    #[test]
+    fn probation_and_elimination_flags() {
+        let (_d, conn, cfg) = setup();
+        let import = |m: &str, csv: &str| {
+            crate::payroll::sales::import(
+                &conn,
+                &cfg,
+                month(m),
+                "s.csv",
+                csv.as_bytes(),
+                "x",
+                Utc::now(),
+            )
+            .expect("import");
+        };
+        import(
+            "2026-10",
+            "姓名,自拓,状态\n张伟,6000,试用1\n李娜,3000,转正\n",
+        );
+        import("2026-11", "姓名,自拓,状态\n张伟,9000,试用2\n李娜,0,转正\n");
+        let s = summary(&conn, &cfg, month("2026-11")).expect("summary");
+        assert_eq!(
+            zhang(&s).flags,
+            [Flag::RegularFromMonth3],
+            "6000 + 9000 = 15000"
+        );
+        let lina = s
+            .people
+            .iter()
+            .find(|p| p.email == "lina@example.com")
+            .expect("lina");
+        assert_eq!(
+            lina.flags,
+            [
+                Flag::ZeroMonth,
+                Flag::BelowBaseTwoMonths,
+                Flag::BelowMinimumTarget
+            ]
+        );
+        assert_eq!(lina.base_after_cut_fen, Some(Fen::ZERO));
+        import("2026-12", "姓名,自拓,状态\n张伟,100,试用2\n");
+        let dec = summary(&conn, &cfg, month("2026-12")).expect("dec");
+        assert!(zhang(&dec).flags.contains(&Flag::EliminatedByDefault));
+    }
+}
