@@ -5,17 +5,8 @@
 //! was missed once (the newest digest, the latest reply reminder), not a
 //! backlog.
 //!
-//! # Monthly close
-//!
 //! Emails owed once a month when a month closes (the payroll summary, the
-//! compliance archive) plug in as [`MonthlyClose`] hooks
-//! ([`Planner::with_monthly_closes`]). For each hook the planner finds the
-//! newest month whose close time ([`CloseTime`], e.g. the third working day
-//! of the next month at 08:30) has come; unless its email is in the outbox
-//! under `<name>:<YYYY-MM>`, it asks the hook for the [`Letter`] (inside the
-//! judging transaction, so the hook may record what it sent) and queues it.
-//! [`Planner::issue_monthly`] sends a month now: the first issue if it never
-//! went out, else a re-issue under `<name>:<YYYY-MM>:reissue-<n>`.
+//! compliance archive) plug in as [`MonthlyClose`] hooks: see [`close`].
 
 use chrono::{DateTime, Duration, Utc};
 use lettre::message::Mailbox;
@@ -29,14 +20,15 @@ use crate::notify::compose::{
     self, Audience, Contact, DeadlineReminder, Digest, DigestGroup, DigestRow, Email, Escalation,
     GroupStats, LateNotice, Misaddressed, PendingReply, ReplyReminder, ReplyState, Templates,
 };
-use crate::notify::compose::{Attachment, Rendered};
 use crate::notify::compose::{ExcuseConfirmation, ExcuseOutcome};
 use crate::notify::outbox::{self, Outgoing};
-use crate::notify::schedule::CloseTime;
 use crate::period::{Deadline, Kind, Month, Period};
 use crate::reports::commands;
 use crate::reports::compliance::{self, Status, Verdict};
 use crate::reports::{self, ReportInfo};
+
+mod close;
+pub use close::{CloseContext, CloseError, Issue, Letter, MonthlyClose, close_key};
 
 /// How far back a notice about a past event is still worth sending after
 /// downtime.
@@ -63,75 +55,6 @@ pub enum NotifyError {
         month: Month,
         source: CloseError,
     },
-}
-
-/// What a [`MonthlyClose`] hook may fail with; each hook keeps its own
-/// error type (its message should say what to do).
-pub type CloseError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Which sending of a month's email this is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Issue {
-    /// The first, owed once per month.
-    First,
-    /// The n-th re-issue (1-based), marked 重发/re-issue.
-    Reissue(u32),
-}
-
-impl Issue {
-    fn next(self) -> Issue {
-        match self {
-            Issue::First => Issue::Reissue(1),
-            Issue::Reissue(n) => Issue::Reissue(n + 1),
-        }
-    }
-}
-
-/// The idempotency key of a month's email.
-pub fn close_key(name: &str, month: Month, issue: Issue) -> String {
-    match issue {
-        Issue::First => format!("{name}:{month}"),
-        Issue::Reissue(n) => format!("{name}:{month}:reissue-{n}"),
-    }
-}
-
-/// What a hook gets to build its email.
-pub struct CloseContext<'a> {
-    pub cfg: &'a Config,
-    pub calendar: &'a Calendar,
-    pub templates: &'a Templates,
-}
-
-/// A rendered email with its recipients and files, ready to queue.
-#[derive(Debug, Clone)]
-pub struct Letter {
-    pub to: Vec<Contact>,
-    pub cc: Vec<Contact>,
-    pub rendered: Rendered,
-    pub attachments: Vec<Attachment>,
-}
-
-/// An email owed once per month when the month closes (see the module
-/// doc). Implemented by the payroll summary; the archive plugs in the same
-/// way.
-pub trait MonthlyClose: Send + Sync {
-    /// Short, stable, ASCII: the outbox kind and key prefix (`payroll`).
-    fn name(&self) -> &'static str;
-    /// When a month closes for this email.
-    fn close_time(&self, cfg: &Config) -> CloseTime;
-    /// The month's email. Called inside the planning transaction: with
-    /// [`Issue::First`] at most once per month (until its outbox row is
-    /// gone), so the hook may record what it sent; with
-    /// [`Issue::Reissue`] for each re-issue. An error leaves nothing of the
-    /// hook's writes and the rest of the planning goes on.
-    fn letter(
-        &self,
-        ctx: &CloseContext<'_>,
-        conn: &Connection,
-        month: Month,
-        issue: Issue,
-        now: DateTime<Utc>,
-    ) -> Result<Letter, CloseError>;
 }
 
 /// Everything planning needs, built once per process.
@@ -226,117 +149,6 @@ impl<'a> Planner<'a> {
         Ok(queued)
     }
 
-    /// Queues the email of the newest month `hook` closed, unless it is out.
-    fn monthly_close(
-        &self,
-        conn: &Connection,
-        hook: &dyn MonthlyClose,
-        now: DateTime<Utc>,
-    ) -> Result<usize, NotifyError> {
-        let month = hook
-            .close_time(self.cfg)
-            .latest_closed(now, self.calendar, self.cfg.timezone);
-        if month.last_day() < self.cfg.tracking_starts
-            || outbox::state_of(conn, &close_key(hook.name(), month, Issue::First))?.is_some()
-        {
-            return Ok(0);
-        }
-        match self.queue_close(conn, hook, month, Issue::First, now) {
-            Err(NotifyError::Close {
-                name,
-                month,
-                source,
-            }) => {
-                // One hook's failure must not hold back every other email.
-                tracing::warn!(%month, "the {name} email of {month} could not be made: {source}");
-                Ok(0)
-            }
-            other => other,
-        }
-    }
-
-    /// Queues `month`'s email of `hook` now: its first issue if it never
-    /// went out, else the next re-issue. Returns which it was and its key.
-    pub fn issue_monthly(
-        &self,
-        conn: &Connection,
-        hook: &dyn MonthlyClose,
-        month: Month,
-        now: DateTime<Utc>,
-    ) -> Result<(Issue, String), NotifyError> {
-        let mut issue = Issue::First;
-        while outbox::state_of(conn, &close_key(hook.name(), month, issue))?.is_some() {
-            issue = issue.next();
-        }
-        self.queue_close(conn, hook, month, issue, now)?;
-        Ok((issue, close_key(hook.name(), month, issue)))
-    }
-
-    /// Asks the hook for its letter (in a savepoint, so a failure leaves
-    /// none of its writes) and queues it.
-    fn queue_close(
-        &self,
-        conn: &Connection,
-        hook: &dyn MonthlyClose,
-        month: Month,
-        issue: Issue,
-        now: DateTime<Utc>,
-    ) -> Result<usize, NotifyError> {
-        let ctx = CloseContext {
-            cfg: self.cfg,
-            calendar: self.calendar,
-            templates: self.templates,
-        };
-        conn.execute_batch("SAVEPOINT monthly_close")?;
-        let letter = match hook.letter(&ctx, conn, month, issue, now) {
-            Ok(letter) => letter,
-            Err(source) => {
-                conn.execute_batch("ROLLBACK TO monthly_close; RELEASE monthly_close")?;
-                return Err(NotifyError::Close {
-                    name: hook.name(),
-                    month,
-                    source,
-                });
-            }
-        };
-        conn.execute_batch("RELEASE monthly_close")?;
-        let key = close_key(hook.name(), month, issue);
-        self.queue_letter(conn, &key, hook.name(), &letter, None, now)
-    }
-
-    /// Queues a rendered letter under `key` (the outbox kind is `kind`),
-    /// threaded under `in_reply_to` when given, to go now.
-    pub fn queue_letter(
-        &self,
-        conn: &Connection,
-        key: &str,
-        kind: &str,
-        letter: &Letter,
-        in_reply_to: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<usize, NotifyError> {
-        let mailboxes = |list: &[Contact]| {
-            list.iter()
-                .map(Contact::mailbox)
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let message_id = outbox::message_id_for(key, &self.domain);
-        let references: Vec<String> = in_reply_to.iter().map(ToString::to_string).collect();
-        let message = compose::compose_message_with(
-            &self.from,
-            &mailboxes(&letter.to)?,
-            &mailboxes(&letter.cc)?,
-            &letter.rendered,
-            &message_id,
-            in_reply_to,
-            &references,
-            now,
-            &letter.attachments,
-        )?;
-        let out = Outgoing::from_message(key, kind, &message, now)?;
-        Ok(usize::from(outbox::enqueue(conn, &out, now)?))
-    }
-
     /// The next instant after `now` at which an email may become owed, so
     /// the daemon can sleep until then.
     pub fn next_event(
@@ -367,10 +179,7 @@ impl<'a> Planner<'a> {
                     }));
             }
         }
-        for hook in self.closes {
-            let close = hook.close_time(self.cfg);
-            times.push(close.next_after(now, self.calendar, tz));
-        }
+        times.extend(self.next_close(now));
         Ok(times.into_iter().filter(|t| *t > now).min())
     }
 
