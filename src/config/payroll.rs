@@ -7,7 +7,8 @@ use chrono::NaiveTime;
 use toml::de::DeValue;
 
 use super::{
-    At, Ctx, Roster, Sec, check_keys, opt_int_in, opt_str, opt_str_list, opt_table, wrong_type,
+    At, Ctx, Roster, Sec, check_keys, opt_int_in, opt_str, opt_str_list, opt_table, opt_time,
+    wrong_type,
 };
 use crate::money::Fen;
 use crate::notify::schedule::CloseTime;
@@ -95,7 +96,7 @@ pub(super) fn parse(
     {
         cfg.send.working_day = day;
     }
-    if let Some(t) = time(ctx, &sec, "send_time", r#"send_time = "08:30""#) {
+    if let Some(t) = opt_time(ctx, &sec, "send_time", r#"send_time = "08:30""#) {
         cfg.send.time = t;
     }
     money_keys(ctx, &sec, &mut cfg.rules);
@@ -138,21 +139,6 @@ fn recipients(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, roster: &Roster) -> Option<V
         }
     }
     Some(out)
-}
-
-fn time(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, key: &str, example: &str) -> Option<NaiveTime> {
-    let s = opt_str(ctx, sec, key, example)?;
-    match NaiveTime::parse_from_str(s.v.trim(), "%H:%M") {
-        Ok(t) => Some(t),
-        Err(_) => {
-            let message = format!(
-                "\"{}\" is not a time of day; write it as HH:MM, e.g. {example}",
-                s.v
-            );
-            ctx.push(sec.key(key), s.line, message);
-            None
-        }
-    }
 }
 
 /// Whole yuan in 0..=10,000,000.
@@ -420,6 +406,18 @@ role = "assistant"
             NaiveTime::from_hms_opt(9, 15, 0).expect("time")
         );
         assert_eq!(p.rules, crate::payroll::rules::PayRules::default());
+    }
+
+    #[test]
+    fn the_example_config_documents_the_defaults() {
+        let text = include_str!("../../config/reportd.example.toml");
+        let cfg = Config::from_toml_str(text, std::path::Path::new("example.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cfg.payroll.rules,
+            crate::payroll::rules::PayRules::default()
+        );
+        assert_eq!(cfg.payroll.send.working_day, 3);
     }
 
     #[test]

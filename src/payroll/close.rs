@@ -14,7 +14,7 @@ use crate::notify::compose::{self, Attachment, Contact, Email};
 use crate::notify::plan::{CloseContext, CloseError, Issue, Letter, MonthlyClose};
 use crate::notify::schedule::CloseTime;
 use crate::payroll::summary::{self, PersonPay, Summary};
-use crate::payroll::{PayrollError, xlsx};
+use crate::payroll::xlsx;
 use crate::period::Month;
 
 /// The payroll summary's monthly-close hook.
@@ -38,42 +38,32 @@ impl MonthlyClose for PayrollClose {
         issue: Issue,
         now: DateTime<Utc>,
     ) -> Result<Letter, CloseError> {
-        Ok(letter(ctx, conn, month, issue, now)?)
+        let cfg = ctx.cfg;
+        // A first issue stores the summary; a re-issue (or a first issue
+        // whose outbox row was lost) sends what was stored.
+        let summary = match summary::issued(conn, month)? {
+            Some(s) => s,
+            None => summary::issue(conn, cfg, month, now)?,
+        };
+        let lang = cfg.language;
+        let file = attachment_name(month);
+        let data = xlsx::workbook(&summary, lang, cfg.timezone)?;
+        let email = PayrollEmail::new(&summary, cfg, issue, &file);
+        let rendered = ctx.templates.render_email(lang, &email)?;
+        let to = cfg
+            .payroll
+            .recipients
+            .iter()
+            .filter_map(|e| cfg.roster.by_email(e))
+            .map(Contact::from)
+            .collect();
+        Ok(Letter {
+            to,
+            cc: vec![],
+            rendered,
+            attachments: vec![Attachment::new(file, compose::XLSX, data)],
+        })
     }
-}
-
-fn letter(
-    ctx: &CloseContext<'_>,
-    conn: &Connection,
-    month: Month,
-    issue: Issue,
-    now: DateTime<Utc>,
-) -> Result<Letter, PayrollError> {
-    let cfg = ctx.cfg;
-    // A first issue stores the summary; a re-issue (or a first issue whose
-    // outbox row was lost) sends what was stored.
-    let summary = match summary::issued(conn, month)? {
-        Some(s) => s,
-        None => summary::issue(conn, cfg, month, now)?,
-    };
-    let lang = cfg.language;
-    let file = attachment_name(month);
-    let data = xlsx::workbook(&summary, lang, cfg.timezone)?;
-    let email = PayrollEmail::new(&summary, cfg, issue, &file);
-    let rendered = ctx.templates.render_email(lang, &email)?;
-    let to = cfg
-        .payroll
-        .recipients
-        .iter()
-        .filter_map(|e| cfg.roster.by_email(e))
-        .map(Contact::from)
-        .collect();
-    Ok(Letter {
-        to,
-        cc: vec![],
-        rendered,
-        attachments: vec![Attachment::new(file, compose::XLSX, data)],
-    })
 }
 
 /// The workbook's file name.

@@ -874,38 +874,8 @@ mod tests {
     use super::*;
     use crate::payroll::sheet::read;
 
-    const CONFIG: &str = r#"
-database = "x.sqlite3"
-tracking_starts = "2026-11-02"
-calendar = []
-[maildir]
-path = "/tmp"
-[[person]]
-name = "陈刚"
-email = "chengang@example.com"
-role = "manager"
-[[person]]
-name = "王芳"
-email = "wangfang@example.com"
-role = "supervisor"
-[[person]]
-name = "赵敏"
-email = "zhaomin@example.com"
-role = "assistant"
-[[person]]
-name = "张伟"
-email = "zhangwei@example.com"
-role = "rep"
-supervisor = "wangfang@example.com"
-[[person]]
-name = "李娜"
-email = "lina@example.com"
-role = "clerk"
-supervisor = "wangfang@example.com"
-"#;
-
     fn cfg() -> Config {
-        Config::from_toml_str(CONFIG, std::path::Path::new("t.toml")).expect("config")
+        crate::payroll::test_config()
     }
 
     fn checked(csv: &str) -> Result<Checked, Vec<Problem>> {

@@ -731,43 +731,12 @@ mod tests {
     use chrono::TimeZone;
     use chrono_tz::Asia::Shanghai;
 
-    const CONFIG: &str = r#"
-database = "x.sqlite3"
-tracking_starts = "2026-10-01"
-calendar = []
-[maildir]
-path = "/tmp"
-[[person]]
-name = "陈刚"
-email = "chengang@example.com"
-role = "manager"
-[[person]]
-name = "王芳"
-email = "wangfang@example.com"
-role = "supervisor"
-group = "商务一组"
-[[person]]
-name = "赵敏"
-email = "zhaomin@example.com"
-role = "assistant"
-[[person]]
-name = "张伟"
-email = "zhangwei@example.com"
-role = "rep"
-supervisor = "wangfang@example.com"
-[[person]]
-name = "李娜"
-email = "lina@example.com"
-role = "clerk"
-supervisor = "wangfang@example.com"
-"#;
-
     const ZHANG: &str = "zhangwei@example.com";
 
     fn setup() -> (tempfile::TempDir, Connection, Config) {
         let dir = tempfile::tempdir().expect("dir");
         let conn = crate::store::open(&dir.path().join("p.sqlite3")).expect("db");
-        let cfg = Config::from_toml_str(CONFIG, std::path::Path::new("t.toml")).expect("config");
+        let cfg = crate::payroll::test_config();
         (dir, conn, cfg)
     }
 

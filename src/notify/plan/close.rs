@@ -277,6 +277,41 @@ email = "zhaomin@example.com"
 role = "assistant"
 "#;
 
+    /// A database with the probe's log table, a config, and the probe.
+    struct World {
+        _dir: tempfile::TempDir,
+        conn: Connection,
+        cfg: Config,
+        calendar: Calendar,
+        templates: Templates,
+        hooks: Vec<Box<dyn MonthlyClose>>,
+    }
+
+    impl World {
+        fn new(fail: bool) -> World {
+            let dir = tempfile::tempdir().expect("dir");
+            let conn = crate::store::open(&dir.path().join("c.sqlite3")).expect("db");
+            conn.execute_batch("CREATE TABLE probe_log (month TEXT, issue TEXT)")
+                .expect("table");
+            World {
+                _dir: dir,
+                conn,
+                cfg: Config::from_toml_str(CONFIG, std::path::Path::new("c.toml")).expect("config"),
+                calendar: Calendar::load(&[]).expect("calendar"),
+                templates: Templates::new().expect("templates"),
+                hooks: vec![Box::new(Probe {
+                    fail: AtomicBool::new(fail),
+                })],
+            }
+        }
+
+        fn planner(&self) -> Planner<'_> {
+            Planner::new(&self.cfg, &self.calendar, &self.templates)
+                .expect("planner")
+                .with_monthly_closes(&self.hooks)
+        }
+    }
+
     fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
         Shanghai
             .with_ymd_and_hms(y, m, d, h, 0, 0)
@@ -292,23 +327,13 @@ role = "assistant"
 
     #[test]
     fn a_month_is_queued_once_after_its_close_time_and_reissued_under_new_keys() {
-        let dir = tempfile::tempdir().expect("dir");
-        let conn = crate::store::open(&dir.path().join("c.sqlite3")).expect("db");
-        conn.execute_batch("CREATE TABLE probe_log (month TEXT, issue TEXT)")
-            .expect("table");
-        let cfg = Config::from_toml_str(CONFIG, std::path::Path::new("c.toml")).expect("config");
-        let calendar = Calendar::load(&[]).expect("calendar");
-        let templates = Templates::new().expect("templates");
-        let hooks: Vec<Box<dyn MonthlyClose>> = vec![Box::new(Probe {
-            fail: AtomicBool::new(false),
-        })];
-        let planner = Planner::new(&cfg, &calendar, &templates)
-            .expect("planner")
-            .with_monthly_closes(&hooks);
+        let w = World::new(false);
+        let (conn, hooks) = (&w.conn, &w.hooks);
+        let planner = w.planner();
         // Thu 3 December 2026 08:30 is November's close (Mon–Fri calendar).
         assert_eq!(
             planner
-                .monthly_close(&conn, hooks[0].as_ref(), at(2026, 12, 3, 8))
+                .monthly_close(conn, hooks[0].as_ref(), at(2026, 12, 3, 8))
                 .expect("q"),
             0
         );
@@ -318,55 +343,45 @@ role = "assistant"
         );
         assert_eq!(
             planner
-                .monthly_close(&conn, hooks[0].as_ref(), at(2026, 12, 3, 9))
+                .monthly_close(conn, hooks[0].as_ref(), at(2026, 12, 3, 9))
                 .expect("q"),
             1
         );
         assert_eq!(
             planner
-                .monthly_close(&conn, hooks[0].as_ref(), at(2026, 12, 4, 9))
+                .monthly_close(conn, hooks[0].as_ref(), at(2026, 12, 4, 9))
                 .expect("q"),
             0
         );
-        assert_eq!(logged(&conn), 1, "asked once");
-        assert!(outbox::is_queued_or_sent(&conn, "probe:2026-11").expect("state"));
+        assert_eq!(logged(conn), 1, "asked once");
+        assert!(outbox::is_queued_or_sent(conn, "probe:2026-11").expect("state"));
         let month: Month = "2026-11".parse().expect("month");
         let (issue, key) = planner
-            .issue_monthly(&conn, hooks[0].as_ref(), month, at(2026, 12, 5, 9))
+            .issue_monthly(conn, hooks[0].as_ref(), month, at(2026, 12, 5, 9))
             .expect("reissue");
         assert_eq!(
             (issue, key.as_str()),
             (Issue::Reissue(1), "probe:2026-11:reissue-1")
         );
         let (issue, _) = planner
-            .issue_monthly(&conn, hooks[0].as_ref(), month, at(2026, 12, 5, 10))
+            .issue_monthly(conn, hooks[0].as_ref(), month, at(2026, 12, 5, 10))
             .expect("reissue");
         assert_eq!(issue, Issue::Reissue(2));
     }
 
     #[test]
     fn a_failing_hook_leaves_none_of_its_writes_and_holds_nothing_back() {
-        let dir = tempfile::tempdir().expect("dir");
-        let conn = crate::store::open(&dir.path().join("c.sqlite3")).expect("db");
-        conn.execute_batch("CREATE TABLE probe_log (month TEXT, issue TEXT)")
-            .expect("table");
-        let cfg = Config::from_toml_str(CONFIG, std::path::Path::new("c.toml")).expect("config");
-        let calendar = Calendar::load(&[]).expect("calendar");
-        let templates = Templates::new().expect("templates");
-        let hooks: Vec<Box<dyn MonthlyClose>> = vec![Box::new(Probe {
-            fail: AtomicBool::new(true),
-        })];
-        let planner = Planner::new(&cfg, &calendar, &templates)
-            .expect("planner")
-            .with_monthly_closes(&hooks);
+        let w = World::new(true);
+        let (conn, hooks) = (&w.conn, &w.hooks);
+        let planner = w.planner();
         let queued = planner
-            .monthly_close(&conn, hooks[0].as_ref(), at(2026, 12, 3, 9))
+            .monthly_close(conn, hooks[0].as_ref(), at(2026, 12, 3, 9))
             .expect("a failing hook is logged, not an error of the pass");
         assert_eq!(queued, 0);
-        assert_eq!(logged(&conn), 0, "its write was rolled back");
+        assert_eq!(logged(conn), 0, "its write was rolled back");
         let e = planner
             .issue_monthly(
-                &conn,
+                conn,
                 hooks[0].as_ref(),
                 "2026-11".parse().expect("m"),
                 at(2026, 12, 3, 9),
