@@ -207,9 +207,13 @@ pub fn fund_spend(engine: &Engine, action: FundAction) -> Result<()> {
     let amount_fen = if negative { -magnitude } else { magnitude };
     let conn = store::open(&engine.cfg.database)?;
     let spend = fund::spend(&conn, &engine.cfg, amount_fen, &note, &by, clock(now))?;
+    let what = if spend.amount_fen < Fen::ZERO {
+        format!("{} yuan back into", -spend.amount_fen)
+    } else {
+        format!("{} yuan spent from", spend.amount_fen)
+    };
     println!(
-        "recorded {} yuan from the activity fund: {} (approved by {}); balance now {} yuan",
-        spend.amount_fen,
+        "recorded {what} the activity fund: {} (approved by {}); balance now {} yuan",
         spend.note,
         spend.by,
         fund::balance(&conn)?

@@ -948,4 +948,43 @@ mod tests {
         let dec = summary(&conn, &cfg, month("2026-12")).expect("dec");
         assert!(zhang(&dec).flags.contains(&Flag::EliminatedByDefault));
     }
+
+    #[test]
+    fn the_bottom_three_are_flagged_ties_included() {
+        let (_d, conn, mut cfg) = setup();
+        let template = cfg.roster.by_email(ZHANG).expect("zhang").clone();
+        for (name, email) in [
+            ("甲", "a@example.com"),
+            ("乙", "b@example.com"),
+            ("丙", "c@example.com"),
+        ] {
+            let mut p = template.clone();
+            p.name = name.into();
+            p.email = email.into();
+            cfg.roster.people.push(p);
+        }
+        let csv = "姓名,自拓,状态\n张伟,100,转正\n李娜,200,转正\n甲,300,转正\n乙,300,转正\n丙,1000,转正\n";
+        crate::payroll::sales::import(
+            &conn,
+            &cfg,
+            month("2026-11"),
+            "s.csv",
+            csv.as_bytes(),
+            "x",
+            Utc::now(),
+        )
+        .expect("import");
+        let s = summary(&conn, &cfg, month("2026-11")).expect("summary");
+        let bottom: Vec<&str> = s
+            .people
+            .iter()
+            .filter(|p| p.flags.contains(&Flag::BottomThree))
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(
+            bottom,
+            ["张伟", "李娜", "甲", "乙"],
+            "甲 and 乙 tie for third"
+        );
+    }
 }
