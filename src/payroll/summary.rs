@@ -772,6 +772,13 @@ mod tests {
         .expect("waiver");
     }
 
+    /// Imports `csv` as the sales of month `m`.
+    fn import_csv(conn: &Connection, cfg: &Config, m: &str, csv: &str) {
+        let m = month(m);
+        crate::payroll::sales::import(conn, cfg, m, "s.csv", csv.as_bytes(), "x", Utc::now())
+            .expect("import");
+    }
+
     fn zhang(s: &Summary) -> &PersonPay {
         s.people.iter().find(|p| p.email == ZHANG).expect("zhang")
     }
@@ -863,16 +870,7 @@ mod tests {
     fn pay_follows_the_worked_examples_and_the_team_bands() {
         let (_d, conn, cfg) = setup();
         let csv = "姓名,自拓,代理拜访,状态,团队目标\n张伟,23000,7000,转正,\n李娜,32000,0,转正,\n王芳,,,,50000\n";
-        crate::payroll::sales::import(
-            &conn,
-            &cfg,
-            month("2026-11"),
-            "s.csv",
-            csv.as_bytes(),
-            "x",
-            Utc::now(),
-        )
-        .expect("import");
+        import_csv(&conn, &cfg, "2026-11", csv);
         fine(&conn, "2026-W48", local(2026, 11, 28, 22));
         let s = summary(&conn, &cfg, month("2026-11")).expect("summary");
         let z = zhang(&s);
@@ -907,18 +905,7 @@ mod tests {
     #[test]
     fn probation_and_elimination_flags() {
         let (_d, conn, cfg) = setup();
-        let import = |m: &str, csv: &str| {
-            crate::payroll::sales::import(
-                &conn,
-                &cfg,
-                month(m),
-                "s.csv",
-                csv.as_bytes(),
-                "x",
-                Utc::now(),
-            )
-            .expect("import");
-        };
+        let import = |m: &str, csv: &str| import_csv(&conn, &cfg, m, csv);
         import(
             "2026-10",
             "姓名,自拓,状态\n张伟,6000,试用1\n李娜,3000,转正\n",
@@ -964,16 +951,7 @@ mod tests {
             cfg.roster.people.push(p);
         }
         let csv = "姓名,自拓,状态\n张伟,100,转正\n李娜,200,转正\n甲,300,转正\n乙,300,转正\n丙,1000,转正\n";
-        crate::payroll::sales::import(
-            &conn,
-            &cfg,
-            month("2026-11"),
-            "s.csv",
-            csv.as_bytes(),
-            "x",
-            Utc::now(),
-        )
-        .expect("import");
+        import_csv(&conn, &cfg, "2026-11", csv);
         let s = summary(&conn, &cfg, month("2026-11")).expect("summary");
         let bottom: Vec<&str> = s
             .people
