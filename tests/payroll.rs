@@ -32,7 +32,7 @@ fn roster() -> String {
     app::ROSTER.replace(rep, "email = \"lina@example.com\"\nrole = \"clerk\"")
 }
 
-/// The sales of November 2026: the handbook's two worked examples, SMS
+/// The sales of September 2026: the handbook's two worked examples, SMS
 /// orders, and the team targets.
 const SALES: &str = "姓名,自拓业绩（元）,代理拜访,短信群发,状态,团队目标,备注\n\
 张伟,23000,7000,,转正,,\n\
@@ -53,31 +53,33 @@ fn start() -> (MailServers, App) {
             password: servers.password(),
             ca_file: None,
         },
-        "2026-11-02",
+        "2026-09-01",
         &extra,
         &roster(),
     );
     (servers, app)
 }
 
-/// November: every report missing (fines for 2026-10 and W45–W48), 张伟's
-/// W46 excused before the summary, 120.50 spent from the fund, the sales
-/// imported as a GBK CSV; then the daemon's pass after the close time on
-/// Thursday 3 December 08:30.
-fn november(app: &App) {
-    app.sync("2026-11-29T10:00:00+08:00");
+/// September 2026 (every time is in the past: `--now` ahead of the clock
+/// is refused): every report missing (fines for 2026-08 and W36–W39),
+/// 张伟's W37 excused before the summary, 120.50 spent from the fund, the
+/// sales imported as a GBK CSV; then the daemon's pass after the close time,
+/// the third working day of October (Thu 8, Fri 9, the make-up Saturday 10)
+/// at 08:30.
+fn september(app: &App) {
+    app.sync("2026-09-27T10:00:00+08:00");
     app.run(&[
         "excuse",
         "--person",
         ZHANG,
         "--period",
-        "2026-W46",
+        "2026-W37",
         "--reason",
         "病假",
         "--by",
         WANG,
         "--now",
-        "2026-11-20T10:00:00+08:00",
+        "2026-09-20T10:00:00+08:00",
     ]);
     app.run(&[
         "fund",
@@ -89,27 +91,27 @@ fn november(app: &App) {
         "--by",
         CHEN,
         "--now",
-        "2026-11-25T12:00:00+08:00",
+        "2026-09-25T12:00:00+08:00",
     ]);
     let (gbk, _, lossy) = encoding_rs::GBK.encode(SALES);
     assert!(!lossy);
-    let file = app.dir.path().join("业绩-11月.csv");
+    let file = app.dir.path().join("业绩-9月.csv");
     std::fs::write(&file, &gbk).expect("csv");
     let out = app.run(&[
         "sales",
         "import",
         file.to_str().expect("path"),
         "--month",
-        "2026-11",
+        "2026-09",
         "--now",
-        "2026-12-01T09:00:00+08:00",
+        "2026-10-09T09:00:00+08:00",
     ]);
     assert!(out.contains("imported 4 row(s)"), "{out}");
     assert!(
         out.contains("备注"),
         "the notes column is named as not read: {out}"
     );
-    app.sync("2026-12-03T09:00:00+08:00");
+    app.sync("2026-10-10T09:00:00+08:00");
 }
 
 /// Waits (up to 20 s) for a message in `user`'s INBOX whose subject holds
@@ -230,18 +232,18 @@ fn ledger_net(ledger: &Value, person: &str, periods: &[&str]) -> (i64, i64) {
     (amount, fund)
 }
 
-/// The periods whose deadlines fall in November 2026: the October monthly
-/// report (due at the end of Mon 2 November) and weeks 45 to 48.
-const NOVEMBER: [&str; 5] = ["2026-10", "2026-W45", "2026-W46", "2026-W47", "2026-W48"];
+/// The periods whose deadlines fall in September 2026: the August monthly
+/// report (due at the end of Tue 1 September) and weeks 36 to 39.
+const SEPTEMBER: [&str; 5] = ["2026-08", "2026-W36", "2026-W37", "2026-W38", "2026-W39"];
 
 #[tokio::test]
 async fn payroll_email_carries_an_xlsx_whose_figures_match_the_ledger_and_the_rules() {
     let (servers, app) = start();
-    app.sync("2026-11-29T10:00:00+08:00");
+    app.sync("2026-09-27T10:00:00+08:00");
     // Before any sales are imported the summary still gives fines and the
     // fund, and says the sales part is missing.
     let preview: Value =
-        serde_json::from_str(&app.run(&["payroll", "--month", "2026-11", "--json"])).expect("json");
+        serde_json::from_str(&app.run(&["payroll", "--month", "2026-09", "--json"])).expect("json");
     assert_eq!(preview["state"], "preview");
     assert_eq!(preview["sales_imported"], false);
     let z = preview["people"]
@@ -253,24 +255,24 @@ async fn payroll_email_carries_an_xlsx_whose_figures_match_the_ledger_and_the_ru
     assert_eq!(z["net_pay_fen"], Value::Null);
     assert_eq!(z["fines"]["count"], 5);
 
-    november(&app);
-    let mail = mails(&servers, "zhaomin", "工资汇总 2026-11", 1).await;
+    september(&app);
+    let mail = mails(&servers, "zhaomin", "工资汇总 2026-09", 1).await;
     assert_eq!(mail.len(), 1);
     let raw = &mail[0];
     assert!(header(raw, "To").contains(CHEN), "the manager gets it too");
-    mails(&servers, "chengang", "工资汇总 2026-11", 1).await;
+    mails(&servers, "chengang", "工资汇总 2026-09", 1).await;
     let (plain, html) = bodies(raw);
     assert!(html.contains("width=device-width"), "reads on a phone");
-    assert!(plain.contains("payroll-2026-11.xlsx"), "{plain}");
-    let xlsx = attachment(raw, "payroll-2026-11.xlsx");
+    assert!(plain.contains("payroll-2026-09.xlsx"), "{plain}");
+    let xlsx = attachment(raw, "payroll-2026-09.xlsx");
 
     let ledger = app.ledger();
     let pay = sheet(&xlsx, "工资汇总");
     let yuan = |y: i64| Some(y * 100);
     // Rep: 23,000 own + 7,000 proxy → base + 210 + 440 + 70.
     let z = pay_row(&pay, ZHANG);
-    let (zhang_fines, zhang_fund) = ledger_net(&ledger, ZHANG, &NOVEMBER);
-    assert_eq!(zhang_fines, 4 * 5000, "W46 was excused before the summary");
+    let (zhang_fines, zhang_fund) = ledger_net(&ledger, ZHANG, &SEPTEMBER);
+    assert_eq!(zhang_fines, 4 * 5000, "W37 was excused before the summary");
     assert_eq!(fen(&z[8]), yuan(23_000), "counted: own sales only");
     assert_eq!((fen(&z[9]), fen(&z[10])), (yuan(750), yuan(750)));
     assert_eq!(fen(&z[11]), yuan(210 + 440));
@@ -278,11 +280,11 @@ async fn payroll_email_carries_an_xlsx_whose_figures_match_the_ledger_and_the_ru
     assert_eq!(fen(&z[15]), yuan(720));
     assert_eq!(fen(&z[16]), Some(4 * 100), "four fines");
     assert_eq!(fen(&z[17]), Some(zhang_fines));
-    assert_eq!(text(&z[18]), "2026-10, 2026-W45, 2026-W47, 2026-W48");
+    assert_eq!(text(&z[18]), "2026-08, 2026-W36, 2026-W38, 2026-W39");
     assert_eq!(fen(&z[20]), Some(75_000 + 72_000 - zhang_fines));
     // Clerk: 32,000 → base + 240 + 640; SMS 1,000 at 3%.
     let l = pay_row(&pay, LINA);
-    let (lina_fines, lina_fund) = ledger_net(&ledger, LINA, &NOVEMBER);
+    let (lina_fines, lina_fund) = ledger_net(&ledger, LINA, &SEPTEMBER);
     assert_eq!(lina_fines, 5 * 5000);
     assert_eq!(fen(&l[11]), yuan(240 + 640));
     assert_eq!(fen(&l[13]), yuan(30));
@@ -305,13 +307,13 @@ async fn payroll_email_carries_an_xlsx_whose_figures_match_the_ledger_and_the_ru
     assert_eq!(fen(&fund[3][1]), Some(-12_050));
     assert_eq!(fen(&fund[4][1]), Some(fines_in - 12_050), "closing");
     assert_eq!(text(&fund[7][2]), "团建聚餐");
-    // December's fine (November's monthly report, due 1 December) is not in it.
+    // October's fine (September's monthly report, due 8 October) is not in it.
     let lines = sheet(&xlsx, "罚款与退款");
-    assert!(lines.iter().all(|r| text(&r[3]) != "2026-11"), "{lines:?}");
+    assert!(lines.iter().all(|r| text(&r[3]) != "2026-09"), "{lines:?}");
 
     // Running payroll again sends nothing more.
-    app.sync("2026-12-03T10:00:00+08:00");
-    app.run(&["payroll", "--month", "2026-11"]);
+    app.sync("2026-10-10T10:00:00+08:00");
+    app.run(&["payroll", "--month", "2026-09"]);
     let payroll_rows: Vec<Value> = app
         .outbox()
         .into_iter()
@@ -320,41 +322,41 @@ async fn payroll_email_carries_an_xlsx_whose_figures_match_the_ledger_and_the_ru
     assert_eq!(payroll_rows.len(), 1, "{payroll_rows:?}");
     assert_eq!(payroll_rows[0]["state"], "sent");
     let issued: Value =
-        serde_json::from_str(&app.run(&["payroll", "--month", "2026-11", "--json"])).expect("json");
+        serde_json::from_str(&app.run(&["payroll", "--month", "2026-09", "--json"])).expect("json");
     assert_eq!(issued["state"], "issued");
 }
 
 #[tokio::test]
 async fn a_waiver_after_the_summary_is_a_refund_next_month_and_a_reissue_is_marked() {
     let (servers, app) = start();
-    november(&app);
-    mails(&servers, "zhaomin", "工资汇总 2026-11", 1).await;
-    let before = app.run(&["payroll", "--month", "2026-11", "--json"]);
-    // W47 excused after the summary went out.
+    september(&app);
+    mails(&servers, "zhaomin", "工资汇总 2026-09", 1).await;
+    let before = app.run(&["payroll", "--month", "2026-09", "--json"]);
+    // W38 excused after the summary went out.
     app.run(&[
         "excuse",
         "--person",
         ZHANG,
         "--period",
-        "2026-W47",
+        "2026-W38",
         "--reason",
         "出差",
         "--by",
         WANG,
         "--now",
-        "2026-12-05T10:00:00+08:00",
+        "2026-10-12T10:00:00+08:00",
     ]);
     assert_eq!(
-        app.run(&["payroll", "--month", "2026-11", "--json"]),
+        app.run(&["payroll", "--month", "2026-09", "--json"]),
         before,
         "a sent summary is never changed"
     );
-    // December closes on the third working day of January.
-    app.sync("2027-01-08T09:00:00+08:00");
-    let dec = mails(&servers, "zhaomin", "工资汇总 2026-12", 1).await;
-    let xlsx = attachment(&dec[0], "payroll-2026-12.xlsx");
+    // October closes on the third working day of November (Wed 4).
+    app.sync("2026-11-05T09:00:00+08:00");
+    let october = mails(&servers, "zhaomin", "工资汇总 2026-10", 1).await;
+    let xlsx = attachment(&october[0], "payroll-2026-10.xlsx");
     let z = pay_row(&sheet(&xlsx, "工资汇总"), ZHANG);
-    assert_eq!(fen(&z[19]), Some(5000), "the W47 fine is paid back");
+    assert_eq!(fen(&z[19]), Some(5000), "the W38 fine is paid back");
     let lines = sheet(&xlsx, "罚款与退款");
     let refund = lines
         .iter()
@@ -369,8 +371,8 @@ async fn a_waiver_after_the_summary_is_a_refund_next_month_and_a_reissue_is_mark
         ),
         (
             ZHANG.to_string(),
-            "2026-W47".into(),
-            "2026-11".into(),
+            "2026-W38".into(),
+            "2026-09".into(),
             Some(5000)
         )
     );
@@ -379,33 +381,33 @@ async fn a_waiver_after_the_summary_is_a_refund_next_month_and_a_reissue_is_mark
     assert_eq!(
         fen(&fund[0][1]),
         nov["fund"]["closing_fen"].as_i64(),
-        "December opens where November closed"
+        "October opens where September closed"
     );
     assert_eq!(fen(&fund[2][1]), Some(-2500), "the refund leaves the fund");
 
-    // A re-issue of November is marked and carries the original figures.
+    // A re-issue of September is marked and carries the original figures.
     app.run(&[
         "payroll",
         "--month",
-        "2026-11",
+        "2026-09",
         "--send",
         "--now",
-        "2027-01-08T10:00:00+08:00",
+        "2026-11-05T10:00:00+08:00",
     ]);
-    let again = mails(&servers, "zhaomin", "工资汇总 2026-11", 2).await;
+    let again = mails(&servers, "zhaomin", "工资汇总 2026-09", 2).await;
     let reissue = again
         .iter()
         .find(|m| header(m, "Subject").starts_with("【重发】"))
         .expect("a re-issue marked 重发");
     let (plain, _) = bodies(reissue);
     assert!(plain.contains("重发件"), "{plain}");
-    let original = sheet(&attachment(&again[0], "payroll-2026-11.xlsx"), "工资汇总");
-    let copy = sheet(&attachment(reissue, "payroll-2026-11.xlsx"), "工资汇总");
+    let original = sheet(&attachment(&again[0], "payroll-2026-09.xlsx"), "工资汇总");
+    let copy = sheet(&attachment(reissue, "payroll-2026-09.xlsx"), "工资汇总");
     assert_eq!(original, copy);
     assert!(
         app.outbox()
             .iter()
-            .any(|r| r["key"] == "payroll:2026-11:reissue-1"),
+            .any(|r| r["key"] == "payroll:2026-09:reissue-1"),
         "re-issued under its own key"
     );
 }
@@ -528,13 +530,13 @@ fn sales_email(auth: &str, from: &str, id: &str, name: &str, data: &[u8]) -> Vec
         .collect();
     format!(
         "Authentication-Results: {auth}\r\nFrom: {from}\r\nTo: zhaomin@example.com\r\n\
-         Subject: {}\r\nDate: Tue, 01 Dec 2026 09:00:00 +0800\r\nMessage-ID: <{id}>\r\nMIME-Version: 1.0\r\n\
+         Subject: {}\r\nDate: Fri, 09 Oct 2026 09:00:00 +0800\r\nMessage-ID: <{id}>\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\n11月业绩见附件。\r\n--b1\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n9月业绩见附件。\r\n--b1\r\n\
          Content-Type: application/octet-stream; name=\"{name}\"\r\n\
          Content-Disposition: attachment; filename=\"{name}\"\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
-        utf8_word("业绩 2026-11"),
+        utf8_word("业绩 2026-09"),
         lines.join("\r\n")
     )
     .into_bytes()
@@ -561,7 +563,7 @@ async fn a_sales_file_sent_by_the_manager_is_imported_and_answered_a_forged_one_
             "sales.csv",
             &gbk,
         ),
-        "2026-12-01T09:00:00+08:00",
+        "2026-10-09T09:00:00+08:00",
     )
     .await;
     let forged = SALES.replace("23000", "99000");
@@ -574,7 +576,7 @@ async fn a_sales_file_sent_by_the_manager_is_imported_and_answered_a_forged_one_
             "sales.csv",
             forged.as_bytes(),
         ),
-        "2026-12-01T09:30:00+08:00",
+        "2026-10-09T09:30:00+08:00",
     )
     .await;
     let bad = "姓名,自拓,状态\n张伟,abc,转正\n";
@@ -587,12 +589,12 @@ async fn a_sales_file_sent_by_the_manager_is_imported_and_answered_a_forged_one_
             "bad.csv",
             bad.as_bytes(),
         ),
-        "2026-12-01T10:00:00+08:00",
+        "2026-10-09T10:00:00+08:00",
     )
     .await;
-    app.sync("2026-12-01T11:00:00+08:00");
+    app.sync("2026-10-09T11:00:00+08:00");
 
-    let answers = mails(&servers, "chengang", "业绩 2026-11", 2).await;
+    let answers = mails(&servers, "chengang", "业绩 2026-09", 2).await;
     let imported = answers
         .iter()
         .find(|m| header(m, "In-Reply-To").contains("sales1@x"))
@@ -615,7 +617,7 @@ async fn a_sales_file_sent_by_the_manager_is_imported_and_answered_a_forged_one_
     assert_eq!(app.class_of("bad@x", true).as_deref(), Some("command"));
 
     let s: Value =
-        serde_json::from_str(&app.run(&["payroll", "--month", "2026-11", "--json"])).expect("json");
+        serde_json::from_str(&app.run(&["payroll", "--month", "2026-09", "--json"])).expect("json");
     let z = s["people"]
         .as_array()
         .expect("people")
