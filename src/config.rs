@@ -34,6 +34,8 @@ mod people;
 
 use people::parse_people;
 pub use people::{Person, Roster};
+mod payroll;
+pub use payroll::PayrollConfig;
 
 /// One mistake in a config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,6 +257,8 @@ pub struct Config {
     pub keywords: Keywords,
     pub notify: NotifyConfig,
     pub roster: Roster,
+    /// The `[payroll]` section (defaults when absent).
+    pub payroll: PayrollConfig,
 }
 
 /// A fixed set of config words for an enum: `as_str`, `FromStr` (with a
@@ -895,6 +899,22 @@ fn opt_date(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Opt
     }
 }
 
+/// A local time of day written `"HH:MM"`.
+fn opt_time(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Option<NaiveTime> {
+    let s = opt_str(ctx, sec, k, example)?;
+    match NaiveTime::parse_from_str(s.v.trim(), "%H:%M") {
+        Ok(t) => Some(t),
+        Err(_) => {
+            let message = format!(
+                "\"{}\" is not a time of day; write it as HH:MM, e.g. {example}",
+                s.v
+            );
+            ctx.push(sec.key(k), s.line, message);
+            None
+        }
+    }
+}
+
 fn req_date(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Option<At<NaiveDate>> {
     if !sec.has(k) {
         missing(ctx, sec, k, example);
@@ -1034,6 +1054,7 @@ const ROOT_KEYS: &[&str] = &[
     "notify",
     "keywords",
     "person",
+    "payroll",
 ];
 const IMAP_KEYS: &[&str] = &[
     "host",
@@ -1191,6 +1212,7 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         Some(sec) => parse_smtp(ctx, &sec, &roster),
         None => None,
     };
+    let payroll = payroll::parse(ctx, &root, &roster, notify.schedule.digest_time);
 
     Some(Config {
         path: ctx.file.to_path_buf(),
@@ -1205,6 +1227,7 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         keywords,
         notify,
         roster,
+        payroll,
     })
 }
 
@@ -1222,24 +1245,15 @@ fn parse_notify(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> NotifyConfig {
             Err(e) => ctx.push(sec.key("weekly_reminder"), s.line, e.to_string()),
         }
     }
-    let time = |ctx: &mut Ctx<'_>, key: &str, example: &str| {
-        let s = opt_str(ctx, sec, key, example)?;
-        match NaiveTime::parse_from_str(s.v.trim(), "%H:%M") {
-            Ok(t) => Some(t),
-            Err(_) => {
-                let message = format!(
-                    "\"{}\" is not a time of day; write it as HH:MM, e.g. {example}",
-                    s.v
-                );
-                ctx.push(sec.key(key), s.line, message);
-                None
-            }
-        }
-    };
-    if let Some(t) = time(ctx, "monthly_reminder", r#"monthly_reminder = "09:00""#) {
+    if let Some(t) = opt_time(
+        ctx,
+        sec,
+        "monthly_reminder",
+        r#"monthly_reminder = "09:00""#,
+    ) {
         n.schedule.monthly_reminder = t;
     }
-    if let Some(t) = time(ctx, "digest_time", r#"digest_time = "08:30""#) {
+    if let Some(t) = opt_time(ctx, sec, "digest_time", r#"digest_time = "08:30""#) {
         n.schedule.digest_time = t;
     }
     if let Some(s) = opt_str(ctx, sec, "quiet_hours", r#"quiet_hours = "22:30-08:00""#) {

@@ -13,7 +13,9 @@ use crate::mail::imap::{ImapError, ImapSource, Opened};
 use crate::mail::maildir::{MaildirError, MaildirSource};
 use crate::notify::compose::{ComposeError, Digest, Email, Templates};
 use crate::notify::outbox::{self, DeliveryStats, OutboxError, Sender};
-use crate::notify::plan::{NotifyError, Planner};
+use crate::notify::plan::{MonthlyClose, NotifyError, Planner};
+use crate::payroll::by_email::{self, ByEmailError};
+use crate::payroll::close::PayrollClose;
 use crate::reports::{self, IntakeStats, compliance};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,8 @@ pub enum SyncError {
     Outbox(#[from] OutboxError),
     #[error(transparent)]
     Templates(#[from] ComposeError),
+    #[error(transparent)]
+    SalesEmail(#[from] ByEmailError),
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
 }
@@ -74,6 +78,8 @@ pub struct Engine {
     pub cfg: Config,
     pub calendar: Calendar,
     pub templates: Templates,
+    /// The emails owed when a month closes (the payroll summary).
+    pub closes: Vec<Box<dyn MonthlyClose>>,
 }
 
 impl Engine {
@@ -82,7 +88,14 @@ impl Engine {
             cfg,
             calendar,
             templates: Templates::new()?,
+            closes: vec![Box::new(PayrollClose)],
         })
+    }
+
+    /// The planner, with the monthly-close hooks.
+    pub fn planner(&self) -> Result<Planner<'_>, SyncError> {
+        Ok(Planner::new(&self.cfg, &self.calendar, &self.templates)?
+            .with_monthly_closes(&self.closes))
     }
 
     /// Classifies what is stored, then judges, books and queues up to `now`.
@@ -93,6 +106,8 @@ impl Engine {
         progress: impl FnMut(usize, usize),
     ) -> Result<(IntakeStats, Vec<Entry>, usize), SyncError> {
         let intake = reports::intake(conn, &self.cfg, &self.calendar, progress)?;
+        // Sales files by email take over messages intake left ignored.
+        by_email::take(conn, &self.planner()?, now)?;
         let (booked, queued) = self.judge_and_book(conn, now)?;
         Ok((intake, booked, queued))
     }
@@ -104,7 +119,7 @@ impl Engine {
         conn: &mut Connection,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Entry>, usize), SyncError> {
-        let planner = Planner::new(&self.cfg, &self.calendar, &self.templates)?;
+        let planner = self.planner()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let verdicts = compliance::verdicts(&tx, &self.cfg, &self.calendar, now, &[])?;
         let booked = ledger::settle(&tx, &verdicts, &self.cfg.rules, self.cfg.timezone)?;

@@ -4,6 +4,7 @@
 mod board;
 pub mod calendar;
 pub mod output;
+mod payroll;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -117,6 +118,18 @@ pub enum Command {
         #[arg(long)]
         month: Option<String>,
     },
+    /// A month's sales (业绩) for payroll.
+    Sales {
+        #[command(subcommand)]
+        action: payroll::SalesAction,
+    },
+    /// A month's payroll summary: pay, report fines, refunds, activity fund.
+    Payroll(payroll::PayrollArgs),
+    /// The department activity fund.
+    Fund {
+        #[command(subcommand)]
+        action: payroll::FundAction,
+    },
     /// Run the whole pipeline on a generated month of a fictional team's mail.
     Demo {
         /// Keep the demo's files here instead of a temporary directory.
@@ -184,6 +197,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             now,
         } => excuse(&engine, &person, period, &reason, &by, now),
         Command::Calendar { month } => calendar_cmd(&engine, month.as_deref()),
+        Command::Sales { action } => payroll::sales(&engine, action),
+        Command::Payroll(args) => payroll::payroll(&engine, args).await,
+        Command::Fund { action } => payroll::fund_spend(&engine, action),
         Command::CheckConfig | Command::Demo { .. } => Ok(()),
     };
     done.map(|()| ExitCode::SUCCESS)

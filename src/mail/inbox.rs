@@ -197,6 +197,46 @@ pub fn reclassify(
     Ok(())
 }
 
+/// Ids and subjects of messages classified `ignored` whose subject holds
+/// one of `words` (ASCII case-insensitive), oldest first: what a later step
+/// (sales files by email) may take over.
+pub fn ignored_with_subject(
+    conn: &Connection,
+    words: &[&str],
+) -> rusqlite::Result<Vec<(i64, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, subject FROM messages
+         WHERE class = 'ignored' AND subject IS NOT NULL AND instr(lower(subject), lower(?1)) > 0
+         ORDER BY internaldate, id",
+    )?;
+    let mut out: Vec<(i64, String)> = Vec::new();
+    for word in words {
+        for row in stmt.query_map([word], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            let row = row?;
+            if !out.iter().any(|(id, _)| *id == row.0) {
+                out.push(row);
+            }
+        }
+    }
+    out.sort_by_key(|(id, _)| *id);
+    Ok(out)
+}
+
+/// One stored message, raw.
+pub fn stored(conn: &Connection, id: i64) -> rusqlite::Result<Stored> {
+    conn.query_row(
+        "SELECT id, internaldate, raw FROM messages WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(Stored {
+                id: r.get(0)?,
+                internaldate: parse_ts(&r.get::<_, String>(1)?)?,
+                raw: r.get(2)?,
+            })
+        },
+    )
+}
+
 /// Whether any stored message carries this Message-ID.
 pub fn message_id_known(conn: &Connection, message_id: &str) -> rusqlite::Result<bool> {
     conn.query_row(
