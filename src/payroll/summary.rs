@@ -940,6 +940,7 @@ mod tests {
     fn the_bottom_three_are_flagged_ties_included() {
         let (_d, conn, mut cfg) = setup();
         let template = cfg.roster.by_email(ZHANG).expect("zhang").clone();
+        let mut people = cfg.roster.people.clone();
         for (name, email) in [
             ("甲", "a@example.com"),
             ("乙", "b@example.com"),
@@ -948,8 +949,9 @@ mod tests {
             let mut p = template.clone();
             p.name = name.into();
             p.email = email.into();
-            cfg.roster.people.push(p);
+            people.push(p);
         }
+        cfg.roster = crate::config::Roster::new(people);
         let csv = "姓名,自拓,状态\n张伟,100,转正\n李娜,200,转正\n甲,300,转正\n乙,300,转正\n丙,1000,转正\n";
         import_csv(&conn, &cfg, "2026-11", csv);
         let s = summary(&conn, &cfg, month("2026-11")).expect("summary");
