@@ -63,6 +63,10 @@ pub struct Envelope {
     /// The first text/plain part decoded (or text/html with tags stripped),
     /// at most 64 KiB.
     pub body_text: String,
+    /// `Some("<Header>: <value>")` when the message says it was sent by a
+    /// machine (RFC 3834 and common practice; see [`auto_reply`]): the
+    /// header that says so, to show the assistant why.
+    pub auto_reply: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -204,7 +208,45 @@ fn envelope(headers: &[MailHeader], body: Body) -> Result<Envelope, ParseError> 
         authentication_results,
         x_mailer,
         body_text,
+        auto_reply: auto_reply(headers),
     })
+}
+
+/// The header that marks a message as automatic, as `"<Header>: <value>"`:
+/// `Auto-Submitted` with any value other than `no` (RFC 3834 §5), any
+/// `X-Autoreply` or `X-Autorespond` header (vacation programs), or
+/// `Precedence: auto_reply | bulk | junk | list` (case-insensitive;
+/// mailing lists and older responders). `None` otherwise.
+pub fn auto_reply(headers: &[MailHeader]) -> Option<String> {
+    let value = |h: &MailHeader| normalize_whitespace(&decode_header(h.get_value_raw()));
+    // The keyword of a structured value: before any parameter or comment.
+    let keyword = |v: &str| {
+        v.split([';', '('])
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let found = |name: &str, v: String| Some(format!("{name}: {v}"));
+    for h in headers.get_all_headers("Auto-Submitted") {
+        let v = value(h);
+        let k = keyword(&v);
+        if !k.is_empty() && k != "no" {
+            return found("Auto-Submitted", v);
+        }
+    }
+    for name in ["X-Autoreply", "X-Autorespond"] {
+        if let Some(h) = headers.get_first_header(name) {
+            return found(name, value(h));
+        }
+    }
+    for h in headers.get_all_headers("Precedence") {
+        let v = value(h);
+        if ["auto_reply", "bulk", "junk", "list"].contains(&keyword(&v).as_str()) {
+            return found("Precedence", v);
+        }
+    }
+    None
 }
 
 /// Drops a UTF-8 BOM, an mbox `From ` separator line and leading lines of
@@ -1890,6 +1932,88 @@ mod tests {
         .ok()
         .unwrap_or_default();
         assert_eq!(env.x_mailer.as_deref(), Some("Foxmail 7.2.25.228[cn]"));
+    }
+
+    // --- Automatic messages ------------------------------------------------------
+
+    fn auto_of(headers: &[&[u8]]) -> Option<String> {
+        let mut all: Vec<&[u8]> = vec![b"From: a@x.com"];
+        all.extend_from_slice(headers);
+        parse(&msg(&all, b"I am out of the office."))
+            .ok()?
+            .auto_reply
+    }
+
+    #[test]
+    fn auto_submitted_other_than_no_is_automatic() {
+        assert_eq!(
+            auto_of(&[b"Auto-Submitted: auto-replied"]).as_deref(),
+            Some("Auto-Submitted: auto-replied")
+        );
+        assert_eq!(
+            auto_of(&[b"auto-submitted: Auto-Generated; owner-email=\"a@x.com\""]).as_deref(),
+            Some("Auto-Submitted: Auto-Generated; owner-email=\"a@x.com\"")
+        );
+        assert_eq!(
+            auto_of(&[b"Auto-Submitted: auto-notified (vacation)"]).as_deref(),
+            Some("Auto-Submitted: auto-notified (vacation)")
+        );
+    }
+
+    #[test]
+    fn auto_submitted_no_or_empty_is_not_automatic() {
+        assert_eq!(auto_of(&[b"Auto-Submitted: no"]), None);
+        assert_eq!(auto_of(&[b"Auto-Submitted: No (sent by a person)"]), None);
+        assert_eq!(auto_of(&[b"Auto-Submitted:  NO ; x=y"]), None);
+        assert_eq!(auto_of(&[b"Auto-Submitted: "]), None);
+        assert_eq!(auto_of(&[]), None);
+    }
+
+    #[test]
+    fn x_autoreply_and_x_autorespond_with_any_value_are_automatic() {
+        assert_eq!(
+            auto_of(&[b"X-Autoreply: yes"]).as_deref(),
+            Some("X-Autoreply: yes")
+        );
+        assert_eq!(
+            auto_of(&[b"x-autorespond: =?UTF-8?B?5piv?="]).as_deref(),
+            Some("X-Autorespond: \u{662f}")
+        );
+        assert_eq!(
+            auto_of(&[b"X-Autoreply: "]).as_deref(),
+            Some("X-Autoreply: ")
+        );
+    }
+
+    #[test]
+    fn precedence_bulk_junk_list_auto_reply_are_automatic_in_any_case() {
+        for (line, want) in [
+            (&b"Precedence: bulk"[..], "Precedence: bulk"),
+            (b"Precedence: JUNK", "Precedence: JUNK"),
+            (b"PRECEDENCE: List", "Precedence: List"),
+            (b"Precedence: auto_reply", "Precedence: auto_reply"),
+        ] {
+            assert_eq!(auto_of(&[line]).as_deref(), Some(want), "{line:?}");
+        }
+        assert_eq!(auto_of(&[b"Precedence: first-class"]), None);
+        assert_eq!(auto_of(&[b"Precedence: normal"]), None);
+        assert_eq!(auto_of(&[b"Precedence: bulky"]), None);
+    }
+
+    #[test]
+    fn auto_submitted_wins_over_later_markers_and_a_later_no_does_not_hide_one() {
+        assert_eq!(
+            auto_of(&[b"Precedence: bulk", b"Auto-Submitted: auto-replied"]).as_deref(),
+            Some("Auto-Submitted: auto-replied")
+        );
+        assert_eq!(
+            auto_of(&[b"Auto-Submitted: no", b"Auto-Submitted: auto-generated"]).as_deref(),
+            Some("Auto-Submitted: auto-generated")
+        );
+        assert_eq!(
+            auto_of(&[b"Auto-Submitted: no", b"Precedence: list"]).as_deref(),
+            Some("Precedence: list")
+        );
     }
 
     // --- Robustness -----------------------------------------------------------------------
