@@ -21,6 +21,8 @@
 //! - the Date header is read by [`parse_date`], never by
 //!   `mailparse::dateparse`.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, TimeZone};
 use encoding_rs::{BIG5, Encoding, GB18030, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use mailparse::{DispositionType, MailAddr, MailHeader, MailHeaderMap, ParsedMail};
@@ -31,6 +33,21 @@ pub const BODY_TEXT_MAX: usize = 64 * 1024;
 /// The longest subject kept, in characters (a subject is never longer in
 /// real mail; the corpus has a 200 KB one).
 pub const SUBJECT_MAX_CHARS: usize = 2000;
+
+/// Header fields read per message; the ones after are ignored and the
+/// message is flagged (real mail has 10 to 80; a long relay chain, 150).
+pub const MAX_HEADER_FIELDS: usize = 1_000;
+
+/// Addresses kept in each of `To` and `Cc` (all fields of that name
+/// together, duplicates removed first); the ones after are ignored and the
+/// message is flagged.
+pub const MAX_ADDRESSES: usize = 1_000;
+
+/// Message-IDs kept in each of `In-Reply-To` (the first ones) and
+/// `References` (the last ones: the nearest ancestors, which threading
+/// reads first), duplicates removed; the others are ignored and the message
+/// is flagged.
+pub const MAX_MESSAGE_IDS: usize = 1_000;
 
 /// One address, lower-cased, with its decoded display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +84,11 @@ pub struct Envelope {
     /// machine (RFC 3834 and common practice; see [`auto_reply`]): the
     /// header that says so, to show the assistant why.
     pub auto_reply: Option<String>,
+    /// What was over a cap ([`MAX_HEADER_FIELDS`], [`MAX_ADDRESSES`],
+    /// [`MAX_MESSAGE_IDS`]) and ignored, one line each (`"To: 200000
+    /// addresses; only the first 1000 were kept"`). Not empty: the message
+    /// must be flagged for the assistant.
+    pub limits_hit: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,15 +117,40 @@ pub fn parse(raw: &[u8]) -> Result<Envelope, ParseError> {
         ));
     }
     // Old Mac line ends (a lone CR) in the header block: mailparse either
-    // refuses them or reads several fields as one.
-    let lone_cr = lone_cr_in_header_block(raw);
-    if !lone_cr && let Ok(mail) = mailparse::parse_mail(raw) {
+    // refuses them or reads several fields as one, and the fields could not
+    // be counted.
+    let plain_line_ends;
+    let raw = if lone_cr_in_header_block(raw) {
+        plain_line_ends = normalize_line_ends(raw);
+        &plain_line_ends[..]
+    } else {
+        raw
+    };
+    let capped = cap_header_fields(raw);
+    let (raw, fields) = match &capped {
+        Some((bytes, fields)) => (&bytes[..], Some(*fields)),
+        None => (raw, None),
+    };
+    let mut env = parse_fields(raw)?;
+    if let Some(n) = fields {
+        env.limits_hit.insert(
+            0,
+            format!("{n} header fields; only the first {MAX_HEADER_FIELDS} were read"),
+        );
+    }
+    Ok(env)
+}
+
+fn parse_fields(raw: &[u8]) -> Result<Envelope, ParseError> {
+    if let Ok(mail) = mailparse::parse_mail(raw) {
         return envelope(&mail.headers, Body::Parsed(&mail));
     }
     // Retry with plain line ends (and, when mailparse gives up on nesting
     // deeper than its recursion limit, fall back to the header block).
     let fixed = normalize_line_ends(raw);
-    if let Ok(mail) = mailparse::parse_mail(&fixed) {
+    if fixed != raw
+        && let Ok(mail) = mailparse::parse_mail(&fixed)
+    {
         return envelope(&mail.headers, Body::Parsed(&mail));
     }
     match mailparse::parse_headers(&fixed) {
@@ -115,6 +162,37 @@ pub fn parse(raw: &[u8]) -> Result<Envelope, ParseError> {
             "unreadable header block: {e}"
         ))),
     }
+}
+
+/// The message without the header fields after the first
+/// [`MAX_HEADER_FIELDS`], and how many fields its header block has; `None`
+/// when it is within the cap (nothing is copied then).
+fn cap_header_fields(raw: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let mut fields = 0;
+    let mut cut = None;
+    let mut pos = 0;
+    while pos < raw.len() {
+        let end = raw[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |i| pos + i + 1);
+        let line = &raw[pos..end];
+        if line == b"\n" || line == b"\r\n" {
+            break; // the blank line that ends the header block
+        }
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
+            fields += 1;
+            if fields == MAX_HEADER_FIELDS + 1 {
+                cut = Some(pos);
+            }
+        }
+        pos = end;
+    }
+    let cut = cut?;
+    let mut out = Vec::with_capacity(cut + raw.len() - pos);
+    out.extend_from_slice(&raw[..cut]);
+    out.extend_from_slice(&raw[pos..]);
+    Some((out, fields))
 }
 
 // ---------------------------------------------------------------------------
@@ -129,21 +207,32 @@ enum Body<'a> {
 fn envelope(headers: &[MailHeader], body: Body) -> Result<Envelope, ParseError> {
     let hint = header_charset_hint(headers, &body);
 
+    let mut limits_hit = Vec::new();
     let from = headers
         .get_all_headers("From")
         .into_iter()
-        .flat_map(|h| address_list(h.get_value_raw(), hint))
-        .next()
+        .find_map(|h| {
+            let mut one = Addresses::new(1);
+            address_list(h.get_value_raw(), hint, &mut one);
+            one.kept.pop()
+        })
         .ok_or(ParseError::NoSender)?;
 
-    let mut to = Vec::new();
-    for h in headers.get_all_headers("To") {
-        push_unique(&mut to, address_list(h.get_value_raw(), hint));
-    }
-    let mut cc = Vec::new();
-    for h in headers.get_all_headers("Cc") {
-        push_unique(&mut cc, address_list(h.get_value_raw(), hint));
-    }
+    let mut recipients = |key: &str| {
+        let mut set = Addresses::new(MAX_ADDRESSES);
+        for h in headers.get_all_headers(key) {
+            address_list(h.get_value_raw(), hint, &mut set);
+        }
+        if set.over > 0 {
+            limits_hit.push(format!(
+                "{key}: {} addresses; only the first {MAX_ADDRESSES} were kept",
+                set.kept.len() + set.over
+            ));
+        }
+        set.kept
+    };
+    let to = recipients("To");
+    let cc = recipients("Cc");
 
     let subject = headers
         .get_first_header("Subject")
@@ -157,20 +246,29 @@ fn envelope(headers: &[MailHeader], body: Body) -> Result<Envelope, ParseError> 
         .get_first_header("Date")
         .and_then(|h| parse_date(&String::from_utf8_lossy(h.get_value_raw())));
 
-    let ids = |key: &str| -> Vec<String> {
-        let mut out = Vec::new();
-        for h in headers.get_all_headers(key) {
-            for id in parse_message_ids(&String::from_utf8_lossy(h.get_value_raw())) {
-                if !out.contains(&id) {
-                    out.push(id);
-                }
-            }
+    let message_id = headers
+        .get_all_headers("Message-ID")
+        .into_iter()
+        .find_map(|h| {
+            parse_message_ids(&String::from_utf8_lossy(h.get_value_raw()))
+                .into_iter()
+                .next()
+        });
+    let mut ids = |key: &str, keep: Keep| {
+        let (ids, all) = message_ids_of(headers, key, keep);
+        if all > ids.len() {
+            let which = match keep {
+                Keep::First => "first",
+                Keep::Last => "last",
+            };
+            limits_hit.push(format!(
+                "{key}: {all} Message-IDs; only the {which} {MAX_MESSAGE_IDS} were kept"
+            ));
         }
-        out
+        ids
     };
-    let message_id = ids("Message-ID").into_iter().next();
-    let in_reply_to = ids("In-Reply-To");
-    let references = ids("References");
+    let in_reply_to = ids("In-Reply-To", Keep::First);
+    let references = ids("References", Keep::Last);
 
     let authentication_results = headers
         .get_all_headers("Authentication-Results")
@@ -209,7 +307,37 @@ fn envelope(headers: &[MailHeader], body: Body) -> Result<Envelope, ParseError> 
         x_mailer,
         body_text,
         auto_reply: auto_reply(headers),
+        limits_hit,
     })
+}
+
+/// Which end of an over-long list of Message-IDs is kept.
+#[derive(Clone, Copy)]
+enum Keep {
+    First,
+    Last,
+}
+
+/// The Message-IDs of every `key` field, duplicates removed, at most
+/// [`MAX_MESSAGE_IDS`] of them; with how many distinct ones there were.
+fn message_ids_of(headers: &[MailHeader], key: &str, keep: Keep) -> (Vec<String>, usize) {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for h in headers.get_all_headers(key) {
+        for id in parse_message_ids(&String::from_utf8_lossy(h.get_value_raw())) {
+            if seen.insert(id.clone()) {
+                out.push(id);
+            }
+        }
+    }
+    let all = out.len();
+    match keep {
+        Keep::First => out.truncate(MAX_MESSAGE_IDS),
+        Keep::Last => {
+            out.drain(..all.saturating_sub(MAX_MESSAGE_IDS));
+        }
+    }
+    (out, all)
 }
 
 /// The header that marks a message as automatic, as `"<Header>: <value>"`:
@@ -343,14 +471,6 @@ fn header_charset_hint(headers: &[MailHeader], body: &Body) -> Option<&'static E
         }
     }
     None
-}
-
-fn push_unique(list: &mut Vec<Mailbox>, more: Vec<Mailbox>) {
-    for m in more {
-        if !list.iter().any(|x| x.email == m.email) {
-            list.push(m);
-        }
-    }
 }
 
 fn truncate_chars(s: String, max: usize) -> String {
@@ -803,7 +923,48 @@ fn decode_header_with_hint(raw: &[u8], hint: Option<&'static Encoding>) -> Strin
 
 /// The valid mailboxes of an address header (To, Cc, From). Groups give
 /// their members; entries that are not addresses are skipped.
-fn address_list(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Mailbox> {
+/// Where [`address_list`] puts what it reads: the first `cap` distinct
+/// addresses in order, a count of the distinct ones over it. Linear: a
+/// message with 200,000 recipients must not cost seconds.
+struct Addresses {
+    kept: Vec<Mailbox>,
+    seen: HashSet<String>,
+    cap: usize,
+    over: usize,
+}
+
+impl Addresses {
+    fn new(cap: usize) -> Addresses {
+        Addresses {
+            kept: Vec::new(),
+            seen: HashSet::new(),
+            cap,
+            over: 0,
+        }
+    }
+
+    /// Whether no more addresses will be kept (reading further only counts).
+    fn full(&self) -> bool {
+        self.kept.len() >= self.cap
+    }
+
+    fn push(&mut self, name: Option<&str>, email: String) {
+        if !self.seen.insert(email.clone()) {
+            return;
+        }
+        if self.full() {
+            self.over += 1;
+            return;
+        }
+        let name = name
+            .map(normalize_whitespace)
+            .map(|n| n.trim_matches(|c| c == '"' || c == '\'').trim().to_string())
+            .filter(|n| !n.is_empty());
+        self.kept.push(Mailbox { name, email });
+    }
+}
+
+fn address_list(raw: &[u8], hint: Option<&'static Encoding>, out: &mut Addresses) {
     // mailparse decodes encoded words itself but with the failures listed in
     // the module doc, and reads raw 8-bit bytes as Latin-1; it also checks
     // word boundaries by character index on a byte offset, so non-ASCII
@@ -814,17 +975,14 @@ fn address_list(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Mailbox> {
     let parsed = mailparse::parse_header(header.as_bytes())
         .ok()
         .and_then(|(h, _)| mailparse::addrparse_header(&h).ok());
-    let mut out = Vec::new();
     match parsed {
         Some(list) => {
             for addr in list.iter() {
                 match addr {
-                    MailAddr::Single(s) => {
-                        push_mailbox(&mut out, s.display_name.as_deref(), &s.addr)
-                    }
+                    MailAddr::Single(s) => push_mailbox(out, s.display_name.as_deref(), &s.addr),
                     MailAddr::Group(g) => {
                         for s in &g.addrs {
-                            push_mailbox(&mut out, s.display_name.as_deref(), &s.addr);
+                            push_mailbox(out, s.display_name.as_deref(), &s.addr);
                         }
                     }
                 }
@@ -835,14 +993,13 @@ fn address_list(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Mailbox> {
             // quote): keep whatever looks like an address.
             let text = decode_header_with_hint(raw, hint);
             for token in text.split(|c: char| c.is_whitespace() || ",;<>()\"'[]".contains(c)) {
-                push_mailbox(&mut out, None, token);
+                push_mailbox(out, None, token);
             }
         }
     }
-    out
 }
 
-fn push_mailbox(out: &mut Vec<Mailbox>, name: Option<&str>, addr: &str) {
+fn push_mailbox(out: &mut Addresses, name: Option<&str>, addr: &str) {
     let email = match valid_email(addr) {
         Some(e) => e,
         // `<junk user@host>` or `a@b c@d` in one slot: the first token that
@@ -855,14 +1012,7 @@ fn push_mailbox(out: &mut Vec<Mailbox>, name: Option<&str>, addr: &str) {
             None => return,
         },
     };
-    if out.iter().any(|m| m.email == email) {
-        return;
-    }
-    let name = name
-        .map(normalize_whitespace)
-        .map(|n| n.trim_matches(|c| c == '"' || c == '\'').trim().to_string())
-        .filter(|n| !n.is_empty());
-    out.push(Mailbox { name, email });
+    out.push(name, email);
 }
 
 /// Lower-cased `local@domain` when `addr` has that shape: exactly one `@`,
@@ -949,10 +1099,11 @@ fn ascii_address_value(raw: &[u8], hint: Option<&'static Encoding>) -> String {
 /// white-space separated tokens holding an `@` are taken as bare ids.
 pub fn parse_message_ids(value: &str) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut push = |id: &str| {
         let id: String = id.chars().filter(|c| !c.is_whitespace()).collect();
         let id = id.trim_matches(|c| c == '"' || c == '\'' || c == ',' || c == ';');
-        if !id.is_empty() && !ids.iter().any(|x| x == id) {
+        if !id.is_empty() && seen.insert(id.to_string()) {
             ids.push(id.to_string());
         }
     };
@@ -1637,6 +1788,152 @@ mod tests {
         assert_eq!(env.cc, vec![mailbox(None, "d@example.com")]);
     }
 
+    // --- Caps ------------------------------------------------------------------------
+
+    /// `To: a0@x.com, a1@x.com, ...` with `n` distinct addresses, each
+    /// written `times` times.
+    fn to_line(n: usize, times: usize) -> Vec<u8> {
+        let list: Vec<String> = (0..n)
+            .flat_map(|i| std::iter::repeat_n(format!("a{i}@x.com"), times))
+            .collect();
+        format!("To: {}", list.join(",\r\n ")).into_bytes()
+    }
+
+    #[test]
+    fn addresses_beyond_the_cap_are_not_kept_and_are_named_in_limits_hit() {
+        let to = to_line(MAX_ADDRESSES + 5, 1);
+        let env =
+            parse(&msg(&[b"From: a@example.com", &to, b"Cc: c@x.com"], b"hi")).expect("a message");
+        assert_eq!(env.to.len(), MAX_ADDRESSES);
+        assert_eq!(env.to[0].email, "a0@x.com");
+        assert_eq!(
+            env.to[MAX_ADDRESSES - 1].email,
+            format!("a{}@x.com", MAX_ADDRESSES - 1)
+        );
+        assert!(
+            !env.to
+                .iter()
+                .any(|m| m.email == format!("a{MAX_ADDRESSES}@x.com"))
+        );
+        assert_eq!(env.cc, vec![mailbox(None, "c@x.com")]);
+        assert_eq!(
+            env.limits_hit,
+            [format!(
+                "To: {} addresses; only the first {MAX_ADDRESSES} were kept",
+                MAX_ADDRESSES + 5
+            )]
+        );
+        assert_eq!(env.body_text, "hi");
+    }
+
+    #[test]
+    fn repeated_addresses_count_once_toward_the_cap() {
+        let to = to_line(MAX_ADDRESSES, 3);
+        let env = parse(&msg(&[b"From: a@example.com", &to], b"")).expect("a message");
+        assert_eq!(env.to.len(), MAX_ADDRESSES);
+        assert!(env.limits_hit.is_empty(), "{:?}", env.limits_hit);
+    }
+
+    #[test]
+    fn the_cap_counts_every_to_field_together() {
+        let first = to_line(MAX_ADDRESSES, 1);
+        let env = parse(&msg(
+            &[b"From: a@example.com", &first, b"To: later@x.com, a0@x.com"],
+            b"",
+        ))
+        .expect("a message");
+        assert_eq!(env.to.len(), MAX_ADDRESSES);
+        assert!(!env.to.iter().any(|m| m.email == "later@x.com"));
+        assert_eq!(env.limits_hit.len(), 1, "{:?}", env.limits_hit);
+        assert!(env.limits_hit[0].starts_with(&format!("To: {} addresses", MAX_ADDRESSES + 1)));
+    }
+
+    #[test]
+    fn header_fields_beyond_the_cap_are_ignored_and_the_body_still_read() {
+        let filler: Vec<Vec<u8>> = (0..MAX_HEADER_FIELDS + 100)
+            .map(|i| format!("X-Filler-{i}: {i}\r\n folded").into_bytes())
+            .collect();
+        let mut lines: Vec<&[u8]> = vec![b"From: a@example.com", b"Subject: kept"];
+        lines.extend(filler.iter().map(Vec::as_slice));
+        lines.push(b"To: too-late@x.com");
+        let env = parse(&msg(&lines, b"the body")).expect("a message");
+        assert_eq!(env.subject, "kept");
+        assert!(env.to.is_empty(), "{:?}", env.to);
+        assert_eq!(env.body_text, "the body");
+        assert_eq!(
+            env.limits_hit,
+            [format!(
+                "{} header fields; only the first {MAX_HEADER_FIELDS} were read",
+                MAX_HEADER_FIELDS + 103
+            )]
+        );
+    }
+
+    #[test]
+    fn header_fields_are_counted_with_old_mac_line_ends_too() {
+        let mut raw = b"From: a@example.com\r".to_vec();
+        for i in 0..MAX_HEADER_FIELDS {
+            raw.extend_from_slice(format!("X-Filler-{i}: {i}\r").as_bytes());
+        }
+        raw.extend_from_slice(b"To: too-late@x.com\r\rbody");
+        let env = parse(&raw).expect("a message");
+        assert!(env.to.is_empty(), "{:?}", env.to);
+        assert_eq!(env.limits_hit.len(), 1, "{:?}", env.limits_hit);
+    }
+
+    #[test]
+    fn references_keep_the_nearest_ids_and_in_reply_to_the_first() {
+        let ids = |n: usize| {
+            (0..n)
+                .map(|i| format!("<id{i}@x>"))
+                .collect::<Vec<_>>()
+                .join("\r\n ")
+        };
+        let refs = format!("References: {}", ids(MAX_MESSAGE_IDS + 200));
+        let irt = format!("In-Reply-To: {}", ids(MAX_MESSAGE_IDS + 1));
+        let env = parse(&msg(
+            &[b"From: a@example.com", refs.as_bytes(), irt.as_bytes()],
+            b"",
+        ))
+        .expect("a message");
+        assert_eq!(env.references.len(), MAX_MESSAGE_IDS);
+        assert_eq!(env.references[0], "id200@x");
+        assert_eq!(
+            env.references.last().map(String::as_str),
+            Some(format!("id{}@x", MAX_MESSAGE_IDS + 199).as_str())
+        );
+        assert_eq!(env.in_reply_to.len(), MAX_MESSAGE_IDS);
+        assert_eq!(env.in_reply_to[0], "id0@x");
+        assert_eq!(
+            env.limits_hit,
+            [
+                format!(
+                    "In-Reply-To: {} Message-IDs; only the first {MAX_MESSAGE_IDS} were kept",
+                    MAX_MESSAGE_IDS + 1
+                ),
+                format!(
+                    "References: {} Message-IDs; only the last {MAX_MESSAGE_IDS} were kept",
+                    MAX_MESSAGE_IDS + 200
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn ordinary_mail_hits_no_limit() {
+        let env = parse(&msg(
+            &[
+                b"From: a@example.com",
+                b"To: b@x.com, b@x.com",
+                b"References: <a@x> <a@x>",
+            ],
+            b"",
+        ))
+        .expect("a message");
+        assert!(env.limits_hit.is_empty());
+        assert_eq!(env.references, ["a@x"]);
+    }
+
     // --- Rejection ----------------------------------------------------------------
 
     #[test]
@@ -2069,7 +2366,7 @@ mod tests {
                 state ^= state << 17;
                 value.push(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
             }
-            let _ = address_list(&value, None);
+            address_list(&value, None, &mut Addresses::new(MAX_ADDRESSES));
             let _ = decode_header(&value);
             let _ = parse_message_ids(&String::from_utf8_lossy(&value));
             let _ = parse_date(&String::from_utf8_lossy(&value));
