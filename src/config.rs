@@ -245,14 +245,38 @@ pub struct Keywords {
     pub reply_prefixes: Vec<String>,
 }
 
-/// The `[notify]` section: when emails go out, and whose
-/// `Authentication-Results` header to trust for commands sent by email.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The `[notify]` section: when emails go out, whose
+/// `Authentication-Results` header to trust for mail from the team, and the
+/// words that make an answer to a late notice a valid reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifyConfig {
     pub schedule: crate::notify::schedule::Schedule,
     /// The authserv-id of the receiving server's `Authentication-Results`
     /// header; email commands are refused while it is not set.
     pub authserv_id: Option<String>,
+    /// An answer to a late notice files a valid reason only when its first
+    /// non-empty line starts with one of these (lower-cased).
+    pub waiver_words: Vec<String>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> NotifyConfig {
+        NotifyConfig {
+            schedule: Default::default(),
+            authserv_id: None,
+            waiver_words: [
+                "免罚",
+                "正当理由",
+                "请假",
+                "病假",
+                "出差",
+                "excuse",
+                "waive",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
 }
 
 /// `[limits]`: what reportd reads of hostile or oversized mail.
@@ -1107,6 +1131,7 @@ const NOTIFY_KEYS: &[&str] = &[
     "quiet_hours",
     "reply_reminders",
     "authserv_id",
+    "waiver_words",
 ];
 const RULES_KEYS: &[&str] = &[
     "weekly_due",
@@ -1340,7 +1365,30 @@ fn parse_notify(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> NotifyConfig {
     if let Some(s) = opt_str(ctx, sec, "authserv_id", r#"authserv_id = "mx.example.com""#) {
         n.authserv_id = Some(s.v.trim().to_ascii_lowercase());
     }
+    if let Some(words) = parse_waiver_words(ctx, sec) {
+        n.waiver_words = words;
+    }
     n
+}
+
+/// `waiver_words`: none may be blank (it would make every answer a reason);
+/// an empty list turns reasons by answering a late notice off.
+fn parse_waiver_words(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Option<Vec<String>> {
+    let example = r#"waiver_words = ["免罚", "请假", "病假", "出差", "excuse"]"#;
+    let items = opt_str_list(ctx, sec, "waiver_words", example)?;
+    let mut words = Vec::new();
+    for (i, item) in items {
+        let word = item.v.trim().to_lowercase();
+        if word.is_empty() {
+            let key = format!("{}[{i}]", sec.key("waiver_words"));
+            let message =
+                "is empty and would make every answer to a late notice a valid reason; remove it";
+            ctx.push(key, item.line, message);
+        } else {
+            words.push(word);
+        }
+    }
+    Some(words)
 }
 
 fn parse_calendar(ctx: &mut Ctx<'_>, root: &Sec<'_, '_>) -> Option<Vec<PathBuf>> {

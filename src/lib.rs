@@ -4,10 +4,12 @@
 
 pub mod calendar;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod ledger;
+pub mod logging;
 pub mod mail;
 pub mod money;
 pub mod notify;
@@ -15,3 +17,4 @@ pub mod period;
 pub mod reports;
 pub mod store;
 pub mod sync;
+pub mod writer;

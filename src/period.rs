@@ -345,15 +345,12 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    /// The local day the deadline belongs to: for a weekly one the day of
-    /// `due`; for a monthly one the working day whose end it is (the day
-    /// before the 00:00 `due`).
+    /// The local day the deadline belongs to: the day of the last instant
+    /// before `due`. Saturday 22:00 belongs to Saturday; a deadline at the
+    /// end of day D (00:00 of D+1) belongs to D, so `since = D+1` excludes
+    /// it and `until = D` includes it.
     pub fn due_day(&self, tz: Tz) -> NaiveDate {
-        let local = self.due.with_timezone(&tz);
-        match self.period.kind() {
-            Kind::Weekly => local.date_naive(),
-            Kind::Monthly => (local - chrono::Duration::nanoseconds(1)).date_naive(),
-        }
+        (self.due.with_timezone(&tz) - chrono::Duration::nanoseconds(1)).date_naive()
     }
 
     /// Whether a report arriving at `arrival` is on time (strictly before

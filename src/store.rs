@@ -1,8 +1,17 @@
 //! The SQLite file: opening it, the schema and its migrations. Each table is
 //! read and written only by the module that owns it (see each migration's
 //! comment); this module only keeps the schema in one place.
+//!
+//! Every connection is opened here, so its settings live in one place: a
+//! generous busy timeout (a writer waits for another's transaction rather
+//! than failing), `synchronous = FULL` (a committed outbox transition
+//! survives a power cut), and private files (the database is a raw copy of
+//! the assistant's mailbox).
 
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Connection;
@@ -10,8 +19,17 @@ use rusqlite_migration::{M, Migrations};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create the directory for database {path}: {source}")]
+    #[error(
+        "cannot create the directory for database {path}: {source}; check the `database` path in the config and who may write to its parent"
+    )]
     Dir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot create database {path}: {source}; check the `database` path in the config and that its directory is writable"
+    )]
+    Create {
         path: String,
         source: std::io::Error,
     },
@@ -197,16 +215,21 @@ CREATE TABLE skipped_fetches (
     ),
 ];
 
+/// How long a statement waits for another connection's write transaction
+/// before it fails with "database is locked". Long enough for any pass of
+/// intake or judgement; rusqlite's default of 5 s is not.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Opens (creating if needed) the database at `path` and brings its schema
-/// up to date.
+/// up to date. A new database is created 0600, its WAL and shared-memory
+/// files inherit that mode, and directories created for it are 0700.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
     let shown = path.display().to_string();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-            path: dir.display().to_string(),
-            source,
-        })?;
-    }
+    create_private_dir_for(path)?;
+    create_private_file(path).map_err(|source| StoreError::Create {
+        path: shown.clone(),
+        source,
+    })?;
     let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
         path: shown.clone(),
         source,
@@ -230,7 +253,40 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Creates the directory `path` lives in (and its parents) when missing,
+/// mode 0700: nobody else may list or read what reportd keeps there.
+pub fn create_private_dir_for(path: &Path) -> Result<(), StoreError> {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| StoreError::Dir {
+            path: dir.display().to_string(),
+            source,
+        })
+}
+
+/// Creates an empty database file, mode 0600, unless it exists. SQLite
+/// gives its `-wal` and `-shm` files the mode of the database file, so they
+/// are private too whatever the process umask.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let created = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     // Switching a new file to WAL needs a lock that SQLite does not wait
     // for; another process creating the same file holds it for moments.
     let mut tries = 0;
@@ -246,7 +302,11 @@ fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // FULL: every commit (an email claimed, marked sent) is on disk before
+    // the call returns, power cut included; NORMAL in WAL mode may lose the
+    // last commits. A pass commits a handful of transactions, so the
+    // extra fsyncs are few.
+    conn.pragma_update(None, "synchronous", "FULL")?;
     Ok(())
 }
 
@@ -282,6 +342,39 @@ mod tests {
         for h in handles {
             assert_eq!(h.join().expect("thread"), Ok(()));
         }
+    }
+
+    #[test]
+    fn every_connection_waits_30_seconds_for_a_writer_and_commits_durably() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = open(&dir.path().join("t.sqlite3")).expect("open");
+        let pragma = |name: &str| -> i64 {
+            conn.pragma_query_value(None, name, |r| r.get(0))
+                .expect("pragma")
+        };
+        assert_eq!(pragma("busy_timeout"), 30_000);
+        assert_eq!(pragma("synchronous"), 2, "2 is FULL");
+    }
+
+    #[test]
+    fn a_new_database_its_wal_and_its_new_directory_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("new/sub/reportd.sqlite3");
+        let _conn = open(&db).expect("open");
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let with = |suffix: &str| Path::new(&format!("{}{suffix}", db.display())).to_path_buf();
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(mode(&with("-wal")), 0o600);
+        assert_eq!(mode(&with("-shm")), 0o600);
+        assert_eq!(mode(&dir.path().join("new/sub")), 0o700);
+        assert_eq!(mode(&dir.path().join("new")), 0o700);
     }
 
     #[test]

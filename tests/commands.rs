@@ -215,7 +215,7 @@ async fn answering_the_late_notice_files_the_reason() {
         &utf8_word("回复: 未收到周报"),
         "answer@x",
         Some(&notice_id),
-        "他本周病假。\r\n\r\n> 未收到您的周报",
+        "病假：他本周病假。\r\n\r\n> 未收到您的周报",
     );
     append(&servers, &reply, "2026-11-16T09:00:00+08:00").await;
     app.sync("2026-11-16T10:00:00+08:00");
@@ -223,9 +223,94 @@ async fn answering_the_late_notice_files_the_reason() {
     assert_eq!(entries.len(), 2, "{entries:?}\n{:?}", app.messages(false));
     assert_eq!(
         entries[1]["reason"],
-        "reason filed by wangfang@example.com: 他本周病假。"
+        "reason filed by wangfang@example.com: 病假：他本周病假。"
     );
     assert_eq!(app.class_of("answer@x", false).as_deref(), Some("command"));
+}
+
+/// The Message-ID of the late notice for 张伟's W46, as the supervisor got it.
+async fn late_notice_id(servers: &MailServers) -> String {
+    let notice = find_mail(servers, "wangfang", |header| {
+        header("Subject").contains("2026-W46") && header("To").contains(ZHANG)
+    })
+    .await;
+    let notice = mailparse::parse_mail(&notice).expect("parse");
+    header(&notice, "Message-ID")
+        .trim()
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_reply_all_asking_for_the_report_files_no_reason() {
+    let (servers, app) = start();
+    app.sync(AFTER_W46);
+    let notice_id = late_notice_id(&servers).await;
+    let reply = command(
+        PASS,
+        &utf8_word("回复: 未收到周报"),
+        "hurry@x",
+        Some(&notice_id),
+        "请尽快补交。\r\n\r\n> 未收到您的周报",
+    );
+    append(&servers, &reply, "2026-11-16T09:00:00+08:00").await;
+    app.sync("2026-11-16T10:00:00+08:00");
+    assert_eq!(w46_entries(&app).len(), 1, "the fine stands");
+    assert_eq!(
+        app.row("2026-11-16T10:00:00+08:00", ZHANG, "2026-W46")["status"],
+        "missing"
+    );
+    let row = app
+        .messages(false)
+        .into_iter()
+        .find(|m| m["message_id"] == "hurry@x")
+        .expect("listed");
+    assert_eq!(row["class"], "ignored");
+    assert!(
+        row["reason"].as_str().unwrap_or("").contains("waiver word"),
+        "{row}"
+    );
+}
+
+#[tokio::test]
+async fn an_out_of_office_answer_to_the_late_notice_files_no_reason() {
+    let (servers, app) = start();
+    app.sync(AFTER_W46);
+    let notice_id = late_notice_id(&servers).await;
+    // An auto-reply whose first line even starts with a waiver word.
+    let reply = String::from_utf8(command(
+        PASS,
+        "Automatic reply: 2026-W46",
+        "ooo@x",
+        Some(&notice_id),
+        "出差中，11月20日返回。I am out of the office until 20 Nov.",
+    ))
+    .expect("utf8")
+    .replacen("From:", "Auto-Submitted: auto-replied\r\nFrom:", 1);
+    append(&servers, reply.as_bytes(), "2026-11-16T09:00:00+08:00").await;
+    app.sync("2026-11-16T10:00:00+08:00");
+    assert_eq!(w46_entries(&app).len(), 1, "the fine stands");
+    assert_eq!(app.class_of("ooo@x", false).as_deref(), Some("ignored"));
+}
+
+#[tokio::test]
+async fn the_late_notice_tells_the_supervisor_how_to_answer_with_a_reason() {
+    let (servers, app) = start();
+    app.sync(AFTER_W46);
+    let notice = find_mail(&servers, "wangfang", |header| {
+        header("Subject").contains("2026-W46") && header("To").contains(ZHANG)
+    })
+    .await;
+    let notice = mailparse::parse_mail(&notice).expect("parse");
+    let text = notice
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/plain")
+        .map(|p| p.get_body().expect("body"))
+        .unwrap_or_default();
+    assert!(text.contains("第一行以"), "{text}");
+    assert!(text.contains("请尽快补交"), "{text}");
+    assert!(text.contains("免罚：11月26日至27日病假"), "{text}");
 }
 
 #[tokio::test]

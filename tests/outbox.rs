@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use common::stall::StallingProxy;
-use common::{MailServers, RecipientRule};
+use common::{MailServers, RecipientRule, header};
 use lettre::Message;
 use reportd::config::{PasswordSource, Security, SmtpConfig};
 use reportd::notify::outbox::{self, Outgoing, Sender, State};
@@ -60,15 +60,6 @@ fn row(conn: &Connection, key: &str) -> outbox::OutboxRow {
         .into_iter()
         .find(|r| r.key == key)
         .unwrap_or_else(|| panic!("no outbox row {key}"))
-}
-
-fn header(raw: &[u8], name: &str) -> String {
-    let (headers, _) = mailparse::parse_headers(raw).expect("headers");
-    headers
-        .iter()
-        .find(|h| h.get_key().eq_ignore_ascii_case(name))
-        .map(|h| h.get_value())
-        .unwrap_or_default()
 }
 
 fn all_headers(raw: &[u8], name: &str) -> Vec<String> {

@@ -3,12 +3,13 @@
 
 mod board;
 pub mod calendar;
+pub mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::calendar::Calendar;
@@ -17,7 +18,8 @@ use crate::notify::outbox;
 use crate::period::Period;
 use crate::reports::compliance;
 use crate::sync::{Engine, Source};
-use crate::{daemon, ledger, mail, store};
+use crate::writer::{self, LockError, WriterLock};
+use crate::{clock, daemon, ledger, mail, store};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,7 +49,8 @@ pub enum Command {
         /// Run one pass and exit (the only mode; `run` is the daemon).
         #[arg(long)]
         once: bool,
-        /// Judge as of this instant (RFC 3339) instead of the clock.
+        /// Judge as of this instant (RFC 3339) instead of the clock: any
+        /// past instant, at most 5 minutes ahead.
         #[arg(long)]
         now: Option<DateTime<chrono::FixedOffset>>,
     },
@@ -101,7 +104,8 @@ pub enum Command {
         /// Who approved it (a supervisor, manager or assistant).
         #[arg(long)]
         by: String,
-        /// When it was filed (RFC 3339); default the clock.
+        /// When it was filed (RFC 3339); default the clock; at most 5
+        /// minutes ahead of it.
         #[arg(long)]
         now: Option<DateTime<chrono::FixedOffset>>,
     },
@@ -121,40 +125,41 @@ pub enum Command {
     },
 }
 
+/// `sysexits.h` EX_TEMPFAIL: another reportd holds the database; try later.
+const EX_TEMPFAIL: u8 = 75;
+
 /// Entry point for `main`.
 pub fn main() -> ExitCode {
+    // Everything reportd creates (database, WAL, lock file, the demo's
+    // files, directories) is for its own user alone: the database is a copy
+    // of a mailbox. Explicit modes where files are made back this up.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, Command::Run));
+    crate::logging::init(matches!(cli.command, Command::Run));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            output::eprintln(&format!("error: cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => exit_for(&e),
     }
 }
 
-fn init_tracing(daemon: bool) {
-    let default = if daemon { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("REPORTD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // async-imap traces every line it sends, LOGIN and its password
-    // included, and every message body: never let that reach the log.
-    let filter = match "async_imap=info".parse() {
-        Ok(quiet) => filter.add_directive(quiet),
-        Err(_) => filter,
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+/// How an error ends the process: quietly when the reader of stdout left,
+/// EX_TEMPFAIL when another reportd holds the database, else a message.
+fn exit_for(e: &anyhow::Error) -> ExitCode {
+    if e.is::<output::PipeClosed>() {
+        return ExitCode::SUCCESS;
+    }
+    output::eprintln(&format!("error: {e:#}"));
+    match e.downcast_ref::<LockError>() {
+        Some(LockError::Held { .. }) => ExitCode::from(EX_TEMPFAIL),
+        _ => ExitCode::FAILURE,
+    }
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -163,116 +168,162 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Demo { dir } => return crate::demo::run(dir).await.map(|()| ExitCode::SUCCESS),
         _ => {}
     }
-    let cfg = load_config(&cli.config)?;
-    let calendar =
-        Calendar::load(&cfg.calendar).context("loading the calendar files named in the config")?;
-    let engine = Engine::new(cfg, calendar)?;
-    let (cfg, calendar) = (&engine.cfg, &engine.calendar);
-    let clock = |now: Option<DateTime<chrono::FixedOffset>>| {
-        now.map_or_else(Utc::now, |n| n.with_timezone(&Utc))
-    };
-    match cli.command {
-        Command::Run => {
-            let mut conn = store::open(&cfg.database)?;
-            daemon::run(&engine, &mut conn, daemon::shutdown_signal()).await?;
-        }
-        Command::Sync { once, now } => {
-            if !once {
-                bail!(
-                    "`sync` runs one pass: write `reportd sync --once` (the daemon is `reportd run`)"
-                );
-            }
-            let mut conn = store::open(&cfg.database)?;
-            let now = clock(now);
-            sync_once(&engine, &mut conn, now).await?;
-        }
-        Command::Status { periods, now, json } => {
-            let conn = store::open(&cfg.database)?;
-            let verdicts = compliance::verdicts(&conn, cfg, calendar, clock(now), &periods)?;
-            let rows = board::status_rows(&conn, cfg, &verdicts)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                print!("{}", board::status_table(&rows));
-            }
-        }
-        Command::Ledger { month, json } => {
-            let conn = store::open(&cfg.database)?;
-            let month = month.as_deref().map(parse_month).transpose()?;
-            let entries = ledger::entries(&conn, month, cfg.timezone)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&board::ledger_json(&entries, cfg.timezone))?
-                );
-            } else {
-                print!("{}", board::ledger_table(&entries, cfg));
-            }
-        }
-        Command::Messages { flagged, json } => {
-            let conn = store::open(&cfg.database)?;
-            let rows = mail::inbox::list(&conn, flagged)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                print!("{}", board::messages_table(&rows, cfg.timezone));
-            }
-        }
-        Command::Outbox { json, retry, now } => {
-            let conn = store::open(&cfg.database)?;
-            if let Some(key) = retry {
-                if !outbox::requeue(&conn, &key, clock(now))? {
-                    bail!(
-                        "no failed email with key {key}: `reportd outbox` lists the keys and their states"
-                    );
-                }
-                eprintln!("{key} is queued again; `reportd sync --once` or the daemon sends it");
-            }
-            let rows = outbox::list(&conn)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                print!("{}", outbox::table(&rows, cfg.timezone));
-            }
-        }
+    let engine = load_engine(&cli.config)?;
+    let done = match cli.command {
+        Command::Run => run(&engine).await,
+        Command::Sync { once, now } => sync(&engine, once, now).await,
+        Command::Status { periods, now, json } => status(&engine, &periods, now, json),
+        Command::Ledger { month, json } => ledger_cmd(&engine.cfg, month.as_deref(), json),
+        Command::Messages { flagged, json } => messages(&engine.cfg, flagged, json),
+        Command::Outbox { json, retry, now } => outbox_cmd(&engine.cfg, json, retry, now),
         Command::Excuse {
             person,
             period,
             reason,
             by,
             now,
-        } => {
-            let mut conn = store::open(&cfg.database)?;
-            let now = clock(now);
-            let excuse = compliance::file_excuse(&conn, cfg, &person, period, &reason, &by, now)?;
-            let (booked, _) = engine.judge_and_book(&mut conn, now)?;
-            println!(
-                "reason filed for {} {} by {}",
-                excuse.person, excuse.period, excuse.by
-            );
-            for e in booked {
-                println!(
-                    "booked {:?} {} for {} {}: {}",
-                    e.kind, e.amount_fen, e.person, e.period, e.reason
+        } => excuse(&engine, &person, period, &reason, &by, now),
+        Command::Calendar { month } => calendar_cmd(&engine, month.as_deref()),
+        Command::CheckConfig | Command::Demo { .. } => Ok(()),
+    };
+    done.map(|()| ExitCode::SUCCESS)
+}
+
+fn load_engine(path: &std::path::Path) -> Result<Engine> {
+    let cfg = load_config(path)?;
+    let calendar =
+        Calendar::load(&cfg.calendar).context("loading the calendar files named in the config")?;
+    Ok(Engine::new(cfg, calendar)?)
+}
+
+/// Opens the database for a command that writes, after taking the writer
+/// lock (held until the returned lock is dropped).
+fn open_writer(cfg: &Config) -> Result<(WriterLock, rusqlite::Connection)> {
+    let lock = writer::acquire(&cfg.database)?;
+    let conn = store::open(&cfg.database)?;
+    Ok((lock, conn))
+}
+
+async fn run(engine: &Engine) -> Result<()> {
+    let (_lock, mut conn) = open_writer(&engine.cfg)?;
+    daemon::run(engine, &mut conn, daemon::shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn sync(engine: &Engine, once: bool, now: Option<DateTime<FixedOffset>>) -> Result<()> {
+    if !once {
+        bail!("`sync` runs one pass: write `reportd sync --once` (the daemon is `reportd run`)");
+    }
+    let now = clock::acting_at(now, Utc::now())?;
+    let (_lock, mut conn) = open_writer(&engine.cfg)?;
+    sync_once(engine, &mut conn, now).await
+}
+
+fn status(
+    engine: &Engine,
+    periods: &[Period],
+    now: Option<DateTime<FixedOffset>>,
+    json: bool,
+) -> Result<()> {
+    let (cfg, calendar) = (&engine.cfg, &engine.calendar);
+    let conn = store::open(&cfg.database)?;
+    let now = clock::viewing_at(now, Utc::now());
+    let verdicts = compliance::verdicts(&conn, cfg, calendar, now, periods)?;
+    let rows = board::status_rows(&conn, cfg, &verdicts)?;
+    output::listing(json, || &rows, || board::status_table(&rows))
+}
+
+fn ledger_cmd(cfg: &Config, month: Option<&str>, json: bool) -> Result<()> {
+    let conn = store::open(&cfg.database)?;
+    let month = month.map(parse_month).transpose()?;
+    let entries = ledger::entries(&conn, month, cfg.timezone)?;
+    output::listing(
+        json,
+        || board::ledger_json(&entries, cfg.timezone),
+        || board::ledger_table(&entries, cfg),
+    )
+}
+
+fn messages(cfg: &Config, flagged: bool, json: bool) -> Result<()> {
+    let conn = store::open(&cfg.database)?;
+    let rows = mail::inbox::list(&conn, flagged)?;
+    output::listing(
+        json,
+        || &rows,
+        || board::messages_table(&rows, cfg.timezone),
+    )
+}
+
+/// `outbox`: a reader, unless `--retry` puts a failed email back in the
+/// queue (a write, so it takes the writer lock).
+fn outbox_cmd(
+    cfg: &Config,
+    json: bool,
+    retry: Option<String>,
+    now: Option<DateTime<FixedOffset>>,
+) -> Result<()> {
+    let conn = match retry {
+        Some(key) => {
+            // One UPDATE, safe beside the daemon: no writer lock.
+            let conn = store::open(&cfg.database)?;
+            if !outbox::requeue(&conn, &key, clock::viewing_at(now, Utc::now()))? {
+                bail!(
+                    "no failed email with key {key}: `reportd outbox` lists the keys and their states"
                 );
             }
+            output::eprintln(&format!(
+                "{key} is queued again; `reportd sync --once` or the daemon sends it"
+            ));
+            conn
         }
-        Command::Calendar { month } => {
-            let (year, month) = match month {
-                Some(m) => parse_month(&m)?,
-                None => {
-                    let today = Utc::now().with_timezone(&cfg.timezone).date_naive();
-                    (
-                        chrono::Datelike::year(&today),
-                        chrono::Datelike::month(&today),
-                    )
-                }
-            };
-            print!("{}", calendar_view(year, month, calendar, cfg));
-        }
-        Command::CheckConfig | Command::Demo { .. } => {}
+        None => store::open(&cfg.database)?,
+    };
+    let rows = outbox::list(&conn)?;
+    output::listing(json, || &rows, || outbox::table(&rows, cfg.timezone))
+}
+
+fn excuse(
+    engine: &Engine,
+    person: &str,
+    period: Period,
+    reason: &str,
+    by: &str,
+    now: Option<DateTime<FixedOffset>>,
+) -> Result<()> {
+    let now = clock::acting_at(now, Utc::now())?;
+    // Beside a running daemon too: the assistant files reasons while it
+    // runs. Filing is one transaction and judging another; the ledger's and
+    // the outbox's unique keys keep a waiver or an email from being booked
+    // twice when the daemon judges at the same moment.
+    let mut conn = store::open(&engine.cfg.database)?;
+    let filed = compliance::file_excuse(&conn, &engine.cfg, person, period, reason, by, now)?;
+    let (booked, _) = engine.judge_and_book(&mut conn, now)?;
+    let mut text = format!(
+        "reason filed for {} {} by {}\n",
+        filed.person, filed.period, filed.by
+    );
+    for e in booked {
+        text += &format!(
+            "booked {:?} {} for {} {}: {}\n",
+            e.kind, e.amount_fen, e.person, e.period, e.reason
+        );
     }
-    Ok(ExitCode::SUCCESS)
+    output::print(&text)
+}
+
+fn calendar_cmd(engine: &Engine, month: Option<&str>) -> Result<()> {
+    let cfg = &engine.cfg;
+    let (year, month) = match month {
+        Some(m) => parse_month(m)?,
+        None => {
+            let today = Utc::now().with_timezone(&cfg.timezone).date_naive();
+            (
+                chrono::Datelike::year(&today),
+                chrono::Datelike::month(&today),
+            )
+        }
+    };
+    output::print(&calendar_view(year, month, &engine.calendar, cfg))
 }
 
 /// `sync --once`: one pass, then deliver what the outbox has due.
@@ -290,23 +341,23 @@ async fn sync_once(
         })
         .await?;
     bar.finish_and_clear();
-    println!(
+    output::println(&format!(
         "fetched {} new message(s); classified {}; booked {} ledger entr{}; queued {} email(s)",
         report.fetched,
         report.intake.total(),
         report.booked.len(),
         if report.booked.len() == 1 { "y" } else { "ies" },
         report.queued,
-    );
+    ))?;
     let sender = engine.sender()?;
-    match engine.deliver(sender.as_ref(), conn, now).await? {
-        Some(d) => println!(
+    let delivered = engine.deliver(sender.as_ref(), conn, now).await?;
+    output::println(&match delivered {
+        Some(d) => format!(
             "outbox: sent {}, to retry {}, failed {}",
             d.sent, d.deferred, d.failed
         ),
-        None => println!("outbox: no [smtp] section, nothing sent"),
-    }
-    Ok(())
+        None => "outbox: no [smtp] section, nothing sent".to_string(),
+    })
 }
 
 fn calendar_view(year: i32, month: u32, calendar: &Calendar, cfg: &Config) -> String {
@@ -327,18 +378,19 @@ fn check_config(path: &std::path::Path) -> ExitCode {
         Ok(cfg) => match Calendar::load(&cfg.calendar) {
             Ok(calendar) => {
                 for year in calendar_gaps(&calendar, &cfg, Utc::now()) {
-                    eprintln!(
+                    output::eprintln(&format!(
                         "warning: {}: calendar: no calendar file covers {year}; its deadlines would use Monday to Friday. \
                          Add config/calendar/cn-{year}.toml from the State Council's holiday notice",
                         path.display()
-                    );
+                    ));
                 }
-                println!(
+                // A reader that left early missed nothing it can act on.
+                let _ = output::println(&format!(
                     "{}: valid ({} people, {} who report)",
                     path.display(),
                     cfg.roster.people.len(),
                     cfg.roster.reporters().count()
-                );
+                ));
                 return ExitCode::SUCCESS;
             }
             Err(e) => vec![crate::config::ConfigIssue {
@@ -351,7 +403,7 @@ fn check_config(path: &std::path::Path) -> ExitCode {
         Err(e) => e.0,
     };
     for i in &issues {
-        eprintln!("{i}");
+        output::eprintln(&i.to_string());
     }
     ExitCode::FAILURE
 }

@@ -1,6 +1,7 @@
 //! Mail in: reading the assistant's mailbox (IMAP or a local Maildir), keeping
 //! a raw copy of every message, and decoding what is read.
 
+pub mod auth;
 pub mod imap;
 pub mod inbox;
 pub mod maildir;

@@ -176,6 +176,9 @@ pub struct LateNotice {
     pub fund_share: Fen,
     /// See [`excuse_subject`].
     pub excuse_subject: String,
+    /// An answer files a reason only when its first line starts with one
+    /// of these (`[notify] waiver_words`); never empty in a notice.
+    pub waiver_words: Vec<String>,
 }
 
 /// A report that did not reach the direct supervisor (neither To nor Cc).
@@ -1172,6 +1175,7 @@ mod tests {
     fn late_notice(person: Contact) -> LateNotice {
         LateNotice {
             excuse_subject: excuse_subject("2026-W48", &person.email),
+            waiver_words: crate::config::NotifyConfig::default().waiver_words,
             person,
             supervisor: wang(),
             assistant: Some(lin()),

@@ -16,9 +16,11 @@
 //!    (attempts + 1, `next_attempt` pushed past the send timeout) in its own
 //!    small write, so two processes delivering at once (`reportd run` and a
 //!    `reportd sync --once`) never send the same row twice.
-//! 3. On the server's 250 the row becomes `sent`. A 4xx, a refused or dropped
-//!    connection or a timeout leaves it `queued` with `last_error` and a
-//!    backoff (30 s · 2^(attempts−1), at most 1 h); retries go on until the
+//! 3. On the server's 250 the row becomes `sent`; when that write cannot be
+//!    stored (the database locked beyond the busy timeout, a full disk), it
+//!    is retried with a bounded backoff until it is, for a row left looking
+//!    unsent would be sent again. A 4xx, a refused or dropped connection or
+//!    a timeout leaves it `queued` with `last_error` and a backoff (30 s · 2^(attempts−1), at most 1 h); retries go on until the
 //!    server answers for good. A 5xx makes it `failed` with the server's
 //!    answer in `last_error`.
 //!
@@ -27,9 +29,11 @@
 //! A crash (SIGKILL, power loss) before the server's 250 leaves the row
 //! claimed but not sent; once the claim expires (send timeout + 30 s) it is
 //! sent again, and the server, which never completed the first DATA, gets
-//! exactly one copy. Only a crash in the instant between the server's 250
-//! and the `sent` write can give a second copy; it then carries the same
-//! Message-ID, so mail clients show it once. No SMTP client can do better.
+//! exactly one copy. Every commit is durable (`synchronous = FULL`, see
+//! `store`), so a `sent` mark once stored survives a power cut. Only a crash
+//! between the server's 250 and the `sent` write can give a second copy; it
+//! then carries the same Message-ID, so mail clients show it once. No SMTP
+//! client can do better.
 //!
 //! # API
 //!
@@ -78,6 +82,10 @@ const CLAIM_MARGIN: Duration = Duration::from_secs(30);
 const BACKOFF_FIRST: Duration = Duration::from_secs(30);
 /// The longest retry delay.
 const BACKOFF_MAX: Duration = Duration::from_secs(3600);
+/// The first wait before storing a `sent` mark again; see [`mark_sent`].
+const MARK_RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between tries of a `sent` mark.
+const MARK_RETRY_MAX: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -748,10 +756,7 @@ pub async fn deliver_due_of(
             let t = clock();
             match outcome {
                 Attempt::Sent => {
-                    conn.execute(
-                        "UPDATE outbox SET state = 'sent', sent_at = ?2, next_attempt = NULL WHERE id = ?1",
-                        params![id, ts(t)],
-                    )?;
+                    mark_sent(conn, id, t).await?;
                     stats.sent += 1;
                 }
                 Attempt::Permanent(error) => {
@@ -777,6 +782,56 @@ pub async fn deliver_due_of(
     }
     stats.next_attempt = next_attempt_at(conn)?;
     Ok(stats)
+}
+
+/// Records that the server took row `id` at `t` (its 250). Until this is
+/// stored the row looks unsent and would go out again once its claim
+/// expires, so a failure that can pass (the database busy or locked past the
+/// busy timeout, a full disk, an I/O error) is retried, with a bounded
+/// backoff and a warning each time, until it is stored. Returns how many
+/// tries it took.
+async fn mark_sent(conn: &mut Connection, id: i64, t: DateTime<Utc>) -> rusqlite::Result<u32> {
+    let mut tries = 1;
+    loop {
+        let stored = conn.execute(
+            "UPDATE outbox SET state = 'sent', sent_at = ?2, next_attempt = NULL WHERE id = ?1",
+            params![id, ts(t)],
+        );
+        match stored {
+            Ok(_) => return Ok(tries),
+            Err(e) if may_pass(&e) => {
+                let wait = mark_retry_delay(tries);
+                tracing::warn!(
+                    id,
+                    tries,
+                    error = %e,
+                    retry_in_s = wait.as_secs(),
+                    "the server took the email but its `sent` mark is not stored yet; retrying, so that it is never sent twice"
+                );
+                tokio::time::sleep(wait).await;
+                tries += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether a failed write may succeed if tried again later.
+fn may_pass(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull, SystemIoFailure};
+    matches!(
+        e.sqlite_error_code(),
+        Some(DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure)
+    )
+}
+
+/// The wait after the `tries`-th failed `sent` mark: 1 s, doubled each
+/// time, at most a minute (each try already waited the busy timeout).
+fn mark_retry_delay(tries: u32) -> Duration {
+    let doublings = tries.saturating_sub(1).min(16);
+    MARK_RETRY_FIRST
+        .saturating_mul(1 << doublings)
+        .min(MARK_RETRY_MAX)
 }
 
 fn due_ids(
@@ -998,6 +1053,49 @@ mod tests {
         assert_eq!(backoff(4), Duration::from_secs(240));
         assert_eq!(backoff(8), Duration::from_secs(3600));
         assert_eq!(backoff(u32::MAX), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn a_sent_mark_blocked_past_the_busy_timeout_is_retried_until_stored() {
+        let (dir, mut conn) = db();
+        enqueue(&conn, &outgoing("k", at(0, 0, 0)), at(0, 0, 0)).expect("enqueue");
+        let id: i64 = conn
+            .query_row("SELECT id FROM outbox", [], |r| r.get(0))
+            .expect("id");
+        // A short busy timeout stands in for a writer that outlasts 30 s.
+        conn.busy_timeout(Duration::from_millis(50))
+            .expect("busy timeout");
+        let path = dir.path().join("t.sqlite3");
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let other = Connection::open(&path).expect("second connection");
+            other
+                .execute_batch("BEGIN IMMEDIATE")
+                .expect("take the write lock");
+            locked.send(()).expect("signal");
+            std::thread::sleep(Duration::from_millis(800));
+            other.execute_batch("COMMIT").expect("release");
+        });
+        is_locked.recv().expect("the lock is held");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let tries = runtime
+            .block_on(mark_sent(&mut conn, id, at(1, 0, 0)))
+            .expect("stored in the end");
+        holder.join().expect("holder");
+        assert!(tries >= 2, "the first try met the lock ({tries} tries)");
+        let row = &list(&conn).expect("list")[0];
+        assert_eq!((row.state, row.sent_at), (State::Sent, Some(at(1, 0, 0))));
+    }
+
+    #[test]
+    fn sent_marks_are_retried_after_1_s_doubling_up_to_a_minute() {
+        assert_eq!(mark_retry_delay(1), Duration::from_secs(1));
+        assert_eq!(mark_retry_delay(3), Duration::from_secs(4));
+        assert_eq!(mark_retry_delay(7), Duration::from_secs(60));
+        assert_eq!(mark_retry_delay(u32::MAX), Duration::from_secs(60));
     }
 
     #[test]

@@ -295,6 +295,7 @@ impl<'a> Planner<'a> {
                 .fine
                 .percent(self.cfg.rules.fund_share_percent),
             excuse_subject: compose::excuse_subject(&period, &person.email),
+            waiver_words: self.cfg.notify.waiver_words.clone(),
         };
         let key = late_notice_key(&person.email, v.deadline.period);
         let owed = Owed {

@@ -122,9 +122,52 @@ fn answered_thread(
     Ok(None)
 }
 
+/// What an email from a supervisor, manager or assistant is to the
+/// command reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recognised {
+    /// Not a command at all.
+    No,
+    /// A command, to be checked and carried out.
+    Command(Command),
+    /// An answer to a late notice whose first line does not start with a
+    /// waiver word ("请尽快补交", an out-of-office): an ordinary email.
+    PlainAnswer { person: String, period: Period },
+}
+
 /// The command in this email, if it is one: from a configured supervisor,
-/// manager or assistant, answering a late notice or with an excuse subject.
-pub fn recognise(
+/// manager or assistant, answering a late notice with a first line that
+/// starts with a waiver word, or with an excuse subject.
+pub fn recognise(conn: &Connection, cfg: &Config, env: &Envelope) -> rusqlite::Result<Recognised> {
+    let Some(command) = read_command(conn, cfg, env)? else {
+        return Ok(Recognised::No);
+    };
+    let answers_notice = !looks_like_excuse(&env.subject);
+    match command.target {
+        Some((person, period))
+            if answers_notice && !starts_with_waiver_word(&command.reason, cfg) =>
+        {
+            Ok(Recognised::PlainAnswer { person, period })
+        }
+        _ => Ok(Recognised::Command(command)),
+    }
+}
+
+/// Whether the first non-empty line starts with a configured waiver word
+/// (compared folded: case and fullwidth forms do not matter).
+fn starts_with_waiver_word(reason: &str, cfg: &Config) -> bool {
+    let Some(first) = reason.lines().map(str::trim).find(|l| !l.is_empty()) else {
+        return false;
+    };
+    let first = crate::reports::classify::fold(first);
+    let first = first.trim_start_matches(|c: char| !c.is_alphanumeric());
+    cfg.notify
+        .waiver_words
+        .iter()
+        .any(|w| first.starts_with(crate::reports::classify::fold(w).as_str()))
+}
+
+fn read_command(
     conn: &Connection,
     cfg: &Config,
     env: &Envelope,
@@ -275,95 +318,15 @@ fn carry_out(
     }
 }
 
-/// Whether the receiving server vouches for the From address.
+/// Whether the receiving server vouches for the From address; commands are
+/// off until `[notify] authserv_id` names that server.
 fn authenticated(cfg: &Config, env: &Envelope) -> Result<(), String> {
     let Some(authserv_id) = cfg.notify.authserv_id.as_deref() else {
         return Err(
             "email commands are off; set [notify] authserv_id to the receiving server's id".into(),
         );
     };
-    let from_domain = env
-        .from
-        .as_ref()
-        .and_then(|f| f.email.rsplit_once('@'))
-        .map(|(_, d)| d.to_lowercase())
-        .unwrap_or_default();
-    let header = env
-        .authentication_results
-        .iter()
-        .find(|h| authserv_of(h).eq_ignore_ascii_case(authserv_id))
-        .ok_or_else(|| format!("no Authentication-Results header from {authserv_id}"))?;
-    if passes(header, &from_domain) {
-        Ok(())
-    } else {
-        Err(format!(
-            "Authentication-Results from {authserv_id} does not show a DMARC, DKIM or SPF pass for {from_domain}: {}",
-            header.split_whitespace().collect::<Vec<_>>().join(" ")
-        ))
-    }
-}
-
-/// Drops `(comments)`, which may hold anything, before reading a header.
-fn without_comments(h: &str) -> String {
-    let mut out = String::with_capacity(h.len());
-    let mut depth = 0usize;
-    for c in h.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
-fn authserv_of(header: &str) -> String {
-    let clean = without_comments(header);
-    clean
-        .split(';')
-        .next()
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or("")
-        .to_string()
-}
-
-/// Whether a domain is the From domain or a parent of it (relaxed alignment).
-fn aligned(domain: &str, from_domain: &str) -> bool {
-    let domain = domain.trim().trim_end_matches('.').to_lowercase();
-    !domain.is_empty() && (from_domain == domain || from_domain.ends_with(&format!(".{domain}")))
-}
-
-fn passes(header: &str, from_domain: &str) -> bool {
-    let clean = without_comments(header);
-    clean.split(';').skip(1).any(|clause| {
-        let mut tokens = clause.split_whitespace();
-        let Some((method, result)) = tokens.next().and_then(|t| t.split_once('=')) else {
-            return false;
-        };
-        if !result.eq_ignore_ascii_case("pass") {
-            return false;
-        }
-        let prop = |name: &str| {
-            clause
-                .split_whitespace()
-                .filter_map(|t| t.split_once('='))
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim_matches('"').to_string())
-        };
-        match method.to_lowercase().as_str() {
-            "dmarc" => prop("header.from").is_none_or(|d| aligned(&d, from_domain)),
-            "dkim" => prop("header.d")
-                .or_else(|| {
-                    prop("header.i").map(|i| i.rsplit('@').next().unwrap_or("").to_string())
-                })
-                .is_some_and(|d| aligned(&d, from_domain)),
-            "spf" => prop("smtp.mailfrom")
-                .map(|m| m.rsplit('@').next().unwrap_or("").to_string())
-                .is_some_and(|d| aligned(&d, from_domain)),
-            _ => false,
-        }
-    })
+    crate::mail::auth::check(env, authserv_id).map_err(|e| e.to_string())
 }
 
 /// A command received, for the confirmation email.
@@ -441,34 +404,6 @@ mod tests {
             ))
         );
         assert_eq!(excuse_subject("请假 下周一"), None);
-    }
-
-    #[test]
-    fn dmarc_pass_for_the_from_domain_authenticates() {
-        let h = "mx.example.com; dkim=pass header.d=example.com; spf=pass smtp.mailfrom=boss@example.com; dmarc=pass (p=reject) header.from=example.com";
-        assert!(passes(h, "example.com"));
-        assert_eq!(authserv_of(h), "mx.example.com");
-    }
-
-    #[test]
-    fn failing_or_unaligned_results_do_not_authenticate() {
-        assert!(!passes(
-            "mx.example.com; dmarc=fail header.from=example.com; spf=softfail smtp.mailfrom=x@evil.test",
-            "example.com"
-        ));
-        assert!(!passes(
-            "mx.example.com; dkim=pass header.d=evil.test; spf=pass smtp.mailfrom=a@evil.test",
-            "example.com"
-        ));
-        assert!(!passes("mx.example.com; none", "example.com"));
-    }
-
-    #[test]
-    fn a_pass_hidden_in_a_comment_does_not_count() {
-        assert!(!passes(
-            "mx.example.com; spf=fail (dmarc=pass header.from=example.com) smtp.mailfrom=a@evil.test",
-            "example.com"
-        ));
     }
 
     #[test]

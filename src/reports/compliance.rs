@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::calendar::Calendar;
@@ -114,7 +114,7 @@ pub fn judged_deadlines(
     let mut out = Vec::new();
     loop {
         if let Some(d) = period::deadline(period, &cfg.rules.due, calendar, cfg.timezone) {
-            if window.end.is_some_and(|end| d.due > end) {
+            if window.is_past_end(&d) {
                 break;
             }
             if window.contains(&d) {
@@ -138,43 +138,34 @@ pub fn is_judged(person: &Person, cfg: &Config, deadline: &Deadline) -> bool {
     JudgedWindow::of(person, cfg).contains(deadline)
 }
 
-/// The deadlines judged for a person: due from the later of
-/// `tracking_starts` and their `since`, up to the end of their `until`.
+/// The deadlines judged for a person: those whose day (a deadline at the
+/// end of day D belongs to D) is on or after the later of `tracking_starts`
+/// and their `since`, and on or before their `until`.
 struct JudgedWindow {
     start_day: chrono::NaiveDate,
-    start: DateTime<Utc>,
-    end: Option<DateTime<Utc>>,
+    end_day: Option<chrono::NaiveDate>,
+    tz: chrono_tz::Tz,
 }
 
 impl JudgedWindow {
     fn of(person: &Person, cfg: &Config) -> JudgedWindow {
-        let tz = cfg.timezone;
-        let start_day = person
-            .since
-            .map_or(cfg.tracking_starts, |s| s.max(cfg.tracking_starts));
         JudgedWindow {
-            start_day,
-            start: local_midnight(start_day, tz),
-            end: person
-                .until
-                .and_then(|u| u.succ_opt())
-                .map(|d| local_midnight(d, tz)),
+            start_day: person
+                .since
+                .map_or(cfg.tracking_starts, |s| s.max(cfg.tracking_starts)),
+            end_day: person.until,
+            tz: cfg.timezone,
         }
     }
 
     fn contains(&self, d: &Deadline) -> bool {
-        d.due >= self.start && self.end.is_none_or(|end| d.due <= end)
+        let day = d.due_day(self.tz);
+        day >= self.start_day && !self.is_past_end(d)
     }
-}
 
-fn local_midnight(day: chrono::NaiveDate, tz: chrono_tz::Tz) -> DateTime<Utc> {
-    day.and_time(NaiveTime::MIN)
-        .and_local_timezone(tz)
-        .earliest()
-        .map_or_else(
-            || day.and_time(NaiveTime::MIN).and_utc(),
-            |t| t.with_timezone(&Utc),
-        )
+    fn is_past_end(&self, d: &Deadline) -> bool {
+        self.end_day.is_some_and(|end| d.due_day(self.tz) > end)
+    }
 }
 
 /// Every verdict for every reporter at `now`; only the given periods when
@@ -352,6 +343,75 @@ fn excuse_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Excuse>> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    fn config_with(person_extra: &str) -> Config {
+        let text = format!(
+            r#"
+database = "x.sqlite3"
+tracking_starts = "2026-01-01"
+calendar = []
+[maildir]
+path = "/nonexistent"
+[[person]]
+name = "主管"
+email = "sup@example.com"
+role = "supervisor"
+[[person]]
+name = "助理"
+email = "assistant@example.com"
+role = "assistant"
+[[person]]
+name = "代表"
+email = "rep@example.com"
+role = "rep"
+supervisor = "sup@example.com"
+{person_extra}
+"#
+        );
+        Config::from_toml_str(&text, std::path::Path::new("test.toml")).expect("config")
+    }
+
+    /// January 2026's monthly report: due at the end of Monday 2026-02-02,
+    /// the first working day of February (00:00 of 02-03 as an instant).
+    fn january_report() -> Deadline {
+        let calendar = Calendar::from_toml_str(
+            include_str!("../../config/calendar/cn-2026.toml"),
+            std::path::Path::new("config/calendar/cn-2026.toml"),
+        )
+        .expect("calendar");
+        let cfg = config_with("");
+        let january = Period::Month {
+            year: 2026,
+            month: 1,
+        };
+        period::deadline(january, &cfg.rules.due, &calendar, cfg.timezone).expect("due")
+    }
+
+    fn judged_with(person_extra: &str) -> bool {
+        let cfg = config_with(person_extra);
+        let rep = cfg.roster.by_email("rep@example.com").expect("rep");
+        is_judged(rep, &cfg, &january_report())
+    }
+
+    #[test]
+    fn a_deadline_at_the_end_of_day_d_is_not_judged_for_someone_starting_on_d_plus_1() {
+        assert!(!judged_with(r#"since = "2026-02-03""#));
+        assert!(judged_with(r#"since = "2026-02-02""#));
+    }
+
+    #[test]
+    fn a_deadline_at_the_end_of_day_d_is_judged_for_someone_leaving_on_d() {
+        assert!(judged_with(r#"until = "2026-02-02""#));
+        assert!(!judged_with(r#"until = "2026-02-01""#));
+    }
+
+    #[test]
+    fn tracking_that_starts_the_day_after_a_deadline_does_not_judge_it() {
+        let mut cfg = config_with("");
+        cfg.tracking_starts = chrono::NaiveDate::from_ymd_opt(2026, 2, 3).expect("date");
+        let rep = cfg.roster.by_email("rep@example.com").expect("rep");
+        assert!(!is_judged(rep, &cfg, &january_report()));
+    }
 
     fn w48() -> Deadline {
         Deadline {

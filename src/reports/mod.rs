@@ -160,8 +160,22 @@ fn decide(
             false,
         ));
     }
-    if let Some(command) = commands::recognise(conn, cfg, env)? {
-        return commands::apply(conn, cfg, msg, env, command);
+    if let Some(marker) = &env.auto_reply {
+        let reason = format!("automatic message ({marker}): never a report, a reply or a command");
+        return Ok((MessageClass::Ignored, reason, false));
+    }
+    match commands::recognise(conn, cfg, env)? {
+        commands::Recognised::Command(command) => {
+            return commands::apply(conn, cfg, msg, env, command);
+        }
+        commands::Recognised::PlainAnswer { person, period } => {
+            let words = cfg.notify.waiver_words.join(", ");
+            let reason = format!(
+                "answer to the late notice of {person} for {period}: its first line does not start with a waiver word ({words}), so it files no reason"
+            );
+            return Ok((MessageClass::Ignored, reason, false));
+        }
+        commands::Recognised::No => {}
     }
     let known_report = |id: &str| report_by_message_id(conn, id).ok().flatten().is_some();
     let known_message = |id: &str| inbox::message_id_known(conn, id).unwrap_or(false);
@@ -174,6 +188,9 @@ fn decide(
         &known_report,
         &known_message,
     );
+    if let Some(refused) = unauthenticated(cfg, env, &class) {
+        return Ok(refused);
+    }
     match class {
         Class::Ignored { reason } => Ok((MessageClass::Ignored, reason, false)),
         Class::Reply {
@@ -213,13 +230,36 @@ fn decide(
             named_period,
             to_supervisor,
         } => {
+            let arrived_on = msg.internaldate.with_timezone(&cfg.timezone).date_naive();
             let period = match named_period {
+                Some(p) if p.first_day() > arrived_on => return Ok(early(p, arrived_on)),
                 Some(p) => p,
-                None => nearest_open_period(conn, cfg, calendar, &person, kind, msg.internaldate)?,
+                None => period_for_unnamed(conn, cfg, calendar, &person, kind, msg.internaldate)?,
             };
             record_report(conn, cfg, msg, env, &person, period, to_supervisor)
         }
     }
+}
+
+/// When `[notify] authserv_id` is set, a report or reply counts only if the
+/// receiving server vouches for its From address (see `mail::auth`): a
+/// forged supervisor's reply must not stop reminders, nor a forged report
+/// dodge a fine.
+fn unauthenticated(
+    cfg: &Config,
+    env: &Envelope,
+    class: &Class,
+) -> Option<(MessageClass, String, bool)> {
+    let what = match class {
+        Class::Report { kind, person, .. } => format!("{} report from {person}", kind.as_str()),
+        Class::Reply { replier, .. } => format!("reply from {replier}"),
+        Class::Ignored { .. } => return None,
+    };
+    let authserv_id = cfg.notify.authserv_id.as_deref()?;
+    let err = crate::mail::auth::check(env, authserv_id).err()?;
+    let reason = format!("unauthenticated: {what} counts for nothing: {err}");
+    tracing::warn!("{reason}");
+    Some((MessageClass::Ignored, reason, true))
 }
 
 fn record_report(
@@ -481,12 +521,31 @@ fn reported_periods(
     Ok(periods)
 }
 
-/// For a report that names no period: the not-yet-reported period whose
-/// deadline is nearest to the arrival, so a report arriving on Monday
-/// morning fills last week's gap (late) rather than this week's. Periods
-/// that are judged for the person and have no reason on file come first; an
-/// exact tie goes to the period whose deadline is still ahead.
-fn nearest_open_period(
+/// A report naming a period that has not begun counts for nothing: sent
+/// ahead, it would excuse weeks nobody has worked yet.
+fn early(period: Period, arrived_on: chrono::NaiveDate) -> (MessageClass, String, bool) {
+    let reason = format!(
+        "early: names {period}, which begins on {}; it arrived on {arrived_on} and counts for nothing",
+        period.first_day()
+    );
+    (MessageClass::Ignored, reason, true)
+}
+
+/// How soon after a report a second one naming no period is taken as its
+/// resend (补附件, a correction), whatever the calendar says.
+const RESEND_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// The period of a report that names none. Never one that has not begun.
+///
+/// A resend is a revision of the report it repeats: of the person's
+/// previous report of this kind when that arrived within [`RESEND_WINDOW`],
+/// or was assigned to the period the new one arrives in. Otherwise the
+/// not-yet-reported period whose deadline is nearest to the arrival, so a
+/// report arriving on Monday morning fills last week's gap (late) rather
+/// than this week's. Periods that are judged for the person and have no
+/// reason on file come first; an exact tie goes to the period whose
+/// deadline is still ahead.
+fn period_for_unnamed(
     conn: &Connection,
     cfg: &Config,
     calendar: &Calendar,
@@ -494,9 +553,52 @@ fn nearest_open_period(
     kind: Kind,
     arrival: DateTime<Utc>,
 ) -> rusqlite::Result<Period> {
-    let reported = reported_periods(conn, person, kind)?;
     let here = Period::containing(kind, arrival.with_timezone(&cfg.timezone).date_naive());
-    let mut candidates = vec![here.prev().prev(), here.prev(), here, here.next()];
+    if let Some((period, received)) = previous_report(conn, person, kind, arrival)?
+        && (arrival - received <= RESEND_WINDOW || period == here)
+    {
+        return Ok(period);
+    }
+    nearest_open_period(conn, cfg, calendar, person, kind, arrival, here)
+}
+
+/// The period and arrival of the person's latest counting report of `kind`
+/// that arrived no later than `arrival`.
+fn previous_report(
+    conn: &Connection,
+    person: &str,
+    kind: Kind,
+    arrival: DateTime<Utc>,
+) -> rusqlite::Result<Option<(Period, DateTime<Utc>)>> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT period, received FROM reports
+             WHERE person = ?1 AND kind = ?2 AND counts = 1 AND received <= ?3
+             ORDER BY received DESC, id DESC LIMIT 1",
+            params![person, kind.as_str(), ts(arrival)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((period, received)) = row else {
+        return Ok(None);
+    };
+    let Ok(period) = period.parse() else {
+        return Ok(None);
+    };
+    Ok(Some((period, parse_ts(&received)?)))
+}
+
+fn nearest_open_period(
+    conn: &Connection,
+    cfg: &Config,
+    calendar: &Calendar,
+    person: &str,
+    kind: Kind,
+    arrival: DateTime<Utc>,
+    here: Period,
+) -> rusqlite::Result<Period> {
+    let reported = reported_periods(conn, person, kind)?;
+    let mut candidates = vec![here.prev().prev(), here.prev(), here];
     if kind == Kind::Weekly {
         candidates.insert(0, here.prev().prev().prev());
     }

@@ -1330,3 +1330,13 @@ fn tail(text: &str, max: usize) -> &str {
     }
     &text[start..]
 }
+
+/// The first header `name` of a raw message, decoded ("" when absent).
+pub fn header(raw: &[u8], name: &str) -> String {
+    let (headers, _) = mailparse::parse_headers(raw).expect("headers");
+    headers
+        .iter()
+        .find(|h| h.get_key().eq_ignore_ascii_case(name))
+        .map(|h| h.get_value())
+        .unwrap_or_default()
+}

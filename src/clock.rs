@@ -1,0 +1,107 @@
+//! The instant a command works as of: the machine's clock, or `--now`.
+//!
+//! `--now` replays the past (a pass that was missed, a test, the demo). A
+//! command that books fines or sends email must not run in the future: a fine
+//! booked for a deadline that has not passed can never be removed (the ledger
+//! is append-only), and notices would go out early. Read-only commands may
+//! look at any instant.
+
+use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
+
+/// How far ahead of the clock `--now` may be for a command that books or
+/// sends: room for a clock a little behind, never a deadline's worth.
+pub const MAX_AHEAD: TimeDelta = TimeDelta::minutes(5);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "--now {given} is {} later than this machine's clock ({clock}): this command \
+     books fines and sends emails, and a fine booked for a deadline that has not passed can never \
+     be removed. Leave out --now to work as of the clock (or fix the machine's clock), or give a \
+     time at most 5 minutes ahead; `reportd status --now` shows any instant without booking",
+    describe(*ahead)
+)]
+pub struct FutureNow {
+    pub given: DateTime<FixedOffset>,
+    pub clock: DateTime<Utc>,
+    pub ahead: TimeDelta,
+}
+
+/// `ahead` in the largest unit that keeps it readable.
+fn describe(ahead: TimeDelta) -> String {
+    match (ahead.num_days(), ahead.num_hours(), ahead.num_minutes()) {
+        (d, _, _) if d >= 2 => format!("{d} days"),
+        (_, h, _) if h >= 2 => format!("{h} hours"),
+        (_, _, m) => format!("{m} minutes"),
+    }
+}
+
+/// The instant a command that books or sends works as of: `given`, unless
+/// it is more than [`MAX_AHEAD`] later than `clock`; the clock without it.
+pub fn acting_at(
+    given: Option<DateTime<FixedOffset>>,
+    clock: DateTime<Utc>,
+) -> Result<DateTime<Utc>, FutureNow> {
+    let Some(given) = given else {
+        return Ok(clock);
+    };
+    let ahead = given.with_timezone(&Utc) - clock;
+    if ahead > MAX_AHEAD {
+        return Err(FutureNow {
+            given,
+            clock,
+            ahead,
+        });
+    }
+    Ok(given.with_timezone(&Utc))
+}
+
+/// The instant a read-only command shows: `given` whatever it is, else the
+/// clock.
+pub fn viewing_at(given: Option<DateTime<FixedOffset>>, clock: DateTime<Utc>) -> DateTime<Utc> {
+    given.map_or(clock, |g| g.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(text).expect("RFC 3339")
+    }
+
+    fn clock() -> DateTime<Utc> {
+        at("2026-11-30T10:00:00Z").with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_past_and_up_to_five_minutes_ahead_are_accepted() {
+        for given in [
+            "2026-11-16T10:00:00+08:00",
+            "2026-11-30T10:00:00Z",
+            "2026-11-30T18:05:00+08:00",
+        ] {
+            let t = acting_at(Some(at(given)), clock()).expect(given);
+            assert_eq!(t, at(given).with_timezone(&Utc));
+        }
+        assert_eq!(acting_at(None, clock()), Ok(clock()));
+    }
+
+    #[test]
+    fn more_than_five_minutes_ahead_is_refused_with_the_reason() {
+        let err =
+            acting_at(Some(at("2026-11-30T18:05:01+08:00")), clock()).expect_err("5 min 1 s ahead");
+        assert_eq!(err.ahead, TimeDelta::seconds(301));
+        assert!(err.to_string().contains("is 5 minutes later"), "{err}");
+        let far = acting_at(Some(at("2026-12-31T10:00:00Z")), clock()).expect_err("a month ahead");
+        let text = far.to_string();
+        assert!(text.contains("is 31 days later"), "{text}");
+        assert!(text.contains("Leave out --now"), "{text}");
+    }
+
+    #[test]
+    fn read_only_commands_see_any_instant() {
+        let future = at("2030-01-01T00:00:00Z");
+        assert_eq!(viewing_at(Some(future), clock()), future);
+        assert_eq!(viewing_at(None, clock()), clock());
+    }
+}
