@@ -242,6 +242,32 @@ impl Default for NotifyConfig {
     }
 }
 
+/// `[limits]`: what reportd reads of hostile or oversized mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A message larger than this is kept raw and flagged "too large", not
+    /// parsed.
+    pub max_message_mb: u32,
+}
+
+/// `limits.max_message_mb` when omitted.
+pub const DEFAULT_MAX_MESSAGE_MB: u32 = 25;
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_message_mb: DEFAULT_MAX_MESSAGE_MB,
+        }
+    }
+}
+
+impl Limits {
+    /// `max_message_mb` in bytes (MiB, as mail clients count).
+    pub fn max_message_bytes(&self) -> u64 {
+        u64::from(self.max_message_mb) << 20
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file this was loaded from (for messages).
@@ -256,6 +282,7 @@ pub struct Config {
     pub rules: Rules,
     pub keywords: Keywords,
     pub notify: NotifyConfig,
+    pub limits: Limits,
     pub roster: Roster,
     /// The `[payroll]` section (defaults when absent).
     pub payroll: PayrollConfig,
@@ -1053,9 +1080,11 @@ const ROOT_KEYS: &[&str] = &[
     "rules",
     "notify",
     "keywords",
+    "limits",
     "person",
     "payroll",
 ];
+const LIMITS_KEYS: &[&str] = &["max_message_mb"];
 const IMAP_KEYS: &[&str] = &[
     "host",
     "port",
@@ -1207,6 +1236,10 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         Some(sec) => parse_notify(ctx, &sec),
         None => NotifyConfig::default(),
     };
+    let limits = match opt_table(ctx, &root, "limits") {
+        Some(sec) => parse_limits(ctx, &sec),
+        None => Limits::default(),
+    };
     let roster = parse_people(ctx, &root);
     let smtp = match opt_table(ctx, &root, "smtp") {
         Some(sec) => parse_smtp(ctx, &sec, &roster),
@@ -1226,9 +1259,27 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         rules,
         keywords,
         notify,
+        limits,
         roster,
         payroll,
     })
+}
+
+fn parse_limits(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Limits {
+    check_keys(ctx, sec, LIMITS_KEYS);
+    let mut limits = Limits::default();
+    if let Some(mb) = opt_int_in(
+        ctx,
+        sec,
+        "max_message_mb",
+        1..=1_000,
+        "it must be at least 1 MB (and at most 1000 MB, SQLite's limit for one value)",
+        "max_message_mb = 25",
+    ) && let Ok(mb) = u32::try_from(mb.v)
+    {
+        limits.max_message_mb = mb;
+    }
+    limits
 }
 
 fn parse_notify(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> NotifyConfig {
@@ -1831,6 +1882,7 @@ role = "assistant"
         assert_eq!(c.rules.due.weekly.weekday, Weekday::Sat);
         assert_eq!(c.rules.due.monthly, MonthlyDue::FirstWorkingDay);
         assert_eq!(c.keywords, Keywords::default());
+        assert_eq!(c.limits.max_message_mb, 25);
         assert_eq!(c.roster.people.len(), 3);
         let boss = &c.roster.people[0];
         assert_eq!(boss.email, "wangfang@example.com", "emails are lower-cased");
@@ -2131,6 +2183,32 @@ role = "assistant"
         );
         let all = issues(&format!("{MINIMAL}\n[rules]\nfine_yuan = -5\n"));
         issue(&all, "rules.fine_yuan");
+    }
+
+    #[test]
+    fn max_message_mb_is_read_and_range_checked() {
+        let c = parse(&format!("{MINIMAL}\n[limits]\nmax_message_mb = 40\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.limits.max_message_mb, 40);
+        assert_eq!(c.limits.max_message_bytes(), 40 << 20);
+
+        for bad in ["0", "1001", "2.5", "\"25\""] {
+            let text = format!("{MINIMAL}\n[limits]\nmax_message_mb = {bad}\n");
+            let all = issues(&text);
+            assert_eq!(all.len(), 1, "{bad}: {all:#?}");
+            let found = issue(&all, "limits.max_message_mb");
+            assert_eq!(found.line, line_of(&text, "max_message_mb"), "{bad}");
+            assert!(
+                found.message.contains("max_message_mb = 25"),
+                "{bad}: {found:?}"
+            );
+        }
+        let text = format!("{MINIMAL}\n[limits]\nmax_mesage_mb = 40\n");
+        let all = issues(&text);
+        assert_eq!(
+            issue(&all, "limits.max_mesage_mb").line,
+            line_of(&text, "max_mesage_mb")
+        );
     }
 
     /// Parses due strings: needs `crate::period`'s FromStr impls.

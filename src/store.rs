@@ -267,6 +267,22 @@ CREATE TABLE sales_emails (
 ) STRICT;
 "#,
     ),
+    M::up(
+        r#"
+-- mail::inbox: IMAP messages that could not be downloaded even alone (the
+-- FETCH timed out): the checkpoint moves past them and they are tried again
+-- from `next_try`, so one stuck message never blocks newer mail.
+CREATE TABLE skipped_fetches (
+    source      TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uid         INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL CHECK (attempts > 0),
+    last_error  TEXT NOT NULL,
+    next_try    TEXT NOT NULL,
+    PRIMARY KEY (source, uidvalidity, uid)
+) STRICT;
+"#,
+    ),
 ];
 
 /// How long a statement waits for another connection's write transaction

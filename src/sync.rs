@@ -10,6 +10,7 @@ use crate::calendar::Calendar;
 use crate::config::{Config, SourceConfig};
 use crate::ledger::{self, Entry};
 use crate::mail::imap::{ImapError, ImapSource, Opened};
+use crate::mail::inbox::FetchReport;
 use crate::mail::maildir::{MaildirError, MaildirSource};
 use crate::notify::compose::{ComposeError, Digest, Email, Templates};
 use crate::notify::outbox::{self, DeliveryStats, OutboxError, Sender};
@@ -39,7 +40,9 @@ pub enum SyncError {
 /// What one pass did.
 #[derive(Debug, Default)]
 pub struct PassReport {
+    /// New messages stored (`fetch.new`).
     pub fetched: usize,
+    pub fetch: FetchReport,
     pub intake: IntakeStats,
     pub booked: Vec<Entry>,
     pub queued: usize,
@@ -59,16 +62,23 @@ impl Source {
         }
     }
 
-    /// Reads what is new, connecting and disconnecting for IMAP.
+    /// Reads what is new, connecting and disconnecting for IMAP; returns
+    /// how many messages were new.
     pub async fn fetch_once(&self, conn: &mut Connection) -> Result<usize, SyncError> {
+        Ok(self.fetch(conn).await?.new)
+    }
+
+    /// [`fetch_once`](Self::fetch_once), saying how it went.
+    pub async fn fetch(&self, conn: &mut Connection) -> Result<FetchReport, SyncError> {
         match self {
             Source::Imap(imap) => {
                 let mut opened: Opened = imap.open().await?;
-                let result = imap.fetch_new(&mut opened, conn).await;
+                // Skipped messages wait by the real clock, whatever `--now` says.
+                let result = imap.fetch(&mut opened, conn, Utc::now()).await;
                 ImapSource::close(opened).await;
                 Ok(result?)
             }
-            Source::Maildir(md) => Ok(md.fetch_new(conn)?),
+            Source::Maildir(md) => Ok(md.fetch(conn)?),
         }
     }
 }
@@ -139,10 +149,11 @@ impl Engine {
         now: DateTime<Utc>,
         progress: impl FnMut(usize, usize),
     ) -> Result<PassReport, SyncError> {
-        let fetched = source.fetch_once(conn).await?;
+        let fetch = source.fetch(conn).await?;
         let (intake, booked, queued) = self.process(conn, now, progress)?;
         Ok(PassReport {
-            fetched,
+            fetched: fetch.new,
+            fetch,
             intake,
             booked,
             queued,

@@ -21,7 +21,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::config::{Config, Person, Role};
-use crate::mail::inbox::{self, Classified, MessageClass, Stored};
+use crate::mail::inbox::{self, Classified, MessageClass, StoredRaw};
 use crate::mail::parse::{self, Envelope};
 use crate::notify::compose::{self, Contact, Email};
 use crate::notify::plan::{Letter, NotifyError, Planner};
@@ -100,7 +100,7 @@ pub enum Outcome {
 fn take_one(
     conn: &Connection,
     planner: &Planner<'_>,
-    msg: &Stored,
+    msg: &StoredRaw,
     now: DateTime<Utc>,
 ) -> Result<bool, ByEmailError> {
     let cfg = planner.cfg;
@@ -186,7 +186,7 @@ fn take_one(
 
 fn refuse(
     conn: &Connection,
-    msg: &Stored,
+    msg: &StoredRaw,
     env: &Envelope,
     sender: &Person,
     month: Month,
@@ -210,7 +210,7 @@ fn refuse(
 fn import(
     conn: &Connection,
     cfg: &Config,
-    msg: &Stored,
+    msg: &StoredRaw,
     sender: &Person,
     month: Month,
 ) -> Result<(Outcome, Option<String>), ByEmailError> {
@@ -296,7 +296,7 @@ fn describe(outcome: &Outcome, month: Month, filer: &str, file: Option<&str>) ->
 
 fn classify(
     conn: &Connection,
-    msg: &Stored,
+    msg: &StoredRaw,
     env: &Envelope,
     class: MessageClass,
     reason: &str,
@@ -372,7 +372,7 @@ impl SalesImportEmail {
         cfg: &Config,
         filer: &Person,
         env: &Envelope,
-        msg: &Stored,
+        msg: &StoredRaw,
         month: Month,
         file: Option<String>,
         outcome: Outcome,
