@@ -560,10 +560,10 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
     let mut conn = store::open(&cfg.database)?;
     let source = Source::from_config(cfg);
 
-    println!(
+    crate::cli::output::println(&format!(
         "reportd demo: a fictional team's November 2026, in {}",
         dir.display()
-    );
+    ))?;
     let mail = month_of_mail();
     let mut next = 0;
     let mut day = NaiveDate::from_ymd_opt(2026, 11, 1).context("date")?;
@@ -627,26 +627,22 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
     let now = local(2026, 12, 2, 10, 0);
     engine.judge_and_book(&mut conn, now)?;
 
-    println!(
-        "\nStatus board at {} (reportd status --now ...):",
+    // Printed at once at the end, through the CLI's output, so a reader
+    // that stops early (`reportd demo | head`) ends it quietly.
+    let mut out = format!(
+        "\nStatus board at {} (reportd status --now ...):\n",
         now.with_timezone(&Shanghai).format("%Y-%m-%d %H:%M %Z")
     );
     let verdicts = compliance::verdicts(&conn, cfg, calendar, now, &[])?;
     let rows = crate::cli::board_rows(&conn, cfg, &verdicts)?;
-    print!("{}", crate::cli::board_table(&rows));
-    println!("\nLedger (reportd ledger):");
-    print!(
-        "{}",
-        crate::cli::ledger_text(&ledger::entries(&conn, None, cfg.timezone)?, cfg)
-    );
-    println!("\nMessages that need the assistant's eye (reportd messages --flagged):");
-    print!(
-        "{}",
-        crate::cli::messages_text(&mail::inbox::list(&conn, true)?, cfg.timezone)
-    );
+    out += &crate::cli::board_table(&rows);
+    out += "\nLedger (reportd ledger):\n";
+    out += &crate::cli::ledger_text(&ledger::entries(&conn, None, cfg.timezone)?, cfg);
+    out += "\nMessages that need the assistant's eye (reportd messages --flagged):\n";
+    out += &crate::cli::messages_text(&mail::inbox::list(&conn, true)?, cfg.timezone);
     let written = write_outbox(&conn, &dir.join("outbox"))?;
-    println!(
-        "\nEmails reportd would have sent ({} in all), as .eml files to open in a mail client:\n  {}",
+    out += &format!(
+        "\nEmails reportd would have sent ({} in all), as .eml files to open in a mail client:\n  {}\n",
         written.len(),
         dir.join("outbox").display()
     );
@@ -658,10 +654,10 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
         }
     }
     for (kind, n) in kinds {
-        println!("  {n:>3} {kind}");
+        out += &format!("  {n:>3} {kind}\n");
     }
-    println!("\nTry: reportd --config {} status", config_path.display());
-    Ok(())
+    out += &format!("\nTry: reportd --config {} status\n", config_path.display());
+    crate::cli::output::print(&out)
 }
 
 /// Writes every queued email as `NNN-kind.eml`; returns their kinds.

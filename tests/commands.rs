@@ -354,3 +354,33 @@ async fn a_forged_pass_below_the_servers_own_fail_is_not_believed() {
     assert_eq!(w46_entries(&app).len(), 1, "the fine stands");
     assert_eq!(app.class_of("forged@x", true).as_deref(), Some("refused"));
 }
+
+#[tokio::test]
+async fn a_colleague_writing_as_the_supervisor_is_refused() {
+    let (servers, app) = start();
+    app.sync(AFTER_W46);
+    let subject = utf8_word("请假/excuse 2026-W46 zhangwei@example.com");
+    // Sent through the company's server by 张伟 himself: the domain passes,
+    // but the server saw his own address as the envelope sender.
+    let own = "mx.test; dkim=pass header.d=example.com; spf=pass smtp.mailfrom=zhangwei@example.com; dmarc=pass header.from=example.com";
+    append(
+        &servers,
+        &command(own, &subject, "as-boss@x", None, "病假"),
+        "2026-11-16T09:00:00+08:00",
+    )
+    .await;
+    // The supervisor's address hidden in an encoded word, which the server
+    // does not read as an address.
+    let hidden = String::from_utf8(command(PASS, &subject, "hidden@x", None, "病假"))
+        .expect("utf8")
+        .replace(
+            "From: 王芳 <wangfang@example.com>",
+            "From: =?UTF-8?B?PHdhbmdmYW5nQGV4YW1wbGUuY29tPg==?=",
+        );
+    append(&servers, hidden.as_bytes(), "2026-11-16T09:01:00+08:00").await;
+    app.sync("2026-11-16T10:00:00+08:00");
+    assert_eq!(w46_entries(&app).len(), 1, "the fine stands");
+    for id in ["as-boss@x", "hidden@x"] {
+        assert_eq!(app.class_of(id, true).as_deref(), Some("refused"), "{id}");
+    }
+}

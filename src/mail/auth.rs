@@ -19,6 +19,8 @@ use crate::mail::parse::Envelope;
 pub enum Unauthenticated {
     #[error("it has no From address")]
     NoSender,
+    #[error("{0}")]
+    DoubtfulFrom(String),
     #[error("no Authentication-Results header from {authserv_id}")]
     NoResults { authserv_id: String },
     #[error(
@@ -44,6 +46,9 @@ pub fn check(env: &Envelope, authserv_id: &str) -> Result<(), Unauthenticated> {
         .as_ref()
         .map(|f| f.email.to_ascii_lowercase())
         .ok_or(Unauthenticated::NoSender)?;
+    if let Some(doubt) = &env.from_doubt {
+        return Err(Unauthenticated::DoubtfulFrom(doubt.clone()));
+    }
     let from_domain = from
         .rsplit_once('@')
         .map(|(_, d)| normalise(d))

@@ -76,6 +76,11 @@ pub struct Envelope {
     /// Without angle brackets.
     pub message_id: Option<String>,
     pub from: Option<Mailbox>,
+    /// Why `from` may not be the sender the receiving server checked: the
+    /// From field names more than one address, or its address is written
+    /// inside an encoded word (which the address grammar does not decode).
+    /// Sender authentication refuses such a message (see `mail::auth`).
+    pub from_doubt: Option<String>,
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
     /// Decoded, whitespace-normalised; empty when absent. At most
@@ -230,6 +235,7 @@ fn envelope(headers: &[MailHeader], body: Body) -> Result<Envelope, ParseError> 
             one.kept.pop()
         })
         .ok_or(ParseError::NoSender)?;
+    let from_doubt = from_doubt(headers, hint, &from);
 
     let mut recipients = |key: &str| {
         let mut set = Addresses::new(MAX_ADDRESSES);
@@ -310,6 +316,7 @@ fn envelope(headers: &[MailHeader], body: Body) -> Result<Envelope, ParseError> 
     Ok(Envelope {
         message_id,
         from: Some(from),
+        from_doubt,
         to,
         cc,
         subject,
@@ -322,6 +329,45 @@ fn envelope(headers: &[MailHeader], body: Body) -> Result<Envelope, ParseError> 
         auto_reply: auto_reply(headers),
         limits_hit,
     })
+}
+
+/// See [`Envelope::from_doubt`]. A server checks the From address as the
+/// grammar reads it; reportd must not believe one it had to dig out of an
+/// encoded word or pick among several.
+fn from_doubt(
+    headers: &[MailHeader],
+    hint: Option<&'static Encoding>,
+    from: &Mailbox,
+) -> Option<String> {
+    let fields = headers.get_all_headers("From");
+    let mut all = Addresses::new(MAX_ADDRESSES);
+    for h in &fields {
+        address_list(h.get_value_raw(), hint, &mut all);
+    }
+    if all.kept.len() > 1 {
+        let list: Vec<&str> = all.kept.iter().map(|m| m.email.as_str()).collect();
+        return Some(format!(
+            "From names {} addresses: {}",
+            list.len(),
+            list.join(", ")
+        ));
+    }
+    let written = fields
+        .iter()
+        .any(|h| contains_ignoring_case(h.get_value_raw(), from.email.as_bytes()));
+    (!written).then(|| {
+        format!(
+            "the From address {} is written inside an encoded word, not as an address",
+            from.email
+        )
+    })
+}
+
+fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Which end of an over-long list of Message-IDs is kept.
@@ -1349,6 +1395,31 @@ mod tests {
             parse(&msg(&[b"From: =?UTF-16?B?//492Enc?= test"], b"x")),
             Err(ParseError::NoSender)
         ));
+    }
+
+    #[test]
+    fn a_from_that_is_not_plainly_one_address_is_in_doubt() {
+        let doubt = |from: &[u8]| {
+            parse(&msg(&[from], b""))
+                .ok()
+                .unwrap_or_default()
+                .from_doubt
+        };
+        assert_eq!(
+            doubt(b"From: =?UTF-8?B?5p2O5aic?= <lina@example.com>"),
+            None
+        );
+        assert_eq!(doubt(b"From: LiNa@Example.com"), None);
+        // `<wangfang@example.com>` hidden in an encoded word.
+        assert!(doubt(b"From: =?UTF-8?B?PHdhbmdmYW5nQGV4YW1wbGUuY29tPg==?=").is_some());
+        assert!(
+            doubt(b"From: =?UTF-8?B?546L6Iqz?= <wangfang@example.com> <zhangwei@example.com>")
+                .is_some()
+        );
+        let two = parse(&msg(&[b"From: a@example.com", b"From: b@example.com"], b""))
+            .ok()
+            .unwrap_or_default();
+        assert!(two.from_doubt.is_some());
     }
 
     #[test]
