@@ -1,5 +1,5 @@
 //! One writer per database. Every command that writes (`run`, `sync`,
-//! `excuse`, `outbox --retry`) first takes an exclusive OS lock on a file
+//! `excuse`, `outbox --retry`, `archive --send`) first takes an exclusive OS lock on a file
 //! next to the database (`<database>.lock`, holding the writer's pid); a
 //! second writer is refused at once instead of racing the first through
 //! intake and judgement. Readers take no lock: SQLite's WAL lets them read
