@@ -146,25 +146,8 @@ mod tests {
 
     fn row(subject: &str) -> Cells {
         Cells {
-            name: "张伟".into(),
-            email: "zhangwei@example.com".into(),
-            group: "商务一组".into(),
-            kind: "周报".into(),
-            period: "2026-W48".into(),
-            due: "2026-11-28 22:00".into(),
-            document: "报告".into(),
             subject: subject.into(),
-            arrived: "2026-11-28 21:59:59".into(),
-            status: "按时".into(),
-            status_key: "on_time".into(),
-            replied_at: String::new(),
-            replied_by: String::new(),
-            fine: "50.00".into(),
-            waived: String::new(),
-            reason: String::new(),
-            approved_by: String::new(),
-            file: "eml/20261128-215959-report-2026-W48-zhangwei-m1.eml".into(),
-            sha256: "ab".repeat(32),
+            ..super::sheets::sample_cells()
         }
     }
 

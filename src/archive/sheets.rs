@@ -266,37 +266,39 @@ pub fn xlsx(
     Ok(book.save_to_buffer()?)
 }
 
+/// A register row for tests of the modules that show one.
+#[cfg(test)]
+pub(crate) fn sample_cells() -> Cells {
+    Cells {
+        name: "张伟".into(),
+        email: "zhangwei@example.com".into(),
+        group: "商务一组".into(),
+        kind: "周报".into(),
+        period: "2026-W48".into(),
+        due: "2026-11-28 22:00".into(),
+        document: "报告".into(),
+        subject: "周报, \"第48周\"".into(),
+        arrived: "2026-11-28 21:59:59".into(),
+        status: "按时".into(),
+        status_key: "on_time".into(),
+        replied_at: String::new(),
+        replied_by: String::new(),
+        fine: "50.00".into(),
+        waived: String::new(),
+        reason: String::new(),
+        approved_by: String::new(),
+        file: "eml/20261128-215959-report-2026-W48-zhangwei-m1.eml".into(),
+        sha256: "ab".repeat(32),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sample() -> Cells {
-        Cells {
-            name: "张伟".into(),
-            email: "zhangwei@example.com".into(),
-            group: "商务一组".into(),
-            kind: "周报".into(),
-            period: "2026-W48".into(),
-            due: "2026-11-28 22:00".into(),
-            document: "报告".into(),
-            subject: "周报, \"第48周\"".into(),
-            arrived: "2026-11-28 21:59:59".into(),
-            status: "按时".into(),
-            status_key: "on_time".into(),
-            replied_at: String::new(),
-            replied_by: String::new(),
-            fine: String::new(),
-            waived: String::new(),
-            reason: String::new(),
-            approved_by: String::new(),
-            file: "eml/x.eml".into(),
-            sha256: "ab".repeat(32),
-        }
-    }
-
     #[test]
     fn the_csv_starts_with_a_bom_uses_crlf_and_quotes_what_needs_it() {
-        let bytes = csv(&[sample()], Language::Zh).expect("csv");
+        let bytes = csv(&[sample_cells()], Language::Zh).expect("csv");
         assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]), "UTF-8 BOM");
         let text = String::from_utf8(bytes[3..].to_vec()).expect("utf-8");
         let lines: Vec<&str> = text.split("\r\n").collect();

@@ -67,95 +67,54 @@ pub fn received_between(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> rusqlite::Result<Vec<Filed>> {
-    let mut out = reports_between(conn, from, until)?;
-    out.extend(replies_between(conn, from, until)?);
-    out.sort_by(|a, b| a.received.cmp(&b.received).then(a.message.cmp(&b.message)));
-    Ok(out)
-}
-
-fn reports_between(
-    conn: &Connection,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> rusqlite::Result<Vec<Filed>> {
+    // Reports carry their id (to find the first reply), replies their
+    // replier; both in one column order.
     let mut stmt = conn.prepare(
         "SELECT r.message, CASE WHEN r.counts = 0 THEN 'misaddressed'
                                 WHEN r.revision_of IS NOT NULL THEN 'revision'
                                 ELSE 'report' END,
-                r.person, r.period, r.received, m.subject, m.raw, r.id
+                r.person, r.period, r.received, m.subject, m.raw, r.id, NULL
          FROM reports r JOIN messages m ON m.id = r.message
-         WHERE r.received >= ?1 AND r.received < ?2",
+         WHERE r.received >= ?1 AND r.received < ?2
+         UNION ALL
+         SELECT p.message, 'reply', r.person, r.period, p.at, m.subject, m.raw, NULL, p.replier
+         FROM replies p JOIN reports r ON r.id = p.report JOIN messages m ON m.id = p.message
+         WHERE p.at >= ?1 AND p.at < ?2
+         ORDER BY 5, 1",
     )?;
-    let rows = stmt.query_map(params![ts(from), ts(until)], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, Option<String>>(5)?,
-            r.get::<_, Vec<u8>>(6)?,
-            r.get::<_, i64>(7)?,
-        ))
-    })?;
+    let mut rows = stmt.query(params![ts(from), ts(until)])?;
     let mut out = Vec::new();
-    for row in rows {
-        let (message, document, person, period, received, subject, raw, report) = row?;
-        let Ok(period) = period.parse() else { continue };
-        let document = match document.as_str() {
-            "misaddressed" => Document::Misaddressed,
-            "revision" => Document::Revision,
-            _ => Document::Report,
+    while let Some(r) = rows.next()? {
+        let Ok(period) = r.get::<_, String>(3)?.parse() else {
+            continue;
+        };
+        let received = parse_ts(&r.get::<_, String>(4)?)?;
+        let (document, reply) = match r.get::<_, String>(1)?.as_str() {
+            "reply" => (
+                Document::Reply,
+                Some(Reply {
+                    at: received,
+                    replier: r.get(8)?,
+                }),
+            ),
+            other => {
+                let document = match other {
+                    "misaddressed" => Document::Misaddressed,
+                    "revision" => Document::Revision,
+                    _ => Document::Report,
+                };
+                (document, first_reply(conn, r.get(7)?)?)
+            }
         };
         out.push(Filed {
-            message,
+            message: r.get(0)?,
             document,
-            person,
+            person: r.get(2)?,
             period,
-            received: parse_ts(&received)?,
-            subject,
-            raw,
-            reply: first_reply(conn, report)?,
-        });
-    }
-    Ok(out)
-}
-
-fn replies_between(
-    conn: &Connection,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> rusqlite::Result<Vec<Filed>> {
-    let mut stmt = conn.prepare(
-        "SELECT p.message, r.person, r.period, p.at, m.subject, m.raw, p.replier
-         FROM replies p JOIN reports r ON r.id = p.report JOIN messages m ON m.id = p.message
-         WHERE p.at >= ?1 AND p.at < ?2",
-    )?;
-    let rows = stmt.query_map(params![ts(from), ts(until)], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<String>>(4)?,
-            r.get::<_, Vec<u8>>(5)?,
-            r.get::<_, String>(6)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (message, person, period, at, subject, raw, replier) = row?;
-        let Ok(period) = period.parse() else { continue };
-        let at = parse_ts(&at)?;
-        out.push(Filed {
-            message,
-            document: Document::Reply,
-            person,
-            period,
-            received: at,
-            subject,
-            raw,
-            reply: Some(Reply { at, replier }),
+            received,
+            subject: r.get(5)?,
+            raw: r.get(6)?,
+            reply,
         });
     }
     Ok(out)
