@@ -16,7 +16,6 @@
 //! Passwords are never read at load time; [`Config::check_secrets`] (and
 //! [`Config::check`], behind `reportd check-config`) verify that they can be.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::ops::Range;
@@ -30,6 +29,11 @@ use toml::de::{DeTable, DeValue};
 
 use crate::money::Fen;
 use crate::period::{DueRules, MonthlyDue, WeeklyDue};
+
+mod people;
+
+use people::parse_people;
+pub use people::{Person, Roster};
 
 /// One mistake in a config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,63 +87,6 @@ pub enum Language {
     #[default]
     Zh,
     En,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Person {
-    pub name: String,
-    /// Lower-cased.
-    pub email: String,
-    pub role: Role,
-    pub group: Option<String>,
-    /// Lower-cased email of the direct supervisor (reps and clerks).
-    pub supervisor: Option<String>,
-    /// Periods due before this date are not judged.
-    pub since: Option<NaiveDate>,
-    /// Periods due after this date are not judged; nothing is sent after it.
-    pub until: Option<NaiveDate>,
-    pub language: Option<Language>,
-}
-
-/// The configured people, looked up by address.
-#[derive(Debug, Clone, Default)]
-pub struct Roster {
-    pub people: Vec<Person>,
-}
-
-impl Roster {
-    /// `email` is compared case-insensitively.
-    pub fn by_email(&self, email: &str) -> Option<&Person> {
-        self.people
-            .iter()
-            .find(|p| p.email.eq_ignore_ascii_case(email))
-    }
-
-    /// People who must send reports (reps and clerks), in config order.
-    pub fn reporters(&self) -> impl Iterator<Item = &Person> {
-        self.people.iter().filter(|p| p.role.must_report())
-    }
-
-    pub fn supervisor_of(&self, person: &Person) -> Option<&Person> {
-        person.supervisor.as_deref().and_then(|s| self.by_email(s))
-    }
-
-    /// The group a person belongs to: their own `group`, else their
-    /// supervisor's (a rep's group is often written only on the supervisor).
-    pub fn group_of<'a>(&'a self, person: &'a Person) -> Option<&'a str> {
-        person
-            .group
-            .as_deref()
-            .or_else(|| self.supervisor_of(person).and_then(|s| s.group.as_deref()))
-    }
-
-    pub fn managers(&self) -> impl Iterator<Item = &Person> {
-        self.people.iter().filter(|p| p.role == Role::Manager)
-    }
-
-    pub fn assistants(&self) -> impl Iterator<Item = &Person> {
-        self.people.iter().filter(|p| p.role == Role::Assistant)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,11 +193,16 @@ pub struct Rules {
     pub reply_within_hours: u32,
 }
 
-/// Subject keywords and reply prefixes; matched case-insensitively.
+/// What the config adds to recognising reports by their shape (see
+/// `reports::classify`), and the reply prefixes; all matched ignoring case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keywords {
+    /// Extra phrases that mark a weekly report by themselves.
     pub weekly: Vec<String>,
+    /// Extra phrases that mark a monthly report by themselves.
     pub monthly: Vec<String>,
+    /// Words that veto: a subject holding one is not a report.
+    pub exclude: Vec<String>,
     pub reply_prefixes: Vec<String>,
 }
 
@@ -461,30 +413,29 @@ impl Default for Rules {
     }
 }
 
-/// The one home of the default subject keywords and reply prefixes (all
-/// lower-case).
+/// The one home of the default keyword lists and reply prefixes (all
+/// lower-case). No extra report phrases: the shape (a period word near a
+/// report word) recognises every former default (周报, 月度总结, weekly
+/// report, ...) and the ways people vary them.
 impl Default for Keywords {
     fn default() -> Keywords {
         fn owned(words: &[&str]) -> Vec<String> {
             words.iter().map(|w| (*w).to_string()).collect()
         }
         Keywords {
-            weekly: owned(&[
-                "周报",
-                "周总结",
-                "周工作总结",
-                "工作周报",
-                "weekly report",
-                "week report",
-            ]),
-            monthly: owned(&[
-                "月报",
-                "月度总结",
-                "月工作总结",
-                "月度报告",
-                "工作月报",
-                "monthly report",
-                "month report",
+            weekly: Vec::new(),
+            monthly: Vec::new(),
+            exclude: owned(&[
+                "newsletter",
+                "周刊",
+                "月刊",
+                "简讯",
+                "退订",
+                "unsubscribe",
+                "会议通知",
+                "邀请函",
+                "invitation",
+                "webinar",
             ]),
             reply_prefixes: owned(&[
                 "re:",
@@ -499,6 +450,9 @@ impl Default for Keywords {
                 "转发：",
                 "aw:",
                 "wg:",
+                "sv:",
+                "vs:",
+                "antw:",
             ]),
         }
     }
@@ -1153,11 +1107,12 @@ const RULES_KEYS: &[&str] = &[
     "fund_share_percent",
     "reply_within_hours",
 ];
-const KEYWORDS_KEYS: &[&str] = &["weekly", "monthly", "reply_prefixes"];
+const KEYWORDS_KEYS: &[&str] = &["weekly", "monthly", "exclude", "reply_prefixes"];
 const ARCHIVE_KEYS: &[&str] = &["archive_dir", "max_attachment_mb"];
 const PERSON_KEYS: &[&str] = &[
     "name",
     "email",
+    "aliases",
     "role",
     "group",
     "supervisor",
@@ -1783,307 +1738,47 @@ fn parse_rules(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Rules {
 fn parse_keywords(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Keywords {
     check_keys(ctx, sec, KEYWORDS_KEYS);
     let defaults = Keywords::default();
-    let mut list =
-        |k: &str, default: Vec<String>, may_be_empty: bool, example: &str| -> Vec<String> {
-            let Some(items) = opt_str_list(ctx, sec, k, example) else {
-                return default;
-            };
-            if let Some(item) = sec.get(k)
-                && matches!(item.get_ref(), DeValue::Array(a) if a.is_empty())
-                && !may_be_empty
-            {
-                let line = ctx.line(item.span());
-                ctx.push(
-                    sec.key(k),
-                    line,
-                    format!(
-                        "is empty, so no report would ever be recognised; list at least one \
-                     keyword, e.g. {example}, or remove the key to use the defaults"
-                    ),
-                );
-            }
-            let mut out = Vec::new();
-            for (i, item) in items {
-                if item.v.trim().is_empty() {
-                    ctx.push(
-                        format!("{}[{i}]", sec.key(k)),
-                        item.line,
-                        "is empty and would match every subject; remove it",
-                    );
-                } else {
-                    out.push(item.v.to_lowercase());
-                }
-            }
-            out
+    let mut list = |k: &str, default: Vec<String>, empty_item: &str, example: &str| {
+        let Some(items) = opt_str_list(ctx, sec, k, example) else {
+            return default;
         };
+        let mut out = Vec::new();
+        for (i, item) in items {
+            if item.v.trim().is_empty() {
+                let message = format!("is empty and {empty_item}; remove it");
+                ctx.push(format!("{}[{i}]", sec.key(k)), item.line, message);
+            } else {
+                out.push(item.v.to_lowercase());
+            }
+        }
+        out
+    };
+    let addition = "would mark every subject as a report";
     Keywords {
-        weekly: list("weekly", defaults.weekly, false, r#"weekly = ["周报"]"#),
-        monthly: list("monthly", defaults.monthly, false, r#"monthly = ["月报"]"#),
+        weekly: list(
+            "weekly",
+            defaults.weekly,
+            addition,
+            r#"weekly = ["例会纪要"]"#,
+        ),
+        monthly: list(
+            "monthly",
+            defaults.monthly,
+            addition,
+            r#"monthly = ["月度述职"]"#,
+        ),
+        exclude: list(
+            "exclude",
+            defaults.exclude,
+            "would veto every subject",
+            r#"exclude = ["newsletter", "周刊"]"#,
+        ),
         reply_prefixes: list(
             "reply_prefixes",
             defaults.reply_prefixes,
-            true,
+            "would make every subject a reply",
             r#"reply_prefixes = ["re:", "回复:"]"#,
         ),
-    }
-}
-
-/// One `[[person]]` as read, before cross-checks.
-struct RawPerson {
-    key: String,
-    line: usize,
-    name: Option<String>,
-    email: Option<At<String>>,
-    role: Option<At<Role>>,
-    group: Option<String>,
-    supervisor: Option<At<String>>,
-    since: Option<At<NaiveDate>>,
-    until: Option<At<NaiveDate>>,
-    language: Option<Language>,
-}
-
-fn parse_people(ctx: &mut Ctx<'_>, root: &Sec<'_, '_>) -> Roster {
-    let mut raw = Vec::new();
-    match root.get("person") {
-        None => {}
-        Some(item) => match item.get_ref() {
-            DeValue::Array(array) => {
-                for (i, elem) in array.iter().enumerate() {
-                    let line = ctx.line(elem.span());
-                    match elem.get_ref() {
-                        DeValue::Table(table) => {
-                            let sec = Sec {
-                                path: format!("person[{i}]"),
-                                table,
-                                line,
-                            };
-                            raw.push(parse_person(ctx, &sec));
-                        }
-                        _ => wrong_type(
-                            ctx,
-                            format!("person[{i}]"),
-                            elem,
-                            "a table",
-                            "a [[person]] section",
-                        ),
-                    }
-                }
-            }
-            _ => wrong_type(
-                ctx,
-                "person".to_string(),
-                item,
-                "a list of [[person]] sections",
-                "[[person]] followed by name = ..., email = ..., role = ...",
-            ),
-        },
-    }
-
-    // Duplicate addresses.
-    let mut first_with: HashMap<&str, &RawPerson> = HashMap::new();
-    for p in &raw {
-        if let Some(email) = &p.email {
-            if let Some(first) = first_with.get(email.v.as_str()) {
-                ctx.push(
-                    format!("{}.email", p.key),
-                    email.line,
-                    format!(
-                        "\"{}\" is already the address of {} (line {}); each person needs their own \
-                         address (addresses are compared ignoring case)",
-                        email.v,
-                        first.key,
-                        first.email.as_ref().map_or(first.line, |e| e.line)
-                    ),
-                );
-            } else {
-                first_with.insert(email.v.as_str(), p);
-            }
-        }
-    }
-
-    // Supervisors.
-    for p in &raw {
-        let Some(role) = &p.role else { continue };
-        let who = p.name.as_deref().unwrap_or("this person");
-        match (&p.supervisor, role.v.must_report()) {
-            (None, true) => ctx.push(
-                format!("{}.supervisor", p.key),
-                p.line,
-                format!(
-                    "{who} is a {} and sends reports, so needs a direct supervisor; add \
-                     supervisor = \"<email of their supervisor>\"",
-                    role.v
-                ),
-            ),
-            (Some(sup), true) => {
-                let own = p.email.as_ref().map(|e| e.v.as_str());
-                match first_with.get(sup.v.as_str()) {
-                    _ if own == Some(sup.v.as_str()) => ctx.push(
-                        format!("{}.supervisor", p.key),
-                        sup.line,
-                        format!(
-                            "{who} cannot be their own supervisor; write their supervisor's address"
-                        ),
-                    ),
-                    None => ctx.push(
-                        format!("{}.supervisor", p.key),
-                        sup.line,
-                        format!(
-                            "no person with email \"{}\"; add them as a [[person]] with role \
-                             \"supervisor\" or fix the address",
-                            sup.v
-                        ),
-                    ),
-                    Some(boss) => {
-                        if let Some(boss_role) = &boss.role
-                            && !boss_role.v.can_supervise()
-                        {
-                            ctx.push(
-                                format!("{}.supervisor", p.key),
-                                sup.line,
-                                format!(
-                                    "\"{}\" is {} ({}), who has role \"{}\"; a direct supervisor must have \
-                                     role \"supervisor\" or \"manager\": fix the address or \
-                                     that person's role",
-                                    sup.v,
-                                    boss.name.as_deref().unwrap_or("a person"),
-                                    boss.key,
-                                    boss_role.v
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
-            (Some(sup), false) => ctx.push(
-                format!("{}.supervisor", p.key),
-                sup.line,
-                format!(
-                    "only reps and clerks have a direct supervisor (they send the reports); {who} \
-                     has role \"{}\", so remove this key",
-                    role.v
-                ),
-            ),
-            (None, false) => {}
-        }
-        if let (Some(since), Some(until)) = (&p.since, &p.until)
-            && since.v > until.v
-        {
-            ctx.push(
-                format!("{}.until", p.key),
-                until.line,
-                format!(
-                    "until ({}) is before since ({}, line {}); fix one of the dates",
-                    until.v, since.v, since.line
-                ),
-            );
-        }
-    }
-
-    if !raw
-        .iter()
-        .any(|p| p.role.as_ref().is_some_and(|r| r.v == Role::Assistant))
-        // A person whose role could not be read may be the assistant; that
-        // mistake is already reported.
-        && !raw.iter().any(|p| p.role.is_none())
-    {
-        ctx.push(
-            "person",
-            0,
-            "no person has role \"assistant\"; add a [[person]] with role = \"assistant\" for \
-             the assistant who is CC'd on every report and owns the mailbox",
-        );
-    }
-
-    let people = raw
-        .into_iter()
-        .filter_map(|p| {
-            Some(Person {
-                name: p.name?,
-                email: p.email?.v,
-                role: p.role?.v,
-                group: p.group,
-                supervisor: p.supervisor.map(|s| s.v),
-                since: p.since.map(|d| d.v),
-                until: p.until.map(|d| d.v),
-                language: p.language,
-            })
-        })
-        .collect();
-    Roster { people }
-}
-
-fn parse_person(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> RawPerson {
-    check_keys(ctx, sec, PERSON_KEYS);
-    let name = req_str(ctx, sec, "name", r#"name = "张伟""#).map(|n| n.v.trim().to_string());
-    let email = req_str(ctx, sec, "email", r#"email = "zhangwei@example.com""#).and_then(|e| {
-        let v = e.v.trim().to_lowercase();
-        match email_problem(&v) {
-            Some(problem) => {
-                ctx.push(
-                    sec.key("email"),
-                    e.line,
-                    format!(
-                        "\"{}\" is not an email address: it {problem}; write e.g. \
-                         email = \"zhangwei@example.com\"",
-                        e.v
-                    ),
-                );
-                None
-            }
-            None => Some(At { v, line: e.line }),
-        }
-    });
-    let role = if sec.has("role") {
-        opt_choice::<Role>(ctx, sec, "role", r#"role = "rep""#)
-    } else {
-        missing(
-            ctx,
-            sec,
-            "role",
-            r#"role = "rep" (rep | clerk | supervisor | manager | assistant)"#,
-        );
-        None
-    };
-    let group = opt_str(ctx, sec, "group", r#"group = "商务一组""#).map(|g| g.v.trim().to_string());
-    let supervisor = opt_str(
-        ctx,
-        sec,
-        "supervisor",
-        r#"supervisor = "wangfang@example.com""#,
-    )
-    .and_then(|s| {
-        let v = s.v.trim().to_lowercase();
-        match email_problem(&v) {
-            Some(problem) => {
-                ctx.push(
-                    sec.key("supervisor"),
-                    s.line,
-                    format!(
-                        "\"{}\" is not an email address: it {problem}; write the \
-                         supervisor's address, e.g. supervisor = \"wangfang@example.com\"",
-                        s.v
-                    ),
-                );
-                None
-            }
-            None => Some(At { v, line: s.line }),
-        }
-    });
-    let since = opt_date(ctx, sec, "since", r#"since = "2026-03-01""#);
-    let until = opt_date(ctx, sec, "until", r#"until = "2026-12-31""#);
-    let language = opt_choice::<Language>(ctx, sec, "language", r#"language = "en""#).map(|l| l.v);
-    RawPerson {
-        key: sec.path.clone(),
-        line: sec.line,
-        name,
-        email,
-        role,
-        group,
-        supervisor,
-        since,
-        until,
-        language,
     }
 }
 
@@ -2885,17 +2580,141 @@ role = "assistant"
     }
 
     #[test]
-    fn keywords_override_defaults_and_are_lower_cased() {
-        let text = format!("{MINIMAL}\n[keywords]\nweekly = [\"Weekly Report\", \"周报\"]\n");
+    fn keyword_lists_are_additions_and_exclusions_and_are_lower_cased() {
+        let text = format!(
+            "{MINIMAL}\n[keywords]\nweekly = [\"Weekly Report\", \"周报\"]\nexclude = [\"Digest\"]\n"
+        );
         let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.keywords.weekly, ["weekly report", "周报"]);
         assert_eq!(c.keywords.monthly, Keywords::default().monthly);
+        assert_eq!(c.keywords.exclude, ["digest"]);
+        assert_eq!(
+            c.keywords.reply_prefixes,
+            Keywords::default().reply_prefixes
+        );
 
-        let text = format!("{MINIMAL}\n[keywords]\nmonthly = []\nweekly = [\"周报\", \"\", 3]\n");
+        // Empty lists are fine now (the shape recognises reports); empty
+        // words and non-strings are not.
+        let text = format!(
+            "{MINIMAL}\n[keywords]\nmonthly = []\nweekly = [\"周报\", \"\", 3]\nexclude = [\" \"]\n"
+        );
         let all = issues(&text);
-        issue(&all, "keywords.monthly");
+        assert_eq!(all.len(), 3, "{all:#?}");
         issue(&all, "keywords.weekly[1]");
         issue(&all, "keywords.weekly[2]");
+        assert!(
+            issue(&all, "keywords.exclude[0]")
+                .message
+                .contains("veto every subject")
+        );
+    }
+
+    #[test]
+    fn an_old_config_with_the_former_default_keywords_still_loads() {
+        let text = format!(
+            "{MINIMAL}\n[keywords]\nweekly = [\"周报\", \"周总结\", \"周工作总结\", \"工作周报\", \"weekly report\", \"week report\"]\n\
+             monthly = [\"月报\", \"月度总结\", \"月工作总结\", \"月度报告\", \"工作月报\", \"monthly report\", \"month report\"]\n\
+             reply_prefixes = [\"re:\", \"re：\", \"回复:\", \"回复：\", \"答复:\", \"答复：\", \"fw:\", \"fwd:\", \"转发:\", \"转发：\", \"aw:\", \"wg:\"]\n"
+        );
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.keywords.weekly.len(), 6);
+        assert_eq!(c.keywords.monthly.len(), 7);
+        assert_eq!(c.keywords.exclude, Keywords::default().exclude);
+    }
+
+    #[test]
+    fn mail_from_an_alias_is_the_persons() {
+        let text = edit(
+            "supervisor = \"wangfang@example.com\"\n",
+            "supervisor = \"wangfang@example.com\"\naliases = [\"ZhangWei1985@163.com\", \"zw@qq.com\"]\n",
+        );
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        let zhang = c.roster.by_email("zhangwei1985@163.COM").unwrap();
+        assert_eq!(zhang.email, "zhangwei@example.com");
+        assert_eq!(zhang.aliases, ["zhangwei1985@163.com", "zw@qq.com"]);
+        assert_eq!(c.roster.by_email("zw@qq.com").unwrap().name, "张伟");
+        assert!(c.roster.by_email("nobody@qq.com").is_none());
+    }
+
+    #[test]
+    fn alias_clashes_are_named_with_key_and_line() {
+        // Another person's email, the person's own email, another alias.
+        let text = edit(
+            "supervisor = \"wangfang@example.com\"\n",
+            "supervisor = \"wangfang@example.com\"\naliases = [\"zw@qq.com\", \"WANGFANG@example.com\", \"zhangwei@example.com\"]\n",
+        )
+        .replace(
+            "role = \"assistant\"\n",
+            "role = \"assistant\"\naliases = [\"ZW@qq.com\", \"not an address\"]\n",
+        );
+        let all = issues(&text);
+        assert_eq!(all.len(), 4, "{all:#?}");
+        let line = line_of(&text, "aliases = [\"zw@qq.com\"");
+        let i = issue(&all, "person[1].aliases[1]");
+        assert_eq!(i.line, line);
+        assert!(i.message.contains("email of person[0]"), "{}", i.message);
+        let i = issue(&all, "person[1].aliases[2]");
+        assert!(i.message.contains("own email"), "{}", i.message);
+        let i = issue(&all, "person[2].aliases[0]");
+        assert_eq!(i.line, line_of(&text, "aliases = [\"ZW@qq.com\""));
+        assert!(
+            i.message
+                .contains(&format!("person[1].aliases[0] (line {line})")),
+            "{}",
+            i.message
+        );
+        assert!(
+            issue(&all, "person[2].aliases[1]")
+                .message
+                .contains("not an email address")
+        );
+        assert!(i.to_string().starts_with(&format!("{FILE}:")), "{i}");
+    }
+
+    #[test]
+    fn a_supervisor_given_by_alias_is_pointed_to_the_main_address() {
+        let text = edit(
+            "group = \"商务一组\"\n",
+            "group = \"商务一组\"\naliases = [\"fang@163.com\"]\n",
+        )
+        .replace(
+            "supervisor = \"wangfang@example.com\"",
+            "supervisor = \"fang@163.com\"",
+        );
+        let all = issues(&text);
+        let i = issue(&all, "person[1].supervisor");
+        assert!(
+            i.message.contains("alias of person[0] (王芳)")
+                && i.message.contains("\"wangfang@example.com\""),
+            "{}",
+            i.message
+        );
+    }
+
+    #[test]
+    fn names_are_found_in_text_longest_first() {
+        let people = ["张伟", "张伟华", "周明", "x"]
+            .iter()
+            .map(|n| Person {
+                name: n.to_string(),
+                email: format!("{}@example.com", n.len()),
+                aliases: Vec::new(),
+                role: Role::Rep,
+                group: None,
+                supervisor: None,
+                since: None,
+                until: None,
+                language: None,
+            })
+            .collect();
+        let roster = Roster::new(people);
+        let text = "张伟华 周明周报 x 张伟";
+        let found: Vec<&str> = roster
+            .names_in(text)
+            .into_iter()
+            .map(|r| &text[r])
+            .collect();
+        assert_eq!(found, ["张伟华", "周明", "张伟"]);
     }
 
     #[test]

@@ -84,6 +84,7 @@ supervisor = "wangfang@example.com"
 [[person]]
 name = "杨静"
 email = "yangjing@example.com"
+aliases = ["yangjing88@163.com"]
 role = "rep"
 group = "商务二组"
 supervisor = "liuyang@example.com"
@@ -249,6 +250,7 @@ fn month_of_mail() -> Vec<Mail> {
         "张伟 第46周周报",
         Client::Foxmail,
     );
+    let zhang46_id = zhang46.id.clone();
     m.push(reply_to(&zhang46, local(2026, 11, 14, 10, 2), wf));
     m.push(zhang46);
     m.push(report(
@@ -291,14 +293,27 @@ fn month_of_mail() -> Vec<Mail> {
         "Weekly report W46 - 赵强 (更正版)",
         Client::Webmail,
     ));
-    // Week 47 (due 11-21): 李娜 sends on Monday morning with no week named.
-    m.push(report(
+    // Week 47 (due 11-21): 张伟 writes his report by answering last week's
+    // thread (subject edited, no 回复:); 李娜 sends on Monday morning with
+    // no week named, and a summary naming no period to the assistant.
+    let mut zhang47 = report(
         local(2026, 11, 20, 17, 0),
         zhang,
         g1,
         "张伟 第47周周报",
         Client::Foxmail,
-    ));
+    );
+    zhang47.in_reply_to = Some(format!("re.{}", zhang46_id));
+    m.push(zhang47);
+    let mut summary = report(
+        local(2026, 11, 20, 18, 0),
+        li,
+        ASSISTANT,
+        "李娜 工作总结",
+        Client::Outlook,
+    );
+    summary.cc = vec![];
+    m.push(summary);
     m.push(report(
         local(2026, 11, 23, 9, 10),
         li,
@@ -335,12 +350,13 @@ fn month_of_mail() -> Vec<Mail> {
         "周报 11.23-11.28 李娜",
         Client::Outlook,
     ));
+    // 杨静 writes from her personal mailbox, one of her `aliases`.
     m.push(report(
         local(2026, 11, 27, 16, 0),
-        yang,
+        ("杨静", "yangjing88@163.com"),
         g2,
         "杨静 周工作总结 第48周",
-        Client::Exmail,
+        Client::Webmail,
     ));
     m.push(report(
         local(2026, 11, 28, 23, 30),
@@ -375,7 +391,7 @@ fn month_of_mail() -> Vec<Mail> {
         local(2026, 12, 1, 20, 0),
         yang,
         g2,
-        "杨静 11月月报",
+        "杨静 2026.11 月度工作总结",
         Client::Exmail,
     ));
     // Not reports: a rep answering a thread, and a newsletter.
@@ -403,13 +419,11 @@ fn month_of_mail() -> Vec<Mail> {
     let replies: Vec<Mail> = m
         .iter()
         .filter(|r| {
-            r.in_reply_to.is_none() && !answered.contains(&r.id) && !r.subject.starts_with("Re:")
+            !r.id.starts_with("re.") && !answered.contains(&r.id) && !r.subject.starts_with("Re:")
         })
-        .filter_map(|r| match (r.to.first().copied(), r.from.1) {
+        .filter_map(|r| match (r.to.first().copied(), r.from.0) {
             (Some(g), _) if g == g1 => Some(reply_to(r, next_morning(r.at), wf)),
-            (Some(g), "yangjing@example.com") if g == g2 => {
-                Some(reply_to(r, next_morning(r.at), ly))
-            }
+            (Some(g), "杨静") if g == g2 => Some(reply_to(r, next_morning(r.at), ly)),
             _ => None,
         })
         .collect();

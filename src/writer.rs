@@ -1,9 +1,9 @@
-//! One writer per database. Every command that writes (`run`, `sync`,
-//! `excuse`, `outbox --retry`, `archive --send`) first takes an exclusive OS lock on a file
-//! next to the database (`<database>.lock`, holding the writer's pid); a
-//! second writer is refused at once instead of racing the first through
-//! intake and judgement. Readers take no lock: SQLite's WAL lets them read
-//! beside the writer.
+//! One reader of the mailbox per database. `run` and `sync` first take an
+//! exclusive OS lock on a file next to the database (`<database>.lock`,
+//! holding the pid); a second one is refused at once instead of racing the
+//! first through intake and judgement. Short writes (`excuse`, `outbox
+//! --retry`, `archive --send`) and readers take no lock: SQLite serialises their transactions
+//! with the daemon's, and WAL lets readers read beside it.
 //!
 //! The lock is `flock(2)` (through `std::fs::File::try_lock`): the kernel
 //! drops it when the process ends, however it ends (SIGKILL included), so
@@ -54,9 +54,13 @@ pub struct WriterLock {
     _file: File,
 }
 
-/// The lock file of `database`: `<database>.lock`.
+/// The lock file of `database`: `<database>.lock` beside the real file, so
+/// that two paths to one database (a symlink, `..`) share one lock.
 pub fn lock_path(database: &Path) -> PathBuf {
-    let mut name = database.as_os_str().to_owned();
+    let real = std::fs::canonicalize(database).unwrap_or_else(|_| database.to_path_buf());
+    let mut name = real.into_os_string();
+    // A database not created yet has no link to resolve; the next writer
+    // finds the file and resolves to this same name.
     name.push(".lock");
     PathBuf::from(name)
 }
@@ -106,6 +110,17 @@ fn read_pid(file: &mut File) -> Pid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_symlink_to_the_database_shares_its_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("reportd.sqlite3");
+        std::fs::write(&db, b"").expect("database file");
+        let link = dir.path().join("link.sqlite3");
+        std::os::unix::fs::symlink(&db, &link).expect("symlink");
+        let _first = acquire(&db).expect("first writer");
+        assert!(matches!(acquire(&link), Err(LockError::Held { .. })));
+    }
 
     #[test]
     fn a_second_writer_is_refused_with_the_first_ones_pid_until_it_lets_go() {

@@ -563,9 +563,12 @@ fn attachment_and_text(raw: &[u8]) -> (Vec<u8>, String) {
 async fn sending_twice_delivers_once_and_a_changed_month_goes_out_as_a_marked_re_issue() {
     let (servers, app, _) = october().await;
     let kept = app.dir.path().join("archive");
+    // As beside a running daemon, which holds the mailbox lock.
+    let daemon = reportd::writer::acquire(&app.dir.path().join("reportd.sqlite3")).expect("lock");
     let (code, stdout, stderr) = archive(&app, &["--month", "2026-10", "--send", "--now", NOW]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("queued the archive of 2026-10"), "{stdout}");
+    drop(daemon);
     assert!(stdout.contains("outbox: sent 1"), "{stdout}");
     let (code, stdout, stderr) = archive(&app, &["--month", "2026-10", "--send", "--now", NOW]);
     assert_eq!(code, 0, "{stderr}");

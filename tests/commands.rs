@@ -283,7 +283,7 @@ async fn an_out_of_office_answer_to_the_late_notice_files_no_reason() {
         "Automatic reply: 2026-W46",
         "ooo@x",
         Some(&notice_id),
-        "出差中，11月20日返回。I am out of the office until 20 Nov.",
+        "出差：11月20日返回。I am out of the office until 20 Nov.",
     ))
     .expect("utf8")
     .replacen("From:", "Auto-Submitted: auto-replied\r\nFrom:", 1);

@@ -15,6 +15,7 @@ fn roster() -> Roster {
     let person = |name: &str, email: &str, role, supervisor: Option<&str>| Person {
         name: name.into(),
         email: email.into(),
+        aliases: Vec::new(),
         role,
         group: Some("商务一组".into()),
         supervisor: supervisor.map(String::from),
@@ -22,25 +23,23 @@ fn roster() -> Roster {
         until: None,
         language: None,
     };
-    Roster {
-        people: vec![
-            person("王芳", "wangfang@example.com", Role::Supervisor, None),
-            person(
-                "张伟",
-                "zhangwei@example.com",
-                Role::Rep,
-                Some("wangfang@example.com"),
-            ),
-            person(
-                "李娜",
-                "lina@example.com",
-                Role::Rep,
-                Some("wangfang@example.com"),
-            ),
-            person("赵敏", "zhaomin@example.com", Role::Assistant, None),
-            person("陈刚", "chengang@example.com", Role::Manager, None),
-        ],
-    }
+    Roster::new(vec![
+        person("王芳", "wangfang@example.com", Role::Supervisor, None),
+        person(
+            "张伟",
+            "zhangwei@example.com",
+            Role::Rep,
+            Some("wangfang@example.com"),
+        ),
+        person(
+            "李娜",
+            "lina@example.com",
+            Role::Rep,
+            Some("wangfang@example.com"),
+        ),
+        person("赵敏", "zhaomin@example.com", Role::Assistant, None),
+        person("陈刚", "chengang@example.com", Role::Manager, None),
+    ])
 }
 
 fn load(name: &str) -> Vec<u8> {
@@ -235,11 +234,27 @@ fn supervisor_reply_names_the_report_it_answers() {
 }
 
 #[test]
-fn forwarded_report_is_ignored() {
+fn forwarded_report_is_not_a_report_and_is_flagged_when_its_thread_is_unknown() {
     let env = envelope("forward.eml");
     assert_eq!(env.subject, "FW: 李娜 11月月报");
-    assert_eq!(
+    // Outlook's forward names no thread, so reportd cannot tell that it
+    // holds the original: the assistant is asked to check.
+    assert!(matches!(
         class_of("forward.eml", (2026, 12, 1)),
+        Class::Flagged { reason } if reason.contains("thread reportd never saw")
+    ));
+    // With the report it forwards known, it is an ordinary forward.
+    let mut env = env;
+    env.references = vec![FOXMAIL_REPORT_ID.into()];
+    assert_eq!(
+        classify(
+            &env,
+            NaiveDate::from_ymd_opt(2026, 12, 1).expect("a valid date"),
+            &roster(),
+            &Keywords::default(),
+            &|id| id == FOXMAIL_REPORT_ID,
+            &|id| id == FOXMAIL_REPORT_ID,
+        ),
         Class::Ignored {
             reason: REASON_REPLY_OR_FORWARD.into()
         }

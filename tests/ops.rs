@@ -225,8 +225,6 @@ fn a_second_writer_beside_the_daemon_is_refused_at_once_with_exit_75_and_readers
         vec!["sync", "--once"],
         vec!["sync", "--once", "--now", past],
         vec!["run"],
-        excuse("2026-W46", past),
-        vec!["outbox", "--retry", "no-such-key"],
     ] {
         let out = team.output(&writer);
         let stderr = text(&out.stderr);
@@ -248,6 +246,10 @@ fn a_second_writer_beside_the_daemon_is_refused_at_once_with_exit_75_and_readers
     ] {
         team.run(&reader);
     }
+    // The assistant files a reason while the daemon runs.
+    let filed = team.output(&excuse("2026-W46", past));
+    assert!(filed.status.success(), "{}", text(&filed.stderr));
+    assert!(text(&filed.stdout).contains("reason filed"));
     let still = daemon.child.try_wait().expect("daemon state");
     assert!(still.is_none(), "the daemon runs on: {still:?}");
 }

@@ -144,6 +144,62 @@ async fn a_resend_minutes_later_is_a_revision_not_next_weeks_report() {
 }
 
 #[tokio::test]
+async fn a_backfilled_report_then_this_weeks_report_fill_both_weeks() {
+    let (servers, app) = start("2026-11-02", "");
+    // W46 was missed. On Thursday of W48 the rep sends it as the late notice
+    // says, naming the week, and then this week's report.
+    zhang_report(
+        &servers,
+        "第46周周报（补交）",
+        "back@x",
+        "2026-11-26T10:00:00+08:00",
+    )
+    .await;
+    zhang_report(&servers, "张伟周报", "w48@x", "2026-11-26T10:05:00+08:00").await;
+    let after_w48 = "2026-11-29T10:00:00+08:00";
+    app.sync(after_w48);
+    assert_eq!(app.row(after_w48, ZHANG, "2026-W46")["status"], "late");
+    assert_eq!(app.row(after_w48, ZHANG, "2026-W48")["status"], "on_time");
+    assert_eq!(fines_of(&app, "2026-W48"), 0);
+}
+
+#[tokio::test]
+async fn a_resend_that_says_so_days_later_is_still_a_revision() {
+    let (servers, app) = start("2026-11-16", "");
+    zhang_report(&servers, "张伟周报", "w47@x", "2026-11-20T17:00:00+08:00").await;
+    zhang_report(
+        &servers,
+        "张伟周报（补附件）",
+        "fix@x",
+        "2026-11-23T09:00:00+08:00",
+    )
+    .await;
+    let after_w48 = "2026-11-29T10:00:00+08:00";
+    app.sync(after_w48);
+    assert_eq!(app.class_of("fix@x", false).as_deref(), Some("revision"));
+    assert_eq!(app.row(after_w48, ZHANG, "2026-W48")["status"], "missing");
+}
+
+#[tokio::test]
+async fn a_reply_to_the_resend_answers_the_report() {
+    let (servers, app) = start("2026-11-16", "");
+    zhang_report(&servers, "张伟周报", "first@x", "2026-11-19T10:00:00+08:00").await;
+    zhang_report(
+        &servers,
+        "张伟周报（补附件）",
+        "again@x",
+        "2026-11-19T10:05:00+08:00",
+    )
+    .await;
+    let reply = reply_eml(SUP, ZHANG, "Re: 张伟周报（补附件）", "ans@x", "again@x");
+    append(&servers, &reply, "2026-11-19T15:00:00+08:00").await;
+    let now = "2026-11-20T10:00:00+08:00";
+    app.sync(now);
+    assert_eq!(app.class_of("ans@x", false).as_deref(), Some("reply"));
+    assert!(!app.row(now, ZHANG, "2026-W47")["replied_at"].is_null());
+}
+
+#[tokio::test]
 async fn a_late_report_on_monday_still_fills_last_weeks_gap() {
     let (servers, app) = start("2026-11-16", "");
     // W47 went unreported; on Monday of W48 the rep sends it, naming no week.

@@ -2,8 +2,11 @@
 //! monthly compliance archive. The rules live in `crate::archive`.
 //!
 //! `archive --month M` only reads the database (it writes a zip, records
-//! nothing) and takes no lock; `--send` records the issue and queues the
-//! email, so it takes the writer lock like every command that writes.
+//! nothing). `--send` records the issue and queues the email in one short
+//! write transaction, taken before the archive is built: like `excuse` it
+//! works beside a running daemon (no mailbox lock), and two `--send` at
+//! once are serialised by SQLite, the second then finding the first's
+//! issue. The outbox's claims keep its delivery from racing the daemon's.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -128,7 +131,7 @@ async fn send_month(
     now: Option<DateTime<FixedOffset>>,
 ) -> Result<()> {
     let now = clock::acting_at(now, Utc::now())?;
-    let (_lock, mut conn) = super::open_writer(&engine.cfg)?;
+    let mut conn = store::open(&engine.cfg.database)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let inputs = Inputs {
         conn: &tx,

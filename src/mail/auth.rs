@@ -22,6 +22,10 @@ pub enum Unauthenticated {
     #[error("no Authentication-Results header from {authserv_id}")]
     NoResults { authserv_id: String },
     #[error(
+        "the server saw it sent as {seen}, not as the From address {from}; one colleague may not write as another"
+    )]
+    SentAsOther { seen: String, from: String },
+    #[error(
         "Authentication-Results from {authserv_id} show no DMARC pass and no DKIM or SPF pass aligned with {from_domain}: {header}"
     )]
     NoPass {
@@ -32,12 +36,16 @@ pub enum Unauthenticated {
 }
 
 /// `Ok` when the topmost `Authentication-Results` header of `authserv_id`
-/// shows a pass that covers the From domain.
+/// shows a pass that covers the From domain, and names no other sender of
+/// the same organization.
 pub fn check(env: &Envelope, authserv_id: &str) -> Result<(), Unauthenticated> {
-    let from_domain = env
+    let from = env
         .from
         .as_ref()
-        .and_then(|f| f.email.rsplit_once('@'))
+        .map(|f| f.email.to_ascii_lowercase())
+        .ok_or(Unauthenticated::NoSender)?;
+    let from_domain = from
+        .rsplit_once('@')
         .map(|(_, d)| normalise(d))
         .filter(|d| !d.is_empty())
         .ok_or(Unauthenticated::NoSender)?;
@@ -48,6 +56,9 @@ pub fn check(env: &Envelope, authserv_id: &str) -> Result<(), Unauthenticated> {
         .ok_or_else(|| Unauthenticated::NoResults {
             authserv_id: authserv_id.to_string(),
         })?;
+    if let Some(seen) = sent_as_other(header, &from) {
+        return Err(Unauthenticated::SentAsOther { seen, from });
+    }
     if passes(header, &from_domain) {
         Ok(())
     } else {
@@ -63,29 +74,93 @@ fn normalise(domain: &str) -> String {
     domain.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// Drops `(comments)`, which may hold anything, before reading a header.
-fn without_comments(h: &str) -> String {
-    let mut out = String::with_capacity(h.len());
-    let mut depth = 0usize;
-    for c in h.chars() {
+/// One `method=result` clause of the header with its `ptype.property=value`
+/// pairs, keys lower-cased, values unquoted.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Clause {
+    method: String,
+    result: String,
+    props: Vec<(String, String)>,
+}
+
+impl Clause {
+    fn prop(&self, name: &str) -> Option<&str> {
+        self.props
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Splits the header into its authserv-id and tokens per `;`-separated
+/// part, as RFC 8601 reads it: `(comments)` dropped, `"quoted strings"` kept
+/// whole (a `;` or `(` inside one is text, not structure).
+fn lex(header: &str) -> Vec<Vec<String>> {
+    let mut parts = vec![Vec::new()];
+    let mut token = String::new();
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    let end_token = |token: &mut String, parts: &mut Vec<Vec<String>>| {
+        if !token.is_empty()
+            && let Some(part) = parts.last_mut()
+        {
+            part.push(std::mem::take(token));
+        }
+    };
+    for c in header.chars() {
+        if quoted {
+            match c {
+                _ if escaped => {
+                    token.push(c);
+                    escaped = false;
+                }
+                '\\' => escaped = true,
+                '"' => quoted = false,
+                _ => token.push(c),
+            }
+            continue;
+        }
         match c {
             '(' => depth += 1,
             ')' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => out.push(c),
-            _ => {}
+            _ if depth > 0 => {}
+            '"' => quoted = true,
+            ';' => {
+                end_token(&mut token, &mut parts);
+                parts.push(Vec::new());
+            }
+            c if c.is_whitespace() => end_token(&mut token, &mut parts),
+            _ => token.push(c),
         }
     }
-    out
+    end_token(&mut token, &mut parts);
+    parts
 }
 
 fn authserv_of(header: &str) -> String {
-    let clean = without_comments(header);
-    clean
-        .split(';')
-        .next()
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or("")
-        .to_string()
+    lex(header)
+        .first()
+        .and_then(|p| p.first())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The result clauses (everything after the authserv-id).
+fn clauses(header: &str) -> Vec<Clause> {
+    lex(header)
+        .into_iter()
+        .skip(1)
+        .filter_map(|tokens| {
+            let mut pairs = tokens.iter().filter_map(|t| t.split_once('='));
+            let (method, result) = pairs.next()?;
+            Some(Clause {
+                method: method.to_ascii_lowercase(),
+                result: result.to_ascii_lowercase(),
+                props: pairs
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+                    .collect(),
+            })
+        })
+        .collect()
 }
 
 /// The organizational domain (the registrable domain under the Public
@@ -110,33 +185,44 @@ fn domain_part(value: &str) -> &str {
 }
 
 fn passes(header: &str, from_domain: &str) -> bool {
-    let clean = without_comments(header);
-    clean.split(';').skip(1).any(|clause| {
-        let mut tokens = clause.split_whitespace();
-        let Some((method, result)) = tokens.next().and_then(|t| t.split_once('=')) else {
-            return false;
-        };
-        if !result.eq_ignore_ascii_case("pass") {
-            return false;
-        }
-        let prop = |name: &str| {
-            clause
-                .split_whitespace()
-                .filter_map(|t| t.split_once('='))
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim_matches('"').to_string())
-        };
-        match method.to_ascii_lowercase().as_str() {
-            // DMARC itself evaluates the From domain; when the server names
-            // it, it must be ours.
-            "dmarc" => prop("header.from").is_none_or(|d| aligned(&d, from_domain)),
-            "dkim" => prop("header.d")
-                .or_else(|| prop("header.i").map(|i| domain_part(&i).to_string()))
-                .is_some_and(|d| aligned(&d, from_domain)),
-            "spf" => prop("smtp.mailfrom").is_some_and(|m| aligned(domain_part(&m), from_domain)),
+    clauses(header)
+        .iter()
+        .filter(|c| c.result == "pass")
+        .any(|c| match c.method.as_str() {
+            // DMARC evaluates the From domain; the server must say which.
+            "dmarc" => c
+                .prop("header.from")
+                .is_some_and(|d| aligned(d, from_domain)),
+            "dkim" => c
+                .prop("header.d")
+                .or_else(|| c.prop("header.i").map(domain_part))
+                .is_some_and(|d| aligned(d, from_domain)),
+            "spf" => c
+                .prop("smtp.mailfrom")
+                .is_some_and(|m| aligned(domain_part(m), from_domain)),
             _ => false,
-        }
-    })
+        })
+}
+
+/// An address the server saw the message sent as, other than `from`, in
+/// `from`'s own organization: the envelope sender of a passing SPF check, or
+/// the login of an `auth` result. Domain authentication proves only the
+/// domain; this is what keeps one colleague from writing as another when
+/// the submission server binds the envelope sender to the login (Postfix
+/// `reject_sender_login_mismatch`).
+fn sent_as_other(header: &str, from: &str) -> Option<String> {
+    let from_domain = from.rsplit_once('@').map(|(_, d)| d)?;
+    clauses(header)
+        .iter()
+        .filter(|c| c.result == "pass")
+        .filter_map(|c| match c.method.as_str() {
+            "spf" => c.prop("smtp.mailfrom"),
+            "auth" => c.prop("smtp.auth"),
+            _ => None,
+        })
+        .filter(|seen| seen.contains('@') && aligned(domain_part(seen), from_domain))
+        .find(|seen| !seen.eq_ignore_ascii_case(from))
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -198,6 +284,43 @@ mod tests {
             "mx.test; dkim=pass header.d=notexample.com",
             "example.com"
         ));
+    }
+
+    #[test]
+    fn a_pass_inside_a_quoted_string_is_text_not_a_result() {
+        let h = r#"mx.test; spf=pass smtp.mailfrom="x; dmarc=pass y"@evil.test; dmarc=fail header.from=example.com"#;
+        assert!(!passes(h, "example.com"));
+        // A `(` inside quotes opens no comment that would hide what follows.
+        let h = r#"mx.test; spf=fail smtp.mailfrom="a(b"@example.com; dmarc=pass header.from=example.com (c)"#;
+        assert!(passes(h, "example.com"));
+    }
+
+    #[test]
+    fn a_dmarc_pass_that_names_no_from_domain_does_not_count() {
+        assert!(!passes("mx.test; dmarc=pass", "example.com"));
+        assert!(passes(
+            "mx.test; dmarc=pass header.from=example.com",
+            "example.com"
+        ));
+    }
+
+    #[test]
+    fn a_colleague_sending_as_the_supervisor_is_caught_by_the_envelope_sender() {
+        let h =
+            "mx.test; dkim=pass header.d=example.com; spf=pass smtp.mailfrom=zhangwei@example.com";
+        assert_eq!(
+            sent_as_other(h, "wangfang@example.com").as_deref(),
+            Some("zhangwei@example.com")
+        );
+        let h =
+            "mx.test; auth=pass smtp.auth=zhangwei@example.com; dmarc=pass header.from=example.com";
+        assert!(sent_as_other(h, "wangfang@example.com").is_some());
+        // The same address, another case, or a bounce domain of a provider
+        // outside the organization: nothing to say.
+        let h = "mx.test; spf=pass smtp.mailfrom=WangFang@Example.com";
+        assert_eq!(sent_as_other(h, "wangfang@example.com"), None);
+        let h = "mx.test; spf=pass smtp.mailfrom=bounce-123@mailer.net";
+        assert_eq!(sent_as_other(h, "wangfang@example.com"), None);
     }
 
     #[test]

@@ -154,17 +154,25 @@ pub fn recognise(conn: &Connection, cfg: &Config, env: &Envelope) -> rusqlite::R
 }
 
 /// Whether the first non-empty line starts with a configured waiver word
-/// (compared folded: case and fullwidth forms do not matter).
+/// standing alone: followed by punctuation, a space or nothing (`病假：…`,
+/// `excuse - …`), so that "Excuses are not accepted" or "请假不是不交的理由"
+/// file nothing. Compared folded: case and fullwidth forms do not matter.
 fn starts_with_waiver_word(reason: &str, cfg: &Config) -> bool {
     let Some(first) = reason.lines().map(str::trim).find(|l| !l.is_empty()) else {
         return false;
     };
     let first = crate::reports::classify::fold(first);
     let first = first.trim_start_matches(|c: char| !c.is_alphanumeric());
-    cfg.notify
-        .waiver_words
-        .iter()
-        .any(|w| first.starts_with(crate::reports::classify::fold(w).as_str()))
+    cfg.notify.waiver_words.iter().any(|w| {
+        first
+            .strip_prefix(crate::reports::classify::fold(w).as_str())
+            .is_some_and(|rest| rest.chars().next().is_none_or(ends_word))
+    })
+}
+
+/// Whether `c` ends a word: a space or punctuation, ASCII or CJK.
+fn ends_word(c: char) -> bool {
+    c.is_whitespace() || c.is_ascii_punctuation() || "：，。、；！？（）【】「」《》—…·".contains(c)
 }
 
 fn read_command(
@@ -404,6 +412,44 @@ mod tests {
             ))
         );
         assert_eq!(excuse_subject("请假 下周一"), None);
+    }
+
+    #[test]
+    fn only_a_waiver_word_standing_alone_at_the_start_files_a_reason() {
+        let cfg = crate::config::Config::from_toml_str(
+            r#"
+database = "x.sqlite3"
+tracking_starts = "2026-11-02"
+calendar = []
+[maildir]
+path = "/nonexistent"
+[[person]]
+name = "助理"
+email = "assistant@example.com"
+role = "assistant"
+"#,
+            std::path::Path::new("test.toml"),
+        )
+        .expect("config");
+        for yes in [
+            "病假：11月26日至27日住院",
+            "  免罚。客户现场无网络",
+            "Excuse: sick leave",
+            "WAIVE - approved by me",
+            "出差",
+            "【请假】 两天",
+        ] {
+            assert!(starts_with_waiver_word(yes, &cfg), "{yes}");
+        }
+        for no in [
+            "请尽快补交",
+            "Excuses are not accepted. Send it today.",
+            "请假不是不交周报的理由，请尽快补交。",
+            "I am out of the office",
+            "",
+        ] {
+            assert!(!starts_with_waiver_word(no, &cfg), "{no}");
+        }
     }
 
     #[test]

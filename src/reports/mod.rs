@@ -167,6 +167,7 @@ fn decide(
     }
     match class {
         Class::Ignored { reason } => Ok((MessageClass::Ignored, reason, false)),
+        Class::Flagged { reason } => Ok((MessageClass::Ignored, reason, true)),
         Class::Reply {
             replier,
             report_message_id,
@@ -178,6 +179,12 @@ fn decide(
                     false,
                 ));
             };
+            // An answer to a revision answers the period's report.
+            let report: i64 = conn.query_row(
+                "SELECT coalesce(revision_of, id) FROM reports WHERE id = ?1",
+                [report],
+                |r| r.get(0),
+            )?;
             let author: String =
                 conn.query_row("SELECT person FROM reports WHERE id = ?1", [report], |r| {
                     r.get(0)
@@ -208,7 +215,15 @@ fn decide(
             let period = match named_period {
                 Some(p) if p.first_day() > arrived_on => return Ok(early(p, arrived_on)),
                 Some(p) => p,
-                None => period_for_unnamed(conn, cfg, calendar, &person, kind, msg.internaldate)?,
+                None => {
+                    let report = Unnamed {
+                        person: &person,
+                        kind,
+                        arrival: msg.internaldate,
+                        subject: &env.subject,
+                    };
+                    period_for_unnamed(conn, cfg, calendar, &report)?
+                }
             };
             record_report(conn, cfg, msg, env, &person, period, to_supervisor)
         }
@@ -227,7 +242,7 @@ fn unauthenticated(
     let what = match class {
         Class::Report { kind, person, .. } => format!("{} report from {person}", kind.as_str()),
         Class::Reply { replier, .. } => format!("reply from {replier}"),
-        Class::Ignored { .. } => return None,
+        Class::Ignored { .. } | Class::Flagged { .. } => return None,
     };
     let authserv_id = cfg.notify.authserv_id.as_deref()?;
     let err = crate::mail::auth::check(env, authserv_id).err()?;
@@ -324,6 +339,11 @@ fn promote(
         params![new, old],
     )?;
     conn.execute("UPDATE reports SET revision_of = NULL WHERE id = ?1", [new])?;
+    // Replies follow the period's report.
+    conn.execute(
+        "UPDATE replies SET report = ?1 WHERE report = ?2",
+        params![new, old],
+    )?;
     let old_message: i64 =
         conn.query_row("SELECT message FROM reports WHERE id = ?1", [old], |r| {
             r.get(0)
@@ -505,72 +525,147 @@ fn early(period: Period, arrived_on: chrono::NaiveDate) -> (MessageClass, String
     (MessageClass::Ignored, reason, true)
 }
 
-/// How soon after a report a second one naming no period is taken as its
-/// resend (补附件, a correction), whatever the calendar says.
+/// A report that names no period, as its period is chosen.
+struct Unnamed<'a> {
+    person: &'a str,
+    kind: Kind,
+    arrival: DateTime<Utc>,
+    subject: &'a str,
+}
+
+/// How soon after a report the same report sent again (same subject once
+/// brackets and resend words are set aside) is its resend, whatever the
+/// calendar says.
 const RESEND_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+/// How long after a report a resend that says so (`（补附件）`, `更正`,
+/// `resend`) is still taken as one.
+const MARKED_RESEND_WINDOW: chrono::Duration = chrono::Duration::days(7);
+/// Words that mark a resend; compared folded.
+const RESEND_MARKERS: &[&str] = &[
+    "补附件",
+    "附件",
+    "补充",
+    "补发",
+    "重发",
+    "更正",
+    "修改",
+    "修订",
+    "resend",
+    "resent",
+    "updated",
+    "corrected",
+    "correction",
+    "revised",
+    "attachment",
+];
 
 /// The period of a report that names none. Never one that has not begun.
 ///
 /// A resend is a revision of the report it repeats: of the person's
-/// previous report of this kind when that arrived within [`RESEND_WINDOW`],
-/// or was assigned to the period the new one arrives in. Otherwise the
-/// not-yet-reported period whose deadline is nearest to the arrival, so a
-/// report arriving on Monday morning fills last week's gap (late) rather
-/// than this week's. Periods that are judged for the person and have no
-/// reason on file come first; an exact tie goes to the period whose
-/// deadline is still ahead.
+/// previous report of this kind when it was assigned to the period the new
+/// one arrives in, or when the new one repeats its subject within
+/// [`RESEND_WINDOW`] (within [`MARKED_RESEND_WINDOW`] when the subject says
+/// it is a resend). Otherwise the not-yet-reported period whose deadline is
+/// nearest to the arrival, so a report arriving on Monday morning fills last
+/// week's gap (late) rather than this week's. Periods that are judged for the
+/// person and have no reason on file come first; an exact tie goes to the
+/// period whose deadline is still ahead.
 fn period_for_unnamed(
     conn: &Connection,
     cfg: &Config,
     calendar: &Calendar,
-    person: &str,
-    kind: Kind,
-    arrival: DateTime<Utc>,
+    report: &Unnamed<'_>,
 ) -> rusqlite::Result<Period> {
-    let here = Period::containing(kind, arrival.with_timezone(&cfg.timezone).date_naive());
-    if let Some((period, received)) = previous_report(conn, person, kind, arrival)?
-        && (arrival - received <= RESEND_WINDOW || period == here)
+    let local_day = report.arrival.with_timezone(&cfg.timezone).date_naive();
+    let here = Period::containing(report.kind, local_day);
+    if let Some(prev) = previous_report(conn, report)?
+        && (prev.period == here || is_resend(report, &prev))
     {
-        return Ok(period);
+        return Ok(prev.period);
     }
-    nearest_open_period(conn, cfg, calendar, person, kind, arrival, here)
+    nearest_open_period(conn, cfg, calendar, report, here)
 }
 
-/// The period and arrival of the person's latest counting report of `kind`
-/// that arrived no later than `arrival`.
-fn previous_report(
-    conn: &Connection,
-    person: &str,
-    kind: Kind,
-    arrival: DateTime<Utc>,
-) -> rusqlite::Result<Option<(Period, DateTime<Utc>)>> {
-    let row: Option<(String, String)> = conn
+/// The person's latest counting report of a kind, as a resend is matched
+/// against it.
+struct Previous {
+    period: Period,
+    received: DateTime<Utc>,
+    subject: String,
+}
+
+fn is_resend(report: &Unnamed<'_>, prev: &Previous) -> bool {
+    let since = report.arrival - prev.received;
+    let marked = RESEND_MARKERS
+        .iter()
+        .any(|m| classify::fold(report.subject).contains(m));
+    subject_core(report.subject) == subject_core(&prev.subject)
+        && (since <= RESEND_WINDOW || (marked && since <= MARKED_RESEND_WINDOW))
+}
+
+/// A subject with bracketed asides, resend words, spaces and punctuation
+/// set aside: `张伟周报（补附件）` and `张伟 周报` are both `张伟周报`.
+fn subject_core(subject: &str) -> String {
+    let mut folded = classify::fold(subject);
+    for marker in RESEND_MARKERS {
+        folded = folded.replace(marker, "");
+    }
+    let mut depth = 0usize;
+    folded
+        .chars()
+        .filter(|&c| match c {
+            '(' | '[' | '【' | '〔' | '<' | '《' => {
+                depth += 1;
+                false
+            }
+            ')' | ']' | '】' | '〕' | '>' | '》' => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => depth == 0 && c.is_alphanumeric(),
+        })
+        .collect()
+}
+
+/// The person's latest counting report of this kind that arrived no later
+/// than this one.
+fn previous_report(conn: &Connection, report: &Unnamed<'_>) -> rusqlite::Result<Option<Previous>> {
+    let row: Option<(String, String, String)> = conn
         .query_row(
-            "SELECT period, received FROM reports
-             WHERE person = ?1 AND kind = ?2 AND counts = 1 AND received <= ?3
-             ORDER BY received DESC, id DESC LIMIT 1",
-            params![person, kind.as_str(), ts(arrival)],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            "SELECT r.period, r.received, coalesce(m.subject, '')
+             FROM reports r JOIN messages m ON m.id = r.message
+             WHERE r.person = ?1 AND r.kind = ?2 AND r.counts = 1 AND r.received <= ?3
+             ORDER BY r.received DESC, r.id DESC LIMIT 1",
+            params![report.person, report.kind.as_str(), ts(report.arrival)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    let Some((period, received)) = row else {
+    let Some((period, received, subject)) = row else {
         return Ok(None);
     };
     let Ok(period) = period.parse() else {
         return Ok(None);
     };
-    Ok(Some((period, parse_ts(&received)?)))
+    Ok(Some(Previous {
+        period,
+        received: parse_ts(&received)?,
+        subject,
+    }))
 }
 
 fn nearest_open_period(
     conn: &Connection,
     cfg: &Config,
     calendar: &Calendar,
-    person: &str,
-    kind: Kind,
-    arrival: DateTime<Utc>,
+    report: &Unnamed<'_>,
     here: Period,
 ) -> rusqlite::Result<Period> {
+    let Unnamed {
+        person,
+        kind,
+        arrival,
+        ..
+    } = *report;
     let reported = reported_periods(conn, person, kind)?;
     let mut candidates = vec![here.prev().prev(), here.prev(), here];
     if kind == Kind::Weekly {
@@ -635,6 +730,44 @@ role = "rep"
 supervisor = "sup1@example.com"
 "#;
         Config::from_toml_str(text, std::path::Path::new("test.toml")).expect("config")
+    }
+
+    #[test]
+    fn a_resend_keeps_the_subject_once_asides_and_resend_words_are_set_aside() {
+        assert_eq!(subject_core("张伟周报（补附件）"), "张伟周报");
+        assert_eq!(subject_core("张伟 周报"), "张伟周报");
+        assert_eq!(subject_core("【更正】张伟周报"), "张伟周报");
+        assert_eq!(subject_core("Weekly report - resend"), "weeklyreport");
+        assert_ne!(subject_core("第46周周报（补交）"), subject_core("张伟周报"));
+    }
+
+    #[test]
+    fn the_same_subject_is_a_resend_within_a_day_or_within_a_week_when_it_says_so() {
+        let t = |h: i64| {
+            DateTime::parse_from_rfc3339("2026-11-20T10:00:00+08:00")
+                .expect("time")
+                .with_timezone(&Utc)
+                + chrono::Duration::hours(h)
+        };
+        let prev = Previous {
+            period: Period::Week {
+                year: 2026,
+                week: 47,
+            },
+            received: t(0),
+            subject: "张伟周报".into(),
+        };
+        let unnamed = |subject: &'static str, h: i64| Unnamed {
+            person: "rep@example.com",
+            kind: Kind::Weekly,
+            arrival: t(h),
+            subject,
+        };
+        assert!(is_resend(&unnamed("张伟周报", 5), &prev));
+        assert!(is_resend(&unnamed("张伟周报（补附件）", 72), &prev));
+        assert!(!is_resend(&unnamed("张伟周报", 72), &prev), "next week's");
+        assert!(!is_resend(&unnamed("张伟周报（补附件）", 24 * 8), &prev));
+        assert!(!is_resend(&unnamed("本周工作汇报", 1), &prev));
     }
 
     #[test]

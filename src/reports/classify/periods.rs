@@ -1,0 +1,755 @@
+//! Reading the period a subject names: `W48`, `第48周`, `2026-W48`,
+//! `11.23-11.28`, `11月`, `2026.06`, `November 2026`. The year, when not
+//! written, is the one that puts the period nearest the arrival. Also where
+//! each number-written period or day is, which recognising a report needs
+//! (`shape`).
+
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use regex::{Captures, Regex};
+
+use crate::period::{Kind, Period};
+
+use super::fold::fold;
+
+/// Compiles a pattern written in this file. Only a typo can fail, which the
+/// `every_pattern_compiles` test catches; at run time a failed pattern
+/// just matches nothing.
+fn compile(pattern: &str) -> Option<Regex> {
+    Regex::new(pattern).ok()
+}
+
+type Pattern = LazyLock<Option<Regex>>;
+
+/// Week or month numbers written with digits or Chinese numerals.
+const NUM: &str = "[0-9]{1,2}|[一二三四五六七八九十两]{1,3}";
+
+// `2026-W48`, `2026W48`, `2026 week 48`, `2026年W48`.
+static YEAR_W: Pattern = LazyLock::new(|| {
+    compile(
+        r"(?:^|[^0-9])([0-9]{4})\s*(?:年\s*)?[-_/.]?\s*(?:week|wk|w)\s*[-_.#]?\s*([0-9]{1,2})(?:[^0-9]|$)",
+    )
+});
+// `W48-2026`, `week 48, 2026`.
+static W_YEAR: Pattern = LazyLock::new(|| {
+    compile(
+        r"(?:^|[^a-z0-9])(?:week|wk|w)\s*[-_.#]?\s*([0-9]{1,2})\s*[-_/,]?\s*([0-9]{4})(?:[^0-9]|$)",
+    )
+});
+// `2026年第48周`.
+static YEAR_CN_W: Pattern = LazyLock::new(|| {
+    compile(&format!(
+        r"(?:^|[^0-9])([0-9]{{4}})\s*年\s*(?:度\s*)?第\s*({NUM})\s*周"
+    ))
+});
+// `第48周`, `第四十八周`; group 1 marks a week of a month (`11月第4周`).
+static CN_W: Pattern = LazyLock::new(|| compile(&format!(r"(月\s*(?:份\s*)?)?第\s*({NUM})\s*周")));
+// `W48`, `w48`, `WK48`, `Week 48`.
+static W: Pattern =
+    LazyLock::new(|| compile(r"(?:^|[^a-z0-9])(?:week|wk|w)\s*[-_.#]?\s*([0-9]{1,2})(?:[^0-9]|$)"));
+// `11.23-11.28`, `11.23~11.29`, `11/23-29`, `2026.11.23-2026.11.29`,
+// `2026-11-23 至 2026-11-29`.
+static RANGE: Pattern = LazyLock::new(|| {
+    compile(concat!(
+        r"(?:^|[^0-9.])(?:([0-9]{4})\s*[./-]\s*)?([0-9]{1,2})\s*[./-]\s*([0-9]{1,2})",
+        r"\s*(?:-|~|至|到)\s*",
+        r"(?:(?:([0-9]{4})\s*[./-]\s*)?([0-9]{1,2})\s*[./-]\s*)?([0-9]{1,2})(?:[^0-9.]|$)",
+    ))
+});
+// `11月23日-11月29日`, `11月23日至29日`, `2026年11月23日-2026年11月29日`.
+static CN_RANGE: Pattern = LazyLock::new(|| {
+    compile(concat!(
+        r"(?:^|[^0-9])(?:([0-9]{4})\s*年\s*)?([0-9]{1,2})\s*月\s*([0-9]{1,2})\s*[日号]?",
+        r"\s*(?:-|~|至|到)\s*",
+        r"(?:([0-9]{4})\s*年\s*)?(?:([0-9]{1,2})\s*月\s*)?([0-9]{1,2})\s*[日号]?(?:[^0-9]|$)",
+    ))
+});
+// `2026年11月`, `2026年十一月`.
+static YEAR_CN_M: Pattern =
+    LazyLock::new(|| compile(&format!(r"(?:^|[^0-9])([0-9]{{4}})\s*年\s*({NUM})\s*月")));
+// `2026-11`, `2026.11`, `2026/11`.
+static YEAR_M: Pattern =
+    LazyLock::new(|| compile(r"(?:^|[^0-9.])([0-9]{4})\s*[-./]\s*([0-9]{1,2})(?:[^0-9]|$)"));
+// `11月`, `11月份`, `十一月`.
+static CN_M: Pattern = LazyLock::new(|| {
+    compile(&format!(
+        r"(?:^|[^0-9a-z一二三四五六七八九十两])({NUM})\s*月"
+    ))
+});
+// `November 2026`, `Nov. 2026`, `Nov`.
+static EN_M: Pattern = LazyLock::new(|| {
+    compile(
+        r"(?:^|[^a-z])(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)([a-z]*)\.?(?:\s*,?\s*([0-9]{4})(?:[^0-9]|$))?",
+    )
+});
+
+fn captures<'h>(pattern: &Pattern, hay: &'h str) -> Vec<Captures<'h>> {
+    match pattern.as_ref() {
+        Some(re) => re.captures_iter(hay).collect(),
+        None => Vec::new(),
+    }
+}
+
+fn num(c: &Captures, i: usize) -> Option<u32> {
+    c.get(i).and_then(|m| cn_number(m.as_str()))
+}
+
+fn year(c: &Captures, i: usize) -> Option<i32> {
+    c.get(i).and_then(|m| m.as_str().parse().ok())
+}
+
+/// `48`, `四十八`, `十一`, `两` → the number (up to 99).
+fn cn_number(s: &str) -> Option<u32> {
+    if let Ok(n) = s.parse() {
+        return Some(n);
+    }
+    let digit = |c: char| {
+        "零一二三四五六七八九"
+            .chars()
+            .position(|d| d == c)
+            .map(|d| d as u32)
+            .or((c == '两').then_some(2))
+    };
+    let chars: Vec<char> = s.chars().collect();
+    match chars.as_slice() {
+        [c] if *c == '十' => Some(10),
+        [c] => digit(*c),
+        ['十', o] => Some(10 + digit(*o)?),
+        [t, '十'] => Some(digit(*t)? * 10),
+        [t, '十', o] => Some(digit(*t)? * 10 + digit(*o)?),
+        _ => None,
+    }
+}
+
+/// A week named in a subject, before its year is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WeekRef {
+    Iso {
+        year: Option<i32>,
+        week: u32,
+    },
+    /// A date range: (year, month, day) to (year, month, day); a missing
+    /// end month is the start's.
+    Range {
+        start: (Option<i32>, u32, u32),
+        end: (Option<i32>, Option<u32>, u32),
+    },
+}
+
+/// A month named in a subject, before its year is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MonthRef {
+    year: Option<i32>,
+    month: u32,
+}
+
+/// Whether `hay[end..]` continues a date (`23日`, `.23`, `-23`), so the month
+/// just read is part of a day, not a month of its own.
+fn continues_as_date(hay: &str, end: usize) -> bool {
+    let rest = hay[end..].trim_start();
+    let rest = rest
+        .strip_prefix(['-', '.', '/'])
+        .unwrap_or(rest)
+        .trim_start();
+    let digits: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || "一二三四五六七八九十".contains(*c))
+        .collect();
+    if digits.is_empty() {
+        return false;
+    }
+    let after = rest[digits.len()..].trim_start();
+    after.starts_with(['日', '号'])
+        || (hay[end..].trim_start().starts_with(['-', '.', '/'])
+            && digits.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Matches of the patterns, in order, skipping a match that overlaps one
+/// of an earlier pattern (so the `W53` of `2025-W53`, an impossible week,
+/// is not read again as a bare `W53`). Spans run from the first to the
+/// last capture group.
+fn matches_in_order<'h>(patterns: &[&Pattern], hay: &'h str) -> Vec<(usize, Captures<'h>)> {
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    let mut out = Vec::new();
+    for (k, pattern) in patterns.iter().enumerate() {
+        let mut mine = Vec::new();
+        for c in captures(pattern, hay) {
+            let groups: Vec<_> = c.iter().skip(1).flatten().collect();
+            let (Some(first), Some(last)) = (groups.first(), groups.last()) else {
+                continue;
+            };
+            let span = (first.start(), last.end());
+            if taken.iter().any(|&(a, b)| span.0 < b && a < span.1) {
+                continue;
+            }
+            mine.push(span);
+            out.push((k, c));
+        }
+        taken.extend(mine);
+    }
+    out
+}
+
+/// Where a match is written: from its first capture group through the
+/// unit after its last one when the pattern has one (`第48周` through 周,
+/// `11月份` through 份, `11月23日-29日` through 日).
+fn span_of(c: &Captures, hay: &str, units: &[char]) -> Range<usize> {
+    let groups: Vec<_> = c.iter().skip(1).flatten().collect();
+    let start = groups.first().map_or(0, |m| m.start());
+    let mut end = groups.last().map_or(start, |m| m.end());
+    let rest = &hay[end..];
+    let unit = rest.trim_start();
+    if let Some(u) = unit.chars().next().filter(|u| units.contains(u)) {
+        end += rest.len() - unit.len() + u.len_utf8();
+        if u == '月' && hay[end..].starts_with('份') {
+            end += '份'.len_utf8();
+        }
+    }
+    start..end
+}
+
+/// The kind of period a date range spans: up to two weeks is a week, a
+/// whole month (1st to its last day) is a month, anything else neither.
+fn range_kind(c: &Captures) -> Option<Kind> {
+    let (sm, sd, ed) = (num(c, 2)?, num(c, 3)?, num(c, 6)?);
+    let em = num(c, 5).unwrap_or(sm);
+    // A leap year, so that 2.29 is a day.
+    let start = NaiveDate::from_ymd_opt(2024, sm, sd)?;
+    let mut end = NaiveDate::from_ymd_opt(2024, em, ed)?;
+    if end < start {
+        end = NaiveDate::from_ymd_opt(2025, em, ed)?;
+    }
+    let whole_month = sd == 1 && em == sm && end.succ_opt().is_some_and(|d| d.day() == 1);
+    match (end - start).num_days() {
+        0..=13 => Some(Kind::Weekly),
+        _ if whole_month => Some(Kind::Monthly),
+        _ => None,
+    }
+}
+
+/// Every week spelling in a (folded) subject, most explicit first: where
+/// it is written, the ISO week or date range it names (if it names one),
+/// and the kind of period the spelling is a word for (`11月第4周` is a week
+/// although not an ISO one; `W60` is nothing).
+fn week_matches(hay: &str) -> Vec<(Range<usize>, Option<WeekRef>, Option<Kind>)> {
+    let iso = |year: Option<i32>, week: Option<u32>| {
+        week.filter(|w| (1..=53).contains(w))
+            .map(|week| WeekRef::Iso { year, week })
+    };
+    let patterns = [&YEAR_W, &YEAR_CN_W, &W_YEAR, &CN_W, &W, &CN_RANGE, &RANGE];
+    let mut out = Vec::new();
+    for (k, c) in matches_in_order(&patterns, hay) {
+        let (units, found): (&[char], _) = match k {
+            0 => (&[], iso(year(&c, 1), num(&c, 2))),
+            1 => (&['周'], iso(year(&c, 1), num(&c, 2))),
+            2 => (&[], iso(year(&c, 2), num(&c, 1))),
+            // `11月第4周` counts weeks of a month, which teams number
+            // differently: not an ISO week, but still a week.
+            3 if c.get(1).is_some() => {
+                out.push((span_of(&c, hay, &['周']), None, Some(Kind::Weekly)));
+                continue;
+            }
+            3 => (&['周'], iso(None, num(&c, 2))),
+            4 => (&[], iso(None, num(&c, 1))),
+            _ => {
+                let range = match (num(&c, 2), num(&c, 3), num(&c, 6)) {
+                    (Some(sm), Some(sd), Some(ed)) => Some(WeekRef::Range {
+                        start: (year(&c, 1), sm, sd),
+                        end: (year(&c, 4), num(&c, 5), ed),
+                    }),
+                    _ => None,
+                };
+                out.push((span_of(&c, hay, &['日', '号']), range, range_kind(&c)));
+                continue;
+            }
+        };
+        let kind = found.map(|_| Kind::Weekly);
+        out.push((span_of(&c, hay, units), found, kind));
+    }
+    out
+}
+
+/// Weeks named in a (folded) subject, most explicit first.
+fn week_refs(hay: &str) -> Vec<WeekRef> {
+    week_matches(hay)
+        .into_iter()
+        .filter_map(|(_, r, _)| r)
+        .collect()
+}
+
+const FULL_MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// An English month name (`nov`, `November`, `sept`), when the match is
+/// one: `may` and `mar(ch)` are also English words, so only with a year.
+fn english_month(c: &Captures) -> Option<MonthRef> {
+    let (abbr, tail) = (c.get(1)?.as_str(), c.get(2)?.as_str());
+    let word = format!("{abbr}{tail}");
+    let i = FULL_MONTHS.iter().position(|f| f.starts_with(abbr))?;
+    let named = FULL_MONTHS[i] == word || tail.is_empty() || word == "sept";
+    let year = year(c, 3);
+    (named && (year.is_some() || !matches!(abbr, "may" | "mar"))).then_some(MonthRef {
+        year,
+        month: i as u32 + 1,
+    })
+}
+
+/// Every month spelling in a (folded) subject, most explicit first: where
+/// it is written and the month it names, `None` when it is part of a day
+/// (`11月23日`, `2026-11-30`) or out of range. English words that are not
+/// month names (`market`) are left out.
+fn month_matches(hay: &str) -> Vec<(Range<usize>, Option<MonthRef>)> {
+    let month = |year: Option<i32>, m: Option<u32>| {
+        m.filter(|m| (1..=12).contains(m))
+            .map(|month| MonthRef { year, month })
+    };
+    let patterns = [&YEAR_CN_M, &YEAR_M, &CN_M, &EN_M];
+    let mut out = Vec::new();
+    for (k, c) in matches_in_order(&patterns, hay) {
+        let span = span_of(&c, hay, if k == 1 || k == 3 { &[] } else { &['月'] });
+        let found = match k {
+            0 | 1 => {
+                // `2026年11月30日` and `2026-11-30` are days, not months.
+                let end = c.get(2).map(|m| m.end()).unwrap_or_default();
+                let end = if k == 0 {
+                    hay[end..]
+                        .find('月')
+                        .map(|i| end + i + '月'.len_utf8())
+                        .unwrap_or(end)
+                } else {
+                    end
+                };
+                if continues_as_date(hay, end) {
+                    None
+                } else {
+                    month(year(&c, 1), num(&c, 2))
+                }
+            }
+            2 => {
+                let end = c.get(0).map(|m| m.end()).unwrap_or_default();
+                if continues_as_date(hay, end) {
+                    None
+                } else {
+                    month(None, num(&c, 1))
+                }
+            }
+            _ => match english_month(&c) {
+                Some(m) => Some(m),
+                None => continue,
+            },
+        };
+        out.push((span, found));
+    }
+    out
+}
+
+/// Months named in a (folded) subject, most explicit first.
+fn month_refs(hay: &str) -> Vec<MonthRef> {
+    month_matches(hay)
+        .into_iter()
+        .filter_map(|(_, r)| r)
+        .collect()
+}
+
+/// A period or a day written with numbers in a folded subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Numbered {
+    /// Where it is written (see `span_of`).
+    pub span: Range<usize>,
+    /// The kind of period it is a word for; `None` for a day (`11月23日`)
+    /// or a number that names nothing (`W60`).
+    pub kind: Option<Kind>,
+}
+
+/// Every week, month and day written with numbers in a folded subject, in
+/// no particular order (spans of a week and a month may overlap, as in
+/// `11月第4周`).
+pub fn numbered(hay: &str) -> Vec<Numbered> {
+    let weeks = week_matches(hay)
+        .into_iter()
+        .map(|(span, _, kind)| Numbered { span, kind });
+    let months = month_matches(hay).into_iter().map(|(span, m)| Numbered {
+        span,
+        kind: m.map(|_| Kind::Monthly),
+    });
+    weeks.chain(months).collect()
+}
+
+/// Days from `date` to the interval `[first, last]` (0 inside).
+fn distance(date: NaiveDate, first: NaiveDate, last: NaiveDate) -> i64 {
+    if date < first {
+        (first - date).num_days()
+    } else if date > last {
+        (date - last).num_days()
+    } else {
+        0
+    }
+}
+
+/// The year (of `candidates`) that puts the period nearest `arrival`;
+/// ties go to the earlier year (reports look back).
+fn nearest<T>(
+    arrival: NaiveDate,
+    explicit: Option<i32>,
+    make: impl Fn(i32) -> Option<(T, NaiveDate, NaiveDate)>,
+) -> Option<T> {
+    let years: Vec<i32> = match explicit {
+        Some(y) => vec![y],
+        None => vec![arrival.year() - 1, arrival.year(), arrival.year() + 1],
+    };
+    years
+        .into_iter()
+        .filter_map(|y| make(y).map(|(t, first, last)| (distance(arrival, first, last), y, t)))
+        .min_by_key(|&(d, y, _)| (d, y))
+        .map(|(_, _, t)| t)
+}
+
+fn iso_week_of(date: NaiveDate) -> Period {
+    let w = date.iso_week();
+    Period::Week {
+        year: w.year(),
+        week: w.week(),
+    }
+}
+
+/// The ISO week holding most days of the range (ties: the earliest), for a
+/// range of 1 to 14 days.
+fn week_of_range(start: NaiveDate, end: NaiveDate) -> Option<Period> {
+    let days = (end - start).num_days();
+    if !(0..14).contains(&days) {
+        return None;
+    }
+    let mut counts: Vec<(Period, u32)> = Vec::new();
+    for i in 0..=days {
+        let p = iso_week_of(start + Duration::days(i));
+        match counts.iter_mut().find(|(q, _)| *q == p) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((p, 1)),
+        }
+    }
+    let best = counts.iter().map(|&(_, n)| n).max()?;
+    counts.into_iter().find(|&(_, n)| n == best).map(|(p, _)| p)
+}
+
+fn resolve_week(r: WeekRef, arrival: NaiveDate) -> Option<Period> {
+    match r {
+        WeekRef::Iso { year, week } => nearest(arrival, year, |y| {
+            let first = NaiveDate::from_isoywd_opt(y, week, Weekday::Mon)?;
+            Some((
+                Period::Week { year: y, week },
+                first,
+                first + Duration::days(6),
+            ))
+        }),
+        WeekRef::Range {
+            start: (sy, sm, sd),
+            end: (ey, em, ed),
+        } => nearest(arrival, sy, |y| {
+            let start = NaiveDate::from_ymd_opt(y, sm, sd)?;
+            let end = match (ey, em) {
+                (Some(ey), Some(em)) => NaiveDate::from_ymd_opt(ey, em, ed)?,
+                (None, Some(em)) => {
+                    let same = NaiveDate::from_ymd_opt(y, em, ed)?;
+                    // `12.28-1.3`: the end is in the next year.
+                    if same < start {
+                        NaiveDate::from_ymd_opt(y + 1, em, ed)?
+                    } else {
+                        same
+                    }
+                }
+                (_, None) => {
+                    let same = NaiveDate::from_ymd_opt(y, sm, ed);
+                    match same {
+                        Some(d) if d >= start => d,
+                        // `11.28-3`: the end is in the next month.
+                        _ => {
+                            let (ny, nm) = if sm == 12 { (y + 1, 1) } else { (y, sm + 1) };
+                            NaiveDate::from_ymd_opt(ny, nm, ed)?
+                        }
+                    }
+                }
+            };
+            Some((week_of_range(start, end)?, start, end))
+        }),
+    }
+}
+
+fn resolve_month(r: MonthRef, arrival: NaiveDate) -> Option<Period> {
+    nearest(arrival, r.year, |y| {
+        let first = NaiveDate::from_ymd_opt(y, r.month, 1)?;
+        let (ny, nm) = if r.month == 12 {
+            (y + 1, 1)
+        } else {
+            (y, r.month + 1)
+        };
+        let last = NaiveDate::from_ymd_opt(ny, nm, 1)?.pred_opt()?;
+        Some((
+            Period::Month {
+                year: y,
+                month: r.month,
+            },
+            first,
+            last,
+        ))
+    })
+}
+
+/// The period of `kind` named in the subject: `W48`, `第48周`, `2026-W48`,
+/// `11.23-11.28`, `2026.11.23-2026.11.29`, `11月月报`, `2026年11月`,
+/// `2026-11`. A period without a year takes the year that puts it nearest
+/// to `arrival_date`.
+///
+/// Weekly, most explicit first: a year and week (`2026-W48`, `2026W48`,
+/// `2026年第48周`, `W48-2026`), a week (`第48周`, `第四十八周`, `W48`,
+/// `Week 48`), a date range (`11.23-11.28`, `11/23~29`,
+/// `2026.11.23-2026.11.29`, `11月23日-11月29日`), which names the ISO week
+/// holding most of its days (ties: the earlier week; a Monday-to-Saturday
+/// range is its start's week). `11月第4周` counts weeks of a month and is
+/// not read.
+///
+/// Monthly: `2026年11月`, `2026-11` / `2026.11` / `2026/11`, `11月`,
+/// `11月份`, `十一月`, `November 2026`, `Nov`. A day (`11月23日`,
+/// `2026-11-23`) is not a month.
+///
+/// Only a period of `kind` is returned. Week numbers above 53 (or above the
+/// year's last week), months above 12, digits that run on (`138-1234-5678`)
+/// and other designators (`Q4`) give nothing.
+pub fn period_in_subject(subject: &str, kind: Kind, arrival_date: NaiveDate) -> Option<Period> {
+    let hay = fold(subject);
+    match kind {
+        Kind::Weekly => week_refs(&hay)
+            .into_iter()
+            .find_map(|r| resolve_week(r, arrival_date)),
+        Kind::Monthly => month_refs(&hay)
+            .into_iter()
+            .find_map(|r| resolve_month(r, arrival_date)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    fn week(year: i32, week: u32) -> Option<Period> {
+        Some(Period::Week { year, week })
+    }
+
+    fn month(year: i32, month: u32) -> Option<Period> {
+        Some(Period::Month { year, month })
+    }
+
+    fn weekly(subject: &str, arrival: NaiveDate) -> Option<Period> {
+        period_in_subject(subject, Kind::Weekly, arrival)
+    }
+
+    fn monthly(subject: &str, arrival: NaiveDate) -> Option<Period> {
+        period_in_subject(subject, Kind::Monthly, arrival)
+    }
+
+    #[test]
+    fn week_numbers_in_every_spelling_are_read() {
+        let d = date(2026, 11, 28);
+        for s in [
+            "W48",
+            "w48 周报",
+            "周报-W48",
+            "Week 48",
+            "WK48",
+            "第48周周报",
+            "第 48 周",
+            "第四十八周",
+            "2026-W48",
+            "2026W48",
+            "2026 w48",
+            "2026年第48周",
+            "W48-2026",
+            "Ｗ４８周报",
+        ] {
+            assert_eq!(weekly(s, d), week(2026, 48), "{s}");
+        }
+    }
+
+    #[test]
+    fn date_ranges_name_the_week_of_most_of_their_days() {
+        let d = date(2026, 11, 28);
+        for s in [
+            "11.23-11.28",
+            "11.23~11.29",
+            "11/23-29",
+            "2026.11.23-2026.11.29",
+            "2026/11/23-2026/11/29",
+            "2026-11-23至2026-11-29",
+            "11月23日-11月29日",
+            "11月23日至29日",
+            "11.23－11.28",
+            "11.23～11.29",
+            "周报(11.23 - 11.27)",
+        ] {
+            assert_eq!(weekly(s, d), week(2026, 48), "{s}");
+        }
+        // Sunday-to-Saturday: most days are in the week starting Monday 23rd.
+        assert_eq!(weekly("11.22-11.28", d), week(2026, 48));
+        // A range over New Year.
+        assert_eq!(weekly("12.28-1.3", date(2027, 1, 4)), week(2026, 53));
+    }
+
+    #[test]
+    fn week_without_a_year_takes_the_nearest_year() {
+        assert_eq!(weekly("W52", date(2027, 1, 2)), week(2026, 52));
+        assert_eq!(weekly("W1", date(2026, 12, 30)), week(2027, 1));
+        assert_eq!(weekly("W53", date(2027, 1, 2)), week(2026, 53));
+        assert_eq!(weekly("12.21-12.26", date(2027, 1, 2)), week(2026, 52));
+    }
+
+    #[test]
+    fn impossible_or_unclear_weeks_are_not_read() {
+        let d = date(2026, 11, 28);
+        for s in [
+            "W54",
+            "W0",
+            "第60周",
+            "Q4 周报",
+            "电话 138-1234-5678",
+            "13812345678",
+            "11月第4周周报",
+            "本月第二周",
+            "v1.2 周报",
+            "11.31-12.6",
+            "11.01-11.30",
+            "2025-W53",
+        ] {
+            assert_eq!(weekly(s, d), None, "{s}");
+        }
+        // The ISO week still wins over a week of a month.
+        assert_eq!(weekly("11月第4周(第48周)", d), week(2026, 48));
+        assert_eq!(weekly("11月第4周 11.23-11.28", d), week(2026, 48));
+    }
+
+    #[test]
+    fn weekly_subject_names_no_month_and_monthly_no_week() {
+        let d = date(2026, 12, 1);
+        assert_eq!(weekly("11月月报", d), None);
+        assert_eq!(monthly("第48周周报", d), None);
+        assert_eq!(monthly("11.23-11.28 周报", d), None);
+    }
+
+    // --- period_in_subject: months ------------------------------------------------------
+
+    #[test]
+    fn months_in_every_spelling_are_read() {
+        let d = date(2026, 12, 1);
+        for s in [
+            "11月月报",
+            "11月份月报",
+            "十一月月报",
+            "2026年11月月报",
+            "2026年11月份",
+            "2026-11 月报",
+            "2026.11",
+            "2026/11 monthly report",
+            "Monthly Report November 2026",
+            "Nov 2026",
+            "nov. monthly report",
+            "１１月月报",
+        ] {
+            assert_eq!(monthly(s, d), month(2026, 11), "{s}");
+        }
+    }
+
+    #[test]
+    fn month_without_a_year_takes_the_nearest_year() {
+        assert_eq!(monthly("12月月报", date(2027, 1, 4)), month(2026, 12));
+        assert_eq!(monthly("1月月报", date(2027, 2, 1)), month(2027, 1));
+        assert_eq!(monthly("1月月报", date(2026, 12, 31)), month(2027, 1));
+    }
+
+    #[test]
+    fn impossible_or_day_months_are_not_read() {
+        let d = date(2026, 12, 1);
+        for s in [
+            "13月月报",
+            "0月月报",
+            "Q4 月报",
+            "3个月总结 月报",
+            "12月1日提交 月报",
+            "2026-11-30 月报",
+            "may I send the monthly report",
+            "电话 0755-12345678 月报",
+        ] {
+            assert_eq!(monthly(s, d), None, "{s}");
+        }
+        assert_eq!(monthly("11月月报(12月1日提交)", d), month(2026, 11));
+        assert_eq!(monthly("May 2026 monthly report", d), month(2026, 5));
+    }
+
+    // --- helpers --------------------------------------------------------------------------
+
+    #[test]
+    fn every_pattern_compiles() {
+        for p in [
+            &YEAR_W, &W_YEAR, &YEAR_CN_W, &CN_W, &W, &RANGE, &CN_RANGE, &YEAR_CN_M, &YEAR_M, &CN_M,
+            &EN_M,
+        ] {
+            assert!(p.is_some());
+        }
+    }
+
+    #[test]
+    fn chinese_numbers_read() {
+        assert_eq!(cn_number("四十八"), Some(48));
+        assert_eq!(cn_number("十一"), Some(11));
+        assert_eq!(cn_number("十"), Some(10));
+        assert_eq!(cn_number("二十"), Some(20));
+        assert_eq!(cn_number("两"), Some(2));
+        assert_eq!(cn_number("十十"), None);
+    }
+
+    fn kinds(subject: &str) -> Vec<(String, Option<Kind>)> {
+        let hay = fold(subject);
+        let mut found: Vec<_> = numbered(&hay)
+            .into_iter()
+            .map(|n| (hay[n.span].to_string(), n.kind))
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn numbered_periods_and_days_are_found_with_their_units() {
+        let w = Some(Kind::Weekly);
+        let m = Some(Kind::Monthly);
+        assert_eq!(kinds("张伟 第48周周报"), [("48周".to_string(), w)]);
+        assert_eq!(kinds("11月份工作汇报"), [("11月份".to_string(), m)]);
+        assert_eq!(kinds("请假 11月25日"), [("11月".to_string(), None)]);
+        assert_eq!(kinds("2025.06 月度工作总结"), [("2025.06".to_string(), m)]);
+        assert_eq!(
+            kinds("11月23日-27日 小结"),
+            [("11月".to_string(), None), ("11月23日-27日".to_string(), w)]
+        );
+        assert_eq!(kinds("总结 11.01-11.30"), [("11.01-11.30".to_string(), m)]);
+        assert_eq!(kinds("11.03-11.20"), [("11.03-11.20".to_string(), None)]);
+        assert_eq!(
+            kinds("11月第4周"),
+            [("11月".to_string(), m), ("月第4周".to_string(), w)]
+        );
+        assert!(kinds("market update").is_empty());
+    }
+}

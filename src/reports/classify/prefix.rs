@@ -1,0 +1,133 @@
+//! Reply and forward prefixes (`Re:`, `回复：`, `Fwd:`, `转发:`, `AW:`,
+//! `RE[2]:`): the one thing that makes a reporter's message a reply or a
+//! forward rather than a report. In-Reply-To does not: a rep may write this
+//! week's report inside last week's thread.
+
+use crate::config::Keywords;
+
+use super::fold::fold;
+
+/// Forward markers (folded), whatever the configured reply prefixes say: a
+/// forward is never a report, and a supervisor's forward is not a reply.
+const FORWARD_PREFIXES: &[&str] = &["fw", "fwd", "转发", "转寄", "wg"];
+
+/// The first prefix of a subject (`Re`, `回复`, `Fwd`), folded and lower
+/// case, after any leading bracketed tags (`[外部]`, `【External】`).
+fn first_prefix(subject: &str) -> Option<String> {
+    let folded = fold(subject);
+    let mut rest = folded.trim_start();
+    // Leading tags, e.g. `[外部] Re: ...`.
+    for _ in 0..4 {
+        let close = match rest.chars().next() {
+            Some('[') => ']',
+            Some('【') => '】',
+            Some('〔') => '〕',
+            _ => break,
+        };
+        match rest.find(close) {
+            Some(end) if rest[..end].chars().count() <= 40 => {
+                rest = rest[end + close.len_utf8()..].trim_start()
+            }
+            _ => break,
+        }
+    }
+    let colon = rest.find(':')?;
+    let head = rest[..colon].trim_end();
+    // A counter after the prefix: `Re[2]:`, `RE(3):`, `Re^2:`.
+    let head = head
+        .trim_end_matches(|c: char| c.is_ascii_digit() || "[]()^ ".contains(c))
+        .trim_end();
+    (!head.is_empty() && head.chars().count() <= 8).then(|| head.to_string())
+}
+
+/// A configured prefix as compared: folded, without a trailing colon.
+fn prefix_form(p: &str) -> String {
+    fold(p).trim().trim_end_matches(':').trim_end().to_string()
+}
+
+/// Whether the subject starts with a reply or forward prefix (Re:, 回复:, ...).
+///
+/// Prefixes come from `keywords.reply_prefixes` (with or without their
+/// colon), compared case-insensitively; the colon may be fullwidth (`：`),
+/// there may be leading tags (`[外部] Re:`), a counter (`Re[2]:`) and
+/// spaces before the colon (`RE :`).
+pub fn has_reply_prefix(subject: &str, keywords: &Keywords) -> bool {
+    let Some(first) = first_prefix(subject) else {
+        return false;
+    };
+    keywords.reply_prefixes.iter().any(|p| {
+        let p = prefix_form(p);
+        !p.is_empty() && p == first
+    })
+}
+
+/// Whether the subject starts with a forward prefix (Fw:, Fwd:, 转发:, ...).
+pub fn is_forward(subject: &str) -> bool {
+    first_prefix(subject).is_some_and(|p| FORWARD_PREFIXES.contains(&p.as_str()))
+}
+/// Whether the subject starts with a configured reply prefix or a forward
+/// prefix.
+pub fn is_reply_or_forward(subject: &str, keywords: &Keywords) -> bool {
+    has_reply_prefix(subject, keywords) || is_forward(subject)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_prefixes_match_only_at_the_start() {
+        let k = Keywords::default();
+        assert!(has_reply_prefix("re:周报", &k));
+        assert!(has_reply_prefix("  AW: Wochenbericht", &k));
+        assert!(!has_reply_prefix("周报 re: 客户", &k));
+        assert!(!has_reply_prefix("Report: weekly", &k));
+        assert!(!has_reply_prefix("Regional weekly report", &k));
+        assert!(!has_reply_prefix("[周报] 张伟 W48", &k));
+        assert!(!has_reply_prefix("张伟：第48周周报", &k));
+        assert!(!has_reply_prefix("", &k));
+    }
+
+    #[test]
+    fn reply_prefixes_are_configurable_with_or_without_colon() {
+        let k = Keywords {
+            reply_prefixes: vec!["SV".into(), "答复：".into()],
+            ..Keywords::default()
+        };
+        assert!(has_reply_prefix("Sv: rapport", &k));
+        assert!(has_reply_prefix("答复: 周报", &k));
+        assert!(!has_reply_prefix("Re: 周报", &k));
+    }
+    #[test]
+    fn every_clients_reply_and_forward_prefix_is_recognised() {
+        let k = Keywords::default();
+        for subject in [
+            "Re: 周报",
+            "RE: 周报",
+            "回复: 周报",
+            "回复：周报",
+            "答复: 周报",
+            "答复：周报",
+            "转发: 周报",
+            "转发：周报",
+            "Fw: 周报",
+            "FW: 周报",
+            "Fwd: 周报",
+            "回覆: 週報",
+            "轉寄: 週報",
+            "AW: report",
+            "WG: report",
+            "SV: report",
+            "VS: report",
+            "Antw: report",
+            "RE[2]: 周报",
+            "Re(3): 周报",
+            "Re^2: 周报",
+            "Ｒｅ：周报",
+            "[外部] Re: 周报",
+            "【外部邮件】回复:周报",
+        ] {
+            assert!(is_reply_or_forward(subject, &k), "{subject}");
+        }
+    }
+}
