@@ -178,7 +178,7 @@ fn queue_email(
 ) -> Result<(), ArchiveError> {
     let cfg = inputs.cfg;
     let to: Vec<Contact> = cfg.roster.assistants().map(Contact::from).collect();
-    let recipient = to.first().cloned().ok_or(ArchiveError::NoSender)?;
+    let recipient = to.first().cloned().ok_or(ArchiveError::NoRecipient)?;
     let name = zip_name(built.month, issue.number);
     let ctx = email::Context {
         recipient,

@@ -29,7 +29,6 @@ pub mod register;
 pub mod sheets;
 
 use std::fmt;
-use std::path::PathBuf;
 use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
@@ -38,7 +37,7 @@ use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::calendar::Calendar;
-use crate::config::{Config, Language};
+use crate::config::Config;
 use crate::notify::schedule::at_local;
 use crate::period::Period;
 use crate::reports::filed::{self, Filed};
@@ -72,6 +71,8 @@ pub enum ArchiveError {
     MonthNotOver { month: Month, ends: String },
     #[error("no sender address: set [smtp] from, or configure a person with role \"assistant\"")]
     NoSender,
+    #[error("nobody to send the archive to: configure a person with role \"assistant\"")]
+    NoRecipient,
     #[error("the archive email cannot be built: {0}")]
     Message(String),
     #[error(
@@ -339,11 +340,6 @@ fn summarise(rows: &[RegisterRow], docs: &[Doc], month: Month, tz: Tz) -> Summar
     s
 }
 
-/// The language of the archive email and its files: the team's.
-pub fn language(cfg: &Config) -> Language {
-    cfg.language
-}
-
 /// Where a zip of `month` is kept: issue 0 is `reportd-archive-YYYY-MM.zip`,
 /// re-issue n `reportd-archive-YYYY-MM-reissue-n.zip`.
 pub fn zip_name(month: Month, issue: u32) -> String {
@@ -352,11 +348,6 @@ pub fn zip_name(month: Month, issue: u32) -> String {
     } else {
         format!("{}-reissue-{issue}.zip", month.folder())
     }
-}
-
-/// The path of a zip in `dir`.
-pub fn zip_path(dir: &std::path::Path, month: Month, issue: u32) -> PathBuf {
-    dir.join(zip_name(month, issue))
 }
 
 #[cfg(test)]
