@@ -275,3 +275,44 @@ pub fn write_draft(
         built,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(number: u32) -> Issue {
+        Issue {
+            month: "2026-10".into(),
+            number,
+            path: format!("/a/{}", zip_name("2026-10".parse().expect("month"), number)),
+            zip_sha256: "a".repeat(64),
+            manifest_sha256: "b".repeat(64),
+            bytes: 100,
+            attached: true,
+            outbox_key: outbox_key("2026-10".parse().expect("month"), number),
+            created_at: DateTime::parse_from_rfc3339("2026-11-03T03:00:00Z")
+                .expect("time")
+                .with_timezone(&Utc),
+        }
+    }
+
+    #[test]
+    fn each_issue_has_its_own_outbox_key() {
+        let m: Month = "2026-10".parse().expect("month");
+        assert_eq!(outbox_key(m, 0), "archive:2026-10");
+        assert_eq!(outbox_key(m, 1), "archive:2026-10:reissue-1");
+    }
+
+    #[test]
+    fn a_recorded_issue_is_never_changed_deleted_or_recorded_twice() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = crate::store::open(&dir.path().join("t.sqlite3")).expect("db");
+        record(&conn, &issue(0)).expect("first issue");
+        record(&conn, &issue(1)).expect("re-issue");
+        let month: Month = "2026-10".parse().expect("month");
+        assert_eq!(issues(&conn, month).expect("issues"), [issue(0), issue(1)]);
+        assert!(record(&conn, &issue(1)).is_err(), "one row per issue");
+        assert!(conn.execute("UPDATE archives SET bytes = 1", []).is_err());
+        assert!(conn.execute("DELETE FROM archives", []).is_err());
+    }
+}
