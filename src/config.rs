@@ -34,6 +34,8 @@ mod people;
 
 use people::parse_people;
 pub use people::{Person, Roster};
+mod payroll;
+pub use payroll::PayrollConfig;
 
 /// One mistake in a config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +273,32 @@ impl ArchiveConfig {
     }
 }
 
+/// `[limits]`: what reportd reads of hostile or oversized mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A message larger than this is kept raw and flagged "too large", not
+    /// parsed.
+    pub max_message_mb: u32,
+}
+
+/// `limits.max_message_mb` when omitted.
+pub const DEFAULT_MAX_MESSAGE_MB: u32 = 25;
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_message_mb: DEFAULT_MAX_MESSAGE_MB,
+        }
+    }
+}
+
+impl Limits {
+    /// `max_message_mb` in bytes (MiB, as mail clients count).
+    pub fn max_message_bytes(&self) -> u64 {
+        u64::from(self.max_message_mb) << 20
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file this was loaded from (for messages).
@@ -286,7 +314,10 @@ pub struct Config {
     pub keywords: Keywords,
     pub notify: NotifyConfig,
     pub archive: ArchiveConfig,
+    pub limits: Limits,
     pub roster: Roster,
+    /// The `[payroll]` section (defaults when absent).
+    pub payroll: PayrollConfig,
 }
 
 /// A fixed set of config words for an enum: `as_str`, `FromStr` (with a
@@ -927,6 +958,22 @@ fn opt_date(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Opt
     }
 }
 
+/// A local time of day written `"HH:MM"`.
+fn opt_time(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Option<NaiveTime> {
+    let s = opt_str(ctx, sec, k, example)?;
+    match NaiveTime::parse_from_str(s.v.trim(), "%H:%M") {
+        Ok(t) => Some(t),
+        Err(_) => {
+            let message = format!(
+                "\"{}\" is not a time of day; write it as HH:MM, e.g. {example}",
+                s.v
+            );
+            ctx.push(sec.key(k), s.line, message);
+            None
+        }
+    }
+}
+
 fn req_date(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, k: &str, example: &str) -> Option<At<NaiveDate>> {
     if !sec.has(k) {
         missing(ctx, sec, k, example);
@@ -1066,8 +1113,11 @@ const ROOT_KEYS: &[&str] = &[
     "notify",
     "keywords",
     "archive",
+    "limits",
     "person",
+    "payroll",
 ];
+const LIMITS_KEYS: &[&str] = &["max_message_mb"];
 const IMAP_KEYS: &[&str] = &[
     "host",
     "port",
@@ -1221,11 +1271,16 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         None => NotifyConfig::default(),
     };
     let archive_section = opt_table(ctx, &root, "archive");
+    let limits = match opt_table(ctx, &root, "limits") {
+        Some(sec) => parse_limits(ctx, &sec),
+        None => Limits::default(),
+    };
     let roster = parse_people(ctx, &root);
     let smtp = match opt_table(ctx, &root, "smtp") {
         Some(sec) => parse_smtp(ctx, &sec, &roster),
         None => None,
     };
+    let payroll = payroll::parse(ctx, &root, &roster, notify.schedule.digest_time);
 
     let database = database?;
     let archive = match archive_section {
@@ -1245,7 +1300,9 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         keywords,
         notify,
         archive,
+        limits,
         roster,
+        payroll,
     })
 }
 
@@ -1276,6 +1333,23 @@ fn parse_archive(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, database: &Path) -> Archi
     archive
 }
 
+fn parse_limits(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Limits {
+    check_keys(ctx, sec, LIMITS_KEYS);
+    let mut limits = Limits::default();
+    if let Some(mb) = opt_int_in(
+        ctx,
+        sec,
+        "max_message_mb",
+        1..=1_000,
+        "it must be at least 1 MB (and at most 1000 MB, SQLite's limit for one value)",
+        "max_message_mb = 25",
+    ) && let Ok(mb) = u32::try_from(mb.v)
+    {
+        limits.max_message_mb = mb;
+    }
+    limits
+}
+
 fn parse_notify(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> NotifyConfig {
     check_keys(ctx, sec, NOTIFY_KEYS);
     let mut n = NotifyConfig::default();
@@ -1290,24 +1364,15 @@ fn parse_notify(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> NotifyConfig {
             Err(e) => ctx.push(sec.key("weekly_reminder"), s.line, e.to_string()),
         }
     }
-    let time = |ctx: &mut Ctx<'_>, key: &str, example: &str| {
-        let s = opt_str(ctx, sec, key, example)?;
-        match NaiveTime::parse_from_str(s.v.trim(), "%H:%M") {
-            Ok(t) => Some(t),
-            Err(_) => {
-                let message = format!(
-                    "\"{}\" is not a time of day; write it as HH:MM, e.g. {example}",
-                    s.v
-                );
-                ctx.push(sec.key(key), s.line, message);
-                None
-            }
-        }
-    };
-    if let Some(t) = time(ctx, "monthly_reminder", r#"monthly_reminder = "09:00""#) {
+    if let Some(t) = opt_time(
+        ctx,
+        sec,
+        "monthly_reminder",
+        r#"monthly_reminder = "09:00""#,
+    ) {
         n.schedule.monthly_reminder = t;
     }
-    if let Some(t) = time(ctx, "digest_time", r#"digest_time = "08:30""#) {
+    if let Some(t) = opt_time(ctx, sec, "digest_time", r#"digest_time = "08:30""#) {
         n.schedule.digest_time = t;
     }
     if let Some(s) = opt_str(ctx, sec, "quiet_hours", r#"quiet_hours = "22:30-08:00""#) {
@@ -1885,6 +1950,7 @@ role = "assistant"
         assert_eq!(c.rules.due.weekly.weekday, Weekday::Sat);
         assert_eq!(c.rules.due.monthly, MonthlyDue::FirstWorkingDay);
         assert_eq!(c.keywords, Keywords::default());
+        assert_eq!(c.limits.max_message_mb, 25);
         assert_eq!(c.roster.people.len(), 3);
         let boss = &c.roster.people[0];
         assert_eq!(boss.email, "wangfang@example.com", "emails are lower-cased");
@@ -2227,6 +2293,32 @@ role = "assistant"
             unknown.message
         );
         assert!(all.iter().all(|i| i.file == Path::new(FILE)));
+    }
+
+    #[test]
+    fn max_message_mb_is_read_and_range_checked() {
+        let c = parse(&format!("{MINIMAL}\n[limits]\nmax_message_mb = 40\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.limits.max_message_mb, 40);
+        assert_eq!(c.limits.max_message_bytes(), 40 << 20);
+
+        for bad in ["0", "1001", "2.5", "\"25\""] {
+            let text = format!("{MINIMAL}\n[limits]\nmax_message_mb = {bad}\n");
+            let all = issues(&text);
+            assert_eq!(all.len(), 1, "{bad}: {all:#?}");
+            let found = issue(&all, "limits.max_message_mb");
+            assert_eq!(found.line, line_of(&text, "max_message_mb"), "{bad}");
+            assert!(
+                found.message.contains("max_message_mb = 25"),
+                "{bad}: {found:?}"
+            );
+        }
+        let text = format!("{MINIMAL}\n[limits]\nmax_mesage_mb = 40\n");
+        let all = issues(&text);
+        assert_eq!(
+            issue(&all, "limits.max_mesage_mb").line,
+            line_of(&text, "max_mesage_mb")
+        );
     }
 
     /// Parses due strings: needs `crate::period`'s FromStr impls.

@@ -11,7 +11,6 @@ use rusqlite::Connection;
 
 use crate::mail::imap::ImapSource;
 use crate::notify::outbox::{self, Sender};
-use crate::notify::plan::Planner;
 use crate::reports::compliance;
 use crate::sync::{Engine, Source, SyncError};
 
@@ -78,7 +77,7 @@ fn wait_from(
     cap: Duration,
     now: chrono::DateTime<Utc>,
 ) -> Result<Duration, SyncError> {
-    let planner = Planner::new(&engine.cfg, &engine.calendar, &engine.templates)?;
+    let planner = engine.planner()?;
     let next = [
         compliance::next_deadline(&engine.cfg, &engine.calendar, now),
         planner.next_event(conn, now)?,

@@ -14,6 +14,7 @@ pub mod logging;
 pub mod mail;
 pub mod money;
 pub mod notify;
+pub mod payroll;
 pub mod period;
 pub mod reports;
 pub mod store;

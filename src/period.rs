@@ -411,6 +411,99 @@ fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     }
 }
 
+/// A calendar month (`2026-11`): the payroll month a fine is deducted in,
+/// the month a monthly email (payroll summary, archive) closes. Unlike
+/// [`Period::Month`] it is never a week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Month {
+    year: i32,
+    /// 1 to 12.
+    month: u32,
+}
+
+impl Month {
+    /// `None` unless `month` is 1 to 12.
+    pub fn new(year: i32, month: u32) -> Option<Month> {
+        (1..=12).contains(&month).then_some(Month { year, month })
+    }
+
+    /// The month that contains `date`.
+    pub fn containing(date: NaiveDate) -> Month {
+        Month {
+            year: date.year(),
+            month: date.month(),
+        }
+    }
+
+    pub fn year(self) -> i32 {
+        self.year
+    }
+
+    pub fn month(self) -> u32 {
+        self.month
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        month_start(self.year, self.month)
+    }
+
+    pub fn last_day(self) -> NaiveDate {
+        month_end(self.year, self.month)
+    }
+
+    pub fn next(self) -> Month {
+        Month::containing(month_start(self.year, self.month + 1))
+    }
+
+    pub fn prev(self) -> Month {
+        Month::containing(self.first_day().pred_opt().unwrap_or(NaiveDate::MIN))
+    }
+}
+
+impl From<Month> for Period {
+    fn from(m: Month) -> Period {
+        Period::Month {
+            year: m.year,
+            month: m.month,
+        }
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Period::from(*self).fmt(f)
+    }
+}
+
+/// Why a text is not a month.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{0}` is not a month: write it as YYYY-MM, e.g. 2026-11")]
+pub struct MonthParseError(pub String);
+
+impl FromStr for Month {
+    type Err = MonthParseError;
+    /// Exactly `YYYY-MM`.
+    fn from_str(s: &str) -> Result<Month, MonthParseError> {
+        match s.trim().parse::<Period>() {
+            Ok(Period::Month { year, month }) => Ok(Month { year, month }),
+            _ => Err(MonthParseError(s.to_string())),
+        }
+    }
+}
+
+impl serde::Serialize for Month {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Month {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Month, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -735,5 +828,23 @@ mod tests {
         assert_eq!(MonthlyDue::FirstWorkingDay.to_string(), "first-working-day");
         let err = "last-day".parse::<MonthlyDue>().unwrap_err();
         assert!(err.to_string().contains("`first-working-day`"), "{err}");
+    }
+
+    #[test]
+    fn month_reads_writes_and_steps_over_the_year_end() {
+        let dec: Month = "2026-12".parse().expect("month");
+        assert_eq!(dec.to_string(), "2026-12");
+        assert_eq!(dec.next().to_string(), "2027-01");
+        assert_eq!(dec.next().prev(), dec);
+        assert_eq!(
+            dec.last_day(),
+            NaiveDate::from_ymd_opt(2026, 12, 31).expect("date")
+        );
+        assert!("2026-W48".parse::<Month>().is_err());
+        assert!("2026-13".parse::<Month>().is_err());
+        assert_eq!(Month::new(2026, 0), None);
+        let json = serde_json::to_string(&dec).expect("json");
+        assert_eq!(json, "\"2026-12\"");
+        assert_eq!(serde_json::from_str::<Month>(&json).expect("back"), dec);
     }
 }

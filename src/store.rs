@@ -199,6 +199,92 @@ CREATE TABLE commands (
     ),
     M::up(
         r#"
+-- payroll::sales: each sales file imported (业绩), kept whole; a month's
+-- figures are those of its newest import. Rows are only ever inserted.
+CREATE TABLE sales_imports (
+    id     INTEGER PRIMARY KEY,
+    month  TEXT NOT NULL,
+    at     TEXT NOT NULL,
+    source TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    by     TEXT NOT NULL
+) STRICT;
+CREATE INDEX sales_imports_month ON sales_imports (month, id);
+CREATE TABLE sales_rows (
+    import          INTEGER NOT NULL REFERENCES sales_imports (id),
+    person          TEXT NOT NULL,
+    row             INTEGER NOT NULL,
+    own_fen         INTEGER NOT NULL CHECK (own_fen >= 0),
+    proxy_fen       INTEGER NOT NULL CHECK (proxy_fen >= 0),
+    sms_fen         INTEGER NOT NULL CHECK (sms_fen >= 0),
+    standing        TEXT CHECK (standing IN ('probation_1', 'probation_2', 'regular')),
+    team_target_fen INTEGER CHECK (team_target_fen > 0),
+    level           TEXT,
+    PRIMARY KEY (import, person)
+) STRICT;
+
+-- payroll::fund: money spent from the activity fund (部门活动经费).
+CREATE TABLE fund_spending (
+    id         INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL CHECK (amount_fen <> 0),
+    note       TEXT NOT NULL CHECK (note <> ''),
+    by         TEXT NOT NULL
+) STRICT;
+
+-- payroll::summary: each month's summary as first issued, and the ledger
+-- rows and fund spending it settled. A sent summary is never changed.
+CREATE TABLE payroll_summaries (
+    month     TEXT PRIMARY KEY,
+    issued_at TEXT NOT NULL,
+    summary   TEXT NOT NULL CHECK (json_valid(summary))
+) STRICT;
+CREATE TABLE payroll_settled (
+    month  TEXT NOT NULL REFERENCES payroll_summaries (month),
+    ledger INTEGER UNIQUE REFERENCES ledger (id),
+    spend  INTEGER UNIQUE REFERENCES fund_spending (id),
+    CHECK ((ledger IS NULL) <> (spend IS NULL))
+) STRICT;
+CREATE TRIGGER sales_rows_are_never_changed BEFORE UPDATE ON sales_rows
+BEGIN SELECT RAISE(ABORT, 'sales rows are never changed: import the month again'); END;
+CREATE TRIGGER fund_spending_is_never_changed BEFORE UPDATE ON fund_spending
+BEGIN SELECT RAISE(ABORT, 'fund spending is never changed: record a correction'); END;
+CREATE TRIGGER fund_spending_is_never_deleted BEFORE DELETE ON fund_spending
+BEGIN SELECT RAISE(ABORT, 'fund spending is never deleted: record a correction'); END;
+CREATE TRIGGER payroll_summaries_are_never_changed BEFORE UPDATE ON payroll_summaries
+BEGIN SELECT RAISE(ABORT, 'a sent payroll summary is never changed'); END;
+CREATE TRIGGER payroll_summaries_are_never_deleted BEFORE DELETE ON payroll_summaries
+BEGIN SELECT RAISE(ABORT, 'a sent payroll summary is never deleted'); END;
+
+-- payroll::by_email: sales files received by email and what became of them.
+CREATE TABLE sales_emails (
+    message INTEGER PRIMARY KEY REFERENCES messages (id),
+    filer   TEXT NOT NULL,
+    month   TEXT,
+    outcome TEXT NOT NULL CHECK (outcome IN ('imported', 'refused', 'ignored')),
+    import  INTEGER REFERENCES sales_imports (id),
+    answer  TEXT NOT NULL CHECK (json_valid(answer))
+) STRICT;
+"#,
+    ),
+    M::up(
+        r#"
+-- mail::inbox: IMAP messages that could not be downloaded even alone (the
+-- FETCH timed out): the checkpoint moves past them and they are tried again
+-- from `next_try`, so one stuck message never blocks newer mail.
+CREATE TABLE skipped_fetches (
+    source      TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uid         INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL CHECK (attempts > 0),
+    last_error  TEXT NOT NULL,
+    next_try    TEXT NOT NULL,
+    PRIMARY KEY (source, uidvalidity, uid)
+) STRICT;
+"#,
+    ),
+    M::up(
+        r#"
 -- archive::issue: every monthly archive emailed (the first issue and each
 -- marked re-issue); rows are only ever inserted, for a sent archive is
 -- never changed.

@@ -10,10 +10,13 @@ use crate::calendar::Calendar;
 use crate::config::{Config, SourceConfig};
 use crate::ledger::{self, Entry};
 use crate::mail::imap::{ImapError, ImapSource, Opened};
+use crate::mail::inbox::FetchReport;
 use crate::mail::maildir::{MaildirError, MaildirSource};
 use crate::notify::compose::{ComposeError, Digest, Email, Templates};
 use crate::notify::outbox::{self, DeliveryStats, OutboxError, Sender};
-use crate::notify::plan::{NotifyError, Planner};
+use crate::notify::plan::{MonthlyClose, NotifyError, Planner};
+use crate::payroll::by_email::{self, ByEmailError};
+use crate::payroll::close::PayrollClose;
 use crate::reports::{self, IntakeStats, compliance};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,8 @@ pub enum SyncError {
     Outbox(#[from] OutboxError),
     #[error(transparent)]
     Templates(#[from] ComposeError),
+    #[error(transparent)]
+    SalesEmail(#[from] ByEmailError),
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
 }
@@ -35,7 +40,9 @@ pub enum SyncError {
 /// What one pass did.
 #[derive(Debug, Default)]
 pub struct PassReport {
+    /// New messages stored (`fetch.new`).
     pub fetched: usize,
+    pub fetch: FetchReport,
     pub intake: IntakeStats,
     pub booked: Vec<Entry>,
     pub queued: usize,
@@ -55,16 +62,23 @@ impl Source {
         }
     }
 
-    /// Reads what is new, connecting and disconnecting for IMAP.
+    /// Reads what is new, connecting and disconnecting for IMAP; returns
+    /// how many messages were new.
     pub async fn fetch_once(&self, conn: &mut Connection) -> Result<usize, SyncError> {
+        Ok(self.fetch(conn).await?.new)
+    }
+
+    /// [`fetch_once`](Self::fetch_once), saying how it went.
+    pub async fn fetch(&self, conn: &mut Connection) -> Result<FetchReport, SyncError> {
         match self {
             Source::Imap(imap) => {
                 let mut opened: Opened = imap.open().await?;
-                let result = imap.fetch_new(&mut opened, conn).await;
+                // Skipped messages wait by the real clock, whatever `--now` says.
+                let result = imap.fetch(&mut opened, conn, Utc::now()).await;
                 ImapSource::close(opened).await;
                 Ok(result?)
             }
-            Source::Maildir(md) => Ok(md.fetch_new(conn)?),
+            Source::Maildir(md) => Ok(md.fetch(conn)?),
         }
     }
 }
@@ -74,6 +88,8 @@ pub struct Engine {
     pub cfg: Config,
     pub calendar: Calendar,
     pub templates: Templates,
+    /// The emails owed when a month closes (the payroll summary).
+    pub closes: Vec<Box<dyn MonthlyClose>>,
 }
 
 impl Engine {
@@ -82,7 +98,14 @@ impl Engine {
             cfg,
             calendar,
             templates: Templates::new()?,
+            closes: vec![Box::new(PayrollClose)],
         })
+    }
+
+    /// The planner, with the monthly-close hooks.
+    pub fn planner(&self) -> Result<Planner<'_>, SyncError> {
+        Ok(Planner::new(&self.cfg, &self.calendar, &self.templates)?
+            .with_monthly_closes(&self.closes))
     }
 
     /// Classifies what is stored, then judges, books and queues up to `now`.
@@ -93,6 +116,8 @@ impl Engine {
         progress: impl FnMut(usize, usize),
     ) -> Result<(IntakeStats, Vec<Entry>, usize), SyncError> {
         let intake = reports::intake(conn, &self.cfg, &self.calendar, progress)?;
+        // Sales files by email take over messages intake left ignored.
+        by_email::take(conn, &self.planner()?, now)?;
         let (booked, queued) = self.judge_and_book(conn, now)?;
         Ok((intake, booked, queued))
     }
@@ -104,7 +129,7 @@ impl Engine {
         conn: &mut Connection,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Entry>, usize), SyncError> {
-        let planner = Planner::new(&self.cfg, &self.calendar, &self.templates)?;
+        let planner = self.planner()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let verdicts = compliance::verdicts(&tx, &self.cfg, &self.calendar, now, &[])?;
         let booked = ledger::settle(&tx, &verdicts, &self.cfg.rules, self.cfg.timezone)?;
@@ -124,10 +149,11 @@ impl Engine {
         now: DateTime<Utc>,
         progress: impl FnMut(usize, usize),
     ) -> Result<PassReport, SyncError> {
-        let fetched = source.fetch_once(conn).await?;
+        let fetch = source.fetch(conn).await?;
         let (intake, booked, queued) = self.process(conn, now, progress)?;
         Ok(PassReport {
-            fetched,
+            fetched: fetch.new,
+            fetch,
             intake,
             booked,
             queued,

@@ -123,7 +123,7 @@ pub fn send(
     resend: Resend,
 ) -> Result<Sent, ArchiveError> {
     let cfg = inputs.cfg;
-    let ends = month.ends(cfg.timezone);
+    let ends = super::ends(month, cfg.timezone);
     if now < ends {
         let ends = ends
             .with_timezone(&cfg.timezone)

@@ -28,10 +28,7 @@ pub mod manifest;
 pub mod register;
 pub mod sheets;
 
-use std::fmt;
-use std::str::FromStr;
-
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
@@ -39,7 +36,7 @@ use sha2::{Digest, Sha256};
 use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::notify::schedule::at_local;
-use crate::period::Period;
+pub use crate::period::Month;
 use crate::reports::filed::{self, Filed};
 use register::{Doc, RegisterRow};
 
@@ -87,99 +84,24 @@ pub enum ArchiveError {
     },
 }
 
-/// A calendar month, the unit of archives (never a week).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Month {
-    year: i32,
-    month: u32,
+/// The month's first instant, local midnight of the 1st in `tz`.
+pub fn starts(month: Month, tz: Tz) -> DateTime<Utc> {
+    at_local(month.first_day(), NaiveTime::MIN, tz)
 }
 
-impl Month {
-    /// `None` unless `month` is 1 to 12.
-    pub fn new(year: i32, month: u32) -> Option<Month> {
-        NaiveDate::from_ymd_opt(year, month, 1).map(|_| Month { year, month })
-    }
-
-    pub fn year(self) -> i32 {
-        self.year
-    }
-
-    pub fn number(self) -> u32 {
-        self.month
-    }
-
-    pub fn first_day(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or(NaiveDate::MIN)
-    }
-
-    pub fn next(self) -> Month {
-        if self.month == 12 {
-            Month {
-                year: self.year + 1,
-                month: 1,
-            }
-        } else {
-            Month {
-                year: self.year,
-                month: self.month + 1,
-            }
-        }
-    }
-
-    pub fn prev(self) -> Month {
-        if self.month == 1 {
-            Month {
-                year: self.year - 1,
-                month: 12,
-            }
-        } else {
-            Month {
-                year: self.year,
-                month: self.month - 1,
-            }
-        }
-    }
-
-    pub fn contains(self, day: NaiveDate) -> bool {
-        day.year() == self.year && day.month() == self.month
-    }
-
-    /// The month's first instant, local midnight of the 1st in `tz`.
-    pub fn starts(self, tz: Tz) -> DateTime<Utc> {
-        at_local(self.first_day(), NaiveTime::MIN, tz)
-    }
-
-    /// The month's end: the next month's first instant.
-    pub fn ends(self, tz: Tz) -> DateTime<Utc> {
-        self.next().starts(tz)
-    }
-
-    /// The name of the folder inside every zip of this month.
-    pub fn folder(self) -> String {
-        format!("reportd-archive-{self}")
-    }
+/// The month's end: the next month's first instant.
+pub fn ends(month: Month, tz: Tz) -> DateTime<Utc> {
+    starts(month.next(), tz)
 }
 
-impl fmt::Display for Month {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}", self.year, self.month)
-    }
+/// Whether `day` is in `month`.
+pub fn contains(month: Month, day: NaiveDate) -> bool {
+    Month::containing(day) == month
 }
 
-/// `YYYY-MM` is not a month.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a month: write it as YYYY-MM, e.g. 2026-11")]
-pub struct MonthParseError(pub String);
-
-impl FromStr for Month {
-    type Err = MonthParseError;
-    fn from_str(s: &str) -> Result<Month, MonthParseError> {
-        match s.trim().parse::<Period>() {
-            Ok(Period::Month { year, month }) => Month::new(year, month),
-            _ => None,
-        }
-        .ok_or_else(|| MonthParseError(s.to_string()))
-    }
+/// The name of the folder inside every zip of `month`.
+pub fn folder(month: Month) -> String {
+    format!("reportd-archive-{month}")
 }
 
 /// Lower-case hex SHA-256 of `bytes`, as `sha256sum` prints it.
@@ -229,7 +151,7 @@ impl Built {
             .map(|(p, b)| (p.clone(), b.as_slice()))
             .collect();
         all.push((manifest::FILE_NAME.to_string(), self.manifest.as_slice()));
-        bundle::zip(&self.month.folder(), self.month.ends(chrono_tz::UTC), &all)
+        bundle::zip(&folder(self.month), ends(self.month, chrono_tz::UTC), &all)
     }
 }
 
@@ -246,7 +168,7 @@ pub struct Inputs<'a> {
 pub fn build(inputs: &Inputs<'_>, month: Month, now: DateTime<Utc>) -> Result<Built, ArchiveError> {
     let tz = inputs.cfg.timezone;
     let lang = inputs.cfg.language;
-    let filed = filed::received_between(inputs.conn, month.starts(tz), month.ends(tz))?;
+    let filed = filed::received_between(inputs.conn, starts(month, tz), ends(month, tz))?;
     let mut files = Vec::new();
     let mut docs = Vec::new();
     for f in &filed {
@@ -323,7 +245,7 @@ fn summarise(rows: &[RegisterRow], docs: &[Doc], month: Month, tz: Tz) -> Summar
     }
     // One count per deadline of the month: the first row of each period.
     for r in rows.iter().filter(|r| r.first_of_period) {
-        let due_here = r.due.is_some_and(|d| month.contains(d.due_day(tz)));
+        let due_here = r.due.is_some_and(|d| contains(month, d.due_day(tz)));
         if due_here {
             match r.status {
                 Some(Status::OnTime) => s.on_time += 1,
@@ -344,9 +266,9 @@ fn summarise(rows: &[RegisterRow], docs: &[Doc], month: Month, tz: Tz) -> Summar
 /// re-issue n `reportd-archive-YYYY-MM-reissue-n.zip`.
 pub fn zip_name(month: Month, issue: u32) -> String {
     if issue == 0 {
-        format!("{}.zip", month.folder())
+        format!("{}.zip", folder(month))
     } else {
-        format!("{}-reissue-{issue}.zip", month.folder())
+        format!("{}-reissue-{issue}.zip", folder(month))
     }
 }
 
@@ -355,22 +277,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn months_parse_only_as_yyyy_mm_and_step_across_years() {
-        let m: Month = "2026-12".parse().expect("month");
-        assert_eq!(m.to_string(), "2026-12");
-        assert_eq!(m.next().to_string(), "2027-01");
-        assert_eq!(m.next().prev(), m);
-        assert!("2026-W48".parse::<Month>().is_err());
-        assert!("2026-13".parse::<Month>().is_err());
-        assert!("november".parse::<Month>().is_err());
-    }
-
-    #[test]
     fn a_month_runs_from_local_midnight_to_local_midnight() {
         let m: Month = "2026-11".parse().expect("month");
         let tz = chrono_tz::Asia::Shanghai;
-        assert_eq!(crate::store::ts(m.starts(tz)), "2026-10-31T16:00:00Z");
-        assert_eq!(crate::store::ts(m.ends(tz)), "2026-11-30T16:00:00Z");
+        assert_eq!(crate::store::ts(starts(m, tz)), "2026-10-31T16:00:00Z");
+        assert_eq!(crate::store::ts(ends(m, tz)), "2026-11-30T16:00:00Z");
     }
 
     #[test]

@@ -297,7 +297,7 @@ fn periods_due_in(inputs: &Inputs<'_>, month: Month) -> Vec<Period> {
     candidates
         .into_iter()
         .filter_map(|p| compliance::deadline_of(inputs.cfg, inputs.calendar, p))
-        .filter(|d| month.contains(d.due_day(tz)))
+        .filter(|d| super::contains(month, d.due_day(tz)))
         .map(|d| d.period)
         .collect()
 }

@@ -234,7 +234,7 @@ pub fn xlsx(
 ) -> Result<Vec<u8>, ArchiveError> {
     let mut book = Workbook::new();
     let next = month.next();
-    let created = ExcelDateTime::from_ymd(next.year() as u16, next.number() as u8, 1)?;
+    let created = ExcelDateTime::from_ymd(next.year() as u16, next.month() as u8, 1)?;
     book.set_properties(&DocProperties::new().set_creation_datetime(&created));
     let sheet = book.add_worksheet();
     sheet.set_name(word(lang, "登记表", "Register"))?;

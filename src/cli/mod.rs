@@ -5,6 +5,7 @@ mod archive;
 mod board;
 pub mod calendar;
 pub mod output;
+mod payroll;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -142,6 +143,18 @@ pub enum Command {
         #[arg(long)]
         now: Option<DateTime<chrono::FixedOffset>>,
     },
+    /// A month's sales (业绩) for payroll.
+    Sales {
+        #[command(subcommand)]
+        action: payroll::SalesAction,
+    },
+    /// A month's payroll summary: pay, report fines, refunds, activity fund.
+    Payroll(payroll::PayrollArgs),
+    /// The department activity fund.
+    Fund {
+        #[command(subcommand)]
+        action: payroll::FundAction,
+    },
     /// Run the whole pipeline on a generated month of a fictional team's mail.
     Demo {
         /// Keep the demo's files here instead of a temporary directory.
@@ -225,6 +238,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 "which month? write `reportd archive --month YYYY-MM` (or `reportd archive verify FILE.zip`)"
             ),
         },
+        Command::Sales { action } => payroll::sales(&engine, action),
+        Command::Payroll(args) => payroll::payroll(&engine, args).await,
+        Command::Fund { action } => payroll::fund_spend(&engine, action),
         Command::CheckConfig | Command::Demo { .. } | Command::Archive { .. } => Ok(()),
     };
     done.map(|()| ExitCode::SUCCESS)

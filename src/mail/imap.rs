@@ -4,6 +4,14 @@
 //!
 //! async-imap has no TLS and no per-command timeouts of its own: the stream
 //! is wrapped in tokio-rustls here, and every command in a timeout.
+//!
+//! Memory and progress do not depend on the mailbox: the sizes of new
+//! messages are asked first (`RFC822.SIZE`), and bodies are fetched in
+//! batches of `inbox::BATCH_MESSAGES` messages and `inbox::BATCH_BYTES`. A
+//! batch that cannot be downloaded in its time ([`FetchTimeout`]) is fetched
+//! again in halves over a new connection, down to one message; a message
+//! that still fails is skipped (remembered in `inbox`), the checkpoint moves
+//! past it, and it is tried again on a later pass.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -11,7 +19,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_imap::types::{Fetch, Mailbox};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use rusqlite::Connection;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -19,7 +27,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::config::{ImapConfig, PasswordError, Security};
-use crate::mail::inbox::{self, Checkpoint, Fetched};
+use crate::mail::inbox::{self, Checkpoint, FetchReport, Fetched};
 use crate::mail::tls::{self, TlsError};
 
 /// Any byte stream an IMAP session can run over (TCP or TLS over TCP).
@@ -30,8 +38,33 @@ pub type Session = async_imap::Session<Box<dyn ImapStream>>;
 
 /// One command may take this long before the connection is given up.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
-/// Messages fetched per UID FETCH.
-const FETCH_CHUNK: usize = 200;
+/// UIDs per `RFC822.SIZE` request (as ranges, so the line stays short).
+const SIZE_CHUNK: usize = 5_000;
+
+/// How long downloading a batch of messages may take: `floor` plus the
+/// time its bytes take at `bytes_per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchTimeout {
+    pub floor: Duration,
+    pub bytes_per_second: u64,
+}
+
+impl Default for FetchTimeout {
+    /// Two minutes plus 128 KiB/s: a full 32 MB batch gets six and a half
+    /// minutes, a 25 MB message five and a half.
+    fn default() -> FetchTimeout {
+        FetchTimeout {
+            floor: COMMAND_TIMEOUT,
+            bytes_per_second: 128 << 10,
+        }
+    }
+}
+
+impl FetchTimeout {
+    fn for_bytes(&self, bytes: u64) -> Duration {
+        self.floor + Duration::from_secs(bytes / self.bytes_per_second.max(1))
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImapError {
@@ -67,6 +100,16 @@ pub enum ImapError {
     NoUidValidity(String),
     #[error("server did not return message UID {0} though it still exists; will retry")]
     MissingUid(u32),
+    #[error("downloading {messages} message(s) ({bytes} bytes) took longer than {limit:?}")]
+    FetchTimeout {
+        messages: usize,
+        bytes: u64,
+        limit: Duration,
+    },
+    #[error(
+        "mailbox {mailbox} changed its UIDVALIDITY from {old} to {new} while it was read; the next pass reads it again"
+    )]
+    UidValidityChanged { mailbox: String, old: u32, new: u32 },
     #[error("cannot store fetched messages: {0}")]
     Store(#[from] rusqlite::Error),
 }
@@ -85,10 +128,27 @@ async fn timed<T, E: std::fmt::Display>(
     }
 }
 
+impl ImapError {
+    /// Whether the error is about the messages asked for rather than the
+    /// connection or the server: fetching fewer at a time may get past it.
+    fn is_stuck_download(&self) -> bool {
+        matches!(
+            self,
+            ImapError::FetchTimeout { .. }
+                | ImapError::MissingUid(_)
+                | ImapError::Command {
+                    command: "UID FETCH",
+                    ..
+                }
+        )
+    }
+}
+
 /// An IMAP mailbox as a mail source.
 pub struct ImapSource {
     cfg: ImapConfig,
     source_id: String,
+    fetch_timeout: FetchTimeout,
 }
 
 /// A logged-in session with the mailbox examined.
@@ -106,7 +166,15 @@ impl ImapSource {
                 cfg.username, cfg.host, cfg.port, cfg.mailbox
             ),
             cfg: cfg.clone(),
+            fetch_timeout: FetchTimeout::default(),
         }
+    }
+
+    /// The same source with another download time limit (tests use a short
+    /// one).
+    pub fn with_fetch_timeout(mut self, fetch_timeout: FetchTimeout) -> ImapSource {
+        self.fetch_timeout = fetch_timeout;
+        self
     }
 
     pub fn source_id(&self) -> &str {
@@ -198,19 +266,55 @@ impl ImapSource {
         Ok(Box::new(stream))
     }
 
-    /// Fetches every message above the checkpoint and stores it, chunk by
-    /// chunk, each chunk with its checkpoint. Returns how many were new.
+    /// Fetches every message above the checkpoint and stores it, batch by
+    /// batch, each batch with its checkpoint. Returns how many were new.
     pub async fn fetch_new(
         &self,
         opened: &mut Opened,
         conn: &mut Connection,
     ) -> Result<usize, ImapError> {
+        Ok(self.fetch(opened, conn, Utc::now()).await?.new)
+    }
+
+    /// [`fetch_new`](Self::fetch_new), then the skipped messages due again
+    /// at `now`; says how it went. `opened` is replaced by a new connection
+    /// when a download had to be given up.
+    pub async fn fetch(
+        &self,
+        opened: &mut Opened,
+        conn: &mut Connection,
+        now: DateTime<Utc>,
+    ) -> Result<FetchReport, ImapError> {
         let uidvalidity = opened
             .mailbox
             .uid_validity
             .ok_or_else(|| ImapError::NoUidValidity(self.cfg.mailbox.clone()))?;
-        let last_uid = match inbox::checkpoint(conn, &self.source_id)? {
-            Some(cp) if cp.uidvalidity == uidvalidity => cp.last_uid,
+        let last_uid = self.resume_point(conn, uidvalidity)?;
+        let mut report = FetchReport::default();
+        let new = self.new_messages(&mut opened.session, last_uid).await?;
+        let sizes: Vec<u64> = new.iter().map(|m| m.size).collect();
+        for range in inbox::batch_ranges(&sizes) {
+            let batch = Batch {
+                uidvalidity,
+                messages: &new[range],
+                moves_checkpoint: true,
+            };
+            self.fetch_batch(opened, conn, batch, now, &mut report)
+                .await?;
+        }
+        for uid in inbox::skipped_due(conn, &self.source_id, uidvalidity, now)? {
+            self.retry_skipped(opened, conn, uidvalidity, uid, now, &mut report)
+                .await?;
+        }
+        drain_unsolicited(&mut opened.session);
+        Ok(report)
+    }
+
+    /// The last UID already read under `uidvalidity`; 0 (all of it) for a
+    /// mailbox never read or whose UIDVALIDITY changed.
+    fn resume_point(&self, conn: &mut Connection, uidvalidity: u32) -> Result<u32, ImapError> {
+        match inbox::checkpoint(conn, &self.source_id)? {
+            Some(cp) if cp.uidvalidity == uidvalidity => Ok(cp.last_uid),
             Some(cp) => {
                 tracing::warn!(
                     mailbox = %self.cfg.mailbox,
@@ -218,20 +322,23 @@ impl ImapSource {
                     new = uidvalidity,
                     "UIDVALIDITY changed: re-reading the whole mailbox; messages already held are recognised by content and not stored or judged twice"
                 );
-                inbox::store_batch(
-                    conn,
-                    &self.source_id,
-                    &[],
-                    Some(Checkpoint {
-                        uidvalidity,
-                        last_uid: 0,
-                    }),
-                )?;
-                0
+                let reset = Checkpoint {
+                    uidvalidity,
+                    last_uid: 0,
+                };
+                inbox::store_batch(conn, &self.source_id, &[], Some(reset))?;
+                Ok(0)
             }
-            None => 0,
-        };
-        let session = &mut opened.session;
+            None => Ok(0),
+        }
+    }
+
+    /// UIDs above `last_uid`, lowest first, with their sizes.
+    async fn new_messages(
+        &self,
+        session: &mut Session,
+        last_uid: u32,
+    ) -> Result<Vec<NewMessage>, ImapError> {
         let mut uids: Vec<u32> = timed(
             "UID SEARCH",
             session.uid_search(format!("UID {}:*", last_uid.saturating_add(1))),
@@ -241,17 +348,157 @@ impl ImapSource {
         .filter(|&u| u > last_uid) // `N:*` always matches the last message
         .collect();
         uids.sort_unstable();
-        let mut new = 0;
-        for chunk in uids.chunks(FETCH_CHUNK) {
-            let fetched = fetch_chunk(session, chunk, uidvalidity).await?;
-            let covers = Checkpoint {
-                uidvalidity,
-                last_uid: chunk.last().copied().unwrap_or(last_uid),
+        let mut out = Vec::with_capacity(uids.len());
+        for chunk in uids.chunks(SIZE_CHUNK) {
+            let fetches: Vec<Fetch> = {
+                let stream = timed(
+                    "UID FETCH",
+                    session.uid_fetch(uid_set(chunk), "(UID RFC822.SIZE)"),
+                )
+                .await?;
+                timed("UID FETCH", stream.try_collect()).await?
             };
-            new += inbox::store_batch(conn, &self.source_id, &fetched, Some(covers))?;
+            let sizes: HashMap<u32, u32> = fetches
+                .iter()
+                .filter_map(|f| Some((f.uid?, f.size?)))
+                .collect();
+            // A message expunged since the search has no size: it is
+            // skipped when its body does not come either.
+            out.extend(chunk.iter().map(|&uid| NewMessage {
+                uid,
+                size: sizes.get(&uid).copied().map_or(0, u64::from),
+            }));
         }
-        drain_unsolicited(session);
-        Ok(new)
+        Ok(out)
+    }
+
+    /// Downloads and stores one batch; when the download fails, again in
+    /// halves over a new connection, down to single messages, which are
+    /// skipped (see the module comment) if they fail alone.
+    async fn fetch_batch(
+        &self,
+        opened: &mut Opened,
+        conn: &mut Connection,
+        batch: Batch<'_>,
+        now: DateTime<Utc>,
+        report: &mut FetchReport,
+    ) -> Result<(), ImapError> {
+        let mut work = vec![batch.messages];
+        while let Some(part) = work.pop() {
+            let Some(last) = part.last().map(|m| m.uid) else {
+                continue;
+            };
+            let covers = batch.moves_checkpoint.then_some(Checkpoint {
+                uidvalidity: batch.uidvalidity,
+                last_uid: last,
+            });
+            let bytes = part.iter().map(|m| m.size).sum();
+            let limit = self.fetch_timeout.for_bytes(bytes);
+            let got = download(&mut opened.session, part, batch.uidvalidity, bytes, limit).await;
+            match got {
+                Ok(fetched) => {
+                    let got_bytes = fetched.iter().map(|m| m.raw.len() as u64).sum();
+                    report.batches.add(fetched.len(), got_bytes);
+                    report.new += inbox::store_batch(conn, &self.source_id, &fetched, covers)?;
+                }
+                Err(e) if e.is_stuck_download() => {
+                    tracing::info!(
+                        messages = part.len(),
+                        "download failed ({e}); fetching in smaller batches"
+                    );
+                    self.reconnect(opened, batch.uidvalidity).await?;
+                    if let [one] = part {
+                        self.skip(conn, batch.uidvalidity, one.uid, &e, now)?;
+                        inbox::store_batch(conn, &self.source_id, &[], covers)?;
+                        report.skipped += 1;
+                    } else {
+                        let (first, second) = part.split_at(part.len() / 2);
+                        work.push(second);
+                        work.push(first);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches a skipped message again; forgets it when it is gone.
+    async fn retry_skipped(
+        &self,
+        opened: &mut Opened,
+        conn: &mut Connection,
+        uidvalidity: u32,
+        uid: u32,
+        now: DateTime<Utc>,
+        report: &mut FetchReport,
+    ) -> Result<(), ImapError> {
+        let found = timed(
+            "UID FETCH",
+            opened
+                .session
+                .uid_fetch(uid.to_string(), "(UID RFC822.SIZE)"),
+        )
+        .await?;
+        let fetches: Vec<Fetch> = timed("UID FETCH", found.try_collect()).await?;
+        let Some(size) = fetches
+            .iter()
+            .find(|f| f.uid == Some(uid))
+            .and_then(|f| f.size)
+        else {
+            tracing::info!(uid, "skipped message is gone from the mailbox; forgotten");
+            return Ok(inbox::forget_skipped(
+                conn,
+                &self.source_id,
+                uidvalidity,
+                uid,
+            )?);
+        };
+        let one = [NewMessage {
+            uid,
+            size: u64::from(size),
+        }];
+        let batch = Batch {
+            uidvalidity,
+            messages: &one,
+            moves_checkpoint: false,
+        };
+        self.fetch_batch(opened, conn, batch, now, report).await
+    }
+
+    fn skip(
+        &self,
+        conn: &Connection,
+        uidvalidity: u32,
+        uid: u32,
+        e: &ImapError,
+        now: DateTime<Utc>,
+    ) -> Result<(), ImapError> {
+        let attempts = inbox::skip(conn, &self.source_id, uidvalidity, uid, &e.to_string(), now)?;
+        tracing::warn!(
+            mailbox = %self.cfg.mailbox,
+            uid,
+            attempts,
+            "message could not be downloaded even alone ({e}); skipped for now, newer mail goes on, and it is tried again later"
+        );
+        Ok(())
+    }
+
+    /// A new connection in place of one whose state is unknown after a
+    /// failed download (its answer may still be on the way).
+    async fn reconnect(&self, opened: &mut Opened, uidvalidity: u32) -> Result<(), ImapError> {
+        let fresh = self.open().await?;
+        let now_valid = fresh.mailbox.uid_validity.unwrap_or_default();
+        if now_valid != uidvalidity {
+            return Err(ImapError::UidValidityChanged {
+                mailbox: self.cfg.mailbox.clone(),
+                old: uidvalidity,
+                new: now_valid,
+            });
+        }
+        // The old connection is dropped, not logged out: it may be stuck.
+        *opened = fresh;
+        Ok(())
     }
 
     /// Waits for the mailbox to change: IDLE when the server offers it,
@@ -316,51 +563,116 @@ async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Debug + Send>(
     }
 }
 
-/// Fetches one chunk of UIDs and checks that every one came back with its
-/// body and date: a clean disconnect or a tagged NO can end the stream early
-/// without an error.
-async fn fetch_chunk(
+/// A message above the checkpoint, before it is downloaded.
+#[derive(Debug, Clone, Copy)]
+struct NewMessage {
+    uid: u32,
+    /// `RFC822.SIZE`; 0 when the server gave none.
+    size: u64,
+}
+
+/// Messages downloaded and stored together.
+#[derive(Clone, Copy)]
+struct Batch<'a> {
+    uidvalidity: u32,
+    messages: &'a [NewMessage],
+    /// Whether storing them moves the checkpoint to the last one (not for
+    /// a skipped message fetched again, which lies below it).
+    moves_checkpoint: bool,
+}
+
+/// `1:3,7,9:10`: UIDs (ascending) as an IMAP sequence set.
+fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while uids.get(i + 1) == Some(&end.saturating_add(1)) {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if end == start {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Downloads a batch within `limit` and checks that every message came
+/// back with its body and date: a clean disconnect or a tagged NO can end
+/// the stream early without an error.
+async fn download(
+    session: &mut Session,
+    messages: &[NewMessage],
+    uidvalidity: u32,
+    bytes: u64,
+    limit: Duration,
+) -> Result<Vec<Fetched>, ImapError> {
+    let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
+    let by_uid = tokio::time::timeout(limit, fetch_bodies(session, &uids, uidvalidity))
+        .await
+        .map_err(|_| ImapError::FetchTimeout {
+            messages: uids.len(),
+            bytes,
+            limit,
+        })??;
+    complete(session, &uids, by_uid).await
+}
+
+/// The bodies the server sends for `uids`, by UID, each turned into a
+/// [`Fetched`] as it arrives (so the server's copy is not held as well).
+async fn fetch_bodies(
     session: &mut Session,
     uids: &[u32],
     uidvalidity: u32,
-) -> Result<Vec<Fetched>, ImapError> {
-    let set = uids
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let fetches: Vec<Fetch> = {
-        let stream = timed(
-            "UID FETCH",
-            session.uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])"),
-        )
-        .await?;
-        timed("UID FETCH", stream.try_collect()).await?
+) -> Result<HashMap<u32, Fetched>, ImapError> {
+    let command_failed = |e: async_imap::error::Error| ImapError::Command {
+        command: "UID FETCH",
+        message: e.to_string(),
     };
-    // Unsolicited FETCH lines (a flag changed while we read) carry no body:
-    // never let one stand in for the message.
-    let mut by_uid: HashMap<u32, Fetch> = HashMap::new();
-    for f in fetches {
-        if let Some(uid) = f.uid
-            && (f.body().is_some() || !by_uid.contains_key(&uid))
-        {
-            by_uid.insert(uid, f);
-        }
-    }
-    let mut out = Vec::with_capacity(uids.len());
-    for &uid in uids {
-        let got = by_uid.remove(&uid);
-        let complete = got
-            .as_ref()
-            .and_then(|f| Some((f.body()?.to_vec(), f.internal_date()?)));
-        match complete {
-            Some((raw, date)) => out.push(Fetched {
+    let mut stream = session
+        .uid_fetch(uid_set(uids), "(UID INTERNALDATE BODY.PEEK[])")
+        .await
+        .map_err(command_failed)?;
+    let mut by_uid = HashMap::new();
+    while let Some(f) = stream.try_next().await.map_err(command_failed)? {
+        // Unsolicited FETCH lines (a flag changed while we read) carry no
+        // body: never let one stand in for the message.
+        let (Some(uid), Some(raw), Some(date)) = (f.uid, f.body(), f.internal_date()) else {
+            continue;
+        };
+        by_uid.insert(
+            uid,
+            Fetched {
                 key: format!("{uidvalidity}/{uid}"),
                 uidvalidity: Some(uidvalidity),
                 uid: Some(uid),
                 internaldate: date.with_timezone(&Utc),
-                raw,
-            }),
+                raw: raw.to_vec(),
+            },
+        );
+    }
+    Ok(by_uid)
+}
+
+/// The fetched messages in UID order; a UID that did not come back is
+/// skipped when it was expunged meanwhile, else an error.
+async fn complete(
+    session: &mut Session,
+    uids: &[u32],
+    mut by_uid: HashMap<u32, Fetched>,
+) -> Result<Vec<Fetched>, ImapError> {
+    let mut out = Vec::with_capacity(uids.len());
+    for &uid in uids {
+        match by_uid.remove(&uid) {
+            Some(m) => out.push(m),
             None => {
                 // Gone since the search (expunged by the assistant): skip it.
                 let still_there =

@@ -1,15 +1,94 @@
-//! The local copy of the mailbox: every message read, raw, stored once, and
-//! the checkpoint of how far each mailbox has been read. Owns the `messages`
-//! and `checkpoints` tables.
+//! The local copy of the mailbox: every message read, raw, stored once, the
+//! checkpoint of how far each mailbox has been read, and the messages an
+//! IMAP server would not deliver in time, to fetch again later. Owns the
+//! `messages`, `checkpoints` and `skipped_fetches` tables.
 //!
 //! A batch of messages and the checkpoint that covers them are written in one
 //! transaction, so a crash between the two can neither skip nor repeat one.
+//!
+//! Nothing here holds the whole mailbox: sources store and the intake reads
+//! in batches of at most [`BATCH_MESSAGES`] messages and [`BATCH_BYTES`]
+//! bytes ([`batch_ranges`]), and the intake reads raw bytes one message at a
+//! time, outside any write transaction ([`UnclassifiedBatches`]).
 
-use chrono::{DateTime, Utc};
+use std::ops::Range;
+
+use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use crate::mail::parse::{self, Envelope, ParseError};
 use crate::store::{parse_ts, ts};
+
+/// Messages in one batch at most (stored by a source, or parsed by the
+/// intake before one short write transaction records them).
+pub const BATCH_MESSAGES: usize = 200;
+
+/// Raw bytes in one batch at most; a single message larger than this is a
+/// batch of its own.
+pub const BATCH_BYTES: u64 = 32 << 20;
+
+/// How much of a message over the size limit is read, to show the assistant
+/// its sender and subject: the header block of any real message fits.
+pub const HEAD_BYTES: u64 = 64 << 10;
+
+/// Splits items of these sizes, in order, into consecutive batches of at
+/// most [`BATCH_MESSAGES`] items and [`BATCH_BYTES`] bytes (an item larger
+/// than that alone). Every item is in exactly one batch.
+pub fn batch_ranges(sizes: &[u64]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0u64;
+    for (i, &size) in sizes.iter().enumerate() {
+        let full = i - start == BATCH_MESSAGES || bytes.saturating_add(size) > BATCH_BYTES;
+        if i > start && full {
+            out.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes = bytes.saturating_add(size);
+    }
+    if start < sizes.len() {
+        out.push(start..sizes.len());
+    }
+    out
+}
+
+/// How many batches there were and the largest one: what proves that
+/// memory does not grow with the mailbox.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BatchStats {
+    pub batches: usize,
+    /// Messages in the batch with the most.
+    pub largest_messages: usize,
+    /// Raw bytes in the batch with the most.
+    pub largest_bytes: u64,
+}
+
+impl BatchStats {
+    pub fn add(&mut self, messages: usize, bytes: u64) {
+        self.batches += 1;
+        self.largest_messages = self.largest_messages.max(messages);
+        self.largest_bytes = self.largest_bytes.max(bytes);
+    }
+
+    pub fn merge(&mut self, other: BatchStats) {
+        self.batches += other.batches;
+        self.largest_messages = self.largest_messages.max(other.largest_messages);
+        self.largest_bytes = self.largest_bytes.max(other.largest_bytes);
+    }
+}
+
+/// What a source's fetch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FetchReport {
+    /// Messages stored that were not held before.
+    pub new: usize,
+    /// The batches stored.
+    pub batches: BatchStats,
+    /// Messages that could not be downloaded and wait for a later pass.
+    pub skipped: usize,
+}
 
 /// One message as read from a mail source.
 #[derive(Debug, Clone)]
@@ -66,7 +145,6 @@ impl MessageClass {
 pub struct Stored {
     pub id: i64,
     pub internaldate: DateTime<Utc>,
-    pub raw: Vec<u8>,
 }
 
 /// What `reportd messages` shows of one message.
@@ -127,6 +205,17 @@ pub fn store_batch(
             ])?;
         }
     }
+    {
+        // A message fetched at last is no longer owed.
+        let mut done = tx.prepare(
+            "DELETE FROM skipped_fetches WHERE source = ?1 AND uidvalidity = ?2 AND uid = ?3",
+        )?;
+        for m in batch {
+            if let (Some(uidvalidity), Some(uid)) = (m.uidvalidity, m.uid) {
+                done.execute(params![source, uidvalidity, uid])?;
+            }
+        }
+    }
     if let Some(cp) = covers {
         tx.execute(
             "INSERT INTO checkpoints (source, uidvalidity, last_uid) VALUES (?1, ?2, ?3)
@@ -138,6 +227,78 @@ pub fn store_batch(
     Ok(new)
 }
 
+/// The first wait before a skipped message is tried again; it doubles with
+/// each failure up to [`SKIP_RETRY_MAX`].
+pub const SKIP_RETRY_FIRST: Duration = Duration::minutes(5);
+pub const SKIP_RETRY_MAX: Duration = Duration::hours(6);
+
+/// Remembers a message of an IMAP mailbox that could not be downloaded, so
+/// that the checkpoint may pass it and it is tried again later, after
+/// [`SKIP_RETRY_FIRST`] and then twice as long after each failure. Returns
+/// how many times it has failed.
+pub fn skip(
+    conn: &Connection,
+    source: &str,
+    uidvalidity: u32,
+    uid: u32,
+    error: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<u32> {
+    let attempts: u32 = conn.query_row(
+        "INSERT INTO skipped_fetches (source, uidvalidity, uid, attempts, last_error, next_try)
+         VALUES (?1, ?2, ?3, 1, ?4, '')
+         ON CONFLICT (source, uidvalidity, uid)
+             DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error
+         RETURNING attempts",
+        params![source, uidvalidity, uid, error],
+        |r| r.get(0),
+    )?;
+    // 5 min × 2^7 is past the maximum already.
+    let wait = (0..attempts.saturating_sub(1).min(8))
+        .try_fold(SKIP_RETRY_FIRST, |w, _| w.checked_add(&w))
+        .map_or(SKIP_RETRY_MAX, |w| w.min(SKIP_RETRY_MAX));
+    conn.execute(
+        "UPDATE skipped_fetches SET next_try = ?4 WHERE source = ?1 AND uidvalidity = ?2 AND uid = ?3",
+        params![source, uidvalidity, uid, ts(now + wait)],
+    )?;
+    Ok(attempts)
+}
+
+/// The skipped UIDs of `source` under `uidvalidity` whose retry is due at
+/// `now`, lowest first. Rows of another UIDVALIDITY are dropped: that
+/// mailbox is read again from the start.
+pub fn skipped_due(
+    conn: &Connection,
+    source: &str,
+    uidvalidity: u32,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Vec<u32>> {
+    conn.execute(
+        "DELETE FROM skipped_fetches WHERE source = ?1 AND uidvalidity <> ?2",
+        params![source, uidvalidity],
+    )?;
+    let mut stmt = conn.prepare(
+        "SELECT uid FROM skipped_fetches WHERE source = ?1 AND uidvalidity = ?2 AND next_try <= ?3
+         ORDER BY uid",
+    )?;
+    stmt.query_map(params![source, uidvalidity, ts(now)], |r| r.get(0))?
+        .collect()
+}
+
+/// Forgets a skipped message that is gone from the mailbox.
+pub fn forget_skipped(
+    conn: &Connection,
+    source: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM skipped_fetches WHERE source = ?1 AND uidvalidity = ?2 AND uid = ?3",
+        params![source, uidvalidity, uid],
+    )?;
+    Ok(())
+}
+
 /// Source keys already stored for `source` (a Maildir skips those files).
 pub fn known_keys(
     conn: &Connection,
@@ -147,19 +308,145 @@ pub fn known_keys(
     stmt.query_map([source], |r| r.get(0))?.collect()
 }
 
-/// Messages not yet classified, in arrival order.
-pub fn unclassified(conn: &Connection) -> rusqlite::Result<Vec<Stored>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, internaldate, raw FROM messages WHERE class IS NULL ORDER BY internaldate, id",
-    )?;
-    stmt.query_map([], |r| {
-        Ok(Stored {
-            id: r.get(0)?,
-            internaldate: parse_ts(&r.get::<_, String>(1)?)?,
-            raw: r.get(2)?,
-        })
-    })?
-    .collect()
+/// A message waiting to be classified, read and parsed.
+#[derive(Debug)]
+pub struct Unclassified {
+    pub stored: Stored,
+    pub read: Read,
+}
+
+/// What reading a stored message gave.
+#[derive(Debug)]
+pub enum Read {
+    Parsed(Result<Envelope, ParseError>),
+    TooLarge(TooLarge),
+}
+
+/// A message larger than the limit: not parsed.
+#[derive(Debug)]
+pub struct TooLarge {
+    pub bytes: u64,
+    pub limit: u64,
+    /// What its first [`HEAD_BYTES`] say (sender, subject), to show the
+    /// assistant.
+    pub head: Option<Envelope>,
+}
+
+/// Records a message over the size limit: `ignored`, flagged "too large",
+/// with the sender and subject its head shows.
+pub fn set_too_large(conn: &Connection, id: i64, big: &TooLarge) -> rusqlite::Result<MessageClass> {
+    const MB: f64 = (1 << 20) as f64;
+    let reason = format!(
+        "too large ({:.1} MB > {:.0} MB limit): kept raw, not read; raise `max_message_mb` \
+         in [limits] to have it read, or open it in a mail client",
+        big.bytes as f64 / MB,
+        big.limit as f64 / MB
+    );
+    let head = big.head.as_ref();
+    let c = Classified {
+        class: MessageClass::Ignored,
+        reason: &reason,
+        flagged: true,
+        message_id: head.and_then(|e| e.message_id.as_deref()),
+        sender: head.and_then(|e| e.from.as_ref()).map(|m| m.email.as_str()),
+        subject: head.map(|e| e.subject.as_str()),
+    };
+    set_class(conn, id, &c)?;
+    Ok(MessageClass::Ignored)
+}
+
+/// The unclassified messages in arrival order, a batch at a time, each
+/// read and parsed outside any transaction: the intake then records a
+/// batch in one short write transaction. Holds one raw message at a time.
+pub struct UnclassifiedBatches {
+    /// (internaldate, id) of the last message handed out.
+    after: (String, i64),
+    max_message_bytes: u64,
+}
+
+impl UnclassifiedBatches {
+    /// Messages over `max_message_bytes` are not parsed ([`Read::TooLarge`]).
+    pub fn new(max_message_bytes: u64) -> UnclassifiedBatches {
+        UnclassifiedBatches {
+            after: (String::new(), 0),
+            max_message_bytes,
+        }
+    }
+
+    /// How many messages wait to be classified.
+    pub fn count(conn: &Connection) -> rusqlite::Result<usize> {
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM messages WHERE class IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(usize::try_from(n).unwrap_or_default())
+    }
+
+    /// The next batch and its raw bytes read, or `None` when all were
+    /// handed out.
+    pub fn next_batch(
+        &mut self,
+        conn: &Connection,
+    ) -> rusqlite::Result<Option<(Vec<Unclassified>, u64)>> {
+        let page = self.page(conn)?;
+        let sizes: Vec<u64> = page.iter().map(|(_, size)| self.read_size(*size)).collect();
+        let Some(first) = batch_ranges(&sizes).into_iter().next() else {
+            return Ok(None);
+        };
+        let mut batch = Vec::with_capacity(first.len());
+        for (stored, size) in page.into_iter().take(first.end) {
+            self.after = (ts(stored.internaldate), stored.id);
+            let read = self.read(conn, stored.id, size)?;
+            batch.push(Unclassified { stored, read });
+        }
+        Ok(Some((batch, sizes[first].iter().sum())))
+    }
+
+    /// Up to a batch of the next messages, with their sizes, no bytes.
+    fn page(&self, conn: &Connection) -> rusqlite::Result<Vec<(Stored, u64)>> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, internaldate, length(raw) FROM messages
+             WHERE class IS NULL AND (internaldate, id) > (?1, ?2)
+             ORDER BY internaldate, id LIMIT ?3",
+        )?;
+        let limit = i64::try_from(BATCH_MESSAGES).unwrap_or(i64::MAX);
+        stmt.query_map(params![self.after.0, self.after.1, limit], |r| {
+            let stored = Stored {
+                id: r.get(0)?,
+                internaldate: parse_ts(&r.get::<_, String>(1)?)?,
+            };
+            Ok((stored, r.get::<_, i64>(2)?.unsigned_abs()))
+        })?
+        .collect()
+    }
+
+    /// The bytes reading a message of `size` takes.
+    fn read_size(&self, size: u64) -> u64 {
+        if size > self.max_message_bytes {
+            size.min(HEAD_BYTES)
+        } else {
+            size
+        }
+    }
+
+    fn read(&self, conn: &Connection, id: i64, size: u64) -> rusqlite::Result<Read> {
+        if size > self.max_message_bytes {
+            let head: Vec<u8> = conn.query_row(
+                "SELECT substr(raw, 1, ?2) FROM messages WHERE id = ?1",
+                params![id, HEAD_BYTES as i64],
+                |r| r.get(0),
+            )?;
+            return Ok(Read::TooLarge(TooLarge {
+                bytes: size,
+                limit: self.max_message_bytes,
+                head: parse::parse(&head).ok(),
+            }));
+        }
+        let raw: Vec<u8> =
+            conn.query_row("SELECT raw FROM messages WHERE id = ?1", [id], |r| r.get(0))?;
+        Ok(Read::Parsed(parse::parse(&raw)))
+    }
 }
 
 /// What classification found, written back onto the message.
@@ -182,6 +469,16 @@ pub fn set_class(conn: &Connection, id: i64, c: &Classified<'_>) -> rusqlite::Re
     Ok(())
 }
 
+/// Flags a classified message for the assistant and adds `note` to its
+/// reason (a message over one of the parser's caps).
+pub fn flag(conn: &Connection, id: i64, note: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE messages SET flagged = 1, reason = coalesce(reason || '; ', '') || ?2 WHERE id = ?1",
+        params![id, note],
+    )?;
+    Ok(())
+}
+
 /// Changes a classified message's class and reason (a report that turned
 /// out to be a revision, because an earlier one was read after it).
 pub fn reclassify(
@@ -195,6 +492,55 @@ pub fn reclassify(
         params![id, class.as_str(), reason],
     )?;
     Ok(())
+}
+
+/// Ids and subjects of messages classified `ignored` whose subject holds
+/// one of `words` (ASCII case-insensitive), oldest first: what a later step
+/// (sales files by email) may take over.
+pub fn ignored_with_subject(
+    conn: &Connection,
+    words: &[&str],
+) -> rusqlite::Result<Vec<(i64, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, subject FROM messages
+         WHERE class = 'ignored' AND subject IS NOT NULL AND instr(lower(subject), lower(?1)) > 0
+         ORDER BY internaldate, id",
+    )?;
+    let mut out: Vec<(i64, String)> = Vec::new();
+    for word in words {
+        for row in stmt.query_map([word], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            let row = row?;
+            if !out.iter().any(|(id, _)| *id == row.0) {
+                out.push(row);
+            }
+        }
+    }
+    out.sort_by_key(|(id, _)| *id);
+    Ok(out)
+}
+
+/// A stored message with its raw bytes, for the few readers that need one
+/// whole message (a sales file sent by email).
+#[derive(Debug, Clone)]
+pub struct StoredRaw {
+    pub id: i64,
+    pub internaldate: DateTime<Utc>,
+    pub raw: Vec<u8>,
+}
+
+/// One stored message, raw.
+pub fn stored(conn: &Connection, id: i64) -> rusqlite::Result<StoredRaw> {
+    conn.query_row(
+        "SELECT id, internaldate, raw FROM messages WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(StoredRaw {
+                id: r.get(0)?,
+                internaldate: parse_ts(&r.get::<_, String>(1)?)?,
+                raw: r.get(2)?,
+            })
+        },
+    )
 }
 
 /// Whether any stored message carries this Message-ID.
@@ -230,4 +576,150 @@ pub fn list(conn: &Connection, flagged_only: bool) -> rusqlite::Result<Vec<Messa
 fn sha256_hex(raw: &[u8]) -> String {
     let digest = Sha256::digest(raw);
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = crate::store::open(&dir.path().join("t.sqlite3")).expect("open");
+        (dir, conn)
+    }
+
+    fn fetched(key: &str, uid: u32, raw: &[u8]) -> Fetched {
+        Fetched {
+            key: key.into(),
+            uidvalidity: Some(7),
+            uid: Some(uid),
+            internaldate: DateTime::from_timestamp(1_800_000_000 + i64::from(uid), 0)
+                .unwrap_or_default(),
+            raw: raw.to_vec(),
+        }
+    }
+
+    #[test]
+    fn batches_end_at_the_message_count_or_the_byte_budget() {
+        let ranges = batch_ranges(&vec![1; BATCH_MESSAGES * 2 + 1]);
+        assert_eq!(
+            ranges,
+            [
+                0..BATCH_MESSAGES,
+                BATCH_MESSAGES..2 * BATCH_MESSAGES,
+                2 * BATCH_MESSAGES..2 * BATCH_MESSAGES + 1
+            ]
+        );
+        let third = BATCH_BYTES / 3;
+        assert_eq!(batch_ranges(&[third, third, third, third, 1]), [0..3, 3..5]);
+        // Larger than the budget: alone, and nothing is lost.
+        assert_eq!(batch_ranges(&[1, BATCH_BYTES * 2, 1]), [0..1, 1..2, 2..3]);
+        assert!(batch_ranges(&[]).is_empty());
+    }
+
+    #[test]
+    fn unclassified_batches_are_read_and_parsed_while_another_connection_holds_the_write_lock() {
+        let (dir, mut conn) = db();
+        let raws: Vec<Vec<u8>> = (0..3)
+            .map(|i| format!("From: a@x.com\r\nSubject: n{i}\r\n\r\nbody").into_bytes())
+            .collect();
+        let batch: Vec<Fetched> = raws
+            .iter()
+            .enumerate()
+            .map(|(i, r)| fetched(&format!("k{i}"), i as u32 + 1, r))
+            .collect();
+        store_batch(&mut conn, "s", &batch, None).expect("store");
+
+        // Another writer (the outbox marking an email sent) holds the lock.
+        let writer = crate::store::open(&dir.path().join("t.sqlite3")).expect("open");
+        writer.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        conn.busy_timeout(std::time::Duration::ZERO)
+            .expect("no waiting");
+
+        let mut batches = UnclassifiedBatches::new(1 << 20);
+        let (got, bytes) = batches.next_batch(&conn).expect("read").expect("a batch");
+        let subjects: Vec<String> = got
+            .iter()
+            .map(|m| match &m.read {
+                Read::Parsed(Ok(env)) => env.subject.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(subjects, ["n0", "n1", "n2"]);
+        assert_eq!(bytes, raws.iter().map(|r| r.len() as u64).sum::<u64>());
+        assert!(batches.next_batch(&conn).expect("read").is_none());
+        writer.execute_batch("ROLLBACK").expect("unlock");
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_not_parsed_only_its_head_read() {
+        let (_dir, mut conn) = db();
+        let mut raw = b"From: a@x.com\r\nSubject: big\r\n\r\n".to_vec();
+        raw.extend(std::iter::repeat_n(b'x', 3 * HEAD_BYTES as usize));
+        store_batch(&mut conn, "s", &[fetched("k", 1, &raw)], None).expect("store");
+        let mut batches = UnclassifiedBatches::new(HEAD_BYTES);
+        let (got, bytes) = batches.next_batch(&conn).expect("read").expect("a batch");
+        assert_eq!(bytes, HEAD_BYTES, "only the head is read");
+        match &got[0].read {
+            Read::TooLarge(big) => {
+                assert_eq!(big.bytes, raw.len() as u64);
+                assert_eq!(big.head.as_ref().map(|e| e.subject.as_str()), Some("big"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_skipped_message_waits_longer_after_each_failure_and_is_owed_until_stored() {
+        let (_dir, mut conn) = db();
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        assert_eq!(skip(&conn, "s", 7, 9, "timed out", t0), Ok(1));
+        assert!(
+            skipped_due(&conn, "s", 7, t0 + Duration::minutes(4))
+                .expect("due")
+                .is_empty()
+        );
+        assert_eq!(
+            skipped_due(&conn, "s", 7, t0 + Duration::minutes(5)),
+            Ok(vec![9])
+        );
+        let t1 = t0 + Duration::minutes(5);
+        assert_eq!(skip(&conn, "s", 7, 9, "timed out", t1), Ok(2));
+        assert!(
+            skipped_due(&conn, "s", 7, t1 + Duration::minutes(9))
+                .expect("due")
+                .is_empty()
+        );
+        assert_eq!(
+            skipped_due(&conn, "s", 7, t1 + Duration::minutes(10)),
+            Ok(vec![9])
+        );
+        for _ in 0..20 {
+            skip(&conn, "s", 7, 9, "timed out", t1).expect("skip");
+        }
+        assert_eq!(skipped_due(&conn, "s", 7, t1 + SKIP_RETRY_MAX), Ok(vec![9]));
+
+        store_batch(
+            &mut conn,
+            "s",
+            &[fetched("7/9", 9, b"From: a@x.com\r\n\r\n")],
+            None,
+        )
+        .expect("store");
+        assert!(
+            skipped_due(&conn, "s", 7, t1 + SKIP_RETRY_MAX)
+                .expect("due")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn skipped_messages_of_an_old_uidvalidity_are_dropped() {
+        let (_dir, conn) = db();
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        skip(&conn, "s", 7, 9, "timed out", t0).expect("skip");
+        let later = t0 + Duration::days(1);
+        assert!(skipped_due(&conn, "s", 8, later).expect("due").is_empty());
+        assert!(skipped_due(&conn, "s", 7, later).expect("due").is_empty());
+    }
 }

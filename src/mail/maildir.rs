@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use crate::mail::inbox::{self, Fetched};
+use crate::mail::inbox::{self, FetchReport, Fetched};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MaildirError {
@@ -46,6 +46,14 @@ impl MaildirSource {
 
     /// Stores every file not stored before; returns how many were new.
     pub fn fetch_new(&self, conn: &mut Connection) -> Result<usize, MaildirError> {
+        Ok(self.fetch(conn)?.new)
+    }
+
+    /// Stores every file not stored before, oldest first, in batches of at
+    /// most [`inbox::BATCH_MESSAGES`] files and [`inbox::BATCH_BYTES`]:
+    /// only the names, sizes and times of new files are listed first, and
+    /// one batch of contents is held at a time.
+    pub fn fetch(&self, conn: &mut Connection) -> Result<FetchReport, MaildirError> {
         if !["cur", "new", "tmp"]
             .iter()
             .all(|d| self.path.join(d).is_dir())
@@ -54,9 +62,29 @@ impl MaildirSource {
                 path: self.path.display().to_string(),
             });
         }
+        let mut files = self.new_files(conn)?;
+        files.sort_by(|a, b| a.modified.cmp(&b.modified).then(a.key.cmp(&b.key)));
+        let sizes: Vec<u64> = files.iter().map(|f| f.size).collect();
+        let mut report = FetchReport::default();
+        for range in inbox::batch_ranges(&sizes) {
+            let mut batch = Vec::with_capacity(range.len());
+            for file in &files[range] {
+                if let Some(m) = read_file(file)? {
+                    batch.push(m);
+                }
+            }
+            let bytes = batch.iter().map(|m| m.raw.len() as u64).sum();
+            report.batches.add(batch.len(), bytes);
+            report.new += inbox::store_batch(conn, &self.source_id, &batch, None)?;
+        }
+        Ok(report)
+    }
+
+    /// Files in new/ and cur/ not stored before: names, sizes, times.
+    fn new_files(&self, conn: &Connection) -> Result<Vec<NewFile>, MaildirError> {
         let known = inbox::known_keys(conn, &self.source_id)?;
         let md = maildir::Maildir::from(self.path.clone());
-        let mut batch = Vec::new();
+        let mut files = Vec::new();
         for entry in md.list_new().chain(md.list_cur()) {
             let entry = entry.map_err(|source| MaildirError::Read {
                 path: self.path.display().to_string(),
@@ -65,31 +93,55 @@ impl MaildirSource {
             if known.contains(entry.id()) {
                 continue;
             }
-            batch.push(read_entry(entry.id(), entry.path())?);
+            let path = entry.path().clone();
+            let meta = match std::fs::metadata(&path) {
+                Ok(meta) => meta,
+                // Moved from new/ to cur/ by a mail client since the
+                // listing: it is read under its new name next time.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(read_error(&path, source)),
+            };
+            let modified = meta.modified().map_err(|e| read_error(&path, e))?;
+            files.push(NewFile {
+                key: entry.id().to_string(),
+                path,
+                size: meta.len(),
+                modified: DateTime::<Utc>::from(modified),
+            });
         }
-        batch.sort_by(|a, b| a.internaldate.cmp(&b.internaldate).then(a.key.cmp(&b.key)));
-        let mut new = 0;
-        for chunk in batch.chunks(500) {
-            new += inbox::store_batch(conn, &self.source_id, chunk, None)?;
-        }
-        Ok(new)
+        Ok(files)
     }
 }
 
-fn read_entry(id: &str, path: &Path) -> Result<Fetched, MaildirError> {
-    let err = |source| MaildirError::Read {
+/// A file of the Maildir not stored yet, before it is read.
+struct NewFile {
+    key: String,
+    path: PathBuf,
+    size: u64,
+    /// The delivery time (see the module comment).
+    modified: DateTime<Utc>,
+}
+
+fn read_error(path: &Path, source: std::io::Error) -> MaildirError {
+    MaildirError::Read {
         path: path.display().to_string(),
         source,
+    }
+}
+
+/// The file's contents, or `None` when it was moved away since the listing
+/// (a mail client marking it read): it is read under its new name next time.
+fn read_file(file: &NewFile) -> Result<Option<Fetched>, MaildirError> {
+    let raw = match std::fs::read(&file.path) {
+        Ok(raw) => raw,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(read_error(&file.path, source)),
     };
-    let raw = std::fs::read(path).map_err(err)?;
-    let modified = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map_err(err)?;
-    Ok(Fetched {
-        key: id.to_string(),
+    Ok(Some(Fetched {
+        key: file.key.clone(),
         uidvalidity: None,
         uid: None,
-        internaldate: DateTime::<Utc>::from(modified),
+        internaldate: file.modified,
         raw,
-    })
+    }))
 }

@@ -1,11 +1,14 @@
 //! Raw RFC 5322 bytes to a decoded [`Envelope`]: RFC 2047 headers, any
 //! charset (GB2312 read as GB18030, GBK, Big5, UTF-8, raw 8-bit headers),
-//! addresses, threading headers. Never panics on bad input.
+//! addresses, threading headers. Never panics on bad input, and never costs
+//! more than linear time: header fields, addresses and Message-IDs beyond
+//! fixed caps ([`MAX_HEADER_FIELDS`], [`MAX_ADDRESSES`], [`MAX_MESSAGE_IDS`])
+//! are ignored and named in [`Envelope::limits_hit`].
 //!
 //! mailparse does the MIME structure (header block, multipart tree,
 //! Content-Type parameters) and the address grammar. Everything that turns
-//! bytes into text is done here instead, because mailparse gets these wrong
-//! (see `shared/EMAIL-STACK-NOTES.md`):
+//! bytes into text is done here instead (in `decode` and `date`), because
+//! mailparse gets these wrong (see `shared/EMAIL-STACK-NOTES.md`):
 //!
 //! - encoded words are decoded by [`decode_header`]: adjacent words of the
 //!   same charset are decoded as one byte string (a GBK character split
@@ -21,9 +24,21 @@
 //! - the Date header is read by [`parse_date`], never by
 //!   `mailparse::dateparse`.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, TimeZone};
-use encoding_rs::{BIG5, Encoding, GB18030, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
+mod date;
+mod decode;
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, FixedOffset};
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
 use mailparse::{DispositionType, MailAddr, MailHeader, MailHeaderMap, ParsedMail};
+
+pub use date::parse_date;
+use decode::{
+    Charset, Piece, b64_decode, b64_encode, decode_header_with_hint, header_pieces, qp_decode,
+    resolve_charset,
+};
+pub use decode::{decode_header, decode_text, normalize_whitespace};
 
 /// The longest body text kept, in bytes of UTF-8.
 pub const BODY_TEXT_MAX: usize = 64 * 1024;
@@ -31,6 +46,21 @@ pub const BODY_TEXT_MAX: usize = 64 * 1024;
 /// The longest subject kept, in characters (a subject is never longer in
 /// real mail; the corpus has a 200 KB one).
 pub const SUBJECT_MAX_CHARS: usize = 2000;
+
+/// Header fields read per message; the ones after are ignored and the
+/// message is flagged (real mail has 10 to 80; a long relay chain, 150).
+pub const MAX_HEADER_FIELDS: usize = 1_000;
+
+/// Addresses kept in each of `To` and `Cc` (all fields of that name
+/// together, duplicates removed first); the ones after are ignored and the
+/// message is flagged.
+pub const MAX_ADDRESSES: usize = 1_000;
+
+/// Message-IDs kept in each of `In-Reply-To` (the first ones) and
+/// `References` (the last ones: the nearest ancestors, which threading
+/// reads first), duplicates removed; the others are ignored and the message
+/// is flagged.
+pub const MAX_MESSAGE_IDS: usize = 1_000;
 
 /// One address, lower-cased, with its decoded display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +97,11 @@ pub struct Envelope {
     /// machine (RFC 3834 and common practice; see [`auto_reply`]): the
     /// header that says so, to show the assistant why.
     pub auto_reply: Option<String>,
+    /// What was over a cap ([`MAX_HEADER_FIELDS`], [`MAX_ADDRESSES`],
+    /// [`MAX_MESSAGE_IDS`]) and ignored, one line each (`"To: 200000
+    /// addresses; only the first 1000 were kept"`). Not empty: the message
+    /// must be flagged for the assistant.
+    pub limits_hit: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,15 +130,40 @@ pub fn parse(raw: &[u8]) -> Result<Envelope, ParseError> {
         ));
     }
     // Old Mac line ends (a lone CR) in the header block: mailparse either
-    // refuses them or reads several fields as one.
-    let lone_cr = lone_cr_in_header_block(raw);
-    if !lone_cr && let Ok(mail) = mailparse::parse_mail(raw) {
+    // refuses them or reads several fields as one, and the fields could not
+    // be counted.
+    let plain_line_ends;
+    let raw = if lone_cr_in_header_block(raw) {
+        plain_line_ends = normalize_line_ends(raw);
+        &plain_line_ends[..]
+    } else {
+        raw
+    };
+    let capped = cap_header_fields(raw);
+    let (raw, fields) = match &capped {
+        Some((bytes, fields)) => (&bytes[..], Some(*fields)),
+        None => (raw, None),
+    };
+    let mut env = parse_fields(raw)?;
+    if let Some(n) = fields {
+        env.limits_hit.insert(
+            0,
+            format!("{n} header fields; only the first {MAX_HEADER_FIELDS} were read"),
+        );
+    }
+    Ok(env)
+}
+
+fn parse_fields(raw: &[u8]) -> Result<Envelope, ParseError> {
+    if let Ok(mail) = mailparse::parse_mail(raw) {
         return envelope(&mail.headers, Body::Parsed(&mail));
     }
     // Retry with plain line ends (and, when mailparse gives up on nesting
     // deeper than its recursion limit, fall back to the header block).
     let fixed = normalize_line_ends(raw);
-    if let Ok(mail) = mailparse::parse_mail(&fixed) {
+    if fixed != raw
+        && let Ok(mail) = mailparse::parse_mail(&fixed)
+    {
         return envelope(&mail.headers, Body::Parsed(&mail));
     }
     match mailparse::parse_headers(&fixed) {
@@ -115,6 +175,37 @@ pub fn parse(raw: &[u8]) -> Result<Envelope, ParseError> {
             "unreadable header block: {e}"
         ))),
     }
+}
+
+/// The message without the header fields after the first
+/// [`MAX_HEADER_FIELDS`], and how many fields its header block has; `None`
+/// when it is within the cap (nothing is copied then).
+fn cap_header_fields(raw: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let mut fields = 0;
+    let mut cut = None;
+    let mut pos = 0;
+    while pos < raw.len() {
+        let end = raw[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |i| pos + i + 1);
+        let line = &raw[pos..end];
+        if line == b"\n" || line == b"\r\n" {
+            break; // the blank line that ends the header block
+        }
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
+            fields += 1;
+            if fields == MAX_HEADER_FIELDS + 1 {
+                cut = Some(pos);
+            }
+        }
+        pos = end;
+    }
+    let cut = cut?;
+    let mut out = Vec::with_capacity(cut + raw.len() - pos);
+    out.extend_from_slice(&raw[..cut]);
+    out.extend_from_slice(&raw[pos..]);
+    Some((out, fields))
 }
 
 // ---------------------------------------------------------------------------
@@ -129,21 +220,32 @@ enum Body<'a> {
 fn envelope(headers: &[MailHeader], body: Body) -> Result<Envelope, ParseError> {
     let hint = header_charset_hint(headers, &body);
 
+    let mut limits_hit = Vec::new();
     let from = headers
         .get_all_headers("From")
         .into_iter()
-        .flat_map(|h| address_list(h.get_value_raw(), hint))
-        .next()
+        .find_map(|h| {
+            let mut one = Addresses::new(1);
+            address_list(h.get_value_raw(), hint, &mut one);
+            one.kept.pop()
+        })
         .ok_or(ParseError::NoSender)?;
 
-    let mut to = Vec::new();
-    for h in headers.get_all_headers("To") {
-        push_unique(&mut to, address_list(h.get_value_raw(), hint));
-    }
-    let mut cc = Vec::new();
-    for h in headers.get_all_headers("Cc") {
-        push_unique(&mut cc, address_list(h.get_value_raw(), hint));
-    }
+    let mut recipients = |key: &str| {
+        let mut set = Addresses::new(MAX_ADDRESSES);
+        for h in headers.get_all_headers(key) {
+            address_list(h.get_value_raw(), hint, &mut set);
+        }
+        if set.over > 0 {
+            limits_hit.push(format!(
+                "{key}: {} addresses; only the first {MAX_ADDRESSES} were kept",
+                set.kept.len() + set.over
+            ));
+        }
+        set.kept
+    };
+    let to = recipients("To");
+    let cc = recipients("Cc");
 
     let subject = headers
         .get_first_header("Subject")
@@ -157,20 +259,29 @@ fn envelope(headers: &[MailHeader], body: Body) -> Result<Envelope, ParseError> 
         .get_first_header("Date")
         .and_then(|h| parse_date(&String::from_utf8_lossy(h.get_value_raw())));
 
-    let ids = |key: &str| -> Vec<String> {
-        let mut out = Vec::new();
-        for h in headers.get_all_headers(key) {
-            for id in parse_message_ids(&String::from_utf8_lossy(h.get_value_raw())) {
-                if !out.contains(&id) {
-                    out.push(id);
-                }
-            }
+    let message_id = headers
+        .get_all_headers("Message-ID")
+        .into_iter()
+        .find_map(|h| {
+            parse_message_ids(&String::from_utf8_lossy(h.get_value_raw()))
+                .into_iter()
+                .next()
+        });
+    let mut ids = |key: &str, keep: Keep| {
+        let (ids, all) = message_ids_of(headers, key, keep);
+        if all > ids.len() {
+            let which = match keep {
+                Keep::First => "first",
+                Keep::Last => "last",
+            };
+            limits_hit.push(format!(
+                "{key}: {all} Message-IDs; only the {which} {MAX_MESSAGE_IDS} were kept"
+            ));
         }
-        out
+        ids
     };
-    let message_id = ids("Message-ID").into_iter().next();
-    let in_reply_to = ids("In-Reply-To");
-    let references = ids("References");
+    let in_reply_to = ids("In-Reply-To", Keep::First);
+    let references = ids("References", Keep::Last);
 
     let authentication_results = headers
         .get_all_headers("Authentication-Results")
@@ -209,7 +320,37 @@ fn envelope(headers: &[MailHeader], body: Body) -> Result<Envelope, ParseError> 
         x_mailer,
         body_text,
         auto_reply: auto_reply(headers),
+        limits_hit,
     })
+}
+
+/// Which end of an over-long list of Message-IDs is kept.
+#[derive(Clone, Copy)]
+enum Keep {
+    First,
+    Last,
+}
+
+/// The Message-IDs of every `key` field, duplicates removed, at most
+/// [`MAX_MESSAGE_IDS`] of them; with how many distinct ones there were.
+fn message_ids_of(headers: &[MailHeader], key: &str, keep: Keep) -> (Vec<String>, usize) {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for h in headers.get_all_headers(key) {
+        for id in parse_message_ids(&String::from_utf8_lossy(h.get_value_raw())) {
+            if seen.insert(id.clone()) {
+                out.push(id);
+            }
+        }
+    }
+    let all = out.len();
+    match keep {
+        Keep::First => out.truncate(MAX_MESSAGE_IDS),
+        Keep::Last => {
+            out.drain(..all.saturating_sub(MAX_MESSAGE_IDS));
+        }
+    }
+    (out, all)
 }
 
 /// The header that marks a message as automatic, as `"<Header>: <value>"`:
@@ -345,14 +486,6 @@ fn header_charset_hint(headers: &[MailHeader], body: &Body) -> Option<&'static E
     None
 }
 
-fn push_unique(list: &mut Vec<Mailbox>, more: Vec<Mailbox>) {
-    for m in more {
-        if !list.iter().any(|x| x.email == m.email) {
-            list.push(m);
-        }
-    }
-}
-
 fn truncate_chars(s: String, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => s[..i].to_string(),
@@ -365,445 +498,53 @@ fn unfold(s: &str) -> String {
     s.replace("\r\n", "").replace(['\r', '\n'], "")
 }
 
-/// Collapses every run of white space (and control characters) into one
-/// space and trims.
-pub fn normalize_whitespace(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut space = false;
-    for c in s.chars() {
-        if c.is_whitespace() || c.is_control() {
-            space = !out.is_empty();
-        } else {
-            if space {
-                out.push(' ');
-                space = false;
-            }
-            out.push(c);
-        }
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------
-// Charsets.
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Charset {
-    Known(&'static Encoding),
-    Utf7,
-    /// US-ASCII: says nothing about 8-bit bytes, which then need guessing.
-    Ascii,
-}
-
-/// Reads a charset label as a mail client means it. `None`: unknown.
-fn resolve_charset(label: &str) -> Option<Charset> {
-    let label = label.trim().trim_matches(|c| c == '"' || c == '\'');
-    // RFC 2231 language suffix: `utf-8*en`.
-    let label = label
-        .split('*')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let label = label.as_str();
-    match label {
-        "gb2312" | "gbk" | "x-gbk" | "cp936" | "ms936" | "windows-936" | "euc-cn" | "x-euc-cn"
-        | "csgb2312" | "gb_2312-80" | "gb_2312" | "chinese" | "iso-ir-58" | "gb18030"
-        | "gb-18030" | "936" => return Some(Charset::Known(GB18030)),
-        "big5" | "big-5" | "big5-hkscs" | "x-x-big5" | "cp950" | "ms950" | "windows-950"
-        | "csbig5" | "cn-big5" | "x-big5" => return Some(Charset::Known(BIG5)),
-        "utf-7" | "utf7" | "unicode-1-1-utf-7" | "x-unicode20utf7" => return Some(Charset::Utf7),
-        "us-ascii" | "ascii" | "ansi_x3.4-1968" | "us" | "iso646-us" | "csascii" | "646"
-        | "iso-ir-6" | "7bit" | "" => return Some(Charset::Ascii),
-        "utf8" | "utf-8" | "unicode-1-1-utf-8" => return Some(Charset::Known(UTF_8)),
-        _ => {}
-    }
-    if let Some(enc) = Encoding::for_label_no_replacement(label.as_bytes()) {
-        return Some(Charset::Known(enc));
-    }
-    // A label mangled by a broken quoted-printable pass: `3Dutf-8`.
-    if let Some(rest) = label.strip_prefix("3d")
-        && !rest.is_empty()
-    {
-        return resolve_charset(rest);
-    }
-    None
-}
-
-fn strict(enc: &'static Encoding, bytes: &[u8]) -> Option<String> {
-    enc.decode_without_bom_handling_and_without_replacement(bytes)
-        .map(|c| c.into_owned())
-}
-
-/// Text that a gateway decoded as Latin-1 and re-encoded as UTF-8 although
-/// it was in a CJK multi-byte charset (`¤j®a»¡` for Big5 `大家說`): when
-/// `enc` is such a charset, the text is mostly characters U+0080–U+00FF
-/// (at least two, and at least 30% of the non-space characters; an
-/// accented word in real Latin text stays far below that), and their
-/// Latin-1 bytes are valid in `enc`, those bytes decoded in `enc`.
-fn repair_latin1_mojibake(text: &str, enc: &'static Encoding) -> Option<String> {
-    let multibyte = [
-        GB18030,
-        BIG5,
-        encoding_rs::EUC_KR,
-        encoding_rs::SHIFT_JIS,
-        encoding_rs::EUC_JP,
-    ];
-    if !multibyte.contains(&enc) || text.chars().any(|c| u32::from(c) > 0xFF) {
-        return None;
-    }
-    let high = text.chars().filter(|&c| u32::from(c) >= 0x80).count();
-    let visible = text.chars().filter(|c| !c.is_whitespace()).count();
-    if high < 2 || high * 10 < visible * 3 {
-        return None;
-    }
-    let bytes: Vec<u8> = text.chars().map(|c| u32::from(c) as u8).collect();
-    strict(enc, &bytes)
-}
-
-/// Bytes in an unknown or undeclared charset: UTF-8, else GB18030, else
-/// windows-1252 (which reads anything).
-fn guess(bytes: &[u8]) -> String {
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return s.to_string();
-    }
-    if let Some(s) = strict(GB18030, bytes) {
-        return s;
-    }
-    WINDOWS_1252
-        .decode_without_bom_handling(bytes)
-        .0
-        .into_owned()
-}
-
-/// Decodes text in the charset a message declares for it (`None`: no label).
-///
-/// GB2312/GBK labels are read as GB18030; a declared charset that the bytes
-/// break is retried as UTF-8 and GB18030 before replacement characters are
-/// used (Chinese clients mislabel both ways); an unknown label, no label or
-/// US-ASCII with 8-bit bytes is guessed as UTF-8, else GB18030, else
-/// windows-1252. Never fails.
-pub fn decode_text(bytes: &[u8], charset: Option<&str>) -> String {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if bytes.is_empty() {
-        return String::new();
-    }
-    match charset.map(resolve_charset).unwrap_or(Some(Charset::Ascii)) {
-        None | Some(Charset::Ascii) => guess(bytes),
-        Some(Charset::Utf7) => decode_utf7(bytes),
-        Some(Charset::Known(enc)) if enc == UTF_16LE || enc == UTF_16BE => {
-            // `utf-16` without a BOM is little-endian for encoding_rs; a
-            // BOM, when there is one, decides.
-            enc.decode(bytes).0.into_owned()
-        }
-        Some(Charset::Known(enc)) => {
-            if let Some(s) = strict(enc, bytes) {
-                return s;
-            }
-            if enc != UTF_8
-                && let Ok(s) = std::str::from_utf8(bytes)
-            {
-                return repair_latin1_mojibake(s, enc).unwrap_or_else(|| s.to_string());
-            }
-            if enc != GB18030
-                && let Some(s) = strict(GB18030, bytes)
-            {
-                return s;
-            }
-            enc.decode_without_bom_handling(bytes).0.into_owned()
-        }
-    }
-}
-
-/// Raw header bytes outside encoded words: UTF-8 (RFC 6532; repaired when
-/// it is Latin-1 mojibake of the message's declared CJK charset), else the
-/// message's declared charset, else GB18030, else windows-1252.
-fn decode_raw_header(bytes: &[u8], hint: Option<&'static Encoding>) -> String {
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return hint
-            .and_then(|enc| repair_latin1_mojibake(s, enc))
-            .unwrap_or_else(|| s.to_string());
-    }
-    if let Some(enc) = hint
-        && let Some(s) = strict(enc, bytes)
-    {
-        return s;
-    }
-    guess(bytes)
-}
-
-/// RFC 2152 UTF-7 (encoding_rs does not have it).
-fn decode_utf7(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        i += 1;
-        if b != b'+' {
-            out.push(if b < 0x80 {
-                char::from(b)
-            } else {
-                char::REPLACEMENT_CHARACTER
-            });
-            continue;
-        }
-        if bytes.get(i) == Some(&b'-') {
-            out.push('+');
-            i += 1;
-            continue;
-        }
-        let mut units = Vec::new();
-        let (mut acc, mut nbits) = (0u32, 0u32);
-        while let Some(v) = bytes.get(i).and_then(|&c| b64_value(c)) {
-            acc = (acc << 6) | u32::from(v);
-            nbits += 6;
-            if nbits >= 16 {
-                nbits -= 16;
-                units.push(((acc >> nbits) & 0xFFFF) as u16);
-                acc &= (1 << nbits) - 1;
-            }
-            i += 1;
-        }
-        if bytes.get(i) == Some(&b'-') {
-            i += 1;
-        }
-        out.extend(char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)));
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------
-// Transfer encodings (lenient: never an error).
-
-fn b64_value(c: u8) -> Option<u8> {
-    match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
-}
-
-/// Base64 that skips anything outside the alphabet and restarts after
-/// padding (so concatenated padded blocks decode too).
-fn b64_decode(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
-    let (mut acc, mut nbits) = (0u32, 0u32);
-    for &c in input {
-        if c == b'=' {
-            acc = 0;
-            nbits = 0;
-            continue;
-        }
-        let Some(v) = b64_value(c) else { continue };
-        acc = (acc << 6) | u32::from(v);
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push((acc >> nbits) as u8);
-            acc &= (1 << nbits) - 1;
-        }
-    }
-    out
-}
-
-fn b64_encode(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
-}
-
-/// Quoted-printable body (soft line breaks) or, with `q_word`, the RFC 2047
-/// Q encoding (`_` is a space). A malformed `=` is kept as it is.
-fn qp_decode(input: &[u8], q_word: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        let b = input[i];
-        if b == b'_' && q_word {
-            out.push(b' ');
-            i += 1;
-        } else if b == b'=' {
-            if let (Some(h), Some(l)) = (
-                input.get(i + 1).copied().and_then(hex_value),
-                input.get(i + 2).copied().and_then(hex_value),
-            ) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-            // Soft line break, possibly with trailing white space.
-            let ws = input[i + 1..]
-                .iter()
-                .take_while(|&&c| c == b' ' || c == b'\t')
-                .count();
-            let j = i + 1 + ws;
-            if !q_word && input.get(j) == Some(&b'\n') {
-                i = j + 1;
-            } else if !q_word && input.get(j) == Some(&b'\r') && input.get(j + 1) == Some(&b'\n') {
-                i = j + 2;
-            } else {
-                out.push(b'=');
-                i += 1;
-            }
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------
-// RFC 2047 headers.
-
-enum Piece {
-    /// Text outside encoded words, decoded.
-    Raw(String),
-    /// One or more adjacent encoded words, decoded together.
-    Words(String),
-}
-
-struct EncodedWord {
-    /// Lower-cased label without its language suffix.
-    charset: String,
-    bytes: Vec<u8>,
-    /// Index just past `?=`.
-    end: usize,
-}
-
-/// An encoded word starting at `buf[i]` (`=?`). Lenient: no white space is
-/// needed around it, and (for words broken by folding) the text may hold
-/// spaces.
-fn encoded_word_at(buf: &[u8], i: usize) -> Option<EncodedWord> {
-    let rest = buf.get(i + 2..)?;
-    let q1 = rest.iter().take(80).position(|&b| b == b'?')?;
-    let label = &rest[..q1];
-    if label.is_empty()
-        || !label
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"-_.:+*!#$%&'^`{}~".contains(&b))
-    {
-        return None;
-    }
-    let coding = *rest.get(q1 + 1)?;
-    if rest.get(q1 + 2) != Some(&b'?') {
-        return None;
-    }
-    let text_start = q1 + 3;
-    let window = rest.get(text_start..)?;
-    let window = &window[..window.len().min(1024)];
-    let text_len = window.windows(2).position(|w| w == b"?=")?;
-    let text = &window[..text_len];
-    let bytes = match coding {
-        b'B' | b'b' => b64_decode(text),
-        b'Q' | b'q' => qp_decode(text, true),
-        _ => return None,
-    };
-    let label = String::from_utf8_lossy(label).to_ascii_lowercase();
-    let charset = label.split('*').next().unwrap_or_default().to_string();
-    Some(EncodedWord {
-        charset,
-        bytes,
-        end: i + 2 + text_start + text_len + 2,
-    })
-}
-
-fn header_pieces(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Piece> {
-    let buf: Vec<u8> = raw
-        .iter()
-        .copied()
-        .filter(|&b| b != b'\r' && b != b'\n')
-        .collect();
-    let mut pieces = Vec::new();
-    let mut pending: Option<(String, Vec<u8>)> = None;
-    let flush = |pending: &mut Option<(String, Vec<u8>)>, pieces: &mut Vec<Piece>| {
-        if let Some((charset, bytes)) = pending.take() {
-            pieces.push(Piece::Words(decode_text(&bytes, Some(&charset))));
-        }
-    };
-    let mut text_start = 0;
-    let mut i = 0;
-    while i + 1 < buf.len() {
-        if buf[i] == b'='
-            && buf[i + 1] == b'?'
-            && let Some(word) = encoded_word_at(&buf, i)
-        {
-            let between = &buf[text_start..i];
-            let only_space = between.iter().all(|&b| b == b' ' || b == b'\t');
-            // White space between two encoded words is dropped.
-            if !(pending.is_some() && only_space) {
-                flush(&mut pending, &mut pieces);
-                if !between.is_empty() {
-                    pieces.push(Piece::Raw(decode_raw_header(between, hint)));
-                }
-            }
-            match &mut pending {
-                Some((charset, bytes)) if *charset == word.charset => bytes.extend(word.bytes),
-                _ => {
-                    flush(&mut pending, &mut pieces);
-                    pending = Some((word.charset, word.bytes));
-                }
-            }
-            i = word.end;
-            text_start = i;
-            continue;
-        }
-        i += 1;
-    }
-    flush(&mut pending, &mut pieces);
-    if text_start < buf.len() {
-        pieces.push(Piece::Raw(decode_raw_header(&buf[text_start..], hint)));
-    }
-    pieces
-}
-
-/// Decodes a raw header value (as `MailHeader::get_value_raw` gives it):
-/// unfolds, decodes encoded words in any charset, reads raw 8-bit bytes as
-/// UTF-8 or else GB18030, and normalises white space.
-pub fn decode_header(raw: &[u8]) -> String {
-    normalize_whitespace(&decode_header_with_hint(raw, None))
-}
-
-fn decode_header_with_hint(raw: &[u8], hint: Option<&'static Encoding>) -> String {
-    header_pieces(raw, hint)
-        .into_iter()
-        .map(|p| match p {
-            Piece::Raw(s) | Piece::Words(s) => s,
-        })
-        .collect()
-}
-
 // ---------------------------------------------------------------------------
 // Addresses.
 
 /// The valid mailboxes of an address header (To, Cc, From). Groups give
 /// their members; entries that are not addresses are skipped.
-fn address_list(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Mailbox> {
+/// Where [`address_list`] puts what it reads: the first `cap` distinct
+/// addresses in order, a count of the distinct ones over it. Linear: a
+/// message with 200,000 recipients must not cost seconds.
+struct Addresses {
+    kept: Vec<Mailbox>,
+    seen: HashSet<String>,
+    cap: usize,
+    over: usize,
+}
+
+impl Addresses {
+    fn new(cap: usize) -> Addresses {
+        Addresses {
+            kept: Vec::new(),
+            seen: HashSet::new(),
+            cap,
+            over: 0,
+        }
+    }
+
+    /// Whether no more addresses will be kept (reading further only counts).
+    fn full(&self) -> bool {
+        self.kept.len() >= self.cap
+    }
+
+    fn push(&mut self, name: Option<&str>, email: String) {
+        if !self.seen.insert(email.clone()) {
+            return;
+        }
+        if self.full() {
+            self.over += 1;
+            return;
+        }
+        let name = name
+            .map(normalize_whitespace)
+            .map(|n| n.trim_matches(|c| c == '"' || c == '\'').trim().to_string())
+            .filter(|n| !n.is_empty());
+        self.kept.push(Mailbox { name, email });
+    }
+}
+
+fn address_list(raw: &[u8], hint: Option<&'static Encoding>, out: &mut Addresses) {
     // mailparse decodes encoded words itself but with the failures listed in
     // the module doc, and reads raw 8-bit bytes as Latin-1; it also checks
     // word boundaries by character index on a byte offset, so non-ASCII
@@ -814,17 +555,14 @@ fn address_list(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Mailbox> {
     let parsed = mailparse::parse_header(header.as_bytes())
         .ok()
         .and_then(|(h, _)| mailparse::addrparse_header(&h).ok());
-    let mut out = Vec::new();
     match parsed {
         Some(list) => {
             for addr in list.iter() {
                 match addr {
-                    MailAddr::Single(s) => {
-                        push_mailbox(&mut out, s.display_name.as_deref(), &s.addr)
-                    }
+                    MailAddr::Single(s) => push_mailbox(out, s.display_name.as_deref(), &s.addr),
                     MailAddr::Group(g) => {
                         for s in &g.addrs {
-                            push_mailbox(&mut out, s.display_name.as_deref(), &s.addr);
+                            push_mailbox(out, s.display_name.as_deref(), &s.addr);
                         }
                     }
                 }
@@ -835,14 +573,13 @@ fn address_list(raw: &[u8], hint: Option<&'static Encoding>) -> Vec<Mailbox> {
             // quote): keep whatever looks like an address.
             let text = decode_header_with_hint(raw, hint);
             for token in text.split(|c: char| c.is_whitespace() || ",;<>()\"'[]".contains(c)) {
-                push_mailbox(&mut out, None, token);
+                push_mailbox(out, None, token);
             }
         }
     }
-    out
 }
 
-fn push_mailbox(out: &mut Vec<Mailbox>, name: Option<&str>, addr: &str) {
+fn push_mailbox(out: &mut Addresses, name: Option<&str>, addr: &str) {
     let email = match valid_email(addr) {
         Some(e) => e,
         // `<junk user@host>` or `a@b c@d` in one slot: the first token that
@@ -855,14 +592,7 @@ fn push_mailbox(out: &mut Vec<Mailbox>, name: Option<&str>, addr: &str) {
             None => return,
         },
     };
-    if out.iter().any(|m| m.email == email) {
-        return;
-    }
-    let name = name
-        .map(normalize_whitespace)
-        .map(|n| n.trim_matches(|c| c == '"' || c == '\'').trim().to_string())
-        .filter(|n| !n.is_empty());
-    out.push(Mailbox { name, email });
+    out.push(name, email);
 }
 
 /// Lower-cased `local@domain` when `addr` has that shape: exactly one `@`,
@@ -949,10 +679,11 @@ fn ascii_address_value(raw: &[u8], hint: Option<&'static Encoding>) -> String {
 /// white-space separated tokens holding an `@` are taken as bare ids.
 pub fn parse_message_ids(value: &str) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut push = |id: &str| {
         let id: String = id.chars().filter(|c| !c.is_whitespace()).collect();
         let id = id.trim_matches(|c| c == '"' || c == '\'' || c == ',' || c == ';');
-        if !id.is_empty() && !ids.iter().any(|x| x == id) {
+        if !id.is_empty() && seen.insert(id.to_string()) {
             ids.push(id.to_string());
         }
     };
@@ -983,206 +714,6 @@ pub fn parse_message_ids(value: &str) -> Vec<String> {
         }
     }
     ids
-}
-
-// ---------------------------------------------------------------------------
-// Date.
-
-/// Reads a Date header leniently: RFC 5322 with or without weekday and
-/// seconds, comments, 2-digit years, `+0800`, `+08:00`, `GMT`/`UT`/`Z`,
-/// US zone names, and ISO 8601 (`2026-11-28 21:30:00+08:00`). `CST` is read
-/// as China Standard Time (+08:00) and a missing zone as +08:00, because
-/// this mailbox's senders are in China. `None` when no valid date and time
-/// can be read (never 1970 from garbage).
-pub fn parse_date(value: &str) -> Option<DateTime<FixedOffset>> {
-    // Drop comments, e.g. `(CST)` or `(GMT+08:00)`.
-    let mut text = String::with_capacity(value.len());
-    let mut depth = 0u32;
-    for c in value.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => text.push(c),
-            _ => {}
-        }
-    }
-    let text = text.replace(',', " ");
-    let mut tokens: Vec<&str> = Vec::new();
-    for t in text.split_whitespace() {
-        // ISO 8601: split `2026-11-28T21:30:00+08:00` into date, time, zone.
-        if let Some((d, rest)) = t.split_once(['T', 't'])
-            && d.len() == 10
-            && d.as_bytes().get(4) == Some(&b'-')
-        {
-            tokens.push(d);
-            let zone_at = rest.find(['+', '-', 'Z', 'z']).unwrap_or(rest.len());
-            tokens.push(&rest[..zone_at]);
-            if zone_at < rest.len() {
-                tokens.push(&rest[zone_at..]);
-            }
-        } else {
-            tokens.push(t);
-        }
-    }
-
-    let (mut year, mut month, mut day) = (None::<i32>, None::<u32>, None::<u32>);
-    let mut time = None::<NaiveTime>;
-    let mut offset = None::<i32>;
-    for t in tokens {
-        let lower = t.to_ascii_lowercase();
-        let lower = lower.trim_end_matches('.');
-        if let Some(m) = month_from_name(lower) {
-            month = month.or(Some(m));
-        } else if is_weekday(lower) {
-        } else if t.contains(':') && time.is_none() && t.starts_with(|c: char| c.is_ascii_digit()) {
-            // A zone glued to the time: `21:30:00+0800`.
-            let (clock, zone) = match t.find(['+', '-']) {
-                Some(i) => (&t[..i], Some(&t[i..])),
-                None => (t, None),
-            };
-            time = Some(parse_clock(clock)?);
-            if let Some(z) = zone {
-                offset = offset.or(parse_zone(z));
-            }
-        } else if (t.starts_with('+') || t.starts_with('-')) && t.len() > 1 {
-            offset = offset.or(Some(parse_zone(t)?));
-        } else if t.chars().all(|c| c.is_ascii_digit()) {
-            let n: u32 = t.parse().ok()?;
-            match t.len() {
-                4 => year = year.or(Some(n as i32)),
-                1 | 2 if day.is_none() => day = Some(n),
-                2 | 3 if year.is_none() => year = Some(expand_year(n)),
-                _ => return None,
-            }
-        } else if let Some((y, m, d)) = iso_date(t) {
-            year = Some(y);
-            month = Some(m);
-            day = Some(d);
-        } else if let Some(z) = parse_zone(t) {
-            offset = offset.or(Some(z));
-        }
-        // Anything else (military zones, stray words) is ignored.
-    }
-    let date = NaiveDate::from_ymd_opt(year?, month?, day?)?;
-    if !(1900..=9999).contains(&date.year()) {
-        return None;
-    }
-    let zone = FixedOffset::east_opt(offset.unwrap_or(8 * 3600))?;
-    zone.from_local_datetime(&date.and_time(time?)).single()
-}
-
-fn month_from_name(s: &str) -> Option<u32> {
-    const NAMES: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    if s.len() < 3 || !s.is_ascii() {
-        return None;
-    }
-    let i = NAMES.iter().position(|n| s.starts_with(n))?;
-    let full = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
-    (full[i].starts_with(s) || s == "sept").then_some(i as u32 + 1)
-}
-
-fn is_weekday(s: &str) -> bool {
-    const NAMES: [&str; 7] = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
-    s.len() >= 2
-        && NAMES
-            .iter()
-            .any(|n| n.starts_with(s) || (s.len() >= 3 && s.starts_with(&n[..3])))
-}
-
-fn expand_year(n: u32) -> i32 {
-    match n {
-        0..=49 => 2000 + n as i32,
-        50..=99 => 1900 + n as i32,
-        _ => 1900 + n as i32,
-    }
-}
-
-fn parse_clock(s: &str) -> Option<NaiveTime> {
-    let mut parts = s.split([':', '.']);
-    let h: u32 = parts.next()?.parse().ok()?;
-    let m: u32 = parts.next()?.parse().ok()?;
-    let sec: u32 = match parts.next() {
-        Some(p) if !p.is_empty() => p.parse().ok()?,
-        _ => 0,
-    };
-    NaiveTime::from_hms_opt(h, m, sec.min(59))
-}
-
-fn iso_date(s: &str) -> Option<(i32, u32, u32)> {
-    let mut parts = s.split(['-', '/']);
-    let y = parts.next()?;
-    let m = parts.next()?;
-    let d = parts.next()?;
-    if parts.next().is_some() || y.len() != 4 {
-        return None;
-    }
-    Some((y.parse().ok()?, m.parse().ok()?, d.parse().ok()?))
-}
-
-/// Seconds east of UTC.
-fn parse_zone(s: &str) -> Option<i32> {
-    let upper = s.to_ascii_uppercase();
-    let named = match upper.as_str() {
-        "GMT" | "UT" | "UTC" | "Z" | "WET" => Some(0),
-        "CST" | "BJT" | "HKT" | "SGT" | "AWST" | "CCT" => Some(8),
-        "JST" | "KST" => Some(9),
-        "EST" => Some(-5),
-        "EDT" => Some(-4),
-        "CDT" => Some(-5),
-        "MST" => Some(-7),
-        "MDT" => Some(-6),
-        "PST" => Some(-8),
-        "PDT" => Some(-7),
-        "CET" | "MET" | "BST" => Some(1),
-        "CEST" | "EET" => Some(2),
-        "EEST" => Some(3),
-        _ => None,
-    };
-    if let Some(h) = named {
-        return Some(h * 3600);
-    }
-    let (sign, digits) = match upper.as_bytes().first()? {
-        b'+' => (1, &upper[1..]),
-        b'-' => (-1, &upper[1..]),
-        _ => return None,
-    };
-    let digits: String = digits.chars().filter(|&c| c != ':').collect();
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let (h, m): (i32, i32) = match digits.len() {
-        1 | 2 => (digits.parse().ok()?, 0),
-        3 => (digits[..1].parse().ok()?, digits[1..].parse().ok()?),
-        4 => (digits[..2].parse().ok()?, digits[2..].parse().ok()?),
-        _ => return None,
-    };
-    if h > 14 || m > 59 {
-        return None;
-    }
-    Some(sign * (h * 3600 + m * 60))
 }
 
 // ---------------------------------------------------------------------------
@@ -1320,7 +851,10 @@ fn html_entity(name: &str) -> Option<char> {
 
 #[cfg(test)]
 mod tests {
+    use super::date::*;
+    use super::decode::*;
     use super::*;
+    use encoding_rs::BIG5;
 
     /// A minimal message around the given header lines and body.
     fn msg(headers: &[&[u8]], body: &[u8]) -> Vec<u8> {
@@ -1635,6 +1169,152 @@ mod tests {
             ["b@example.com", "c@example.com"]
         );
         assert_eq!(env.cc, vec![mailbox(None, "d@example.com")]);
+    }
+
+    // --- Caps ------------------------------------------------------------------------
+
+    /// `To: a0@x.com, a1@x.com, ...` with `n` distinct addresses, each
+    /// written `times` times.
+    fn to_line(n: usize, times: usize) -> Vec<u8> {
+        let list: Vec<String> = (0..n)
+            .flat_map(|i| std::iter::repeat_n(format!("a{i}@x.com"), times))
+            .collect();
+        format!("To: {}", list.join(",\r\n ")).into_bytes()
+    }
+
+    #[test]
+    fn addresses_beyond_the_cap_are_not_kept_and_are_named_in_limits_hit() {
+        let to = to_line(MAX_ADDRESSES + 5, 1);
+        let env =
+            parse(&msg(&[b"From: a@example.com", &to, b"Cc: c@x.com"], b"hi")).expect("a message");
+        assert_eq!(env.to.len(), MAX_ADDRESSES);
+        assert_eq!(env.to[0].email, "a0@x.com");
+        assert_eq!(
+            env.to[MAX_ADDRESSES - 1].email,
+            format!("a{}@x.com", MAX_ADDRESSES - 1)
+        );
+        assert!(
+            !env.to
+                .iter()
+                .any(|m| m.email == format!("a{MAX_ADDRESSES}@x.com"))
+        );
+        assert_eq!(env.cc, vec![mailbox(None, "c@x.com")]);
+        assert_eq!(
+            env.limits_hit,
+            [format!(
+                "To: {} addresses; only the first {MAX_ADDRESSES} were kept",
+                MAX_ADDRESSES + 5
+            )]
+        );
+        assert_eq!(env.body_text, "hi");
+    }
+
+    #[test]
+    fn repeated_addresses_count_once_toward_the_cap() {
+        let to = to_line(MAX_ADDRESSES, 3);
+        let env = parse(&msg(&[b"From: a@example.com", &to], b"")).expect("a message");
+        assert_eq!(env.to.len(), MAX_ADDRESSES);
+        assert!(env.limits_hit.is_empty(), "{:?}", env.limits_hit);
+    }
+
+    #[test]
+    fn the_cap_counts_every_to_field_together() {
+        let first = to_line(MAX_ADDRESSES, 1);
+        let env = parse(&msg(
+            &[b"From: a@example.com", &first, b"To: later@x.com, a0@x.com"],
+            b"",
+        ))
+        .expect("a message");
+        assert_eq!(env.to.len(), MAX_ADDRESSES);
+        assert!(!env.to.iter().any(|m| m.email == "later@x.com"));
+        assert_eq!(env.limits_hit.len(), 1, "{:?}", env.limits_hit);
+        assert!(env.limits_hit[0].starts_with(&format!("To: {} addresses", MAX_ADDRESSES + 1)));
+    }
+
+    #[test]
+    fn header_fields_beyond_the_cap_are_ignored_and_the_body_still_read() {
+        let filler: Vec<Vec<u8>> = (0..MAX_HEADER_FIELDS + 100)
+            .map(|i| format!("X-Filler-{i}: {i}\r\n folded").into_bytes())
+            .collect();
+        let mut lines: Vec<&[u8]> = vec![b"From: a@example.com", b"Subject: kept"];
+        lines.extend(filler.iter().map(Vec::as_slice));
+        lines.push(b"To: too-late@x.com");
+        let env = parse(&msg(&lines, b"the body")).expect("a message");
+        assert_eq!(env.subject, "kept");
+        assert!(env.to.is_empty(), "{:?}", env.to);
+        assert_eq!(env.body_text, "the body");
+        assert_eq!(
+            env.limits_hit,
+            [format!(
+                "{} header fields; only the first {MAX_HEADER_FIELDS} were read",
+                MAX_HEADER_FIELDS + 103
+            )]
+        );
+    }
+
+    #[test]
+    fn header_fields_are_counted_with_old_mac_line_ends_too() {
+        let mut raw = b"From: a@example.com\r".to_vec();
+        for i in 0..MAX_HEADER_FIELDS {
+            raw.extend_from_slice(format!("X-Filler-{i}: {i}\r").as_bytes());
+        }
+        raw.extend_from_slice(b"To: too-late@x.com\r\rbody");
+        let env = parse(&raw).expect("a message");
+        assert!(env.to.is_empty(), "{:?}", env.to);
+        assert_eq!(env.limits_hit.len(), 1, "{:?}", env.limits_hit);
+    }
+
+    #[test]
+    fn references_keep_the_nearest_ids_and_in_reply_to_the_first() {
+        let ids = |n: usize| {
+            (0..n)
+                .map(|i| format!("<id{i}@x>"))
+                .collect::<Vec<_>>()
+                .join("\r\n ")
+        };
+        let refs = format!("References: {}", ids(MAX_MESSAGE_IDS + 200));
+        let irt = format!("In-Reply-To: {}", ids(MAX_MESSAGE_IDS + 1));
+        let env = parse(&msg(
+            &[b"From: a@example.com", refs.as_bytes(), irt.as_bytes()],
+            b"",
+        ))
+        .expect("a message");
+        assert_eq!(env.references.len(), MAX_MESSAGE_IDS);
+        assert_eq!(env.references[0], "id200@x");
+        assert_eq!(
+            env.references.last().map(String::as_str),
+            Some(format!("id{}@x", MAX_MESSAGE_IDS + 199).as_str())
+        );
+        assert_eq!(env.in_reply_to.len(), MAX_MESSAGE_IDS);
+        assert_eq!(env.in_reply_to[0], "id0@x");
+        assert_eq!(
+            env.limits_hit,
+            [
+                format!(
+                    "In-Reply-To: {} Message-IDs; only the first {MAX_MESSAGE_IDS} were kept",
+                    MAX_MESSAGE_IDS + 1
+                ),
+                format!(
+                    "References: {} Message-IDs; only the last {MAX_MESSAGE_IDS} were kept",
+                    MAX_MESSAGE_IDS + 200
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn ordinary_mail_hits_no_limit() {
+        let env = parse(&msg(
+            &[
+                b"From: a@example.com",
+                b"To: b@x.com, b@x.com",
+                b"References: <a@x> <a@x>",
+            ],
+            b"",
+        ))
+        .expect("a message");
+        assert!(env.limits_hit.is_empty());
+        assert_eq!(env.references, ["a@x"]);
     }
 
     // --- Rejection ----------------------------------------------------------------
@@ -2069,7 +1749,7 @@ mod tests {
                 state ^= state << 17;
                 value.push(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
             }
-            let _ = address_list(&value, None);
+            address_list(&value, None, &mut Addresses::new(MAX_ADDRESSES));
             let _ = decode_header(&value);
             let _ = parse_message_ids(&String::from_utf8_lossy(&value));
             let _ = parse_date(&String::from_utf8_lossy(&value));

@@ -35,24 +35,32 @@
 //! `text/html`, both UTF-8 in base64 or quoted-printable, with the given
 //! Message-ID, In-Reply-To, References and Date; lettre RFC 2047-encodes the
 //! subject and display names.
+//!
+//! # Attachments
+//!
+//! An email may carry files ([`Attachment`]: the payroll summary's XLSX, the
+//! compliance archive's zip). [`compose_message_with`] then wraps the
+//! alternative in `multipart/mixed`, one base64 part per file (never 7bit:
+//! see EMAIL-STACK-NOTES), `Content-Disposition: attachment` with the file
+//! name (RFC 2231-encoded by lettre when it is not ASCII; ASCII names read
+//! the same in every client).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use lettre::Message;
-use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
-use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use lettre::message::Mailbox;
 use serde::{Serialize, Serializer};
-use sha2::{Digest as _, Sha256};
 use tera::Tera;
 
 use crate::config::Language;
 use crate::money::Fen;
 use crate::period::Kind;
 use crate::reports::compliance::Status;
+
+mod message;
+pub use message::{Attachment, XLSX, ZIP, compose, compose_message, compose_message_with};
 
 // ---------------------------------------------------------------------------
 // Errors.
@@ -85,6 +93,11 @@ pub enum ComposeError {
     Address { email: String, reason: String },
     #[error("lettre refused to build the message: {0}")]
     Build(#[from] lettre::error::Error),
+    #[error(
+        "attachment `{filename}` cannot be sent: {reason}; give a file name without control \
+         characters or slashes and a MIME type like application/zip"
+    )]
+    Attachment { filename: String, reason: String },
 }
 
 // ---------------------------------------------------------------------------
@@ -607,7 +620,7 @@ impl Email for ExcuseConfirmation {
 }
 
 /// Every email kind, as [`Templates::render`] takes it.
-pub const KINDS: [&str; 7] = [
+pub const KINDS: [&str; 9] = [
     "deadline_reminder",
     "late_notice",
     "misaddressed",
@@ -615,6 +628,8 @@ pub const KINDS: [&str; 7] = [
     "escalation",
     "digest",
     "excuse_confirmation",
+    "payroll",
+    "sales_import",
 ];
 
 // ---------------------------------------------------------------------------
@@ -655,6 +670,12 @@ const TEMPLATE_FILES: &[(&str, &str)] = embed![
     "zh/excuse_confirmation.subject.txt",
     "zh/excuse_confirmation.txt",
     "zh/excuse_confirmation.html",
+    "zh/payroll.subject.txt",
+    "zh/payroll.txt",
+    "zh/payroll.html",
+    "zh/sales_import.subject.txt",
+    "zh/sales_import.txt",
+    "zh/sales_import.html",
     "en/labels.txt",
     "en/layout.html",
     "en/layout.txt",
@@ -679,6 +700,12 @@ const TEMPLATE_FILES: &[(&str, &str)] = embed![
     "en/excuse_confirmation.subject.txt",
     "en/excuse_confirmation.txt",
     "en/excuse_confirmation.html",
+    "en/payroll.subject.txt",
+    "en/payroll.txt",
+    "en/payroll.html",
+    "en/sales_import.subject.txt",
+    "en/sales_import.txt",
+    "en/sales_import.html",
 ];
 
 /// Marks the end of a table cell in rendered plain text (the `cell` filter);
@@ -951,187 +978,6 @@ fn char_width(c: char) -> usize {
         | 0x20000..=0x3FFFD => 2,
         _ => 1,
     }
-}
-
-// ---------------------------------------------------------------------------
-// The message.
-
-const AUTO_SUBMITTED: HeaderName = HeaderName::new_from_ascii_str("Auto-Submitted");
-const AUTO_RESPONSE_SUPPRESS: HeaderName =
-    HeaderName::new_from_ascii_str("X-Auto-Response-Suppress");
-
-/// The bytes of [`compose_message`] (`Message::formatted`, CRLF line ends).
-#[allow(clippy::too_many_arguments)]
-pub fn compose(
-    from: &Mailbox,
-    to: &[Mailbox],
-    cc: &[Mailbox],
-    rendered: &Rendered,
-    message_id: &str,
-    in_reply_to: Option<&str>,
-    references: &[String],
-    date: DateTime<Utc>,
-) -> Result<Vec<u8>, ComposeError> {
-    compose_message(
-        from,
-        to,
-        cc,
-        rendered,
-        message_id,
-        in_reply_to,
-        references,
-        date,
-    )
-    .map(|m| m.formatted())
-}
-
-/// Builds the email: `multipart/alternative` with `text/plain` then
-/// `text/html` (UTF-8; quoted-printable when mostly ASCII, else base64), the
-/// subject and display names RFC 2047-encoded by lettre.
-///
-/// Message-IDs are given without angle brackets (a pair around one is
-/// accepted and dropped). `message_id` must hold an `@`. `references` is the
-/// whole References list, oldest first; `in_reply_to` is appended to it when
-/// it is not already there, so the thread holds in clients that follow only
-/// References. The MIME boundary is derived from the content, so the same
-/// inputs always give the same bytes.
-///
-/// Every email carries `Auto-Submitted: auto-generated` (RFC 3834) and
-/// `X-Auto-Response-Suppress: OOF, AutoReply`, threaded ones too: an
-/// out-of-office answer to a reply reminder would come from the supervisor
-/// into the report's thread and look like the supervisor's reply. `All` is
-/// not used because it also suppresses Exchange's delivery failure reports,
-/// and a bounced notice must come back to the mailbox.
-#[allow(clippy::too_many_arguments)]
-pub fn compose_message(
-    from: &Mailbox,
-    to: &[Mailbox],
-    cc: &[Mailbox],
-    rendered: &Rendered,
-    message_id: &str,
-    in_reply_to: Option<&str>,
-    references: &[String],
-    date: DateTime<Utc>,
-) -> Result<Message, ComposeError> {
-    if to.is_empty() {
-        return Err(ComposeError::NoRecipient);
-    }
-    let id = message_id_value("Message-ID", message_id)?;
-    if !id.contains('@') {
-        return Err(ComposeError::MessageId {
-            header: "Message-ID",
-            id: message_id.to_string(),
-        });
-    }
-    let mut builder = Message::builder()
-        .from(from.clone())
-        .message_id(Some(format!("<{id}>")))
-        .date(SystemTime::from(date))
-        .subject(one_line(&rendered.subject));
-    for m in to {
-        builder = builder.to(m.clone());
-    }
-    for m in cc {
-        builder = builder.cc(m.clone());
-    }
-    let mut refs: Vec<&str> = Vec::with_capacity(references.len() + 1);
-    for r in references {
-        let r = message_id_value("References", r)?;
-        if !refs.contains(&r) {
-            refs.push(r);
-        }
-    }
-    if let Some(parent) = in_reply_to {
-        let parent = message_id_value("In-Reply-To", parent)?;
-        builder = builder.in_reply_to(format!("<{parent}>"));
-        if !refs.contains(&parent) {
-            refs.push(parent);
-        }
-    }
-    if !refs.is_empty() {
-        let joined: Vec<String> = refs.iter().map(|r| format!("<{r}>")).collect();
-        builder = builder.references(joined.join(" "));
-    }
-    builder = builder
-        .raw_header(HeaderValue::new(
-            AUTO_SUBMITTED,
-            "auto-generated".to_string(),
-        ))
-        .raw_header(HeaderValue::new(
-            AUTO_RESPONSE_SUPPRESS,
-            "OOF, AutoReply".to_string(),
-        ));
-
-    let boundary = boundary_for(id, rendered);
-    let alternative = MultiPart::alternative()
-        .boundary(boundary)
-        .singlepart(text_part(ContentType::TEXT_PLAIN, &rendered.text)?)
-        .singlepart(text_part(ContentType::TEXT_HTML, &rendered.html)?);
-    Ok(builder.multipart(alternative)?)
-}
-
-/// The id without its optional angle brackets, if it can stand in a header
-/// unencoded: printable ASCII, no spaces, no `<>`.
-fn message_id_value<'a>(header: &'static str, id: &'a str) -> Result<&'a str, ComposeError> {
-    let trimmed = id.trim();
-    let bare = trimmed
-        .strip_prefix('<')
-        .and_then(|s| s.strip_suffix('>'))
-        .unwrap_or(trimmed);
-    let ok = !bare.is_empty()
-        && bare.len() <= 250
-        && bare
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>');
-    if ok {
-        Ok(bare)
-    } else {
-        Err(ComposeError::MessageId {
-            header,
-            id: id.to_string(),
-        })
-    }
-}
-
-/// `=_reportd_<hex>`: `=_` never occurs in quoted-printable or base64
-/// output, so the boundary cannot collide with a body.
-fn boundary_for(message_id: &str, rendered: &Rendered) -> String {
-    let mut hash = Sha256::new();
-    for part in [
-        message_id,
-        &rendered.subject,
-        &rendered.text,
-        &rendered.html,
-    ] {
-        hash.update(part.as_bytes());
-        hash.update([0]);
-    }
-    let hex: String = hash
-        .finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("=_reportd_{hex}")
-}
-
-/// A UTF-8 part: quoted-printable when at most a sixth of the bytes are
-/// non-ASCII (readable English), else base64 (compact CJK). Never 7bit or
-/// 8bit, so long lines and any character are safe.
-fn text_part(content_type: ContentType, body: &str) -> Result<SinglePart, ComposeError> {
-    let non_ascii = body.bytes().filter(|b| !b.is_ascii()).count();
-    let ascii = body.len() - non_ascii;
-    let encoding = if non_ascii * 5 <= ascii {
-        ContentTransferEncoding::QuotedPrintable
-    } else {
-        ContentTransferEncoding::Base64
-    };
-    let body = Body::new_with_encoding(body.to_string(), encoding).map_err(|_| {
-        ComposeError::Build(lettre::error::Error::Io(std::io::Error::other(
-            "lettre refused quoted-printable or base64 for a text part",
-        )))
-    })?;
-    Ok(SinglePart::builder().header(content_type).body(body))
 }
 
 // ---------------------------------------------------------------------------
@@ -1408,6 +1254,24 @@ mod tests {
                     "王芳",
                     "请假/excuse 2026-W48 zhangwei@example.com",
                 ],
+            ),
+            both(
+                "payroll",
+                &crate::payroll::close::sample_email(person.clone()),
+                vec![
+                    "2026-11",
+                    "1470.00",
+                    "2026-W48",
+                    "2026-W44",
+                    "179.50",
+                    "120.50",
+                    "payroll-2026-11.xlsx",
+                ],
+            ),
+            both(
+                "sales_import",
+                &crate::payroll::by_email::sample_email(person.clone()),
+                vec!["2026-11", "sales.xlsx", "C (自拓)", "is not an amount"],
             ),
         ]
     }
@@ -1943,6 +1807,71 @@ mod tests {
         }
         let e = compose(&from, &[], &to, &rendered, "m@x", None, &[], date()).unwrap_err();
         assert!(matches!(e, ComposeError::NoRecipient), "{e}");
+    }
+
+    #[test]
+    fn attachments_go_base64_after_the_alternative_and_parse_back() {
+        let rendered = t()
+            .render_email(Language::Zh, &crate::payroll::close::sample_email(zhang()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // All-ASCII with bare LFs: must still be base64, not 7bit.
+        let csv = b"name,own\nzhang,23000\n".to_vec();
+        let files = [
+            Attachment::new(
+                "payroll-2026-11.xlsx",
+                XLSX,
+                vec![0x50, 0x4b, 0x03, 0x04, 0xff],
+            ),
+            Attachment::new("sales.csv", "text/csv", csv.clone()),
+        ];
+        let build = || {
+            compose_message_with(
+                &mbox("报告助手", "assistant@example.com"),
+                &[mbox("赵敏", "zhaomin@example.com")],
+                &[],
+                &rendered,
+                "reportd.payroll@example.com",
+                None,
+                &[],
+                date(),
+                &files,
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+            .formatted()
+        };
+        let raw = build();
+        assert_eq!(raw, build(), "same inputs, same bytes");
+        let mail = mailparse::parse_mail(&raw).unwrap();
+        assert_eq!(mail.ctype.mimetype, "multipart/mixed");
+        assert_eq!(mail.subparts.len(), 3);
+        assert_eq!(mail.subparts[0].ctype.mimetype, "multipart/alternative");
+        use mailparse::MailHeaderMap;
+        for (part, file) in mail.subparts[1..].iter().zip(&files) {
+            let d = part.get_content_disposition();
+            assert_eq!(d.disposition, mailparse::DispositionType::Attachment);
+            assert_eq!(d.params.get("filename"), Some(&file.filename));
+            assert_eq!(
+                part.headers
+                    .get_first_value("Content-Transfer-Encoding")
+                    .as_deref(),
+                Some("base64")
+            );
+            assert_eq!(part.get_body_raw().unwrap(), file.data);
+        }
+        let bad = Attachment::new("../x.xlsx", XLSX, vec![]);
+        let e = compose_message_with(
+            &mbox("a", "a@example.com"),
+            &[mbox("b", "b@example.com")],
+            &[],
+            &rendered,
+            "m@x",
+            None,
+            &[],
+            date(),
+            &[bad],
+        )
+        .unwrap_err();
+        assert!(matches!(e, ComposeError::Attachment { .. }), "{e}");
     }
 
     #[test]

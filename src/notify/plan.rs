@@ -4,6 +4,9 @@
 //! same instant queues nothing new; running it after downtime queues what
 //! was missed once (the newest digest, the latest reply reminder), not a
 //! backlog.
+//!
+//! Emails owed once a month when a month closes (the payroll summary, the
+//! compliance archive) plug in as [`MonthlyClose`] hooks: see [`close`].
 
 use chrono::{DateTime, Duration, Utc};
 use lettre::message::Mailbox;
@@ -19,10 +22,13 @@ use crate::notify::compose::{
 };
 use crate::notify::compose::{ExcuseConfirmation, ExcuseOutcome};
 use crate::notify::outbox::{self, Outgoing};
-use crate::period::{Deadline, Kind, Period};
+use crate::period::{Deadline, Kind, Month, Period};
 use crate::reports::commands;
 use crate::reports::compliance::{self, Status, Verdict};
 use crate::reports::{self, ReportInfo};
+
+mod close;
+pub use close::{CloseContext, CloseError, Issue, Letter, MonthlyClose, close_key};
 
 /// How far back a notice about a past event is still worth sending after
 /// downtime.
@@ -43,6 +49,12 @@ pub enum NotifyError {
     Db(#[from] rusqlite::Error),
     #[error("no sender address: set [smtp] from, or configure a person with role \"assistant\"")]
     NoSender,
+    #[error("the {name} email of {month} could not be made: {source}")]
+    Close {
+        name: &'static str,
+        month: Month,
+        source: CloseError,
+    },
 }
 
 /// Everything planning needs, built once per process.
@@ -52,6 +64,7 @@ pub struct Planner<'a> {
     pub templates: &'a Templates,
     from: Mailbox,
     domain: String,
+    closes: &'a [Box<dyn MonthlyClose>],
 }
 
 /// The digest of one deadline, shared by every recipient.
@@ -97,7 +110,14 @@ impl<'a> Planner<'a> {
             templates,
             from,
             domain,
+            closes: &[],
         })
+    }
+
+    /// The planner with these monthly-close hooks.
+    pub fn with_monthly_closes(mut self, closes: &'a [Box<dyn MonthlyClose>]) -> Planner<'a> {
+        self.closes = closes;
+        self
     }
 
     /// Queues every email owed at `now` and not queued before; returns how
@@ -122,6 +142,9 @@ impl<'a> Planner<'a> {
         queued += self.reply_reminders(conn, now)?;
         for kind in [Kind::Weekly, Kind::Monthly] {
             queued += self.digests(conn, kind, now)?;
+        }
+        for hook in self.closes {
+            queued += self.monthly_close(conn, hook.as_ref(), now)?;
         }
         Ok(queued)
     }
@@ -156,6 +179,7 @@ impl<'a> Planner<'a> {
                     }));
             }
         }
+        times.extend(self.next_close(now));
         Ok(times.into_iter().filter(|t| *t > now).min())
     }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 use crate::calendar::Calendar;
-use crate::period::{Deadline, Kind, WeeklyDue};
+use crate::period::{Deadline, Kind, Month, WeeklyDue};
 
 /// Mail timing, from the `[notify]` config section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +129,42 @@ impl Schedule {
     }
 }
 
+/// When a monthly email (payroll summary, archive) closes a month: on the
+/// `working_day`-th working day of the next month, at `time` local.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseTime {
+    /// 1 is the first working day of the next month.
+    pub working_day: u32,
+    pub time: NaiveTime,
+}
+
+impl CloseTime {
+    /// When `month` closes.
+    pub fn of(&self, month: Month, calendar: &Calendar, tz: Tz) -> DateTime<Utc> {
+        let next = month.next();
+        let mut day = calendar.first_working_day(next.year(), next.month());
+        for _ in 1..self.working_day {
+            day = calendar.next_working_day(day);
+        }
+        at_local(day, self.time, tz)
+    }
+
+    /// The newest month closed at `now` (its close time has come).
+    pub fn latest_closed(&self, now: DateTime<Utc>, calendar: &Calendar, tz: Tz) -> Month {
+        let last = Month::containing(now.with_timezone(&tz).date_naive()).prev();
+        if self.of(last, calendar, tz) <= now {
+            last
+        } else {
+            last.prev()
+        }
+    }
+
+    /// The first close time after `now`.
+    pub fn next_after(&self, now: DateTime<Utc>, calendar: &Calendar, tz: Tz) -> DateTime<Utc> {
+        self.of(self.latest_closed(now, calendar, tz).next(), calendar, tz)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +283,48 @@ mod tests {
         assert_eq!(
             s.reply_reminder(received, 1, Duration::hours(48), &calendar(), Shanghai),
             local(2026, 11, 28, 8, 0)
+        );
+    }
+
+    fn close() -> CloseTime {
+        CloseTime {
+            working_day: 3,
+            time: hm(8, 30),
+        }
+    }
+
+    #[test]
+    fn a_month_closes_on_the_third_working_day_of_the_next() {
+        let nov: Month = "2026-11".parse().expect("month");
+        // December 2026: Tue 1, Wed 2, Thu 3.
+        assert_eq!(
+            close().of(nov, &calendar(), Shanghai),
+            local(2026, 12, 3, 8, 30)
+        );
+        // September closes after the National Day holiday (Oct 1–7): Thu 8,
+        // Fri 9 and the make-up Saturday 10 are its working days.
+        let sep: Month = "2026-09".parse().expect("month");
+        assert_eq!(
+            close().of(sep, &calendar(), Shanghai),
+            local(2026, 10, 10, 8, 30)
+        );
+    }
+
+    #[test]
+    fn the_latest_closed_month_turns_at_the_close_time() {
+        let c = close();
+        let cal = calendar();
+        let before = local(2026, 12, 3, 8, 29);
+        let at = local(2026, 12, 3, 8, 30);
+        assert_eq!(
+            c.latest_closed(before, &cal, Shanghai).to_string(),
+            "2026-10"
+        );
+        assert_eq!(c.latest_closed(at, &cal, Shanghai).to_string(), "2026-11");
+        assert_eq!(c.next_after(before, &cal, Shanghai), at);
+        assert_eq!(
+            c.next_after(at, &cal, Shanghai),
+            c.of("2026-12".parse().expect("month"), &cal, Shanghai)
         );
     }
 }

@@ -328,7 +328,7 @@ fn carry_out(
 
 /// Whether the receiving server vouches for the From address; commands are
 /// off until `[notify] authserv_id` names that server.
-fn authenticated(cfg: &Config, env: &Envelope) -> Result<(), String> {
+pub(crate) fn authenticated(cfg: &Config, env: &Envelope) -> Result<(), String> {
     let Some(authserv_id) = cfg.notify.authserv_id.as_deref() else {
         return Err(
             "email commands are off; set [notify] authserv_id to the receiving server's id".into(),

@@ -14,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::calendar::Calendar;
 use crate::config::Config;
-use crate::mail::inbox::{self, Classified, MessageClass, Stored};
-use crate::mail::parse::{self, Envelope};
+use crate::mail::inbox::{self, Classified, MessageClass, Read, Stored};
+use crate::mail::parse::{Envelope, ParseError};
 use crate::period::{Kind, Period};
 use crate::store::{parse_ts, ts};
 use classify::Class;
@@ -39,6 +39,9 @@ pub struct IntakeStats {
     pub commands: usize,
     pub ignored: usize,
     pub unparsable: usize,
+    /// The batches parsed and recorded: what bounds memory and the time the
+    /// write lock is held.
+    pub batches: inbox::BatchStats,
 }
 
 impl IntakeStats {
@@ -51,33 +54,56 @@ impl IntakeStats {
             + self.ignored
             + self.unparsable
     }
+
+    fn count(&mut self, class: MessageClass) {
+        match class {
+            MessageClass::Report => self.reports += 1,
+            MessageClass::Revision => self.revisions += 1,
+            MessageClass::Misaddressed => self.misaddressed += 1,
+            MessageClass::Reply => self.replies += 1,
+            MessageClass::Ignored => self.ignored += 1,
+            MessageClass::Command | MessageClass::Refused => self.commands += 1,
+            MessageClass::Unparsable => self.unparsable += 1,
+        }
+    }
 }
 
-/// Classifies every stored message not classified yet, in arrival order, one
-/// transaction per message. A message that cannot be parsed is kept and
-/// flagged; the pass goes on.
+/// Classifies every stored message not classified yet, in arrival order, in
+/// batches (see `inbox::UnclassifiedBatches`): a batch is read and parsed
+/// first, with no lock held, then recorded in one short write transaction,
+/// so a writer such as the outbox's `sent` mark never waits for parsing.
+/// A message that cannot be parsed, or is over `max_message_mb`, is kept
+/// and flagged; the pass goes on.
 pub fn intake(
     conn: &mut Connection,
     cfg: &Config,
     calendar: &Calendar,
     mut progress: impl FnMut(usize, usize),
 ) -> rusqlite::Result<IntakeStats> {
-    let pending = inbox::unclassified(conn)?;
+    let total = inbox::UnclassifiedBatches::count(conn)?;
+    let mut batches = inbox::UnclassifiedBatches::new(cfg.limits.max_message_bytes());
     let mut stats = IntakeStats::default();
-    for (i, msg) in pending.iter().enumerate() {
+    while let Some((batch, bytes)) = batches.next_batch(conn)? {
+        stats.batches.add(batch.len(), bytes);
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let class = intake_one(&tx, cfg, calendar, msg)?;
-        tx.commit()?;
-        match class {
-            MessageClass::Report => stats.reports += 1,
-            MessageClass::Revision => stats.revisions += 1,
-            MessageClass::Misaddressed => stats.misaddressed += 1,
-            MessageClass::Reply => stats.replies += 1,
-            MessageClass::Ignored => stats.ignored += 1,
-            MessageClass::Command | MessageClass::Refused => stats.commands += 1,
-            MessageClass::Unparsable => stats.unparsable += 1,
+        for msg in &batch {
+            let class = match &msg.read {
+                Read::Parsed(parsed) => {
+                    let class = intake_one(&tx, cfg, calendar, &msg.stored, parsed)?;
+                    if let Ok(env) = parsed
+                        && !env.limits_hit.is_empty()
+                    {
+                        let note = format!("over a limit: {}", env.limits_hit.join("; "));
+                        inbox::flag(&tx, msg.stored.id, &note)?;
+                    }
+                    class
+                }
+                Read::TooLarge(big) => inbox::set_too_large(&tx, msg.stored.id, big)?,
+            };
+            stats.count(class);
         }
-        progress(i + 1, pending.len());
+        tx.commit()?;
+        progress(stats.total(), total);
     }
     Ok(stats)
 }
@@ -87,8 +113,9 @@ fn intake_one(
     cfg: &Config,
     calendar: &Calendar,
     msg: &Stored,
+    parsed: &Result<Envelope, ParseError>,
 ) -> rusqlite::Result<MessageClass> {
-    let env = match parse::parse(&msg.raw) {
+    let env = match parsed {
         Ok(env) => env,
         Err(e) => {
             let reason = format!("cannot be read: {e}; the raw message is kept");
@@ -104,7 +131,7 @@ fn intake_one(
             return Ok(MessageClass::Unparsable);
         }
     };
-    let (class, reason, flagged) = decide(conn, cfg, calendar, msg, &env)?;
+    let (class, reason, flagged) = decide(conn, cfg, calendar, msg, env)?;
     let c = Classified {
         class,
         reason: &reason,

@@ -530,13 +530,44 @@ fn resolve_month(r: MonthRef, arrival: NaiveDate) -> Option<Period> {
 /// and other designators (`Q4`) give nothing.
 pub fn period_in_subject(subject: &str, kind: Kind, arrival_date: NaiveDate) -> Option<Period> {
     let hay = fold(subject);
-    match kind {
+    let named: Vec<Period> = match kind {
         Kind::Weekly => week_refs(&hay)
             .into_iter()
-            .find_map(|r| resolve_week(r, arrival_date)),
+            .filter_map(|r| {
+                Some(calendar_numbered(
+                    r,
+                    resolve_week(r, arrival_date)?,
+                    arrival_date,
+                ))
+            })
+            .collect(),
         Kind::Monthly => month_refs(&hay)
             .into_iter()
-            .find_map(|r| resolve_month(r, arrival_date)),
+            .filter_map(|r| resolve_month(r, arrival_date))
+            .collect(),
+    };
+    // `第49周计划及第48周周报` sent in W48 is W48's report: of several
+    // periods named, the first that has begun, else the first.
+    named
+        .iter()
+        .copied()
+        .find(|p| p.first_day() <= arrival_date)
+        .or_else(|| named.first().copied())
+}
+
+/// A week number counted from 1 January (Excel's WEEKNUM, many Chinese
+/// companies' calendars) is one more than the ISO number all year when 1
+/// January falls on a Friday, Saturday or Sunday (2027, 2028). Such a
+/// number, named without a year, that reads as next week is this week.
+fn calendar_numbered(r: WeekRef, resolved: Period, arrival: NaiveDate) -> Period {
+    let this_week = Period::containing(Kind::Weekly, arrival);
+    let yearless = matches!(r, WeekRef::Iso { year: None, .. });
+    let late_start = NaiveDate::from_ymd_opt(arrival.year(), 1, 1)
+        .is_some_and(|d| matches!(d.weekday(), Weekday::Fri | Weekday::Sat | Weekday::Sun));
+    if yearless && late_start && resolved == this_week.next() {
+        this_week
+    } else {
+        resolved
     }
 }
 
@@ -558,6 +589,26 @@ mod tests {
 
     fn weekly(subject: &str, arrival: NaiveDate) -> Option<Period> {
         period_in_subject(subject, Kind::Weekly, arrival)
+    }
+
+    #[test]
+    fn of_several_weeks_named_the_one_that_has_begun_is_the_reports() {
+        let w48 = date(2026, 11, 26);
+        assert_eq!(weekly("第49周计划及第48周周报", w48), week(2026, 48));
+        assert_eq!(weekly("第48周周报及第49周计划", w48), week(2026, 48));
+        assert_eq!(weekly("2026-W50 周报", w48), week(2026, 50), "still early");
+    }
+
+    #[test]
+    fn a_week_counted_from_the_first_of_january_is_this_week_in_a_late_starting_year() {
+        // 2027-01-01 is a Friday: the 8th is in WEEKNUM week 2, ISO week 1.
+        assert_eq!(weekly("第2周周报", date(2027, 1, 8)), week(2027, 1));
+        assert_eq!(weekly("第1周周报", date(2027, 1, 2)), week(2026, 53));
+        assert_eq!(weekly("第2周周报", date(2027, 1, 13)), week(2027, 2));
+        // 2026 started on a Thursday: the numbers agree, W49 is next week.
+        assert_eq!(weekly("第49周周报", date(2026, 11, 26)), week(2026, 49));
+        // A year written out is taken as written.
+        assert_eq!(weekly("2027-W02 周报", date(2027, 1, 8)), week(2027, 2));
     }
 
     fn monthly(subject: &str, arrival: NaiveDate) -> Option<Period> {

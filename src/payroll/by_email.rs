@@ -1,0 +1,456 @@
+//! Sales files by email: the manager or the assistant sends the month's
+//! sales spreadsheet as an attachment with the subject `业绩 2026-11` (or
+//! `sales 2026-11`); reportd imports it as `reportd sales import` would and
+//! answers with the result. Owns the `sales_emails` table.
+//!
+//! Such an email is trusted as email commands are: the receiving server's
+//! `Authentication-Results` must vouch for the sender (see
+//! `reports::commands`). One that fails changes nothing, gets no answer
+//! (the From may be forged) and is flagged for the assistant; one from
+//! anyone else in the team is refused and flagged.
+//!
+//! It runs after intake, on messages intake left `ignored`, and takes each
+//! one over (class `command`, or `refused`) in its own transaction with the
+//! import and the queued answer.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use crate::config::{Config, Person, Role};
+use crate::mail::inbox::{self, Classified, MessageClass, StoredRaw};
+use crate::mail::parse::{self, Envelope};
+use crate::notify::compose::{self, Contact, Email};
+use crate::notify::plan::{Letter, NotifyError, Planner};
+use crate::payroll::sales::{self, Change, ImportError, Imported, Problem};
+use crate::period::Month;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ByEmailError {
+    #[error("database error while taking sales files by email: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error(transparent)]
+    Compose(#[from] compose::ComposeError),
+    #[error("cannot record the answer to a sales email: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+static SUBJECT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^\s*(?:业绩|業績|sales)(?:\s*/\s*(?:业绩|業績|sales))?\s*[:：]?\s*(\d{4}-\d{2})\s*$",
+    )
+    .ok()
+});
+
+/// The month of a `业绩 2026-11` / `sales 2026-11` subject (a reply to
+/// one, `Re: …`, is not a command).
+pub fn sales_subject(subject: &str) -> Option<Month> {
+    let caps = SUBJECT.as_ref()?.captures(subject)?;
+    caps.get(1)?.as_str().parse().ok()
+}
+
+/// Takes over every sales email intake left ignored; returns how many.
+pub fn take(
+    conn: &mut Connection,
+    planner: &Planner<'_>,
+    now: DateTime<Utc>,
+) -> Result<usize, ByEmailError> {
+    let mut taken = 0;
+    for (id, subject) in inbox::ignored_with_subject(conn, &["业绩", "業績", "sales"])? {
+        if sales_subject(&subject).is_none() || handled(conn, id)? {
+            continue;
+        }
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let msg = inbox::stored(&tx, id)?;
+        taken += usize::from(take_one(&tx, planner, &msg, now)?);
+        tx.commit()?;
+    }
+    Ok(taken)
+}
+
+fn handled(conn: &Connection, message: i64) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sales_emails WHERE message = ?1)",
+        [message],
+        |r| r.get(0),
+    )
+}
+
+/// What became of one sales email, as its answer shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    Imported(Imported),
+    /// The file was read but has bad rows: nothing imported.
+    Invalid {
+        problems: Vec<Problem>,
+    },
+    /// No usable attachment, or a file that is no spreadsheet.
+    Unusable {
+        why: String,
+    },
+}
+
+/// Handles one message; returns whether it was a sales command at all.
+fn take_one(
+    conn: &Connection,
+    planner: &Planner<'_>,
+    msg: &StoredRaw,
+    now: DateTime<Utc>,
+) -> Result<bool, ByEmailError> {
+    let cfg = planner.cfg;
+    let Ok(env) = parse::parse(&msg.raw) else {
+        return Ok(false);
+    };
+    let Some(month) = sales_subject(&env.subject) else {
+        return Ok(false);
+    };
+    let Some(sender) = env
+        .from
+        .as_ref()
+        .and_then(|f| cfg.roster.by_email(&f.email))
+    else {
+        record(
+            conn,
+            msg.id,
+            "",
+            Some(month),
+            "ignored",
+            None,
+            &serde_json::Value::Null,
+        )?;
+        return Ok(false);
+    };
+    if !matches!(sender.role, Role::Manager | Role::Assistant) {
+        let reason = format!(
+            "sales file from {} refused, nothing changed: only the manager or the assistant may \
+             send sales files",
+            sender.email
+        );
+        refuse(conn, msg, &env, sender, month, &reason)?;
+        return Ok(true);
+    }
+    if let Err(why) = crate::reports::commands::authenticated(cfg, &env) {
+        let reason = format!(
+            "sales file from {} refused, nothing changed: {why}",
+            sender.email
+        );
+        refuse(conn, msg, &env, sender, month, &reason)?;
+        return Ok(true);
+    }
+    let (outcome, file) = import(conn, cfg, msg, sender, month)?;
+    let import_id = match &outcome {
+        Outcome::Imported(i) => Some(i.import),
+        _ => None,
+    };
+    let accepted = import_id.is_some();
+    let answer = serde_json::to_value(&outcome)?;
+    let name = if accepted { "imported" } else { "refused" };
+    record(
+        conn,
+        msg.id,
+        &sender.email,
+        Some(month),
+        name,
+        import_id,
+        &answer,
+    )?;
+    let reason = describe(&outcome, month, &sender.email, file.as_deref());
+    classify(conn, msg, &env, MessageClass::Command, &reason, !accepted)?;
+    let ctx = SalesImportEmail::new(cfg, sender, &env, msg, month, file, outcome);
+    let rendered = planner
+        .templates
+        .render_email(sender.language.unwrap_or(cfg.language), &ctx)?;
+    let letter = Letter {
+        to: vec![ctx.filer.clone()],
+        cc: vec![],
+        rendered,
+        attachments: vec![],
+    };
+    let key = format!("sales-import:{}", msg.id);
+    planner.queue_letter(
+        conn,
+        &key,
+        SalesImportEmail::KIND,
+        &letter,
+        env.message_id.as_deref(),
+        now,
+    )?;
+    Ok(true)
+}
+
+fn refuse(
+    conn: &Connection,
+    msg: &StoredRaw,
+    env: &Envelope,
+    sender: &Person,
+    month: Month,
+    reason: &str,
+) -> Result<(), ByEmailError> {
+    tracing::warn!(message = msg.id, "{reason}");
+    let answer = serde_json::json!({ "result": "refused", "why": reason });
+    record(
+        conn,
+        msg.id,
+        &sender.email,
+        Some(month),
+        "refused",
+        None,
+        &answer,
+    )?;
+    classify(conn, msg, env, MessageClass::Refused, reason, true)
+}
+
+/// The one spreadsheet attached, imported.
+fn import(
+    conn: &Connection,
+    cfg: &Config,
+    msg: &StoredRaw,
+    sender: &Person,
+    month: Month,
+) -> Result<(Outcome, Option<String>), ByEmailError> {
+    let files = attachments(&msg.raw);
+    let (name, data) = match files.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            let why = "no spreadsheet attached: attach the sales file (.xlsx or .csv)".to_string();
+            return Ok((Outcome::Unusable { why }, None));
+        }
+        many => {
+            let names: Vec<&str> = many.iter().map(|(n, _)| n.as_str()).collect();
+            let why = format!(
+                "{} spreadsheets attached ({}): attach only the month's sales file",
+                many.len(),
+                names.join(", ")
+            );
+            return Ok((Outcome::Unusable { why }, None));
+        }
+    };
+    let outcome = match sales::import(
+        conn,
+        cfg,
+        month,
+        &name,
+        &data,
+        &sender.email,
+        msg.internaldate,
+    ) {
+        Ok(imported) => Outcome::Imported(imported),
+        Err(ImportError::Invalid { problems, .. }) => Outcome::Invalid { problems },
+        Err(ImportError::Sheet(e)) => Outcome::Unusable { why: e.to_string() },
+        Err(ImportError::Db(e)) => return Err(e.into()),
+    };
+    Ok((outcome, Some(name)))
+}
+
+/// Attached spreadsheets (by file name): `(name, bytes)`.
+fn attachments(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let Ok(mail) = mailparse::parse_mail(raw) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![&mail];
+    while let Some(part) = stack.pop() {
+        stack.extend(part.subparts.iter().rev());
+        let disposition = part.get_content_disposition();
+        let name = disposition
+            .params
+            .get("filename")
+            .or_else(|| part.ctype.params.get("name"));
+        let Some(name) = name.map(|n| parse::decode_header(n.as_bytes())) else {
+            continue;
+        };
+        let lower = name.to_lowercase();
+        let spreadsheet = [".csv", ".xlsx", ".xls", ".xlsm", ".ods"]
+            .iter()
+            .any(|e| lower.ends_with(e));
+        if spreadsheet && let Ok(body) = part.get_body_raw() {
+            out.push((name, body));
+        }
+    }
+    out
+}
+
+fn describe(outcome: &Outcome, month: Month, filer: &str, file: Option<&str>) -> String {
+    let file = file.unwrap_or("no file");
+    match outcome {
+        Outcome::Imported(i) => format!(
+            "sales for {month} imported from {file} sent by {filer}: {} row(s), {} change(s)",
+            i.rows,
+            i.changes.len()
+        ),
+        Outcome::Invalid { problems } => format!(
+            "sales file {file} for {month} from {filer} not imported: {} bad row(s)",
+            problems.len()
+        ),
+        Outcome::Unusable { why } => {
+            format!("sales email for {month} from {filer} not imported: {why}")
+        }
+    }
+}
+
+fn classify(
+    conn: &Connection,
+    msg: &StoredRaw,
+    env: &Envelope,
+    class: MessageClass,
+    reason: &str,
+    flagged: bool,
+) -> Result<(), ByEmailError> {
+    let c = Classified {
+        class,
+        reason,
+        flagged,
+        message_id: env.message_id.as_deref(),
+        sender: env.from.as_ref().map(|m| m.email.as_str()),
+        subject: Some(env.subject.as_str()),
+    };
+    Ok(inbox::set_class(conn, msg.id, &c)?)
+}
+
+fn record(
+    conn: &Connection,
+    message: i64,
+    filer: &str,
+    month: Option<Month>,
+    outcome: &str,
+    import: Option<i64>,
+    answer: &serde_json::Value,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO sales_emails (message, filer, month, outcome, import, answer)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            message,
+            filer,
+            month.map(|m| m.to_string()),
+            outcome,
+            import,
+            answer.to_string()
+        ],
+    )?;
+    Ok(())
+}
+
+/// The answer to a sales email: imported (with what changed) or refused
+/// (with every bad row).
+#[derive(Debug, Clone, Serialize)]
+pub struct SalesImportEmail {
+    pub filer: Contact,
+    pub month: String,
+    pub file: Option<String>,
+    pub request_subject: String,
+    /// When the filer's email arrived (local).
+    pub received: String,
+    pub outcome: Outcome,
+    /// Names for the addresses in changes.
+    pub changes: Vec<ChangeView>,
+    /// When the month's summary went out, if it has (local).
+    pub summary_issued_at: Option<String>,
+}
+
+/// One change, with the person's name.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeView {
+    pub name: String,
+    pub what: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+impl Email for SalesImportEmail {
+    const KIND: &'static str = "sales_import";
+}
+
+impl SalesImportEmail {
+    fn new(
+        cfg: &Config,
+        filer: &Person,
+        env: &Envelope,
+        msg: &StoredRaw,
+        month: Month,
+        file: Option<String>,
+        outcome: Outcome,
+    ) -> SalesImportEmail {
+        let (changes, issued): (&[Change], _) = match &outcome {
+            Outcome::Imported(i) => (&i.changes, i.summary_issued_at),
+            _ => (&[], None),
+        };
+        SalesImportEmail {
+            filer: Contact::from(filer),
+            month: month.to_string(),
+            file,
+            request_subject: env.subject.clone(),
+            received: compose::local_time(msg.internaldate, cfg.timezone),
+            changes: changes
+                .iter()
+                .map(|c| ChangeView {
+                    name: cfg
+                        .roster
+                        .by_email(&c.person)
+                        .map_or_else(|| c.person.clone(), |p| p.name.clone()),
+                    what: c.what.clone(),
+                    before: c.before.clone(),
+                    after: c.after.clone(),
+                })
+                .collect(),
+            summary_issued_at: issued.map(|t| compose::local_time(t, cfg.timezone)),
+            outcome,
+        }
+    }
+}
+
+/// A filled-in context for template tests.
+#[cfg(test)]
+pub(crate) fn sample_email(filer: Contact) -> SalesImportEmail {
+    SalesImportEmail {
+        filer,
+        month: "2026-11".into(),
+        file: Some("sales.xlsx".into()),
+        request_subject: "业绩 2026-11".into(),
+        received: "2026-12-01 10:00".into(),
+        outcome: Outcome::Invalid {
+            problems: vec![Problem {
+                row: 3,
+                column: "C (自拓)".into(),
+                reason: "`abc` is not an amount in yuan".into(),
+            }],
+        },
+        changes: vec![],
+        summary_issued_at: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sales_subject_reads_the_month_in_either_language() {
+        let nov: Month = "2026-11".parse().expect("month");
+        assert_eq!(sales_subject("业绩 2026-11"), Some(nov));
+        assert_eq!(sales_subject("Sales: 2026-11"), Some(nov));
+        assert_eq!(sales_subject("业绩/sales 2026-11 "), Some(nov));
+        assert_eq!(sales_subject("Re: 业绩 2026-11"), None);
+        assert_eq!(sales_subject("业绩 2026-13"), None);
+        assert_eq!(sales_subject("sales meeting"), None);
+    }
+
+    #[test]
+    fn attachments_are_found_by_name_even_when_encoded() {
+        let raw = b"From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+--b\r\nContent-Type: text/csv; name=\"=?UTF-8?B?5Lia57upLmNzdg==?=\"\r\n\
+Content-Disposition: attachment; filename=\"=?UTF-8?B?5Lia57upLmNzdg==?=\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n5aeT5ZCNLOiHquaLkwo=\r\n--b--\r\n";
+        let found = attachments(raw);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "业绩.csv");
+        assert_eq!(found[0].1, "姓名,自拓\n".as_bytes());
+    }
+}
