@@ -299,6 +299,9 @@ CREATE TABLE archives (
     attached        INTEGER NOT NULL CHECK (attached IN (0, 1)),
     outbox_key      TEXT NOT NULL UNIQUE,
     created_at      TEXT NOT NULL,
+    -- what the email said of the month (archive::Summary), to render it
+    -- again without rebuilding
+    summary         TEXT NOT NULL CHECK (json_valid(summary)),
     UNIQUE (month, issue)
 ) STRICT;
 CREATE TRIGGER archives_rows_are_never_updated BEFORE UPDATE ON archives

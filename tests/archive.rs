@@ -521,27 +521,29 @@ async fn a_tampered_archive_fails_verify_naming_each_file_changed_missing_or_add
     assert!(stderr.contains("not a readable zip"), "{stderr}");
 }
 
-/// The archive emails in the assistant's mailbox, oldest first.
+/// The archive emails in the assistant's mailbox, once at least `want`
+/// arrived (or the wait ran out), after a pause that lets a duplicate, if
+/// there were one, arrive too.
 async fn archive_emails(servers: &MailServers, want: usize) -> Vec<common::Fetched> {
     let ids = [
         reportd::notify::outbox::message_id_for("archive:2026-10", "example.com"),
         reportd::notify::outbox::message_id_for("archive:2026-10:reissue-1", "example.com"),
     ];
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
+    let fetch = || async {
         let all = servers.fetch_all(ASSISTANT, "INBOX").await.expect("fetch");
-        let mine: Vec<common::Fetched> = all
-            .into_iter()
+        all.into_iter()
             .filter(|f| {
                 let id = common::header(&f.raw, "Message-ID");
                 ids.iter().any(|i| id == format!("<{i}>"))
             })
-            .collect();
-        if mine.len() >= want || std::time::Instant::now() > deadline {
-            return mine;
-        }
+            .collect::<Vec<common::Fetched>>()
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while fetch().await.len() < want && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    fetch().await
 }
 
 /// The zip attached to an email, and its text part.
@@ -574,7 +576,7 @@ async fn sending_twice_delivers_once_and_a_changed_month_goes_out_as_a_marked_re
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("unchanged"), "{stdout}");
 
-    let got = archive_emails(&servers, 2).await;
+    let got = archive_emails(&servers, 1).await;
     assert_eq!(got.len(), 1, "sent once");
     let subject = mailparse::parse_mail(&got[0].raw)
         .expect("parse")
@@ -703,4 +705,42 @@ fn sending_a_month_that_is_not_over_is_refused() {
     let (code, _, stderr) = archive(&app, &[]);
     assert_ne!(code, 0);
     assert!(stderr.contains("--month YYYY-MM"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_monthly_close_sends_the_archive_once_on_the_third_working_day() {
+    let (servers, app, _) = october().await;
+    // November 2026's third working day is Wednesday the 4th; the close is
+    // at digest_time, 08:30.
+    let queued = |app: &App| {
+        app.outbox()
+            .iter()
+            .filter(|r| r["kind"] == "archive")
+            .count()
+    };
+    app.sync("2026-11-04T08:00:00+08:00");
+    assert_eq!(queued(&app), 0, "not before the close");
+    app.sync("2026-11-04T09:00:00+08:00");
+    app.sync("2026-11-05T09:00:00+08:00");
+    assert_eq!(queued(&app), 1, "once");
+    let got = archive_emails(&servers, 1).await;
+    assert_eq!(got.len(), 1, "once");
+    let (zip, text) = attachment_and_text(&got[0].raw);
+    let kept = app.dir.path().join("archive").join(format!("{FOLDER}.zip"));
+    assert_eq!(zip, std::fs::read(&kept).expect("kept zip"));
+    let manifest_sha = reportd::archive::sha256_hex(&unzip(&zip)[&in_folder("MANIFEST.sha256")]);
+    assert!(text.contains(&manifest_sha), "{text}");
+    // Sending by hand now finds it unchanged.
+    let (code, stdout, stderr) = archive(
+        &app,
+        &[
+            "--month",
+            "2026-10",
+            "--send",
+            "--now",
+            "2026-11-05T09:00:00+08:00",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("unchanged"), "{stdout}");
 }

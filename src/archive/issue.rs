@@ -1,28 +1,24 @@
 //! Which archives were emailed: the `archives` table (insert-only, like
-//! the ledger), sending a month's archive once through the outbox, and the
-//! re-issue rule. A sent archive is never changed: its zip is never
-//! overwritten, and when the month's archive comes out different later (a
-//! late report, a reason filed after the fact), `--send` issues a new zip
-//! under a new name and outbox key, marked 重发/re-issue. Sending again
-//! what was already sent queues nothing.
+//! the ledger) and the rule that a sent archive is never changed. Its zip
+//! is never overwritten; when the month's archive comes out different
+//! later (a late report, a reason filed after the fact), a re-issue is a
+//! new zip under a new name and outbox key, marked 重发/re-issue, and
+//! sending again what was already sent sends nothing.
 //!
-//! For the daemon's monthly close (third working day of the next month),
-//! [`send`] with [`Resend::Never`] queues the first issue and nothing after
-//! it; `reportd archive --send` uses [`Resend::IfChanged`].
+//! [`issue`] makes (or finds) the zip of one issue; [`unchanged`] tells
+//! whether a new issue would say anything new; [`write_draft`] builds
+//! without sending. The email itself goes through the planner's monthly
+//! close ([`super::close`]).
 
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use lettre::message::Mailbox;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use crate::notify::compose::Contact;
-use crate::notify::outbox::{self, Outgoing};
 use crate::store::{parse_ts, ts};
 
-use super::email::{self, Previous};
-use super::{ArchiveError, Built, Inputs, Month, bundle, sha256_hex, zip_name};
+use super::{ArchiveError, Built, Inputs, Month, Summary, bundle, sha256_hex, zip_name};
 
 /// One archive emailed (or queued to be).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,45 +33,27 @@ pub struct Issue {
     pub attached: bool,
     pub outbox_key: String,
     pub created_at: DateTime<Utc>,
-}
-
-/// Whether to send again a month that was sent before.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resend {
-    /// Once per month, whatever changed (the daemon's monthly close).
-    Never,
-    /// A marked re-issue when the archive differs from the last one sent
-    /// (`reportd archive --send`).
-    IfChanged,
-}
-
-/// What [`send`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sent {
-    /// A new issue was written and its email queued.
-    Queued(Issue),
-    /// Nothing new: this issue was sent before (and is still what the
-    /// archive holds, unless `Resend::Never` said not to look).
-    AlreadySent(Issue),
+    pub summary: Summary,
 }
 
 /// The outbox key of issue `number` of `month`: `archive:2026-11`, then
-/// `archive:2026-11:reissue-1`, …
+/// `archive:2026-11:reissue-1`, … (the planner's key for the hook).
 pub fn outbox_key(month: Month, number: u32) -> String {
-    if number == 0 {
-        format!("archive:{month}")
-    } else {
-        format!("archive:{month}:reissue-{number}")
-    }
+    let sending = match number {
+        0 => crate::notify::plan::Issue::First,
+        n => crate::notify::plan::Issue::Reissue(n),
+    };
+    crate::notify::plan::close_key(super::close::NAME, month, sending)
 }
 
 /// Every issue of `month`, oldest first.
 pub fn issues(conn: &Connection, month: Month) -> rusqlite::Result<Vec<Issue>> {
     let mut stmt = conn.prepare(
-        "SELECT month, issue, path, zip_sha256, manifest_sha256, bytes, attached, outbox_key, created_at
+        "SELECT month, issue, path, zip_sha256, manifest_sha256, bytes, attached, outbox_key, created_at, summary
          FROM archives WHERE month = ?1 ORDER BY issue",
     )?;
     stmt.query_map([month.to_string()], |r| {
+        let summary: String = r.get(9)?;
         Ok(Issue {
             month: r.get(0)?,
             number: r.get(1)?,
@@ -86,15 +64,24 @@ pub fn issues(conn: &Connection, month: Month) -> rusqlite::Result<Vec<Issue>> {
             attached: r.get(6)?,
             outbox_key: r.get(7)?,
             created_at: parse_ts(&r.get::<_, String>(8)?)?,
+            summary: serde_json::from_str(&summary).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    9,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
         })
     })?
     .collect()
 }
 
-fn record(conn: &Connection, issue: &Issue) -> rusqlite::Result<()> {
+fn record(conn: &Connection, issue: &Issue) -> Result<(), ArchiveError> {
+    let summary =
+        serde_json::to_string(&issue.summary).map_err(|e| ArchiveError::Message(e.to_string()))?;
     conn.execute(
-        "INSERT INTO archives (month, issue, path, zip_sha256, manifest_sha256, bytes, attached, outbox_key, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO archives (month, issue, path, zip_sha256, manifest_sha256, bytes, attached, outbox_key, created_at, summary)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             issue.month,
             issue.number,
@@ -105,45 +92,65 @@ fn record(conn: &Connection, issue: &Issue) -> rusqlite::Result<()> {
             issue.attached,
             issue.outbox_key,
             ts(issue.created_at),
+            summary,
         ],
     )?;
     Ok(())
 }
 
-/// Builds `month`'s archive as of `now` and, unless it was sent before
-/// (see [`Resend`]), keeps its zip under `[archive] archive_dir` and queues
-/// the email to the assistants. Call it inside the transaction that should
-/// own the send: the issue is recorded and the email queued only if the
-/// caller commits (a zip written by a rolled-back call is unrecorded and
-/// overwritten by the next).
-pub fn send(
+/// Refuses a month that has not ended in the team's zone: its archive
+/// would change, and a sent one must not.
+pub fn ensure_over(
     inputs: &Inputs<'_>,
     month: Month,
     now: DateTime<Utc>,
-    resend: Resend,
-) -> Result<Sent, ArchiveError> {
-    let cfg = inputs.cfg;
-    let ends = super::ends(month, cfg.timezone);
+) -> Result<(), ArchiveError> {
+    let tz = inputs.cfg.timezone;
+    let ends = super::ends(month, tz);
     if now < ends {
-        let ends = ends
-            .with_timezone(&cfg.timezone)
-            .format("%Y-%m-%d %H:%M")
-            .to_string();
+        let ends = ends.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
         return Err(ArchiveError::MonthNotOver { month, ends });
     }
-    let earlier = issues(inputs.conn, month)?;
-    if let Some(last) = earlier.last()
-        && resend == Resend::Never
+    Ok(())
+}
+
+/// The last issue of `month` when the archive built now would be the same
+/// (nothing new to send); `None` when none was sent or the month changed.
+pub fn unchanged(
+    inputs: &Inputs<'_>,
+    month: Month,
+    now: DateTime<Utc>,
+) -> Result<Option<Issue>, ArchiveError> {
+    let Some(last) = issues(inputs.conn, month)?.pop() else {
+        return Ok(None);
+    };
+    let built = super::build(inputs, month, now)?;
+    Ok((built.manifest_sha256 == last.manifest_sha256).then_some(last))
+}
+
+/// Issue `number` of `month` and its zip: the recorded one when it exists
+/// (a sent archive is never rebuilt), else built as of `now`, kept under
+/// `[archive] archive_dir` and recorded. Call it inside the transaction
+/// that queues the email: a zip written by a rolled-back call is unrecorded
+/// and overwritten by the next.
+pub fn issue(
+    inputs: &Inputs<'_>,
+    month: Month,
+    number: u32,
+    now: DateTime<Utc>,
+) -> Result<(Issue, Vec<u8>), ArchiveError> {
+    let cfg = inputs.cfg;
+    if let Some(done) = issues(inputs.conn, month)?
+        .into_iter()
+        .find(|i| i.number == number)
     {
-        return Ok(Sent::AlreadySent(last.clone()));
+        let zip = std::fs::read(&done.path).map_err(|source| ArchiveError::Io {
+            path: done.path.clone(),
+            source,
+        })?;
+        return Ok((done, zip));
     }
     let built = super::build(inputs, month, now)?;
-    if let Some(last) = earlier.last()
-        && last.manifest_sha256 == built.manifest_sha256
-    {
-        return Ok(Sent::AlreadySent(last.clone()));
-    }
-    let number = earlier.last().map_or(0, |l| l.number + 1);
     let zip = built.zip()?;
     let path = bundle::write_private(&cfg.archive.dir, &zip_name(month, number), &zip)?;
     let issue = Issue {
@@ -153,77 +160,13 @@ pub fn send(
         zip_sha256: sha256_hex(&zip),
         manifest_sha256: built.manifest_sha256.clone(),
         bytes: i64::try_from(zip.len()).unwrap_or(i64::MAX),
-        attached: email::attaches(zip.len() as u64, cfg.archive.max_attachment_bytes()),
+        attached: super::email::attaches(zip.len() as u64, cfg.archive.max_attachment_bytes()),
         outbox_key: outbox_key(month, number),
         created_at: now,
+        summary: built.summary,
     };
-    let previous = earlier.last().map(|l| Previous {
-        name: Path::new(&l.path)
-            .file_name()
-            .map_or_else(|| l.path.clone(), |n| n.to_string_lossy().into_owned()),
-        manifest_sha256: l.manifest_sha256.clone(),
-    });
-    queue_email(inputs, &built, &issue, previous, &zip, now)?;
     record(inputs.conn, &issue)?;
-    Ok(Sent::Queued(issue))
-}
-
-fn queue_email(
-    inputs: &Inputs<'_>,
-    built: &Built,
-    issue: &Issue,
-    previous: Option<Previous>,
-    zip: &[u8],
-    now: DateTime<Utc>,
-) -> Result<(), ArchiveError> {
-    let cfg = inputs.cfg;
-    let to: Vec<Contact> = cfg.roster.assistants().map(Contact::from).collect();
-    let recipient = to.first().cloned().ok_or(ArchiveError::NoRecipient)?;
-    let name = zip_name(built.month, issue.number);
-    let ctx = email::Context {
-        recipient,
-        month: built.month.to_string(),
-        reissue: (issue.number > 0).then_some(issue.number),
-        previous,
-        fines: built.summary.fines.to_string(),
-        waived: built.summary.waived.to_string(),
-        summary: built.summary.clone(),
-        manifest_sha256: built.manifest_sha256.clone(),
-        zip_sha256: issue.zip_sha256.clone(),
-        size: email::size_text(u64::try_from(issue.bytes).unwrap_or(0)),
-        attached: issue.attached,
-        path: issue.path.clone(),
-        max_mb: cfg.archive.max_attachment_mb,
-        verify: format!(
-            "reportd archive verify {name} --expect {}",
-            built.manifest_sha256
-        ),
-        zip_name: name,
-    };
-    let mail = email::compose(&ctx, to, cfg.language, zip)?;
-    let from = sender(inputs)?;
-    let id = outbox::message_id_for(&issue.outbox_key, from.email.domain());
-    let message = mail.message(&from, &id, now)?;
-    let not_before = cfg.notify.schedule.outside_quiet(now, cfg.timezone);
-    let out = Outgoing::from_message(&issue.outbox_key, "archive", &message, not_before)
-        .map_err(|e| ArchiveError::Message(e.to_string()))?;
-    outbox::enqueue(inputs.conn, &out, now)?;
-    Ok(())
-}
-
-/// `[smtp] from`, else the first assistant, as for every email reportd
-/// sends.
-fn sender(inputs: &Inputs<'_>) -> Result<Mailbox, ArchiveError> {
-    match &inputs.cfg.smtp {
-        Some(smtp) => outbox::from_mailbox(smtp).map_err(|e| ArchiveError::Message(e.to_string())),
-        None => inputs
-            .cfg
-            .roster
-            .assistants()
-            .next()
-            .and_then(|a| Contact::from(a).mailbox().ok())
-            .ok_or(ArchiveError::NoSender),
-    }
+    Ok((issue, zip))
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -293,6 +236,7 @@ mod tests {
             created_at: DateTime::parse_from_rfc3339("2026-11-03T03:00:00Z")
                 .expect("time")
                 .with_timezone(&Utc),
+            summary: Summary::default(),
         }
     }
 

@@ -17,10 +17,11 @@
 //! Building is deterministic ([`bundle`]): fixed timestamps, sorted names,
 //! nothing that depends on the clock but the verdicts themselves, so the same
 //! database gives the same bytes. [`issue`] keeps the `archives` table (what
-//! was emailed, once per month, re-issues marked) and [`email`] composes the
-//! email.
+//! was emailed, once per month, re-issues marked), [`email`] writes the
+//! email and [`close`] hands it to the planner's monthly close.
 
 pub mod bundle;
+pub mod close;
 pub mod email;
 pub mod index;
 pub mod issue;
@@ -66,8 +67,6 @@ pub enum ArchiveError {
          build a preview without --send"
     )]
     MonthNotOver { month: Month, ends: String },
-    #[error("no sender address: set [smtp] from, or configure a person with role \"assistant\"")]
-    NoSender,
     #[error("nobody to send the archive to: configure a person with role \"assistant\"")]
     NoRecipient,
     #[error("the archive email cannot be built: {0}")]
@@ -113,7 +112,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// How many messages of each kind, and what the month's deadlines came to.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub reports: usize,
     pub revisions: usize,

@@ -15,7 +15,8 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, Utc};
 use clap::Subcommand;
 
-use crate::archive::issue::{self, Resend, Sent};
+use crate::archive::close::ArchiveClose;
+use crate::archive::issue;
 use crate::archive::manifest::{self, FILE_NAME};
 use crate::archive::{Inputs, Month};
 use crate::sync::Engine;
@@ -138,27 +139,38 @@ async fn send_month(
         cfg: &engine.cfg,
         calendar: &engine.calendar,
     };
-    let sent = issue::send(&inputs, month, now, Resend::IfChanged)
-        .with_context(|| format!("sending the archive of {month}"))?;
-    tx.commit()?;
-    output::println(&match &sent {
-        Sent::Queued(i) => format!(
-            "queued the archive of {month}{} under outbox key {}: {} ({})\nSHA-256 of {FILE_NAME}: {}",
-            if i.number > 0 { " as a re-issue" } else { "" },
-            i.outbox_key,
-            i.path,
-            if i.attached {
-                "attached"
-            } else {
-                "too large to attach: the email names its path"
-            },
-            i.manifest_sha256,
-        ),
-        Sent::AlreadySent(i) => format!(
+    let sending = format!("sending the archive of {month}");
+    issue::ensure_over(&inputs, month, now).context(sending.clone())?;
+    let text = match issue::unchanged(&inputs, month, now).context(sending.clone())? {
+        Some(last) => format!(
             "the archive of {month} is unchanged since it was queued under {} ({}): nothing new to send",
-            i.outbox_key, i.path
+            last.outbox_key, last.path
         ),
-    })?;
+        None => {
+            engine
+                .planner()?
+                .issue_monthly(&tx, &ArchiveClose, month, now)
+                .context(sending)?;
+            let issued = issue::issues(&tx, month)?;
+            let i = issued
+                .last()
+                .context("the archive was queued but not recorded")?;
+            format!(
+                "queued the archive of {month}{} under outbox key {}: {} ({})\nSHA-256 of {FILE_NAME}: {}",
+                if i.number > 0 { " as a re-issue" } else { "" },
+                i.outbox_key,
+                i.path,
+                if i.attached {
+                    "attached"
+                } else {
+                    "too large to attach: the email names its path"
+                },
+                i.manifest_sha256,
+            )
+        }
+    };
+    tx.commit()?;
+    output::println(&text)?;
     let sender = engine.sender()?;
     let delivered = engine.deliver(sender.as_ref(), &mut conn, now).await?;
     output::println(&super::delivery_line(delivered.as_ref()))
