@@ -5,10 +5,10 @@
 
 use std::fmt::Write as _;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use crate::calendar::{Calendar, DayKind, YearBasis, month_end};
+use crate::calendar::{Calendar, DayKind, YearBasis, month_end, official};
 use crate::period::{Deadline, DueRules, Kind, Period, deadline};
 
 /// Width of one day cell, including the space before it.
@@ -271,6 +271,43 @@ fn render_deadlines(
     for (_, line) in lines {
         let _ = writeln!(out, "  {line}");
     }
+}
+
+/// Printed under a status table with a provisional deadline.
+pub const PROVISIONAL_NOTE: &str = "provisional: no holiday notice yet for a day this deadline \
+     depends on, so it is judged on the statutory holidays alone and may still move; \
+     `reportd check-config` says what to do\n";
+
+/// What `check-config` warns about: the years deadlines soon fall in (this
+/// year, and from November the next, whose notice is published then) that
+/// have no holiday notice yet.
+pub fn provisional_warnings(calendar: &Calendar, tz: Tz, now: DateTime<Utc>) -> Vec<String> {
+    let today = now.with_timezone(&tz).date_naive();
+    let mut years = vec![today.year()];
+    if today.month() >= 11 {
+        years.push(today.year() + 1);
+    }
+    let published =
+        official::last_published_year().map_or_else(|| "none".to_string(), |y| y.to_string());
+    years
+        .into_iter()
+        .filter_map(|year| match calendar.basis(year) {
+            YearBasis::Statutory => Some(format!(
+                "no holiday notice for {year} yet (the built-in tyme4rs has them up to \
+                 {published}): deadlines in {year} use the statutory holidays computed from the \
+                 lunar calendar, with no bridging or make-up working days, and are marked \
+                 provisional. When the State Council publishes it, run `cargo update -p tyme4rs` \
+                 and rebuild, or write config/calendar/cn-{year}.toml from the notice with \
+                 `official = true` and add it to the `calendar` list"
+            )),
+            YearBasis::Weekdays => Some(format!(
+                "no calendar covers {year}; its deadlines would use Monday to Friday. Add \
+                 config/calendar/cn-{year}.toml from the State Council's holiday notice with \
+                 `official = true`"
+            )),
+            YearBasis::Published | YearBasis::OfficialFile(_) => None,
+        })
+        .collect()
 }
 
 fn provisional_mark(deadline: &Deadline) -> &'static str {
