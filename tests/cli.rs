@@ -138,19 +138,18 @@ fn status_marks_the_december_2026_report_provisional_and_due_after_new_years_day
     );
 }
 
+/// `check-config` as of `now`, which must pass; its stderr (the warnings).
+fn check_config_at(config: &str, now: &str) -> String {
+    let out = reportd(&["--config", config, "check-config", "--now", now]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stderr)
+}
+
 #[test]
 fn check_config_warns_in_november_that_next_years_notice_is_missing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = config_in(dir.path());
-    let out = reportd(&[
-        "--config",
-        &config,
-        "check-config",
-        "--now",
-        "2026-11-30T12:00:00+08:00",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let err = text(&out.stderr);
+    let err = check_config_at(&config, "2026-11-30T12:00:00+08:00");
     assert!(
         err.contains(&format!(
             "warning: {config}: calendar: no holiday notice for 2027 yet"
@@ -161,19 +160,8 @@ fn check_config_warns_in_november_that_next_years_notice_is_missing() {
     assert!(err.contains("cargo update -p tyme4rs"), "{err}");
     assert!(err.contains("official = true"), "{err}");
 
-    let june = reportd(&[
-        "--config",
-        &config,
-        "check-config",
-        "--now",
-        "2026-06-01T12:00:00+08:00",
-    ]);
-    assert!(june.status.success(), "{}", text(&june.stderr));
-    assert!(
-        !text(&june.stderr).contains("warning"),
-        "{}",
-        text(&june.stderr)
-    );
+    let june = check_config_at(&config, "2026-06-01T12:00:00+08:00");
+    assert!(!june.contains("warning"), "{june}");
 }
 
 #[test]
@@ -197,19 +185,8 @@ fn check_config_stays_quiet_about_a_year_whose_notice_is_written_locally() {
         ),
     )
     .expect("rewrite config");
-    let out = reportd(&[
-        "--config",
-        &config,
-        "check-config",
-        "--now",
-        "2026-11-30T12:00:00+08:00",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        !text(&out.stderr).contains("warning"),
-        "{}",
-        text(&out.stderr)
-    );
+    let err = check_config_at(&config, "2026-11-30T12:00:00+08:00");
+    assert!(!err.contains("warning"), "{err}");
 }
 
 #[test]
