@@ -21,6 +21,8 @@ pub struct StatusRow {
     pub kind: &'static str,
     pub period: String,
     pub due: String,
+    /// The deadline may still move: no holiday notice for a day it depends on.
+    pub provisional: bool,
     pub status: &'static str,
     pub received: Option<String>,
     pub fine_fen: i64,
@@ -70,6 +72,7 @@ pub fn status_rows(
                     .unwrap_or_default(),
                 kind: v.deadline.period.kind().as_str(),
                 due: local(v.deadline.due, tz),
+                provisional: v.deadline.provisional,
                 status: v.status.as_str(),
                 received: v.report.as_ref().map(|r| local(r.received, tz)),
                 fine_fen: ledger::net_for(conn, &v.person, &period)?.0,
@@ -97,7 +100,11 @@ pub fn status_table(rows: &[StatusRow]) -> String {
             format!("{} {}", r.name, r.person),
             r.kind.to_string(),
             r.period.clone(),
-            due_short(&r.due),
+            if r.provisional {
+                format!("{} provisional", due_short(&r.due))
+            } else {
+                due_short(&r.due)
+            },
             r.status.to_string(),
             r.received
                 .as_deref()
