@@ -53,9 +53,12 @@ static CN_W: Pattern = LazyLock::new(|| {
 });
 // `48周` (checked in `week_matches`: not `5周年`, not `近3周`).
 static N_W: Pattern = LazyLock::new(|| compile(r"(?:^|[^0-9a-z.])([0-9]{1,2})周"));
-// `W48`, `w48`, `WK48`, `Week 48`.
-static W: Pattern =
-    LazyLock::new(|| compile(r"(?:^|[^a-z0-9])(?:week|wk|w)\s*[-_.#]?\s*([0-9]{1,2})(?:[^0-9]|$)"));
+// `W48`, `w48`, `WK48`, `Week 48`, `week rpt 48`, `week report #48`.
+static W: Pattern = LazyLock::new(|| {
+    compile(
+        r"(?:^|[^a-z0-9])(?:week|wk|w)(?:\s*(?:rpt|report))?\s*[-_.#]?\s*([0-9]{1,2})(?:[^0-9]|$)",
+    )
+});
 // Date ranges name their parts: start year, month, day (`sy`, `sm`, `sd`)
 // and end year, month, day (`ey`, `em`, `ed`); a month may be a word.
 //
@@ -733,6 +736,7 @@ mod tests {
             "Weekly recap: Nov 23-27",
             "张伟 销售周报 48周",
             "48周周报",
+            "week rpt 48",
         ] {
             assert_eq!(weekly(s, d), week(2026, 48), "{s}");
         }

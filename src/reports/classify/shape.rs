@@ -365,7 +365,11 @@ fn starts_a_name(hay: &str, words: &[Token], i: usize) -> bool {
         .next()
         .is_some_and(|c| matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}'));
     let word_follows = words.get(i + 1).is_some_and(|n| n.span.start == t.span.end);
-    han && !word_follows && skip_fillers(after).len() == after.len()
+    // A period's plan or meeting: `周计划与总结`, `月例会`.
+    let plan = ["计划", "安排", "目标", "例会"]
+        .iter()
+        .any(|p| after.starts_with(p));
+    han && !word_follows && !plan && skip_fillers(after).len() == after.len()
 }
 
 fn english_tokens(hay: &str) -> Vec<Token> {
@@ -749,6 +753,7 @@ mod tests {
         // A period word followed by its report word is still one.
         for (s, k) in [
             ("张伟周汇报", Kind::Weekly),
+            ("周计划与总结-张伟", Kind::Weekly),
             ("张伟 周汇总", Kind::Weekly),
             ("【商务一组】周工作小结-张伟", Kind::Weekly),
             ("宋旭娜 2025/06 月总结", Kind::Monthly),
