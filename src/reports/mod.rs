@@ -271,7 +271,7 @@ fn report_as_reply(
         return Ok((MessageClass::Ignored, reason, false));
     }
     let reason = format!(
-        "looks like the report of {person} for {period} written as a reply or forward, and \
+        "looks like the report of {person} for {period} written as a reply, and \
          {person} has no counting report for {period}: it does not count; ask for it to be sent \
          as a new email (or file it with `reportd excuse`)"
     );

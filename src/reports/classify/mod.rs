@@ -56,7 +56,7 @@ pub enum Class {
     Ignored {
         reason: String,
     },
-    /// A reporter's reply or forward, in a thread reportd holds, whose
+    /// A reporter's reply (not a forward), in a thread reportd holds, whose
     /// subject has a report's shape and names a period that has begun
     /// (`Re: 李娜 第48周周报` in last week's thread): no report, but when the
     /// person has no counting report for that period it may be the report
@@ -117,7 +117,7 @@ fn role_name(role: Role) -> &'static str {
 /// 3. anyone else who is not a rep or clerk is ignored;
 /// 4. a reporter's reply or forward (a reply or forward prefix) is no
 ///    report: flagged when it carries a report and answers nothing reportd
-///    holds, a `ReportAsReply` when it carries a report naming a period
+///    holds, a `ReportAsReply` when a reply carries a report naming a period
 ///    that has begun (the caller knows whether that period has a report),
 ///    else ignored;
 /// 5. a subject with the shape of a report is a `Report` of the kind its
@@ -245,8 +245,8 @@ fn answer(env: &Envelope, email: String, role: &str, known_report: &dyn Fn(&str)
 
 /// A reporter's reply or forward: not a report. When it carries a report
 /// and answers nothing reportd holds (the rep forwards to the assistant a
-/// report she never received), the assistant is told; when it carries a
-/// report naming a period that has begun, the caller checks that period.
+/// report she never received), the assistant is told; when a reply carries
+/// a report naming a period that has begun, the caller checks that period.
 fn reporters_reply(
     env: &Envelope,
     reading: Reading,
@@ -265,12 +265,16 @@ fn reporters_reply(
              nothing was counted; check that the report itself reached the supervisor in time",
             kind.as_str()
         )),
-        Reading::Report(kind) => match period_in_subject(&env.subject, kind, arrival_date) {
-            Some(period) if period.first_day() <= arrival_date => {
-                Class::ReportAsReply { person, period }
+        // A forward passes a report on; a reply may be one written in last
+        // week's thread.
+        Reading::Report(kind) if !is_forward(&env.subject) => {
+            match period_in_subject(&env.subject, kind, arrival_date) {
+                Some(period) if period.first_day() <= arrival_date => {
+                    Class::ReportAsReply { person, period }
+                }
+                _ => ignored(REASON_REPLY_OR_FORWARD),
             }
-            _ => ignored(REASON_REPLY_OR_FORWARD),
-        },
+        }
         _ => ignored(REASON_REPLY_OR_FORWARD),
     }
 }
@@ -539,8 +543,14 @@ mod tests {
                 }
             }
         );
-        // No period, a period not begun, or no report: nothing to check.
-        for subject in ["Re: 周报", "Re: 第49周周报", "Re: 客户拜访安排"] {
+        // No period, a period not begun, no report, or a forward: nothing
+        // to check.
+        for subject in [
+            "Re: 周报",
+            "Re: 第49周周报",
+            "Re: 客户拜访安排",
+            "Fw: 李娜 第48周周报",
+        ] {
             assert_eq!(
                 reply(subject),
                 ignored(REASON_REPLY_OR_FORWARD),
