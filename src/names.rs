@@ -129,14 +129,14 @@ pub fn report(p: Period, lang: Language) -> String {
 }
 
 /// A deadline: `11月14日（周六）22:00`; one at the end of a day (00:00 of
-/// the next) as that day, `11月2日（周一）当天` / `by the end of Mon 2 Nov`.
+/// the next) as that day, `11月2日（周一）当天` / `the end of Mon 2 Nov`.
 pub fn deadline(d: &Deadline, tz: Tz, lang: Language) -> String {
     let local = d.due.with_timezone(&tz);
     if local.hour() == 0 && local.minute() == 0 {
         let day_name = day(d.due_day(tz), lang);
         return match lang {
             Language::Zh => format!("{day_name}当天"),
-            Language::En => format!("by the end of {day_name}"),
+            Language::En => format!("the end of {day_name}"),
         };
     }
     time(d.due, tz, lang)
@@ -250,10 +250,7 @@ mod tests {
             due: local(2026, 11, 3, 0, 0),
         };
         assert_eq!(deadline(&monthly, TZ, Language::Zh), "11月2日（周一）当天");
-        assert_eq!(
-            deadline(&monthly, TZ, Language::En),
-            "by the end of Mon 2 Nov"
-        );
+        assert_eq!(deadline(&monthly, TZ, Language::En), "the end of Mon 2 Nov");
         let weekly = Deadline {
             period: w(46),
             due: local(2026, 11, 14, 22, 0),

@@ -16,9 +16,11 @@ use crate::calendar::Calendar;
 use crate::config::{Config, Language, Person};
 use crate::ledger;
 use crate::money::Fen;
+use crate::names;
 use crate::notify::compose::{
     self, Audience, Contact, DeadlineReminder, Digest, DigestGroup, DigestRow, Email, Escalation,
-    GroupStats, LateNotice, Misaddressed, PendingReply, ReplyReminder, ReplyState, Templates,
+    FineNotice, GroupStats, LateNotice, Misaddressed, PendingReply, ReplyReminder, ReplyState,
+    Templates,
 };
 use crate::notify::compose::{ExcuseConfirmation, ExcuseOutcome};
 use crate::notify::outbox::{self, Outgoing};
@@ -132,13 +134,20 @@ impl<'a> Planner<'a> {
         // Verdicts pile up from tracking_starts on; only recent deadlines can
         // still owe (or have held back) a reminder or a notice.
         let recent = now - Duration::days(RECENT);
+        let misaddressed: Vec<(String, Period)> =
+            reports::reports_since(conn, recent - Duration::days(RECENT), false)?
+                .into_iter()
+                .map(|r| (r.person, r.period))
+                .collect();
         for v in verdicts.iter().filter(|v| v.deadline.due > recent) {
             withdraw_stale(conn, v, now)?;
             queued += self.deadline_reminder(conn, v, now)?;
-            queued += self.late_notice(conn, v, now)?;
+            queued += self.late_notice(conn, v, &misaddressed, now)?;
+            queued += self.fine_notice(conn, v, now)?;
         }
         queued += self.misaddressed(conn, now)?;
         queued += self.excuse_confirmations(conn, now)?;
+        queued += self.cli_excuse_confirmations(conn, now)?;
         queued += self.reply_reminders(conn, now)?;
         for kind in [Kind::Weekly, Kind::Monthly] {
             queued += self.digests(conn, kind, now)?;
@@ -200,8 +209,19 @@ impl<'a> Planner<'a> {
         self.cfg.roster.assistants().next().map(Contact::from)
     }
 
-    fn local(&self, t: DateTime<Utc>) -> String {
-        compose::local_time(t, self.cfg.timezone)
+    /// An instant as `lang` says it (`11月23日（周一）09:10`).
+    fn local(&self, t: DateTime<Utc>, lang: Language) -> String {
+        names::time(t, self.cfg.timezone, lang)
+    }
+
+    /// A deadline as `lang` says it (`11月2日（周一）当天`).
+    fn due(&self, d: &Deadline, lang: Language) -> String {
+        names::deadline(d, self.cfg.timezone, lang)
+    }
+
+    /// The payroll month a fine for `d` is deducted in, as `lang` says it.
+    fn payroll_month(&self, d: &Deadline, lang: Language) -> String {
+        names::month(Month::containing(d.due_day(self.cfg.timezone)), lang)
     }
 
     fn quiet(&self, t: DateTime<Utc>) -> DateTime<Utc> {
@@ -262,19 +282,20 @@ impl<'a> Planner<'a> {
         let Some((person, supervisor)) = self.reporter(&v.person, now) else {
             return Ok(0);
         };
+        let lang = self.lang(person);
         let ctx = DeadlineReminder {
             person: Contact::from(person),
             supervisor: Contact::from(supervisor),
             assistant: self.assistant(),
             kind: v.deadline.period.kind(),
-            period: v.deadline.period.to_string(),
-            due: self.local(v.deadline.due),
+            period: names::period(v.deadline.period, lang),
+            due: self.due(&v.deadline, lang),
             fine: self.cfg.rules.fine,
         };
         let key = deadline_reminder_key(&person.email, v.deadline.period);
         let owed = Owed {
             key,
-            lang: self.lang(person),
+            lang,
             ctx: &ctx,
             to: vec![ctx.person.clone()],
             cc: vec![],
@@ -292,39 +313,50 @@ impl<'a> Planner<'a> {
         Some((person, supervisor))
     }
 
+    /// The late notice of a deadline that passed with nothing, unless the
+    /// report came but missed the supervisor: the misaddressed notice says
+    /// so instead, and names the fine.
     fn late_notice(
         &self,
         conn: &Connection,
         v: &Verdict,
+        misaddressed: &[(String, Period)],
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         if v.status != Status::Missing || v.deadline.due < now - Duration::days(CATCH_UP) {
             return Ok(0);
         }
+        if misaddressed
+            .iter()
+            .any(|(p, period)| *p == v.person && *period == v.deadline.period)
+        {
+            let why =
+                "replaced by the misaddressed notice: the report came but missed the supervisor";
+            let key = late_notice_key(&v.person, v.deadline.period);
+            outbox::cancel_unsent(conn, &key, why, now)?;
+            return Ok(0);
+        }
         let Some((person, supervisor)) = self.reporter(&v.person, now) else {
             return Ok(0);
         };
-        let period = v.deadline.period.to_string();
+        let lang = self.lang(person);
         let ctx = LateNotice {
             person: Contact::from(person),
             supervisor: Contact::from(supervisor),
             assistant: self.assistant(),
             kind: v.deadline.period.kind(),
-            period: period.clone(),
-            due: self.local(v.deadline.due),
+            period: names::period(v.deadline.period, lang),
+            due: self.due(&v.deadline, lang),
             fine: self.cfg.rules.fine,
-            fund_share: self
-                .cfg
-                .rules
-                .fine
-                .percent(self.cfg.rules.fund_share_percent),
-            excuse_subject: compose::excuse_subject(&period, &person.email),
+            fund_share: self.fund_share(self.cfg.rules.fine),
+            payroll_month: self.payroll_month(&v.deadline, lang),
+            excuse_subject: compose::excuse_subject(&v.deadline.period.to_string(), &person.email),
             waiver_words: self.cfg.notify.waiver_words.clone(),
         };
         let key = late_notice_key(&person.email, v.deadline.period);
         let owed = Owed {
             key: key.clone(),
-            lang: self.lang(person),
+            lang,
             ctx: &ctx,
             to: vec![ctx.person.clone()],
             cc: vec![ctx.supervisor.clone()],
@@ -336,6 +368,106 @@ impl<'a> Planner<'a> {
             // The supervisor may answer the notice to file a valid reason.
             let id = outbox::message_id_for(&key, &self.domain);
             commands::expect_answer(conn, &id, &person.email, v.deadline.period)?;
+        }
+        Ok(queued)
+    }
+
+    fn fund_share(&self, fine: Fen) -> Fen {
+        fine.percent(self.cfg.rules.fund_share_percent)
+    }
+
+    /// The fine notice of a report that arrived after its deadline, once
+    /// the fine is booked (and not waived).
+    fn fine_notice(
+        &self,
+        conn: &Connection,
+        v: &Verdict,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let Some(report) = v.report.as_ref().filter(|_| v.status == Status::Late) else {
+            return Ok(0);
+        };
+        if report.received < now - Duration::days(CATCH_UP) {
+            return Ok(0);
+        }
+        let fine = ledger::net_for(conn, &v.person, &v.deadline.period.to_string())?;
+        if fine <= Fen::ZERO {
+            return Ok(0);
+        }
+        let Some((person, supervisor)) = self.reporter(&v.person, now) else {
+            return Ok(0);
+        };
+        let lang = self.lang(person);
+        let subject = reports::subject_of(conn, report.id)?.unwrap_or_default();
+        let ctx = FineNotice {
+            person: Contact::from(person),
+            supervisor: Contact::from(supervisor),
+            kind: v.deadline.period.kind(),
+            period: names::period(v.deadline.period, lang),
+            due: self.due(&v.deadline, lang),
+            received: self.local(report.received, lang),
+            late_by: names::duration(report.received - v.deadline.due, lang),
+            fine,
+            fund_share: self.fund_share(fine),
+            payroll_month: self.payroll_month(&v.deadline, lang),
+            report_subject: subject,
+        };
+        let owed = Owed {
+            key: format!("fine-notice:{}:{}", person.email, v.deadline.period),
+            lang,
+            ctx: &ctx,
+            to: vec![ctx.person.clone()],
+            cc: vec![ctx.supervisor.clone()],
+            in_reply_to: report.message_id.clone(),
+            not_before: self.quiet(now),
+        };
+        self.queue(conn, owed, now)
+    }
+
+    /// A confirmation for each reason filed with `reportd excuse` (those
+    /// filed by email are confirmed by [`Self::excuse_confirmations`]).
+    fn cli_excuse_confirmations(
+        &self,
+        conn: &Connection,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let mut queued = 0;
+        for e in compliance::filed_without_email(conn, now - Duration::days(CATCH_UP))? {
+            let Some(filer) = self.person(&e.by) else {
+                continue;
+            };
+            let person = self.person(&e.person);
+            let lang = self.lang(filer);
+            let ctx = ExcuseConfirmation {
+                filer: Contact::from(filer),
+                person: person.map(Contact::from),
+                kind: Some(e.period.kind()),
+                period: Some(names::period(e.period, lang)),
+                reason: e.reason.clone(),
+                request_subject: String::new(),
+                by_email: false,
+                received: self.local(e.at, lang),
+                outcome: ExcuseOutcome::Accepted {
+                    waived: ledger::waived(conn, &e.person, &e.period.to_string())?,
+                },
+                example_subject: compose::excuse_subject(&e.period.to_string(), &e.person),
+            };
+            let cc = ctx
+                .person
+                .iter()
+                .filter(|p| p.email != filer.email)
+                .cloned()
+                .collect();
+            let owed = Owed {
+                key: format!("excuse-confirmation:excuse:{}", e.id),
+                lang,
+                ctx: &ctx,
+                to: vec![ctx.filer.clone()],
+                cc,
+                in_reply_to: None,
+                not_before: self.quiet(now),
+            };
+            queued += self.queue(conn, owed, now)?;
         }
         Ok(queued)
     }
@@ -362,14 +494,16 @@ impl<'a> Planner<'a> {
                 Some(why) => ExcuseOutcome::Refused { why },
             };
             let accepted = c.why.is_none();
+            let lang = self.lang(filer);
             let ctx = ExcuseConfirmation {
                 filer: Contact::from(filer),
                 person: person.map(Contact::from),
                 kind: c.period.map(|p| p.kind()),
-                period: c.period.map(|p| p.to_string()),
+                period: c.period.map(|p| names::period(p, lang)),
                 reason: c.reason.clone(),
                 request_subject: c.subject.clone(),
-                received: self.local(c.received),
+                by_email: true,
+                received: self.local(c.received, lang),
                 outcome,
                 example_subject: compose::excuse_subject(
                     &c.period
@@ -383,7 +517,7 @@ impl<'a> Planner<'a> {
             };
             let owed = Owed {
                 key: format!("excuse-confirmation:{}", c.message),
-                lang: self.lang(filer),
+                lang,
                 ctx: &ctx,
                 to: vec![ctx.filer.clone()],
                 cc,
@@ -411,21 +545,24 @@ impl<'a> Planner<'a> {
                         .collect()
                 })
                 .unwrap_or_default();
+            let lang = self.lang(person);
+            let fine = ledger::net_for(conn, &person.email, &r.period.to_string())?;
             let ctx = Misaddressed {
                 person: Contact::from(person),
                 supervisor: Contact::from(supervisor),
                 assistant: self.assistant(),
                 kind: r.period.kind(),
-                period: r.period.to_string(),
-                due: due.map(|d| self.local(d.due)).unwrap_or_default(),
+                period: names::period(r.period, lang),
+                due: due.map(|d| self.due(&d, lang)).unwrap_or_default(),
                 deadline_passed: due.is_some_and(|d| d.due <= now),
                 report_subject: r.subject.clone(),
-                received: self.local(r.received),
+                received: self.local(r.received, lang),
                 sent_to,
+                fine: (fine > Fen::ZERO).then_some(fine),
             };
             let owed = Owed {
                 key: format!("misaddressed:{}", r.id),
-                lang: self.lang(person),
+                lang,
                 ctx: &ctx,
                 to: vec![ctx.person.clone()],
                 cc: vec![],
@@ -437,152 +574,153 @@ impl<'a> Planner<'a> {
         Ok(queued)
     }
 
-    /// The newest reply reminder (or the escalation) each unanswered report
-    /// is owed, threaded under the report.
+    /// One reply reminder a working day per supervisor, listing every
+    /// report still waiting for their reply (oldest first), once at least
+    /// one of them is past the reply time; and, once a report has had its
+    /// reminders, one escalation a working day to each manager listing the
+    /// supervisor's whole backlog. None on a day off, none in quiet hours.
     fn reply_reminders(&self, conn: &Connection, now: DateTime<Utc>) -> Result<usize, NotifyError> {
-        let schedule = &self.cfg.notify.schedule;
-        let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
+        let tz = self.cfg.timezone;
+        let today = now.with_timezone(&tz).date_naive();
+        let working =
+            self.calendar.is_working_day(today) && !self.cfg.notify.schedule.is_quiet(now, tz);
+        let waiting: Vec<ReportInfo> =
+            reports::reports_since(conn, now - Duration::days(RECENT), true)?
+                .into_iter()
+                .filter(|r| r.replied_at.is_none())
+                .collect();
         let mut queued = 0;
-        for r in reports::reports_since(conn, now - Duration::days(RECENT), true)? {
-            if r.replied_at.is_some() {
-                self.withdraw_reply_reminders(conn, &r, now)?;
+        for supervisor in self.supervisors() {
+            let backlog: Vec<(&ReportInfo, u32)> = waiting
+                .iter()
+                .filter(|r| {
+                    self.person(&r.person)
+                        .and_then(|p| self.cfg.roster.supervisor_of(p))
+                        .is_some_and(|s| s.email == supervisor.email)
+                })
+                .map(|r| (r, self.reminders_due(r, now)))
+                .collect();
+            let key = reply_reminder_key(&supervisor.email, today);
+            if !backlog.iter().any(|(_, n)| *n > 0) {
+                let why = "no longer owed: the supervisor replied";
+                outbox::cancel_unsent(conn, &key, why, now)?;
                 continue;
             }
-            let Some(person) = self.person(&r.person) else {
+            if !working || !self.active(supervisor, now) {
                 continue;
-            };
-            let Some(supervisor) = self
-                .cfg
-                .roster
-                .supervisor_of(person)
-                .filter(|s| self.active(s, now))
-            else {
-                continue;
-            };
-            let steps = schedule.reply_reminders + 1;
-            let Some(n) = (1..=steps).rev().find(|&n| {
-                schedule.reply_reminder(r.received, n, within, self.calendar, self.cfg.timezone)
-                    <= now
-            }) else {
-                continue;
-            };
-            queued += if n == steps {
-                self.escalation(conn, &r, person, supervisor, now)?
-            } else {
-                self.reply_reminder(conn, &r, person, supervisor, n, now)?
-            };
+            }
+            queued += self.reply_reminder(conn, supervisor, &backlog, key, now)?;
+            let last = self.cfg.notify.schedule.reply_reminders;
+            if backlog.iter().any(|(_, n)| *n > last) {
+                queued += self.escalation(conn, supervisor, &backlog, today, now)?;
+            }
         }
         Ok(queued)
     }
 
-    /// A reply came in while a reminder or escalation was held back.
-    fn withdraw_reply_reminders(
-        &self,
-        conn: &Connection,
-        r: &ReportInfo,
-        now: DateTime<Utc>,
-    ) -> Result<(), NotifyError> {
-        let why = "no longer owed: the supervisor replied";
-        for n in 1..=self.cfg.notify.schedule.reply_reminders {
-            outbox::cancel_unsent(conn, &format!("reply-reminder:{}:{n}", r.id), why, now)?;
-        }
-        for manager in self.cfg.roster.managers() {
-            outbox::cancel_unsent(
-                conn,
-                &format!("escalation:{}:{}", r.id, manager.email),
-                why,
-                now,
-            )?;
-        }
-        Ok(())
+    /// How many reply reminder times (the first after `reply_within_hours`,
+    /// then one each working day) have come for `r` by `now`.
+    fn reminders_due(&self, r: &ReportInfo, now: DateTime<Utc>) -> u32 {
+        let schedule = &self.cfg.notify.schedule;
+        let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
+        let steps = schedule.reply_reminders + 1;
+        (1..=steps)
+            .rev()
+            .find(|&n| {
+                schedule.reply_reminder(r.received, n, within, self.calendar, self.cfg.timezone)
+                    <= now
+            })
+            .unwrap_or(0)
     }
 
     fn pending_reply(
         &self,
         r: &ReportInfo,
         reminders_sent: u32,
+        lang: Language,
         now: DateTime<Utc>,
     ) -> Option<PendingReply> {
         let person = self.person(&r.person)?;
+        let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
         Some(PendingReply {
             person: Contact::from(person),
             kind: r.period.kind(),
-            period: r.period.to_string(),
+            period: names::period(r.period, lang),
             report_subject: r.subject.clone(),
-            received: self.local(r.received),
+            received: self.local(r.received, lang),
             hours_waiting: (now - r.received).num_hours(),
+            waiting: names::waited(now - r.received, lang),
+            overdue: now - r.received >= within,
             reminders_sent,
+            message_id: r.message_id.clone(),
+            reply_subject: compose::reply_subject(&r.subject),
         })
     }
 
     fn reply_reminder(
         &self,
         conn: &Connection,
-        r: &ReportInfo,
-        person: &Person,
         supervisor: &Person,
-        n: u32,
+        backlog: &[(&ReportInfo, u32)],
+        key: String,
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
-        let key = format!("reply-reminder:{}:{n}", r.id);
+        let lang = self.lang(supervisor);
+        let last = self.cfg.notify.schedule.reply_reminders;
+        let reports: Vec<PendingReply> = backlog
+            .iter()
+            .filter_map(|(r, n)| self.pending_reply(r, *n, lang, now))
+            .collect();
         let ctx = ReplyReminder {
             supervisor: Contact::from(supervisor),
-            person: Contact::from(person),
-            kind: r.period.kind(),
-            period: r.period.to_string(),
-            report_subject: r.subject.clone(),
-            received: self.local(r.received),
-            hours_waiting: (now - r.received).num_hours(),
+            assistant: self.assistant(),
             reply_within_hours: self.cfg.rules.reply_within_hours,
-            reminder_number: n,
-            final_reminder: n == self.cfg.notify.schedule.reply_reminders,
+            overdue: reports.iter().filter(|r| r.overdue).count(),
+            final_reminder: backlog.iter().any(|(_, n)| *n >= last),
             manager: self.cfg.roster.managers().next().map(Contact::from),
+            reports,
         };
         let owed = Owed {
-            key: key.clone(),
-            lang: self.lang(supervisor),
+            key,
+            lang,
             ctx: &ctx,
             to: vec![ctx.supervisor.clone()],
             cc: vec![],
-            in_reply_to: r.message_id.clone(),
-            not_before: self.quiet(now),
+            in_reply_to: None,
+            not_before: now,
         };
-        let queued = self.queue(conn, owed, now)?;
-        if queued > 0 {
-            // A supervisor answering the reminder answers the report.
-            reports::add_to_thread(conn, &outbox::message_id_for(&key, &self.domain), r.id)?;
-        }
-        Ok(queued)
+        self.queue(conn, owed, now)
     }
 
     fn escalation(
         &self,
         conn: &Connection,
-        r: &ReportInfo,
-        _person: &Person,
         supervisor: &Person,
+        backlog: &[(&ReportInfo, u32)],
+        today: chrono::NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         let mut queued = 0;
-        let reminders = self.cfg.notify.schedule.reply_reminders;
-        let Some(pending) = self.pending_reply(r, reminders, now) else {
-            return Ok(0);
-        };
         for manager in self.cfg.roster.managers().filter(|m| self.active(m, now)) {
+            let lang = self.lang(manager);
+            let reports: Vec<PendingReply> = backlog
+                .iter()
+                .filter_map(|(r, n)| self.pending_reply(r, *n, lang, now))
+                .collect();
             let ctx = Escalation {
                 manager: Contact::from(manager),
                 supervisor: Contact::from(supervisor),
                 reply_within_hours: self.cfg.rules.reply_within_hours,
-                reports: vec![pending.clone()],
+                reports,
             };
             let owed = Owed {
-                key: format!("escalation:{}:{}", r.id, manager.email),
-                lang: self.lang(manager),
+                key: format!("escalation:{}:{}:{today}", supervisor.email, manager.email),
+                lang,
                 ctx: &ctx,
                 to: vec![ctx.manager.clone()],
                 cc: vec![ctx.supervisor.clone()],
-                in_reply_to: r.message_id.clone(),
-                not_before: self.quiet(now),
+                in_reply_to: None,
+                not_before: now,
             };
             queued += self.queue(conn, owed, now)?;
         }
@@ -625,19 +763,33 @@ impl<'a> Planner<'a> {
             .notify
             .schedule
             .digest(&deadline, self.calendar, self.cfg.timezone);
-        let mut groups = Vec::new();
-        for supervisor in self.supervisors() {
-            let group = self.group(
-                conn,
-                supervisor,
-                deadline.period,
-                &periods,
-                &history_verdicts,
-                &awaiting,
-                now,
-            )?;
-            groups.push((supervisor, group));
+        // Each group once per language its readers read: the rows name
+        // times and durations in the reader's words.
+        let mut by_lang: Vec<(Language, Vec<(&Person, DigestGroup)>)> = Vec::new();
+        for lang in [Language::Zh, Language::En] {
+            let mut groups = Vec::new();
+            for supervisor in self.supervisors() {
+                let group = self.group(
+                    conn,
+                    supervisor,
+                    deadline.period,
+                    &periods,
+                    &history_verdicts,
+                    &awaiting,
+                    lang,
+                    now,
+                )?;
+                groups.push((supervisor, group));
+            }
+            by_lang.push((lang, groups));
         }
+        let groups_in = |lang: Language| {
+            by_lang
+                .iter()
+                .find(|(l, _)| *l == lang)
+                .map(|(_, g)| g.as_slice())
+                .unwrap_or_default()
+        };
         let history_names: Vec<String> = periods.iter().map(Period::to_string).collect();
         let digest = DigestPlan {
             kind,
@@ -646,7 +798,13 @@ impl<'a> Planner<'a> {
             history: history_names,
         };
         let mut queued = 0;
-        for (supervisor, group) in &groups {
+        for supervisor in self.supervisors() {
+            let Some((_, group)) = groups_in(self.lang(supervisor))
+                .iter()
+                .find(|(s, _)| s.email == supervisor.email)
+            else {
+                continue;
+            };
             queued += self.queue_digest(
                 conn,
                 &digest,
@@ -657,7 +815,7 @@ impl<'a> Planner<'a> {
             )?;
         }
         for manager in self.cfg.roster.managers() {
-            let all = groups
+            let all = groups_in(self.lang(manager))
                 .iter()
                 .map(|(s, g)| {
                     g.clone()
@@ -683,19 +841,20 @@ impl<'a> Planner<'a> {
             return Ok(0);
         }
         let period = plan.deadline.period;
+        let lang = self.lang(recipient);
         let digest = Digest::new(
             Contact::from(recipient),
             audience,
             plan.kind,
-            period.to_string(),
-            self.local(plan.deadline.due),
+            names::period(period, lang),
+            self.due(&plan.deadline, lang),
             plan.history.clone(),
             groups,
         );
-        let digest = self.mark_late(digest, plan.at, now);
+        let digest = self.mark_late(digest, plan.at, lang, now);
         let owed = Owed {
             key: digest_key(audience, plan.kind, &recipient.email, period),
-            lang: self.lang(recipient),
+            lang,
             ctx: &digest,
             to: vec![digest.recipient.clone()],
             cc: vec![],
@@ -706,9 +865,15 @@ impl<'a> Planner<'a> {
     }
 
     /// A digest queued more than an hour after its time went out late.
-    fn mark_late(&self, digest: Digest, at: DateTime<Utc>, now: DateTime<Utc>) -> Digest {
+    fn mark_late(
+        &self,
+        digest: Digest,
+        at: DateTime<Utc>,
+        lang: Language,
+        now: DateTime<Utc>,
+    ) -> Digest {
         if now - at > Duration::hours(1) {
-            digest.sent_late(self.local(at))
+            digest.sent_late(self.local(at, lang))
         } else {
             digest
         }
@@ -755,6 +920,7 @@ impl<'a> Planner<'a> {
         periods: &[Period],
         verdicts: &[Verdict],
         awaiting: &[ReportInfo],
+        lang: Language,
         now: DateTime<Utc>,
     ) -> Result<DigestGroup, NotifyError> {
         let within = i64::from(self.cfg.rules.reply_within_hours);
@@ -772,13 +938,15 @@ impl<'a> Planner<'a> {
                 None => ReplyState::NoReport,
                 Some(r) => match r.replied_at {
                     Some(at) => ReplyState::Replied {
-                        at: self.local(at),
+                        at: self.local(at, lang),
                         after_hours: (at - r.received).num_hours(),
+                        after: names::duration(at - r.received, lang),
                     },
                     None => {
                         let hours = (now - r.received).num_hours();
                         ReplyState::Awaiting {
                             hours,
+                            waited: names::waited(now - r.received, lang),
                             overdue: hours >= within,
                         }
                     }
@@ -796,12 +964,17 @@ impl<'a> Planner<'a> {
             rows.push(DigestRow {
                 person: Contact::from(*p),
                 status: v.status,
-                received: v.report.as_ref().map(|r| self.local(r.received)),
+                received: v.report.as_ref().map(|r| self.local(r.received, lang)),
                 minutes_late: v
                     .report
                     .as_ref()
                     .filter(|_| v.status == Status::Late)
                     .map(|r| (r.received - v.deadline.due).num_minutes()),
+                late_by: v
+                    .report
+                    .as_ref()
+                    .filter(|_| v.status == Status::Late)
+                    .map(|r| names::duration(r.received - v.deadline.due, lang)),
                 fine: (fine != Fen::ZERO).then_some(fine),
                 excuse_reason: v.excuse.as_ref().map(|e| e.reason.clone()),
                 reply,
@@ -811,7 +984,7 @@ impl<'a> Planner<'a> {
         let pending = awaiting
             .iter()
             .filter(|r| r.replied_at.is_none() && members.iter().any(|m| m.email == r.person))
-            .filter_map(|r| self.pending_reply(r, 0, now))
+            .filter_map(|r| self.pending_reply(r, 0, lang, now))
             .collect();
         let name = members
             .iter()
@@ -885,6 +1058,11 @@ fn withdraw_stale(conn: &Connection, v: &Verdict, now: DateTime<Utc>) -> Result<
         outbox::cancel_unsent(conn, &late_notice_key(person, period), why, now)?;
     }
     Ok(())
+}
+
+/// The idempotency key of a supervisor's reply reminder on `day`.
+fn reply_reminder_key(supervisor: &str, day: chrono::NaiveDate) -> String {
+    format!("reply-reminder:{supervisor}:{day}")
 }
 
 fn deadline_reminder_key(person: &str, period: Period) -> String {
