@@ -242,6 +242,37 @@ impl Default for NotifyConfig {
     }
 }
 
+/// The `[archive]` section: where monthly compliance archives are kept and
+/// how large a zip may be to go out as an attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveConfig {
+    /// Where `reportd archive` keeps its zips (created 0700).
+    pub dir: PathBuf,
+    /// A zip of at most this many MiB is attached to the archive email;
+    /// a larger one is named by its path instead. 0: never attach.
+    pub max_attachment_mb: u32,
+}
+
+/// The attachment limit when `max_attachment_mb` is omitted: 10 MiB, which
+/// base64 makes about 13.5 MB of email, under most servers' limits.
+pub const DEFAULT_MAX_ATTACHMENT_MB: u32 = 10;
+
+impl ArchiveConfig {
+    /// The defaults for a database at `database`: `archive/` beside it.
+    pub fn beside(database: &Path) -> ArchiveConfig {
+        let parent = database.parent().unwrap_or(Path::new(""));
+        ArchiveConfig {
+            dir: parent.join("archive"),
+            max_attachment_mb: DEFAULT_MAX_ATTACHMENT_MB,
+        }
+    }
+
+    /// The attachment limit in bytes.
+    pub fn max_attachment_bytes(&self) -> u64 {
+        u64::from(self.max_attachment_mb) * 1024 * 1024
+    }
+}
+
 /// `[limits]`: what reportd reads of hostile or oversized mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -282,6 +313,7 @@ pub struct Config {
     pub rules: Rules,
     pub keywords: Keywords,
     pub notify: NotifyConfig,
+    pub archive: ArchiveConfig,
     pub limits: Limits,
     pub roster: Roster,
     /// The `[payroll]` section (defaults when absent).
@@ -1080,6 +1112,7 @@ const ROOT_KEYS: &[&str] = &[
     "rules",
     "notify",
     "keywords",
+    "archive",
     "limits",
     "person",
     "payroll",
@@ -1125,6 +1158,7 @@ const RULES_KEYS: &[&str] = &[
     "reply_within_hours",
 ];
 const KEYWORDS_KEYS: &[&str] = &["weekly", "monthly", "exclude", "reply_prefixes"];
+const ARCHIVE_KEYS: &[&str] = &["archive_dir", "max_attachment_mb"];
 const PERSON_KEYS: &[&str] = &[
     "name",
     "email",
@@ -1236,6 +1270,7 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         Some(sec) => parse_notify(ctx, &sec),
         None => NotifyConfig::default(),
     };
+    let archive_section = opt_table(ctx, &root, "archive");
     let limits = match opt_table(ctx, &root, "limits") {
         Some(sec) => parse_limits(ctx, &sec),
         None => Limits::default(),
@@ -1247,10 +1282,15 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
     };
     let payroll = payroll::parse(ctx, &root, &roster, notify.schedule.digest_time);
 
+    let database = database?;
+    let archive = match archive_section {
+        Some(sec) => parse_archive(ctx, &sec, &database),
+        None => ArchiveConfig::beside(&database),
+    };
     Some(Config {
         path: ctx.file.to_path_buf(),
         timezone,
-        database: database?,
+        database,
         tracking_starts: tracking_starts?.v,
         calendar: calendar?,
         language,
@@ -1259,10 +1299,38 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         rules,
         keywords,
         notify,
+        archive,
         limits,
         roster,
         payroll,
     })
+}
+
+/// `[archive]`: both keys optional; the directory defaults to `archive/`
+/// beside the database.
+fn parse_archive(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>, database: &Path) -> ArchiveConfig {
+    check_keys(ctx, sec, ARCHIVE_KEYS);
+    let mut archive = ArchiveConfig::beside(database);
+    if let Some(dir) = opt_str(
+        ctx,
+        sec,
+        "archive_dir",
+        r#"archive_dir = "/var/lib/reportd/archive""#,
+    ) {
+        archive.dir = PathBuf::from(dir.v.trim());
+    }
+    if let Some(mb) = opt_int_in(
+        ctx,
+        sec,
+        "max_attachment_mb",
+        0..=1024,
+        "it is a size in MiB from 0 (never attach) to 1024",
+        "max_attachment_mb = 10",
+    ) && let Ok(mb) = u32::try_from(mb.v)
+    {
+        archive.max_attachment_mb = mb;
+    }
+    archive
 }
 
 fn parse_limits(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Limits {
@@ -1889,6 +1957,7 @@ role = "assistant"
         assert_eq!(boss.group.as_deref(), Some("商务一组"));
         let rep = c.roster.by_email("ZhangWei@example.com").unwrap();
         assert_eq!(c.roster.supervisor_of(rep).unwrap().name, "王芳");
+        assert_eq!(c.roster.group_of(rep), Some("商务一组"), "the supervisor's");
         assert_eq!(c.roster.assistants().count(), 1);
         assert_eq!(c.roster.reporters().count(), 1);
     }
@@ -1921,6 +1990,10 @@ role = "assistant"
         // The example spells out the defaults.
         assert_eq!(c.rules, Rules::default());
         assert_eq!(c.keywords, Keywords::default());
+        assert_eq!(
+            c.archive,
+            ArchiveConfig::beside(Path::new("var/reportd.sqlite3"))
+        );
         // And it loads from disk the same way.
         Config::load(Path::new("config/reportd.example.toml")).unwrap_or_else(|e| panic!("{e}"));
     }
@@ -2183,6 +2256,43 @@ role = "assistant"
         );
         let all = issues(&format!("{MINIMAL}\n[rules]\nfine_yuan = -5\n"));
         issue(&all, "rules.fine_yuan");
+    }
+
+    #[test]
+    fn archive_defaults_to_a_folder_beside_the_database_with_10_mib_attachments() {
+        let c = parse(MINIMAL).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.archive.dir, PathBuf::from("var/archive"));
+        assert_eq!(c.archive.max_attachment_mb, 10);
+        assert_eq!(c.archive.max_attachment_bytes(), 10 * 1024 * 1024);
+        let text = format!(
+            "{MINIMAL}\n[archive]\narchive_dir = \"/srv/archive\"\nmax_attachment_mb = 0\n"
+        );
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.archive.dir, PathBuf::from("/srv/archive"));
+        assert_eq!(c.archive.max_attachment_bytes(), 0, "0: never attach");
+    }
+
+    #[test]
+    fn archive_mistakes_name_the_key_and_line() {
+        let text = format!(
+            "{MINIMAL}\n[archive]\narchive_dir = \"\"\nmax_attachment_mb = 2048\nmax_attachment = 5\n"
+        );
+        let all = issues(&text);
+        assert_eq!(all.len(), 3, "{all:#?}");
+        let dir = issue(&all, "archive.archive_dir");
+        assert_eq!(dir.line, line_of(&text, "archive_dir"));
+        assert!(dir.message.contains("is empty"), "{}", dir.message);
+        let mb = issue(&all, "archive.max_attachment_mb");
+        assert_eq!(mb.line, line_of(&text, "max_attachment_mb = 2048"));
+        assert!(mb.message.contains("1024"), "{}", mb.message);
+        let unknown = issue(&all, "archive.max_attachment");
+        assert_eq!(unknown.line, line_of(&text, "max_attachment = 5"));
+        assert!(
+            unknown.message.contains("max_attachment_mb"),
+            "{}",
+            unknown.message
+        );
+        assert!(all.iter().all(|i| i.file == Path::new(FILE)));
     }
 
     #[test]

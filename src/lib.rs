@@ -2,6 +2,7 @@
 //! reports against their deadlines on the Chinese working-day calendar, and
 //! keeps an append-only ledger of fines.
 
+pub mod archive;
 pub mod calendar;
 pub mod cli;
 pub mod clock;

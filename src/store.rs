@@ -283,6 +283,33 @@ CREATE TABLE skipped_fetches (
 ) STRICT;
 "#,
     ),
+    M::up(
+        r#"
+-- archive::issue: every monthly archive emailed (the first issue and each
+-- marked re-issue); rows are only ever inserted, for a sent archive is
+-- never changed.
+CREATE TABLE archives (
+    id              INTEGER PRIMARY KEY,
+    month           TEXT NOT NULL CHECK (month GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]'),
+    issue           INTEGER NOT NULL CHECK (issue >= 0),
+    path            TEXT NOT NULL,
+    zip_sha256      TEXT NOT NULL CHECK (length(zip_sha256) = 64),
+    manifest_sha256 TEXT NOT NULL CHECK (length(manifest_sha256) = 64),
+    bytes           INTEGER NOT NULL CHECK (bytes > 0),
+    attached        INTEGER NOT NULL CHECK (attached IN (0, 1)),
+    outbox_key      TEXT NOT NULL UNIQUE,
+    created_at      TEXT NOT NULL,
+    -- what the email said of the month (archive::Summary), to render it
+    -- again without rebuilding
+    summary         TEXT NOT NULL CHECK (json_valid(summary)),
+    UNIQUE (month, issue)
+) STRICT;
+CREATE TRIGGER archives_rows_are_never_updated BEFORE UPDATE ON archives
+BEGIN SELECT RAISE(ABORT, 'a sent archive is never changed: send a re-issue instead'); END;
+CREATE TRIGGER archives_rows_are_never_deleted BEFORE DELETE ON archives
+BEGIN SELECT RAISE(ABORT, 'a sent archive is never deleted: send a re-issue instead'); END;
+"#,
+    ),
 ];
 
 /// How long a statement waits for another connection's write transaction

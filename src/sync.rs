@@ -14,6 +14,7 @@ use crate::mail::inbox::FetchReport;
 use crate::mail::maildir::{MaildirError, MaildirSource};
 use crate::notify::compose::{ComposeError, Digest, Email, Templates};
 use crate::notify::outbox::{self, DeliveryStats, OutboxError, Sender};
+use crate::archive::close::ArchiveClose;
 use crate::notify::plan::{MonthlyClose, NotifyError, Planner};
 use crate::payroll::by_email::{self, ByEmailError};
 use crate::payroll::close::PayrollClose;
@@ -88,7 +89,8 @@ pub struct Engine {
     pub cfg: Config,
     pub calendar: Calendar,
     pub templates: Templates,
-    /// The emails owed when a month closes (the payroll summary).
+    /// The emails owed when a month closes (the payroll summary, the
+    /// compliance archive).
     pub closes: Vec<Box<dyn MonthlyClose>>,
 }
 
@@ -98,7 +100,7 @@ impl Engine {
             cfg,
             calendar,
             templates: Templates::new()?,
-            closes: vec![Box::new(PayrollClose)],
+            closes: vec![Box::new(PayrollClose), Box::new(ArchiveClose)],
         })
     }
 

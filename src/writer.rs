@@ -2,7 +2,7 @@
 //! exclusive OS lock on a file next to the database (`<database>.lock`,
 //! holding the pid); a second one is refused at once instead of racing the
 //! first through intake and judgement. Short writes (`excuse`, `outbox
-//! --retry`) and readers take no lock: SQLite serialises their transactions
+//! --retry`, `archive --send`) and readers take no lock: SQLite serialises their transactions
 //! with the daemon's, and WAL lets readers read beside it.
 //!
 //! The lock is `flock(2)` (through `std::fs::File::try_lock`): the kernel

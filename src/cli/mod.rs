@@ -1,6 +1,7 @@
 //! The command line: parsing arguments and wiring the modules together for
 //! each command. No rule lives here.
 
+mod archive;
 mod board;
 pub mod calendar;
 pub mod output;
@@ -118,6 +119,30 @@ pub enum Command {
         #[arg(long)]
         month: Option<String>,
     },
+    /// Build a month's compliance archive: a zip of every report and reply
+    /// received that month (.eml), the filing register (CSV, XLSX),
+    /// index.html and MANIFEST.sha256. `archive verify FILE.zip` checks one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Archive {
+        #[command(subcommand)]
+        action: Option<archive::ArchiveAction>,
+        /// The month (YYYY-MM) whose mail to archive.
+        #[arg(long)]
+        month: Option<crate::archive::Month>,
+        /// Write the zip into this directory instead of `[archive]
+        /// archive_dir`.
+        #[arg(long, value_name = "DIR", conflicts_with = "send")]
+        out: Option<PathBuf>,
+        /// Keep the zip under archive_dir and email it to the assistant
+        /// through the outbox, once; after a change to the month, a marked
+        /// re-issue (重发/re-issue).
+        #[arg(long)]
+        send: bool,
+        /// Judge as of this instant (RFC 3339) instead of the clock; with
+        /// --send at most 5 minutes ahead of it.
+        #[arg(long)]
+        now: Option<DateTime<chrono::FixedOffset>>,
+    },
     /// A month's sales (业绩) for payroll.
     Sales {
         #[command(subcommand)]
@@ -179,6 +204,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::CheckConfig => return Ok(check_config(&cli.config)),
         Command::Demo { dir } => return crate::demo::run(dir).await.map(|()| ExitCode::SUCCESS),
+        Command::Archive {
+            action: Some(archive::ArchiveAction::Verify { file, expect }),
+            ..
+        } => return Ok(archive::verify(&file, expect.as_deref())),
         _ => {}
     }
     let engine = load_engine(&cli.config)?;
@@ -197,10 +226,22 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             now,
         } => excuse(&engine, &person, period, &reason, &by, now),
         Command::Calendar { month } => calendar_cmd(&engine, month.as_deref()),
+        Command::Archive {
+            action: None,
+            month,
+            out,
+            send,
+            now,
+        } => match month {
+            Some(month) => archive::build(&engine, month, out, send, now).await,
+            None => bail!(
+                "which month? write `reportd archive --month YYYY-MM` (or `reportd archive verify FILE.zip`)"
+            ),
+        },
         Command::Sales { action } => payroll::sales(&engine, action),
         Command::Payroll(args) => payroll::payroll(&engine, args).await,
         Command::Fund { action } => payroll::fund_spend(&engine, action),
-        Command::CheckConfig | Command::Demo { .. } => Ok(()),
+        Command::CheckConfig | Command::Demo { .. } | Command::Archive { .. } => Ok(()),
     };
     done.map(|()| ExitCode::SUCCESS)
 }
@@ -367,13 +408,18 @@ async fn sync_once(
     ))?;
     let sender = engine.sender()?;
     let delivered = engine.deliver(sender.as_ref(), conn, now).await?;
-    output::println(&match delivered {
+    output::println(&delivery_line(delivered.as_ref()))
+}
+
+/// What a delivery after a command did, in one line.
+fn delivery_line(delivered: Option<&outbox::DeliveryStats>) -> String {
+    match delivered {
         Some(d) => format!(
             "outbox: sent {}, to retry {}, failed {}",
             d.sent, d.deferred, d.failed
         ),
         None => "outbox: no [smtp] section, nothing sent".to_string(),
-    })
+    }
 }
 
 fn calendar_view(year: i32, month: u32, calendar: &Calendar, cfg: &Config) -> String {

@@ -116,6 +116,15 @@ impl Roster {
         person.supervisor.as_deref().and_then(|s| self.by_email(s))
     }
 
+    /// The group a person belongs to: their own `group`, else their
+    /// supervisor's (a rep's group is often written only on the supervisor).
+    pub fn group_of<'a>(&'a self, person: &'a Person) -> Option<&'a str> {
+        person
+            .group
+            .as_deref()
+            .or_else(|| self.supervisor_of(person).and_then(|s| s.group.as_deref()))
+    }
+
     pub fn managers(&self) -> impl Iterator<Item = &Person> {
         self.people.iter().filter(|p| p.role == Role::Manager)
     }

@@ -5,6 +5,7 @@
 pub mod classify;
 pub mod commands;
 pub mod compliance;
+pub mod filed;
 
 use std::collections::{HashMap, HashSet};
 

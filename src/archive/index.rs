@@ -1,0 +1,183 @@
+//! `index.html`: the page inside the archive that lists the register and
+//! links every file, and the tera templates of the archive (that page and
+//! the archive email), compiled into the binary. Templates named `*.html`
+//! are HTML-escaped by tera, so a subject or a reason can never inject
+//! markup.
+
+use serde::Serialize;
+use tera::Tera;
+
+use crate::config::Language;
+
+use super::manifest;
+use super::sheets::{self, Cells};
+use super::{ArchiveError, Month, Summary};
+
+pub const FILE_NAME: &str = "index.html";
+
+/// `(name, text)` of every template the archive uses: its own, and the
+/// shared email layout they extend.
+macro_rules! embed {
+    ($root:literal: $($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!($root, $name)))),*]
+    };
+}
+
+const OWN: [(&str, &str); 8] = embed!["templates/":
+    "zh/index.html",
+    "en/index.html",
+    "zh/archive.subject.txt",
+    "zh/archive.txt",
+    "zh/archive.html",
+    "en/archive.subject.txt",
+    "en/archive.txt",
+    "en/archive.html",
+];
+
+const SHARED: [(&str, &str); 8] = embed!["../../templates/":
+    "base.html",
+    "macros.html",
+    "zh/labels.txt",
+    "zh/layout.html",
+    "zh/layout.txt",
+    "en/labels.txt",
+    "en/layout.html",
+    "en/layout.txt",
+];
+
+/// The archive's compiled templates.
+pub fn templates() -> Result<Tera, ArchiveError> {
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![".html"]);
+    tera.set_escape_fn(escape_html);
+    tera.add_raw_templates(SHARED.iter().chain(OWN.iter()).copied())
+        .map_err(|e| template_error("archive templates", &e))?;
+    Ok(tera)
+}
+
+/// Escapes `& < > " '`, enough in text and in quoted attributes; tera's own
+/// also turns `/` into `&#x2F;`, which garbles paths in the source.
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders `name` with `ctx` (in `lang`, given to the template as `lang`).
+pub fn render(
+    tera: &Tera,
+    name: &str,
+    lang: Language,
+    ctx: &impl Serialize,
+) -> Result<String, ArchiveError> {
+    let mut context = tera::Context::from_serialize(ctx).map_err(|e| template_error(name, &e))?;
+    context.insert("lang", lang.as_str());
+    tera.render(name, &context)
+        .map_err(|e| template_error(name, &e))
+}
+
+/// A tera error with its causes (its own message is often just "Failed to
+/// render").
+fn template_error(name: &str, e: &dyn std::error::Error) -> ArchiveError {
+    let mut detail = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    ArchiveError::Template {
+        name: name.to_string(),
+        detail,
+    }
+}
+
+/// What `index.html` shows.
+#[derive(Debug)]
+pub struct Page<'a> {
+    pub month: Month,
+    pub lang: Language,
+    pub summary: &'a Summary,
+    pub rows: &'a [Cells],
+}
+
+#[derive(Serialize)]
+struct PageContext<'a> {
+    month: String,
+    summary: &'a Summary,
+    fines: String,
+    waived: String,
+    headers: [&'static str; 18],
+    rows: &'a [Cells],
+    csv: &'static str,
+    xlsx: &'static str,
+    manifest: &'static str,
+}
+
+/// The page's HTML.
+pub fn page(page: &Page<'_>) -> Result<String, ArchiveError> {
+    let ctx = PageContext {
+        month: page.month.to_string(),
+        summary: page.summary,
+        fines: page.summary.fines.to_string(),
+        waived: page.summary.waived.to_string(),
+        headers: sheets::headers(page.lang),
+        rows: page.rows,
+        csv: sheets::CSV_NAME,
+        xlsx: sheets::XLSX_NAME,
+        manifest: manifest::FILE_NAME,
+    };
+    let name = format!("{}/index.html", page.lang.as_str());
+    render(&templates()?, &name, page.lang, &ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(subject: &str) -> Cells {
+        Cells {
+            subject: subject.into(),
+            ..super::sheets::sample_cells()
+        }
+    }
+
+    fn render_with(lang: Language, rows: &[Cells]) -> String {
+        page(&Page {
+            month: "2026-11".parse().expect("month"),
+            lang,
+            summary: &Summary::default(),
+            rows,
+        })
+        .expect("page")
+    }
+
+    #[test]
+    fn the_page_links_every_file_and_escapes_what_mail_brings() {
+        let html = render_with(Language::Zh, &[row("<script>alert(1)</script> 周报")]);
+        assert!(!html.contains("<script>"), "escaped");
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("20261128-215959-report-2026-W48-zhangwei-m1.eml"));
+        for file in ["register.csv", "register.xlsx", "MANIFEST.sha256"] {
+            assert!(html.contains(file), "links {file}");
+        }
+        assert!(html.contains("登记表"));
+        assert!(html.contains(&"ab".repeat(32)));
+    }
+
+    #[test]
+    fn the_page_follows_the_team_language() {
+        let html = render_with(Language::En, &[row("weekly report")]);
+        assert!(html.contains("Report archive 2026-11"), "{html}");
+        assert!(html.contains("<html lang=\"en\">"));
+    }
+}
