@@ -14,20 +14,6 @@ use crate::reports::compliance::Status;
 
 const ZH_WEEKDAYS: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
 const EN_WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const EN_MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
 
 fn weekday(day: Weekday, lang: Language) -> &'static str {
     let i = day.num_days_from_monday() as usize;
@@ -38,7 +24,10 @@ fn weekday(day: Weekday, lang: Language) -> &'static str {
 }
 
 fn en_month(month: u32) -> &'static str {
-    EN_MONTHS[(month.clamp(1, 12) - 1) as usize]
+    u8::try_from(month.clamp(1, 12))
+        .ok()
+        .and_then(|m| chrono::Month::try_from(m).ok())
+        .map_or("January", |m| m.name())
 }
 
 /// `Nov` from `November`.

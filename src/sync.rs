@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
+use crate::archive::close::ArchiveClose;
 use crate::calendar::Calendar;
 use crate::config::{Config, SourceConfig};
 use crate::ledger::{self, Entry};
@@ -14,7 +15,6 @@ use crate::mail::inbox::FetchReport;
 use crate::mail::maildir::{MaildirError, MaildirSource};
 use crate::notify::compose::{ComposeError, Digest, Email, Templates};
 use crate::notify::outbox::{self, DeliveryStats, OutboxError, Sender};
-use crate::archive::close::ArchiveClose;
 use crate::notify::plan::{MonthlyClose, NotifyError, Planner};
 use crate::payroll::by_email::{self, ByEmailError};
 use crate::payroll::close::PayrollClose;

@@ -1437,6 +1437,7 @@ mod tests {
         assert!(!r.html.contains("<script"));
         assert!(r.html.contains("周报 &lt;script&gt;"), "{}", r.html);
         assert!(r.text.contains(&format!("周报 {XSS}")), "{}", r.text);
+        assert!(!r.subject.contains(['\r', '\n']), "{:?}", r.subject);
         // The reply link threads into the report and keeps the assistant.
         assert!(
             r.html.contains("In-Reply-To=%3Cw48%40zhang%3E")
@@ -1445,6 +1446,37 @@ mod tests {
             "{}",
             r.html
         );
+    }
+
+    #[test]
+    fn a_reminder_about_one_report_answers_it_and_one_about_several_counts_them() {
+        let one = reply_reminder(zhang());
+        let mut several = reply_reminder(zhang());
+        several
+            .reports
+            .push(pending(Contact::new("李娜", "lina@example.com")));
+        several.overdue = 2;
+        for (lang, one_subject, several_subject) in [
+            (
+                Language::Zh,
+                "Re: 第48周周报",
+                "待您回复：2 份报告，2 份已超过 48 小时",
+            ),
+            (
+                Language::En,
+                "Re: 第48周周报",
+                "Awaiting your reply: 2 reports, 2 past 48 hours",
+            ),
+        ] {
+            let r = t()
+                .render_email(lang, &one)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(r.subject, one_subject);
+            let r = t()
+                .render_email(lang, &several)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(r.subject, several_subject);
+        }
     }
 
     #[test]
@@ -1699,11 +1731,7 @@ mod tests {
         let h = &mail.headers;
         use mailparse::MailHeaderMap;
         assert_eq!(h.get_first_value("Subject").unwrap(), rendered.subject);
-        assert!(
-            rendered.subject.contains("待您回复"),
-            "{}",
-            rendered.subject
-        );
+        assert_eq!(rendered.subject, "Re: 第48周周报");
         assert_eq!(
             h.get_first_value("Message-ID").unwrap(),
             "<reportd.abc123@example.com>"

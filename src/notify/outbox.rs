@@ -332,6 +332,19 @@ pub fn state_of(conn: &Connection, key: &str) -> rusqlite::Result<Option<State>>
     .transpose()
 }
 
+/// When the newest queued or sent email whose key starts with `prefix` was
+/// queued: e.g. a supervisor's last reply reminder (`reply-reminder:<email>:`).
+pub fn last_queued(conn: &Connection, prefix: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    // substr rather than LIKE: an address may hold `_` or `%`.
+    let newest: Option<String> = conn.query_row(
+        "SELECT max(created_at) FROM outbox
+         WHERE substr(key, 1, length(?1)) = ?1 AND state IN ('queued', 'sent')",
+        [prefix],
+        |r| r.get(0),
+    )?;
+    newest.as_deref().map(parse_ts).transpose()
+}
+
 /// Whether an email under `key` is queued or already sent (not failed, not
 /// absent).
 pub fn is_queued_or_sent(conn: &Connection, key: &str) -> rusqlite::Result<bool> {

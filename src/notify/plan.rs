@@ -178,14 +178,10 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
         for r in reports::reports_since(conn, now - Duration::days(RECENT), true)? {
             if r.replied_at.is_none() {
                 let steps = schedule.reply_reminders + 1;
-                times
-                    .extend((1..=steps).map(|n| {
-                        schedule.reply_reminder(r.received, n, within, self.calendar, tz)
-                    }));
+                times.extend((1..=steps).map(|n| self.step_at(&r, n)));
             }
         }
         times.extend(self.next_close(now));
@@ -609,8 +605,15 @@ impl<'a> Planner<'a> {
             if !working || !self.active(supervisor, now) {
                 continue;
             }
-            queued += self.reply_reminder(conn, supervisor, &backlog, key, now)?;
+            // Only when some report reached one of its reminder times since
+            // the last reminder: a report past its last reminder is the
+            // manager's, not a daily email to the supervisor.
             let last = self.cfg.notify.schedule.reply_reminders;
+            let since =
+                outbox::last_queued(conn, &format!("reply-reminder:{}:", supervisor.email))?;
+            if self.step_came(&backlog, 1..=last, since, now) {
+                queued += self.reply_reminder(conn, supervisor, &backlog, key, now)?;
+            }
             if backlog.iter().any(|(_, n)| *n > last) {
                 queued += self.escalation(conn, supervisor, &backlog, today, now)?;
             }
@@ -618,19 +621,45 @@ impl<'a> Planner<'a> {
         Ok(queued)
     }
 
-    /// How many reply reminder times (the first after `reply_within_hours`,
-    /// then one each working day) have come for `r` by `now`.
-    fn reminders_due(&self, r: &ReportInfo, now: DateTime<Utc>) -> u32 {
-        let schedule = &self.cfg.notify.schedule;
+    /// When reminder `n` of `r` is due (the first after `reply_within_hours`
+    /// on a working day, then one each working day; the step after the last
+    /// reminder is the escalation).
+    fn step_at(&self, r: &ReportInfo, n: u32) -> DateTime<Utc> {
         let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
-        let steps = schedule.reply_reminders + 1;
+        self.cfg.notify.schedule.reply_reminder(
+            r.received,
+            n,
+            within,
+            self.calendar,
+            self.cfg.timezone,
+        )
+    }
+
+    /// How many reply reminder times (escalation included) have come for
+    /// `r` by `now`.
+    fn reminders_due(&self, r: &ReportInfo, now: DateTime<Utc>) -> u32 {
+        let steps = self.cfg.notify.schedule.reply_reminders + 1;
         (1..=steps)
             .rev()
-            .find(|&n| {
-                schedule.reply_reminder(r.received, n, within, self.calendar, self.cfg.timezone)
-                    <= now
-            })
+            .find(|&n| self.step_at(r, n) <= now)
             .unwrap_or(0)
+    }
+
+    /// Whether one of `steps` of some report in `backlog` came after `since`
+    /// (the last such email) and by `now`: something new to send.
+    fn step_came(
+        &self,
+        backlog: &[(&ReportInfo, u32)],
+        steps: std::ops::RangeInclusive<u32>,
+        since: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        backlog.iter().any(|(r, _)| {
+            steps.clone().any(|n| {
+                let at = self.step_at(r, n);
+                at <= now && since.is_none_or(|s| at > s)
+            })
+        })
     }
 
     fn pending_reply(
@@ -651,7 +680,8 @@ impl<'a> Planner<'a> {
             hours_waiting: (now - r.received).num_hours(),
             waiting: names::waited(now - r.received, lang),
             overdue: now - r.received >= within,
-            reminders_sent,
+            // The step after the last reminder is the escalation, no reminder.
+            reminders_sent: reminders_sent.min(self.cfg.notify.schedule.reply_reminders),
             message_id: r.message_id.clone(),
             reply_subject: compose::reply_subject(&r.subject),
         })
@@ -680,16 +710,24 @@ impl<'a> Planner<'a> {
             manager: self.cfg.roster.managers().next().map(Contact::from),
             reports,
         };
+        // A reminder about one report goes in that report's thread, so a
+        // plain "Reply" to the reminder answers the report.
+        let only = only_report(backlog);
+        let message_id = outbox::message_id_for(&key, &self.domain);
         let owed = Owed {
             key,
             lang,
             ctx: &ctx,
             to: vec![ctx.supervisor.clone()],
             cc: vec![],
-            in_reply_to: None,
+            in_reply_to: only.as_ref().map(|(_, id)| id.clone()),
             not_before: now,
         };
-        self.queue(conn, owed, now)
+        let queued = self.queue(conn, owed, now)?;
+        if let Some((report, _)) = only.filter(|_| queued > 0) {
+            reports::add_to_thread(conn, &message_id, report)?;
+        }
+        Ok(queued)
     }
 
     fn escalation(
@@ -701,7 +739,15 @@ impl<'a> Planner<'a> {
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         let mut queued = 0;
+        let escalate = self.cfg.notify.schedule.reply_reminders + 1;
         for manager in self.cfg.roster.managers().filter(|m| self.active(m, now)) {
+            // Once per report: when some report reached its escalation
+            // since this manager last heard about this supervisor.
+            let prefix = format!("escalation:{}:{}:", supervisor.email, manager.email);
+            let since = outbox::last_queued(conn, &prefix)?;
+            if !self.step_came(backlog, escalate..=escalate, since, now) {
+                continue;
+            }
             let lang = self.lang(manager);
             let reports: Vec<PendingReply> = backlog
                 .iter()
@@ -714,12 +760,12 @@ impl<'a> Planner<'a> {
                 reports,
             };
             let owed = Owed {
-                key: format!("escalation:{}:{}:{today}", supervisor.email, manager.email),
+                key: format!("{prefix}{today}"),
                 lang,
                 ctx: &ctx,
                 to: vec![ctx.manager.clone()],
                 cc: vec![ctx.supervisor.clone()],
-                in_reply_to: None,
+                in_reply_to: only_report(backlog).map(|(_, id)| id),
                 not_before: now,
             };
             queued += self.queue(conn, owed, now)?;
@@ -1061,6 +1107,15 @@ fn withdraw_stale(conn: &Connection, v: &Verdict, now: DateTime<Utc>) -> Result<
 }
 
 /// The idempotency key of a supervisor's reply reminder on `day`.
+/// The report's id and Message-ID when `backlog` holds exactly one report:
+/// an email about it then belongs in its thread.
+fn only_report(backlog: &[(&ReportInfo, u32)]) -> Option<(i64, String)> {
+    match backlog {
+        [(r, _)] => r.message_id.as_ref().map(|id| (r.id, id.clone())),
+        _ => None,
+    }
+}
+
 fn reply_reminder_key(supervisor: &str, day: chrono::NaiveDate) -> String {
     format!("reply-reminder:{supervisor}:{day}")
 }

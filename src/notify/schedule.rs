@@ -98,6 +98,11 @@ impl Schedule {
         let first = self.outside_quiet(received + reply_within, tz);
         let local = first.with_timezone(&tz);
         let mut day = local.date_naive();
+        // Reminders go on working days only: a first reminder due on a day
+        // off waits for the next working day, so none is skipped.
+        if !calendar.is_working_day(day) {
+            day = calendar.next_working_day(day);
+        }
         for _ in 1..n {
             day = calendar.next_working_day(day);
         }
@@ -260,29 +265,30 @@ mod tests {
     fn reply_reminders_follow_on_working_days() {
         let s = Schedule::default();
         let within = Duration::hours(48);
-        // Received Thu 10:00 → first reminder Sat 10:00, second the next working day (Mon).
+        // Received Thu 10:00 → due Sat 10:00, a day off: the first reminder
+        // on Monday, the second on Tuesday, the escalation on Wednesday.
         let received = local(2026, 11, 26, 10, 0);
         assert_eq!(
             s.reply_reminder(received, 1, within, &calendar(), Shanghai),
-            local(2026, 11, 28, 10, 0)
-        );
-        assert_eq!(
-            s.reply_reminder(received, 2, within, &calendar(), Shanghai),
             local(2026, 11, 30, 10, 0)
         );
         assert_eq!(
-            s.reply_reminder(received, 3, within, &calendar(), Shanghai),
+            s.reply_reminder(received, 2, within, &calendar(), Shanghai),
             local(2026, 12, 1, 10, 0)
+        );
+        assert_eq!(
+            s.reply_reminder(received, 3, within, &calendar(), Shanghai),
+            local(2026, 12, 2, 10, 0)
         );
     }
 
     #[test]
     fn reply_reminder_due_at_night_waits_for_the_morning() {
         let s = Schedule::default();
-        let received = local(2026, 11, 25, 23, 30);
+        let received = local(2026, 11, 24, 23, 30);
         assert_eq!(
             s.reply_reminder(received, 1, Duration::hours(48), &calendar(), Shanghai),
-            local(2026, 11, 28, 8, 0)
+            local(2026, 11, 27, 8, 0)
         );
     }
 
