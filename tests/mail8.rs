@@ -468,3 +468,77 @@ async fn a_supervisor_gets_one_reply_reminder_a_working_day_listing_every_report
     inbox(&servers, "zhangwei", 0).await;
     inbox(&servers, "lina", 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_tables_speak_the_team_language_and_status_names_the_instant_it_judges_as_of() {
+    let (servers, app) = start();
+    report(
+        &servers,
+        LINA,
+        SUP,
+        "李娜",
+        "w46@lina",
+        "2026-11-13T10:00:00+08:00",
+    )
+    .await;
+    report(
+        &servers,
+        ZHANG,
+        SUP,
+        "张伟",
+        "w46@zhang",
+        "2026-11-14T23:30:00+08:00",
+    )
+    .await;
+    let now = "2026-11-16T09:00:00+08:00";
+    app.sync(now);
+
+    let board = app.run(&["status", "--now", now, "--period", "2026-W46"]);
+    assert!(
+        board.starts_with("判定时间：11月16日（周一）09:00\n"),
+        "{board}"
+    );
+    assert!(board.contains("第46周（11月9日–15日）周报"), "{board}");
+    assert!(board.contains("11月14日（周六）22:00"), "{board}");
+    for (name, status) in [("李娜", "准时"), ("张伟", "迟交")] {
+        assert!(
+            board
+                .lines()
+                .any(|l| l.contains(name) && l.contains(status)),
+            "{name} {status}:\n{board}"
+        );
+    }
+    let ledger = app.run(&["ledger"]);
+    assert!(ledger.contains("罚款合计（净额）：50.00 元"), "{ledger}");
+    assert!(ledger.contains("第46周（11月9日–15日）"), "{ledger}");
+    let outbox = app.run(&["outbox"]);
+    assert!(
+        outbox.contains("罚款通知") && outbox.contains("已发送"),
+        "{outbox}"
+    );
+    // (The ledger's reasons are stored text, written when each entry was
+    // booked; they are not checked here.)
+    for table in [&board, &outbox] {
+        for word in [
+            "on_time",
+            "late_notice",
+            "fine_notice",
+            "2026-W46",
+            "queued",
+        ] {
+            assert!(!table.contains(word), "{word:?} in:\n{table}");
+        }
+    }
+
+    // --json keeps its keys and values, and no as-of line.
+    let rows = app.status(now, &["2026-W46"]);
+    let zhang = rows
+        .iter()
+        .find(|r| r["person"] == ZHANG)
+        .expect("张伟's row");
+    assert_eq!(zhang["status"], "late");
+    assert_eq!(zhang["period"], "2026-W46");
+    assert_eq!(zhang["kind"], "weekly");
+    assert_eq!(zhang["due"], "2026-11-14T22:00:00+08:00");
+    assert_eq!(zhang["fine_fen"], 5000);
+}

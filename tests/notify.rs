@@ -914,7 +914,7 @@ async fn permanent_refusal_ends_failed_with_the_servers_words_and_is_not_retried
     assert_eq!(outbox_row(&rows, lina_key)["state"], "sent");
     let table = app.run(&["outbox"]);
     assert!(
-        table.contains("failed") && table.contains("permanently refused"),
+        table.contains("发送失败") && table.contains("permanently refused"),
         "{table}"
     );
 
