@@ -375,23 +375,30 @@ fn message_id_of(row: &Value) -> String {
 // ----- the email kinds -----------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
-async fn deadline_reminder_reaches_a_rep_without_a_report_on_saturday_evening() {
+async fn deadline_reminders_reach_a_rep_without_a_report_on_friday_and_saturday_evening() {
     let (servers, app) = start();
     lina_reports_on_time(&servers).await;
 
-    // Before 18:00 nothing is owed yet.
-    app.sync("2026-11-14T17:59:00+08:00");
+    // Before Friday 17:00 nothing is owed yet; then the Friday reminder,
+    // and the Saturday 18:00 one, each once.
+    app.sync("2026-11-13T16:59:00+08:00");
     assert!(app.outbox().is_empty(), "{:#?}", app.outbox());
-
+    app.sync("2026-11-13T17:05:00+08:00");
+    app.sync("2026-11-14T17:59:00+08:00");
+    assert_eq!(app.outbox().len(), 1, "{:#?}", app.outbox());
     app.sync(REMINDER_NOW);
     let got = expect_inboxes(
         &servers,
-        &[(ZHANG, 1), (LINA, 0), (WANG, 0), (CHEN, 0), (ZHAO, 1)],
+        &[(ZHANG, 2), (LINA, 0), (WANG, 0), (CHEN, 0), (ZHAO, 1)],
     )
     .await;
+    got.get(
+        ZHANG,
+        &id_for("deadline-reminder:zhangwei@example.com:2026-W46:2026-11-13T17:00"),
+    );
     let m = got.get(
         ZHANG,
-        &id_for("deadline-reminder:zhangwei@example.com:2026-W46"),
+        &id_for("deadline-reminder:zhangwei@example.com:2026-W46:2026-11-14T18:00"),
     );
     assert_well_formed(m);
     assert_eq!(m.to, [ZHANG]);
@@ -412,10 +419,12 @@ async fn deadline_reminder_reaches_a_rep_without_a_report_on_saturday_evening() 
     assert!(m.html().contains(WANG), "{}", m.html());
 
     let rows = app.outbox();
-    assert_eq!(rows.len(), 1, "{rows:#?}");
-    assert_eq!(rows[0]["kind"], "deadline_reminder");
-    assert_eq!(rows[0]["state"], "sent");
-    assert_eq!(rows[0]["attempts"], 1);
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    for r in &rows {
+        assert_eq!(r["kind"], "deadline_reminder");
+        assert_eq!(r["state"], "sent");
+        assert_eq!(r["attempts"], 1);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -467,13 +476,23 @@ async fn misaddressed_report_gets_a_notice_naming_the_supervisors_address() {
     app.sync(now);
     assert_eq!(app.row(now, LINA, "2026-W46")["status"], "pending");
 
-    let got = expect_inboxes(&servers, &[(LINA, 1), (WANG, 0), (CHEN, 0), (ZHANG, 0)]).await;
+    // 李娜 gets the misaddressed notice and no deadline reminder (张伟, who
+    // sent nothing, gets Friday's, on this first run).
+    let got = expect_inboxes(&servers, &[(LINA, 1), (WANG, 0), (CHEN, 0), (ZHANG, 1)]).await;
     let m = &got.0[LINA][0];
     assert_well_formed(m);
     let rows = app.outbox();
-    assert_eq!(rows.len(), 1, "{rows:#?}");
-    assert_eq!(rows[0]["kind"], "misaddressed");
-    assert_eq!(m.message_id, message_id_of(&rows[0]));
+    let to_lina: Vec<&Value> = rows
+        .iter()
+        .filter(|r| {
+            r["recipients"]
+                .as_array()
+                .is_some_and(|a| a.contains(&LINA.into()))
+        })
+        .collect();
+    assert_eq!(to_lina.len(), 1, "{rows:#?}");
+    assert_eq!(to_lina[0]["kind"], "misaddressed");
+    assert_eq!(m.message_id, message_id_of(to_lina[0]));
     assert_eq!(m.to, [LINA]);
     assert!(m.cc.is_empty(), "{:?}", m.cc);
     assert_eq!(m.in_reply_to.as_deref(), Some("<w46@lina-wrong>"));
@@ -500,7 +519,11 @@ async fn reply_reminder_is_threaded_under_the_report_and_an_answer_to_it_counts_
     // Received Thursday 10:00: 48 hours later is Saturday 10:00, a day
     // off, so the supervisor is reminded on Monday at 10:00.
     app.sync("2026-11-14T10:30:00+08:00");
-    assert!(app.outbox().is_empty(), "{:#?}", app.outbox());
+    assert!(
+        outbox_rows(&app.outbox(), "reply_reminder").is_empty(),
+        "{:#?}",
+        app.outbox()
+    );
     app.sync("2026-11-16T09:59:00+08:00");
     assert!(
         outbox_rows(&app.outbox(), "reply_reminder").is_empty(),
@@ -509,8 +532,10 @@ async fn reply_reminder_is_threaded_under_the_report_and_an_answer_to_it_counts_
     );
     let now = "2026-11-16T10:30:00+08:00";
     app.sync(now);
-    // 王芳 also has 李娜's late notice in Cc and the weekly digest.
-    let got = expect_inboxes(&servers, &[(WANG, 3), (ZHANG, 0), (LINA, 1), (CHEN, 1)]).await;
+    // 王芳 also has 李娜's late notice in Cc and the weekly digest; 李娜
+    // has Friday's deadline reminder (sent on Saturday's run) and the late
+    // notice.
+    let got = expect_inboxes(&servers, &[(WANG, 3), (ZHANG, 0), (LINA, 2), (CHEN, 1)]).await;
     let rows = app.outbox();
     let reminders = outbox_rows(&rows, "reply_reminder");
     assert_eq!(reminders.len(), 1, "{rows:#?}");
@@ -605,7 +630,9 @@ async fn unanswered_report_is_escalated_to_the_manager_after_two_reminders() {
 
     // 王芳: two reminders, 李娜's late notice in CC, the weekly digest and
     // the escalation in CC. 陈刚: the manager digest and the escalation.
-    let got = expect_inboxes(&servers, &[(WANG, 5), (CHEN, 2), (LINA, 1), (ZHANG, 0)]).await;
+    // 李娜: Friday's deadline reminder (sent on Saturday's run), the late
+    // notice.
+    let got = expect_inboxes(&servers, &[(WANG, 5), (CHEN, 2), (LINA, 2), (ZHANG, 0)]).await;
     for (n, r) in reminders.iter().enumerate() {
         let m = got.get(WANG, &message_id_of(r));
         assert_well_formed(m);
@@ -899,8 +926,8 @@ async fn permanent_refusal_ends_failed_with_the_servers_words_and_is_not_retried
     servers.set_recipient_rule("zhangwei", RecipientRule::PermFail);
     app.sync(REMINDER_NOW);
 
-    let zhang_key = "deadline-reminder:zhangwei@example.com:2026-W46";
-    let lina_key = "deadline-reminder:lina@example.com:2026-W46";
+    let zhang_key = "deadline-reminder:zhangwei@example.com:2026-W46:2026-11-14T18:00";
+    let lina_key = "deadline-reminder:lina@example.com:2026-W46:2026-11-14T18:00";
     let rows = app.outbox();
     let r = outbox_row(&rows, zhang_key);
     assert_eq!(r["state"], "failed", "{r:#}");
@@ -1179,7 +1206,7 @@ async fn a_retry_that_falls_in_the_quiet_hours_waits_for_the_morning() {
 async fn a_refused_reminder_still_queued_at_the_deadline_is_withdrawn() {
     let (servers, app) = start();
     lina_reports_on_time(&servers).await;
-    let key = "deadline-reminder:zhangwei@example.com:2026-W46";
+    let key = "deadline-reminder:zhangwei@example.com:2026-W46:2026-11-14T18:00";
     servers.set_recipient_rule("zhangwei", RecipientRule::TempFail);
     app.sync(REMINDER_NOW);
     assert_eq!(outbox_row(&app.outbox(), key)["attempts"], 1);
@@ -1220,7 +1247,10 @@ async fn monthly_reminder_late_notice_and_digests_follow_the_first_working_day()
     .await;
     app.sync("2026-11-02T09:05:00+08:00");
     let got = expect_inboxes(&servers, &[(LINA, 1), (ZHANG, 0)]).await;
-    let reminder = got.get(LINA, &id_for("deadline-reminder:lina@example.com:2026-10"));
+    let reminder = got.get(
+        LINA,
+        &id_for("deadline-reminder:lina@example.com:2026-10:2026-11-02T09:00"),
+    );
     assert_well_formed(reminder);
     assert!(
         reminder.subject.contains("10月月报") && reminder.subject.contains("11月2日（周一）当天"),

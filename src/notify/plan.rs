@@ -140,8 +140,10 @@ impl<'a> Planner<'a> {
                 .map(|r| (r.person, r.period))
                 .collect();
         for v in verdicts.iter().filter(|v| v.deadline.due > recent) {
-            withdraw_stale(conn, v, now)?;
-            queued += self.deadline_reminder(conn, v, now)?;
+            withdraw_stale(conn, v, &self.deadline_reminder_keys(v), now)?;
+            if !is_misaddressed(&misaddressed, v) {
+                queued += self.deadline_reminder(conn, v, now)?;
+            }
             queued += self.late_notice(conn, v, &misaddressed, now)?;
             queued += self.fine_notice(conn, v, now)?;
         }
@@ -173,7 +175,7 @@ impl<'a> Planner<'a> {
                 if let Some(open) =
                     compliance::judged_deadlines(p, kind, self.cfg, self.calendar, now).last()
                 {
-                    times.push(schedule.deadline_reminder(open, tz));
+                    times.extend(schedule.deadline_reminders(open, self.calendar, tz));
                     times.push(schedule.digest(open, self.calendar, tz));
                 }
             }
@@ -266,13 +268,18 @@ impl<'a> Planner<'a> {
         v: &Verdict,
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
-        let at = self
-            .cfg
-            .notify
-            .schedule
-            .deadline_reminder(&v.deadline, self.cfg.timezone);
+        // The latest reminder time that came: after downtime, one reminder,
+        // not each one missed.
+        let Some(at) = self
+            .deadline_reminder_times(v)
+            .into_iter()
+            .rev()
+            .find(|t| *t <= now)
+        else {
+            return Ok(0);
+        };
         let not_before = self.quiet(at);
-        if v.status != Status::Pending || now < at || not_before >= v.deadline.due {
+        if v.status != Status::Pending || not_before >= v.deadline.due {
             return Ok(0);
         }
         let Some((person, supervisor)) = self.reporter(&v.person, now) else {
@@ -288,7 +295,7 @@ impl<'a> Planner<'a> {
             due: self.due(&v.deadline, lang),
             fine: self.cfg.rules.fine,
         };
-        let key = deadline_reminder_key(&person.email, v.deadline.period);
+        let key = deadline_reminder_key(&person.email, v.deadline.period, at, self.cfg.timezone);
         let owed = Owed {
             key,
             lang,
@@ -299,6 +306,21 @@ impl<'a> Planner<'a> {
             not_before,
         };
         self.queue(conn, owed, now)
+    }
+
+    fn deadline_reminder_times(&self, v: &Verdict) -> Vec<DateTime<Utc>> {
+        self.cfg
+            .notify
+            .schedule
+            .deadline_reminders(&v.deadline, self.calendar, self.cfg.timezone)
+    }
+
+    /// The outbox keys of every deadline reminder of `v`.
+    fn deadline_reminder_keys(&self, v: &Verdict) -> Vec<String> {
+        self.deadline_reminder_times(v)
+            .into_iter()
+            .map(|at| deadline_reminder_key(&v.person, v.deadline.period, at, self.cfg.timezone))
+            .collect()
     }
 
     /// The reporter and their supervisor, when both are configured and the
@@ -322,10 +344,7 @@ impl<'a> Planner<'a> {
         if v.status != Status::Missing || v.deadline.due < now - Duration::days(CATCH_UP) {
             return Ok(0);
         }
-        if misaddressed
-            .iter()
-            .any(|(p, period)| *p == v.person && *period == v.deadline.period)
-        {
+        if is_misaddressed(misaddressed, v) {
             let why =
                 "replaced by the misaddressed notice: the report came but missed the supervisor";
             let key = late_notice_key(&v.person, v.deadline.period);
@@ -1091,7 +1110,12 @@ impl<'a> Planner<'a> {
 /// verdict no longer owes: a deadline reminder once the deadline passed or
 /// the report is in, a late notice once the report arrived or a reason was
 /// filed.
-fn withdraw_stale(conn: &Connection, v: &Verdict, now: DateTime<Utc>) -> Result<(), NotifyError> {
+fn withdraw_stale(
+    conn: &Connection,
+    v: &Verdict,
+    reminder_keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), NotifyError> {
     let (person, period) = (v.person.as_str(), v.deadline.period);
     let why = match v.status {
         Status::Pending => return Ok(()),
@@ -1099,14 +1123,24 @@ fn withdraw_stale(conn: &Connection, v: &Verdict, now: DateTime<Utc>) -> Result<
         Status::Late | Status::OnTime => "no longer owed: the report arrived",
         Status::Excused => "no longer owed: a valid reason was filed",
     };
-    outbox::cancel_unsent(conn, &deadline_reminder_key(person, period), why, now)?;
+    for key in reminder_keys {
+        outbox::cancel_unsent(conn, key, why, now)?;
+    }
     if v.status != Status::Missing {
         outbox::cancel_unsent(conn, &late_notice_key(person, period), why, now)?;
     }
     Ok(())
 }
 
-/// The idempotency key of a supervisor's reply reminder on `day`.
+/// Whether the report of `v` came but missed the supervisor: the
+/// misaddressed notice then speaks for the deadline (no reminder, no
+/// missing notice).
+fn is_misaddressed(misaddressed: &[(String, Period)], v: &Verdict) -> bool {
+    misaddressed
+        .iter()
+        .any(|(p, period)| *p == v.person && *period == v.deadline.period)
+}
+
 /// The report's id and Message-ID when `backlog` holds exactly one report:
 /// an email about it then belongs in its thread.
 fn only_report(backlog: &[(&ReportInfo, u32)]) -> Option<(i64, String)> {
@@ -1116,12 +1150,22 @@ fn only_report(backlog: &[(&ReportInfo, u32)]) -> Option<(i64, String)> {
     }
 }
 
+/// The idempotency key of a supervisor's reply reminder on `day`.
 fn reply_reminder_key(supervisor: &str, day: chrono::NaiveDate) -> String {
     format!("reply-reminder:{supervisor}:{day}")
 }
 
-fn deadline_reminder_key(person: &str, period: Period) -> String {
-    format!("deadline-reminder:{person}:{period}")
+/// The idempotency key of the deadline reminder owed at `at` (local time
+/// in the key, so another reminder time of the same deadline is another
+/// email).
+fn deadline_reminder_key(
+    person: &str,
+    period: Period,
+    at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> String {
+    let local = at.with_timezone(&tz).format("%Y-%m-%dT%H:%M");
+    format!("deadline-reminder:{person}:{period}:{local}")
 }
 
 /// The idempotency key of a digest.
