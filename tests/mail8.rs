@@ -65,6 +65,19 @@ async fn report(servers: &MailServers, from: &str, to: &str, name: &str, id: &st
         .expect("append report");
 }
 
+/// 李娜's W46 report, on time on Friday 10:00.
+async fn lina_on_time(servers: &MailServers) {
+    report(
+        servers,
+        LINA,
+        SUP,
+        "李娜",
+        "w46@lina",
+        "2026-11-13T10:00:00+08:00",
+    )
+    .await;
+}
+
 // ----- reading mail back -------------------------------------------------------
 
 /// One delivered email, decoded.
@@ -203,15 +216,7 @@ fn kinds(rows: &[Value]) -> Vec<String> {
 async fn a_late_arrival_gets_a_fine_notice_naming_the_amount_the_fund_share_and_the_payroll_month()
 {
     let (servers, app) = start();
-    report(
-        &servers,
-        LINA,
-        SUP,
-        "李娜",
-        "w46@lina",
-        "2026-11-13T10:00:00+08:00",
-    )
-    .await;
+    lina_on_time(&servers).await;
     // 张伟's arrives at 23:30, an hour and a half after the deadline, before
     // reportd judged the deadline: no missing notice, a fine notice.
     report(
@@ -261,15 +266,7 @@ async fn a_late_arrival_gets_a_fine_notice_naming_the_amount_the_fund_share_and_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_waiver_filed_with_reportd_excuse_is_confirmed_to_the_filer_with_the_rep_in_cc() {
     let (servers, app) = start();
-    report(
-        &servers,
-        LINA,
-        SUP,
-        "李娜",
-        "w46@lina",
-        "2026-11-13T10:00:00+08:00",
-    )
-    .await;
+    lina_on_time(&servers).await;
     // Sunday: 张伟's is missing, the fine is booked and he is told.
     app.sync("2026-11-15T09:00:00+08:00");
     let filed = "2026-11-16T09:00:00+08:00";
@@ -394,15 +391,7 @@ async fn a_supervisor_gets_one_reply_reminder_a_working_day_listing_every_report
         "2026-11-12T10:00:00+08:00",
     )
     .await;
-    report(
-        &servers,
-        LINA,
-        SUP,
-        "李娜",
-        "w46@lina",
-        "2026-11-13T10:00:00+08:00",
-    )
-    .await;
+    lina_on_time(&servers).await;
     // 张伟's reply time ends Saturday 10:00, 李娜's Sunday 10:00: both days
     // off, so no reminder, however often reportd runs.
     for now in [
@@ -472,15 +461,7 @@ async fn a_supervisor_gets_one_reply_reminder_a_working_day_listing_every_report
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_tables_speak_the_team_language_and_status_names_the_instant_it_judges_as_of() {
     let (servers, app) = start();
-    report(
-        &servers,
-        LINA,
-        SUP,
-        "李娜",
-        "w46@lina",
-        "2026-11-13T10:00:00+08:00",
-    )
-    .await;
+    lina_on_time(&servers).await;
     report(
         &servers,
         ZHANG,
@@ -541,4 +522,56 @@ async fn the_cli_tables_speak_the_team_language_and_status_names_the_instant_it_
     assert_eq!(zhang["kind"], "weekly");
     assert_eq!(zhang["due"], "2026-11-14T22:00:00+08:00");
     assert_eq!(zhang["fine_fen"], 5000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ledger_says_a_missing_report_arrived_late_without_changing_its_entry() {
+    let (servers, app) = start();
+    lina_on_time(&servers).await;
+    // Sunday: 张伟's is missing and fined.
+    app.sync("2026-11-15T09:00:00+08:00");
+    let before = app.ledger()["entries"].clone();
+    // Monday 09:10 it arrives, late.
+    report(
+        &servers,
+        ZHANG,
+        SUP,
+        "张伟",
+        "w46@zhang",
+        "2026-11-16T09:10:00+08:00",
+    )
+    .await;
+    app.sync("2026-11-16T09:30:00+08:00");
+    app.sync("2026-11-16T10:30:00+08:00");
+
+    let ledger = app.ledger();
+    let entries = ledger["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "one fine, not two: {ledger:#}");
+    let fine = &entries[0];
+    for key in [
+        "at",
+        "person",
+        "period",
+        "kind",
+        "amount_fen",
+        "fund_fen",
+        "reason",
+        "evidence",
+    ] {
+        assert_eq!(fine[key], before[0][key], "{key} as booked: {fine:#}");
+    }
+    assert!(
+        fine["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("missing:"))
+    );
+    assert_eq!(
+        fine["notes"],
+        serde_json::json!(["late, arrived 11-16 09:10 (1 day after the deadline)"])
+    );
+    let table = app.run(&["ledger"]);
+    assert!(
+        table.contains("late, arrived 11-16 09:10") && table.contains("booked as missing:"),
+        "the reason reads as the final state: {table}"
+    );
 }

@@ -138,6 +138,8 @@ pub struct LedgerEntryJson {
     pub fund_fen: Fen,
     pub reason: String,
     pub evidence: String,
+    /// What became of the entry later (see `ledger::Entry::reason_now`).
+    pub notes: Vec<String>,
 }
 
 pub fn ledger_json(entries: &[Entry], tz: Tz) -> LedgerJson {
@@ -153,6 +155,7 @@ pub fn ledger_json(entries: &[Entry], tz: Tz) -> LedgerJson {
                 fund_fen: e.fund_fen,
                 reason: e.reason.clone(),
                 evidence: e.evidence.clone(),
+                notes: e.notes.clone(),
             })
             .collect(),
         totals: ledger::totals(entries),
@@ -197,7 +200,7 @@ pub fn ledger_table(entries: &[Entry], cfg: &Config) -> String {
             kind.to_string(),
             e.amount_fen.to_string(),
             e.fund_fen.to_string(),
-            e.reason.clone(),
+            e.reason_now(),
             e.evidence.clone(),
         ]);
     }
