@@ -83,6 +83,20 @@ fn many_addresses(n: usize) -> Vec<u8> {
     m.into_bytes()
 }
 
+/// A message with `n` distinct `Cc` addresses, each with an encoded Chinese
+/// display name (`=?UTF-8?B?5byg5LyfMTIz?= <cN@example.cn>`): the case
+/// that used to cost minutes, when the whole list went to mailparse at once.
+fn many_named_addresses(n: usize) -> Vec<u8> {
+    let mut m =
+        String::from("From: stranger@example.net\r\nSubject: hi\r\nTo: a@example.cn\r\nCc: ");
+    for i in 0..n {
+        let sep = if i + 1 == n { "\r\n" } else { ",\r\n " };
+        let _ = write!(m, "=?UTF-8?B?5byg5LyfMTIz?= <c{i}@example.cn>{sep}");
+    }
+    m.push_str("\r\nhello\r\n");
+    m.into_bytes()
+}
+
 /// About `bytes` of hostile header: a quarter each of `To` addresses, `Cc`
 /// addresses, `References` ids and one-line header fields, each list
 /// repeating every entry once (so de-duplication has work to do).
@@ -121,6 +135,7 @@ fn bench_hostile(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse");
     for (name, raw) in [
         ("hostile_200k_to", many_addresses(200_000)),
+        ("hostile_210k_named_cc", many_named_addresses(210_000)),
         ("hostile_10mb", everything_over_the_caps(10 << 20)),
     ] {
         group.throughput(Throughput::Bytes(raw.len() as u64));

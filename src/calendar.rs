@@ -1,12 +1,18 @@
-//! The official working-day calendar: public holidays and make-up working
-//! days (调休上班), loaded from one TOML file per year. The single home of
-//! "is this a working day" and "first working day of a month".
+//! The working-day calendar: the single home of "is this a working day" and
+//! "first working day of a month".
+//!
+//! China's official schedule is built in ([`official`]: the State Council's
+//! notices via tyme4rs, or for a year they do not reach yet the statutory
+//! holidays, computed and provisional). TOML files named in the config's
+//! `calendar` list override it day by day: a company's own days off, or a
+//! notice tyme4rs does not carry yet (`official = true`).
 //!
 //! File format (see `config/calendar/cn-2026.toml`):
 //!
 //! ```toml
 //! year = 2026
 //! source = "国务院办公厅关于2026年部分节假日安排的通知 (2025-11-04)"
+//! official = true        # optional: this file is the year's whole notice
 //!
 //! [[holiday]]            # every day from `from` to `to` (inclusive) is off
 //! name = "元旦"
@@ -20,12 +26,16 @@
 //!
 //! Dates may be TOML dates (`2026-01-01`) or strings (`"2026-01-01"`).
 
+pub mod official;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::Deserialize;
+
+use official::Basis;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CalendarError {
@@ -45,9 +55,9 @@ pub enum DayKind<'a> {
     Workday,
     /// Saturday or Sunday, not a make-up working day.
     Weekend,
-    /// A public holiday (any weekday), named in the calendar file.
+    /// A public holiday (any weekday), with its name.
     Holiday(&'a str),
-    /// A weekend day that is a working day (调休上班), named in the file.
+    /// A weekend day that is a working day (调休上班), with its name.
     MakeupWorkday(&'a str),
 }
 
@@ -57,21 +67,44 @@ impl DayKind<'_> {
     }
 }
 
-/// One year's official schedule, from one file.
-#[derive(Debug, Clone)]
-struct YearCalendar {
-    path: PathBuf,
-    source: String,
+/// Where a year's working days come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YearBasis<'a> {
+    /// A calendar file with `official = true`: the notice, written locally.
+    OfficialFile(&'a Path),
+    /// The State Council's notice as tyme4rs publishes it.
+    Published,
+    /// The statutory holidays computed from the lunar calendar, with no
+    /// bridging or make-up working days: deadlines are provisional.
+    Statutory,
+    /// Beyond the built-in calendar: Monday to Friday, provisional.
+    Weekdays,
+}
+
+impl YearBasis<'_> {
+    /// Whether deadlines on this basis may still move when the notice comes.
+    pub fn is_provisional(self) -> bool {
+        matches!(self, YearBasis::Statutory | YearBasis::Weekdays)
+    }
+}
+
+/// One year's local overrides, merged from every file for that year.
+#[derive(Debug, Clone, Default)]
+struct LocalYear {
+    /// (file, its `source`), in the order the config lists them.
+    files: Vec<(PathBuf, String)>,
+    /// The file that holds the year's whole notice, if any.
+    official: Option<PathBuf>,
     holidays: BTreeMap<NaiveDate, String>,
     workdays: BTreeMap<NaiveDate, String>,
 }
 
-/// Working days of the years the loaded files cover; Monday to Friday (with a
-/// loud warning) for any other year.
+/// The built-in official schedule, overridden day by day by the local
+/// calendar files.
 #[derive(Debug, Clone, Default)]
 pub struct Calendar {
-    years: BTreeMap<i32, YearCalendar>,
-    /// Uncovered years already warned about (shared by clones), so the
+    years: BTreeMap<i32, LocalYear>,
+    /// Provisional years already warned about (shared by clones), so the
     /// warning is logged once per year, not on every call.
     warned: Arc<Mutex<BTreeSet<i32>>>,
 }
@@ -81,6 +114,8 @@ pub struct Calendar {
 struct FileRepr {
     year: i32,
     source: String,
+    #[serde(default)]
+    official: bool,
     #[serde(default)]
     holiday: Vec<HolidayRepr>,
     #[serde(default)]
@@ -103,7 +138,8 @@ struct WorkdayRepr {
 }
 
 impl Calendar {
-    /// Loads and merges every file; two files for the same year is an error.
+    /// Loads and merges every file over the built-in schedule. Files for
+    /// the same year merge; they may not contradict each other.
     pub fn load(paths: &[PathBuf]) -> Result<Calendar, CalendarError> {
         let mut calendar = Calendar::default();
         for path in paths {
@@ -141,98 +177,67 @@ impl Calendar {
                 "`source` is empty; name the official notice the dates come from".to_string(),
             ));
         }
+        let holidays = parse_holidays(&repr.holiday, year).map_err(&invalid)?;
+        let workdays = parse_workdays(&repr.workday, year, &holidays).map_err(&invalid)?;
 
-        let mut holidays: BTreeMap<NaiveDate, String> = BTreeMap::new();
-        for h in &repr.holiday {
-            let name = h.name.trim();
-            if name.is_empty() {
-                return Err(invalid(
-                    "a [[holiday]] has an empty `name`; give every holiday its name".to_string(),
-                ));
-            }
-            let what = format!("holiday `{name}`");
-            let from = date_value(&h.from, &what, "from").map_err(&invalid)?;
-            let to = date_value(&h.to, &what, "to").map_err(&invalid)?;
-            check_year(from, year, &what).map_err(&invalid)?;
-            check_year(to, year, &what).map_err(&invalid)?;
-            if from > to {
-                return Err(invalid(format!(
-                    "{what}: `from = {from}` is after `to = {to}`; swap them or fix the dates"
-                )));
-            }
-            for day in from.iter_days().take_while(|d| *d <= to) {
-                if let Some(other) = holidays.insert(day, name.to_string()) {
-                    return Err(invalid(format!(
-                        "{day} is in both holiday `{other}` and holiday `{name}`; \
-                         make the ranges not overlap"
-                    )));
-                }
-            }
-        }
-
-        let mut workdays: BTreeMap<NaiveDate, String> = BTreeMap::new();
-        for w in &repr.workday {
-            let name = w.name.trim();
-            if name.is_empty() {
-                return Err(invalid(
-                    "a [[workday]] has an empty `name`; name it, e.g. \"国庆节调休上班\""
-                        .to_string(),
-                ));
-            }
-            let what = format!("make-up working day `{name}`");
-            let date = date_value(&w.date, &what, "date").map_err(&invalid)?;
-            check_year(date, year, &what).map_err(&invalid)?;
-            if !is_weekend(date) {
-                return Err(invalid(format!(
-                    "{what}: {date} is a {:?}, already a working day; \
-                     [[workday]] is only for a Saturday or Sunday, so fix the date or remove it",
-                    date.weekday()
-                )));
-            }
-            if let Some(holiday) = holidays.get(&date) {
-                return Err(invalid(format!(
-                    "{date} is both in holiday `{holiday}` and a make-up working day `{name}`; \
-                     a day is either off or worked, so fix one of them"
-                )));
-            }
-            if workdays.insert(date, name.to_string()).is_some() {
-                return Err(invalid(format!(
-                    "{date} is listed twice as a make-up working day; remove one"
-                )));
-            }
-        }
-
-        let mut years = BTreeMap::new();
-        years.insert(
-            year,
-            YearCalendar {
-                path: path.to_path_buf(),
-                source: repr.source.trim().to_string(),
-                holidays,
-                workdays,
-            },
-        );
+        let local = LocalYear {
+            files: vec![(path.to_path_buf(), repr.source.trim().to_string())],
+            official: repr.official.then(|| path.to_path_buf()),
+            holidays,
+            workdays,
+        };
         Ok(Calendar {
-            years,
+            years: BTreeMap::from([(year, local)]),
             warned: Arc::default(),
         })
     }
 
-    /// Adds the years of `other`; a year both cover is an error naming the
-    /// file that came second.
+    /// Adds the files of `other`. A year both cover merges, unless a day is
+    /// off in one and worked in the other, or both claim the whole notice;
+    /// the error names the file that came second.
     pub fn merge(&mut self, other: Calendar) -> Result<(), CalendarError> {
-        for (year, cal) in other.years {
-            if let Some(existing) = self.years.get(&year) {
-                return Err(CalendarError::Invalid {
-                    path: cal.path,
-                    message: format!(
-                        "covers {year}, which {} already covers; list one file per year \
-                         in the `calendar` list of the config",
-                        existing.path.display()
-                    ),
-                });
+        for (year, theirs) in other.years {
+            let ours = self.years.entry(year).or_default();
+            let path = theirs
+                .files
+                .first()
+                .map(|(p, _)| p.clone())
+                .unwrap_or_default();
+            let invalid = |message: String| CalendarError::Invalid {
+                path: path.clone(),
+                message,
+            };
+            if let (Some(a), Some(_)) = (&ours.official, &theirs.official) {
+                return Err(invalid(format!(
+                    "says `official = true` for {year}, which {} already does; keep one file \
+                     with the notice and drop `official` from the other",
+                    a.display()
+                )));
             }
-            self.years.insert(year, cal);
+            for (date, name) in &theirs.holidays {
+                if let Some(other) = ours.workdays.get(date) {
+                    return Err(invalid(format!(
+                        "{date} is off (`{name}`) here but a make-up working day (`{other}`) \
+                         in another calendar file; fix one of them"
+                    )));
+                }
+            }
+            for (date, name) in &theirs.workdays {
+                if let Some(other) = ours.holidays.get(date) {
+                    return Err(invalid(format!(
+                        "{date} is a make-up working day (`{name}`) here but off (`{other}`) \
+                         in another calendar file; fix one of them"
+                    )));
+                }
+            }
+            ours.official = ours.official.take().or(theirs.official);
+            ours.files.extend(theirs.files);
+            for (date, name) in theirs.holidays {
+                ours.holidays.entry(date).or_insert(name);
+            }
+            for (date, name) in theirs.workdays {
+                ours.workdays.entry(date).or_insert(name);
+            }
         }
         Ok(())
     }
@@ -247,39 +252,70 @@ impl Calendar {
         self.years.keys().copied().collect()
     }
 
-    /// The `source` note of the file covering `year`.
-    pub fn source(&self, year: i32) -> Option<&str> {
-        self.years.get(&year).map(|c| c.source.as_str())
+    /// The calendar files for `year` with their `source` notes.
+    pub fn files(&self, year: i32) -> Vec<(&Path, &str)> {
+        self.years.get(&year).map_or_else(Vec::new, |y| {
+            y.files
+                .iter()
+                .map(|(p, s)| (p.as_path(), s.as_str()))
+                .collect()
+        })
     }
 
-    /// The file that covers `year`.
-    pub fn file(&self, year: i32) -> Option<&Path> {
-        self.years.get(&year).map(|c| c.path.as_path())
+    /// Where `year`'s days off come from.
+    pub fn basis(&self, year: i32) -> YearBasis<'_> {
+        if let Some(path) = self.years.get(&year).and_then(|y| y.official.as_deref()) {
+            return YearBasis::OfficialFile(path);
+        }
+        match official::schedule(year).map(|s| s.basis) {
+            Some(Basis::Published) => YearBasis::Published,
+            Some(Basis::Statutory) => YearBasis::Statutory,
+            None => YearBasis::Weekdays,
+        }
     }
 
-    /// What kind of day `date` is. For a year no file covers: Monday to
-    /// Friday are working days, and a warning is logged (once per year).
+    /// Whether `date` is judged on a provisional calendar (no notice for its
+    /// year yet), so a deadline that depends on it may still move.
+    pub fn is_provisional(&self, date: NaiveDate) -> bool {
+        self.basis(date.year()).is_provisional()
+    }
+
+    /// What kind of day `date` is: a local file's entry first, then the
+    /// year's notice (or computed statutory holidays), then the weekday. A
+    /// provisional year is warned about once.
     pub fn day_kind(&self, date: NaiveDate) -> DayKind<'_> {
-        match self.years.get(&date.year()) {
-            Some(cal) => {
-                if let Some(name) = cal.holidays.get(&date) {
-                    DayKind::Holiday(name)
-                } else if let Some(name) = cal.workdays.get(&date) {
-                    DayKind::MakeupWorkday(name)
-                } else if is_weekend(date) {
-                    DayKind::Weekend
-                } else {
-                    DayKind::Workday
-                }
+        let year = date.year();
+        let local = self.years.get(&year);
+        if let Some(local) = local {
+            if let Some(name) = local.holidays.get(&date) {
+                return DayKind::Holiday(name);
             }
+            if let Some(name) = local.workdays.get(&date) {
+                return DayKind::MakeupWorkday(name);
+            }
+        }
+        let built_in = match local.and_then(|l| l.official.as_ref()) {
+            Some(_) => None,
             None => {
-                self.warn_uncovered(date.year());
-                if is_weekend(date) {
-                    DayKind::Weekend
-                } else {
-                    DayKind::Workday
+                let schedule = official::schedule(year);
+                if schedule.is_none_or(|s| s.basis == Basis::Statutory) {
+                    self.warn_provisional(year);
                 }
+                schedule
             }
+        };
+        if let Some(schedule) = built_in {
+            if let Some(name) = schedule.holidays.get(&date) {
+                return DayKind::Holiday(name);
+            }
+            if let Some(name) = schedule.workdays.get(&date) {
+                return DayKind::MakeupWorkday(name);
+            }
+        }
+        if is_weekend(date) {
+            DayKind::Weekend
+        } else {
+            DayKind::Workday
         }
     }
 
@@ -303,7 +339,7 @@ impl Calendar {
     /// The first working day strictly after `date`.
     pub fn next_working_day(&self, date: NaiveDate) -> NaiveDate {
         // Terminates: files cover finitely many years, and every other year
-        // has Monday to Friday as working days.
+        // has Monday to Friday as working days bar a few holidays.
         let mut day = date;
         while let Some(next) = day.succ_opt() {
             if self.is_working_day(next) {
@@ -314,25 +350,107 @@ impl Calendar {
         NaiveDate::MAX
     }
 
-    fn warn_uncovered(&self, year: i32) {
+    fn warn_provisional(&self, year: i32) {
         let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
-        if warned.insert(year) {
-            let covered = self
-                .years
-                .keys()
-                .map(|y| y.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
+        if !warned.insert(year) {
+            return;
+        }
+        let published =
+            official::last_published_year().map_or_else(|| "none".to_string(), |y| y.to_string());
+        if official::schedule(year).is_some() {
             tracing::warn!(
                 year,
-                covered = %covered,
-                "NO CALENDAR FILE COVERS {year}: treating Monday to Friday as working days, with \
-                 no public holidays and no make-up working days, so deadlines in {year} may be \
-                 WRONG. Write config/calendar/cn-{year}.toml from the State Council's holiday \
-                 notice and add it to the `calendar` list in the config."
+                last_published = %published,
+                "NO HOLIDAY NOTICE FOR {year} YET: using the statutory holidays (元旦, 春节 from \
+                 除夕 to 初三, 清明, 劳动节, 端午, 中秋, 国庆) computed from the lunar calendar, \
+                 with no bridging days and no make-up working days, so deadlines in {year} are \
+                 PROVISIONAL. When the State Council publishes the notice, run `cargo update -p \
+                 tyme4rs` and rebuild, or write config/calendar/cn-{year}.toml from it with \
+                 `official = true` and add it to the `calendar` list in the config."
+            );
+        } else {
+            tracing::warn!(
+                year,
+                "NO CALENDAR FOR {year}: treating Monday to Friday as working days, with no \
+                 public holidays, so deadlines in {year} may be WRONG. Write \
+                 config/calendar/cn-{year}.toml from the State Council's holiday notice with \
+                 `official = true` and add it to the `calendar` list in the config."
             );
         }
     }
+}
+
+/// Every day of every `[[holiday]]` range, by date; ranges must not
+/// overlap and must lie in `year`.
+fn parse_holidays(list: &[HolidayRepr], year: i32) -> Result<BTreeMap<NaiveDate, String>, String> {
+    let mut holidays: BTreeMap<NaiveDate, String> = BTreeMap::new();
+    for h in list {
+        let name = h.name.trim();
+        if name.is_empty() {
+            return Err(
+                "a [[holiday]] has an empty `name`; give every holiday its name".to_string(),
+            );
+        }
+        let what = format!("holiday `{name}`");
+        let from = date_value(&h.from, &what, "from")?;
+        let to = date_value(&h.to, &what, "to")?;
+        check_year(from, year, &what)?;
+        check_year(to, year, &what)?;
+        if from > to {
+            return Err(format!(
+                "{what}: `from = {from}` is after `to = {to}`; swap them or fix the dates"
+            ));
+        }
+        for day in from.iter_days().take_while(|d| *d <= to) {
+            if let Some(other) = holidays.insert(day, name.to_string()) {
+                return Err(format!(
+                    "{day} is in both holiday `{other}` and holiday `{name}`; \
+                     make the ranges not overlap"
+                ));
+            }
+        }
+    }
+    Ok(holidays)
+}
+
+/// Every `[[workday]]` by date: a Saturday or Sunday in `year`, listed
+/// once, not also a holiday.
+fn parse_workdays(
+    list: &[WorkdayRepr],
+    year: i32,
+    holidays: &BTreeMap<NaiveDate, String>,
+) -> Result<BTreeMap<NaiveDate, String>, String> {
+    let mut workdays: BTreeMap<NaiveDate, String> = BTreeMap::new();
+    for w in list {
+        let name = w.name.trim();
+        if name.is_empty() {
+            return Err(
+                "a [[workday]] has an empty `name`; name it, e.g. \"国庆节调休上班\"".to_string(),
+            );
+        }
+        let what = format!("make-up working day `{name}`");
+        let date = date_value(&w.date, &what, "date")?;
+        check_year(date, year, &what)?;
+        if !is_weekend(date) {
+            return Err(format!(
+                "{what}: {date} is a {:?}, already a working day; \
+                 [[workday]] is only for a Saturday or Sunday, so fix the date or remove it",
+                date.weekday()
+            ));
+        }
+        if let Some(holiday) = holidays.get(&date) {
+            return Err(format!(
+                "{date} is both in holiday `{holiday}` and a make-up working day `{name}`; \
+                 a day is either off or worked, so fix one of them"
+            ));
+        }
+        if workdays.insert(date, name.to_string()).is_some() {
+            return Err(format!(
+                "{date} is listed twice as a make-up working day; remove one"
+            ));
+        }
+    }
+    Ok(workdays)
 }
 
 /// The first day of a month; a month outside 1..=12 rolls over into the
@@ -555,25 +673,72 @@ mod tests {
         let cal = cn2026();
         assert_eq!(cal.day_kind(d(2026, 2, 17)), DayKind::Holiday("春节"));
         assert_eq!(cal.day_kind(d(2026, 10, 1)), DayKind::Holiday("国庆节"));
-        assert_eq!(
-            cal.source(2026).map(|s| s.contains("2025-11-04")),
-            Some(true)
-        );
+        assert!(cal.files(2026)[0].1.contains("2025-11-04"));
     }
 
     #[test]
-    fn uncovered_year_falls_back_to_monday_to_friday() {
+    fn shipped_2025_and_2026_files_agree_with_tyme4rs_day_for_day() {
+        let shipped = [
+            (2025, include_str!("../config/calendar/cn-2025.toml")),
+            (2026, CN_2026),
+        ];
+        for (year, text) in shipped {
+            let file = Calendar::from_toml_str(text, Path::new("shipped.toml")).unwrap();
+            let local = &file.years[&year];
+            let notice = official::schedule(year).unwrap();
+            assert_eq!(notice.basis, Basis::Published, "{year}");
+            let dates = |m: &BTreeMap<NaiveDate, String>| m.keys().copied().collect::<Vec<_>>();
+            assert_eq!(
+                dates(&local.holidays),
+                dates(&notice.holidays),
+                "{year} days off"
+            );
+            assert_eq!(
+                dates(&local.workdays),
+                dates(&notice.workdays),
+                "{year} make-up days"
+            );
+        }
+    }
+
+    #[test]
+    fn without_files_the_built_in_2026_notice_applies() {
+        let cal = Calendar::default();
+        assert_eq!(cal.basis(2026), YearBasis::Published);
+        assert_eq!(cal.first_working_day(2026, 1), d(2026, 1, 4));
+        assert_eq!(cal.first_working_day(2026, 10), d(2026, 10, 8));
+        assert_eq!(
+            cal.day_kind(d(2026, 2, 28)),
+            DayKind::MakeupWorkday("春节调休上班")
+        );
+        assert!(!cal.is_provisional(d(2026, 12, 31)));
+        assert!(cal.warned.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn new_years_day_2027_is_off_without_a_2027_file() {
         let cal = cn2026();
         assert!(!cal.covers(2027));
-        // 2027-01-01 is a Friday: a working day without a 2027 file.
-        assert!(cal.is_working_day(d(2027, 1, 1)));
-        assert!(!cal.is_working_day(d(2027, 1, 2)));
-        assert!(!cal.is_working_day(d(2027, 1, 3)));
-        assert_eq!(cal.first_working_day(2027, 5), d(2027, 5, 3));
+        assert_eq!(cal.basis(2027), YearBasis::Statutory);
+        // 2027-01-01 is a Friday: off by the statutory rule, not a working day.
+        assert_eq!(cal.day_kind(d(2027, 1, 1)), DayKind::Holiday("元旦"));
+        assert_eq!(cal.first_working_day(2027, 1), d(2027, 1, 4));
+        assert!(cal.is_provisional(d(2027, 1, 4)));
+        assert!(!cal.is_provisional(d(2026, 12, 31)));
     }
 
     #[test]
-    fn uncovered_year_is_warned_about_once_per_year() {
+    fn beyond_the_built_in_calendar_falls_back_to_monday_to_friday() {
+        let cal = Calendar::default();
+        let year = official::LAST_YEAR + 1;
+        assert_eq!(cal.basis(year), YearBasis::Weekdays);
+        let jan1 = d(year, 1, 1);
+        assert_eq!(cal.is_working_day(jan1), !is_weekend(jan1));
+        assert!(cal.is_provisional(jan1));
+    }
+
+    #[test]
+    fn provisional_years_are_warned_about_once_per_year() {
         let cal = Calendar::default();
         for day in 1..=20 {
             cal.is_working_day(d(2030, 1, day));
@@ -585,6 +750,36 @@ mod tests {
         let clone = cal.clone();
         clone.is_working_day(d(2032, 1, 1));
         assert!(cal.warned.lock().unwrap().contains(&2032));
+    }
+
+    #[test]
+    fn a_year_with_an_official_file_is_not_provisional_and_ignores_the_computed_days() {
+        let cal = Calendar::from_toml_str(
+            "year = 2027\nsource = \"notice\"\nofficial = true\n[[holiday]]\nname = \"元旦\"\nfrom = 2027-01-01\nto = 2027-01-03\n",
+            Path::new("cn-2027.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            cal.basis(2027),
+            YearBasis::OfficialFile(Path::new("cn-2027.toml"))
+        );
+        assert!(!cal.is_provisional(d(2027, 1, 4)));
+        // 清明 2027 (Mon 5 Apr) is computed, but the file is the whole notice.
+        assert!(cal.is_working_day(d(2027, 4, 5)));
+        assert!(cal.warned.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_local_file_adds_company_days_off_to_the_notice() {
+        let cal = Calendar::from_toml_str(
+            "year = 2026\nsource = \"公司年会\"\n[[holiday]]\nname = \"公司年会\"\nfrom = 2026-12-31\nto = 2026-12-31\n",
+            Path::new("company-2026.toml"),
+        )
+        .unwrap();
+        assert_eq!(cal.basis(2026), YearBasis::Published);
+        assert_eq!(cal.day_kind(d(2026, 12, 31)), DayKind::Holiday("公司年会"));
+        // The notice still applies around it.
+        assert_eq!(cal.first_working_day(2026, 1), d(2026, 1, 4));
     }
 
     #[test]
@@ -604,10 +799,10 @@ mod tests {
     }
 
     #[test]
-    fn next_working_day_crosses_into_an_uncovered_year() {
+    fn next_working_day_crosses_into_a_provisional_year_past_new_years_day() {
         let cal = cn2026();
-        // 2026-12-31 is a Thursday; 2027-01-01 a Friday (Mon–Fri fallback).
-        assert_eq!(cal.next_working_day(d(2026, 12, 31)), d(2027, 1, 1));
+        // 2026-12-31 is a Thursday; 2027-01-01 a Friday, off (元旦).
+        assert_eq!(cal.next_working_day(d(2026, 12, 31)), d(2027, 1, 4));
     }
 
     #[test]
@@ -700,17 +895,46 @@ mod tests {
     }
 
     #[test]
-    fn the_same_year_in_two_files_is_rejected() {
+    fn two_files_for_the_same_year_merge_unless_they_contradict() {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.toml");
         let b = dir.path().join("b.toml");
+        let c = dir.path().join("c.toml");
         std::fs::write(&a, CN_2026).unwrap();
-        std::fs::write(&b, "year = 2026\nsource = \"again\"\n").unwrap();
-        match Calendar::load(&[a.clone(), b.clone()]) {
+        std::fs::write(
+            &b,
+            "year = 2026\nsource = \"company\"\n[[holiday]]\nname = \"年会\"\nfrom = 2026-12-31\nto = 2026-12-31\n",
+        )
+        .unwrap();
+        let cal = Calendar::load(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(cal.files(2026).len(), 2);
+        assert_eq!(cal.day_kind(d(2026, 12, 31)), DayKind::Holiday("年会"));
+        std::fs::write(
+            &c,
+            "year = 2026\nsource = \"company\"\n[[holiday]]\nname = \"x\"\nfrom = 2026-01-04\nto = 2026-01-04\n",
+        )
+        .unwrap();
+        match Calendar::load(&[a.clone(), c.clone()]) {
+            Err(CalendarError::Invalid { path, message }) => {
+                assert_eq!(path, c);
+                assert!(message.contains("2026-01-04 is off"), "{message}");
+                assert!(message.contains("fix one of them"), "{message}");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn two_official_files_for_the_same_year_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.toml");
+        let b = dir.path().join("b.toml");
+        std::fs::write(&a, "year = 2027\nsource = \"n\"\nofficial = true\n").unwrap();
+        std::fs::write(&b, "year = 2027\nsource = \"m\"\nofficial = true\n").unwrap();
+        match Calendar::load(&[a, b.clone()]) {
             Err(CalendarError::Invalid { path, message }) => {
                 assert_eq!(path, b);
-                assert!(message.contains("covers 2026"), "{message}");
-                assert!(message.contains("a.toml"), "{message}");
+                assert!(message.contains("official = true"), "{message}");
             }
             other => panic!("expected Invalid, got {other:?}"),
         }
@@ -729,9 +953,11 @@ mod tests {
         .unwrap();
         let cal = Calendar::load(&[a, b.clone()]).unwrap();
         assert_eq!(cal.years(), vec![2026, 2027]);
-        assert_eq!(cal.file(2027), Some(b.as_path()));
+        assert_eq!(cal.files(2027)[0].0, b.as_path());
         assert!(!cal.is_working_day(d(2027, 1, 1)));
         assert!(!cal.is_working_day(d(2026, 1, 1)));
+        // Not official, so 2027 stays provisional.
+        assert_eq!(cal.basis(2027), YearBasis::Statutory);
     }
 
     #[test]

@@ -467,6 +467,20 @@ impl Default for Keywords {
                 "邀请函",
                 "invitation",
                 "webinar",
+                // Notices and questions about reports, and other tables
+                // and papers: `关于周报提交时间调整的通知`, `周报模板更新`,
+                // `11月考勤月报`, `11月销售报表`, `月度例会汇报材料`.
+                "通知",
+                "说明",
+                "模板",
+                "申请",
+                "请问",
+                "下载",
+                "考勤",
+                "报表",
+                "例会",
+                "调查",
+                "投诉",
             ]),
             reply_prefixes: owned(&[
                 "re:",

@@ -369,6 +369,7 @@ mod tests {
                 .with_ymd_and_hms(2026, 11, 28, 14, 0, 0)
                 .single()
                 .expect("valid"),
+            provisional: false,
         }
     }
 

@@ -237,12 +237,14 @@ mod tests {
                 month: 10,
             },
             due: local(2026, 11, 3, 0, 0),
+            provisional: false,
         };
         assert_eq!(deadline(&monthly, TZ, Language::Zh), "11月2日（周一）当天");
         assert_eq!(deadline(&monthly, TZ, Language::En), "the end of Mon 2 Nov");
         let weekly = Deadline {
             period: w(46),
             due: local(2026, 11, 14, 22, 0),
+            provisional: false,
         };
         assert_eq!(deadline(&weekly, TZ, Language::Zh), "11月14日（周六）22:00");
         assert_eq!(deadline(&weekly, TZ, Language::En), "Sat 14 Nov, 22:00");

@@ -342,6 +342,10 @@ pub struct DueRules {
 pub struct Deadline {
     pub period: Period,
     pub due: DateTime<Utc>,
+    /// Computed on a calendar with no official notice for a day it looked
+    /// at (only the statutory holidays, no make-up days): the deadline may
+    /// still move when the notice comes. Show it as such.
+    pub provisional: bool,
 }
 
 impl Deadline {
@@ -366,9 +370,13 @@ impl Deadline {
 /// Weekly: the configured weekday and local time within the ISO week.
 /// Monthly (period M): 00:00 local of the day after the first working day of
 /// month M+1, i.e. the end of that working day.
+///
+/// Provisional when a day it depends on (a week's days; the days from the
+/// 1st of M+1 to its first working day) has no official notice yet.
 pub fn deadline(period: Period, rules: &DueRules, calendar: &Calendar, tz: Tz) -> Option<Deadline> {
-    let due_local = match period {
+    let (due_local, provisional) = match period {
         Period::Week { .. } => {
+            let provisional = period.days().any(|d| calendar.is_provisional(d));
             if !period.days().any(|d| calendar.is_working_day(d)) {
                 return None;
             }
@@ -376,20 +384,25 @@ pub fn deadline(period: Period, rules: &DueRules, calendar: &Calendar, tz: Tz) -
             let day = monday.checked_add_days(Days::new(u64::from(
                 rules.weekly.weekday.num_days_from_monday(),
             )))?;
-            day.and_time(rules.weekly.time)
+            (day.and_time(rules.weekly.time), provisional)
         }
         Period::Month { .. } => match rules.monthly {
             MonthlyDue::FirstWorkingDay => {
                 let next = period.next();
                 let first = next.first_day();
                 let working = calendar.first_working_day(first.year(), first.month());
-                working.succ_opt()?.and_time(NaiveTime::MIN)
+                let provisional = first
+                    .iter_days()
+                    .take_while(|d| *d <= working)
+                    .any(|d| calendar.is_provisional(d));
+                (working.succ_opt()?.and_time(NaiveTime::MIN), provisional)
             }
         },
     };
     Some(Deadline {
         period,
         due: local_to_utc(tz, due_local),
+        provisional,
     })
 }
 
@@ -624,17 +637,51 @@ mod tests {
     }
 
     #[test]
-    fn uncovered_year_2027_falls_back_to_monday_to_friday() {
+    fn december_2026_report_is_not_due_on_new_years_day_2027_and_is_provisional() {
         let cal = cn2026();
         assert!(!cal.covers(2027));
-        // 2027-02: Spring Festival 2027 is unknown without a file; the week
-        // of Feb 8 still has Monday to Friday and a deadline.
+        let got = deadline(
+            month(2026, 12),
+            &DueRules::default(),
+            &cal,
+            chrono_tz::Asia::Shanghai,
+        )
+        .unwrap();
+        // 2027-01-01 (Fri) is 元旦, 2-3 Jan a weekend: due by the end of Mon 4 Jan.
+        assert_eq!(got.due, utc("2027-01-05T00:00:00+08:00"));
+        assert_eq!(got.due_day(chrono_tz::Asia::Shanghai), d(2027, 1, 4));
+        assert!(got.provisional);
+    }
+
+    #[test]
+    fn a_deadline_judged_only_on_notified_days_is_not_provisional() {
+        let cal = cn2026();
+        let tz = chrono_tz::Asia::Shanghai;
+        let rules = DueRules::default();
+        for p in [month(2026, 11), week(2026, 52), month(2025, 12)] {
+            let got = deadline(p, &rules, &cal, tz).unwrap();
+            assert!(!got.provisional, "{p}");
+        }
+        // 2026-W53 runs to Sun 3 Jan 2027.
+        assert!(
+            deadline(week(2026, 53), &rules, &cal, tz)
+                .unwrap()
+                .provisional
+        );
+        assert!(
+            deadline(week(2027, 10), &rules, &cal, tz)
+                .unwrap()
+                .provisional
+        );
+    }
+
+    #[test]
+    fn provisional_2027_spring_festival_and_may_day_move_deadlines() {
+        // 春节 2027: 除夕 Fri 5 Feb to 初三 Mon 8 Feb, the weekend two made up
+        // on Tue 9 and Wed 10: the week of Feb 8 still has Thu and Fri.
         assert_eq!(due(week(2027, 6)), Some(utc("2027-02-13T22:00:00+08:00")));
-        // December 2026's report: 2027-01-01 is a Friday, a working day by
-        // the fallback.
-        assert_eq!(due(month(2026, 12)), Some(utc("2027-01-02T00:00:00+08:00")));
-        // May 2027: May 1 is a Saturday, so Monday May 3.
-        assert_eq!(due(month(2027, 4)), Some(utc("2027-05-04T00:00:00+08:00")));
+        // May 2027: 1 and 2 May are Sat and Sun, made up on Mon 3 and Tue 4.
+        assert_eq!(due(month(2027, 4)), Some(utc("2027-05-06T00:00:00+08:00")));
     }
 
     #[test]

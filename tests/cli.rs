@@ -73,6 +73,125 @@ fn calendar_of_january_2026_shows_the_sunday_make_up_day_and_its_deadline() {
     );
 }
 
+/// The example config with its own database in `dir` and no calendar files,
+/// so the built-in official schedule alone decides.
+fn config_in(dir: &Path) -> String {
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/reportd.example.toml"),
+    )
+    .expect("example");
+    let calendar_line = example
+        .lines()
+        .find(|l| l.starts_with("calendar = "))
+        .expect("calendar key")
+        .to_string();
+    let text = example
+        .replacen(
+            "database = \"var/reportd.sqlite3\"",
+            &format!("database = \"{}\"", dir.join("r.sqlite3").display()),
+            1,
+        )
+        .replacen(&calendar_line, "calendar = []", 1);
+    let path = dir.join("reportd.toml");
+    std::fs::write(&path, text).expect("write config");
+    path.display().to_string()
+}
+
+#[test]
+fn status_marks_the_december_2026_report_provisional_and_due_after_new_years_day() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config_in(dir.path());
+    let args = [
+        "--config",
+        &config,
+        "status",
+        "--period",
+        "2026-11",
+        "--period",
+        "2026-12",
+        "--now",
+        "2027-01-05T09:00:00+08:00",
+    ];
+    let out = reportd(&[&args[..], &["--json"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let december: Vec<_> = rows.iter().filter(|r| r["period"] == "2026-12").collect();
+    let november: Vec<_> = rows.iter().filter(|r| r["period"] == "2026-11").collect();
+    assert!(!december.is_empty() && !november.is_empty(), "{rows:?}");
+    for r in &december {
+        // Not 2027-01-01 (元旦, a Friday): the end of Monday 4 January.
+        assert_eq!(r["due"], "2027-01-05T00:00:00+08:00", "{r}");
+        assert_eq!(r["provisional"], true, "{r}");
+    }
+    for r in &november {
+        assert_eq!(r["due"], "2026-12-02T00:00:00+08:00", "{r}");
+        assert_eq!(r["provisional"], false, "{r}");
+    }
+
+    let table = reportd(&args);
+    assert!(table.status.success(), "{}", text(&table.stderr));
+    let shown = text(&table.stdout);
+    assert!(
+        shown.contains("1月4日（周一）当天（暂定，provisional）"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("provisional: no holiday notice yet"),
+        "{shown}"
+    );
+}
+
+/// `check-config` as of `now`, which must pass; its stderr (the warnings).
+fn check_config_at(config: &str, now: &str) -> String {
+    let out = reportd(&["--config", config, "check-config", "--now", now]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stderr)
+}
+
+#[test]
+fn check_config_warns_in_november_that_next_years_notice_is_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config_in(dir.path());
+    let err = check_config_at(&config, "2026-11-30T12:00:00+08:00");
+    assert!(
+        err.contains(&format!(
+            "warning: {config}: calendar: no holiday notice for 2027 yet"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("marked provisional"), "{err}");
+    assert!(err.contains("cargo update -p tyme4rs"), "{err}");
+    assert!(err.contains("official = true"), "{err}");
+
+    let june = check_config_at(&config, "2026-06-01T12:00:00+08:00");
+    assert!(!june.contains("warning"), "{june}");
+}
+
+#[test]
+fn check_config_stays_quiet_about_a_year_whose_notice_is_written_locally() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config_in(dir.path());
+    let notice = dir.path().join("cn-2027.toml");
+    std::fs::write(
+        &notice,
+        "year = 2027\nsource = \"国务院办公厅关于2027年部分节假日安排的通知\"\nofficial = true\n\
+         [[holiday]]\nname = \"元旦\"\nfrom = 2027-01-01\nto = 2027-01-03\n",
+    )
+    .expect("write notice");
+    let text_before = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text_before.replacen(
+            "\ncalendar = []\n",
+            &format!("\ncalendar = [\"{}\"]\n", notice.display()),
+            1,
+        ),
+    )
+    .expect("rewrite config");
+    let err = check_config_at(&config, "2026-11-30T12:00:00+08:00");
+    assert!(!err.contains("warning"), "{err}");
+}
+
 #[test]
 fn demo_shows_every_status_and_writes_the_emails_it_would_send() {
     let dir = tempfile::tempdir().expect("tempdir");

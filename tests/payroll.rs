@@ -630,3 +630,55 @@ async fn a_sales_file_sent_by_the_manager_is_imported_and_answered_a_forged_one_
     );
     assert_eq!(s["sales_source"]["by"], CHEN);
 }
+
+#[test]
+fn a_summary_of_a_month_that_is_not_over_is_never_sent() {
+    let app = bad_sales_app();
+    let current = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y-%m")
+        .to_string();
+    for month in [current.as_str(), "2099-06"] {
+        let out = app
+            .command()
+            .args(["payroll", "--month", month, "--send"])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{month}: {stderr}");
+        assert!(stderr.contains("is not over yet"), "{month}: {stderr}");
+    }
+    // Nothing was recorded as issued: the month still reads as not sent.
+    let s: Value =
+        serde_json::from_str(&app.run(&["payroll", "--month", &current, "--json"])).expect("json");
+    assert!(s["issued_at"].is_null(), "{s}");
+}
+
+#[tokio::test]
+async fn a_sales_file_whose_subject_cannot_be_read_is_flagged_not_dropped() {
+    let (servers, app) = start();
+    let raw = String::from_utf8(sales_email(
+        PASS,
+        "陈刚 <chengang@example.com>",
+        "loose@x",
+        "sales.csv",
+        SALES.as_bytes(),
+    ))
+    .expect("utf8")
+    .replace(&utf8_word("业绩 2026-09"), &utf8_word("2026年9月业绩"));
+    append(&servers, raw.as_bytes(), "2026-10-09T09:00:00+08:00").await;
+    app.sync("2026-10-09T11:00:00+08:00");
+    app.sync("2026-10-09T12:00:00+08:00");
+    let flagged = app.messages(true);
+    let m = flagged
+        .iter()
+        .find(|m| m["message_id"] == "loose@x")
+        .unwrap_or_else(|| panic!("not flagged: {flagged:?}"));
+    let reason = m["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("业绩 YYYY-MM"), "{reason}");
+    assert_eq!(
+        reason.matches("looks like a sales file").count(),
+        1,
+        "flagged once: {reason}"
+    );
+}

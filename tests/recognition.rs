@@ -226,3 +226,59 @@ async fn report_like_mail_from_a_rep_that_cannot_be_placed_is_flagged_not_droppe
         );
     }
 }
+
+#[tokio::test]
+async fn reporters_reply_naming_a_period_without_a_report_is_flagged_as_the_report_written_as_a_reply()
+ {
+    let (servers, app) = start();
+    // Last week: both report, the supervisor answers both.
+    for (from, name, rep) in [(LINA, "李娜", "lina"), (ZHANG, "张伟", "zhang")] {
+        let raw = report(from, &format!("{name} 第45周周报"), &format!("w45@{rep}"));
+        arrive(&servers, &raw, "2026-11-06T18:00:00+08:00").await;
+        let raw = reply_eml(
+            SUP,
+            from,
+            &utf8_word(&format!("回复: {name} 第45周周报")),
+            &format!("re45@{rep}"),
+            &format!("w45@{rep}"),
+        );
+        arrive(&servers, &raw, "2026-11-07T09:00:00+08:00").await;
+    }
+    // 李娜 writes this week's report by answering last week's thread.
+    let raw = reply_eml(
+        LINA,
+        SUP,
+        &utf8_word("Re: 李娜 第46周周报"),
+        "w46-as-reply@lina",
+        "re45@lina",
+    );
+    arrive(&servers, &raw, "2026-11-13T17:00:00+08:00").await;
+    // 张伟 reports, then answers his supervisor's reply in the same thread.
+    let raw = report(ZHANG, "张伟 第46周周报", "w46@zhang");
+    arrive(&servers, &raw, "2026-11-13T17:00:00+08:00").await;
+    let raw = reply_eml(
+        ZHANG,
+        SUP,
+        &utf8_word("Re: 张伟 第46周周报"),
+        "thanks46@zhang",
+        "re45@zhang",
+    );
+    arrive(&servers, &raw, "2026-11-13T19:00:00+08:00").await;
+    app.sync(AFTER_W46);
+
+    let m = message(&app, "w46-as-reply@lina");
+    assert_eq!(m["class"], "ignored", "{m}");
+    assert_eq!(m["flagged"], true, "{m}");
+    let reason = m["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("2026-W46") && reason.contains("written as a reply"),
+        "{reason}"
+    );
+    // It counts for nothing: the assistant decides.
+    assert_eq!(app.row(AFTER_W46, LINA, "2026-W46")["status"], "missing");
+    // 张伟's answer names a week he has reported: ignored, not flagged.
+    let m = message(&app, "thanks46@zhang");
+    assert_eq!(m["class"], "ignored", "{m}");
+    assert_eq!(m["flagged"], false, "{m}");
+    assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "on_time");
+}

@@ -383,6 +383,7 @@ supervisor = "wangfang@example.com"
             due: Some(Deadline {
                 period: w(week),
                 due: at(due_day, 22, 0),
+                provisional: false,
             }),
             status: Some(status),
             ..PeriodFacts::bare(person, w(week))

@@ -322,6 +322,7 @@ mod tests {
             due: chrono::DateTime::parse_from_rfc3339("2026-12-02T00:00:00+08:00")
                 .expect("time")
                 .with_timezone(&Utc),
+            provisional: false,
         };
         assert_eq!(due_text(&due, tz), "2026-12-01 24:00");
     }

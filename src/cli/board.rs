@@ -24,6 +24,8 @@ pub struct StatusRow {
     pub kind: &'static str,
     pub period: String,
     pub due: String,
+    /// The deadline may still move: no holiday notice for a day it depends on.
+    pub provisional: bool,
     pub status: &'static str,
     pub received: Option<String>,
     pub fine_fen: i64,
@@ -53,6 +55,7 @@ pub fn status_rows(
                     .unwrap_or_default(),
                 kind: v.deadline.period.kind().as_str(),
                 due: local(v.deadline.due, tz),
+                provisional: v.deadline.provisional,
                 status: v.status.as_str(),
                 received: v.report.as_ref().map(|r| local(r.received, tz)),
                 fine_fen: ledger::net_for(conn, &v.person, &period)?.0,
@@ -92,7 +95,7 @@ pub fn status_table(
         table.add_row([
             format!("{} {}", r.name, r.person),
             names::report(v.deadline.period, lang),
-            names::deadline(&v.deadline, tz, lang),
+            due_cell(v, r.provisional, lang, tz),
             names::status(v.status, lang).to_string(),
             when(v.report.as_ref().map(|x| x.received)),
             yuan(r.fine_fen),
@@ -103,6 +106,17 @@ pub fn status_table(
     match lang {
         Language::Zh => format!("判定时间：{as_of}\n{table}\n"),
         Language::En => format!("as of {as_of}\n{table}\n"),
+    }
+}
+
+/// The deadline as people say it, marked when it is judged on a
+/// provisional calendar (no holiday notice yet).
+fn due_cell(v: &Verdict, provisional: bool, lang: Language, tz: Tz) -> String {
+    let due = names::deadline(&v.deadline, tz, lang);
+    match (provisional, lang) {
+        (false, _) => due,
+        (true, Language::Zh) => format!("{due}（暂定，provisional）"),
+        (true, Language::En) => format!("{due} (provisional)"),
     }
 }
 

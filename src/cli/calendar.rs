@@ -5,11 +5,11 @@
 
 use std::fmt::Write as _;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use crate::calendar::{Calendar, DayKind, month_end};
-use crate::period::{DueRules, Kind, Period, deadline};
+use crate::calendar::{Calendar, DayKind, YearBasis, month_end, official};
+use crate::period::{Deadline, DueRules, Kind, Period, deadline};
 
 /// Width of one day cell, including the space before it.
 const CELL: usize = 5;
@@ -58,20 +58,7 @@ pub fn render_month(
         out,
         "{month_name} {year} ({year}-{month:02}), times in {tz}"
     );
-    match (calendar.source(year), calendar.file(year)) {
-        (Some(source), Some(file)) => {
-            let _ = writeln!(out, "Calendar: {}; source: {source}", file.display());
-        }
-        _ => {
-            let _ = writeln!(
-                out,
-                "WARNING: no calendar file covers {year}: Monday to Friday are taken as working \
-                 days, with no public holidays or make-up working days, so the deadlines below \
-                 may be wrong. Add config/calendar/cn-{year}.toml (from the State Council's \
-                 holiday notice) to the `calendar` list in the config."
-            );
-        }
-    }
+    render_basis(&mut out, year, calendar);
     out.push('\n');
 
     render_grid(&mut out, first, last, calendar);
@@ -84,6 +71,51 @@ pub fn render_month(
     render_named_days(&mut out, first, last, calendar);
     render_deadlines(&mut out, first, last, calendar, rules, tz);
     out
+}
+
+/// Where the month's days off come from: the notice, a local file, or the
+/// provisional statutory holidays; then the local files that override it.
+fn render_basis(out: &mut String, year: i32, calendar: &Calendar) {
+    match calendar.basis(year) {
+        YearBasis::Published => {
+            let _ = writeln!(
+                out,
+                "Calendar: the State Council's {year} holiday notice (built in, from tyme4rs)"
+            );
+        }
+        YearBasis::OfficialFile(file) => {
+            let _ = writeln!(
+                out,
+                "Calendar: the {year} holiday notice from {}",
+                file.display()
+            );
+        }
+        YearBasis::Statutory => {
+            let _ = writeln!(
+                out,
+                "PROVISIONAL: no holiday notice for {year} yet: the statutory holidays are \
+                 computed from the lunar calendar, with no bridging days or make-up working \
+                 days, so the deadlines below may still move. When the notice is out, run \
+                 `cargo update -p tyme4rs` and rebuild, or write config/calendar/cn-{year}.toml \
+                 from it with `official = true` and add it to the `calendar` list in the config."
+            );
+        }
+        YearBasis::Weekdays => {
+            let _ = writeln!(
+                out,
+                "WARNING: no calendar for {year}: Monday to Friday are taken as working days, \
+                 with no public holidays or make-up working days, so the deadlines below may be \
+                 wrong. Add config/calendar/cn-{year}.toml (from the State Council's holiday \
+                 notice, with `official = true`) to the `calendar` list in the config."
+            );
+        }
+    }
+    for (file, source) in calendar.files(year) {
+        if calendar.basis(year) != YearBasis::OfficialFile(file) {
+            let _ = writeln!(out, "Local days from {}; source: {source}", file.display());
+        }
+    }
+    out.push('\n');
 }
 
 fn render_grid(out: &mut String, first: NaiveDate, last: NaiveDate, calendar: &Calendar) {
@@ -174,9 +206,10 @@ fn render_deadlines(
                     lines.push((
                         day,
                         format!(
-                            "{:<w$} weekly report due {}",
+                            "{:<w$} weekly report due {}{}",
                             week.to_string(),
                             local.format("%a %Y-%m-%d %H:%M (%:z)"),
+                            provisional_mark(&d),
                             w = WEEK_COL
                         ),
                     ));
@@ -212,10 +245,11 @@ fn render_deadlines(
                 lines.push((
                     day,
                     format!(
-                        "{:<w$} monthly report due before end of {} (first working day of {})",
+                        "{:<w$} monthly report due before end of {} (first working day of {}){}",
                         period.to_string(),
                         day.format("%a %Y-%m-%d"),
                         Period::containing(Kind::Monthly, day),
+                        provisional_mark(&d),
                         w = WEEK_COL
                     ),
                 ));
@@ -236,6 +270,51 @@ fn render_deadlines(
     lines.sort_by_key(|(day, _)| *day);
     for (_, line) in lines {
         let _ = writeln!(out, "  {line}");
+    }
+}
+
+/// Printed under a status table with a provisional deadline.
+pub const PROVISIONAL_NOTE: &str = "provisional: no holiday notice yet for a day this deadline \
+     depends on, so it is judged on the statutory holidays alone and may still move; \
+     `reportd check-config` says what to do\n";
+
+/// What `check-config` warns about: the years deadlines soon fall in (this
+/// year, and from November the next, whose notice is published then) that
+/// have no holiday notice yet.
+pub fn provisional_warnings(calendar: &Calendar, tz: Tz, now: DateTime<Utc>) -> Vec<String> {
+    let today = now.with_timezone(&tz).date_naive();
+    let mut years = vec![today.year()];
+    if today.month() >= 11 {
+        years.push(today.year() + 1);
+    }
+    let published =
+        official::last_published_year().map_or_else(|| "none".to_string(), |y| y.to_string());
+    years
+        .into_iter()
+        .filter_map(|year| match calendar.basis(year) {
+            YearBasis::Statutory => Some(format!(
+                "no holiday notice for {year} yet (the built-in tyme4rs has them up to \
+                 {published}): deadlines in {year} use the statutory holidays computed from the \
+                 lunar calendar, with no bridging or make-up working days, and are marked \
+                 provisional. When the State Council publishes it, run `cargo update -p tyme4rs` \
+                 and rebuild, or write config/calendar/cn-{year}.toml from the notice with \
+                 `official = true` and add it to the `calendar` list"
+            )),
+            YearBasis::Weekdays => Some(format!(
+                "no calendar covers {year}; its deadlines would use Monday to Friday. Add \
+                 config/calendar/cn-{year}.toml from the State Council's holiday notice with \
+                 `official = true`"
+            )),
+            YearBasis::Published | YearBasis::OfficialFile(_) => None,
+        })
+        .collect()
+}
+
+fn provisional_mark(deadline: &Deadline) -> &'static str {
+    if deadline.provisional {
+        " PROVISIONAL"
+    } else {
+        ""
     }
 }
 
@@ -366,16 +445,24 @@ mod tests {
     }
 
     #[test]
-    fn an_uncovered_year_carries_a_warning() {
+    fn a_year_without_a_notice_is_shown_provisional_with_new_years_day_off() {
         let text = render(2027, 1);
         assert!(text.starts_with("January 2027"), "{text}");
         assert!(
-            text.contains("WARNING: no calendar file covers 2027"),
+            text.contains("PROVISIONAL: no holiday notice for 2027 yet"),
             "{text}"
         );
+        assert!(text.contains("cargo update -p tyme4rs"), "{text}");
         assert!(text.contains("cn-2027.toml"), "{text}");
-        // 2027-01-01 (Fri) is in ISO week 2026-W53.
-        assert!(row(&text, "2026-W53").ends_with("  1   [2]  [3]"), "{text}");
+        // 2027-01-01 (Fri) is in ISO week 2026-W53, and off.
+        assert!(row(&text, "2026-W53").ends_with("(1)  [2]  [3]"), "{text}");
+        assert!(
+            text.contains(
+                "2026-12  monthly report due before end of Mon 2027-01-04 \
+                 (first working day of 2027-01) PROVISIONAL"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

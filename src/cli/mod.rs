@@ -112,7 +112,12 @@ pub enum Command {
         now: Option<DateTime<chrono::FixedOffset>>,
     },
     /// Check a config file and name every mistake with its line.
-    CheckConfig,
+    CheckConfig {
+        /// Check as of this instant (RFC 3339) instead of the clock: which
+        /// years' holiday notices are due.
+        #[arg(long)]
+        now: Option<DateTime<chrono::FixedOffset>>,
+    },
     /// Show a month of the working-day calendar with its deadlines.
     Calendar {
         /// YYYY-MM; default the current month.
@@ -202,7 +207,12 @@ fn exit_for(e: &anyhow::Error) -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::CheckConfig => return Ok(check_config(&cli.config)),
+        Command::CheckConfig { now } => {
+            return Ok(check_config(
+                &cli.config,
+                clock::viewing_at(now, Utc::now()),
+            ));
+        }
         Command::Demo { dir } => return crate::demo::run(dir).await.map(|()| ExitCode::SUCCESS),
         Command::Archive {
             action: Some(archive::ArchiveAction::Verify { file, expect }),
@@ -241,7 +251,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Sales { action } => payroll::sales(&engine, action),
         Command::Payroll(args) => payroll::payroll(&engine, args).await,
         Command::Fund { action } => payroll::fund_spend(&engine, action),
-        Command::CheckConfig | Command::Demo { .. } | Command::Archive { .. } => Ok(()),
+        Command::CheckConfig { .. } | Command::Demo { .. } | Command::Archive { .. } => Ok(()),
     };
     done.map(|()| ExitCode::SUCCESS)
 }
@@ -290,7 +300,13 @@ fn status(
     output::listing(
         json,
         || &rows,
-        || board::status_table(cfg, &verdicts, &rows, now),
+        || {
+            let mut text = board::status_table(cfg, &verdicts, &rows, now);
+            if rows.iter().any(|r| r.provisional) {
+                text += calendar::PROVISIONAL_NOTE;
+            }
+            text
+        },
     )
 }
 
@@ -439,16 +455,12 @@ fn load_config(path: &std::path::Path) -> Result<Config> {
     })
 }
 
-fn check_config(path: &std::path::Path) -> ExitCode {
+fn check_config(path: &std::path::Path, now: DateTime<Utc>) -> ExitCode {
     let issues = match Config::check(path) {
         Ok(cfg) => match Calendar::load(&cfg.calendar) {
             Ok(calendar) => {
-                for year in calendar_gaps(&calendar, &cfg, Utc::now()) {
-                    output::eprintln(&format!(
-                        "warning: {}: calendar: no calendar file covers {year}; its deadlines would use Monday to Friday. \
-                         Add config/calendar/cn-{year}.toml from the State Council's holiday notice",
-                        path.display()
-                    ));
+                for warning in calendar::provisional_warnings(&calendar, cfg.timezone, now) {
+                    output::eprintln(&format!("warning: {}: calendar: {warning}", path.display()));
                 }
                 // A reader that left early missed nothing it can act on.
                 let _ = output::println(&format!(
@@ -472,18 +484,6 @@ fn check_config(path: &std::path::Path) -> ExitCode {
         output::eprintln(&i.to_string());
     }
     ExitCode::FAILURE
-}
-
-/// Years that deadlines soon fall in but no calendar file covers: this
-/// year, and from November the next (whose notice is published then).
-fn calendar_gaps(calendar: &Calendar, cfg: &Config, now: DateTime<Utc>) -> Vec<i32> {
-    let today = now.with_timezone(&cfg.timezone).date_naive();
-    let year = chrono::Datelike::year(&today);
-    let mut years = vec![year];
-    if chrono::Datelike::month(&today) >= 11 {
-        years.push(year + 1);
-    }
-    years.into_iter().filter(|y| !calendar.covers(*y)).collect()
 }
 
 /// `YYYY-MM` to (year, month).

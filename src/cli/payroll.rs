@@ -160,6 +160,16 @@ pub async fn payroll(engine: &Engine, args: PayrollArgs) -> Result<()> {
         crate::clock::viewing_at(args.now, Utc::now())
     };
     let summary = if args.send {
+        // A sent summary is final: never one of a month still running.
+        let today = now.with_timezone(&cfg.timezone).date_naive();
+        if args.month.last_day() >= today {
+            anyhow::bail!(
+                "{} is not over yet: a payroll summary is sent once its month has ended, and \
+                 a sent one is never changed; `reportd payroll --month {}` shows it as it stands",
+                args.month,
+                args.month
+            );
+        }
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (issue, key) = engine
             .planner()?

@@ -494,28 +494,45 @@ pub fn reclassify(
     Ok(())
 }
 
-/// Ids and subjects of messages classified `ignored` whose subject holds
-/// one of `words` (ASCII case-insensitive), oldest first: what a later step
-/// (sales files by email) may take over.
+/// An ignored message a later step (sales files by email) may take over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredMessage {
+    pub id: i64,
+    pub subject: String,
+    pub sender: Option<String>,
+    pub flagged: bool,
+}
+
+/// Messages classified `ignored` whose subject holds one of `words` (ASCII
+/// case-insensitive), oldest first.
 pub fn ignored_with_subject(
     conn: &Connection,
     words: &[&str],
-) -> rusqlite::Result<Vec<(i64, String)>> {
+) -> rusqlite::Result<Vec<IgnoredMessage>> {
     let mut stmt = conn.prepare(
-        "SELECT id, subject FROM messages
+        "SELECT id, subject, sender, flagged FROM messages
          WHERE class = 'ignored' AND subject IS NOT NULL AND instr(lower(subject), lower(?1)) > 0
          ORDER BY internaldate, id",
     )?;
-    let mut out: Vec<(i64, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
     for word in words {
-        for row in stmt.query_map([word], |r| Ok((r.get(0)?, r.get(1)?)))? {
+        let rows = stmt.query_map([word], |r| {
+            Ok(IgnoredMessage {
+                id: r.get(0)?,
+                subject: r.get(1)?,
+                sender: r.get(2)?,
+                flagged: r.get(3)?,
+            })
+        })?;
+        for row in rows {
             let row = row?;
-            if !out.iter().any(|(id, _)| *id == row.0) {
+            if seen.insert(row.id) {
                 out.push(row);
             }
         }
     }
-    out.sort_by_key(|(id, _)| *id);
+    out.sort_by_key(|m| m.id);
     Ok(out)
 }
 

@@ -61,8 +61,13 @@ pub fn take(
     now: DateTime<Utc>,
 ) -> Result<usize, ByEmailError> {
     let mut taken = 0;
-    for (id, subject) in inbox::ignored_with_subject(conn, &["业绩", "業績", "sales"])? {
-        if sales_subject(&subject).is_none() || handled(conn, id)? {
+    for m in inbox::ignored_with_subject(conn, &["业绩", "業績", "sales"])? {
+        let id = m.id;
+        if sales_subject(&m.subject).is_none() {
+            flag_if_meant_as_sales(conn, planner.cfg, &m)?;
+            continue;
+        }
+        if handled(conn, id)? {
             continue;
         }
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -71,6 +76,34 @@ pub fn take(
         tx.commit()?;
     }
     Ok(taken)
+}
+
+/// A manager or the assistant writing 业绩/sales in a subject reportd cannot
+/// read as `业绩 YYYY-MM` (`2026年9月业绩`, `Re: 业绩 2026-09`) most likely
+/// sent a sales file: flag it once, saying how to send it, rather than let
+/// it pass as an ordinary email.
+fn flag_if_meant_as_sales(
+    conn: &Connection,
+    cfg: &Config,
+    m: &inbox::IgnoredMessage,
+) -> rusqlite::Result<()> {
+    let may_send_sales = m
+        .sender
+        .as_deref()
+        .and_then(|s| cfg.roster.by_email(s))
+        .is_some_and(|p| matches!(p.role, Role::Manager | Role::Assistant));
+    // A month is named somehow (`2026年9月`, `2026-9`); "sales meeting" is not
+    // a sales file.
+    let names_a_month = m.subject.chars().any(|c| c.is_ascii_digit());
+    if m.flagged || !may_send_sales || !names_a_month {
+        return Ok(());
+    }
+    inbox::flag(
+        conn,
+        m.id,
+        "looks like a sales file, but the subject is not `业绩 YYYY-MM` / `sales YYYY-MM`: \
+         nothing was imported; send it again with such a subject, or use `reportd sales import`",
+    )
 }
 
 fn handled(conn: &Connection, message: i64) -> rusqlite::Result<bool> {

@@ -580,10 +580,17 @@ pub fn parse_amount(cell: &Cell) -> Result<Fen, String> {
 }
 
 fn parse_amount_text(t: &str) -> Result<Fen, String> {
-    let clean: String = t
+    let bare = t
         .trim()
         .trim_start_matches(['¥', '￥'])
-        .trim_end_matches('元')
+        .trim_end_matches('元');
+    if !thousands_grouped(bare) {
+        return Err(format!(
+            "`{}` has a comma that does not separate thousands: write e.g. 12,000 or 12000.50",
+            t.trim()
+        ));
+    }
+    let clean: String = bare
         .chars()
         .filter(|c| !matches!(c, ',' | '，' | ' '))
         .collect();
@@ -613,6 +620,19 @@ fn parse_amount_text(t: &str) -> Result<Fen, String> {
     let whole: i64 = whole.parse().map_err(|_| bad())?;
     let frac: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
     Ok(Fen(whole * 100 + frac))
+}
+
+/// Whether every comma (or space) in the whole-yuan part separates groups of
+/// three digits: `12,000` and `1,234,567.50` yes, `12,00` or `1,2345` no (a
+/// typo for 12.00, or another country's decimal comma, must not become
+/// 1,200 yuan).
+fn thousands_grouped(amount: &str) -> bool {
+    let whole = amount.split('.').next().unwrap_or("");
+    let mut groups = whole.split([',', '，', ' ']);
+    let first_ok = groups
+        .next()
+        .is_some_and(|g| !g.is_empty() || !whole.contains([',', '，', ' ']));
+    first_ok && groups.all(|g| g.len() == 3)
 }
 
 // ---------------------------------------------------------------------------
@@ -948,6 +968,18 @@ mod tests {
         assert!(p[0].reason.contains("no header row"), "{p:?}");
         let p = checked("姓名,状态\n张伟,转正\n").unwrap_err();
         assert!(p[0].reason.contains("自拓"), "{p:?}");
+    }
+
+    #[test]
+    fn commas_count_only_between_groups_of_three_digits() {
+        let text = |s: &str| parse_amount(&Cell::Text(s.into()));
+        assert_eq!(text("12,000"), Ok(Fen(1_200_000)));
+        assert_eq!(text("1,234,567.50"), Ok(Fen(123_456_750)));
+        assert_eq!(text("¥32,000元"), Ok(Fen(3_200_000)));
+        assert_eq!(text("8000"), Ok(Fen(800_000)));
+        for bad in ["12,00", "1,2345", ",000", "12,,000", "1,23"] {
+            assert!(text(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

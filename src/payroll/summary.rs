@@ -182,7 +182,12 @@ struct Booked {
 /// The payroll month of a fine: that of its deadline's day.
 fn fine_month(period: &str, due: DateTime<Utc>, tz: Tz) -> Option<Month> {
     let period: Period = period.parse().ok()?;
-    Some(Month::containing(Deadline { period, due }.due_day(tz)))
+    let deadline = Deadline {
+        period,
+        due,
+        provisional: false,
+    };
+    Some(Month::containing(deadline.due_day(tz)))
 }
 
 /// Every ledger row with its payroll month (a waiver takes its fine's).

@@ -442,6 +442,7 @@ supervisor = "sup@example.com"
                 .with_ymd_and_hms(2026, 11, 28, 14, 0, 0)
                 .single()
                 .expect("valid"),
+            provisional: false,
         }
     }
 

@@ -195,6 +195,7 @@ fn decide(
     match class {
         Class::Ignored { reason } => Ok((MessageClass::Ignored, reason, false)),
         Class::Flagged { reason } => Ok((MessageClass::Ignored, reason, true)),
+        Class::ReportAsReply { person, period } => report_as_reply(conn, &person, period),
         Class::Reply {
             replier,
             report_message_id,
@@ -257,6 +258,26 @@ fn decide(
     }
 }
 
+/// A reporter's reply naming a period: ignored when the person has a
+/// counting report for it, else flagged, since it may be that report
+/// written as a reply (which never counts).
+fn report_as_reply(
+    conn: &Connection,
+    person: &str,
+    period: Period,
+) -> rusqlite::Result<(MessageClass, String, bool)> {
+    if first_report(conn, person, period)?.is_some() {
+        let reason = classify::REASON_REPLY_OR_FORWARD.to_string();
+        return Ok((MessageClass::Ignored, reason, false));
+    }
+    let reason = format!(
+        "looks like the report of {person} for {period} written as a reply, and \
+         {person} has no counting report for {period}: it does not count; ask for it to be sent \
+         as a new email (or file it with `reportd excuse`)"
+    );
+    Ok((MessageClass::Ignored, reason, true))
+}
+
 /// When `[notify] authserv_id` is set, a report or reply counts only if the
 /// receiving server vouches for its From address (see `mail::auth`): a
 /// forged supervisor's reply must not stop reminders, nor a forged report
@@ -269,7 +290,7 @@ fn unauthenticated(
     let what = match class {
         Class::Report { kind, person, .. } => format!("{} report from {person}", kind.as_str()),
         Class::Reply { replier, .. } => format!("reply from {replier}"),
-        Class::Ignored { .. } | Class::Flagged { .. } => return None,
+        Class::Ignored { .. } | Class::Flagged { .. } | Class::ReportAsReply { .. } => return None,
     };
     let authserv_id = cfg.notify.authserv_id.as_deref()?;
     let err = crate::mail::auth::check(env, authserv_id).err()?;

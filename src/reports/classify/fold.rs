@@ -80,6 +80,44 @@ pub fn keyword_form(s: &str) -> String {
         .collect()
 }
 
+/// Words that may stand between a period word and its report word without
+/// parting them (`月度工作总结`, `weekly sales update`).
+const FILLERS: &[&str] = &[
+    "工作",
+    "销售",
+    "业务",
+    "业绩",
+    "述职",
+    "个人",
+    "团队",
+    "的",
+    "sales",
+    "status",
+    "team",
+    "work",
+    "progress",
+    "performance",
+];
+
+/// What parts words in a subject: spaces, ASCII and CJK punctuation.
+pub fn is_separator(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_ascii_punctuation()
+        || "【】（）《》「」『』〔〕，、：；。！？·…".contains(c)
+}
+
+/// `text` without the separators and filler words it starts with: what
+/// follows a period word once `工作`, `的`, spaces and the like are passed.
+pub fn skip_fillers(mut text: &str) -> &str {
+    loop {
+        text = text.trim_start_matches(is_separator);
+        match FILLERS.iter().find(|f| text.starts_with(*f)) {
+            Some(f) => text = &text[f.len()..],
+            None => return text,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

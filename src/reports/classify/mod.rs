@@ -1,7 +1,8 @@
 //! One decoded message to one class: a report, a reply to a report,
 //! ignored with the reason, or flagged for the assistant when it looks like
 //! a report that reportd cannot place (no week or month, an excluded word,
-//! a reply to a thread reportd never saw, an address not in the roster):
+//! a reply to a thread reportd never saw, an address not in the roster, a
+//! reporter's reply that may be a report written as a reply):
 //! such a message is never dropped in silence.
 //!
 //! The subject is read on a folded text (`fold`): whether it is a report and
@@ -55,6 +56,15 @@ pub enum Class {
     Ignored {
         reason: String,
     },
+    /// A reporter's reply (not a forward), in a thread reportd holds, whose
+    /// subject has a report's shape and names a period that has begun
+    /// (`Re: 李娜 第48周周报` in last week's thread): no report, but when the
+    /// person has no counting report for that period it may be the report
+    /// itself, written as a reply, and the assistant is told.
+    ReportAsReply {
+        person: String,
+        period: Period,
+    },
     /// Counts for nothing, but looks like a report reportd could not place:
     /// the reason says what the assistant should check.
     Flagged {
@@ -105,8 +115,11 @@ fn role_name(role: Role) -> &'static str {
 ///    then References from the newest); a forward (`Fw:`, `转发:`, ...) is
 ///    not a reply, even when it carries the report's References;
 /// 3. anyone else who is not a rep or clerk is ignored;
-/// 4. a reporter's reply or forward (a reply or forward prefix) is ignored,
-///    or flagged when it carries a report and answers nothing reportd holds;
+/// 4. a reporter's reply or forward (a reply or forward prefix) is no
+///    report: flagged when it carries a report and answers nothing reportd
+///    holds, a `ReportAsReply` when a reply carries a report naming a period
+///    that has begun (the caller knows whether that period has a report),
+///    else ignored;
 /// 5. a subject with the shape of a report is a `Report` of the kind its
 ///    period word names, whatever its In-Reply-To says; one that looks like
 ///    a report but has no kind, or holds an excluded word, is flagged.
@@ -137,7 +150,7 @@ pub fn classify(
         return ignored(format!("{role} {email} sends no reports"));
     }
     if is_reply_or_forward(&env.subject, keywords) {
-        return reporters_reply(env, reading(), known_message);
+        return reporters_reply(env, reading(), known_message, email, arrival_date);
     }
     match reading() {
         Reading::Report(kind) => Class::Report {
@@ -232,11 +245,14 @@ fn answer(env: &Envelope, email: String, role: &str, known_report: &dyn Fn(&str)
 
 /// A reporter's reply or forward: not a report. When it carries a report
 /// and answers nothing reportd holds (the rep forwards to the assistant a
-/// report she never received), the assistant is told.
+/// report she never received), the assistant is told; when a reply carries
+/// a report naming a period that has begun, the caller checks that period.
 fn reporters_reply(
     env: &Envelope,
     reading: Reading,
     known_message: &dyn Fn(&str) -> bool,
+    person: String,
+    arrival_date: NaiveDate,
 ) -> Class {
     let in_known_thread = env
         .in_reply_to
@@ -249,6 +265,16 @@ fn reporters_reply(
              nothing was counted; check that the report itself reached the supervisor in time",
             kind.as_str()
         )),
+        // A forward passes a report on; a reply may be one written in last
+        // week's thread.
+        Reading::Report(kind) if !is_forward(&env.subject) => {
+            match period_in_subject(&env.subject, kind, arrival_date) {
+                Some(period) if period.first_day() <= arrival_date => {
+                    Class::ReportAsReply { person, period }
+                }
+                _ => ignored(REASON_REPLY_OR_FORWARD),
+            }
+        }
         _ => ignored(REASON_REPLY_OR_FORWARD),
     }
 }
@@ -491,7 +517,45 @@ mod tests {
         ] {
             let mut env = envelope(ZHANG, &[WANG], &[], subject);
             env.references = vec!["known-reply@wang".into()];
-            assert_eq!(run(&env), ignored(REASON_REPLY_OR_FORWARD), "{subject}");
+            let class = run(&env);
+            let named = matches!(&class, Class::ReportAsReply { person, .. } if person == ZHANG);
+            assert!(
+                named || class == ignored(REASON_REPLY_OR_FORWARD),
+                "{subject}: {class:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reply_in_a_known_thread_naming_a_begun_period_is_left_to_the_caller() {
+        let reply = |subject: &str| {
+            let mut env = envelope(LINA, &[WANG], &[], subject);
+            env.references = vec!["report-w47@lina".into()];
+            run(&env)
+        };
+        assert_eq!(
+            reply("Re: 李娜 第48周周报"),
+            Class::ReportAsReply {
+                person: LINA.into(),
+                period: Period::Week {
+                    year: 2026,
+                    week: 48
+                }
+            }
+        );
+        // No period, a period not begun, no report, or a forward: nothing
+        // to check.
+        for subject in [
+            "Re: 周报",
+            "Re: 第49周周报",
+            "Re: 客户拜访安排",
+            "Fw: 李娜 第48周周报",
+        ] {
+            assert_eq!(
+                reply(subject),
+                ignored(REASON_REPLY_OR_FORWARD),
+                "{subject}"
+            );
         }
     }
 

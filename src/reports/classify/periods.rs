@@ -12,7 +12,7 @@ use regex::{Captures, Regex};
 
 use crate::period::{Kind, Period};
 
-use super::fold::fold;
+use super::fold::{fold, skip_fillers};
 
 /// Compiles a pattern written in this file. Only a typo can fail, which the
 /// `every_pattern_compiles` test catches; at run time a failed pattern
@@ -44,31 +44,82 @@ static YEAR_CN_W: Pattern = LazyLock::new(|| {
         r"(?:^|[^0-9])([0-9]{{4}})\s*年\s*(?:度\s*)?第\s*({NUM})\s*周"
     ))
 });
-// `第48周`, `第四十八周`; group 1 marks a week of a month (`11月第4周`).
-static CN_W: Pattern = LazyLock::new(|| compile(&format!(r"(月\s*(?:份\s*)?)?第\s*({NUM})\s*周")));
-// `W48`, `w48`, `WK48`, `Week 48`.
-static W: Pattern =
-    LazyLock::new(|| compile(r"(?:^|[^a-z0-9])(?:week|wk|w)\s*[-_.#]?\s*([0-9]{1,2})(?:[^0-9]|$)"));
+// `第48周`, `第四十八周`; group 2 marks a week of a month (`本月第2周`),
+// group 1 its month (`11月第4周`).
+static CN_W: Pattern = LazyLock::new(|| {
+    compile(&format!(
+        r"(?:({NUM})?\s*(月)\s*(?:份\s*)?)?第\s*({NUM})\s*周"
+    ))
+});
+// `48周` (checked in `week_matches`: not `5周年`, not `近3周`).
+static N_W: Pattern = LazyLock::new(|| compile(r"(?:^|[^0-9a-z.])([0-9]{1,2})周"));
+// `W48`, `w48`, `WK48`, `Week 48`, `week rpt 48`, `week report #48`.
+static W: Pattern = LazyLock::new(|| {
+    compile(
+        r"(?:^|[^a-z0-9])(?:week|wk|w)(?:\s*(?:rpt|report))?\s*[-_.#]?\s*([0-9]{1,2})(?:[^0-9]|$)",
+    )
+});
+// Date ranges name their parts: start year, month, day (`sy`, `sm`, `sd`)
+// and end year, month, day (`ey`, `em`, `ed`); a month may be a word.
+//
 // `11.23-11.28`, `11.23~11.29`, `11/23-29`, `2026.11.23-2026.11.29`,
 // `2026-11-23 至 2026-11-29`.
 static RANGE: Pattern = LazyLock::new(|| {
     compile(concat!(
-        r"(?:^|[^0-9.])(?:([0-9]{4})\s*[./-]\s*)?([0-9]{1,2})\s*[./-]\s*([0-9]{1,2})",
+        r"(?:^|[^0-9.])(?:(?P<sy>[0-9]{4})\s*[./-]\s*)?(?P<sm>[0-9]{1,2})\s*[./-]\s*(?P<sd>[0-9]{1,2})",
         r"\s*(?:-|~|至|到)\s*",
-        r"(?:(?:([0-9]{4})\s*[./-]\s*)?([0-9]{1,2})\s*[./-]\s*)?([0-9]{1,2})(?:[^0-9.]|$)",
+        r"(?:(?:(?P<ey>[0-9]{4})\s*[./-]\s*)?(?P<em>[0-9]{1,2})\s*[./-]\s*)?(?P<ed>[0-9]{1,2})(?:[^0-9.]|$)",
     ))
 });
 // `11月23日-11月29日`, `11月23日至29日`, `2026年11月23日-2026年11月29日`.
 static CN_RANGE: Pattern = LazyLock::new(|| {
     compile(concat!(
-        r"(?:^|[^0-9])(?:([0-9]{4})\s*年\s*)?([0-9]{1,2})\s*月\s*([0-9]{1,2})\s*[日号]?",
+        r"(?:^|[^0-9])(?:(?P<sy>[0-9]{4})\s*年\s*)?(?P<sm>[0-9]{1,2})\s*月\s*(?P<sd>[0-9]{1,2})\s*[日号]?",
         r"\s*(?:-|~|至|到)\s*",
-        r"(?:([0-9]{4})\s*年\s*)?(?:([0-9]{1,2})\s*月\s*)?([0-9]{1,2})\s*[日号]?(?:[^0-9]|$)",
+        r"(?:(?P<ey>[0-9]{4})\s*年\s*)?(?:(?P<em>[0-9]{1,2})\s*月\s*)?(?P<ed>[0-9]{1,2})\s*[日号]?(?:[^0-9]|$)",
+    ))
+});
+// `20261123-20261129`, `20261123-1129`, `20261123-29`.
+static COMPACT_RANGE: Pattern = LazyLock::new(|| {
+    compile(concat!(
+        r"(?:^|[^0-9])(?P<sy>20[0-9]{2})(?P<sm>[01][0-9])(?P<sd>[0-3][0-9])",
+        r"\s*(?:-|~|至|到)\s*",
+        r"(?:(?P<ey>20[0-9]{2})?(?P<em>[01][0-9]))?(?P<ed>[0-3][0-9])(?:[^0-9]|$)",
+    ))
+});
+// `1123-1129`, `1123-29`; not inside a longer run of numbers and dashes
+// (`138-1234-5678`).
+static MMDD_RANGE: Pattern = LazyLock::new(|| {
+    compile(concat!(
+        r"(?:^|[^0-9./-])(?P<sm>0[1-9]|1[0-2])(?P<sd>[0-3][0-9])",
+        r"\s*(?:-|~|至|到)\s*",
+        r"(?P<em>0[1-9]|1[0-2])?(?P<ed>[0-3][0-9])(?:[^0-9./-]|$)",
+    ))
+});
+const EN_MONTH: &str = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec";
+// `Nov 23-29`, `Nov 23 - Nov 28`, `Nov. 23rd to 29th`.
+static EN_RANGE: Pattern = LazyLock::new(|| {
+    compile(&format!(
+        concat!(
+            r"(?:^|[^a-z])(?P<sm>{m})[a-z]*\.?\s*(?P<sd>[0-9]{{1,2}})(?:st|nd|rd|th)?",
+            r"\s*(?:-|~|to)\s*",
+            r"(?:(?P<em>{m})[a-z]*\.?\s*)?(?P<ed>[0-9]{{1,2}})(?:st|nd|rd|th)?(?:[^0-9]|$)",
+        ),
+        m = EN_MONTH
+    ))
+});
+// `23-29 Nov`, `(23-29 Nov)`.
+static DAYS_EN_MONTH: Pattern = LazyLock::new(|| {
+    compile(&format!(
+        r"(?:^|[^0-9./-])(?P<sd>[0-9]{{1,2}})\s*(?:-|~|to)\s*(?P<ed>[0-9]{{1,2}})\s*(?P<sm>{EN_MONTH})"
     ))
 });
 // `2026年11月`, `2026年十一月`.
 static YEAR_CN_M: Pattern =
     LazyLock::new(|| compile(&format!(r"(?:^|[^0-9])([0-9]{{4}})\s*年\s*({NUM})\s*月")));
+// `202611`.
+static YEAR_M6: Pattern =
+    LazyLock::new(|| compile(r"(?:^|[^0-9])(20[0-9]{2})(0[1-9]|1[0-2])(?:[^0-9]|$)"));
 // `2026-11`, `2026.11`, `2026/11`.
 static YEAR_M: Pattern =
     LazyLock::new(|| compile(r"(?:^|[^0-9.])([0-9]{4})\s*[-./]\s*([0-9]{1,2})(?:[^0-9]|$)"));
@@ -94,6 +145,21 @@ fn captures<'h>(pattern: &Pattern, hay: &'h str) -> Vec<Captures<'h>> {
 
 fn num(c: &Captures, i: usize) -> Option<u32> {
     c.get(i).and_then(|m| cn_number(m.as_str()))
+}
+
+/// A named part of a date range: a number, or a month's English name.
+fn part(c: &Captures, name: &str) -> Option<u32> {
+    let text = c.name(name)?.as_str();
+    cn_number(text).or_else(|| {
+        FULL_MONTHS
+            .iter()
+            .position(|m| m.starts_with(text))
+            .map(|i| i as u32 + 1)
+    })
+}
+
+fn part_year(c: &Captures, name: &str) -> Option<i32> {
+    c.name(name).and_then(|m| m.as_str().parse().ok())
 }
 
 fn year(c: &Captures, i: usize) -> Option<i32> {
@@ -129,6 +195,12 @@ enum WeekRef {
     Iso {
         year: Option<i32>,
         week: u32,
+    },
+    /// The `n`th week of a month (`11月第4周`), read only for a month
+    /// that starts on a Monday, where every way of counting agrees.
+    OfMonth {
+        month: u32,
+        n: u32,
     },
     /// A date range: (year, month, day) to (year, month, day); a missing
     /// end month is the start's.
@@ -213,8 +285,8 @@ fn span_of(c: &Captures, hay: &str, units: &[char]) -> Range<usize> {
 /// The kind of period a date range spans: up to two weeks is a week, a
 /// whole month (1st to its last day) is a month, anything else neither.
 fn range_kind(c: &Captures) -> Option<Kind> {
-    let (sm, sd, ed) = (num(c, 2)?, num(c, 3)?, num(c, 6)?);
-    let em = num(c, 5).unwrap_or(sm);
+    let (sm, sd, ed) = (part(c, "sm")?, part(c, "sd")?, part(c, "ed")?);
+    let em = part(c, "em").unwrap_or(sm);
     // A leap year, so that 2.29 is a day.
     let start = NaiveDate::from_ymd_opt(2024, sm, sd)?;
     let mut end = NaiveDate::from_ymd_opt(2024, em, ed)?;
@@ -230,34 +302,51 @@ fn range_kind(c: &Captures) -> Option<Kind> {
 }
 
 /// Every week spelling in a (folded) subject, most explicit first: where
-/// it is written, the ISO week or date range it names (if it names one),
-/// and the kind of period the spelling is a word for (`11月第4周` is a week
-/// although not an ISO one; `W60` is nothing).
+/// it is written, the ISO week, week of a month or date range it names (if
+/// it names one), and the kind of period the spelling is a word for
+/// (`W60` is nothing).
 fn week_matches(hay: &str) -> Vec<(Range<usize>, Option<WeekRef>, Option<Kind>)> {
     let iso = |year: Option<i32>, week: Option<u32>| {
         week.filter(|w| (1..=53).contains(w))
             .map(|week| WeekRef::Iso { year, week })
     };
-    let patterns = [&YEAR_W, &YEAR_CN_W, &W_YEAR, &CN_W, &W, &CN_RANGE, &RANGE];
+    let patterns = [
+        &YEAR_W,
+        &YEAR_CN_W,
+        &W_YEAR,
+        &CN_W,
+        &W,
+        &N_W,
+        &CN_RANGE,
+        &RANGE,
+        &COMPACT_RANGE,
+        &MMDD_RANGE,
+        &EN_RANGE,
+        &DAYS_EN_MONTH,
+    ];
     let mut out = Vec::new();
     for (k, c) in matches_in_order(&patterns, hay) {
         let (units, found): (&[char], _) = match k {
             0 => (&[], iso(year(&c, 1), num(&c, 2))),
             1 => (&['周'], iso(year(&c, 1), num(&c, 2))),
             2 => (&[], iso(year(&c, 2), num(&c, 1))),
-            // `11月第4周` counts weeks of a month, which teams number
-            // differently: not an ISO week, but still a week.
-            3 if c.get(1).is_some() => {
-                out.push((span_of(&c, hay, &['周']), None, Some(Kind::Weekly)));
+            // `11月第4周` counts weeks of a month: still a week.
+            3 if c.get(2).is_some() => {
+                let of_month = num(&c, 1)
+                    .zip(num(&c, 3))
+                    .map(|(month, n)| WeekRef::OfMonth { month, n });
+                out.push((span_of(&c, hay, &['周']), of_month, Some(Kind::Weekly)));
                 continue;
             }
-            3 => (&['周'], iso(None, num(&c, 2))),
+            3 => (&['周'], iso(None, num(&c, 3))),
             4 => (&[], iso(None, num(&c, 1))),
+            5 if !counts_a_week(hay, &c) => continue,
+            5 => (&['周'], iso(None, num(&c, 1))),
             _ => {
-                let range = match (num(&c, 2), num(&c, 3), num(&c, 6)) {
+                let range = match (part(&c, "sm"), part(&c, "sd"), part(&c, "ed")) {
                     (Some(sm), Some(sd), Some(ed)) => Some(WeekRef::Range {
-                        start: (year(&c, 1), sm, sd),
-                        end: (year(&c, 4), num(&c, 5), ed),
+                        start: (part_year(&c, "sy"), sm, sd),
+                        end: (part_year(&c, "ey"), part(&c, "em"), ed),
                     }),
                     _ => None,
                 };
@@ -271,12 +360,18 @@ fn week_matches(hay: &str) -> Vec<(Range<usize>, Option<WeekRef>, Option<Kind>)>
     out
 }
 
-/// Weeks named in a (folded) subject, most explicit first.
-fn week_refs(hay: &str) -> Vec<WeekRef> {
-    week_matches(hay)
-        .into_iter()
-        .filter_map(|(_, r, _)| r)
-        .collect()
+/// Whether a match of `N_W` (`48周`) names a week: not an anniversary or
+/// age (`5周年`, `3周岁`), a weekday or weekend (`2周末`), nor a number of
+/// weeks (`近3周`, `前2周`, `每2周`).
+fn counts_a_week(hay: &str, c: &Captures) -> bool {
+    let Some(m) = c.get(0) else {
+        return false;
+    };
+    let next = hay[m.end()..].chars().next();
+    let number_start = c.get(1).map_or(m.start(), |n| n.start());
+    let before = hay[..number_start].chars().next_back();
+    !next.is_some_and(|n| "年岁末刊期一二三四五六日天边转".contains(n))
+        && !before.is_some_and(|b| "近前后每这隔".contains(b))
 }
 
 const FULL_MONTHS: [&str; 12] = [
@@ -317,12 +412,13 @@ fn month_matches(hay: &str) -> Vec<(Range<usize>, Option<MonthRef>)> {
         m.filter(|m| (1..=12).contains(m))
             .map(|month| MonthRef { year, month })
     };
-    let patterns = [&YEAR_CN_M, &YEAR_M, &CN_M, &EN_M];
+    let patterns = [&YEAR_CN_M, &YEAR_M6, &YEAR_M, &CN_M, &EN_M];
     let mut out = Vec::new();
     for (k, c) in matches_in_order(&patterns, hay) {
-        let span = span_of(&c, hay, if k == 1 || k == 3 { &[] } else { &['月'] });
+        let span = span_of(&c, hay, if k == 0 || k == 3 { &['月'] } else { &[] });
         let found = match k {
-            0 | 1 => {
+            1 => month(year(&c, 1), num(&c, 2)),
+            0 | 2 => {
                 // `2026年11月30日` and `2026-11-30` are days, not months.
                 let end = c.get(2).map(|m| m.end()).unwrap_or_default();
                 let end = if k == 0 {
@@ -339,7 +435,7 @@ fn month_matches(hay: &str) -> Vec<(Range<usize>, Option<MonthRef>)> {
                     month(year(&c, 1), num(&c, 2))
                 }
             }
-            2 => {
+            3 => {
                 let end = c.get(0).map(|m| m.end()).unwrap_or_default();
                 if continues_as_date(hay, end) {
                     None
@@ -355,14 +451,6 @@ fn month_matches(hay: &str) -> Vec<(Range<usize>, Option<MonthRef>)> {
         out.push((span, found));
     }
     out
-}
-
-/// Months named in a (folded) subject, most explicit first.
-fn month_refs(hay: &str) -> Vec<MonthRef> {
-    month_matches(hay)
-        .into_iter()
-        .filter_map(|(_, r)| r)
-        .collect()
 }
 
 /// A period or a day written with numbers in a folded subject.
@@ -447,6 +535,12 @@ fn week_of_range(start: NaiveDate, end: NaiveDate) -> Option<Period> {
 
 fn resolve_week(r: WeekRef, arrival: NaiveDate) -> Option<Period> {
     match r {
+        WeekRef::OfMonth { month, n } => {
+            let first = resolve_month(MonthRef { year: None, month }, arrival)?.first_day();
+            let start = first + Duration::weeks(i64::from(n.checked_sub(1)?));
+            let whole = first.weekday() == Weekday::Mon && start.month() == month;
+            whole.then(|| iso_week_of(start))
+        }
         WeekRef::Iso { year, week } => nearest(arrival, year, |y| {
             let first = NaiveDate::from_isoywd_opt(y, week, Weekday::Mon)?;
             Some((
@@ -515,13 +609,15 @@ fn resolve_month(r: MonthRef, arrival: NaiveDate) -> Option<Period> {
 ///
 /// Weekly, most explicit first: a year and week (`2026-W48`, `2026W48`,
 /// `2026年第48周`, `W48-2026`), a week (`第48周`, `第四十八周`, `W48`,
-/// `Week 48`), a date range (`11.23-11.28`, `11/23~29`,
-/// `2026.11.23-2026.11.29`, `11月23日-11月29日`), which names the ISO week
+/// `Week 48`, `48周`), a date range (`11.23-11.28`, `11/23~29`,
+/// `2026.11.23-2026.11.29`, `11月23日-11月29日`, `20261123-20261129`,
+/// `1123-1129`, `Nov 23-29`, `23-29 Nov`), which names the ISO week
 /// holding most of its days (ties: the earlier week; a Monday-to-Saturday
-/// range is its start's week). `11月第4周` counts weeks of a month and is
-/// not read.
+/// range is its start's week). `11月第4周` counts weeks of a month, which
+/// teams number differently: it is read only for a month that starts on a
+/// Monday, where they all agree.
 ///
-/// Monthly: `2026年11月`, `2026-11` / `2026.11` / `2026/11`, `11月`,
+/// Monthly: `2026年11月`, `2026-11` / `2026.11` / `2026/11`, `202611`, `11月`,
 /// `11月份`, `十一月`, `November 2026`, `Nov`. A day (`11月23日`,
 /// `2026-11-23`) is not a month.
 ///
@@ -530,21 +626,30 @@ fn resolve_month(r: MonthRef, arrival: NaiveDate) -> Option<Period> {
 /// and other designators (`Q4`) give nothing.
 pub fn period_in_subject(subject: &str, kind: Kind, arrival_date: NaiveDate) -> Option<Period> {
     let hay = fold(subject);
-    let named: Vec<Period> = match kind {
-        Kind::Weekly => week_refs(&hay)
+    let named: Vec<(Range<usize>, Period)> = match kind {
+        Kind::Weekly => week_matches(&hay)
             .into_iter()
-            .filter_map(|r| {
-                Some(calendar_numbered(
-                    r,
-                    resolve_week(r, arrival_date)?,
-                    arrival_date,
-                ))
+            .filter_map(|(span, r, _)| {
+                let r = r?;
+                let period = resolve_week(r, arrival_date)?;
+                Some((span, calendar_numbered(r, period, arrival_date)))
             })
             .collect(),
-        Kind::Monthly => month_refs(&hay)
+        Kind::Monthly => month_matches(&hay)
             .into_iter()
-            .filter_map(|r| resolve_month(r, arrival_date))
+            .filter_map(|(span, r)| Some((span, resolve_month(r?, arrival_date)?)))
             .collect(),
+    };
+    // `12月计划及11月工作总结`: the period of a plan is not the report's.
+    let reported: Vec<Period> = named
+        .iter()
+        .filter(|(span, _)| !names_a_plan(&hay, span.end))
+        .map(|(_, p)| *p)
+        .collect();
+    let named = if reported.is_empty() {
+        named.into_iter().map(|(_, p)| p).collect()
+    } else {
+        reported
     };
     // `第49周计划及第48周周报` sent in W48 is W48's report: of several
     // periods named, the first that has begun, else the first.
@@ -553,6 +658,15 @@ pub fn period_in_subject(subject: &str, kind: Kind, arrival_date: NaiveDate) -> 
         .copied()
         .find(|p| p.first_day() <= arrival_date)
         .or_else(|| named.first().copied())
+}
+
+/// Whether a period written up to `end` is followed by a plan word
+/// (`12月计划`, `第49周工作安排`, `W49 plan`): what comes, not what is
+/// reported.
+fn names_a_plan(hay: &str, end: usize) -> bool {
+    const PLANS: &[&str] = &["计划", "安排", "目标", "预算", "规划", "打算", "plan"];
+    let after = skip_fillers(hay.get(end..).unwrap_or_default());
+    PLANS.iter().any(|p| after.starts_with(p))
 }
 
 /// A week number counted from 1 January (Excel's WEEKNUM, many Chinese
@@ -597,6 +711,61 @@ mod tests {
         assert_eq!(weekly("第49周计划及第48周周报", w48), week(2026, 48));
         assert_eq!(weekly("第48周周报及第49周计划", w48), week(2026, 48));
         assert_eq!(weekly("2026-W50 周报", w48), week(2026, 50), "still early");
+    }
+
+    #[test]
+    fn the_period_next_to_a_plan_word_is_not_the_reports() {
+        let d = date(2026, 12, 1);
+        assert_eq!(monthly("12月计划及11月工作总结", d), month(2026, 11));
+        assert_eq!(monthly("11月工作总结及12月工作计划", d), month(2026, 11));
+        assert_eq!(monthly("2026.12 plan & 2026.11 report", d), month(2026, 11));
+        assert_eq!(weekly("第49周工作安排与第48周总结", d), week(2026, 48));
+        // Only a plan: its period is all there is.
+        assert_eq!(monthly("12月计划", d), month(2026, 12));
+    }
+
+    #[test]
+    fn compact_and_english_week_spellings_are_read() {
+        let d = date(2026, 11, 30);
+        for s in [
+            "张伟 20261123-20261129 工作总结",
+            "20261123-1129 周报",
+            "周报 1123-1129",
+            "Weekly report (23-29 Nov)",
+            "Weekly Summary (Nov 23 - Nov 28)",
+            "Weekly recap: Nov 23-27",
+            "张伟 销售周报 48周",
+            "48周周报",
+            "week rpt 48",
+        ] {
+            assert_eq!(weekly(s, d), week(2026, 48), "{s}");
+        }
+        assert_eq!(monthly("月报_张伟_202611", d), month(2026, 11));
+        for s in [
+            "5周年庆 周报",
+            "近3周周报",
+            "周报 20261128",
+            "电话 138-1234-5678 周报",
+        ] {
+            assert_eq!(weekly(s, d), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn a_week_of_a_month_is_read_when_the_month_starts_on_a_monday() {
+        // June 2026 starts on a Monday: its 2nd week is 8 to 14 June.
+        let june_8 = date(2026, 6, 8).iso_week();
+        let d = date(2026, 6, 15);
+        assert_eq!(
+            weekly("6月第2周周报", d),
+            week(june_8.year(), june_8.week())
+        );
+        assert_eq!(weekly("2026年6月第二周工作总结", d), week(2026, 24));
+        // November 2026 starts on a Sunday: its 4th week is the 16th or the
+        // 23rd, depending on the team.
+        assert_eq!(weekly("11月第4周周报", date(2026, 11, 30)), None);
+        assert_eq!(weekly("6月第6周周报", d), None);
+        assert_eq!(weekly("本月第二周周报", d), None);
     }
 
     #[test]
@@ -756,7 +925,22 @@ mod tests {
     #[test]
     fn every_pattern_compiles() {
         for p in [
-            &YEAR_W, &W_YEAR, &YEAR_CN_W, &CN_W, &W, &RANGE, &CN_RANGE, &YEAR_CN_M, &YEAR_M, &CN_M,
+            &YEAR_W,
+            &W_YEAR,
+            &YEAR_CN_W,
+            &CN_W,
+            &W,
+            &N_W,
+            &RANGE,
+            &CN_RANGE,
+            &COMPACT_RANGE,
+            &MMDD_RANGE,
+            &EN_RANGE,
+            &DAYS_EN_MONTH,
+            &YEAR_CN_M,
+            &YEAR_M6,
+            &YEAR_M,
+            &CN_M,
             &EN_M,
         ] {
             assert!(p.is_some());
@@ -799,8 +983,10 @@ mod tests {
         assert_eq!(kinds("11.03-11.20"), [("11.03-11.20".to_string(), None)]);
         assert_eq!(
             kinds("11月第4周"),
-            [("11月".to_string(), m), ("月第4周".to_string(), w)]
+            [("11月".to_string(), m), ("11月第4周".to_string(), w)]
         );
+        assert_eq!(kinds("5周年庆"), []);
+        assert_eq!(kinds("近3周销售"), []);
         assert!(kinds("market update").is_empty());
     }
 }

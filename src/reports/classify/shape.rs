@@ -23,7 +23,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use crate::config::Keywords;
 use crate::period::Kind;
 
-use super::fold::{fold, is_keyword_separator, keyword_form};
+use super::fold::{fold, is_keyword_separator, keyword_form, skip_fillers};
 use super::periods::numbered;
 
 /// What a subject says about being a report.
@@ -51,7 +51,17 @@ pub fn recognise(subject: &str, keywords: &Keywords, names: &Names<'_>) -> Readi
     let mut hay = fold(subject);
     // Vetoes first: a name (a newsletter's display name `销售周刊`) must not
     // hide one.
-    let excluded = find_words(&hay, &keywords.exclude);
+    // A configured phrase (`例会纪要`) is not vetoed by a word it holds
+    // (`例会`).
+    let added = additions(&hay, keywords);
+    let excluded: Vec<_> = find_words(&hay, &keywords.exclude)
+        .into_iter()
+        .filter(|(_, span)| {
+            !added
+                .iter()
+                .any(|a| a.span.start <= span.start && span.end <= a.span.end)
+        })
+        .collect();
     for span in names(&hay) {
         blank(&mut hay, span);
     }
@@ -59,9 +69,8 @@ pub fn recognise(subject: &str, keywords: &Keywords, names: &Names<'_>) -> Readi
         return read(&hay, keywords);
     };
     let word = word.clone();
-    for (_, span) in excluded {
-        blank(&mut hay, span);
-    }
+    // The excluded word stays in: `11月考勤报表` has a report's shape
+    // through its 报表, and is flagged rather than ignored.
     let shape = match read(&hay, keywords) {
         Reading::Report(kind) => Some(kind),
         _ => None,
@@ -82,7 +91,8 @@ enum Word {
     /// A report word; a strong one (总结, 汇报, 小结) marks a report even
     /// without a period, to be flagged.
     Report { strong: bool },
-    /// `报`, a report word only right after a period word (`周 报`, `11月报`).
+    /// A report word only right after a period word: `报` (`周 报`,
+    /// `11月报`), `汇总` (`周汇总`), `工作情况`, `status`, `highlights`.
     Bound,
     /// A configured phrase that marks a report of this kind by itself.
     Addition(Kind),
@@ -140,6 +150,10 @@ const LEXICON: &[(&str, Word)] = &[
     ("报表", WEAK),
     ("回顾", WEAK),
     ("报", Word::Bound),
+    // Report words only right after a period word: `周汇总`, `本周工作情况`.
+    ("汇总", Word::Bound),
+    ("工作情况", Word::Bound),
+    ("汇总表", LOOK),
     // 周 that is not a week: weekdays, weekend, anniversary, magazine,
     // surroundings, cycle, turnover, Mr. Zhou (周总).
     ("周一", LOOK),
@@ -267,39 +281,18 @@ fn english_word(word: &str, before: Option<&str>, after: Option<&str>) -> Option
     ];
     const EVENTS: &[&str] = &["meeting", "call", "session", "template", "lunch"];
     match word {
-        "week" | "weekly" | "weeks" | "wk" => Some(W),
-        "month" | "monthly" | "months" => Some(M),
-        "report" | "reports" | "summary" | "update" | "updates" | "recap" | "review" => {
+        // End of week, end of month.
+        "week" | "weekly" | "weeks" | "wk" | "eow" => Some(W),
+        "month" | "monthly" | "months" | "eom" => Some(M),
+        "status" | "highlights" | "wrapup" => Some(Word::Bound),
+        "wrap" if after == Some("up") => Some(Word::Bound),
+        "report" | "reports" | "rpt" | "summary" | "update" | "updates" | "recap" | "review" => {
             let other = before.is_some_and(|b| SUBJECTS.contains(&b))
                 || after.is_some_and(|a| EVENTS.contains(&a));
             Some(if other { LOOK } else { WEAK })
         }
         _ => None,
     }
-}
-
-/// Words that may stand between a period word and its report word without
-/// parting them (`月度工作总结`, `weekly sales update`).
-const FILLERS: &[&str] = &[
-    "工作",
-    "销售",
-    "业务",
-    "述职",
-    "个人",
-    "团队",
-    "的",
-    "sales",
-    "status",
-    "team",
-    "work",
-    "progress",
-    "performance",
-];
-
-fn is_separator(c: char) -> bool {
-    c.is_whitespace()
-        || c.is_ascii_punctuation()
-        || "【】（）《》「」『』〔〕，、：；。！？·…".contains(c)
 }
 
 // ---------------------------------------------------------------------------
@@ -331,16 +324,52 @@ fn tokens(hay: &str, keywords: &Keywords) -> Vec<Token> {
         blank(&mut rest, n.span);
     }
     if let Some(ac) = LEXICON_MATCHER.as_ref() {
-        out.extend(ac.find_iter(&rest).map(|m| Token {
-            span: m.range(),
-            word: LEXICON[m.pattern().as_usize()].1,
-            numbered: false,
-        }));
+        let words: Vec<Token> = ac
+            .find_iter(&rest)
+            .map(|m| Token {
+                span: m.range(),
+                word: LEXICON[m.pattern().as_usize()].1,
+                numbered: false,
+            })
+            .collect();
+        let names: Vec<usize> = (0..words.len())
+            .filter(|&i| starts_a_name(&rest, &words, i))
+            .collect();
+        out.extend(
+            words
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !names.contains(i))
+                .map(|(_, t)| t),
+        );
     }
     out.extend(english_tokens(&rest));
     out.extend(additions(hay, keywords));
     out.sort_by_key(|t| (t.span.start, t.span.end));
     out
+}
+
+/// Whether `words[i]` is a bare 周 or 月 that starts a name rather than
+/// names a period: right before a Chinese character that begins no word
+/// of the lexicon and no filler (周大福, 周经理, 周董, 月星集团), where a
+/// period word is followed by its report word (周报, 周汇报, 月工作总结),
+/// a separator, or a number.
+fn starts_a_name(hay: &str, words: &[Token], i: usize) -> bool {
+    let t = &words[i];
+    if !matches!(&hay[t.span.clone()], "周" | "月") {
+        return false;
+    }
+    let after = &hay[t.span.end..];
+    let han = after
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}'));
+    let word_follows = words.get(i + 1).is_some_and(|n| n.span.start == t.span.end);
+    // A period's plan or meeting: `周计划与总结`, `月例会`.
+    let plan = ["计划", "安排", "目标", "例会"]
+        .iter()
+        .any(|p| after.starts_with(p));
+    han && !word_follows && !plan && skip_fillers(after).len() == after.len()
 }
 
 fn english_tokens(hay: &str) -> Vec<Token> {
@@ -488,15 +517,9 @@ fn blank(hay: &mut String, span: Range<usize>) {
 
 /// Whether only separators and filler words stand between `a` and `b`.
 fn adjacent(hay: &str, a: &Token, b: &Token) -> bool {
-    let Some(mut gap) = hay.get(a.span.end..b.span.start) else {
-        return a.span.end > b.span.start;
-    };
-    loop {
-        gap = gap.trim_start_matches(is_separator);
-        match FILLERS.iter().find(|f| gap.starts_with(*f)) {
-            Some(f) => gap = &gap[f.len()..],
-            None => return gap.is_empty(),
-        }
+    match hay.get(a.span.end..b.span.start) {
+        Some(gap) => skip_fillers(gap).is_empty(),
+        None => a.span.end > b.span.start,
     }
 }
 
@@ -711,10 +734,33 @@ mod tests {
                 word: "总结".into()
             }
         );
-        assert_eq!(
-            recognise("周明 工作总结", &k, &nobody),
-            Reading::Report(Kind::Weekly)
-        );
+        // Unknown names too: 周 or 月 starting a run of characters that
+        // are no report word is a name or a brand, not a period.
+        for s in [
+            "周明 工作总结",
+            "周大福项目进展汇报",
+            "与周董会谈总结",
+            "月星集团拜访总结",
+        ] {
+            assert!(
+                matches!(recognise(s, &k, &nobody), Reading::NoPeriod { .. }),
+                "{s}"
+            );
+        }
+        for s in ["周经理拜访情况汇报", "周黑鸭门店拓展方案汇报"] {
+            assert_ne!(kind(s), Some(Kind::Weekly), "{s}");
+        }
+        // A period word followed by its report word is still one.
+        for (s, k) in [
+            ("张伟周汇报", Kind::Weekly),
+            ("周计划与总结-张伟", Kind::Weekly),
+            ("张伟 周汇总", Kind::Weekly),
+            ("【商务一组】周工作小结-张伟", Kind::Weekly),
+            ("宋旭娜 2025/06 月总结", Kind::Monthly),
+            ("张伟 月工作总结 2026.11", Kind::Monthly),
+        ] {
+            assert_eq!(recognise(s, &plain(), &nobody), Reading::Report(k), "{s}");
+        }
         assert_eq!(
             recognise("王月 第48周周报", &k, &zhou_ming_and_wang_yue),
             Reading::Report(Kind::Weekly)
@@ -759,6 +805,20 @@ mod tests {
             recognise("张伟 例会纪要", &plain(), &nobody),
             Reading::Nothing
         );
+        // The default exclusions hold 例会, which a team's own phrase
+        // overrides.
+        let k = Keywords {
+            weekly: vec!["例会纪要".into()],
+            ..Keywords::default()
+        };
+        assert_eq!(
+            recognise("张伟 例会纪要", &k, &nobody),
+            Reading::Report(Kind::Weekly)
+        );
+        assert!(matches!(
+            recognise("周例会纪要模板", &k, &nobody),
+            Reading::Excluded { .. }
+        ));
         // A longer phrase holds the shorter one it contains.
         let k = Keywords {
             weekly: vec!["周报".into()],
