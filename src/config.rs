@@ -584,6 +584,7 @@ const ROOT_KEYS: &[&str] = &[
 ];
 const LIMITS_KEYS: &[&str] = &["max_message_mb"];
 const NOTIFY_KEYS: &[&str] = &[
+    "weekly_reminders",
     "weekly_reminder",
     "monthly_reminder",
     "digest_time",
@@ -795,16 +796,8 @@ fn parse_limits(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Limits {
 fn parse_notify(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> NotifyConfig {
     check_keys(ctx, sec, NOTIFY_KEYS);
     let mut n = NotifyConfig::default();
-    if let Some(s) = opt_str(
-        ctx,
-        sec,
-        "weekly_reminder",
-        r#"weekly_reminder = "SAT 18:00""#,
-    ) {
-        match s.v.trim().parse::<WeeklyDue>() {
-            Ok(v) => n.schedule.weekly_reminder = v,
-            Err(e) => ctx.push(sec.key("weekly_reminder"), s.line, e.to_string()),
-        }
+    if let Some(times) = parse_weekly_reminders(ctx, sec) {
+        n.schedule.weekly_reminders = times;
     }
     if let Some(t) = opt_time(
         ctx,
@@ -857,6 +850,37 @@ fn parse_notify(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> NotifyConfig {
         n.waiver_words = words;
     }
     n
+}
+
+/// `weekly_reminders = ["FRI 17:00", "SAT 18:00"]`, or the older single
+/// `weekly_reminder = "SAT 18:00"`; not both. An empty list sends no weekly
+/// deadline reminder.
+fn parse_weekly_reminders(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Option<Vec<WeeklyDue>> {
+    let example = r#"weekly_reminders = ["FRI 17:00", "SAT 18:00"]"#;
+    let old = opt_str(ctx, sec, "weekly_reminder", example);
+    let list = opt_str_list(ctx, sec, "weekly_reminders", example);
+    let items: Vec<(String, At<String>)> = match (old, list) {
+        (Some(old), Some(_)) => {
+            let message = "is the older spelling of `weekly_reminders`, which is set too: \
+                           remove `weekly_reminder` and keep its time in `weekly_reminders`";
+            ctx.push(sec.key("weekly_reminder"), old.line, message);
+            return None;
+        }
+        (Some(old), None) => vec![(sec.key("weekly_reminder"), old)],
+        (None, Some(list)) => list
+            .into_iter()
+            .map(|(i, item)| (format!("{}[{i}]", sec.key("weekly_reminders")), item))
+            .collect(),
+        (None, None) => return None,
+    };
+    let mut times = Vec::new();
+    for (key, item) in items {
+        match item.v.trim().parse::<WeeklyDue>() {
+            Ok(t) => times.push(t),
+            Err(e) => ctx.push(key, item.line, e.to_string()),
+        }
+    }
+    Some(times)
 }
 
 /// `waiver_words`: none may be blank (it would make every answer a reason);
@@ -1107,6 +1131,42 @@ role = "assistant"
         let found: Vec<&ConfigIssue> = all.iter().filter(|i| i.key == key).collect();
         assert_eq!(found.len(), 1, "want one issue for {key}, got {all:#?}");
         found[0]
+    }
+
+    #[test]
+    fn weekly_reminders_default_to_friday_and_saturday_and_take_a_list_or_the_old_single_key() {
+        let times = |c: Config| -> Vec<String> {
+            c.notify
+                .schedule
+                .weekly_reminders
+                .iter()
+                .map(|w| format!("{:?} {}", w.weekday, w.time.format("%H:%M")))
+                .collect()
+        };
+        let c = parse(MINIMAL).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(times(c), ["Fri 17:00", "Sat 18:00"]);
+        let list =
+            format!("{MINIMAL}\n[notify]\nweekly_reminders = [\"THU 16:00\", \"SAT 12:00\"]\n");
+        let c = parse(&list).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(times(c), ["Thu 16:00", "Sat 12:00"]);
+        let old = format!("{MINIMAL}\n[notify]\nweekly_reminder = \"SAT 17:30\"\n");
+        let c = parse(&old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(times(c), ["Sat 17:30"]);
+    }
+
+    #[test]
+    fn weekly_reminder_mistakes_name_the_key_and_line() {
+        let both = format!(
+            "{MINIMAL}\n[notify]\nweekly_reminders = [\"FRI 17:00\"]\nweekly_reminder = \"SAT 18:00\"\n"
+        );
+        let all = issues(&both);
+        let i = issue(&all, "notify.weekly_reminder");
+        assert_eq!(i.line, line_of(&both, "weekly_reminder ="));
+        assert!(i.message.contains("weekly_reminders"), "{}", i.message);
+        let bad = format!("{MINIMAL}\n[notify]\nweekly_reminders = [\"FRI 17:00\", \"SUNDAY\"]\n");
+        let all = issues(&bad);
+        let i = issue(&all, "notify.weekly_reminders[1]");
+        assert_eq!(i.line, line_of(&bad, "weekly_reminders ="));
     }
 
     #[test]

@@ -255,7 +255,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let engine = engine(dir.path());
         let conn = crate::store::open(&engine.cfg.database).expect("db");
-        // Friday noon: next is Saturday's 18:00 reminder, 30 h away.
+        // Friday noon: next is Friday's 17:00 reminder, 5 h away.
         let wait = wait_from(
             &engine,
             true,
@@ -264,7 +264,7 @@ mod tests {
             local(27, 12, 0),
         )
         .expect("wait");
-        assert_eq!(wait, Duration::from_secs(30 * 3600 + 1));
+        assert_eq!(wait, Duration::from_secs(5 * 3600 + 1));
     }
 
     #[test]

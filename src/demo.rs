@@ -635,11 +635,11 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
     );
     let verdicts = compliance::verdicts(&conn, cfg, calendar, now, &[])?;
     let rows = crate::cli::board_rows(&conn, cfg, &verdicts)?;
-    out += &crate::cli::board_table(&rows);
+    out += &crate::cli::board_table(cfg, &verdicts, &rows, now);
     out += "\nLedger (reportd ledger):\n";
     out += &crate::cli::ledger_text(&ledger::entries(&conn, None, cfg.timezone)?, cfg);
     out += "\nMessages that need the assistant's eye (reportd messages --flagged):\n";
-    out += &crate::cli::messages_text(&mail::inbox::list(&conn, true)?, cfg.timezone);
+    out += &crate::cli::messages_text(&mail::inbox::list(&conn, true)?, cfg);
     let written = write_outbox(&conn, &dir.join("outbox"))?;
     out += &format!(
         "\nEmails reportd would have sent ({} in all), as .eml files to open in a mail client:\n  {}\n",

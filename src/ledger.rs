@@ -1,14 +1,17 @@
 //! The append-only ledger of fines and their reversals, in fen. The single
 //! home of "one fine per person per period": the table's unique key makes a
-//! second fine impossible, and triggers refuse any update or delete.
+//! second fine impossible, and triggers refuse any update or delete. What
+//! became of an entry later (a missing report that then arrived late) is an
+//! insert-only note beside it, so its reason reads as the final state.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use crate::config::Rules;
+use crate::config::{Language, Rules};
 use crate::money::Fen;
+use crate::names;
 use crate::reports::compliance::Verdict;
 use crate::store::{parse_ts, ts};
 
@@ -40,7 +43,23 @@ pub struct Entry {
     pub fund_fen: Fen,
     pub reason: String,
     pub evidence: String,
+    /// What became of it later, oldest first (see [`Entry::reason_now`]).
+    pub notes: Vec<String>,
 }
+
+impl Entry {
+    /// The reason as the final state: the latest note, then what was
+    /// booked; just the booked reason when nothing happened since.
+    pub fn reason_now(&self) -> String {
+        match self.notes.last() {
+            Some(note) => format!("{note} (booked as {})", self.reason),
+            None => self.reason.clone(),
+        }
+    }
+}
+
+/// The start of the reason of a fine booked with no report.
+const MISSING: &str = "missing:";
 
 /// Books what the verdicts owe and is not booked yet: a fine for each fine
 /// owed, a waiver for each fine a late reason reverses, and a waiver for a
@@ -76,12 +95,20 @@ pub fn settle(
                     id: entry.id,
                     amount: entry.amount_fen,
                     fund: entry.fund_fen,
+                    missing: entry.reason.starts_with(MISSING),
                 };
                 booked.push(entry);
                 Some(fine)
             }
             None => None,
         };
+        if let Some(fine) = fine
+            && fine.missing
+            && let Some(r) = &v.report
+            && !v.deadline.is_on_time(r.received)
+        {
+            note_arrival(conn, fine.id, v, r.received, tz)?;
+        }
         if let Some(fine) = fine
             && let Some((at, reason, evidence)) = waiver_grounds(v, tz)
             && !has_waiver(conn, &v.person, &period)?
@@ -110,6 +137,28 @@ struct Fine {
     id: i64,
     amount: Fen,
     fund: Fen,
+    /// Booked with no report (the deadline passed with nothing).
+    missing: bool,
+}
+
+/// Notes once that the report of a fine booked as missing arrived late.
+fn note_arrival(
+    conn: &Connection,
+    entry: i64,
+    v: &Verdict,
+    received: DateTime<Utc>,
+    tz: Tz,
+) -> rusqlite::Result<()> {
+    let note = format!(
+        "late, arrived {} ({} after the deadline)",
+        received.with_timezone(&tz).format("%m-%d %H:%M"),
+        names::duration(received - v.deadline.due, Language::En)
+    );
+    conn.execute(
+        "INSERT OR IGNORE INTO ledger_notes (at, entry, kind, note) VALUES (?1, ?2, 'arrived', ?3)",
+        params![ts(received), entry, note],
+    )?;
+    Ok(())
 }
 
 /// Why a booked fine is to be reversed, if it is: a reason filed after the
@@ -158,7 +207,7 @@ fn fine_grounds(v: &Verdict, tz: Tz) -> (String, String) {
         }
         None => (
             format!(
-                "missing: no {kind} report for {period} before the deadline {}",
+                "{MISSING} no {kind} report for {period} before the deadline {}",
                 due_local.format("%Y-%m-%d %H:%M")
             ),
             format!("deadline {period} {}", due_local.to_rfc3339()),
@@ -193,14 +242,22 @@ fn insert(
         fund_fen: fund,
         reason: reason.to_string(),
         evidence: evidence.to_string(),
+        notes: Vec::new(),
     })
 }
 
 fn fine_of(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Option<Fine>> {
     conn.query_row(
-        "SELECT id, amount_fen, fund_fen FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'fine'",
+        "SELECT id, amount_fen, fund_fen, reason FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'fine'",
         params![person, period],
-        |r| Ok(Fine { id: r.get(0)?, amount: Fen(r.get(1)?), fund: Fen(r.get(2)?) }),
+        |r| {
+            Ok(Fine {
+                id: r.get(0)?,
+                amount: Fen(r.get(1)?),
+                fund: Fen(r.get(2)?),
+                missing: r.get::<_, String>(3)?.starts_with(MISSING),
+            })
+        },
     )
     .optional()
 }
@@ -258,11 +315,19 @@ pub fn entries(
             fund_fen: Fen(r.get(6)?),
             reason: r.get(7)?,
             evidence: r.get(8)?,
+            notes: Vec::new(),
         })
     })?;
+    let mut notes: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    let mut stmt = conn.prepare("SELECT entry, note FROM ledger_notes ORDER BY at, id")?;
+    for n in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+        let (entry, note) = n?;
+        notes.entry(entry).or_default().push(note);
+    }
     let mut out = Vec::new();
     for e in rows {
-        let e = e?;
+        let mut e = e?;
+        e.notes = notes.remove(&e.id).unwrap_or_default();
         let local = e.at.with_timezone(&tz);
         if month.is_none_or(|(y, m)| {
             chrono::Datelike::year(&local) == y && chrono::Datelike::month(&local) == m
@@ -342,6 +407,66 @@ mod tests {
             (Fen(5000), Fen(2500))
         );
         assert!(again.is_empty());
+    }
+
+    #[test]
+    fn a_missing_report_that_arrives_late_gets_a_note_and_its_fine_stays_as_booked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = crate::store::open(&dir.path().join("l.sqlite3")).expect("db");
+        let tz = chrono_tz::Asia::Shanghai;
+        let missing = judge("a@example.com", w48(), None, None, w48().due);
+        settle(&conn, &[missing], &rules(50), tz).expect("fine");
+        // Monday 2026-11-30 09:10 (+08:00), 1 day 11 h after the deadline.
+        let report = crate::reports::FirstReport {
+            id: 7,
+            received: w48().due + chrono::Duration::minutes(35 * 60 + 10),
+            message_id: Some("w48@a".into()),
+            replied_at: None,
+        };
+        let late = judge("a@example.com", w48(), Some(&report), None, report.received);
+        for _ in 0..2 {
+            let booked =
+                settle(&conn, std::slice::from_ref(&late), &rules(50), tz).expect("settle");
+            assert!(booked.is_empty(), "no second fine: {booked:?}");
+        }
+        let all = entries(&conn, None, tz).expect("entries");
+        assert_eq!(all.len(), 1);
+        let fine = &all[0];
+        assert!(
+            fine.reason.starts_with("missing:"),
+            "as booked: {}",
+            fine.reason
+        );
+        assert_eq!(
+            fine.notes,
+            ["late, arrived 11-30 09:10 (1 day after the deadline)"],
+            "one note, however often it is settled"
+        );
+        assert!(
+            fine.reason_now().starts_with("late, arrived 11-30 09:10")
+                && fine.reason_now().contains("(booked as missing:"),
+            "{}",
+            fine.reason_now()
+        );
+    }
+
+    #[test]
+    fn a_fine_booked_as_late_gets_no_note() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = crate::store::open(&dir.path().join("l.sqlite3")).expect("db");
+        let tz = chrono_tz::Asia::Shanghai;
+        let report = crate::reports::FirstReport {
+            id: 7,
+            received: w48().due + chrono::Duration::minutes(90),
+            message_id: Some("w48@a".into()),
+            replied_at: None,
+        };
+        let late = judge("a@example.com", w48(), Some(&report), None, report.received);
+        settle(&conn, std::slice::from_ref(&late), &rules(50), tz).expect("fine");
+        settle(&conn, &[late], &rules(50), tz).expect("again");
+        let all = entries(&conn, None, tz).expect("entries");
+        assert!(all[0].notes.is_empty(), "{:?}", all[0].notes);
+        assert_eq!(all[0].reason_now(), all[0].reason);
     }
 
     #[test]

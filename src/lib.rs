@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod logging;
 pub mod mail;
 pub mod money;
+pub mod names;
 pub mod notify;
 pub mod payroll;
 pub mod period;

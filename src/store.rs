@@ -310,6 +310,25 @@ CREATE TRIGGER archives_rows_are_never_deleted BEFORE DELETE ON archives
 BEGIN SELECT RAISE(ABORT, 'a sent archive is never deleted: send a re-issue instead'); END;
 "#,
     ),
+    M::up(
+        r#"
+-- ledger: what became of an entry later (the report of a fine booked as
+-- missing arrived late), so a reason reads as the final state while the
+-- entry itself never changes; notes too are only ever inserted.
+CREATE TABLE ledger_notes (
+    id    INTEGER PRIMARY KEY,
+    at    TEXT NOT NULL,
+    entry INTEGER NOT NULL REFERENCES ledger (id),
+    kind  TEXT NOT NULL CHECK (kind IN ('arrived')),
+    note  TEXT NOT NULL,
+    UNIQUE (entry, kind)
+) STRICT;
+CREATE TRIGGER ledger_notes_are_never_updated BEFORE UPDATE ON ledger_notes
+BEGIN SELECT RAISE(ABORT, 'ledger notes are never changed: add a note instead'); END;
+CREATE TRIGGER ledger_notes_are_never_deleted BEFORE DELETE ON ledger_notes
+BEGIN SELECT RAISE(ABORT, 'ledger notes are never deleted'); END;
+"#,
+    ),
 ];
 
 /// How long a statement waits for another connection's write transaction
@@ -502,5 +521,16 @@ mod tests {
             second_fine.is_err(),
             "a second fine for one period must be impossible"
         );
+        conn.execute(
+            "INSERT INTO ledger_notes (at, entry, kind, note)
+             VALUES ('2026-11-30T01:10:00Z', 1, 'arrived', 'late, arrived 11-30 09:10')",
+            [],
+        )
+        .expect("a note");
+        assert!(
+            conn.execute("UPDATE ledger_notes SET note = 'x'", [])
+                .is_err()
+        );
+        assert!(conn.execute("DELETE FROM ledger_notes", []).is_err());
     }
 }

@@ -131,7 +131,10 @@ fn status_marks_the_december_2026_report_provisional_and_due_after_new_years_day
     let table = reportd(&args);
     assert!(table.status.success(), "{}", text(&table.stderr));
     let shown = text(&table.stdout);
-    assert!(shown.contains("01-04 24:00 provisional"), "{shown}");
+    assert!(
+        shown.contains("1月4日（周一）当天（暂定，provisional）"),
+        "{shown}"
+    );
     assert!(
         shown.contains("provisional: no holiday notice yet"),
         "{shown}"
@@ -196,11 +199,13 @@ fn demo_shows_every_status_and_writes_the_emails_it_would_send() {
     let out = reportd(&["demo", "--dir", &demo_dir.display().to_string()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
-    for status in ["on_time", "late", "missing", "excused", "pending"] {
+    // In the team's words (the demo's team speaks Chinese).
+    for status in ["准时", "迟交", "未交", "免罚", "待交"] {
         assert!(shown.contains(status), "the board shows {status}:\n{shown}");
     }
-    assert!(shown.contains("misaddressed"), "{shown}");
-    assert!(shown.contains("unparsable"), "{shown}");
+    assert!(shown.contains("判定时间：12月2日（周三）10:00"), "{shown}");
+    assert!(shown.contains("错发"), "{shown}");
+    assert!(shown.contains("无法解析"), "{shown}");
     let emails: Vec<_> = std::fs::read_dir(demo_dir.join("outbox"))
         .expect("outbox dir")
         .filter_map(Result::ok)

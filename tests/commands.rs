@@ -202,7 +202,7 @@ async fn answering_the_late_notice_files_the_reason() {
     // The late notice went to the rep with the supervisor in Cc.
     // Both reps missed W46, so the supervisor gets two notices (and a digest).
     let notice = find_mail(&servers, "wangfang", |header| {
-        header("Subject").contains("2026-W46") && header("To").contains(ZHANG)
+        header("Subject").contains("未收到：第46周") && header("To").contains(ZHANG)
     })
     .await;
     let notice = mailparse::parse_mail(&notice).expect("parse");
@@ -231,7 +231,7 @@ async fn answering_the_late_notice_files_the_reason() {
 /// The Message-ID of the late notice for 张伟's W46, as the supervisor got it.
 async fn late_notice_id(servers: &MailServers) -> String {
     let notice = find_mail(servers, "wangfang", |header| {
-        header("Subject").contains("2026-W46") && header("To").contains(ZHANG)
+        header("Subject").contains("未收到：第46周") && header("To").contains(ZHANG)
     })
     .await;
     let notice = mailparse::parse_mail(&notice).expect("parse");
@@ -298,7 +298,7 @@ async fn the_late_notice_tells_the_supervisor_how_to_answer_with_a_reason() {
     let (servers, app) = start();
     app.sync(AFTER_W46);
     let notice = find_mail(&servers, "wangfang", |header| {
-        header("Subject").contains("2026-W46") && header("To").contains(ZHANG)
+        header("Subject").contains("未收到：第46周") && header("To").contains(ZHANG)
     })
     .await;
     let notice = mailparse::parse_mail(&notice).expect("parse");

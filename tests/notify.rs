@@ -39,13 +39,16 @@ const ZHAO: &str = "zhaomin@example.com";
 /// were due before this.
 const TRACKING: &str = "2026-11-09";
 /// W46's deadline as the emails show it (team time zone).
-const DUE_SHOWN: &str = "2026-11-14 22:00";
+const DUE_SHOWN: &str = "11月14日（周六）22:00";
 /// Saturday, half an hour after the 18:00 deadline reminder.
 const REMINDER_NOW: &str = "2026-11-14T18:30:00+08:00";
 /// Sunday morning, the deadline passed.
 const LATE_NOW: &str = "2026-11-15T09:00:00+08:00";
 /// Monday, just after the 08:30 digests are owed.
 const DIGEST_NOW: &str = "2026-11-16T08:31:00+08:00";
+/// Monday, just after the first reply reminder (due Saturday 10:00, a day
+/// off) and after the digests: four emails are owed.
+const MONDAY_NOW: &str = "2026-11-16T10:01:00+08:00";
 
 // ----- set-up ------------------------------------------------------------------
 
@@ -372,30 +375,37 @@ fn message_id_of(row: &Value) -> String {
 // ----- the email kinds -----------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
-async fn deadline_reminder_reaches_a_rep_without_a_report_on_saturday_evening() {
+async fn deadline_reminders_reach_a_rep_without_a_report_on_friday_and_saturday_evening() {
     let (servers, app) = start();
     lina_reports_on_time(&servers).await;
 
-    // Before 18:00 nothing is owed yet.
-    app.sync("2026-11-14T17:59:00+08:00");
+    // Before Friday 17:00 nothing is owed yet; then the Friday reminder,
+    // and the Saturday 18:00 one, each once.
+    app.sync("2026-11-13T16:59:00+08:00");
     assert!(app.outbox().is_empty(), "{:#?}", app.outbox());
-
+    app.sync("2026-11-13T17:05:00+08:00");
+    app.sync("2026-11-14T17:59:00+08:00");
+    assert_eq!(app.outbox().len(), 1, "{:#?}", app.outbox());
     app.sync(REMINDER_NOW);
     let got = expect_inboxes(
         &servers,
-        &[(ZHANG, 1), (LINA, 0), (WANG, 0), (CHEN, 0), (ZHAO, 1)],
+        &[(ZHANG, 2), (LINA, 0), (WANG, 0), (CHEN, 0), (ZHAO, 1)],
     )
     .await;
+    got.get(
+        ZHANG,
+        &id_for("deadline-reminder:zhangwei@example.com:2026-W46:2026-11-13T17:00"),
+    );
     let m = got.get(
         ZHANG,
-        &id_for("deadline-reminder:zhangwei@example.com:2026-W46"),
+        &id_for("deadline-reminder:zhangwei@example.com:2026-W46:2026-11-14T18:00"),
     );
     assert_well_formed(m);
     assert_eq!(m.to, [ZHANG]);
     assert!(m.cc.is_empty(), "{:?}", m.cc);
     assert!(m.in_reply_to.is_none() && m.references.is_none());
     assert!(
-        m.subject.contains("周报") && m.subject.contains("2026-W46"),
+        m.subject.contains("周报") && m.subject.contains("第46周"),
         "{}",
         m.subject
     );
@@ -409,10 +419,12 @@ async fn deadline_reminder_reaches_a_rep_without_a_report_on_saturday_evening() 
     assert!(m.html().contains(WANG), "{}", m.html());
 
     let rows = app.outbox();
-    assert_eq!(rows.len(), 1, "{rows:#?}");
-    assert_eq!(rows[0]["kind"], "deadline_reminder");
-    assert_eq!(rows[0]["state"], "sent");
-    assert_eq!(rows[0]["attempts"], 1);
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    for r in &rows {
+        assert_eq!(r["kind"], "deadline_reminder");
+        assert_eq!(r["state"], "sent");
+        assert_eq!(r["attempts"], 1);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -430,7 +442,7 @@ async fn late_notice_goes_to_the_rep_with_the_supervisor_in_cc_and_names_the_fin
     assert_eq!(m.to, [ZHANG]);
     assert_eq!(m.cc, [WANG]);
     assert!(
-        m.subject.contains("周报") && m.subject.contains("2026-W46"),
+        m.subject.contains("周报") && m.subject.contains("第46周"),
         "{}",
         m.subject
     );
@@ -464,18 +476,28 @@ async fn misaddressed_report_gets_a_notice_naming_the_supervisors_address() {
     app.sync(now);
     assert_eq!(app.row(now, LINA, "2026-W46")["status"], "pending");
 
-    let got = expect_inboxes(&servers, &[(LINA, 1), (WANG, 0), (CHEN, 0), (ZHANG, 0)]).await;
+    // 李娜 gets the misaddressed notice and no deadline reminder (张伟, who
+    // sent nothing, gets Friday's, on this first run).
+    let got = expect_inboxes(&servers, &[(LINA, 1), (WANG, 0), (CHEN, 0), (ZHANG, 1)]).await;
     let m = &got.0[LINA][0];
     assert_well_formed(m);
     let rows = app.outbox();
-    assert_eq!(rows.len(), 1, "{rows:#?}");
-    assert_eq!(rows[0]["kind"], "misaddressed");
-    assert_eq!(m.message_id, message_id_of(&rows[0]));
+    let to_lina: Vec<&Value> = rows
+        .iter()
+        .filter(|r| {
+            r["recipients"]
+                .as_array()
+                .is_some_and(|a| a.contains(&LINA.into()))
+        })
+        .collect();
+    assert_eq!(to_lina.len(), 1, "{rows:#?}");
+    assert_eq!(to_lina[0]["kind"], "misaddressed");
+    assert_eq!(m.message_id, message_id_of(to_lina[0]));
     assert_eq!(m.to, [LINA]);
     assert!(m.cc.is_empty(), "{:?}", m.cc);
     assert_eq!(m.in_reply_to.as_deref(), Some("<w46@lina-wrong>"));
     assert!(
-        m.subject.contains("周报") && m.subject.contains("2026-W46"),
+        m.subject.contains("周报") && m.subject.contains("第46周"),
         "{}",
         m.subject
     );
@@ -494,25 +516,35 @@ async fn reply_reminder_is_threaded_under_the_report_and_an_answer_to_it_counts_
     let (servers, app) = start();
     zhang_reports_on_time(&servers).await;
 
-    // Received Thursday 10:00: 48 hours later, Saturday 10:00, the
-    // supervisor is reminded.
-    app.sync("2026-11-14T09:59:00+08:00");
-    assert!(app.outbox().is_empty(), "{:#?}", app.outbox());
-    let now = "2026-11-14T10:30:00+08:00";
-    app.sync(now);
-    let got = expect_inboxes(&servers, &[(WANG, 1), (ZHANG, 0), (LINA, 0), (CHEN, 0)]).await;
-    let m = &got.0[WANG][0];
-    assert_well_formed(m);
-    let rows = app.outbox();
-    assert_eq!(rows.len(), 1, "{rows:#?}");
-    assert_eq!(rows[0]["kind"], "reply_reminder");
+    // Received Thursday 10:00: 48 hours later is Saturday 10:00, a day
+    // off, so the supervisor is reminded on Monday at 10:00.
+    app.sync("2026-11-14T10:30:00+08:00");
     assert!(
-        rows[0]["key"]
-            .as_str()
-            .is_some_and(|k| k.starts_with("reply-reminder:") && k.ends_with(":1")),
+        outbox_rows(&app.outbox(), "reply_reminder").is_empty(),
+        "{:#?}",
+        app.outbox()
+    );
+    app.sync("2026-11-16T09:59:00+08:00");
+    assert!(
+        outbox_rows(&app.outbox(), "reply_reminder").is_empty(),
+        "{:#?}",
+        app.outbox()
+    );
+    let now = "2026-11-16T10:30:00+08:00";
+    app.sync(now);
+    // 王芳 also has 李娜's late notice in Cc and the weekly digest; 李娜
+    // has Friday's deadline reminder (sent on Saturday's run) and the late
+    // notice.
+    let got = expect_inboxes(&servers, &[(WANG, 3), (ZHANG, 0), (LINA, 2), (CHEN, 1)]).await;
+    let rows = app.outbox();
+    let reminders = outbox_rows(&rows, "reply_reminder");
+    assert_eq!(reminders.len(), 1, "{rows:#?}");
+    assert_eq!(
+        reminders[0]["key"], "reply-reminder:wangfang@example.com:2026-11-16",
         "{rows:#?}"
     );
-    assert_eq!(m.message_id, message_id_of(&rows[0]));
+    let m = got.get(WANG, &message_id_of(reminders[0]));
+    assert_well_formed(m);
     assert_eq!(m.to, [WANG]);
     assert!(m.cc.is_empty(), "{:?}", m.cc);
     assert_eq!(m.subject, "Re: 张伟 第46周周报");
@@ -529,7 +561,7 @@ async fn reply_reminder_is_threaded_under_the_report_and_an_answer_to_it_counts_
     let reminder = m.message_id.clone();
     let answer = format!(
         "From: 王芳 <wangfang@example.com>\r\nTo: 报告助手 <zhaomin@example.com>\r\n\
-         Subject: {}\r\nDate: Sat, 14 Nov 2026 10:45:00 +0800\r\n\
+         Subject: {}\r\nDate: Mon, 16 Nov 2026 10:45:00 +0800\r\n\
          Message-ID: <answer@wang>\r\nIn-Reply-To: <{reminder}>\r\nReferences: <{reminder}>\r\n\
          MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Content-Transfer-Encoding: 8bit\r\n\r\n已阅，下周重点跟进两家客户。\r\n",
@@ -544,7 +576,7 @@ async fn reply_reminder_is_threaded_under_the_report_and_an_answer_to_it_counts_
         .await
         .expect("the answer reaches the assistant's mailbox");
 
-    let after = "2026-11-14T11:00:00+08:00";
+    let after = "2026-11-16T11:00:00+08:00";
     app.sync(after);
     let row = app.row(after, ZHANG, "2026-W46");
     assert_eq!(row["status"], "on_time");
@@ -559,9 +591,9 @@ async fn reply_reminder_is_threaded_under_the_report_and_an_answer_to_it_counts_
         .expect("the answer was read");
     assert_eq!(answer_row["class"], "reply", "{answer_row:#}");
 
-    // No second reminder on Monday 10:00 and no escalation on Tuesday.
-    app.sync("2026-11-16T10:30:00+08:00");
+    // No second reminder on Tuesday 10:00 and no escalation on Wednesday.
     app.sync("2026-11-17T10:30:00+08:00");
+    app.sync("2026-11-18T10:30:00+08:00");
     let rows = app.outbox();
     let reminders = outbox_rows(&rows, "reply_reminder");
     assert_eq!(reminders.len(), 1, "{rows:#?}");
@@ -579,13 +611,15 @@ async fn unanswered_report_is_escalated_to_the_manager_after_two_reminders() {
     let (servers, app) = start();
     zhang_reports_on_time(&servers).await;
 
-    // Reminder 1 on Saturday 10:00, reminder 2 the next working day
-    // (Monday) at the same time, the escalation on Tuesday.
+    // Due Saturday 10:00, a day off: reminder 1 on Monday 10:00, reminder
+    // 2 the next working day (Tuesday) at the same time, the escalation on
+    // Wednesday.
     app.sync("2026-11-14T10:30:00+08:00");
     app.sync("2026-11-16T10:30:00+08:00");
     app.sync("2026-11-17T10:30:00+08:00");
-    // Nothing more afterwards.
     app.sync("2026-11-18T10:30:00+08:00");
+    // Nothing more afterwards.
+    app.sync("2026-11-19T10:30:00+08:00");
 
     let rows = app.outbox();
     let reminders = outbox_rows(&rows, "reply_reminder");
@@ -596,7 +630,9 @@ async fn unanswered_report_is_escalated_to_the_manager_after_two_reminders() {
 
     // 王芳: two reminders, 李娜's late notice in CC, the weekly digest and
     // the escalation in CC. 陈刚: the manager digest and the escalation.
-    let got = expect_inboxes(&servers, &[(WANG, 5), (CHEN, 2), (LINA, 1), (ZHANG, 0)]).await;
+    // 李娜: Friday's deadline reminder (sent on Saturday's run), the late
+    // notice.
+    let got = expect_inboxes(&servers, &[(WANG, 5), (CHEN, 2), (LINA, 2), (ZHANG, 0)]).await;
     for (n, r) in reminders.iter().enumerate() {
         let m = got.get(WANG, &message_id_of(r));
         assert_well_formed(m);
@@ -605,7 +641,7 @@ async fn unanswered_report_is_escalated_to_the_manager_after_two_reminders() {
         assert_eq!(m.in_reply_to.as_deref(), Some("<w46@zhang>"));
         if n == 1 {
             assert!(
-                m.text().contains("最后一次") && m.text().contains("陈刚"),
+                m.text().contains("将上报") && m.text().contains("陈刚"),
                 "the last reminder names the escalation: {}",
                 m.text()
             );
@@ -625,7 +661,7 @@ async fn unanswered_report_is_escalated_to_the_manager_after_two_reminders() {
             .contains("<w46@zhang>")
     );
     assert!(
-        m.subject.contains("王芳") && m.subject.contains("48"),
+        m.subject.contains("王芳") && m.subject.contains("1 份报告"),
         "{}",
         m.subject
     );
@@ -635,7 +671,7 @@ async fn unanswered_report_is_escalated_to_the_manager_after_two_reminders() {
         assert!(body.contains(WANG), "{body}");
     }
     assert!(
-        m.has_line_with(&["张伟", "2026-W46", "2 次"]),
+        m.has_line_with(&["张伟", "第46周", "2 次"]),
         "two reminders were sent: {}",
         m.text()
     );
@@ -651,8 +687,8 @@ async fn monday_digests_reach_the_supervisor_and_the_manager_in_their_languages(
     let (servers, app) = start_with(&roster);
     zhang_reports_on_time(&servers).await;
 
-    // A minute before 08:30: the late notice and the first reply reminder,
-    // no digest yet.
+    // A minute before 08:30: the late notice, no digest yet (the first
+    // reply reminder comes at 10:00).
     app.sync("2026-11-16T08:29:00+08:00");
     let rows = app.outbox();
     assert_eq!(
@@ -662,31 +698,31 @@ async fn monday_digests_reach_the_supervisor_and_the_manager_in_their_languages(
     );
     app.sync(DIGEST_NOW);
 
-    let got = expect_inboxes(&servers, &[(WANG, 3), (CHEN, 1), (LINA, 1), (ZHANG, 0)]).await;
+    let got = expect_inboxes(&servers, &[(WANG, 2), (CHEN, 1), (LINA, 1), (ZHANG, 0)]).await;
 
     let d = got.get(WANG, &id_for("digest:weekly:wangfang@example.com:2026-W46"));
     assert_well_formed(d);
     assert_eq!(d.to, [WANG]);
     assert!(d.cc.is_empty(), "{:?}", d.cc);
     assert!(
-        d.subject.contains("周报汇总 2026-W46") && d.subject.contains("按时 1/2"),
+        d.subject.contains("周报汇总 第46周") && d.subject.contains("准时 1/2"),
         "{}",
         d.subject
     );
     assert!(d.subject.contains("1 份待您回复"), "{}", d.subject);
     assert!(
-        d.has_line_with(&["张伟", "按时", "2026-11-12 10:00"]),
+        d.has_line_with(&["张伟", "准时", "11月12日（周四）10:00"]),
         "{}",
         d.text()
     );
     assert!(d.has_line_with(&["李娜", "未交", "50.00"]), "{}", d.text());
     assert!(d.text().contains("罚款合计 50.00 元"), "{}", d.text());
     assert!(
-        d.text().contains("按时 1，迟交 0，未交 1"),
+        d.text().contains("准时 1，迟交 0，未交 1"),
         "the counts: {}",
         d.text()
     );
-    for name in ["张伟", "李娜", "50.00", "按时", "未交"] {
+    for name in ["张伟", "李娜", "50.00", "准时", "未交"] {
         assert!(d.html().contains(name), "{name} in {}", d.html());
     }
 
@@ -698,7 +734,7 @@ async fn monday_digests_reach_the_supervisor_and_the_manager_in_their_languages(
     assert_eq!(e.to, [CHEN]);
     assert!(
         e.subject
-            .starts_with("Weekly report digest 2026-W46 (all groups): 1/2 on time"),
+            .starts_with("Weekly report digest week 46 (9–15 Nov) (all groups): 1/2 on time"),
         "{}",
         e.subject
     );
@@ -709,7 +745,7 @@ async fn monday_digests_reach_the_supervisor_and_the_manager_in_their_languages(
     assert!(e.has_line_with(&["李娜", "missing", "50.00"]), "{text}");
     assert!(text.contains("fines 50.00 yuan in total"), "{text}");
     assert!(
-        !text.contains("未交") && !text.contains("按时"),
+        !text.contains("未交") && !text.contains("准时"),
         "statuses in English: {text}"
     );
     for word in ["on time", "missing", "50.00", "张伟", "李娜"] {
@@ -756,16 +792,16 @@ async fn after_downtime_only_the_latest_reply_reminder_is_sent_not_a_backlog() {
     let (servers, app) = start();
     zhang_reports_on_time(&servers).await;
 
-    // reportd was down from before the report until Monday 10:30: reminder
-    // 1 (Saturday) was missed; only reminder 2 (Monday 10:00) is owed now.
-    app.sync("2026-11-16T10:30:00+08:00");
+    // reportd was down from before the report until Tuesday 10:30: reminder
+    // 1 (Monday) was missed; one email, Tuesday's, is owed now.
+    app.sync("2026-11-17T10:30:00+08:00");
     let rows = app.outbox();
     let reminders = outbox_rows(&rows, "reply_reminder");
     assert_eq!(reminders.len(), 1, "{rows:#?}");
     assert!(
         reminders[0]["key"]
             .as_str()
-            .is_some_and(|k| k.ends_with(":2")),
+            .is_some_and(|k| k == "reply-reminder:wangfang@example.com:2026-11-17"),
         "{rows:#?}"
     );
     assert!(outbox_rows(&rows, "escalation").is_empty(), "{rows:#?}");
@@ -783,8 +819,8 @@ async fn after_downtime_only_the_latest_reply_reminder_is_sent_not_a_backlog() {
 
 // ----- delivering exactly once ----------------------------------------------------
 
-/// The Monday morning of the scenario where 张伟 reported on time and 李娜
-/// did not: four emails are owed.
+/// The Monday morning (`MONDAY_NOW`) of the scenario where 张伟 reported on
+/// time and 李娜 did not: four emails are owed.
 const MONDAY_KEYS: [&str; 4] = [
     "digest:weekly:wangfang@example.com:2026-W46",
     "late-notice:lina@example.com:2026-W46",
@@ -823,10 +859,10 @@ async fn running_sync_again_sends_nothing_twice() {
     let (servers, app) = start();
     zhang_reports_on_time(&servers).await;
 
-    app.sync(DIGEST_NOW);
-    app.sync(DIGEST_NOW);
-    app.sync(&later(DIGEST_NOW, 60));
-    app.sync(&later(DIGEST_NOW, 3600));
+    app.sync(MONDAY_NOW);
+    app.sync(MONDAY_NOW);
+    app.sync(&later(MONDAY_NOW, 60));
+    app.sync(&later(MONDAY_NOW, 3600));
 
     let rows = app.outbox();
     assert_monday_keys(&rows);
@@ -890,8 +926,8 @@ async fn permanent_refusal_ends_failed_with_the_servers_words_and_is_not_retried
     servers.set_recipient_rule("zhangwei", RecipientRule::PermFail);
     app.sync(REMINDER_NOW);
 
-    let zhang_key = "deadline-reminder:zhangwei@example.com:2026-W46";
-    let lina_key = "deadline-reminder:lina@example.com:2026-W46";
+    let zhang_key = "deadline-reminder:zhangwei@example.com:2026-W46:2026-11-14T18:00";
+    let lina_key = "deadline-reminder:lina@example.com:2026-W46:2026-11-14T18:00";
     let rows = app.outbox();
     let r = outbox_row(&rows, zhang_key);
     assert_eq!(r["state"], "failed", "{r:#}");
@@ -905,7 +941,7 @@ async fn permanent_refusal_ends_failed_with_the_servers_words_and_is_not_retried
     assert_eq!(outbox_row(&rows, lina_key)["state"], "sent");
     let table = app.run(&["outbox"]);
     assert!(
-        table.contains("failed") && table.contains("permanently refused"),
+        table.contains("发送失败") && table.contains("permanently refused"),
         "{table}"
     );
 
@@ -944,7 +980,7 @@ async fn smtp_server_down_for_a_while_gets_every_email_once_it_is_back() {
     zhang_reports_on_time(&servers).await;
 
     servers.stop_smtp();
-    app.sync(DIGEST_NOW);
+    app.sync(MONDAY_NOW);
     let rows = app.outbox();
     assert_monday_keys(&rows);
     for r in &rows {
@@ -954,7 +990,7 @@ async fn smtp_server_down_for_a_while_gets_every_email_once_it_is_back() {
         assert!(error.to_lowercase().contains("refused"), "{error}");
     }
     // Still down at the first retry.
-    app.sync(&later(DIGEST_NOW, 40));
+    app.sync(&later(MONDAY_NOW, 40));
     for r in &app.outbox() {
         assert_eq!(
             (r["state"].as_str(), r["attempts"].as_u64()),
@@ -963,7 +999,7 @@ async fn smtp_server_down_for_a_while_gets_every_email_once_it_is_back() {
     }
 
     servers.start_smtp();
-    app.sync(&later(DIGEST_NOW, 240));
+    app.sync(&later(MONDAY_NOW, 240));
     let rows = app.outbox();
     assert_monday_keys(&rows);
     for r in &rows {
@@ -991,7 +1027,7 @@ async fn sigkill_between_queued_and_sent_then_restart_sends_each_email_once() {
 
     let mut child = app
         .command()
-        .args(["sync", "--once", "--now", DIGEST_NOW])
+        .args(["sync", "--once", "--now", MONDAY_NOW])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -1037,7 +1073,7 @@ async fn sigkill_between_queued_and_sent_then_restart_sends_each_email_once() {
 
     // Started again once the dead process's claim (send timeout + 30 s)
     // has run out.
-    app.sync(&later(DIGEST_NOW, 300));
+    app.sync(&later(MONDAY_NOW, 300));
     let rows = app.outbox();
     assert_monday_keys(&rows);
     for r in &rows {
@@ -1082,8 +1118,19 @@ async fn late_notice_held_in_quiet_hours_is_withdrawn_when_the_report_arrives() 
         app.row("2026-11-15T08:30:00+08:00", ZHANG, "2026-W46")["status"],
         "late"
     );
-    // Nothing reached the rep or the supervisor.
-    expect_inboxes(&servers, &[(ZHANG, 0), (WANG, 0)]).await;
+    // No late notice reached the rep or the supervisor: the fine notice
+    // for the late arrival did, once, naming how late it came.
+    let got = expect_inboxes(&servers, &[(ZHANG, 1), (WANG, 1)]).await;
+    let fine = id_for("fine-notice:zhangwei@example.com:2026-W46");
+    let m = got.get(ZHANG, &fine);
+    got.get(WANG, &fine);
+    assert_eq!(m.to, [ZHANG]);
+    assert_eq!(m.cc, [WANG]);
+    assert!(
+        m.subject.contains("迟交罚款") && m.subject.contains("1小时"),
+        "{}",
+        m.subject
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1112,7 +1159,7 @@ async fn digest_missed_while_down_is_sent_once_on_start_and_says_it_is_late() {
         .expect("text part")
         .2;
     assert!(
-        text.contains("原定 2026-11-16 08:30"),
+        text.contains("原定 11月16日（周一）08:30"),
         "marked late: {text}"
     );
     let html = &sup
@@ -1121,7 +1168,10 @@ async fn digest_missed_while_down_is_sent_once_on_start_and_says_it_is_late() {
         .find(|p| p.0 == "text/html")
         .expect("html part")
         .2;
-    assert!(html.contains("2026-11-16 08:30"), "marked late in HTML too");
+    assert!(
+        html.contains("11月16日（周一）08:30"),
+        "marked late in HTML too"
+    );
     let copies = got.0[WANG]
         .iter()
         .filter(|m| m.message_id.contains(&id_for(key)))
@@ -1156,7 +1206,7 @@ async fn a_retry_that_falls_in_the_quiet_hours_waits_for_the_morning() {
 async fn a_refused_reminder_still_queued_at_the_deadline_is_withdrawn() {
     let (servers, app) = start();
     lina_reports_on_time(&servers).await;
-    let key = "deadline-reminder:zhangwei@example.com:2026-W46";
+    let key = "deadline-reminder:zhangwei@example.com:2026-W46:2026-11-14T18:00";
     servers.set_recipient_rule("zhangwei", RecipientRule::TempFail);
     app.sync(REMINDER_NOW);
     assert_eq!(outbox_row(&app.outbox(), key)["attempts"], 1);
@@ -1197,10 +1247,13 @@ async fn monthly_reminder_late_notice_and_digests_follow_the_first_working_day()
     .await;
     app.sync("2026-11-02T09:05:00+08:00");
     let got = expect_inboxes(&servers, &[(LINA, 1), (ZHANG, 0)]).await;
-    let reminder = got.get(LINA, &id_for("deadline-reminder:lina@example.com:2026-10"));
+    let reminder = got.get(
+        LINA,
+        &id_for("deadline-reminder:lina@example.com:2026-10:2026-11-02T09:00"),
+    );
     assert_well_formed(reminder);
     assert!(
-        reminder.subject.contains("月报") && reminder.subject.contains("2026-10"),
+        reminder.subject.contains("10月月报") && reminder.subject.contains("11月2日（周一）当天"),
         "{}",
         reminder.subject
     );
@@ -1213,7 +1266,7 @@ async fn monthly_reminder_late_notice_and_digests_follow_the_first_working_day()
     let digest = got.get(WANG, &id_for("digest:monthly:wangfang@example.com:2026-10"));
     assert_well_formed(digest);
     assert!(
-        digest.subject.contains("月报汇总 2026-10"),
+        digest.subject.contains("月报汇总 10月"),
         "{}",
         digest.subject
     );
@@ -1225,7 +1278,7 @@ async fn monthly_reminder_late_notice_and_digests_follow_the_first_working_day()
         .2;
     assert!(
         text.contains("张伟")
-            && text.contains("按时")
+            && text.contains("准时")
             && text.contains("未交")
             && text.contains("50.00"),
         "{text}"

@@ -458,13 +458,18 @@ async fn a_permanent_refusal_fails_with_the_servers_answer() {
     assert!(!outbox::is_queued_or_sent(&conn, "perm:bob").expect("state"));
 
     // `reportd outbox` shows the reason.
-    let table = outbox::table(
+    let table = reportd::cli::outbox_text(
         &outbox::list(&conn).expect("list"),
+        reportd::config::Language::Zh,
         chrono_tz::Asia::Shanghai,
     );
     assert!(
-        table.contains("failed") && table.contains("permanently refused"),
+        table.contains("发送失败") && table.contains("permanently refused"),
         "{table}"
+    );
+    assert!(
+        table.contains("reportd outbox --retry perm:bob"),
+        "how to send it again: {table}"
     );
     let json = serde_json::to_value(outbox::list(&conn).expect("list")).expect("json");
     assert_eq!(json[0]["state"], "failed");

@@ -7,10 +7,13 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{Config, Language};
 use crate::ledger::{self, Entry, EntryKind};
 use crate::mail::inbox::MessageRow;
 use crate::money::Fen;
+use crate::names;
+use crate::notify::outbox::{OutboxRow, State};
+use crate::period::Period;
 use crate::reports::compliance::Verdict;
 
 /// One row of `reportd status --json`.
@@ -32,26 +35,6 @@ pub struct StatusRow {
 
 fn local(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).to_rfc3339()
-}
-
-fn short(at: &str) -> String {
-    // `2026-11-28T21:59:59+08:00` → `11-28 21:59`
-    at.get(5..16)
-        .map_or_else(|| at.to_string(), |s| s.replace('T', " "))
-}
-
-/// A deadline at midnight is the end of the day before: `12-01 24:00`, not
-/// `12-02 00:00`, which reads like the wrong day.
-fn due_short(due: &str) -> String {
-    match DateTime::parse_from_rfc3339(due) {
-        Ok(t) if t.time() == chrono::NaiveTime::MIN => {
-            format!(
-                "{} 24:00",
-                (t.date_naive() - chrono::Duration::days(1)).format("%m-%d")
-            )
-        }
-        _ => short(due),
-    }
 }
 
 pub fn status_rows(
@@ -89,39 +72,68 @@ pub fn status_rows(
         .collect()
 }
 
-pub fn status_table(rows: &[StatusRow]) -> String {
+/// The status board in the team's language (`cfg.language`), headed by
+/// the instant it judges as of; `rows` are the `--json` rows of `verdicts`.
+pub fn status_table(
+    cfg: &Config,
+    verdicts: &[Verdict],
+    rows: &[StatusRow],
+    now: DateTime<Utc>,
+) -> String {
+    let (lang, tz) = (cfg.language, cfg.timezone);
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
-    table.set_header([
-        "person", "kind", "period", "due", "status", "received", "fine", "replied",
-    ]);
-    for r in rows {
+    table.set_header(match lang {
+        Language::Zh => ["人员", "报告", "截止", "状态", "到达", "罚款", "回复"],
+        Language::En => [
+            "person", "report", "due", "status", "received", "fine", "replied",
+        ],
+    });
+    let when =
+        |t: Option<DateTime<Utc>>| t.map_or_else(|| "-".into(), |t| names::time(t, tz, lang));
+    for (v, r) in verdicts.iter().zip(rows) {
         table.add_row([
             format!("{} {}", r.name, r.person),
-            r.kind.to_string(),
-            r.period.clone(),
-            if r.provisional {
-                format!("{} provisional", due_short(&r.due))
-            } else {
-                due_short(&r.due)
-            },
-            r.status.to_string(),
-            r.received
-                .as_deref()
-                .map(short)
-                .unwrap_or_else(|| "-".into()),
-            if r.fine_fen == 0 {
-                "-".into()
-            } else {
-                Fen(r.fine_fen).to_string()
-            },
-            r.replied_at
-                .as_deref()
-                .map(short)
-                .unwrap_or_else(|| "-".into()),
+            names::report(v.deadline.period, lang),
+            due_cell(v, r.provisional, lang, tz),
+            names::status(v.status, lang).to_string(),
+            when(v.report.as_ref().map(|x| x.received)),
+            yuan(r.fine_fen),
+            when(v.report.as_ref().and_then(|x| x.replied_at)),
         ]);
     }
-    format!("{table}\n")
+    let as_of = names::time(now, tz, lang);
+    match lang {
+        Language::Zh => format!("判定时间：{as_of}\n{table}\n"),
+        Language::En => format!("as of {as_of}\n{table}\n"),
+    }
+}
+
+/// The deadline as people say it, marked when it is judged on a
+/// provisional calendar (no holiday notice yet).
+fn due_cell(v: &Verdict, provisional: bool, lang: Language, tz: Tz) -> String {
+    let due = names::deadline(&v.deadline, tz, lang);
+    match (provisional, lang) {
+        (false, _) => due,
+        (true, Language::Zh) => format!("{due}（暂定，provisional）"),
+        (true, Language::En) => format!("{due} (provisional)"),
+    }
+}
+
+/// An amount in yuan, `-` for none.
+fn yuan(fen: i64) -> String {
+    if fen == 0 {
+        "-".into()
+    } else {
+        Fen(fen).to_string()
+    }
+}
+
+/// A ledger or outbox period key (`2026-W46`) as people say it; the key
+/// itself when it is no period.
+fn period_name(key: &str, lang: Language) -> String {
+    key.parse::<Period>()
+        .map_or_else(|_| key.to_string(), |p| names::period(p, lang))
 }
 
 #[derive(Debug, Serialize)]
@@ -140,6 +152,8 @@ pub struct LedgerEntryJson {
     pub fund_fen: Fen,
     pub reason: String,
     pub evidence: String,
+    /// What became of the entry later (see `ledger::Entry::reason_now`).
+    pub notes: Vec<String>,
 }
 
 pub fn ledger_json(entries: &[Entry], tz: Tz) -> LedgerJson {
@@ -155,6 +169,7 @@ pub fn ledger_json(entries: &[Entry], tz: Tz) -> LedgerJson {
                 fund_fen: e.fund_fen,
                 reason: e.reason.clone(),
                 evidence: e.evidence.clone(),
+                notes: e.notes.clone(),
             })
             .collect(),
         totals: ledger::totals(entries),
@@ -162,55 +177,190 @@ pub fn ledger_json(entries: &[Entry], tz: Tz) -> LedgerJson {
 }
 
 pub fn ledger_table(entries: &[Entry], cfg: &Config) -> String {
+    let (lang, tz) = (cfg.language, cfg.timezone);
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
-    table.set_header([
-        "at", "person", "period", "kind", "amount", "fund", "reason", "evidence",
-    ]);
+    table.set_header(match lang {
+        Language::Zh => [
+            "时间",
+            "人员",
+            "周期",
+            "类型",
+            "金额",
+            "计入经费",
+            "原因",
+            "依据",
+        ],
+        Language::En => [
+            "at", "person", "period", "kind", "amount", "fund", "reason", "evidence",
+        ],
+    });
     for e in entries {
         let name = cfg
             .roster
             .by_email(&e.person)
             .map(|p| p.name.as_str())
             .unwrap_or("");
+        let kind = match (lang, e.kind) {
+            (Language::Zh, EntryKind::Fine) => "罚款",
+            (Language::Zh, EntryKind::Waiver) => "撤销罚款",
+            (Language::En, EntryKind::Fine) => "fine",
+            (Language::En, EntryKind::Waiver) => "waiver",
+        };
         table.add_row([
-            short(&local(e.at, cfg.timezone)),
+            names::time(e.at, tz, lang),
             format!("{name} {}", e.person),
-            e.period.clone(),
-            format!("{:?}", e.kind).to_lowercase(),
+            period_name(&e.period, lang),
+            kind.to_string(),
             e.amount_fen.to_string(),
             e.fund_fen.to_string(),
-            e.reason.clone(),
+            e.reason_now(),
             e.evidence.clone(),
         ]);
     }
     let totals = ledger::totals(entries);
-    format!(
-        "{table}\ntotal fines (net): {} yuan, of which to the activity fund: {} yuan\n",
-        totals.fines_fen, totals.fund_fen
-    )
+    let (fines, fund) = (totals.fines_fen, totals.fund_fen);
+    match lang {
+        Language::Zh => {
+            format!("{table}\n罚款合计（净额）：{fines} 元，其中计入活动经费：{fund} 元\n")
+        }
+        Language::En => format!(
+            "{table}\ntotal fines (net): {fines} yuan, of which to the activity fund: {fund} yuan\n"
+        ),
+    }
 }
 
-pub fn messages_table(rows: &[MessageRow], tz: Tz) -> String {
+pub fn messages_table(rows: &[MessageRow], cfg: &Config) -> String {
+    let (lang, tz) = (cfg.language, cfg.timezone);
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
-    table.set_header(["#", "arrived", "from", "subject", "class", "reason"]);
+    table.set_header(match lang {
+        Language::Zh => ["#", "到达", "发件人", "主题", "分类", "说明"],
+        Language::En => ["#", "arrived", "from", "subject", "class", "reason"],
+    });
     for m in rows {
-        let class = m.class.clone().unwrap_or_else(|| "(not yet)".into());
+        let class = class_name(m.class.as_deref(), lang);
         table.add_row([
             m.id.to_string(),
-            short(&local(m.internaldate, tz)),
+            names::time(m.internaldate, tz, lang),
             m.sender.clone().unwrap_or_default(),
             m.subject.clone().unwrap_or_default(),
             if m.flagged {
                 format!("{class} ⚑")
             } else {
-                class
+                class.to_string()
             },
             m.reason.clone().unwrap_or_default(),
         ]);
     }
     format!("{table}\n")
+}
+
+/// A message class (`report`, `ignored`, …) in the team's words.
+fn class_name(class: Option<&str>, lang: Language) -> &str {
+    let Some(class) = class else {
+        return match lang {
+            Language::Zh => "（未分类）",
+            Language::En => "(not yet)",
+        };
+    };
+    match (lang, class) {
+        (Language::Zh, "report") => "报告",
+        (Language::Zh, "revision") => "补发",
+        (Language::Zh, "misaddressed") => "错发",
+        (Language::Zh, "reply") => "主管回复",
+        (Language::Zh, "command") => "登记理由",
+        (Language::Zh, "refused") => "拒绝（未验证）",
+        (Language::Zh, "ignored") => "忽略",
+        (Language::Zh, "unparsable") => "无法解析",
+        (_, other) => other,
+    }
+}
+
+/// `reportd outbox` in the team's language: what each email is, to whom,
+/// its state; a failed one says how to send it again.
+pub fn outbox_table(rows: &[OutboxRow], lang: Language, tz: Tz) -> String {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header(match lang {
+        Language::Zh => [
+            "建立",
+            "邮件",
+            "收件人",
+            "主题",
+            "状态",
+            "次数",
+            "发送 / 下次尝试",
+            "错误",
+        ],
+        Language::En => [
+            "created",
+            "email",
+            "to",
+            "subject",
+            "state",
+            "attempts",
+            "sent / next try",
+            "last error",
+        ],
+    });
+    for r in rows {
+        let when = match r.state {
+            State::Sent => r.sent_at,
+            State::Queued => r.next_attempt.map(|n| n.max(r.not_before)),
+            State::Failed | State::Cancelled => None,
+        };
+        let mut error = r.last_error.clone().unwrap_or_else(|| "-".into());
+        if r.state == State::Failed {
+            error += &match lang {
+                Language::Zh => format!("\n重发：reportd outbox --retry {}", r.key),
+                Language::En => format!("\nto send again: reportd outbox --retry {}", r.key),
+            };
+        }
+        table.add_row([
+            names::time(r.created_at, tz, lang),
+            email_kind(&r.kind, lang).to_string(),
+            r.recipients.join(", "),
+            r.subject.clone(),
+            state_name(r.state, lang).to_string(),
+            r.attempts.to_string(),
+            when.map_or_else(|| "-".into(), |t| names::time(t, tz, lang)),
+            error,
+        ]);
+    }
+    format!("{table}\n")
+}
+
+fn state_name(state: State, lang: Language) -> &'static str {
+    match (lang, state) {
+        (Language::Zh, State::Queued) => "待发送",
+        (Language::Zh, State::Sent) => "已发送",
+        (Language::Zh, State::Failed) => "发送失败",
+        (Language::Zh, State::Cancelled) => "已撤回",
+        (Language::En, s) => s.as_str(),
+    }
+}
+
+/// An email kind (`late_notice`) as its recipients would call it.
+fn email_kind(kind: &str, lang: Language) -> &str {
+    let zh = match kind {
+        "deadline_reminder" => "截止提醒",
+        "late_notice" => "未交通知",
+        "fine_notice" => "罚款通知",
+        "misaddressed" => "错发提醒",
+        "reply_reminder" => "回复提醒",
+        "escalation" => "上报经理",
+        "digest" => "汇总",
+        "excuse_confirmation" => "理由确认",
+        "payroll" => "工资汇总",
+        "sales_import" => "销售导入",
+        "archive" => "归档",
+        other => other,
+    };
+    match lang {
+        Language::Zh => zh,
+        Language::En => kind,
+    }
 }
 
 /// A progress bar on stderr that hides itself when stderr is not a terminal.

@@ -301,7 +301,7 @@ fn status(
         json,
         || &rows,
         || {
-            let mut text = board::status_table(&rows);
+            let mut text = board::status_table(cfg, &verdicts, &rows, now);
             if rows.iter().any(|r| r.provisional) {
                 text += calendar::PROVISIONAL_NOTE;
             }
@@ -324,11 +324,7 @@ fn ledger_cmd(cfg: &Config, month: Option<&str>, json: bool) -> Result<()> {
 fn messages(cfg: &Config, flagged: bool, json: bool) -> Result<()> {
     let conn = store::open(&cfg.database)?;
     let rows = mail::inbox::list(&conn, flagged)?;
-    output::listing(
-        json,
-        || &rows,
-        || board::messages_table(&rows, cfg.timezone),
-    )
+    output::listing(json, || &rows, || board::messages_table(&rows, cfg))
 }
 
 /// `outbox`: a reader, unless `--retry` puts a failed email back in the
@@ -356,7 +352,11 @@ fn outbox_cmd(
         None => store::open(&cfg.database)?,
     };
     let rows = outbox::list(&conn)?;
-    output::listing(json, || &rows, || outbox::table(&rows, cfg.timezone))
+    output::listing(
+        json,
+        || &rows,
+        || board::outbox_table(&rows, cfg.language, cfg.timezone),
+    )
 }
 
 fn excuse(
@@ -495,6 +495,6 @@ fn parse_month(text: &str) -> Result<(i32, u32)> {
 }
 
 pub use board::{
-    ledger_table as ledger_text, messages_table as messages_text, status_rows as board_rows,
-    status_table as board_table,
+    ledger_table as ledger_text, messages_table as messages_text, outbox_table as outbox_text,
+    status_rows as board_rows, status_table as board_table,
 };

@@ -187,11 +187,38 @@ pub struct LateNotice {
     /// The part of the fine that goes to the activity fund.
     #[serde(serialize_with = "ser_fen")]
     pub fund_share: Fen,
+    /// The payroll month the fine is deducted in (`11月`).
+    pub payroll_month: String,
     /// See [`excuse_subject`].
     pub excuse_subject: String,
     /// An answer files a reason only when its first line starts with one
     /// of these (`[notify] waiver_words`); never empty in a notice.
     pub waiver_words: Vec<String>,
+}
+
+/// Fine notice to a rep or clerk whose report arrived after the deadline;
+/// CC the direct supervisor. (A deadline that passes with nothing is
+/// announced by the [`LateNotice`], which names the fine too.)
+#[derive(Debug, Clone, Serialize)]
+pub struct FineNotice {
+    pub person: Contact,
+    pub supervisor: Contact,
+    #[serde(serialize_with = "ser_kind")]
+    pub kind: Kind,
+    /// The period as people name it (`第46周（11月9日–15日）`).
+    pub period: String,
+    pub due: String,
+    /// When the report arrived.
+    pub received: String,
+    /// How long after the deadline (`3小时`).
+    pub late_by: String,
+    #[serde(serialize_with = "ser_fen")]
+    pub fine: Fen,
+    #[serde(serialize_with = "ser_fen")]
+    pub fund_share: Fen,
+    /// The payroll month the fine is deducted in (`11月`).
+    pub payroll_month: String,
+    pub report_subject: String,
 }
 
 /// A report that did not reach the direct supervisor (neither To nor Cc).
@@ -212,28 +239,28 @@ pub struct Misaddressed {
     pub received: String,
     /// Where it went instead (its To and Cc).
     pub sent_to: Vec<Contact>,
+    /// The fine booked because the deadline passed without a report that
+    /// counts; this notice replaces the late notice, so it names it.
+    #[serde(serialize_with = "ser_fen_opt")]
+    pub fine: Option<Fen>,
 }
 
-/// Reply reminder to a supervisor, sent in the report's thread.
+/// A supervisor's reply reminder of the day: every report waiting for
+/// their reply, oldest first, each with a link that answers it in its
+/// thread. At most one a working day.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplyReminder {
     pub supervisor: Contact,
-    /// Who sent the report.
-    pub person: Contact,
-    #[serde(serialize_with = "ser_kind")]
-    pub kind: Kind,
-    pub period: String,
-    pub report_subject: String,
-    pub received: String,
-    /// Whole hours since the report arrived.
-    pub hours_waiting: i64,
+    /// Kept in Cc of each answer (the reply links add them).
+    pub assistant: Option<Contact>,
     pub reply_within_hours: u32,
-    /// 1 for the first reminder.
-    pub reminder_number: u32,
-    /// The next step is the escalation to the manager.
+    /// How many of `reports` are past the reply time.
+    pub overdue: usize,
+    /// Some report has had its last reminder: the manager hears next.
     pub final_reminder: bool,
     /// Who is told when the reminders go unanswered.
     pub manager: Option<Contact>,
+    pub reports: Vec<PendingReply>,
 }
 
 /// One report still waiting for its supervisor's reply (escalations and
@@ -247,8 +274,22 @@ pub struct PendingReply {
     pub report_subject: String,
     pub received: String,
     pub hours_waiting: i64,
+    /// How long it has waited, as people say it (`6天`, `刚收到`).
+    pub waiting: String,
+    /// Past `reply_within_hours`.
+    pub overdue: bool,
     /// Reply reminders already sent for it.
     pub reminders_sent: u32,
+    /// The report's Message-ID (without brackets), for the reply link's
+    /// In-Reply-To.
+    pub message_id: Option<String>,
+    /// The reply link's subject, on one line (see [`reply_subject`]).
+    pub reply_subject: String,
+}
+
+/// `Re: <subject>` on one line, for a link that answers a report.
+pub fn reply_subject(report_subject: &str) -> String {
+    format!("Re: {}", one_line(report_subject))
 }
 
 /// Escalation to a manager: reports a supervisor left unanswered after the
@@ -271,6 +312,8 @@ pub enum ReplyState {
     Awaiting {
         /// Whole hours since the report arrived.
         hours: i64,
+        /// The same as people say it (`3小时`, `刚收到`).
+        waited: String,
         /// Past `reply_within_hours`.
         overdue: bool,
     },
@@ -279,6 +322,8 @@ pub enum ReplyState {
         at: String,
         /// Whole hours from the report to the reply.
         after_hours: i64,
+        /// The same as people say it.
+        after: String,
     },
 }
 
@@ -291,6 +336,8 @@ pub struct DigestRow {
     pub received: Option<String>,
     /// Minutes after the deadline the report arrived (late reports).
     pub minutes_late: Option<i64>,
+    /// The same as people say it (`3小时`).
+    pub late_by: Option<String>,
     /// The fine booked for the period, net of a waiver; `None` when none.
     #[serde(serialize_with = "ser_fen_opt")]
     pub fine: Option<Fen>,
@@ -561,8 +608,11 @@ pub struct ExcuseConfirmation {
     pub period: Option<String>,
     /// The reason as given.
     pub reason: String,
-    /// The subject of the filer's email.
+    /// The subject of the filer's email; empty when filed with
+    /// `reportd excuse`.
     pub request_subject: String,
+    /// Filed by email (else with `reportd excuse`).
+    pub by_email: bool,
     /// When the filer's email arrived.
     pub received: String,
     pub outcome: ExcuseOutcome,
@@ -603,6 +653,9 @@ impl Email for DeadlineReminder {
 impl Email for LateNotice {
     const KIND: &'static str = "late_notice";
 }
+impl Email for FineNotice {
+    const KIND: &'static str = "fine_notice";
+}
 impl Email for Misaddressed {
     const KIND: &'static str = "misaddressed";
 }
@@ -620,9 +673,10 @@ impl Email for ExcuseConfirmation {
 }
 
 /// Every email kind, as [`Templates::render`] takes it.
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     "deadline_reminder",
     "late_notice",
+    "fine_notice",
     "misaddressed",
     "reply_reminder",
     "escalation",
@@ -655,6 +709,9 @@ const TEMPLATE_FILES: &[(&str, &str)] = embed![
     "zh/late_notice.subject.txt",
     "zh/late_notice.txt",
     "zh/late_notice.html",
+    "zh/fine_notice.subject.txt",
+    "zh/fine_notice.txt",
+    "zh/fine_notice.html",
     "zh/misaddressed.subject.txt",
     "zh/misaddressed.txt",
     "zh/misaddressed.html",
@@ -685,6 +742,9 @@ const TEMPLATE_FILES: &[(&str, &str)] = embed![
     "en/late_notice.subject.txt",
     "en/late_notice.txt",
     "en/late_notice.html",
+    "en/fine_notice.subject.txt",
+    "en/fine_notice.txt",
+    "en/fine_notice.html",
     "en/misaddressed.subject.txt",
     "en/misaddressed.txt",
     "en/misaddressed.html",
@@ -1030,6 +1090,23 @@ mod tests {
             due: "2026-11-28 22:00".into(),
             fine: Fen::from_yuan(50),
             fund_share: Fen::from_yuan(25),
+            payroll_month: "11月".into(),
+        }
+    }
+
+    fn fine_notice(person: Contact) -> FineNotice {
+        FineNotice {
+            person,
+            supervisor: wang(),
+            kind: Kind::Weekly,
+            period: "第48周（11月23日–29日）".into(),
+            due: "11月28日（周六）22:00".into(),
+            received: "11月29日（周日）09:30".into(),
+            late_by: "11小时".into(),
+            fine: Fen::from_yuan(50),
+            fund_share: Fen::from_yuan(25),
+            payroll_month: "11月".into(),
+            report_subject: "第48周周报".into(),
         }
     }
 
@@ -1045,22 +1122,19 @@ mod tests {
             report_subject: "11月月报".into(),
             received: "2026-12-01 17:40".into(),
             sent_to: vec![li(), lin()],
+            fine: None,
         }
     }
 
     fn reply_reminder(person: Contact) -> ReplyReminder {
         ReplyReminder {
             supervisor: wang(),
-            person,
-            kind: Kind::Weekly,
-            period: "2026-W48".into(),
-            report_subject: "第48周周报".into(),
-            received: "2026-11-28 20:15".into(),
-            hours_waiting: 50,
+            assistant: Some(lin()),
             reply_within_hours: 48,
-            reminder_number: 2,
+            overdue: 1,
             final_reminder: true,
             manager: Some(li()),
+            reports: vec![pending(person)],
         }
     }
 
@@ -1072,7 +1146,11 @@ mod tests {
             report_subject: "第48周周报".into(),
             received: "2026-11-28 20:15".into(),
             hours_waiting: 74,
+            waiting: "3天".into(),
+            overdue: true,
             reminders_sent: 2,
+            message_id: Some("w48@zhang".into()),
+            reply_subject: reply_subject("第48周周报"),
         }
     }
 
@@ -1109,10 +1187,12 @@ mod tests {
                 status: Status::Late,
                 received: Some("2026-11-29 09:30".into()),
                 minutes_late: Some(690),
+                late_by: Some("11小时".into()),
                 fine: Some(Fen::from_yuan(50)),
                 excuse_reason: None,
                 reply: ReplyState::Awaiting {
                     hours: 20,
+                    waited: "20小时".into(),
                     overdue: false,
                 },
                 history: history(),
@@ -1122,11 +1202,13 @@ mod tests {
                 status: Status::OnTime,
                 received: Some("2026-11-28 20:15".into()),
                 minutes_late: None,
+                late_by: None,
                 fine: None,
                 excuse_reason: None,
                 reply: ReplyState::Replied {
                     at: "2026-11-29 10:00".into(),
                     after_hours: 13,
+                    after: "13小时".into(),
                 },
                 history: vec![Some(Status::OnTime); 8],
             },
@@ -1135,6 +1217,7 @@ mod tests {
                 status: Status::Excused,
                 received: None,
                 minutes_late: None,
+                late_by: None,
                 fine: None,
                 excuse_reason: Some("出差".into()),
                 reply: ReplyState::NoReport,
@@ -1170,6 +1253,7 @@ mod tests {
             period: Some("2026-W48".into()),
             reason: "出差（上海客户拜访）".into(),
             request_subject: "请假/excuse 2026-W48 zhangwei@example.com".into(),
+            by_email: true,
             received: "2026-11-29 10:05".into(),
             outcome,
         }
@@ -1211,6 +1295,11 @@ mod tests {
                 ],
             ),
             both(
+                "fine_notice",
+                &fine_notice(person.clone()),
+                vec!["50.00", "25.00", "11小时", "11月", "第48周"],
+            ),
+            both(
                 "misaddressed",
                 &misaddressed(person.clone()),
                 vec![
@@ -1224,12 +1313,12 @@ mod tests {
             both(
                 "reply_reminder",
                 &reply_reminder(person.clone()),
-                vec!["2026-W48", "王芳", "第48周周报", "50", "48", "李强"],
+                vec!["2026-W48", "王芳", "第48周周报", "3天", "48", "李强"],
             ),
             both(
                 "escalation",
                 &escalation(person.clone()),
-                vec!["2026-W48", "王芳", "李强", "第48周周报", "74"],
+                vec!["2026-W48", "王芳", "李强", "第48周周报", "3天"],
             ),
             both(
                 "digest",
@@ -1340,17 +1429,54 @@ mod tests {
         }
         // A subject from outside, in the reply reminder's subject and title.
         let mut ctx = reply_reminder(zhang());
-        ctx.report_subject = format!("周报 {XSS}\r\nBcc: evil@example.com");
+        ctx.reports[0].report_subject = format!("周报 {XSS}\r\nBcc: evil@example.com");
+        ctx.reports[0].reply_subject = reply_subject(&ctx.reports[0].report_subject);
         let r = t()
             .render_email(Language::Zh, &ctx)
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            r.subject,
-            format!("Re: 周报 {XSS} Bcc: evil@example.com"),
-            "one line"
-        );
         assert!(!r.html.contains("<script"));
-        assert!(r.html.contains("<title>Re: 周报 &lt;script&gt;"));
+        assert!(r.html.contains("周报 &lt;script&gt;"), "{}", r.html);
+        assert!(r.text.contains(&format!("周报 {XSS}")), "{}", r.text);
+        assert!(!r.subject.contains(['\r', '\n']), "{:?}", r.subject);
+        // The reply link threads into the report and keeps the assistant.
+        assert!(
+            r.html.contains("In-Reply-To=%3Cw48%40zhang%3E")
+                && r.html.contains("cc=assistant%40example")
+                && !r.html.contains("%0ABcc"),
+            "{}",
+            r.html
+        );
+    }
+
+    #[test]
+    fn a_reminder_about_one_report_answers_it_and_one_about_several_counts_them() {
+        let one = reply_reminder(zhang());
+        let mut several = reply_reminder(zhang());
+        several
+            .reports
+            .push(pending(Contact::new("李娜", "lina@example.com")));
+        several.overdue = 2;
+        for (lang, one_subject, several_subject) in [
+            (
+                Language::Zh,
+                "Re: 第48周周报",
+                "待您回复：2 份报告，2 份已超过 48 小时",
+            ),
+            (
+                Language::En,
+                "Re: 第48周周报",
+                "Awaiting your reply: 2 reports, 2 past 48 hours",
+            ),
+        ] {
+            let r = t()
+                .render_email(lang, &one)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(r.subject, one_subject);
+            let r = t()
+                .render_email(lang, &several)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(r.subject, several_subject);
+        }
     }
 
     #[test]
@@ -1377,7 +1503,7 @@ mod tests {
         let en = t
             .render_email(Language::En, &d)
             .unwrap_or_else(|e| panic!("{e}"));
-        for label in ["按时", "迟交", "未交", "已免", "周报"] {
+        for label in ["准时", "迟交", "未交", "免罚", "周报"] {
             assert!(zh.html.contains(label), "zh html lacks {label}");
             assert!(zh.text.contains(label), "zh text lacks {label}");
         }
@@ -1391,8 +1517,7 @@ mod tests {
                 "en text lacks {label}"
             );
         }
-        assert!(zh.text.contains("11 小时 30 分"), "{}", zh.text);
-        assert!(en.text.contains("11 h 30 min"), "{}", en.text);
+        assert!(zh.text.contains("11小时"), "{}", zh.text);
         let monthly = misaddressed(zhang());
         let zh = t
             .render_email(Language::Zh, &monthly)
@@ -1420,10 +1545,10 @@ mod tests {
             assert!(r.html.contains(r#"data-legend="history""#), "{lang}");
             let legend = match lang {
                 Language::Zh => [
-                    "按 = 按时",
+                    "按 = 准时",
                     "迟 = 迟交",
                     "缺 = 未交",
-                    "免 = 已免",
+                    "免 = 免罚",
                     "待 = 待交",
                 ],
                 Language::En => [
@@ -1463,8 +1588,8 @@ mod tests {
         let at = column_of(lines[header], "状态");
         for (line, status) in [
             (lines[header + 2], "迟交"),
-            (lines[header + 3], "按时"),
-            (lines[header + 4], "已免"),
+            (lines[header + 3], "准时"),
+            (lines[header + 4], "免罚"),
         ] {
             assert_eq!(column_of(line, status), at, "{line}\n{}", r.text);
         }
@@ -1541,7 +1666,7 @@ mod tests {
     #[test]
     fn unknown_kind_is_refused_with_the_list() {
         let e = t()
-            .render("fine_notice", Language::Zh, &late_notice(zhang()))
+            .render("no_such_kind", Language::Zh, &late_notice(zhang()))
             .unwrap_err();
         assert!(e.to_string().contains("late_notice"), "{e}");
     }
@@ -1606,7 +1731,7 @@ mod tests {
         let h = &mail.headers;
         use mailparse::MailHeaderMap;
         assert_eq!(h.get_first_value("Subject").unwrap(), rendered.subject);
-        assert!(rendered.subject.contains("第48周周报"));
+        assert_eq!(rendered.subject, "Re: 第48周周报");
         assert_eq!(
             h.get_first_value("Message-ID").unwrap(),
             "<reportd.abc123@example.com>"

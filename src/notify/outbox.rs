@@ -53,8 +53,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use chrono_tz::Tz;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use lettre::address::{Address, Envelope};
 use lettre::message::{Mailbox, Mailboxes, Message, header};
 use lettre::transport::smtp::authentication::Credentials;
@@ -332,6 +330,19 @@ pub fn state_of(conn: &Connection, key: &str) -> rusqlite::Result<Option<State>>
     .transpose()
 }
 
+/// When the newest queued or sent email whose key starts with `prefix` was
+/// queued: e.g. a supervisor's last reply reminder (`reply-reminder:<email>:`).
+pub fn last_queued(conn: &Connection, prefix: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    // substr rather than LIKE: an address may hold `_` or `%`.
+    let newest: Option<String> = conn.query_row(
+        "SELECT max(created_at) FROM outbox
+         WHERE substr(key, 1, length(?1)) = ?1 AND state IN ('queued', 'sent')",
+        [prefix],
+        |r| r.get(0),
+    )?;
+    newest.as_deref().map(parse_ts).transpose()
+}
+
 /// Whether an email under `key` is queued or already sent (not failed, not
 /// absent).
 pub fn is_queued_or_sent(conn: &Connection, key: &str) -> rusqlite::Result<bool> {
@@ -452,41 +463,6 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<OutboxRow>> {
         })
     })?;
     rows.collect()
-}
-
-/// The rows as an aligned table, times in `tz`.
-pub fn table(rows: &[OutboxRow], tz: Tz) -> String {
-    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED);
-    table.set_header([
-        "created",
-        "key",
-        "to",
-        "subject",
-        "state",
-        "attempts",
-        "sent / next try",
-        "last error",
-    ]);
-    for r in rows {
-        let when = match r.state {
-            State::Sent => r.sent_at.map(local),
-            State::Queued => r.next_attempt.map(|n| local(n.max(r.not_before))),
-            State::Failed | State::Cancelled => None,
-        };
-        table.add_row([
-            local(r.created_at),
-            r.key.clone(),
-            r.recipients.join(", "),
-            r.subject.clone(),
-            r.state.as_str().to_string(),
-            r.attempts.to_string(),
-            when.unwrap_or_else(|| "-".into()),
-            r.last_error.clone().unwrap_or_else(|| "-".into()),
-        ]);
-    }
-    format!("{table}\n")
 }
 
 /// The SMTP side: lettre's `AsyncSmtpTransport` built from `[smtp]`.
@@ -1024,15 +1000,6 @@ mod tests {
         assert_eq!(row.created_at, at(0, 0, 0));
         assert_eq!(row.recipients.len(), 3);
         assert_eq!(next_attempt_at(&conn).expect("next"), Some(at(1, 0, 0)));
-        let text = table(&rows, chrono_tz::Asia::Shanghai);
-        assert!(
-            text.contains("reply-reminder:1:1") && text.contains("queued"),
-            "{text}"
-        );
-        assert!(
-            text.contains("2026-11-28 08:00"),
-            "created time in the team's zone: {text}"
-        );
     }
 
     #[test]

@@ -16,9 +16,10 @@ use crate::calendar::Calendar;
 use crate::config::{Config, Language, Person};
 use crate::ledger;
 use crate::money::Fen;
+use crate::names;
 use crate::notify::compose::{
-    self, Audience, Contact, DeadlineReminder, Digest, DigestGroup, DigestRow, Email, Escalation,
-    GroupStats, LateNotice, Misaddressed, PendingReply, ReplyReminder, ReplyState, Templates,
+    self, Audience, Contact, DeadlineReminder, Digest, DigestGroup, DigestRow, Email, FineNotice,
+    GroupStats, LateNotice, Misaddressed, ReplyState, Templates,
 };
 use crate::notify::compose::{ExcuseConfirmation, ExcuseOutcome};
 use crate::notify::outbox::{self, Outgoing};
@@ -28,6 +29,7 @@ use crate::reports::compliance::{self, Status, Verdict};
 use crate::reports::{self, ReportInfo};
 
 mod close;
+mod replies;
 pub use close::{CloseContext, CloseError, Issue, Letter, MonthlyClose, close_key};
 
 /// How far back a notice about a past event is still worth sending after
@@ -132,13 +134,22 @@ impl<'a> Planner<'a> {
         // Verdicts pile up from tracking_starts on; only recent deadlines can
         // still owe (or have held back) a reminder or a notice.
         let recent = now - Duration::days(RECENT);
+        let misaddressed: Vec<(String, Period)> =
+            reports::reports_since(conn, recent - Duration::days(RECENT), false)?
+                .into_iter()
+                .map(|r| (r.person, r.period))
+                .collect();
         for v in verdicts.iter().filter(|v| v.deadline.due > recent) {
-            withdraw_stale(conn, v, now)?;
-            queued += self.deadline_reminder(conn, v, now)?;
-            queued += self.late_notice(conn, v, now)?;
+            withdraw_stale(conn, v, &self.deadline_reminder_keys(v), now)?;
+            if !is_misaddressed(&misaddressed, v) {
+                queued += self.deadline_reminder(conn, v, now)?;
+            }
+            queued += self.late_notice(conn, v, &misaddressed, now)?;
+            queued += self.fine_notice(conn, v, now)?;
         }
         queued += self.misaddressed(conn, now)?;
         queued += self.excuse_confirmations(conn, now)?;
+        queued += self.cli_excuse_confirmations(conn, now)?;
         queued += self.reply_reminders(conn, now)?;
         for kind in [Kind::Weekly, Kind::Monthly] {
             queued += self.digests(conn, kind, now)?;
@@ -164,19 +175,15 @@ impl<'a> Planner<'a> {
                 if let Some(open) =
                     compliance::judged_deadlines(p, kind, self.cfg, self.calendar, now).last()
                 {
-                    times.push(schedule.deadline_reminder(open, tz));
+                    times.extend(schedule.deadline_reminders(open, self.calendar, tz));
                     times.push(schedule.digest(open, self.calendar, tz));
                 }
             }
         }
-        let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
         for r in reports::reports_since(conn, now - Duration::days(RECENT), true)? {
             if r.replied_at.is_none() {
                 let steps = schedule.reply_reminders + 1;
-                times
-                    .extend((1..=steps).map(|n| {
-                        schedule.reply_reminder(r.received, n, within, self.calendar, tz)
-                    }));
+                times.extend((1..=steps).map(|n| self.step_at(&r, n)));
             }
         }
         times.extend(self.next_close(now));
@@ -200,8 +207,19 @@ impl<'a> Planner<'a> {
         self.cfg.roster.assistants().next().map(Contact::from)
     }
 
-    fn local(&self, t: DateTime<Utc>) -> String {
-        compose::local_time(t, self.cfg.timezone)
+    /// An instant as `lang` says it (`11月23日（周一）09:10`).
+    fn local(&self, t: DateTime<Utc>, lang: Language) -> String {
+        names::time(t, self.cfg.timezone, lang)
+    }
+
+    /// A deadline as `lang` says it (`11月2日（周一）当天`).
+    fn due(&self, d: &Deadline, lang: Language) -> String {
+        names::deadline(d, self.cfg.timezone, lang)
+    }
+
+    /// The payroll month a fine for `d` is deducted in, as `lang` says it.
+    fn payroll_month(&self, d: &Deadline, lang: Language) -> String {
+        names::month(Month::containing(d.due_day(self.cfg.timezone)), lang)
     }
 
     fn quiet(&self, t: DateTime<Utc>) -> DateTime<Utc> {
@@ -250,31 +268,37 @@ impl<'a> Planner<'a> {
         v: &Verdict,
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
-        let at = self
-            .cfg
-            .notify
-            .schedule
-            .deadline_reminder(&v.deadline, self.cfg.timezone);
+        // The latest reminder time that came: after downtime, one reminder,
+        // not each one missed.
+        let Some(at) = self
+            .deadline_reminder_times(v)
+            .into_iter()
+            .rev()
+            .find(|t| *t <= now)
+        else {
+            return Ok(0);
+        };
         let not_before = self.quiet(at);
-        if v.status != Status::Pending || now < at || not_before >= v.deadline.due {
+        if v.status != Status::Pending || not_before >= v.deadline.due {
             return Ok(0);
         }
         let Some((person, supervisor)) = self.reporter(&v.person, now) else {
             return Ok(0);
         };
+        let lang = self.lang(person);
         let ctx = DeadlineReminder {
             person: Contact::from(person),
             supervisor: Contact::from(supervisor),
             assistant: self.assistant(),
             kind: v.deadline.period.kind(),
-            period: v.deadline.period.to_string(),
-            due: self.local(v.deadline.due),
+            period: names::period(v.deadline.period, lang),
+            due: self.due(&v.deadline, lang),
             fine: self.cfg.rules.fine,
         };
-        let key = deadline_reminder_key(&person.email, v.deadline.period);
+        let key = deadline_reminder_key(&person.email, v.deadline.period, at, self.cfg.timezone);
         let owed = Owed {
             key,
-            lang: self.lang(person),
+            lang,
             ctx: &ctx,
             to: vec![ctx.person.clone()],
             cc: vec![],
@@ -282,6 +306,21 @@ impl<'a> Planner<'a> {
             not_before,
         };
         self.queue(conn, owed, now)
+    }
+
+    fn deadline_reminder_times(&self, v: &Verdict) -> Vec<DateTime<Utc>> {
+        self.cfg
+            .notify
+            .schedule
+            .deadline_reminders(&v.deadline, self.calendar, self.cfg.timezone)
+    }
+
+    /// The outbox keys of every deadline reminder of `v`.
+    fn deadline_reminder_keys(&self, v: &Verdict) -> Vec<String> {
+        self.deadline_reminder_times(v)
+            .into_iter()
+            .map(|at| deadline_reminder_key(&v.person, v.deadline.period, at, self.cfg.timezone))
+            .collect()
     }
 
     /// The reporter and their supervisor, when both are configured and the
@@ -292,39 +331,47 @@ impl<'a> Planner<'a> {
         Some((person, supervisor))
     }
 
+    /// The late notice of a deadline that passed with nothing, unless the
+    /// report came but missed the supervisor: the misaddressed notice says
+    /// so instead, and names the fine.
     fn late_notice(
         &self,
         conn: &Connection,
         v: &Verdict,
+        misaddressed: &[(String, Period)],
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         if v.status != Status::Missing || v.deadline.due < now - Duration::days(CATCH_UP) {
             return Ok(0);
         }
+        if is_misaddressed(misaddressed, v) {
+            let why =
+                "replaced by the misaddressed notice: the report came but missed the supervisor";
+            let key = late_notice_key(&v.person, v.deadline.period);
+            outbox::cancel_unsent(conn, &key, why, now)?;
+            return Ok(0);
+        }
         let Some((person, supervisor)) = self.reporter(&v.person, now) else {
             return Ok(0);
         };
-        let period = v.deadline.period.to_string();
+        let lang = self.lang(person);
         let ctx = LateNotice {
             person: Contact::from(person),
             supervisor: Contact::from(supervisor),
             assistant: self.assistant(),
             kind: v.deadline.period.kind(),
-            period: period.clone(),
-            due: self.local(v.deadline.due),
+            period: names::period(v.deadline.period, lang),
+            due: self.due(&v.deadline, lang),
             fine: self.cfg.rules.fine,
-            fund_share: self
-                .cfg
-                .rules
-                .fine
-                .percent(self.cfg.rules.fund_share_percent),
-            excuse_subject: compose::excuse_subject(&period, &person.email),
+            fund_share: self.fund_share(self.cfg.rules.fine),
+            payroll_month: self.payroll_month(&v.deadline, lang),
+            excuse_subject: compose::excuse_subject(&v.deadline.period.to_string(), &person.email),
             waiver_words: self.cfg.notify.waiver_words.clone(),
         };
         let key = late_notice_key(&person.email, v.deadline.period);
         let owed = Owed {
             key: key.clone(),
-            lang: self.lang(person),
+            lang,
             ctx: &ctx,
             to: vec![ctx.person.clone()],
             cc: vec![ctx.supervisor.clone()],
@@ -336,6 +383,106 @@ impl<'a> Planner<'a> {
             // The supervisor may answer the notice to file a valid reason.
             let id = outbox::message_id_for(&key, &self.domain);
             commands::expect_answer(conn, &id, &person.email, v.deadline.period)?;
+        }
+        Ok(queued)
+    }
+
+    fn fund_share(&self, fine: Fen) -> Fen {
+        fine.percent(self.cfg.rules.fund_share_percent)
+    }
+
+    /// The fine notice of a report that arrived after its deadline, once
+    /// the fine is booked (and not waived).
+    fn fine_notice(
+        &self,
+        conn: &Connection,
+        v: &Verdict,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let Some(report) = v.report.as_ref().filter(|_| v.status == Status::Late) else {
+            return Ok(0);
+        };
+        if report.received < now - Duration::days(CATCH_UP) {
+            return Ok(0);
+        }
+        let fine = ledger::net_for(conn, &v.person, &v.deadline.period.to_string())?;
+        if fine <= Fen::ZERO {
+            return Ok(0);
+        }
+        let Some((person, supervisor)) = self.reporter(&v.person, now) else {
+            return Ok(0);
+        };
+        let lang = self.lang(person);
+        let subject = reports::subject_of(conn, report.id)?.unwrap_or_default();
+        let ctx = FineNotice {
+            person: Contact::from(person),
+            supervisor: Contact::from(supervisor),
+            kind: v.deadline.period.kind(),
+            period: names::period(v.deadline.period, lang),
+            due: self.due(&v.deadline, lang),
+            received: self.local(report.received, lang),
+            late_by: names::duration(report.received - v.deadline.due, lang),
+            fine,
+            fund_share: self.fund_share(fine),
+            payroll_month: self.payroll_month(&v.deadline, lang),
+            report_subject: subject,
+        };
+        let owed = Owed {
+            key: format!("fine-notice:{}:{}", person.email, v.deadline.period),
+            lang,
+            ctx: &ctx,
+            to: vec![ctx.person.clone()],
+            cc: vec![ctx.supervisor.clone()],
+            in_reply_to: report.message_id.clone(),
+            not_before: self.quiet(now),
+        };
+        self.queue(conn, owed, now)
+    }
+
+    /// A confirmation for each reason filed with `reportd excuse` (those
+    /// filed by email are confirmed by [`Self::excuse_confirmations`]).
+    fn cli_excuse_confirmations(
+        &self,
+        conn: &Connection,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let mut queued = 0;
+        for e in compliance::filed_without_email(conn, now - Duration::days(CATCH_UP))? {
+            let Some(filer) = self.person(&e.by) else {
+                continue;
+            };
+            let person = self.person(&e.person);
+            let lang = self.lang(filer);
+            let ctx = ExcuseConfirmation {
+                filer: Contact::from(filer),
+                person: person.map(Contact::from),
+                kind: Some(e.period.kind()),
+                period: Some(names::period(e.period, lang)),
+                reason: e.reason.clone(),
+                request_subject: String::new(),
+                by_email: false,
+                received: self.local(e.at, lang),
+                outcome: ExcuseOutcome::Accepted {
+                    waived: ledger::waived(conn, &e.person, &e.period.to_string())?,
+                },
+                example_subject: compose::excuse_subject(&e.period.to_string(), &e.person),
+            };
+            let cc = ctx
+                .person
+                .iter()
+                .filter(|p| p.email != filer.email)
+                .cloned()
+                .collect();
+            let owed = Owed {
+                key: format!("excuse-confirmation:excuse:{}", e.id),
+                lang,
+                ctx: &ctx,
+                to: vec![ctx.filer.clone()],
+                cc,
+                in_reply_to: None,
+                not_before: self.quiet(now),
+            };
+            queued += self.queue(conn, owed, now)?;
         }
         Ok(queued)
     }
@@ -362,14 +509,16 @@ impl<'a> Planner<'a> {
                 Some(why) => ExcuseOutcome::Refused { why },
             };
             let accepted = c.why.is_none();
+            let lang = self.lang(filer);
             let ctx = ExcuseConfirmation {
                 filer: Contact::from(filer),
                 person: person.map(Contact::from),
                 kind: c.period.map(|p| p.kind()),
-                period: c.period.map(|p| p.to_string()),
+                period: c.period.map(|p| names::period(p, lang)),
                 reason: c.reason.clone(),
                 request_subject: c.subject.clone(),
-                received: self.local(c.received),
+                by_email: true,
+                received: self.local(c.received, lang),
                 outcome,
                 example_subject: compose::excuse_subject(
                     &c.period
@@ -383,7 +532,7 @@ impl<'a> Planner<'a> {
             };
             let owed = Owed {
                 key: format!("excuse-confirmation:{}", c.message),
-                lang: self.lang(filer),
+                lang,
                 ctx: &ctx,
                 to: vec![ctx.filer.clone()],
                 cc,
@@ -411,178 +560,29 @@ impl<'a> Planner<'a> {
                         .collect()
                 })
                 .unwrap_or_default();
+            let lang = self.lang(person);
+            let fine = ledger::net_for(conn, &person.email, &r.period.to_string())?;
             let ctx = Misaddressed {
                 person: Contact::from(person),
                 supervisor: Contact::from(supervisor),
                 assistant: self.assistant(),
                 kind: r.period.kind(),
-                period: r.period.to_string(),
-                due: due.map(|d| self.local(d.due)).unwrap_or_default(),
+                period: names::period(r.period, lang),
+                due: due.map(|d| self.due(&d, lang)).unwrap_or_default(),
                 deadline_passed: due.is_some_and(|d| d.due <= now),
                 report_subject: r.subject.clone(),
-                received: self.local(r.received),
+                received: self.local(r.received, lang),
                 sent_to,
+                fine: (fine > Fen::ZERO).then_some(fine),
             };
             let owed = Owed {
                 key: format!("misaddressed:{}", r.id),
-                lang: self.lang(person),
+                lang,
                 ctx: &ctx,
                 to: vec![ctx.person.clone()],
                 cc: vec![],
                 in_reply_to: r.message_id.clone(),
                 not_before: self.quiet(r.received.max(now - Duration::minutes(1))),
-            };
-            queued += self.queue(conn, owed, now)?;
-        }
-        Ok(queued)
-    }
-
-    /// The newest reply reminder (or the escalation) each unanswered report
-    /// is owed, threaded under the report.
-    fn reply_reminders(&self, conn: &Connection, now: DateTime<Utc>) -> Result<usize, NotifyError> {
-        let schedule = &self.cfg.notify.schedule;
-        let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
-        let mut queued = 0;
-        for r in reports::reports_since(conn, now - Duration::days(RECENT), true)? {
-            if r.replied_at.is_some() {
-                self.withdraw_reply_reminders(conn, &r, now)?;
-                continue;
-            }
-            let Some(person) = self.person(&r.person) else {
-                continue;
-            };
-            let Some(supervisor) = self
-                .cfg
-                .roster
-                .supervisor_of(person)
-                .filter(|s| self.active(s, now))
-            else {
-                continue;
-            };
-            let steps = schedule.reply_reminders + 1;
-            let Some(n) = (1..=steps).rev().find(|&n| {
-                schedule.reply_reminder(r.received, n, within, self.calendar, self.cfg.timezone)
-                    <= now
-            }) else {
-                continue;
-            };
-            queued += if n == steps {
-                self.escalation(conn, &r, person, supervisor, now)?
-            } else {
-                self.reply_reminder(conn, &r, person, supervisor, n, now)?
-            };
-        }
-        Ok(queued)
-    }
-
-    /// A reply came in while a reminder or escalation was held back.
-    fn withdraw_reply_reminders(
-        &self,
-        conn: &Connection,
-        r: &ReportInfo,
-        now: DateTime<Utc>,
-    ) -> Result<(), NotifyError> {
-        let why = "no longer owed: the supervisor replied";
-        for n in 1..=self.cfg.notify.schedule.reply_reminders {
-            outbox::cancel_unsent(conn, &format!("reply-reminder:{}:{n}", r.id), why, now)?;
-        }
-        for manager in self.cfg.roster.managers() {
-            outbox::cancel_unsent(
-                conn,
-                &format!("escalation:{}:{}", r.id, manager.email),
-                why,
-                now,
-            )?;
-        }
-        Ok(())
-    }
-
-    fn pending_reply(
-        &self,
-        r: &ReportInfo,
-        reminders_sent: u32,
-        now: DateTime<Utc>,
-    ) -> Option<PendingReply> {
-        let person = self.person(&r.person)?;
-        Some(PendingReply {
-            person: Contact::from(person),
-            kind: r.period.kind(),
-            period: r.period.to_string(),
-            report_subject: r.subject.clone(),
-            received: self.local(r.received),
-            hours_waiting: (now - r.received).num_hours(),
-            reminders_sent,
-        })
-    }
-
-    fn reply_reminder(
-        &self,
-        conn: &Connection,
-        r: &ReportInfo,
-        person: &Person,
-        supervisor: &Person,
-        n: u32,
-        now: DateTime<Utc>,
-    ) -> Result<usize, NotifyError> {
-        let key = format!("reply-reminder:{}:{n}", r.id);
-        let ctx = ReplyReminder {
-            supervisor: Contact::from(supervisor),
-            person: Contact::from(person),
-            kind: r.period.kind(),
-            period: r.period.to_string(),
-            report_subject: r.subject.clone(),
-            received: self.local(r.received),
-            hours_waiting: (now - r.received).num_hours(),
-            reply_within_hours: self.cfg.rules.reply_within_hours,
-            reminder_number: n,
-            final_reminder: n == self.cfg.notify.schedule.reply_reminders,
-            manager: self.cfg.roster.managers().next().map(Contact::from),
-        };
-        let owed = Owed {
-            key: key.clone(),
-            lang: self.lang(supervisor),
-            ctx: &ctx,
-            to: vec![ctx.supervisor.clone()],
-            cc: vec![],
-            in_reply_to: r.message_id.clone(),
-            not_before: self.quiet(now),
-        };
-        let queued = self.queue(conn, owed, now)?;
-        if queued > 0 {
-            // A supervisor answering the reminder answers the report.
-            reports::add_to_thread(conn, &outbox::message_id_for(&key, &self.domain), r.id)?;
-        }
-        Ok(queued)
-    }
-
-    fn escalation(
-        &self,
-        conn: &Connection,
-        r: &ReportInfo,
-        _person: &Person,
-        supervisor: &Person,
-        now: DateTime<Utc>,
-    ) -> Result<usize, NotifyError> {
-        let mut queued = 0;
-        let reminders = self.cfg.notify.schedule.reply_reminders;
-        let Some(pending) = self.pending_reply(r, reminders, now) else {
-            return Ok(0);
-        };
-        for manager in self.cfg.roster.managers().filter(|m| self.active(m, now)) {
-            let ctx = Escalation {
-                manager: Contact::from(manager),
-                supervisor: Contact::from(supervisor),
-                reply_within_hours: self.cfg.rules.reply_within_hours,
-                reports: vec![pending.clone()],
-            };
-            let owed = Owed {
-                key: format!("escalation:{}:{}", r.id, manager.email),
-                lang: self.lang(manager),
-                ctx: &ctx,
-                to: vec![ctx.manager.clone()],
-                cc: vec![ctx.supervisor.clone()],
-                in_reply_to: r.message_id.clone(),
-                not_before: self.quiet(now),
             };
             queued += self.queue(conn, owed, now)?;
         }
@@ -625,19 +625,33 @@ impl<'a> Planner<'a> {
             .notify
             .schedule
             .digest(&deadline, self.calendar, self.cfg.timezone);
-        let mut groups = Vec::new();
-        for supervisor in self.supervisors() {
-            let group = self.group(
-                conn,
-                supervisor,
-                deadline.period,
-                &periods,
-                &history_verdicts,
-                &awaiting,
-                now,
-            )?;
-            groups.push((supervisor, group));
+        // Each group once per language its readers read: the rows name
+        // times and durations in the reader's words.
+        let mut by_lang: Vec<(Language, Vec<(&Person, DigestGroup)>)> = Vec::new();
+        for lang in [Language::Zh, Language::En] {
+            let mut groups = Vec::new();
+            for supervisor in self.supervisors() {
+                let group = self.group(
+                    conn,
+                    supervisor,
+                    deadline.period,
+                    &periods,
+                    &history_verdicts,
+                    &awaiting,
+                    lang,
+                    now,
+                )?;
+                groups.push((supervisor, group));
+            }
+            by_lang.push((lang, groups));
         }
+        let groups_in = |lang: Language| {
+            by_lang
+                .iter()
+                .find(|(l, _)| *l == lang)
+                .map(|(_, g)| g.as_slice())
+                .unwrap_or_default()
+        };
         let history_names: Vec<String> = periods.iter().map(Period::to_string).collect();
         let digest = DigestPlan {
             kind,
@@ -646,7 +660,13 @@ impl<'a> Planner<'a> {
             history: history_names,
         };
         let mut queued = 0;
-        for (supervisor, group) in &groups {
+        for supervisor in self.supervisors() {
+            let Some((_, group)) = groups_in(self.lang(supervisor))
+                .iter()
+                .find(|(s, _)| s.email == supervisor.email)
+            else {
+                continue;
+            };
             queued += self.queue_digest(
                 conn,
                 &digest,
@@ -657,7 +677,7 @@ impl<'a> Planner<'a> {
             )?;
         }
         for manager in self.cfg.roster.managers() {
-            let all = groups
+            let all = groups_in(self.lang(manager))
                 .iter()
                 .map(|(s, g)| {
                     g.clone()
@@ -683,19 +703,20 @@ impl<'a> Planner<'a> {
             return Ok(0);
         }
         let period = plan.deadline.period;
+        let lang = self.lang(recipient);
         let digest = Digest::new(
             Contact::from(recipient),
             audience,
             plan.kind,
-            period.to_string(),
-            self.local(plan.deadline.due),
+            names::period(period, lang),
+            self.due(&plan.deadline, lang),
             plan.history.clone(),
             groups,
         );
-        let digest = self.mark_late(digest, plan.at, now);
+        let digest = self.mark_late(digest, plan.at, lang, now);
         let owed = Owed {
             key: digest_key(audience, plan.kind, &recipient.email, period),
-            lang: self.lang(recipient),
+            lang,
             ctx: &digest,
             to: vec![digest.recipient.clone()],
             cc: vec![],
@@ -706,9 +727,15 @@ impl<'a> Planner<'a> {
     }
 
     /// A digest queued more than an hour after its time went out late.
-    fn mark_late(&self, digest: Digest, at: DateTime<Utc>, now: DateTime<Utc>) -> Digest {
+    fn mark_late(
+        &self,
+        digest: Digest,
+        at: DateTime<Utc>,
+        lang: Language,
+        now: DateTime<Utc>,
+    ) -> Digest {
         if now - at > Duration::hours(1) {
-            digest.sent_late(self.local(at))
+            digest.sent_late(self.local(at, lang))
         } else {
             digest
         }
@@ -755,6 +782,7 @@ impl<'a> Planner<'a> {
         periods: &[Period],
         verdicts: &[Verdict],
         awaiting: &[ReportInfo],
+        lang: Language,
         now: DateTime<Utc>,
     ) -> Result<DigestGroup, NotifyError> {
         let within = i64::from(self.cfg.rules.reply_within_hours);
@@ -772,13 +800,15 @@ impl<'a> Planner<'a> {
                 None => ReplyState::NoReport,
                 Some(r) => match r.replied_at {
                     Some(at) => ReplyState::Replied {
-                        at: self.local(at),
+                        at: self.local(at, lang),
                         after_hours: (at - r.received).num_hours(),
+                        after: names::duration(at - r.received, lang),
                     },
                     None => {
                         let hours = (now - r.received).num_hours();
                         ReplyState::Awaiting {
                             hours,
+                            waited: names::waited(now - r.received, lang),
                             overdue: hours >= within,
                         }
                     }
@@ -796,12 +826,17 @@ impl<'a> Planner<'a> {
             rows.push(DigestRow {
                 person: Contact::from(*p),
                 status: v.status,
-                received: v.report.as_ref().map(|r| self.local(r.received)),
+                received: v.report.as_ref().map(|r| self.local(r.received, lang)),
                 minutes_late: v
                     .report
                     .as_ref()
                     .filter(|_| v.status == Status::Late)
                     .map(|r| (r.received - v.deadline.due).num_minutes()),
+                late_by: v
+                    .report
+                    .as_ref()
+                    .filter(|_| v.status == Status::Late)
+                    .map(|r| names::duration(r.received - v.deadline.due, lang)),
                 fine: (fine != Fen::ZERO).then_some(fine),
                 excuse_reason: v.excuse.as_ref().map(|e| e.reason.clone()),
                 reply,
@@ -811,7 +846,7 @@ impl<'a> Planner<'a> {
         let pending = awaiting
             .iter()
             .filter(|r| r.replied_at.is_none() && members.iter().any(|m| m.email == r.person))
-            .filter_map(|r| self.pending_reply(r, 0, now))
+            .filter_map(|r| self.pending_reply(r, 0, lang, now))
             .collect();
         let name = members
             .iter()
@@ -872,7 +907,12 @@ impl<'a> Planner<'a> {
 /// verdict no longer owes: a deadline reminder once the deadline passed or
 /// the report is in, a late notice once the report arrived or a reason was
 /// filed.
-fn withdraw_stale(conn: &Connection, v: &Verdict, now: DateTime<Utc>) -> Result<(), NotifyError> {
+fn withdraw_stale(
+    conn: &Connection,
+    v: &Verdict,
+    reminder_keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), NotifyError> {
     let (person, period) = (v.person.as_str(), v.deadline.period);
     let why = match v.status {
         Status::Pending => return Ok(()),
@@ -880,15 +920,35 @@ fn withdraw_stale(conn: &Connection, v: &Verdict, now: DateTime<Utc>) -> Result<
         Status::Late | Status::OnTime => "no longer owed: the report arrived",
         Status::Excused => "no longer owed: a valid reason was filed",
     };
-    outbox::cancel_unsent(conn, &deadline_reminder_key(person, period), why, now)?;
+    for key in reminder_keys {
+        outbox::cancel_unsent(conn, key, why, now)?;
+    }
     if v.status != Status::Missing {
         outbox::cancel_unsent(conn, &late_notice_key(person, period), why, now)?;
     }
     Ok(())
 }
 
-fn deadline_reminder_key(person: &str, period: Period) -> String {
-    format!("deadline-reminder:{person}:{period}")
+/// Whether the report of `v` came but missed the supervisor: the
+/// misaddressed notice then speaks for the deadline (no reminder, no
+/// missing notice).
+fn is_misaddressed(misaddressed: &[(String, Period)], v: &Verdict) -> bool {
+    misaddressed
+        .iter()
+        .any(|(p, period)| *p == v.person && *period == v.deadline.period)
+}
+
+/// The idempotency key of the deadline reminder owed at `at` (local time
+/// in the key, so another reminder time of the same deadline is another
+/// email).
+fn deadline_reminder_key(
+    person: &str,
+    period: Period,
+    at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> String {
+    let local = at.with_timezone(&tz).format("%Y-%m-%dT%H:%M");
+    format!("deadline-reminder:{person}:{period}:{local}")
 }
 
 /// The idempotency key of a digest.

@@ -11,9 +11,11 @@ use crate::period::{Deadline, Kind, Month, WeeklyDue};
 /// Mail timing, from the `[notify]` config section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
-    /// Weekly deadline reminder: this weekday and time of the period's week.
-    pub weekly_reminder: WeeklyDue,
-    /// Monthly deadline reminder: this time on the due day.
+    /// Weekly deadline reminders: each of these weekdays and times of the
+    /// period's week (before the deadline).
+    pub weekly_reminders: Vec<WeeklyDue>,
+    /// Monthly deadline reminders: this time on the working day before the
+    /// due day and on the due day.
     pub monthly_reminder: NaiveTime,
     /// Digests: this time on the first working day after the deadline.
     pub digest_time: NaiveTime,
@@ -31,10 +33,16 @@ fn hm(h: u32, m: u32) -> NaiveTime {
 impl Default for Schedule {
     fn default() -> Schedule {
         Schedule {
-            weekly_reminder: WeeklyDue {
-                weekday: chrono::Weekday::Sat,
-                time: hm(18, 0),
-            },
+            weekly_reminders: vec![
+                WeeklyDue {
+                    weekday: chrono::Weekday::Fri,
+                    time: hm(17, 0),
+                },
+                WeeklyDue {
+                    weekday: chrono::Weekday::Sat,
+                    time: hm(18, 0),
+                },
+            ],
             monthly_reminder: hm(9, 0),
             digest_time: hm(8, 30),
             quiet_start: hm(22, 30),
@@ -42,6 +50,19 @@ impl Default for Schedule {
             reply_reminders: 2,
         }
     }
+}
+
+/// The last working day before `day`, within a month (a calendar with no
+/// working day in the 31 days before has none).
+fn previous_working_day(day: NaiveDate, calendar: &Calendar) -> Option<NaiveDate> {
+    let mut d = day;
+    for _ in 0..31 {
+        d = d.pred_opt()?;
+        if calendar.is_working_day(d) {
+            return Some(d);
+        }
+    }
+    None
 }
 
 /// A local date and time in `tz` as an instant; a time skipped by a DST
@@ -60,21 +81,40 @@ pub fn at_local(day: NaiveDate, time: NaiveTime, tz: Tz) -> DateTime<Utc> {
 }
 
 impl Schedule {
-    /// When the deadline reminder for `deadline` is owed.
-    pub fn deadline_reminder(&self, deadline: &Deadline, tz: Tz) -> DateTime<Utc> {
+    /// When the deadline reminders for `deadline` are owed, earliest first,
+    /// all before the deadline: each of `weekly_reminders` in the due week;
+    /// `monthly_reminder` on the working day before the due day and on the
+    /// due day.
+    pub fn deadline_reminders(
+        &self,
+        deadline: &Deadline,
+        calendar: &Calendar,
+        tz: Tz,
+    ) -> Vec<DateTime<Utc>> {
         let due_day = deadline.due_day(tz);
-        match deadline.period.kind() {
+        let mut times: Vec<DateTime<Utc>> = match deadline.period.kind() {
             Kind::Weekly => {
                 let monday =
                     due_day - Duration::days(i64::from(due_day.weekday().num_days_from_monday()));
-                let day = monday
-                    + Duration::days(i64::from(
-                        self.weekly_reminder.weekday.num_days_from_monday(),
-                    ));
-                at_local(day, self.weekly_reminder.time, tz)
+                self.weekly_reminders
+                    .iter()
+                    .map(|r| {
+                        let day =
+                            monday + Duration::days(i64::from(r.weekday.num_days_from_monday()));
+                        at_local(day, r.time, tz)
+                    })
+                    .collect()
             }
-            Kind::Monthly => at_local(due_day, self.monthly_reminder, tz),
-        }
+            Kind::Monthly => [previous_working_day(due_day, calendar), Some(due_day)]
+                .into_iter()
+                .flatten()
+                .map(|day| at_local(day, self.monthly_reminder, tz))
+                .collect(),
+        };
+        times.retain(|t| *t < deadline.due);
+        times.sort_unstable();
+        times.dedup();
+        times
     }
 
     /// When the digest for a deadline is owed: the first working day after
@@ -98,6 +138,11 @@ impl Schedule {
         let first = self.outside_quiet(received + reply_within, tz);
         let local = first.with_timezone(&tz);
         let mut day = local.date_naive();
+        // Reminders go on working days only: a first reminder due on a day
+        // off waits for the next working day, so none is skipped.
+        if !calendar.is_working_day(day) {
+            day = calendar.next_working_day(day);
+        }
         for _ in 1..n {
             day = calendar.next_working_day(day);
         }
@@ -191,26 +236,43 @@ mod tests {
     }
 
     #[test]
-    fn weekly_reminder_is_saturday_six_pm_of_the_deadline_week() {
+    fn weekly_reminders_are_friday_five_pm_and_saturday_six_pm_of_the_deadline_week() {
         let d = due(Period::Week {
             year: 2026,
             week: 48,
         });
         assert_eq!(
-            Schedule::default().deadline_reminder(&d, Shanghai),
-            local(2026, 11, 28, 18, 0)
+            Schedule::default().deadline_reminders(&d, &calendar(), Shanghai),
+            [local(2026, 11, 27, 17, 0), local(2026, 11, 28, 18, 0)]
         );
     }
 
     #[test]
-    fn monthly_reminder_is_nine_am_on_the_due_day_even_a_sunday() {
+    fn a_weekly_reminder_time_after_the_deadline_is_dropped() {
+        let d = due(Period::Week {
+            year: 2026,
+            week: 48,
+        });
+        let mut s = Schedule::default();
+        s.weekly_reminders[0].weekday = chrono::Weekday::Sun;
+        assert_eq!(
+            s.deadline_reminders(&d, &calendar(), Shanghai),
+            [local(2026, 11, 28, 18, 0)]
+        );
+    }
+
+    #[test]
+    fn monthly_reminders_are_nine_am_the_working_day_before_and_on_the_due_day_even_a_sunday() {
+        // December 2025 is due on Sunday 2026-01-04, a make-up working day;
+        // 1–3 January are the New Year holiday, so the working day before
+        // is Wednesday 31 December.
         let d = due(Period::Month {
             year: 2025,
             month: 12,
         });
         assert_eq!(
-            Schedule::default().deadline_reminder(&d, Shanghai),
-            local(2026, 1, 4, 9, 0)
+            Schedule::default().deadline_reminders(&d, &calendar(), Shanghai),
+            [local(2025, 12, 31, 9, 0), local(2026, 1, 4, 9, 0)]
         );
     }
 
@@ -260,29 +322,30 @@ mod tests {
     fn reply_reminders_follow_on_working_days() {
         let s = Schedule::default();
         let within = Duration::hours(48);
-        // Received Thu 10:00 → first reminder Sat 10:00, second the next working day (Mon).
+        // Received Thu 10:00 → due Sat 10:00, a day off: the first reminder
+        // on Monday, the second on Tuesday, the escalation on Wednesday.
         let received = local(2026, 11, 26, 10, 0);
         assert_eq!(
             s.reply_reminder(received, 1, within, &calendar(), Shanghai),
-            local(2026, 11, 28, 10, 0)
-        );
-        assert_eq!(
-            s.reply_reminder(received, 2, within, &calendar(), Shanghai),
             local(2026, 11, 30, 10, 0)
         );
         assert_eq!(
-            s.reply_reminder(received, 3, within, &calendar(), Shanghai),
+            s.reply_reminder(received, 2, within, &calendar(), Shanghai),
             local(2026, 12, 1, 10, 0)
+        );
+        assert_eq!(
+            s.reply_reminder(received, 3, within, &calendar(), Shanghai),
+            local(2026, 12, 2, 10, 0)
         );
     }
 
     #[test]
     fn reply_reminder_due_at_night_waits_for_the_morning() {
         let s = Schedule::default();
-        let received = local(2026, 11, 25, 23, 30);
+        let received = local(2026, 11, 24, 23, 30);
         assert_eq!(
             s.reply_reminder(received, 1, Duration::hours(48), &calendar(), Shanghai),
-            local(2026, 11, 28, 8, 0)
+            local(2026, 11, 27, 8, 0)
         );
     }
 

@@ -312,6 +312,25 @@ pub fn excuse_for(
     .map(Option::flatten)
 }
 
+/// Reasons filed since `since` other than by an email command (so with
+/// `reportd excuse`), oldest first: each is owed a confirmation.
+pub fn filed_without_email(
+    conn: &Connection,
+    since: DateTime<Utc>,
+) -> rusqlite::Result<Vec<Excuse>> {
+    let mut stmt = conn.prepare(
+        "SELECT e.id, e.person, e.period, e.reason, e.by, e.at FROM excuses e
+         WHERE e.at >= ?1 AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.excuse = e.id)
+         ORDER BY e.at, e.id",
+    )?;
+    let rows = stmt.query_map([crate::store::ts(since)], excuse_row)?;
+    let mut out = Vec::new();
+    for e in rows {
+        out.extend(e?);
+    }
+    Ok(out)
+}
+
 fn all_excuses(conn: &Connection) -> rusqlite::Result<HashMap<(String, Period), Excuse>> {
     let mut stmt = conn.prepare("SELECT id, person, period, reason, by, at FROM excuses")?;
     let rows = stmt.query_map([], excuse_row)?;

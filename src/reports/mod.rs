@@ -438,6 +438,17 @@ pub fn report_by_message_id(conn: &Connection, message_id: &str) -> rusqlite::Re
     .optional()
 }
 
+/// The decoded subject of a report's message.
+pub fn subject_of(conn: &Connection, report: i64) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT m.subject FROM reports r JOIN messages m ON m.id = r.message WHERE r.id = ?1",
+        [report],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
 /// Records that `message_id` (e.g. reportd's reply reminder) belongs to a
 /// report's thread, so an answer to it counts as the reply to the report.
 pub fn add_to_thread(conn: &Connection, message_id: &str, report: i64) -> rusqlite::Result<()> {

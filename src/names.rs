@@ -1,0 +1,278 @@
+//! The single home of how periods, deadlines, times, durations and statuses
+//! are said to people, in Chinese or English: "第46周（11月9日–15日）",
+//! "10月", "11月14日（周六）22:00", "11月2日（周一）当天", "6天", "刚收到",
+//! 准时 / 迟交 / 未交 / 免罚 / 待交. Every email, the CLI tables and the
+//! digests say them through here; reportd's own notation (`2026-W46`,
+//! `on_time`) stays in keys, `--json` and the ledger's period column.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc, Weekday};
+use chrono_tz::Tz;
+
+use crate::config::Language;
+use crate::period::{Deadline, Month, Period};
+use crate::reports::compliance::Status;
+
+const ZH_WEEKDAYS: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
+const EN_WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+fn weekday(day: Weekday, lang: Language) -> &'static str {
+    let i = day.num_days_from_monday() as usize;
+    match lang {
+        Language::Zh => ZH_WEEKDAYS[i],
+        Language::En => EN_WEEKDAYS[i],
+    }
+}
+
+fn en_month(month: u32) -> &'static str {
+    u8::try_from(month.clamp(1, 12))
+        .ok()
+        .and_then(|m| chrono::Month::try_from(m).ok())
+        .map_or("January", |m| m.name())
+}
+
+/// `Nov` from `November`.
+fn en_month_short(month: u32) -> &'static str {
+    let name = en_month(month);
+    &name[..3]
+}
+
+/// A day with its weekday: `11月14日（周六）`, `Sat 14 Nov`.
+pub fn day(d: NaiveDate, lang: Language) -> String {
+    match lang {
+        Language::Zh => format!(
+            "{}月{}日（{}）",
+            d.month(),
+            d.day(),
+            weekday(d.weekday(), lang)
+        ),
+        Language::En => format!(
+            "{} {} {}",
+            weekday(d.weekday(), lang),
+            d.day(),
+            en_month_short(d.month())
+        ),
+    }
+}
+
+/// A period as people name it: `第46周（11月9日–15日）` / `week 46 (9–15 Nov)`
+/// for a week, `10月` / `October 2026` for a month.
+pub fn period(p: Period, lang: Language) -> String {
+    match p {
+        Period::Week { week, .. } => {
+            let (first, last) = (p.first_day(), p.last_day());
+            match lang {
+                Language::Zh if first.month() == last.month() => format!(
+                    "第{week}周（{}月{}日–{}日）",
+                    first.month(),
+                    first.day(),
+                    last.day()
+                ),
+                Language::Zh => format!(
+                    "第{week}周（{}月{}日–{}月{}日）",
+                    first.month(),
+                    first.day(),
+                    last.month(),
+                    last.day()
+                ),
+                Language::En if first.month() == last.month() => format!(
+                    "week {week} ({}–{} {})",
+                    first.day(),
+                    last.day(),
+                    en_month_short(last.month())
+                ),
+                Language::En => format!(
+                    "week {week} ({} {} – {} {})",
+                    first.day(),
+                    en_month_short(first.month()),
+                    last.day(),
+                    en_month_short(last.month())
+                ),
+            }
+        }
+        Period::Month { year, month: m } => match lang {
+            Language::Zh => format!("{m}月"),
+            Language::En => format!("{} {year}", en_month(m)),
+        },
+    }
+}
+
+/// A payroll month: `11月` / `November 2026`.
+pub fn month(m: Month, lang: Language) -> String {
+    period(
+        Period::Month {
+            year: m.year(),
+            month: m.month(),
+        },
+        lang,
+    )
+}
+
+/// The report of a period: `第46周（11月9日–15日）周报`, `10月月报`; in
+/// English `the week 46 (9–15 Nov) report`, `the October 2026 report`.
+pub fn report(p: Period, lang: Language) -> String {
+    match (lang, p) {
+        (Language::Zh, Period::Week { .. }) => format!("{}周报", period(p, lang)),
+        (Language::Zh, Period::Month { .. }) => format!("{}月报", period(p, lang)),
+        (Language::En, _) => format!("the {} report", period(p, lang)),
+    }
+}
+
+/// A deadline: `11月14日（周六）22:00`; one at the end of a day (00:00 of
+/// the next) as that day, `11月2日（周一）当天` / `the end of Mon 2 Nov`.
+pub fn deadline(d: &Deadline, tz: Tz, lang: Language) -> String {
+    let local = d.due.with_timezone(&tz);
+    if local.hour() == 0 && local.minute() == 0 {
+        let day_name = day(d.due_day(tz), lang);
+        return match lang {
+            Language::Zh => format!("{day_name}当天"),
+            Language::En => format!("the end of {day_name}"),
+        };
+    }
+    time(d.due, tz, lang)
+}
+
+/// An instant: `11月23日（周一）09:10` / `Mon 23 Nov, 09:10`.
+pub fn time(t: DateTime<Utc>, tz: Tz, lang: Language) -> String {
+    let local = t.with_timezone(&tz);
+    let clock = local.format("%H:%M");
+    match lang {
+        Language::Zh => format!("{}{clock}", day(local.date_naive(), lang)),
+        Language::En => format!("{}, {clock}", day(local.date_naive(), lang)),
+    }
+}
+
+/// A length of time, rounded down to its largest unit: `6天`, `3小时`,
+/// `25分钟`, `不到1分钟` / `6 days`, `1 hour`, `25 min`, `under a minute`.
+pub fn duration(d: Duration, lang: Language) -> String {
+    let minutes = d.num_minutes().max(0);
+    let (n, zh, en_one, en_many) = if minutes < 1 {
+        return match lang {
+            Language::Zh => "不到1分钟".into(),
+            Language::En => "under a minute".into(),
+        };
+    } else if minutes < 60 {
+        (minutes, "分钟", "min", "min")
+    } else if minutes < 24 * 60 {
+        (minutes / 60, "小时", "hour", "hours")
+    } else {
+        (minutes / (24 * 60), "天", "day", "days")
+    };
+    match lang {
+        Language::Zh => format!("{n}{zh}"),
+        Language::En if n == 1 => format!("1 {en_one}"),
+        Language::En => format!("{n} {en_many}"),
+    }
+}
+
+/// How long something has waited: `刚收到` / `just arrived` under an hour,
+/// else [`duration`].
+pub fn waited(d: Duration, lang: Language) -> String {
+    if d < Duration::hours(1) {
+        return match lang {
+            Language::Zh => "刚收到".into(),
+            Language::En => "just arrived".into(),
+        };
+    }
+    duration(d, lang)
+}
+
+/// A status in the team's words: 准时 / 迟交 / 未交 / 免罚 / 待交.
+pub fn status(s: Status, lang: Language) -> &'static str {
+    match (lang, s) {
+        (Language::Zh, Status::OnTime) => "准时",
+        (Language::Zh, Status::Late) => "迟交",
+        (Language::Zh, Status::Missing) => "未交",
+        (Language::Zh, Status::Excused) => "免罚",
+        (Language::Zh, Status::Pending) => "待交",
+        (Language::En, Status::OnTime) => "on time",
+        (Language::En, Status::Late) => "late",
+        (Language::En, Status::Missing) => "missing",
+        (Language::En, Status::Excused) => "excused",
+        (Language::En, Status::Pending) => "pending",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const TZ: Tz = chrono_tz::Asia::Shanghai;
+
+    fn local(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        TZ.with_ymd_and_hms(y, m, d, h, min, 0)
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| panic!("bad test time"))
+    }
+
+    fn w(week: u32) -> Period {
+        Period::Week { year: 2026, week }
+    }
+
+    #[test]
+    fn weeks_are_named_by_number_and_their_days() {
+        assert_eq!(period(w(46), Language::Zh), "第46周（11月9日–15日）");
+        assert_eq!(period(w(46), Language::En), "week 46 (9–15 Nov)");
+        assert_eq!(period(w(49), Language::Zh), "第49周（11月30日–12月6日）");
+        assert_eq!(period(w(49), Language::En), "week 49 (30 Nov – 6 Dec)");
+    }
+
+    #[test]
+    fn months_and_reports_are_named_as_people_say_them() {
+        let october = Period::Month {
+            year: 2026,
+            month: 10,
+        };
+        assert_eq!(report(october, Language::Zh), "10月月报");
+        assert_eq!(report(october, Language::En), "the October 2026 report");
+        assert_eq!(report(w(46), Language::Zh), "第46周（11月9日–15日）周报");
+    }
+
+    #[test]
+    fn a_deadline_at_midnight_is_the_end_of_the_day_before() {
+        let monthly = Deadline {
+            period: Period::Month {
+                year: 2026,
+                month: 10,
+            },
+            due: local(2026, 11, 3, 0, 0),
+            provisional: false,
+        };
+        assert_eq!(deadline(&monthly, TZ, Language::Zh), "11月2日（周一）当天");
+        assert_eq!(deadline(&monthly, TZ, Language::En), "the end of Mon 2 Nov");
+        let weekly = Deadline {
+            period: w(46),
+            due: local(2026, 11, 14, 22, 0),
+            provisional: false,
+        };
+        assert_eq!(deadline(&weekly, TZ, Language::Zh), "11月14日（周六）22:00");
+        assert_eq!(deadline(&weekly, TZ, Language::En), "Sat 14 Nov, 22:00");
+    }
+
+    #[test]
+    fn durations_are_said_in_their_largest_unit() {
+        assert_eq!(duration(Duration::hours(706), Language::Zh), "29天");
+        assert_eq!(duration(Duration::hours(154), Language::En), "6 days");
+        assert_eq!(duration(Duration::minutes(190), Language::Zh), "3小时");
+        assert_eq!(duration(Duration::minutes(61), Language::En), "1 hour");
+        assert_eq!(duration(Duration::minutes(1), Language::Zh), "1分钟");
+        assert_eq!(waited(Duration::minutes(59), Language::Zh), "刚收到");
+        assert_eq!(waited(Duration::hours(3), Language::Zh), "3小时");
+    }
+
+    #[test]
+    fn statuses_speak_the_team_language() {
+        let zh: Vec<&str> = [
+            Status::OnTime,
+            Status::Late,
+            Status::Missing,
+            Status::Excused,
+            Status::Pending,
+        ]
+        .into_iter()
+        .map(|s| status(s, Language::Zh))
+        .collect();
+        assert_eq!(zh, ["准时", "迟交", "未交", "免罚", "待交"]);
+    }
+}

@@ -1,0 +1,577 @@
+//! Mail people act on (issue 8), end to end: the real `reportd` binary reads
+//! the assistant's mailbox in a real Dovecot and sends through a real
+//! Postfix; each email is read back over IMAP from its recipient's INBOX.
+//! A late arrival gets a fine notice; a waiver filed with `reportd excuse`
+//! is confirmed; a report that missed the supervisor gets the misaddressed
+//! notice instead of the missing notice; a supervisor gets at most one reply
+//! reminder a working day and none on a day off. None of these emails shows
+//! reportd's own notation (`2026-W46`, `on_time`, outbox keys).
+//!
+//! The scenario is week 46 of 2026 (Mon 9 – Sun 15 November), due Saturday
+//! 2026-11-14 22:00 (+08:00); tracking starts 2026-11-09 so only W46 is
+//! judged.
+
+mod app;
+mod common;
+
+use std::time::Duration;
+
+use app::{App, Imap, ROSTER, eml, utf8_word};
+use chrono::DateTime;
+use common::MailServers;
+use mailparse::MailHeaderMap;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(20);
+const ASSISTANT: &str = "zhaomin";
+const SUP: &str = "王芳 <wangfang@example.com>";
+const CC: &str = "赵敏 <zhaomin@example.com>";
+const ZHANG: &str = "zhangwei@example.com";
+const LINA: &str = "lina@example.com";
+const WANG: &str = "wangfang@example.com";
+const CHEN: &str = "chengang@example.com";
+const TRACKING: &str = "2026-11-09";
+
+// ----- set-up ------------------------------------------------------------------
+
+fn start() -> (MailServers, App) {
+    let servers = MailServers::start(app::USERS);
+    let imap = Imap {
+        port: servers.imap_port(),
+        security: "plain",
+        password: servers.password(),
+        ca_file: None,
+    };
+    let smtp = app::smtp_section(servers.smtp_port());
+    let app = App::configure(imap, TRACKING, &smtp, ROSTER);
+    (servers, app)
+}
+
+/// A W46 report from `from` to `to` (Cc the assistant), arriving at `arrival`.
+async fn report(servers: &MailServers, from: &str, to: &str, name: &str, id: &str, arrival: &str) {
+    let subject = utf8_word(&format!("{name} 第46周周报"));
+    let raw = eml(
+        from,
+        &[to],
+        &[CC],
+        &subject,
+        id,
+        "Thu, 12 Nov 2026 09:00:00 +0800",
+    );
+    let at = DateTime::parse_from_rfc3339(arrival).expect("RFC 3339 arrival");
+    servers
+        .append(ASSISTANT, "INBOX", &raw, at)
+        .await
+        .expect("append report");
+}
+
+/// 李娜's W46 report, on time on Friday 10:00.
+async fn lina_on_time(servers: &MailServers) {
+    report(
+        servers,
+        LINA,
+        SUP,
+        "李娜",
+        "w46@lina",
+        "2026-11-13T10:00:00+08:00",
+    )
+    .await;
+}
+
+// ----- reading mail back -------------------------------------------------------
+
+/// One delivered email, decoded.
+#[derive(Debug)]
+struct Mail {
+    message_id: String,
+    subject: String,
+    to: Vec<String>,
+    cc: Vec<String>,
+    in_reply_to: Option<String>,
+    text: String,
+    html: String,
+}
+
+impl Mail {
+    fn parse(raw: &[u8]) -> Mail {
+        let m = mailparse::parse_mail(raw).expect("parse a delivered email");
+        let addrs = |name: &str| -> Vec<String> {
+            m.headers
+                .get_first_header(name)
+                .map(|h| mailparse::addrparse_header(h).expect("address header"))
+                .map(|list| {
+                    list.iter()
+                        .flat_map(|a| match a {
+                            mailparse::MailAddr::Single(s) => vec![s.addr.to_lowercase()],
+                            mailparse::MailAddr::Group(g) => {
+                                g.addrs.iter().map(|s| s.addr.to_lowercase()).collect()
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let part = |mimetype: &str| {
+            m.subparts
+                .iter()
+                .find(|p| p.ctype.mimetype == mimetype)
+                .map(|p| p.get_body().expect("decodable part"))
+                .unwrap_or_else(|| panic!("no {mimetype} part"))
+        };
+        Mail {
+            message_id: m
+                .headers
+                .get_first_value("Message-ID")
+                .unwrap_or_default()
+                .trim_matches(['<', '>', ' '])
+                .to_string(),
+            subject: m.headers.get_first_value("Subject").unwrap_or_default(),
+            to: addrs("To"),
+            cc: addrs("Cc"),
+            in_reply_to: m.headers.get_first_value("In-Reply-To"),
+            text: part("text/plain"),
+            html: part("text/html"),
+        }
+    }
+}
+
+/// Waits until `user`'s INBOX holds `n` messages, lets a second copy (there
+/// must be none) arrive, and returns exactly those `n`.
+async fn inbox(servers: &MailServers, user: &str, n: usize) -> Vec<Mail> {
+    if n > 0 {
+        servers
+            .wait_for(user, "INBOX", n, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("waiting for {n} message(s) to {user}: {e:#}"));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all: Vec<Mail> = servers
+        .fetch_all(user, "INBOX")
+        .await
+        .expect("fetch INBOX")
+        .iter()
+        .map(|f| Mail::parse(&f.raw))
+        .collect();
+    let seen: Vec<&str> = all.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(all.len(), n, "{user} should hold {n} message(s): {seen:#?}");
+    all
+}
+
+/// The one email in `mails` under this outbox key.
+fn by_key<'a>(mails: &'a [Mail], key: &str) -> &'a Mail {
+    let id = reportd::notify::outbox::message_id_for(key, "example.com");
+    let found: Vec<&Mail> = mails.iter().filter(|m| m.message_id == id).collect();
+    assert_eq!(found.len(), 1, "one email under {key}: {mails:#?}");
+    found[0]
+}
+
+/// reportd's own notation, which people never see: week keys, status
+/// words, outbox keys, machine dates.
+const NOTATION: &[&str] = &[
+    "2026-W",
+    "W46",
+    "on_time",
+    "missing",
+    "pending",
+    "excused",
+    "reply-reminder:",
+    "fine-notice:",
+    "late-notice:",
+    "excuse-confirmation:",
+    "misaddressed:",
+    "escalation:",
+    "2026-11-",
+    "T22:00",
+];
+
+/// The subject and the text part speak the team's language only.
+fn assert_no_notation(m: &Mail) {
+    for word in NOTATION {
+        assert!(
+            !m.subject.contains(word),
+            "{word:?} in the subject {:?}",
+            m.subject
+        );
+        assert!(
+            !m.text.contains(word),
+            "{word:?} in the text of {:?}:\n{}",
+            m.subject,
+            m.text
+        );
+    }
+}
+
+fn kinds(rows: &[Value]) -> Vec<String> {
+    let mut k: Vec<String> = rows
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
+    k.sort();
+    k
+}
+
+// ----- the emails --------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_arrival_gets_a_fine_notice_naming_the_amount_the_fund_share_and_the_payroll_month()
+{
+    let (servers, app) = start();
+    lina_on_time(&servers).await;
+    // 张伟's arrives at 23:30, an hour and a half after the deadline, before
+    // reportd judged the deadline: no missing notice, a fine notice.
+    report(
+        &servers,
+        ZHANG,
+        SUP,
+        "张伟",
+        "w46@zhang",
+        "2026-11-14T23:30:00+08:00",
+    )
+    .await;
+    let now = "2026-11-15T09:00:00+08:00";
+    app.sync(now);
+    assert_eq!(app.row(now, ZHANG, "2026-W46")["status"], "late");
+    assert_eq!(kinds(&app.outbox()), ["fine_notice"]);
+
+    let key = "fine-notice:zhangwei@example.com:2026-W46";
+    let got = inbox(&servers, "zhangwei", 1).await;
+    let m = by_key(&got, key);
+    by_key(&inbox(&servers, "wangfang", 1).await, key);
+    inbox(&servers, "lina", 0).await;
+    assert_eq!(m.to, [ZHANG]);
+    assert_eq!(m.cc, [WANG]);
+    assert_eq!(m.in_reply_to.as_deref(), Some("<w46@zhang>"));
+    assert!(
+        m.subject.contains("迟交罚款") && m.subject.contains("50.00"),
+        "{}",
+        m.subject
+    );
+    for body in [&m.text, &m.html] {
+        assert!(body.contains("50.00"), "the fine: {body}");
+        assert!(body.contains("25.00"), "the fund's share: {body}");
+        assert!(body.contains("在11月工资中扣除"), "the payroll: {body}");
+        assert!(body.contains("晚了1小时"), "how late: {body}");
+        assert!(
+            body.contains("11月14日（周六）22:00"),
+            "the deadline: {body}"
+        );
+        assert!(
+            body.contains("11月14日（周六）23:30"),
+            "the arrival: {body}"
+        );
+    }
+    assert_no_notation(m);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_waiver_filed_with_reportd_excuse_is_confirmed_to_the_filer_with_the_rep_in_cc() {
+    let (servers, app) = start();
+    lina_on_time(&servers).await;
+    // Sunday: 张伟's is missing, the fine is booked and he is told.
+    app.sync("2026-11-15T09:00:00+08:00");
+    let filed = "2026-11-16T09:00:00+08:00";
+    app.run(&[
+        "excuse",
+        "--person",
+        ZHANG,
+        "--period",
+        "2026-W46",
+        "--reason",
+        "病假（住院）",
+        "--by",
+        WANG,
+        "--now",
+        filed,
+    ]);
+    app.sync("2026-11-16T09:01:00+08:00");
+    // Once: a second run sends nothing more.
+    app.sync("2026-11-16T09:30:00+08:00");
+    let rows = app.outbox();
+    let confirmations: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["kind"] == "excuse_confirmation")
+        .collect();
+    assert_eq!(confirmations.len(), 1, "{rows:#?}");
+
+    // 王芳: the missing notice in Cc, the confirmation, the Monday digest.
+    let wang = inbox(&servers, "wangfang", 3).await;
+    let key = confirmations[0]["key"].as_str().expect("key");
+    let m = by_key(&wang, key);
+    // 张伟: the missing notice and the confirmation in Cc.
+    by_key(&inbox(&servers, "zhangwei", 2).await, key);
+    assert_eq!(m.to, [WANG], "to the filer");
+    assert_eq!(m.cc, [ZHANG], "the rep in Cc");
+    assert!(
+        m.subject.contains("已登记理由") && m.subject.contains("张伟"),
+        "{}",
+        m.subject
+    );
+    assert!(m.subject.contains("第46周"), "{}", m.subject);
+    for body in [&m.text, &m.html] {
+        assert!(body.contains("病假（住院）"), "the reason: {body}");
+    }
+    assert!(m.text.contains("本期罚款 50.00 元已撤销"), "{}", m.text);
+    assert!(
+        m.html.contains("本期罚款 <strong>50.00 元</strong>已撤销"),
+        "{}",
+        m.html
+    );
+    assert_no_notation(m);
+    assert_eq!(
+        app.row(filed, ZHANG, "2026-W46")["status"],
+        "excused",
+        "the waiver stands"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_that_missed_the_supervisor_gets_the_misaddressed_notice_instead_of_the_missing_notice()
+ {
+    let (servers, app) = start();
+    report(
+        &servers,
+        ZHANG,
+        SUP,
+        "张伟",
+        "w46@zhang",
+        "2026-11-12T10:00:00+08:00",
+    )
+    .await;
+    // 李娜's goes to the manager, not her supervisor, on Friday.
+    report(
+        &servers,
+        LINA,
+        "陈刚 <chengang@example.com>",
+        "李娜",
+        "w46@lina-wrong",
+        "2026-11-13T10:00:00+08:00",
+    )
+    .await;
+    // reportd first reads it after the deadline.
+    let now = "2026-11-15T09:00:00+08:00";
+    app.sync(now);
+    app.sync("2026-11-15T09:30:00+08:00");
+    let row = app.row(now, LINA, "2026-W46");
+    assert_eq!(row["status"], "missing");
+    assert_eq!(row["fine_fen"], 5000);
+    let rows = app.outbox();
+    assert_eq!(
+        kinds(&rows),
+        ["misaddressed"],
+        "no missing notice: {rows:#?}"
+    );
+
+    let got = inbox(&servers, "lina", 1).await;
+    let m = by_key(&got, rows[0]["key"].as_str().expect("key"));
+    assert_eq!(m.to, [LINA]);
+    assert_eq!(m.in_reply_to.as_deref(), Some("<w46@lina-wrong>"));
+    assert!(
+        m.subject.starts_with("收到了，但没有发给直属主管"),
+        "{}",
+        m.subject
+    );
+    for body in [&m.text, &m.html] {
+        assert!(body.contains(WANG), "where it should go: {body}");
+        assert!(body.contains(CHEN), "where it went: {body}");
+        assert!(body.contains("50.00"), "the fine booked: {body}");
+    }
+    assert_no_notation(m);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_supervisor_gets_one_reply_reminder_a_working_day_listing_every_report_and_none_on_a_day_off()
+ {
+    let (servers, app) = start();
+    report(
+        &servers,
+        ZHANG,
+        SUP,
+        "张伟",
+        "w46@zhang",
+        "2026-11-12T10:00:00+08:00",
+    )
+    .await;
+    lina_on_time(&servers).await;
+    // 张伟's reply time ends Saturday 10:00, 李娜's Sunday 10:00: both days
+    // off, so no reminder, however often reportd runs.
+    for now in [
+        "2026-11-14T10:30:00+08:00",
+        "2026-11-14T16:00:00+08:00",
+        "2026-11-15T10:30:00+08:00",
+        "2026-11-15T16:00:00+08:00",
+    ] {
+        app.sync(now);
+    }
+    assert!(app.outbox().is_empty(), "{:#?}", app.outbox());
+    // Monday and Tuesday, several runs each: one reminder a day.
+    for now in [
+        "2026-11-16T10:30:00+08:00",
+        "2026-11-16T11:00:00+08:00",
+        "2026-11-16T16:00:00+08:00",
+        "2026-11-17T10:30:00+08:00",
+        "2026-11-17T16:00:00+08:00",
+    ] {
+        app.sync(now);
+    }
+    let rows = app.outbox();
+    let mut reminders: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["kind"] == "reply_reminder")
+        .filter_map(|r| r["key"].as_str())
+        .collect();
+    reminders.sort_unstable();
+    assert_eq!(
+        reminders,
+        [
+            "reply-reminder:wangfang@example.com:2026-11-16",
+            "reply-reminder:wangfang@example.com:2026-11-17"
+        ],
+        "{rows:#?}"
+    );
+
+    // 王芳: the two reminders and Monday's digest.
+    let got = inbox(&servers, "wangfang", 3).await;
+    for key in reminders {
+        let m = by_key(&got, key);
+        assert_eq!(m.to, [WANG]);
+        assert!(m.cc.is_empty(), "{:?}", m.cc);
+        assert_eq!(
+            m.subject, "待您回复：2 份报告，2 份已超过 48 小时",
+            "one email for both reports"
+        );
+        assert!(m.in_reply_to.is_none(), "about two reports, in no thread");
+        let zhang = m
+            .text
+            .find("张伟 第46周周报")
+            .expect("张伟's report listed");
+        let lina = m
+            .text
+            .find("李娜 第46周周报")
+            .expect("李娜's report listed");
+        assert!(zhang < lina, "oldest first:\n{}", m.text);
+        for id in ["w46%40zhang", "w46%40lina"] {
+            assert!(m.html.contains(id), "a reply link into {id}: {}", m.html);
+        }
+        assert_no_notation(m);
+    }
+    inbox(&servers, "zhangwei", 0).await;
+    inbox(&servers, "lina", 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_tables_speak_the_team_language_and_status_names_the_instant_it_judges_as_of() {
+    let (servers, app) = start();
+    lina_on_time(&servers).await;
+    report(
+        &servers,
+        ZHANG,
+        SUP,
+        "张伟",
+        "w46@zhang",
+        "2026-11-14T23:30:00+08:00",
+    )
+    .await;
+    let now = "2026-11-16T09:00:00+08:00";
+    app.sync(now);
+
+    let board = app.run(&["status", "--now", now, "--period", "2026-W46"]);
+    assert!(
+        board.starts_with("判定时间：11月16日（周一）09:00\n"),
+        "{board}"
+    );
+    assert!(board.contains("第46周（11月9日–15日）周报"), "{board}");
+    assert!(board.contains("11月14日（周六）22:00"), "{board}");
+    for (name, status) in [("李娜", "准时"), ("张伟", "迟交")] {
+        assert!(
+            board
+                .lines()
+                .any(|l| l.contains(name) && l.contains(status)),
+            "{name} {status}:\n{board}"
+        );
+    }
+    let ledger = app.run(&["ledger"]);
+    assert!(ledger.contains("罚款合计（净额）：50.00 元"), "{ledger}");
+    assert!(ledger.contains("第46周（11月9日–15日）"), "{ledger}");
+    let outbox = app.run(&["outbox"]);
+    assert!(
+        outbox.contains("罚款通知") && outbox.contains("已发送"),
+        "{outbox}"
+    );
+    // (The ledger's reasons are stored text, written when each entry was
+    // booked; they are not checked here.)
+    for table in [&board, &outbox] {
+        for word in [
+            "on_time",
+            "late_notice",
+            "fine_notice",
+            "2026-W46",
+            "queued",
+        ] {
+            assert!(!table.contains(word), "{word:?} in:\n{table}");
+        }
+    }
+
+    // --json keeps its keys and values, and no as-of line.
+    let rows = app.status(now, &["2026-W46"]);
+    let zhang = rows
+        .iter()
+        .find(|r| r["person"] == ZHANG)
+        .expect("张伟's row");
+    assert_eq!(zhang["status"], "late");
+    assert_eq!(zhang["period"], "2026-W46");
+    assert_eq!(zhang["kind"], "weekly");
+    assert_eq!(zhang["due"], "2026-11-14T22:00:00+08:00");
+    assert_eq!(zhang["fine_fen"], 5000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ledger_says_a_missing_report_arrived_late_without_changing_its_entry() {
+    let (servers, app) = start();
+    lina_on_time(&servers).await;
+    // Sunday: 张伟's is missing and fined.
+    app.sync("2026-11-15T09:00:00+08:00");
+    let before = app.ledger()["entries"].clone();
+    // Monday 09:10 it arrives, late.
+    report(
+        &servers,
+        ZHANG,
+        SUP,
+        "张伟",
+        "w46@zhang",
+        "2026-11-16T09:10:00+08:00",
+    )
+    .await;
+    app.sync("2026-11-16T09:30:00+08:00");
+    app.sync("2026-11-16T10:30:00+08:00");
+
+    let ledger = app.ledger();
+    let entries = ledger["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "one fine, not two: {ledger:#}");
+    let fine = &entries[0];
+    for key in [
+        "at",
+        "person",
+        "period",
+        "kind",
+        "amount_fen",
+        "fund_fen",
+        "reason",
+        "evidence",
+    ] {
+        assert_eq!(fine[key], before[0][key], "{key} as booked: {fine:#}");
+    }
+    assert!(
+        fine["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("missing:"))
+    );
+    assert_eq!(
+        fine["notes"],
+        serde_json::json!(["late, arrived 11-16 09:10 (1 day after the deadline)"])
+    );
+    let table = app.run(&["ledger"]);
+    assert!(
+        table.contains("late, arrived 11-16 09:10") && table.contains("booked as missing:"),
+        "the reason reads as the final state: {table}"
+    );
+}
