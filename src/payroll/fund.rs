@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::money::Fen;
 use crate::period::Month;
 use crate::store::{parse_ts, ts};
@@ -38,6 +38,19 @@ pub enum FundError {
     EmptyNote,
     #[error("{0} is not a configured person: --by names who approved the spending by address")]
     UnknownBy(String),
+    #[error(
+        "{0} does not approve spending: --by names the manager or the assistant who approved it"
+    )]
+    NotApprover(String),
+    #[error(
+        "the activity fund holds {balance} yuan; spending {amount} yuan would leave it at {after} yuan. \
+         Check the amount (yuan, e.g. 120.50); the fund is never overdrawn"
+    )]
+    Overdrawn {
+        balance: Fen,
+        amount: Fen,
+        after: Fen,
+    },
     #[error("database error in the activity fund: {0}")]
     Db(#[from] rusqlite::Error),
 }
@@ -58,11 +71,25 @@ pub fn spend(
     if note.is_empty() {
         return Err(FundError::EmptyNote);
     }
-    let by = cfg
+    let approver = cfg
         .roster
         .by_email(by.trim())
-        .map(|p| p.email.clone())
         .ok_or_else(|| FundError::UnknownBy(by.to_string()))?;
+    if !matches!(approver.role, Role::Manager | Role::Assistant) {
+        return Err(FundError::NotApprover(approver.email.clone()));
+    }
+    let by = approver.email.clone();
+    // A typo (12050 for 120.50) must not drain the fund; a correction
+    // (a negative amount) always may be recorded.
+    let balance = balance(conn)?;
+    let after = balance - amount;
+    if amount > Fen::ZERO && after < Fen::ZERO {
+        return Err(FundError::Overdrawn {
+            balance,
+            amount,
+            after,
+        });
+    }
     conn.execute(
         "INSERT INTO fund_spending (at, amount_fen, note, by) VALUES (?1, ?2, ?3, ?4)",
         params![ts(now), amount.0, note, by],

@@ -872,6 +872,22 @@ mod tests {
     }
 
     #[test]
+    fn the_fund_is_never_overdrawn_and_only_a_manager_or_the_assistant_approves() {
+        let (_d, conn, cfg) = setup();
+        fine(&conn, "2026-W46", local(2026, 11, 14, 22));
+        let at = local(2026, 11, 20, 15);
+        let spend = |amount: i64, by: &str| fund::spend(&conn, &cfg, Fen(amount), "团建", by, at);
+        // 25.00 in the fund: a typo of 12050 yuan for 120.50 is refused.
+        let e = spend(1_205_000, "chengang@example.com").unwrap_err();
+        assert!(matches!(e, fund::FundError::Overdrawn { .. }), "{e}");
+        let e = spend(1_000, ZHANG).unwrap_err();
+        assert!(matches!(e, fund::FundError::NotApprover(_)), "{e}");
+        spend(2_500, "chengang@example.com").expect("the whole fund may be spent");
+        spend(-500, "chengang@example.com").expect("a correction is always recorded");
+        assert_eq!(fund::balance(&conn).expect("balance"), Fen(500));
+    }
+
+    #[test]
     fn pay_follows_the_worked_examples_and_the_team_bands() {
         let (_d, conn, cfg) = setup();
         let csv = "姓名,自拓,代理拜访,状态,团队目标\n张伟,23000,7000,转正,\n李娜,32000,0,转正,\n王芳,,,,50000\n";
