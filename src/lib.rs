@@ -20,4 +20,6 @@ pub mod period;
 pub mod reports;
 pub mod store;
 pub mod sync;
+#[cfg(test)]
+mod test_team;
 pub mod writer;

@@ -335,35 +335,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn roster() -> Roster {
-        let text = r#"
-database = "x.sqlite3"
-tracking_starts = "2026-11-02"
-calendar = []
-[maildir]
-path = "/nonexistent"
-[[person]]
-name = "王芳"
-email = "wangfang@example.com"
-role = "supervisor"
-group = "商务一组"
-[[person]]
-name = "赵敏"
-email = "zhaomin@example.com"
-role = "assistant"
-[[person]]
-name = "张伟"
-email = "zhangwei@example.com"
-role = "rep"
-supervisor = "wangfang@example.com"
-[[person]]
-name = "李娜"
-email = "lina@example.com"
-role = "rep"
-supervisor = "wangfang@example.com"
-"#;
-        Config::from_toml_str(text, std::path::Path::new("t.toml"))
-            .expect("config")
-            .roster
+        crate::test_team::config().roster
     }
 
     fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {

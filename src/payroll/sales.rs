@@ -895,7 +895,7 @@ mod tests {
     use crate::payroll::sheet::read;
 
     fn cfg() -> Config {
-        crate::payroll::test_config()
+        crate::test_team::config()
     }
 
     fn checked(csv: &str) -> Result<Checked, Vec<Problem>> {

@@ -741,7 +741,7 @@ mod tests {
     fn setup() -> (tempfile::TempDir, Connection, Config) {
         let dir = tempfile::tempdir().expect("dir");
         let conn = crate::store::open(&dir.path().join("p.sqlite3")).expect("db");
-        let cfg = crate::payroll::test_config();
+        let cfg = crate::test_team::config();
         (dir, conn, cfg)
     }
 
