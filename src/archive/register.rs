@@ -331,7 +331,6 @@ fn booked_by_period(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use chrono::TimeZone;
 
     fn roster() -> Roster {
