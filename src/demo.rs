@@ -1,7 +1,9 @@
 //! `reportd demo`: the whole pipeline on a generated month of a fictional
-//! team's mail, with no server. Messages are written into a local Maildir
-//! day by day, and a pass runs at the end of each simulated day, so the demo
-//! shows what the daemon would have done through November 2026.
+//! team's mail, with no server. A simulated clock steps through November
+//! 2026 to each moment the daemon would wake for (a message arriving, a
+//! deadline, a reminder, a held email); messages are written into a local
+//! Maildir as they arrive, and every email reportd owes is delivered at the
+//! minute it is due into `outbox/` and each recipient's Maildir.
 
 use std::fs::File;
 use std::io::Write;
@@ -9,11 +11,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 
 use crate::calendar::Calendar;
 use crate::config::Config;
+use crate::notify::compose::{Digest, Email};
 use crate::notify::outbox;
 use crate::period::Period;
 use crate::reports::compliance;
@@ -523,8 +526,9 @@ fn deliver_broken(maildir: &Path, at: DateTime<Utc>) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(dir: Option<PathBuf>) -> Result<()> {
-    let dir = match dir {
+/// Where the demo keeps its files, made new or checked empty.
+fn demo_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
+    match dir {
         Some(d) => {
             std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
             if std::fs::read_dir(&d)?.next().is_some() {
@@ -533,42 +537,20 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
                     d.display()
                 );
             }
-            d
+            Ok(d)
         }
-        None => {
-            // Kept, so that the commands printed at the end work on it.
-            tempfile::Builder::new()
-                .prefix("reportd-demo-")
-                .tempdir()?
-                .keep()
-        }
-    };
-    let maildir = dir.join("Maildir");
-    for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(maildir.join(sub))?;
+        // Kept, so that the commands printed at the end work on it.
+        None => Ok(tempfile::Builder::new()
+            .prefix("reportd-demo-")
+            .tempdir()?
+            .keep()),
     }
-    std::fs::write(dir.join("cn-2026.toml"), CALENDAR_2026)?;
-    let config_path = dir.join("reportd.toml");
-    std::fs::write(
-        &config_path,
-        CONFIG.replace("{dir}", &dir.display().to_string()),
-    )?;
-    let cfg = Config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let calendar = Calendar::load(&cfg.calendar)?;
-    let engine = Engine::new(cfg, calendar)?;
-    let (cfg, calendar) = (&engine.cfg, &engine.calendar);
-    let mut conn = store::open(&cfg.database)?;
-    let source = Source::from_config(cfg);
+}
 
-    crate::cli::output::println(&format!(
-        "reportd demo: a fictional team's November 2026, in {}",
-        dir.display()
-    ))?;
-    let mail = month_of_mail();
-    let mut next = 0;
-    let mut day = NaiveDate::from_ymd_opt(2026, 11, 1).context("date")?;
-    let last = NaiveDate::from_ymd_opt(2026, 12, 2).context("date")?;
-    let excuses = [
+/// The waivers the demo's supervisor files with `reportd excuse`: the
+/// person, the period, the reason and when.
+fn excuses() -> [(&'static str, Period, &'static str, DateTime<Utc>); 2] {
+    [
         (
             "wanglei@example.com",
             Period::Week {
@@ -587,45 +569,34 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
             "病假，附医院证明",
             local(2026, 12, 1, 9, 30),
         ),
-    ];
-    // Three passes a day, as a daemon would wake: morning digests,
-    // the Saturday evening reminder, and the end of the day.
-    let mut last_pass = local(2026, 10, 31, 23, 59);
-    while day <= last {
-        let (y, mo, d) = (day.year(), day.month(), day.day());
-        for pass_at in [
-            local(y, mo, d, 9, 30),
-            local(y, mo, d, 18, 30),
-            local(y, mo, d, 23, 59),
-        ] {
-            while next < mail.len() && mail[next].at <= pass_at {
-                deliver(&maildir, next, &mail[next])?;
-                next += 1;
-            }
-            let broken_at = local(2026, 11, 19, 12, 0);
-            if broken_at > last_pass && broken_at <= pass_at {
-                deliver_broken(&maildir, broken_at)?;
-            }
-            for (person, period, reason, at) in &excuses {
-                if *at > last_pass && *at <= pass_at {
-                    compliance::file_excuse(
-                        &conn,
-                        cfg,
-                        person,
-                        *period,
-                        reason,
-                        "wangfang@example.com",
-                        *at,
-                    )?;
-                }
-            }
-            engine.pass(&source, &mut conn, pass_at, |_, _| {}).await?;
-            last_pass = pass_at;
-        }
-        day = day.succ_opt().context("date")?;
+    ]
+}
+
+pub async fn run(dir: Option<PathBuf>) -> Result<()> {
+    let dir = demo_dir(dir)?;
+    let maildir = dir.join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub))?;
     }
+    std::fs::write(dir.join("cn-2026.toml"), CALENDAR_2026)?;
+    let config_path = dir.join("reportd.toml");
+    std::fs::write(
+        &config_path,
+        CONFIG.replace("{dir}", &dir.display().to_string()),
+    )?;
+    let cfg = Config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let calendar = Calendar::load(&cfg.calendar)?;
+    let engine = Engine::new(cfg, calendar)?;
+    let (cfg, calendar) = (&engine.cfg, &engine.calendar);
+    let mut conn = store::open(&cfg.database)?;
+
+    crate::cli::output::println(&format!(
+        "reportd demo: a fictional team's November 2026, in {}",
+        dir.display()
+    ))?;
     let now = local(2026, 12, 2, 10, 0);
-    engine.judge_and_book(&mut conn, now)?;
+    let post = PostOffice::new(&dir)?;
+    let sent = simulate(&engine, &mut conn, &maildir, &post, now).await?;
 
     // Printed at once at the end, through the CLI's output, so a reader
     // that stops early (`reportd demo | head`) ends it quietly.
@@ -640,34 +611,217 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
     out += &crate::cli::ledger_text(&ledger::entries(&conn, None, cfg.timezone)?, cfg);
     out += "\nMessages that need the assistant's eye (reportd messages --flagged):\n";
     out += &crate::cli::messages_text(&mail::inbox::list(&conn, true)?, cfg);
-    let written = write_outbox(&conn, &dir.join("outbox"))?;
     out += &format!(
-        "\nEmails reportd would have sent ({} in all), as .eml files to open in a mail client:\n  {}\n",
-        written.len(),
-        dir.join("outbox").display()
+        "\nEmails reportd sent ({} in all), each at the minute it was due, as .eml files:\n  {}\n\
+         and into each person's Maildir (open it in a mail client):\n  {}\n",
+        sent.len(),
+        post.outbox.display(),
+        post.delivered.display()
     );
-    let mut kinds: Vec<(String, usize)> = Vec::new();
-    for kind in written {
-        match kinds.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, n)) => *n += 1,
-            None => kinds.push((kind, 1)),
-        }
-    }
-    for (kind, n) in kinds {
-        out += &format!("  {n:>3} {kind}\n");
+    out += &received_table(cfg, &sent);
+    let waiting = outbox::raw_messages(&conn)?.len() - sent.len();
+    if waiting > 0 {
+        out += &format!("  ({waiting} more still queued at the end)\n");
     }
     out += &format!("\nTry: reportd --config {} status\n", config_path.display());
     crate::cli::output::print(&out)
 }
 
-/// Writes every queued email as `NNN-kind.eml`; returns their kinds.
-fn write_outbox(conn: &rusqlite::Connection, dir: &Path) -> Result<Vec<String>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut kinds = Vec::new();
-    for (i, (_key, kind, raw)) in outbox::raw_messages(conn)?.into_iter().enumerate() {
-        let path = dir.join(format!("{:03}-{kind}.eml", i + 1));
-        std::fs::write(&path, raw).with_context(|| format!("writing {}", path.display()))?;
-        kinds.push(kind);
+/// Runs the month: the simulated clock steps to each moment something
+/// happens (a message arrives, a waiver is filed, a deadline passes, a
+/// reminder or digest falls due, a held email may go), and at each one the
+/// daemon's pass runs and what is due is delivered. Returns what was sent.
+async fn simulate(
+    engine: &Engine,
+    conn: &mut rusqlite::Connection,
+    maildir: &Path,
+    post: &PostOffice,
+    end: DateTime<Utc>,
+) -> Result<Vec<Sent>> {
+    let source = Source::from_config(&engine.cfg);
+    let mail = month_of_mail();
+    let excuses = excuses();
+    let broken_at = local(2026, 11, 19, 12, 0);
+    let mut events: Vec<DateTime<Utc>> = mail.iter().map(|m| m.at).collect();
+    events.extend(excuses.iter().map(|e| e.3));
+    events.push(broken_at);
+    events.push(end);
+    let (mut next, mut sent) = (0, Vec::new());
+    let mut then = local(2026, 10, 31, 23, 59);
+    while then < end {
+        let at = next_moment(engine, conn, &events, then)?.min(end);
+        while next < mail.len() && mail[next].at <= at {
+            deliver(maildir, next, &mail[next])?;
+            next += 1;
+        }
+        if broken_at > then && broken_at <= at {
+            deliver_broken(maildir, broken_at)?;
+        }
+        for (person, period, reason, filed) in &excuses {
+            if *filed > then && *filed <= at {
+                let by = "wangfang@example.com";
+                compliance::file_excuse(conn, &engine.cfg, person, *period, reason, by, *filed)?;
+            }
+        }
+        engine.pass(&source, conn, at, |_, _| {}).await?;
+        sent.extend(post.deliver_due(conn, &engine.cfg, at)?);
+        then = at;
     }
-    Ok(kinds)
+    Ok(sent)
+}
+
+/// The first moment after `then` the daemon would wake for: a scripted
+/// event, the next deadline, the next email that may become owed, or the
+/// next queued email (held through the quiet hours).
+fn next_moment(
+    engine: &Engine,
+    conn: &rusqlite::Connection,
+    events: &[DateTime<Utc>],
+    then: DateTime<Utc>,
+) -> Result<DateTime<Utc>> {
+    let (cfg, calendar) = (&engine.cfg, &engine.calendar);
+    let schedule = &cfg.notify.schedule;
+    let held = outbox::next_attempt_at(conn)?.map(|t| schedule.outside_quiet(t, cfg.timezone));
+    [
+        compliance::next_deadline(cfg, calendar, then),
+        engine.planner()?.next_event(conn, then)?,
+        held,
+    ]
+    .into_iter()
+    .flatten()
+    .chain(events.iter().copied())
+    .filter(|t| *t > then)
+    .min()
+    .context("the demo's clock has nowhere to go")
+}
+
+/// One email the demo delivered.
+struct Sent {
+    kind: String,
+    recipients: Vec<String>,
+}
+
+/// The demo's stand-in for the SMTP server: it marks each due email sent
+/// and writes it as `.eml` into `outbox/` and into each recipient's
+/// Maildir under `delivered/<email>/new/`.
+struct PostOffice {
+    outbox: PathBuf,
+    delivered: PathBuf,
+}
+
+impl PostOffice {
+    fn new(dir: &Path) -> Result<PostOffice> {
+        let post = PostOffice {
+            outbox: dir.join("outbox"),
+            delivered: dir.join("delivered"),
+        };
+        for d in [&post.outbox, &post.delivered] {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        Ok(post)
+    }
+
+    /// Delivers every queued email due at `now`, as the daemon would: in
+    /// the quiet hours only digests go, the rest wait for the morning.
+    fn deliver_due(
+        &self,
+        conn: &rusqlite::Connection,
+        cfg: &Config,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Sent>> {
+        let quiet = cfg.notify.schedule.is_quiet(now, cfg.timezone);
+        let mut stmt = conn.prepare(
+            "SELECT id, kind, recipients, raw FROM outbox
+             WHERE state = 'queued' AND not_before <= ?1 AND next_attempt <= ?1
+             ORDER BY not_before, id",
+        )?;
+        let due = stmt
+            .query_map([store::ts(now)], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut sent = Vec::new();
+        for (id, kind, recipients, raw) in due {
+            if quiet && kind != <Digest as Email>::KIND {
+                continue;
+            }
+            let recipients: Vec<String> = serde_json::from_str(&recipients)
+                .with_context(|| format!("outbox row {id}: recipients"))?;
+            conn.execute(
+                "UPDATE outbox SET state = 'sent', attempts = attempts + 1,
+                        last_attempt_at = ?2, sent_at = ?2, next_attempt = NULL
+                 WHERE id = ?1",
+                rusqlite::params![id, store::ts(now)],
+            )?;
+            self.write(id, &kind, &recipients, &raw, now)?;
+            sent.push(Sent { kind, recipients });
+        }
+        Ok(sent)
+    }
+
+    /// Writes one email, dated by its delivery, where a mail client finds it.
+    fn write(
+        &self,
+        id: i64,
+        kind: &str,
+        recipients: &[String],
+        raw: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let when = at.with_timezone(&Shanghai).format("%m%d-%H%M");
+        let mut paths = vec![self.outbox.join(format!("{id:03}-{when}-{kind}.eml"))];
+        for to in recipients {
+            let mailbox = self.delivered.join(to);
+            for sub in ["cur", "new", "tmp"] {
+                std::fs::create_dir_all(mailbox.join(sub))
+                    .with_context(|| format!("creating {}", mailbox.display()))?;
+            }
+            let name = format!("{}.reportd{id}.demo", at.timestamp());
+            paths.push(mailbox.join("new").join(name));
+        }
+        for path in paths {
+            let mut file =
+                File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+            file.write_all(raw)?;
+            file.set_modified(at.into())?;
+        }
+        Ok(())
+    }
+}
+
+/// What each person received: one line per person, counts per kind.
+fn received_table(cfg: &Config, sent: &[Sent]) -> String {
+    let mut per: Vec<(String, Vec<(String, usize)>)> = Vec::new();
+    for s in sent {
+        for to in &s.recipients {
+            let who = cfg
+                .roster
+                .by_email(to)
+                .map_or_else(|| to.clone(), |p| p.name.clone());
+            let i = per.iter().position(|(w, _)| *w == who).unwrap_or_else(|| {
+                per.push((who, Vec::new()));
+                per.len() - 1
+            });
+            let kinds = &mut per[i].1;
+            match kinds.iter_mut().find(|(k, _)| *k == s.kind) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((s.kind.clone(), 1)),
+            }
+        }
+    }
+    let mut out = String::from("\nWhat each person received (in their Maildir):\n");
+    for (who, kinds) in per {
+        let total: usize = kinds.iter().map(|(_, n)| n).sum();
+        let list: Vec<String> = kinds
+            .iter()
+            .map(|(k, n)| format!("{} {n}", crate::cli::email_kind(k, cfg.language)))
+            .collect();
+        out += &format!("  {who}: {total} ({})\n", list.join(", "));
+    }
+    out
 }

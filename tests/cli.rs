@@ -193,7 +193,7 @@ fn check_config_stays_quiet_about_a_year_whose_notice_is_written_locally() {
 }
 
 #[test]
-fn demo_shows_every_status_and_writes_the_emails_it_would_send() {
+fn demo_shows_every_status_and_delivers_each_email_at_the_minute_it_is_due() {
     let dir = tempfile::tempdir().expect("tempdir");
     let demo_dir = dir.path().join("demo");
     let out = reportd(&["demo", "--dir", &demo_dir.display().to_string()]);
@@ -212,16 +212,65 @@ fn demo_shows_every_status_and_writes_the_emails_it_would_send() {
         .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
         .collect();
     assert!(emails.len() > 10, "{} emails", emails.len());
-    for e in &emails {
-        let raw = std::fs::read(e.path()).expect("read eml");
-        let parsed = mailparse::parse_mail(&raw).expect("each .eml parses");
-        assert_eq!(
-            parsed.ctype.mimetype,
-            "multipart/alternative",
-            "{}",
-            e.path().display()
+    // Delivered at the minute each was due, so nothing the demo's people
+    // act on is hidden: reminders before deadlines, a fine notice for each
+    // late arrival, a confirmation of each waiver.
+    use mailparse::MailHeaderMap as _;
+    // The To and Cc of an .eml file.
+    let addressed = |path: &Path| -> String {
+        let raw = std::fs::read(path).expect("read eml");
+        let (h, _) = mailparse::parse_headers(&raw).expect("headers");
+        let field = |name: &str| h.get_first_value(name).unwrap_or_default();
+        format!("{} {}", field("To"), field("Cc"))
+    };
+    let of_kind = |kind: &str| -> Vec<String> {
+        emails
+            .iter()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .ends_with(&format!("-{kind}.eml"))
+            })
+            .map(|e| addressed(&e.path()))
+            .collect()
+    };
+    let reminders = of_kind("deadline_reminder");
+    assert!(
+        reminders
+            .iter()
+            .any(|to| to.contains("zhangwei@example.com")),
+        "a deadline reminder reaches 张伟, who is never late"
+    );
+    let fines = of_kind("fine_notice");
+    for late in ["lina@example.com", "zhaoqiang@example.com"] {
+        assert!(
+            fines.iter().any(|to| to.contains(late)),
+            "a fine notice for the late report of {late}"
         );
     }
+    let waivers = of_kind("excuse_confirmation");
+    assert!(
+        waivers.len() >= 2,
+        "one confirmation per waiver, got {}",
+        waivers.len()
+    );
+    // Each recipient's Maildir holds exactly what was sent to them.
+    let to_lina = emails
+        .iter()
+        .filter(|e| addressed(&e.path()).contains("lina@example.com"))
+        .count();
+    let in_maildir = std::fs::read_dir(demo_dir.join("delivered/lina@example.com/new"))
+        .expect("李娜's Maildir")
+        .count();
+    assert!(to_lina > 0);
+    assert_eq!(in_maildir, to_lina, "李娜's Maildir holds her mail");
+    // And the demo says what each person received, in the team's words.
+    let lina_line = shown
+        .lines()
+        .find(|l| l.trim_start().starts_with("李娜: "))
+        .unwrap_or_else(|| panic!("a line for 李娜:\n{shown}"));
+    assert!(lina_line.contains("罚款通知"), "{lina_line}");
+    assert!(lina_line.contains("截止提醒"), "{lina_line}");
     // The demo's database is a real reportd database the CLI can read.
     let config = demo_dir.join("reportd.toml").display().to_string();
     let status = reportd(&[

@@ -342,7 +342,7 @@ fn state_name(state: State, lang: Language) -> &'static str {
 }
 
 /// An email kind (`late_notice`) as its recipients would call it.
-fn email_kind(kind: &str, lang: Language) -> &str {
+pub fn email_kind(kind: &str, lang: Language) -> &str {
     let zh = match kind {
         "deadline_reminder" => "截止提醒",
         "late_notice" => "未交通知",

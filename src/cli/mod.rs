@@ -495,6 +495,6 @@ fn parse_month(text: &str) -> Result<(i32, u32)> {
 }
 
 pub use board::{
-    ledger_table as ledger_text, messages_table as messages_text, outbox_table as outbox_text,
-    status_rows as board_rows, status_table as board_table,
+    email_kind, ledger_table as ledger_text, messages_table as messages_text,
+    outbox_table as outbox_text, status_rows as board_rows, status_table as board_table,
 };
