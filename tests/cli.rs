@@ -136,8 +136,8 @@ fn status_marks_the_december_2026_report_provisional_and_due_after_new_years_day
         "{shown}"
     );
     assert!(
-        shown.contains("provisional: no holiday notice yet"),
-        "{shown}"
+        shown.contains("暂定：该截止时间所依据的日子还没有国务院放假通知"),
+        "the note speaks the team's language: {shown}"
     );
 }
 

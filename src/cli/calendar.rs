@@ -278,6 +278,17 @@ pub const PROVISIONAL_NOTE: &str = "provisional: no holiday notice yet for a day
      depends on, so it is judged on the statutory holidays alone and may still move; \
      `reportd check-config` says what to do\n";
 
+/// [`PROVISIONAL_NOTE`] in the team's language.
+pub fn provisional_note(lang: crate::config::Language) -> &'static str {
+    match lang {
+        crate::config::Language::Zh => {
+            "暂定：该截止时间所依据的日子还没有国务院放假通知，暂按法定节假日判定，之后可能调整；\
+             `reportd check-config` 会说明怎么做\n"
+        }
+        crate::config::Language::En => PROVISIONAL_NOTE,
+    }
+}
+
 /// What `check-config` warns about: the years deadlines soon fall in (this
 /// year, and from November the next, whose notice is published then) that
 /// have no holiday notice yet.

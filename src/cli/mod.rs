@@ -303,7 +303,7 @@ fn status(
         || {
             let mut text = board::status_table(cfg, &verdicts, &rows, now);
             if rows.iter().any(|r| r.provisional) {
-                text += calendar::PROVISIONAL_NOTE;
+                text += calendar::provisional_note(cfg.language);
             }
             text
         },
