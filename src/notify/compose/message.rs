@@ -218,13 +218,24 @@ pub fn compose_message_with(
 /// The outer boundary of an email with attachments, derived from the inner
 /// one and the files, so the same inputs still give the same bytes.
 fn mixed_boundary(inner: &str, attachments: &[Attachment]) -> String {
-    let mut hash = Sha256::new();
-    hash.update(inner.as_bytes());
+    let mut parts: Vec<&[u8]> = vec![inner.as_bytes()];
     for a in attachments {
-        for part in [a.filename.as_bytes(), a.content_type.as_bytes(), &a.data] {
-            hash.update(part);
-            hash.update([0]);
-        }
+        parts.extend([
+            a.filename.as_bytes(),
+            a.content_type.as_bytes(),
+            &a.data[..],
+        ]);
+    }
+    hashed_boundary("=_reportd_mixed_", &parts)
+}
+
+/// `prefix` and the first 16 bytes, in hex, of the SHA-256 of `parts`
+/// (each followed by a NUL, so no two lists of parts hash alike).
+fn hashed_boundary(prefix: &str, parts: &[&[u8]]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part);
+        hash.update([0]);
     }
     let hex: String = hash
         .finalize()
@@ -232,7 +243,7 @@ fn mixed_boundary(inner: &str, attachments: &[Attachment]) -> String {
         .take(16)
         .map(|b| format!("{b:02x}"))
         .collect();
-    format!("=_reportd_mixed_{hex}")
+    format!("{prefix}{hex}")
 }
 
 /// The id without its optional angle brackets, if it can stand in a header
@@ -261,23 +272,13 @@ fn message_id_value<'a>(header: &'static str, id: &'a str) -> Result<&'a str, Co
 /// `=_reportd_<hex>`: `=_` never occurs in quoted-printable or base64
 /// output, so the boundary cannot collide with a body.
 fn boundary_for(message_id: &str, rendered: &Rendered) -> String {
-    let mut hash = Sha256::new();
-    for part in [
-        message_id,
-        &rendered.subject,
-        &rendered.text,
-        &rendered.html,
-    ] {
-        hash.update(part.as_bytes());
-        hash.update([0]);
-    }
-    let hex: String = hash
-        .finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("=_reportd_{hex}")
+    let parts = [
+        message_id.as_bytes(),
+        rendered.subject.as_bytes(),
+        rendered.text.as_bytes(),
+        rendered.html.as_bytes(),
+    ];
+    hashed_boundary("=_reportd_", &parts)
 }
 
 /// A UTF-8 part: quoted-printable when at most a sixth of the bytes are
