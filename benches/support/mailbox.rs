@@ -561,9 +561,8 @@ pub fn mailbox(spec: &Spec, team: &Team, calendar: &Calendar) -> Vec<Mail> {
         }
     }
     g.answers();
-    let weeks = spec.weeks.max(1) as f64;
-    g.newsletters((target * NEWSLETTER_SHARE / weeks).round() as usize);
-    g.other((target * OTHER_SHARE / weeks).round() as usize);
+    g.newsletters((target * NEWSLETTER_SHARE).round() as usize);
+    g.other((target * OTHER_SHARE).round() as usize);
     let end = spec.end();
     let mut mail = g.mail;
     mail.retain(|m| m.at < end);
@@ -746,7 +745,15 @@ impl Gen<'_> {
         self.mail.extend(out);
     }
 
-    fn newsletters(&mut self, per_week: usize) {
+    /// The Monday of the week the `k`-th of `total` messages spread evenly
+    /// over the span falls in, and its number.
+    fn week_of(&self, k: usize, total: usize) -> (i64, NaiveDate) {
+        let week = (k as i64 * self.spec.weeks) / total.max(1) as i64;
+        (week, self.spec.first_monday + Span::weeks(week))
+    }
+
+    /// `total` newsletters over the span.
+    fn newsletters(&mut self, total: usize) {
         const LETTERS: [(&str, &str, &str); 4] = [
             (
                 "销售与市场",
@@ -769,66 +776,62 @@ impl Gen<'_> {
                 "HR月刊 {n}：年度体检安排",
             ),
         ];
-        for week in 0..self.spec.weeks {
-            let monday = self.spec.first_monday + Span::weeks(week);
-            for k in 0..per_week {
-                let (name, from, subject) = LETTERS[k % LETTERS.len()];
-                let at = local(monday, 7, 0) + self.rng.minutes(6 * 24 * 60);
-                let attachment =
-                    (self.spec.attachments && self.rng.below(500) == 0).then(|| Attachment {
-                        name: "年度行业白皮书.pdf".into(),
-                        size: 1_500_000 + self.rng.below(1_500_000) as usize,
-                    });
-                self.mail.push(Mail {
-                    at,
-                    from: (name.into(), from.into()),
-                    to: vec![ASSISTANT.1.to_string()],
-                    cc: vec![],
-                    subject: subject.replace("{n}", &(week * 4 + k as i64 + 1).to_string()),
-                    client: Client::Webmail,
-                    id: format!("nl.{week}.{k}@{}", from.split('@').nth(1).unwrap_or(DOMAIN)),
-                    in_reply_to: None,
-                    label: Label::Newsletter,
-                    extra: Extra::Bulk,
-                    attachment,
-                    seed: self.rng.next_u64(),
+        for k in 0..total {
+            let (week, monday) = self.week_of(k, total);
+            let (name, from, subject) = LETTERS[k % LETTERS.len()];
+            let at = local(monday, 7, 0) + self.rng.minutes(6 * 24 * 60);
+            let attachment =
+                (self.spec.attachments && self.rng.below(500) == 0).then(|| Attachment {
+                    name: "年度行业白皮书.pdf".into(),
+                    size: 1_500_000 + self.rng.below(1_500_000) as usize,
                 });
-            }
+            self.mail.push(Mail {
+                at,
+                from: (name.into(), from.into()),
+                to: vec![ASSISTANT.1.to_string()],
+                cc: vec![],
+                subject: subject.replace("{n}", &(k / LETTERS.len() + 1).to_string()),
+                client: Client::Webmail,
+                id: format!("nl.{week}.{k}@{}", from.split('@').nth(1).unwrap_or(DOMAIN)),
+                in_reply_to: None,
+                label: Label::Newsletter,
+                extra: Extra::Bulk,
+                attachment,
+                seed: self.rng.next_u64(),
+            });
         }
     }
 
     /// Look-alikes and everyday mail from the team.
-    fn other(&mut self, per_week: usize) {
-        for week in 0..self.spec.weeks {
-            let monday = self.spec.first_monday + Span::weeks(week);
-            for k in 0..per_week {
-                let i = self.rng.below(self.team.reporters.len() as u64) as usize;
-                let p = &self.team.reporters[i];
-                let sup = &self.team.supervisors[p.boss];
-                let m = monday.month();
-                let (from, to, subject) = match self.rng.below(5) {
-                    0 => (p, &sup.email, format!("{} {m}月报销单", p.name)),
-                    1 => (p, &sup.email, format!("关于华东项目的报价方案-{}", p.name)),
-                    2 => (sup, &p.email, "周一例会安排".to_string()),
-                    3 => (p, &sup.email, format!("Expense report - {} - {m}", p.latin)),
-                    _ => (sup, &p.email, "客户拜访计划，请查收".to_string()),
-                };
-                let at = local(monday, 9, 0) + self.rng.minutes(5 * 24 * 60);
-                self.mail.push(Mail {
-                    at,
-                    from: (from.name.clone(), from.email.clone()),
-                    to: vec![to.clone()],
-                    cc: vec![ASSISTANT.1.to_string()],
-                    subject,
-                    client: CLIENTS[k % 4],
-                    id: format!("o.{week}.{k}.{i}@mail.{DOMAIN}"),
-                    in_reply_to: None,
-                    label: Label::Other,
-                    extra: Extra::None,
-                    attachment: None,
-                    seed: 0,
-                });
-            }
+    fn other(&mut self, total: usize) {
+        for k in 0..total {
+            let (week, monday) = self.week_of(k, total);
+            let i = self.rng.below(self.team.reporters.len() as u64) as usize;
+            let p = &self.team.reporters[i];
+            let sup = &self.team.supervisors[p.boss];
+            let m = monday.month();
+            let (from, to, subject) = match self.rng.below(5) {
+                0 => (p, &sup.email, format!("{} {m}月报销单", p.name)),
+                1 => (p, &sup.email, format!("关于华东项目的报价方案-{}", p.name)),
+                2 => (sup, &p.email, "周一例会安排".to_string()),
+                3 => (p, &sup.email, format!("Expense report - {} - {m}", p.latin)),
+                _ => (sup, &p.email, "客户拜访计划，请查收".to_string()),
+            };
+            let at = local(monday, 9, 0) + self.rng.minutes(5 * 24 * 60);
+            self.mail.push(Mail {
+                at,
+                from: (from.name.clone(), from.email.clone()),
+                to: vec![to.clone()],
+                cc: vec![ASSISTANT.1.to_string()],
+                subject,
+                client: CLIENTS[k % 4],
+                id: format!("o.{week}.{k}.{i}@mail.{DOMAIN}"),
+                in_reply_to: None,
+                label: Label::Other,
+                extra: Extra::None,
+                attachment: None,
+                seed: 0,
+            });
         }
     }
 }
@@ -999,7 +1002,7 @@ fn text_part(mail: &Mail, boundary: &str) -> String {
             b64(body.as_bytes()),
             b64(html.as_bytes())
         ),
-        Client::Webmail if mail.seed % 2 == 0 => format!(
+        Client::Webmail if mail.seed.is_multiple_of(2) => format!(
             "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}"
         ),
         Client::Webmail => format!(
@@ -1058,4 +1061,9 @@ pub fn render(mail: &Mail) -> Vec<u8> {
         }
     }
     m.into_bytes()
+}
+
+/// `=?UTF-8?B?...?=` for a header (plain ASCII stays as it is).
+pub fn utf8_word(text: &str) -> String {
+    encoded_word(text, Client::Exmail)
 }
