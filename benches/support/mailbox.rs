@@ -510,7 +510,10 @@ fn weekly_subject(style: u64, p: &Person, monday: NaiveDate) -> String {
         2 => format!("{n}周报(W{iso})"),
         3 => format!("{n} 周工作总结 第{iso}周"),
         4 => format!("Weekly report W{iso} - {}", p.latin),
-        5 => format!("【周报】{n} {y}.{m:02}.{d:02}-{m2:02}.{d2:02}"),
+        5 => format!(
+            "【周报】{n} {}.{m:02}.{d:02}-{m2:02}.{d2:02}",
+            monday.year()
+        ),
         6 => format!("{n}-第{iso}周-工作汇报"),
         7 => format!("周工作汇报 {n} {m}月{d}日-{m2}月{d2}日"),
         8 => format!("{y}W{iso:02} 周报 {n}"),

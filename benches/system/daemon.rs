@@ -20,8 +20,9 @@ use crate::setup::{Bench, Instance};
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest wait for one report to show.
 const SHOW_TIMEOUT: Duration = Duration::from_secs(30);
-/// Pause between two reports, so each is an arrival on its own.
-const GAP: Duration = Duration::from_millis(300);
+/// Pause between two reports, once the daemon is idle again, so each is an
+/// arrival on its own rather than one queued behind the previous pass.
+const GAP: Duration = Duration::from_millis(200);
 
 pub struct Daemon {
     child: Option<Child>,
@@ -69,6 +70,22 @@ impl Daemon {
 
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (up to `timeout`) until the daemon's CPU time stops growing
+    /// over `every`: its pass is done.
+    fn quiet(&self, every: Duration, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut last = measure::cpu_of(self.pid())?;
+        while Instant::now() < deadline {
+            std::thread::sleep(every);
+            let now = measure::cpu_of(self.pid())?;
+            if now - last < Duration::from_millis(10) {
+                return Ok(());
+            }
+            last = now;
+        }
+        Ok(())
     }
 
     /// Waits until the daemon says it is connected and its CPU time stops
@@ -190,6 +207,7 @@ pub fn measure(
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+        daemon.quiet(Duration::from_millis(200), SHOW_TIMEOUT)?;
         std::thread::sleep(GAP);
     }
     latencies.sort();

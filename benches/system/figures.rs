@@ -39,7 +39,10 @@ impl Figure {
 
     fn shown(&self) -> String {
         let v = self.value;
-        let number = if v.abs() >= 1000.0 {
+        let number = if self.unit.is_empty() {
+            // Ratios such as recall: a 0.9988 must not read as 1.00.
+            format!("{v:.4}")
+        } else if v.abs() >= 1000.0 {
             group_thousands(v.round() as i64)
         } else if v.abs() >= 100.0 {
             format!("{v:.0}")

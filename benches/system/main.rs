@@ -186,6 +186,19 @@ fn run() -> anyhow::Result<()> {
     let rec = recognition::score(&inst, &bench.labels)?;
     say(&rec.summary());
 
+    // The Python script, over the same mailbox (nothing added yet).
+    let baseline = if args.baseline {
+        match bench.baseline() {
+            Ok(b) => Some(b),
+            Err(e) => {
+                say(&format!("Python baseline not run: {e:#}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+
     // status --json for every person and period.
     let mut walls = Vec::new();
     for r in 0..args.runs {
@@ -275,18 +288,6 @@ fn run() -> anyhow::Result<()> {
         d.missed,
         mib(d.cost.max_rss)
     ));
-
-    let baseline = if args.baseline {
-        match bench.baseline() {
-            Ok(b) => Some(b),
-            Err(e) => {
-                say(&format!("Python baseline not run: {e:#}"));
-                None
-            }
-        }
-    } else {
-        None
-    };
 
     // The figures, beside the targets.
     let k = |v: f64| format!("{:.0}", v);
