@@ -28,6 +28,7 @@ use chrono::{DateTime, Datelike, Duration as Span, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 
 use reportd::calendar::Calendar;
+use reportd::config::Role;
 
 /// The domain of everyone on the roster.
 pub const DOMAIN: &str = "example.com";
@@ -168,27 +169,6 @@ impl Rng {
         }
         out.truncate(n);
         out
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Rep,
-    Clerk,
-    Supervisor,
-    Manager,
-    Assistant,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::Rep => "rep",
-            Role::Clerk => "clerk",
-            Role::Supervisor => "supervisor",
-            Role::Manager => "manager",
-            Role::Assistant => "assistant",
-        }
     }
 }
 

@@ -124,6 +124,7 @@ fn mib(bytes: u64) -> f64 {
 fn run() -> anyhow::Result<()> {
     let args = Args::parse()?;
     say(&format!("{args:?}"));
+    let load_start = setup::loadavg();
     let bench = Bench::prepare(&args)?;
     let n = bench.messages as f64;
     let mut figures = Vec::new();
@@ -143,13 +144,9 @@ fn run() -> anyhow::Result<()> {
             bench.messages
         );
     }
-    let mut floors = Vec::new();
-    for _ in 0..args.runs {
-        floors.push(
-            floor::fetch_all(bench.servers.imap_port(), ASSISTANT_LOGIN, common::PASSWORD)?.wall,
-        );
-    }
-    let floor_wall = measure::median_duration(floors);
+    let floor_wall = median_of(args.runs, |_| {
+        Ok(floor::fetch_all(bench.servers.imap_port(), ASSISTANT_LOGIN, common::PASSWORD)?.wall)
+    })?;
     let floor_rate = n / secs(floor_wall);
     say(&format!(
         "floor: {:.2} s, {floor_rate:.0} msg/s",
@@ -200,15 +197,12 @@ fn run() -> anyhow::Result<()> {
     };
 
     // status --json for every person and period.
-    let mut walls = Vec::new();
-    for r in 0..args.runs {
-        let cost = measure::run(
-            inst.command(&["status", "--json", "--now", &bench.now]),
-            &inst.log(&format!("status{r}")),
-        )?;
-        walls.push(cost.wall);
-    }
-    let status_wall = measure::median_duration(walls);
+    let status_wall = median_of(args.runs, |r| {
+        inst.time(
+            &["status", "--json", "--now", &bench.now],
+            &format!("status{r}"),
+        )
+    })?;
     let status_rows = inst.status_rows(&bench.now)?;
     say(&format!(
         "status --json: {:.3} s, {status_rows} rows",
@@ -217,33 +211,20 @@ fn run() -> anyhow::Result<()> {
 
     // The pass that composes the weekly digests (nothing new arrived; the
     // digest time of the last week has come), beside a pass that owes nothing.
-    let (mut digest, mut idle_pass) = (Vec::new(), Vec::new());
-    for r in 0..args.runs {
+    let mut digested = None;
+    let digest_wall = median_of(args.runs, |r| {
         let copy = inst.copy(&format!("digest{r}"))?;
-        digest.push(
-            measure::run(
-                copy.command(&["sync", "--once", "--now", &bench.digest_at]),
-                &copy.log("digest"),
-            )?
-            .wall,
-        );
-        let copy = inst.copy(&format!("noop{r}"))?;
-        idle_pass.push(
-            measure::run(
-                copy.command(&["sync", "--once", "--now", &bench.now]),
-                &copy.log("noop"),
-            )?
-            .wall,
-        );
-    }
-    let digest_wall = measure::median_duration(digest);
-    let noop_wall = measure::median_duration(idle_pass);
-    let digests = inst.copy("digest-count")?;
-    measure::run(
-        digests.command(&["sync", "--once", "--now", &bench.digest_at]),
-        &digests.log("digest"),
-    )?;
-    let digest_count = digests.queued_digests(&bench.digest_period)?;
+        let wall = copy.time(&["sync", "--once", "--now", &bench.digest_at], "digest")?;
+        digested = Some(copy);
+        Ok(wall)
+    })?;
+    let noop_wall = median_of(args.runs, |r| {
+        inst.copy(&format!("noop{r}"))?
+            .time(&["sync", "--once", "--now", &bench.now], "noop")
+    })?;
+    let digest_count = digested
+        .context("no digest run")?
+        .queued_digests(&bench.digest_period)?;
     say(&format!(
         "digest pass: {:.3} s ({digest_count} digests of {}); a pass owing nothing: {:.3} s",
         secs(digest_wall),
@@ -252,16 +233,13 @@ fn run() -> anyhow::Result<()> {
     ));
 
     // Incremental: 10 new messages, then sync --once.
-    let mut walls = Vec::new();
-    for r in 0..args.runs {
+    let incremental = median_of(args.runs, |r| {
         bench.deliver_new(r, 10)?;
-        let cost = measure::run(
-            inst.command(&["sync", "--once", "--now", &bench.now]),
-            &inst.log(&format!("incremental{r}")),
-        )?;
-        walls.push(cost.wall);
-    }
-    let incremental = measure::median_duration(walls);
+        inst.time(
+            &["sync", "--once", "--now", &bench.now],
+            &format!("incremental{r}"),
+        )
+    })?;
     say(&format!(
         "incremental sync of 10: {:.3} s",
         secs(incremental)
@@ -498,8 +476,12 @@ fn run() -> anyhow::Result<()> {
     ));
 
     let machine = setup::machine();
+    let load = format!(
+        "load average {load_start:.1} at the start, {:.1} at the end",
+        setup::loadavg()
+    );
     let header = format!(
-        "{} messages ({:.0} MiB), {} people on the roster ({} reps and clerks), {} runs each (median); {machine}; {}",
+        "{} messages ({:.0} MiB), {} people on the roster ({} reps and clerks), {} runs each (median); {machine}; {load}; {}",
         bench.messages,
         mib(bench.bytes),
         bench.team.size(),
@@ -515,6 +497,7 @@ fn run() -> anyhow::Result<()> {
         "reporters": bench.team.reporters.len(),
         "runs": args.runs,
         "machine": machine,
+        "load": load,
         "date": chrono::Utc::now().to_rfc3339(),
         "git": git_head(),
         "labels": rec.labels_json(),
@@ -535,6 +518,18 @@ fn run() -> anyhow::Result<()> {
         smoke_checks(&rec, &d, status_rows, digest_count)?;
     }
     Ok(())
+}
+
+/// The median wall time of `runs` runs.
+fn median_of(
+    runs: usize,
+    mut run: impl FnMut(usize) -> anyhow::Result<Duration>,
+) -> anyhow::Result<Duration> {
+    let mut walls = Vec::with_capacity(runs);
+    for r in 0..runs {
+        walls.push(run(r)?);
+    }
+    Ok(measure::median_duration(walls))
 }
 
 /// The IMAP login of the assistant.

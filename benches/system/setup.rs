@@ -268,6 +268,12 @@ impl Instance {
         cmd
     }
 
+    /// Runs a reportd command that must succeed (its output into
+    /// `<log>.log`); returns its wall time.
+    pub fn time(&self, args: &[&str], log: &str) -> anyhow::Result<std::time::Duration> {
+        Ok(measure::run(self.command(args), &self.log(log))?.wall)
+    }
+
     pub fn log(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.log"))
     }
@@ -355,4 +361,12 @@ pub fn machine() -> String {
         "{cores} cores, {model}, {:.0} GiB RAM",
         ram_kib as f64 / 1048576.0
     )
+}
+
+/// The 1-minute load average: other work on the machine skews the figures.
+pub fn loadavg() -> f64 {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
 }
