@@ -147,11 +147,20 @@ pub fn json(figures: &[Figure], context: Value) -> Value {
     json!({ "context": context, "values": values, "figures": rows })
 }
 
-/// Writes `latest.json` and `latest.md` into `dir`.
-pub fn write(dir: &Path, figures: &[Figure], context: Value, header: &str) -> anyhow::Result<()> {
+/// Writes `latest.json` and `latest.md` into `dir`, and the JSON also as
+/// `latest-<messages>.json`, so a larger run can compare its memory with
+/// the 10,000-message one.
+pub fn write(
+    dir: &Path,
+    messages: usize,
+    figures: &[Figure],
+    context: Value,
+    header: &str,
+) -> anyhow::Result<()> {
     fs::create_dir_all(dir)?;
-    let text = serde_json::to_string_pretty(&json(figures, context))?;
-    fs::write(dir.join("latest.json"), text + "\n")?;
+    let text = serde_json::to_string_pretty(&json(figures, context))? + "\n";
+    fs::write(dir.join("latest.json"), &text)?;
+    fs::write(dir.join(format!("latest-{messages}.json")), &text)?;
     fs::write(
         dir.join("latest.md"),
         format!("{header}\n\n{}", markdown_table(figures)),

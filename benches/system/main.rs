@@ -335,6 +335,16 @@ fn run() -> anyhow::Result<()> {
         Goal::AtMost(64.0),
         "≤ 64 MiB (50,000 msgs)",
     ));
+    if let Some(rss10k) = earlier_rss(&out_dir(args.smoke), bench.messages) {
+        figures.push(fig(
+            "sync_peak_rss_vs_10k",
+            "sync --once: peak RSS / the 10,000-message run's",
+            mib(sync.max_rss) / rss10k,
+            "×",
+            Goal::AtMost(1.1),
+            "≤ 1.1 ×",
+        ));
+    }
     figures.push(fig(
         "sync_cpu_s",
         "sync --once: CPU (user + system)",
@@ -509,7 +519,7 @@ fn run() -> anyhow::Result<()> {
         "sync_wchar_bytes": sync.wchar,
     });
     let out = out_dir(args.smoke);
-    figures::write(&out, &figures, context, &header)?;
+    figures::write(&out, bench.messages, &figures, context, &header)?;
     say(&format!(
         "written: {}/latest.json and latest.md",
         out.display()
@@ -558,6 +568,17 @@ fn out_dir(smoke: bool) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     target.join(if smoke { "bench-smoke" } else { "bench" })
+}
+
+/// The peak RSS (MiB) of the first sync in the last 10,000-message run
+/// (`latest-10000.json`), to compare a larger run with.
+fn earlier_rss(dir: &Path, messages: usize) -> Option<f64> {
+    if messages <= 10_000 {
+        return None;
+    }
+    let text = std::fs::read_to_string(dir.join("latest-10000.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["values"]["sync_peak_rss_mib"].as_f64()
 }
 
 fn git_head() -> String {
