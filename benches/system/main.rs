@@ -1,6 +1,6 @@
 //! The system benchmark of issue 9: the real `reportd` binary against the
 //! same private Dovecot and Postfix the tests start (tests/common), over a
-//! generated year of a company's mail (benches/support/mailbox.rs, fixed
+//! generated year of a company's mail (benches/support/, fixed
 //! seed). It prints each figure beside its target, and writes them to
 //! `target/bench/latest.json` and `latest.md`.
 //!
@@ -15,11 +15,11 @@ mod common;
 mod daemon;
 mod figures;
 mod floor;
-#[path = "../support/mailbox.rs"]
-mod mailbox;
 mod measure;
 mod recognition;
 mod setup;
+#[path = "../support/mod.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
