@@ -43,7 +43,10 @@ pub async fn run(
         };
         match result {
             Ok(Stop) => return Ok(()),
-            Err(e @ SyncError::Db(_)) => return Err(e),
+            // A full disk or a read-only database is no connection problem:
+            // stop (systemd restarts the daemon; `health` and the journal
+            // say why) rather than reconnect to the mail server forever.
+            Err(e) if e.database_error().is_some() => return Err(e),
             Err(e) => {
                 tracing::warn!("{e}; reconnecting in {}s", backoff.as_secs());
                 tokio::select! {
@@ -67,7 +70,7 @@ fn wait_for(
     conn: &Connection,
     cap: Duration,
 ) -> Result<Duration, SyncError> {
-    wait_from(engine, sending, conn, cap, Utc::now())
+    wait_from(engine, sending, conn, cap, crate::clock::daemon_now())
 }
 
 fn wait_from(
@@ -106,8 +109,10 @@ async fn after_fetch(
     conn: &mut Connection,
     fetched: usize,
 ) -> Result<(), SyncError> {
-    let (intake, booked, queued) = engine.process(conn, Utc::now(), |_, _| {})?;
-    let delivery = engine.deliver(sender, conn, Utc::now()).await?;
+    let (intake, booked, queued) = engine.process(conn, crate::clock::daemon_now(), |_, _| {})?;
+    let delivery = engine
+        .deliver(sender, conn, crate::clock::daemon_now())
+        .await?;
     if fetched > 0 || !booked.is_empty() || queued > 0 {
         tracing::info!(
             fetched,

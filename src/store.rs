@@ -329,6 +329,22 @@ CREATE TRIGGER ledger_notes_are_never_deleted BEFORE DELETE ON ledger_notes
 BEGIN SELECT RAISE(ABORT, 'ledger notes are never deleted'); END;
 "#,
     ),
+    M::up(
+        r#"
+-- notify::outbox: each recipient's answer to an email, which goes to each
+-- recipient in an SMTP transaction of its own; a retry reaches only the
+-- recipients without a row here, and `--retry` deletes the refused ones.
+CREATE TABLE outbox_recipients (
+    outbox  INTEGER NOT NULL REFERENCES outbox (id),
+    address TEXT NOT NULL,
+    state   TEXT NOT NULL CHECK (state IN ('sent', 'refused')),
+    answer  TEXT,
+    at      TEXT NOT NULL,
+    PRIMARY KEY (outbox, address),
+    CHECK ((state = 'refused') = (answer IS NOT NULL))
+) STRICT;
+"#,
+    ),
 ];
 
 /// How long a statement waits for another connection's write transaction

@@ -223,6 +223,9 @@ pub fn store_batch(
             params![source, cp.uidvalidity, cp.last_uid],
         )?;
     }
+    if !batch.is_empty() {
+        crate::failpoint::hit(crate::failpoint::FETCH_BEFORE_COMMIT);
+    }
     tx.commit()?;
     Ok(new)
 }
