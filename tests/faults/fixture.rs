@@ -375,6 +375,19 @@ pub fn build() -> Fixture {
         shanghai(day(10, 22), 18, 0),
         &id,
     );
+    // The last message of the month: held back by the IDLE scenario, so
+    // that holding it shifts no other message's place.
+    let id = b.id("late-newsletter");
+    b.push(
+        &[
+            ("From", "销售之家 <news@vendor.example.net>".into()),
+            ("To", assistant.clone()),
+            ("Subject", "销售之家周刊 第44期".into()),
+        ],
+        "本期要闻。",
+        shanghai(day(11, 3), 23, 30),
+        &id,
+    );
     b.mail.sort_by_key(|m| m.arrival);
     let excuses = vec![
         excuse(

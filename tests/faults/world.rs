@@ -291,6 +291,20 @@ impl World {
         out
     }
 
+    /// How far the work got, from the database: for the kill loop's log.
+    pub fn progress(&self) -> String {
+        let conn = rusqlite::Connection::open(self.database()).expect("open the database");
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap_or(-1) };
+        format!(
+            "{} messages stored, {} classified, {} ledger entries, {} emails queued, {} sent",
+            count("SELECT count(*) FROM messages"),
+            count("SELECT count(*) FROM messages WHERE class IS NOT NULL"),
+            count("SELECT count(*) FROM ledger"),
+            count("SELECT count(*) FROM outbox"),
+            count("SELECT count(*) FROM outbox WHERE state = 'sent'"),
+        )
+    }
+
     pub fn database(&self) -> PathBuf {
         let text = std::fs::read_to_string(&self.app.config).expect("config");
         let line = text
