@@ -149,7 +149,10 @@ async fn kill_loop(kills: usize) {
         }
         daemon.kill();
         if std::env::var_os("REPORTD_FAULT_VERBOSE").is_some() {
-            eprintln!("--- run {n}, killed after {delay} ms:\n{}", daemon.log_text());
+            eprintln!(
+                "--- run {n}, killed after {delay} ms:\n{}",
+                daemon.log_text()
+            );
         }
         progress.push(world.progress());
         in_flight.extend(world.in_flight());

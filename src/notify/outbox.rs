@@ -891,6 +891,28 @@ mod tests {
     }
 
     #[test]
+    fn requeue_forgets_the_refused_recipients_and_keeps_those_that_got_it() {
+        let (_dir, conn) = db();
+        enqueue(&conn, &outgoing("k", at(0, 0, 0)), at(0, 0, 0)).expect("enqueue");
+        conn.execute_batch(
+            "INSERT INTO outbox_recipients (outbox, address, state, answer, at) VALUES
+                 (1, 'zhang.wei@example.com', 'refused', '550 no such user', 'x'),
+                 (1, 'li.na@example.com', 'sent', NULL, 'x');
+             UPDATE outbox SET state = 'failed', attempts = 1, last_error = '550 no', next_attempt = NULL;",
+        )
+        .expect("a partly refused email");
+        assert!(requeue(&conn, "k", at(1, 0, 0)).expect("requeue"));
+        let left: Vec<String> = conn
+            .prepare("SELECT address FROM outbox_recipients ORDER BY address")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(left, ["li.na@example.com"], "the Cc is not sent again");
+    }
+
+    #[test]
     fn plain_is_refused_to_a_remote_host() {
         let cfg = SmtpConfig {
             host: "smtp.example.com".into(),

@@ -415,3 +415,22 @@ fn envelope_of(conn: &Connection, id: i64) -> rusqlite::Result<Result<Parts, Str
     };
     Ok(build().map(|(from, to)| (from, to, raw)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_reads_as_the_servers_answer_or_each_address_with_its_answer() {
+        let one = [("a@example.com".to_string(), "550 no such user".to_string())];
+        assert_eq!(refused_text(&one), "550 no such user");
+        let two = [
+            ("a@example.com".to_string(), "550 no".to_string()),
+            ("b@example.com".to_string(), "553 bad".to_string()),
+        ];
+        assert_eq!(
+            refused_text(&two),
+            "a@example.com: 550 no; b@example.com: 553 bad"
+        );
+    }
+}
