@@ -240,6 +240,18 @@ impl Builder {
         });
     }
 
+    /// An issue of a vendor's newsletter to the assistant: mail reportd
+    /// keeps and ignores.
+    fn newsletter(&mut self, what: &str, issue: u32, at: DateTime<FixedOffset>) {
+        let id = self.id(what);
+        let headers = [
+            ("From", "销售之家 <news@vendor.example.net>".to_string()),
+            ("To", "赵敏 <zhaomin@example.com>".to_string()),
+            ("Subject", format!("销售之家周刊 第{issue}期")),
+        ];
+        self.push(&headers, "本期要闻。", at, &id);
+    }
+
     /// A time between 15:00 and 21:59 on `date`.
     fn afternoon(&mut self, date: NaiveDate) -> DateTime<FixedOffset> {
         let minutes = self.rng.below(7 * 60) as u32;
@@ -352,17 +364,7 @@ pub fn build() -> Fixture {
             &id,
         );
     }
-    let id = b.id("newsletter");
-    b.push(
-        &[
-            ("From", "销售之家 <news@vendor.example.net>".into()),
-            ("To", assistant.clone()),
-            ("Subject", "销售之家周刊 第41期".into()),
-        ],
-        "本期要闻。",
-        shanghai(day(10, 14), 16, 0),
-        &id,
-    );
+    b.newsletter("newsletter", 41, shanghai(day(10, 14), 16, 0));
     let id = b.id("autoreply");
     b.push(
         &[
@@ -377,17 +379,7 @@ pub fn build() -> Fixture {
     );
     // The last message of the month: held back by the IDLE scenario, so
     // that holding it shifts no other message's place.
-    let id = b.id("late-newsletter");
-    b.push(
-        &[
-            ("From", "销售之家 <news@vendor.example.net>".into()),
-            ("To", assistant.clone()),
-            ("Subject", "销售之家周刊 第44期".into()),
-        ],
-        "本期要闻。",
-        shanghai(day(11, 3), 23, 30),
-        &id,
-    );
+    b.newsletter("late-newsletter", 44, shanghai(day(11, 3), 23, 30));
     b.mail.sort_by_key(|m| m.arrival);
     let excuses = vec![
         excuse(
