@@ -413,7 +413,9 @@ async fn a_message_delivered_twice_and_two_messages_with_one_message_id_are_each
         added[0]
     );
     assert!(
-        added[0].contains("\"ignored\"") && added[0].contains("same Message-ID"),
+        added[0].contains("\"ignored\"")
+            && added[0].contains("\"flagged\":true")
+            && added[0].contains("different sender or subject"),
         "{}",
         added[0]
     );
