@@ -85,13 +85,17 @@ pub fn start_daemon_clock() -> Result<(), DaemonClockError> {
     let Ok(text) = std::env::var(DAEMON_START_ENV) else {
         return Ok(());
     };
-    let start = DateTime::parse_from_rfc3339(text.trim())
-        .map_err(|_| DaemonClockError::Unreadable(text.clone()))?;
-    let clock = Utc::now();
-    let start = acting_at(Some(start), clock)?;
-    let _ = DAEMON_OFFSET.set(start - clock);
-    tracing::warn!(start = %start, "{DAEMON_START_ENV} is set: the daemon's clock is not the machine's");
+    let offset = daemon_offset(&text, Utc::now())?;
+    let _ = DAEMON_OFFSET.set(offset);
+    tracing::warn!(%text, "{DAEMON_START_ENV} is set: the daemon's clock is not the machine's");
     Ok(())
+}
+
+/// How far the daemon's clock is from `clock` when it starts at `text`.
+fn daemon_offset(text: &str, clock: DateTime<Utc>) -> Result<TimeDelta, DaemonClockError> {
+    let start = DateTime::parse_from_rfc3339(text.trim())
+        .map_err(|_| DaemonClockError::Unreadable(text.to_string()))?;
+    Ok(acting_at(Some(start), clock)? - clock)
 }
 
 /// The daemon's clock: the machine's, shifted when [`start_daemon_clock`]
@@ -110,6 +114,23 @@ mod tests {
 
     fn clock() -> DateTime<Utc> {
         at("2026-11-30T10:00:00Z").with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_daemon_clock_starts_at_a_past_instant_and_never_in_the_future() {
+        let back = daemon_offset("2026-11-04T10:00:00+08:00", clock()).expect("past");
+        assert_eq!(
+            clock() + back,
+            at("2026-11-04T02:00:00Z").with_timezone(&Utc)
+        );
+        assert!(matches!(
+            daemon_offset("2026-12-01T10:00:00Z", clock()),
+            Err(DaemonClockError::Future(_))
+        ));
+        assert!(matches!(
+            daemon_offset("next Wednesday", clock()),
+            Err(DaemonClockError::Unreadable(_))
+        ));
     }
 
     #[test]
