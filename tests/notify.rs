@@ -1014,9 +1014,11 @@ async fn smtp_server_down_for_a_while_gets_every_email_once_it_is_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_between_queued_and_sent_then_restart_sends_each_email_once() {
     let servers = MailServers::start(app::USERS);
-    // reportd's SMTP goes through the proxy: the first email passes, the
-    // second hangs at the end of its DATA, the rest wait their turn.
-    let proxy = StallingProxy::start(servers.smtp_port(), 2).await;
+    // reportd's SMTP goes through the proxy: the first email (a late
+    // notice to 李娜 with 王芳 in Cc: one SMTP transaction per recipient,
+    // so two messages) passes, the second email hangs at the end of its
+    // first DATA, the rest wait their turn.
+    let proxy = StallingProxy::start(servers.smtp_port(), 3).await;
     let app = App::configure(
         imap(&servers),
         TRACKING,
