@@ -88,9 +88,14 @@ impl Loop<'_> {
         fetched: usize,
         started: Instant,
     ) -> Result<(), SyncError> {
+        // Each batch classified is progress: a long first pass over a big
+        // mailbox must not look hung to the watchdog.
+        let systemd = &self.systemd;
         let (pass, _) = self
             .engine
-            .finish_pass(self.sender, conn, Utc::now, (fetched, started), |_, _| {})
+            .finish_pass(self.sender, conn, Utc::now, (fetched, started), |_, _| {
+                systemd.alive()
+            })
             .await?;
         self.systemd.pass_done(&pass);
         self.backoff = Duration::from_secs(1);

@@ -193,7 +193,19 @@ impl Engine {
             failed: d.failed,
             duration: started.elapsed(),
         };
-        summary.log();
+        // The pass in one line, for journald or (`--log-format json`) a log
+        // shipper.
+        tracing::info!(
+            fetched,
+            classified = summary.classified,
+            booked = summary.booked,
+            queued,
+            sent = summary.sent,
+            deferred = summary.deferred,
+            failed = summary.failed,
+            duration_ms = health::millis(summary.duration),
+            "pass"
+        );
         // The real clock: health asks how long ago, whatever `--now` said.
         health::record_pass(conn, &summary, Utc::now())?;
         Ok((summary, delivery))

@@ -18,7 +18,7 @@ use crate::mail::inbox;
 use crate::notify::outbox;
 use crate::store::{parse_ts, ts};
 
-/// What one pass did: its log line and what `last_pass` keeps.
+/// What one pass did: what its log line says and `last_pass` keeps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PassSummary {
     /// New messages stored.
@@ -38,24 +38,7 @@ pub struct PassSummary {
     pub duration: Duration,
 }
 
-impl PassSummary {
-    /// The pass's one summary line (`pass` with every count as a field).
-    pub fn log(&self) {
-        tracing::info!(
-            fetched = self.fetched,
-            classified = self.classified,
-            booked = self.booked,
-            queued = self.queued,
-            sent = self.sent,
-            deferred = self.deferred,
-            failed = self.failed,
-            duration_ms = millis(self.duration),
-            "pass"
-        );
-    }
-}
-
-fn millis(d: Duration) -> i64 {
+pub fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 

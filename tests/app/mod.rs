@@ -193,6 +193,64 @@ reply_within_hours = 48
     }
 }
 
+/// `reportd [global args] run` in the background, its stderr in a file;
+/// killed (SIGKILL) when dropped unless stopped first.
+pub struct Running {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl App {
+    /// Starts `reportd <global> run` with `envs` added to its environment.
+    pub fn start(&self, global: &[&str], envs: &[(&str, &str)]) -> Running {
+        let log = self.dir.path().join("daemon.log");
+        let child = self
+            .command()
+            .args(global)
+            .arg("run")
+            .envs(envs.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("daemon log"))
+            .spawn()
+            .expect("start reportd run");
+        Running { child, log }
+    }
+
+    /// A command's exit code and stdout, whatever the code.
+    pub fn try_run(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let out = self.command().args(args).output().expect("run reportd");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.dir.path().join("reportd.sqlite3")
+    }
+}
+
+impl Running {
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, as systemd stops it; waits for the exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("a pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+        self.child.wait().expect("reportd run ends")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A report as a mail client writes it. `subject` is put in as is, so a
 /// test can pass an RFC 2047 encoded word in any charset.
 pub fn eml(
