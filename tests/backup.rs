@@ -11,7 +11,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app::{App, Imap, USERS};
 use chrono::{DateTime, FixedOffset, TimeDelta};
@@ -19,7 +19,6 @@ use common::MailServers;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(60);
 /// W45 onwards is judged (by the real clock).
 const TRACKING: &str = "2026-11-02";
 /// Messages delivered while the daemon runs.
@@ -27,15 +26,6 @@ const MESSAGES: usize = 400;
 /// Of those, how many are held back until the backup is done, so that it
 /// cannot hold them all.
 const HELD_BACK: usize = 50;
-
-fn imap(servers: &MailServers) -> Imap<'_> {
-    Imap {
-        port: servers.imap_port(),
-        security: "plain",
-        password: servers.password(),
-        ca_file: None,
-    }
-}
 
 /// Message `i` of the stream: every twentieth a weekly report of 张伟 or
 /// 李娜 for W45, the rest a 24 KiB newsletter (so that the database spans
@@ -98,18 +88,9 @@ fn count(db: &Path, sql: &str) -> i64 {
 /// Waits until `sql` on `db` counts at least `n` (a database still being
 /// created counts 0).
 fn wait_for_count(db: &Path, sql: &str, n: i64, daemon: &mut app::Running) {
-    let deadline = Instant::now() + WAIT;
-    while try_count(db, sql).unwrap_or(0) < n {
-        if let Ok(Some(status)) = daemon.child.try_wait() {
-            panic!("reportd run ended ({status}): {}", daemon.log_text());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never {n} for {sql}: {}",
-            daemon.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    daemon.wait_until(&format!("{n} for {sql}"), |_| {
+        try_count(db, sql).unwrap_or(0) >= n
+    });
 }
 
 /// `v` without its `at` keys (when a note or an email was made differs
@@ -151,7 +132,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 fn a_backup_taken_while_run_ingests_is_one_instant_and_its_restore_plus_a_sync_ends_like_the_daemon()
  {
     let servers = MailServers::start(USERS);
-    let app = App::new(imap(&servers), TRACKING);
+    let app = App::new(Imap::plain(&servers), TRACKING);
     let db = app.database();
     let mut daemon = app.start(&[], &[]);
     // The first pass (missing reports booked) is in every backup below.
@@ -256,7 +237,7 @@ fn a_backup_taken_while_run_ingests_is_one_instant_and_its_restore_plus_a_sync_e
 #[tokio::test]
 async fn backup_never_overwrites_a_file_without_force() {
     let servers = MailServers::start(USERS);
-    let app = App::new(imap(&servers), TRACKING);
+    let app = App::new(Imap::plain(&servers), TRACKING);
     deliver(&servers, 0..3).await;
     app.run(&["sync", "--once"]);
     let copy = app.dir.path().join("copy.sqlite3");

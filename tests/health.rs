@@ -9,26 +9,15 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app::{App, Imap, USERS};
 use chrono::{SecondsFormat, TimeDelta, Utc};
 use common::{MailServers, RecipientRule};
-use lettre::Message;
-use reportd::notify::outbox::{self, Outgoing};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// Nothing is judged: the only mail is what a test puts in.
 const NOT_YET: &str = "2099-01-05";
-
-fn imap(servers: &MailServers) -> Imap<'_> {
-    Imap {
-        port: servers.imap_port(),
-        security: "plain",
-        password: servers.password(),
-        ca_file: None,
-    }
-}
 
 /// The clock moved by `minutes`, as RFC 3339.
 fn clock_plus(minutes: i64) -> String {
@@ -68,7 +57,7 @@ async fn append_report(servers: &MailServers, id: &str) {
 #[tokio::test]
 async fn health_is_ok_after_a_pass_and_critical_in_one_line_once_the_pass_is_older_than_max_age() {
     let servers = MailServers::start(USERS);
-    let app = App::new(imap(&servers), NOT_YET);
+    let app = App::new(Imap::plain(&servers), NOT_YET);
 
     // No database yet: nothing is known, and the probe creates nothing.
     let (code, line) = health(&app, &[]);
@@ -102,23 +91,6 @@ async fn health_is_ok_after_a_pass_and_critical_in_one_line_once_the_pass_is_old
     assert_eq!(code, Some(0), "a longer --max-age accepts it: {line}");
 }
 
-/// Queues a digest (the quiet hours do not hold it back) to `to` under
-/// `key`, due a minute ago.
-fn queue_digest(app: &App, key: &str, to: &str) {
-    let id = outbox::message_id_for(key, "example.com");
-    let message = Message::builder()
-        .from(app::FROM.parse().expect("from"))
-        .to(common::address(to).parse().expect("to"))
-        .subject(format!("测试 {key}"))
-        .message_id(Some(format!("<{id}>")))
-        .body(String::from("请查收。\n"))
-        .expect("message");
-    let now = Utc::now() - TimeDelta::minutes(1);
-    let out = Outgoing::from_message(key, "digest", &message, now).expect("outgoing");
-    let conn = reportd::store::open(&app.database()).expect("database");
-    assert!(outbox::enqueue(&conn, &out, now).expect("enqueue"));
-}
-
 fn outbox_state(app: &App, key: &str) -> String {
     let rows = app.outbox();
     let row = rows
@@ -131,13 +103,13 @@ fn outbox_state(app: &App, key: &str) -> String {
 #[tokio::test]
 async fn health_warns_naming_an_email_refused_for_good_and_writes_the_gauges_for_prometheus() {
     let servers = MailServers::start(USERS);
-    let app = App::with_smtp(imap(&servers), NOT_YET, servers.smtp_port());
+    let app = App::with_smtp(Imap::plain(&servers), NOT_YET, servers.smtp_port());
     let prom = app.dir.path().join("textfile/reportd.prom");
     std::fs::create_dir_all(prom.parent().expect("dir")).expect("textfile dir");
     let prom_arg = prom.display().to_string();
 
     app.run(&["sync", "--once"]);
-    queue_digest(&app, "digest:refused", "zhangwei");
+    app.queue_digest("digest:refused", "zhangwei");
     servers.set_recipient_rule("zhangwei", RecipientRule::PermFail);
     app.run(&["sync", "--once"]);
     assert_eq!(outbox_state(&app, "digest:refused"), "failed");
@@ -183,26 +155,10 @@ async fn health_warns_naming_an_email_refused_for_good_and_writes_the_gauges_for
     );
 }
 
-/// Waits until `done` holds for the daemon's log, or fails with the log.
-fn wait_for_log(daemon: &mut app::Running, what: &str, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let text = daemon.log_text();
-        if done(&text) {
-            return text;
-        }
-        if let Ok(Some(status)) = daemon.child.try_wait() {
-            panic!("reportd run ended ({status}) before {what}: {text}");
-        }
-        assert!(Instant::now() < deadline, "never {what}: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[tokio::test]
 async fn json_logs_are_one_object_a_line_with_one_summary_line_a_pass() {
     let servers = MailServers::start(USERS);
-    let app = App::new(imap(&servers), NOT_YET);
+    let app = App::new(Imap::plain(&servers), NOT_YET);
     append_report(&servers, "a@example.com").await;
     append_report(&servers, "b@example.com").await;
     let mut daemon = app.start(&["--log-format", "json"], &[("REPORTD_LOG", "info")]);
@@ -213,7 +169,7 @@ async fn json_logs_are_one_object_a_line_with_one_summary_line_a_pass() {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     };
-    wait_for_log(&mut daemon, "a pass line", |t| parse(t).iter().any(is_pass));
+    daemon.wait_until("a pass line", |t| parse(t).iter().any(is_pass));
     assert!(daemon.stop().success());
 
     let text = daemon.log_text();
@@ -258,7 +214,7 @@ fn count(got: &[String], line: &str) -> usize {
 #[tokio::test]
 async fn under_systemd_run_says_ready_after_its_first_pass_and_pings_the_watchdog_while_idle() {
     let servers = MailServers::start(USERS);
-    let app = App::new(imap(&servers), NOT_YET);
+    let app = App::new(Imap::plain(&servers), NOT_YET);
     let socket_path = app.dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).expect("notify socket");
     let path = socket_path.display().to_string();
