@@ -40,7 +40,11 @@ pub fn health(config: &Path, args: &HealthArgs) -> ExitCode {
             (verdict.status, Some(g), line)
         }
         Err(e) => {
-            let reason = format!("{e:#}").replace('\n', " ");
+            // One line whatever the error says.
+            let reason = format!("{e:#}")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             (Status::Unknown, None, format!("REPORTD UNKNOWN - {reason}"))
         }
     };

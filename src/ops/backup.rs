@@ -92,7 +92,8 @@ impl std::fmt::Display for Contents {
             self.bytes, self.schema_version
         )?;
         if self.checkpoints.is_empty() {
-            f.write_str("no mailbox read yet")?;
+            // A Maildir source keeps no checkpoint: it knows each file.
+            f.write_str("no IMAP checkpoint")?;
         }
         for (i, (source, c)) in self.checkpoints.iter().enumerate() {
             let sep = if i == 0 { "" } else { ", " };
@@ -427,6 +428,22 @@ mod tests {
             .filter(|n| n.contains("before-restore"))
             .collect();
         assert!(names.is_empty(), "{names:?}");
+    }
+
+    #[test]
+    fn a_copy_from_a_newer_reportd_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = database(dir.path());
+        let copy = dir.path().join("copy.sqlite3");
+        backup(&db, &copy, false).expect("backup");
+        Connection::open(&copy)
+            .and_then(|c| c.pragma_update(None, "user_version", 999))
+            .expect("a newer schema");
+        match restore(&lock(&db), &db, &copy, Utc::now()) {
+            Err(BackupError::Newer { found: 999, .. }) => {}
+            other => panic!("expected Newer, got {other:?}"),
+        }
+        assert!(inbox::checkpoints(&store::open(&db).expect("db")).is_ok());
     }
 
     #[test]
