@@ -417,3 +417,77 @@ fn history(period: Period) -> Vec<Period> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use chrono_tz::Asia::Shanghai;
+    use mailparse::MailHeaderMap;
+
+    use super::*;
+    use crate::calendar::Calendar;
+    use crate::notify::compose::Templates;
+
+    fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        Shanghai
+            .with_ymd_and_hms(y, m, d, h, 0, 0)
+            .single()
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    /// Each digest queued: (key, subject, text part).
+    fn queued(conn: &Connection) -> Vec<(String, String, String)> {
+        outbox::raw_messages(conn)
+            .expect("outbox")
+            .into_iter()
+            .filter(|(_, kind, _)| kind == "digest")
+            .map(|(key, _, raw)| {
+                let mail = mailparse::parse_mail(&raw).expect("parse");
+                let subject = mail.headers.get_first_value("Subject").unwrap_or_default();
+                let text = mail.subparts[0].get_body().expect("text part");
+                (key, subject, text)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_digest_of_a_year_without_a_holiday_notice_marks_its_deadlines_provisional() {
+        let dir = tempfile::tempdir().expect("dir");
+        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+        let cfg = crate::test_team::config();
+        let calendar = Calendar::load(&[]).expect("calendar");
+        let templates = Templates::new().expect("templates");
+        let planner = Planner::new(&cfg, &calendar, &templates).expect("planner");
+        // Monday 11 January 2027, after the digest time: week 1 of 2027
+        // was judged on the statutory holidays alone (no notice for 2027).
+        let now = at(2027, 1, 11, 9);
+        assert_eq!(planner.digests(&conn, Kind::Weekly, now).expect("plan"), 2);
+        let mails = queued(&conn);
+        assert_eq!(mails.len(), 2, "the supervisor's and the manager's");
+        for (key, subject, text) in &mails {
+            assert!(subject.contains("第1周（1月4日–10日）"), "{key}: {subject}");
+            assert!(
+                text.contains("周报已于 1月9日（周六）22:00（暂定） 截止"),
+                "{key}: {text}"
+            );
+            assert_eq!(
+                text.matches("2027年的放假安排尚未正式公布").count(),
+                1,
+                "{key}: one line about the calendar: {text}"
+            );
+            // December's monthly report, due on the first working day of
+            // 2027, is owed and provisional too.
+            assert!(text.contains("12月月报"), "{key}: {text}");
+        }
+        // A week of 2026, judged on the notice, is not marked.
+        let dir = tempfile::tempdir().expect("dir");
+        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+        let now = at(2026, 11, 30, 9);
+        assert_eq!(planner.digests(&conn, Kind::Weekly, now).expect("plan"), 2);
+        for (key, _, text) in queued(&conn) {
+            assert!(!text.contains("暂定"), "{key}: {text}");
+            assert!(!text.contains("放假安排"), "{key}: {text}");
+        }
+    }
+}
