@@ -2,6 +2,8 @@
 //! config, calling its commands, reading their JSON.
 #![allow(dead_code)]
 
+pub mod mail;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
