@@ -24,7 +24,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use app::mail::Mail;
-use app::{App, Imap, eml, reply_eml, utf8_word};
+use app::{App, eml, reply_eml, utf8_word};
 use chrono::{DateTime, FixedOffset};
 use common::MailServers;
 use serde_json::Value;
@@ -232,14 +232,13 @@ async fn world() -> World {
     let users = users();
     let users: Vec<&str> = users.iter().map(String::as_str).collect();
     let servers = MailServers::start(&users);
-    let imap = Imap {
-        port: servers.imap_port(),
-        security: "plain",
-        password: servers.password(),
-        ca_file: None,
-    };
-    let smtp = app::smtp_section(servers.smtp_port());
-    let app = App::configure(imap, TRACKING, &smtp, &roster());
+    let app = App::plain(
+        servers.imap_port(),
+        servers.password(),
+        servers.smtp_port(),
+        TRACKING,
+        &roster(),
+    );
     fill(&servers).await;
     app.sync("2026-11-30T08:00:00+08:00");
     app.run(&[

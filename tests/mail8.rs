@@ -17,7 +17,7 @@ mod common;
 use std::time::Duration;
 
 use app::mail::Mail;
-use app::{App, Imap, ROSTER, eml, utf8_word};
+use app::{App, ROSTER, eml, utf8_word};
 use chrono::DateTime;
 use common::MailServers;
 use serde_json::Value;
@@ -36,14 +36,13 @@ const TRACKING: &str = "2026-11-09";
 
 fn start() -> (MailServers, App) {
     let servers = MailServers::start(app::USERS);
-    let imap = Imap {
-        port: servers.imap_port(),
-        security: "plain",
-        password: servers.password(),
-        ca_file: None,
-    };
-    let smtp = app::smtp_section(servers.smtp_port());
-    let app = App::configure(imap, TRACKING, &smtp, ROSTER);
+    let app = App::plain(
+        servers.imap_port(),
+        servers.password(),
+        servers.smtp_port(),
+        TRACKING,
+        ROSTER,
+    );
     (servers, app)
 }
 

@@ -127,6 +127,25 @@ reply_within_hours = 48
         App { dir, config }
     }
 
+    /// A config reading the assistant's INBOX over plain IMAP on
+    /// `imap_port` (password `password`) and sending through the test
+    /// Postfix on `smtp_port`, for `roster`.
+    pub fn plain(
+        imap_port: u16,
+        password: &str,
+        smtp_port: u16,
+        tracking_starts: &str,
+        roster: &str,
+    ) -> App {
+        let imap = Imap {
+            port: imap_port,
+            security: "plain",
+            password,
+            ca_file: None,
+        };
+        App::configure(imap, tracking_starts, &smtp_section(smtp_port), roster)
+    }
+
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_reportd"));
         cmd.arg("--config").arg(&self.config);

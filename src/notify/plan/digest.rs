@@ -420,21 +420,13 @@ fn history(period: Period) -> Vec<Period> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
-    use chrono_tz::Asia::Shanghai;
     use mailparse::MailHeaderMap;
 
     use super::*;
     use crate::calendar::Calendar;
     use crate::notify::compose::Templates;
 
-    fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-        Shanghai
-            .with_ymd_and_hms(y, m, d, h, 0, 0)
-            .single()
-            .expect("time")
-            .with_timezone(&Utc)
-    }
+    use crate::test_team::shanghai as at;
 
     /// Each digest queued: (key, subject, text part).
     fn queued(conn: &Connection) -> Vec<(String, String, String)> {
