@@ -755,7 +755,9 @@ mod tests {
         for lang in [Language::Zh, Language::En] {
             for audience in [Audience::Supervisor, Audience::Manager] {
                 let long = contact("欧阳娜娜·阿卜杜热西提", "ouyang.nana@example.com");
-                let r = render(&digest(long, audience, lang), lang);
+                let mut d = digest(long, audience, lang);
+                d.heading = heading(true, lang);
+                let r = render(&d, lang);
                 for line in r.text.lines() {
                     assert!(
                         crate::notify::compose::display_width(line) <= 72,
