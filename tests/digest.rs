@@ -293,9 +293,15 @@ const NOTATION: &[&str] = &[
     "T22:00", "digest:",
 ];
 
+/// Subject, text and HTML speak the team's language only (the HTML's
+/// markup included: no status key leaks into an attribute either).
 fn assert_no_notation(m: &Mail) {
     for word in NOTATION {
-        for (part, body) in [("subject", &m.subject), ("text", &m.text)] {
+        for (part, body) in [
+            ("subject", &m.subject),
+            ("text", &m.text),
+            ("html", &m.html),
+        ] {
             assert!(
                 !body.contains(word),
                 "{word:?} in the {part} of {:?}:\n{body}",
@@ -659,6 +665,13 @@ async fn digests_the_reply_reminder_and_the_escalation_fit_a_390_px_phone() {
         "{}",
         escalation.subject
     );
+    for m in [&reminder, &escalation] {
+        assert_no_notation(m);
+        // The whole backlog, oldest first, in both.
+        let first = m.text.find("欧阳娜娜 第45周").expect("the oldest");
+        let last = m.text.find("东方未明 第48周").expect("the newest");
+        assert!(first < last, "{}", m.text);
+    }
     let emails = [
         (
             "digest-supervisor",
