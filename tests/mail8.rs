@@ -13,16 +13,14 @@
 
 mod app;
 mod common;
-
-use std::time::Duration;
+mod delivered;
 
 use app::{App, Imap, ROSTER, eml, utf8_word};
 use chrono::DateTime;
 use common::MailServers;
-use mailparse::MailHeaderMap;
+use delivered::{Mail, by_key, inbox};
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(20);
 const ASSISTANT: &str = "zhaomin";
 const SUP: &str = "王芳 <wangfang@example.com>";
 const CC: &str = "赵敏 <zhaomin@example.com>";
@@ -44,6 +42,7 @@ fn start() -> (MailServers, App) {
     };
     let smtp = app::smtp_section(servers.smtp_port());
     let app = App::configure(imap, TRACKING, &smtp, ROSTER);
+    app.cover_2027();
     (servers, app)
 }
 
@@ -76,93 +75,6 @@ async fn lina_on_time(servers: &MailServers) {
         "2026-11-13T10:00:00+08:00",
     )
     .await;
-}
-
-// ----- reading mail back -------------------------------------------------------
-
-/// One delivered email, decoded.
-#[derive(Debug)]
-struct Mail {
-    message_id: String,
-    subject: String,
-    to: Vec<String>,
-    cc: Vec<String>,
-    in_reply_to: Option<String>,
-    text: String,
-    html: String,
-}
-
-impl Mail {
-    fn parse(raw: &[u8]) -> Mail {
-        let m = mailparse::parse_mail(raw).expect("parse a delivered email");
-        let addrs = |name: &str| -> Vec<String> {
-            m.headers
-                .get_first_header(name)
-                .map(|h| mailparse::addrparse_header(h).expect("address header"))
-                .map(|list| {
-                    list.iter()
-                        .flat_map(|a| match a {
-                            mailparse::MailAddr::Single(s) => vec![s.addr.to_lowercase()],
-                            mailparse::MailAddr::Group(g) => {
-                                g.addrs.iter().map(|s| s.addr.to_lowercase()).collect()
-                            }
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let part = |mimetype: &str| {
-            m.subparts
-                .iter()
-                .find(|p| p.ctype.mimetype == mimetype)
-                .map(|p| p.get_body().expect("decodable part"))
-                .unwrap_or_else(|| panic!("no {mimetype} part"))
-        };
-        Mail {
-            message_id: m
-                .headers
-                .get_first_value("Message-ID")
-                .unwrap_or_default()
-                .trim_matches(['<', '>', ' '])
-                .to_string(),
-            subject: m.headers.get_first_value("Subject").unwrap_or_default(),
-            to: addrs("To"),
-            cc: addrs("Cc"),
-            in_reply_to: m.headers.get_first_value("In-Reply-To"),
-            text: part("text/plain"),
-            html: part("text/html"),
-        }
-    }
-}
-
-/// Waits until `user`'s INBOX holds `n` messages, lets a second copy (there
-/// must be none) arrive, and returns exactly those `n`.
-async fn inbox(servers: &MailServers, user: &str, n: usize) -> Vec<Mail> {
-    if n > 0 {
-        servers
-            .wait_for(user, "INBOX", n, WAIT)
-            .await
-            .unwrap_or_else(|e| panic!("waiting for {n} message(s) to {user}: {e:#}"));
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let all: Vec<Mail> = servers
-        .fetch_all(user, "INBOX")
-        .await
-        .expect("fetch INBOX")
-        .iter()
-        .map(|f| Mail::parse(&f.raw))
-        .collect();
-    let seen: Vec<&str> = all.iter().map(|m| m.subject.as_str()).collect();
-    assert_eq!(all.len(), n, "{user} should hold {n} message(s): {seen:#?}");
-    all
-}
-
-/// The one email in `mails` under this outbox key.
-fn by_key<'a>(mails: &'a [Mail], key: &str) -> &'a Mail {
-    let id = reportd::notify::outbox::message_id_for(key, "example.com");
-    let found: Vec<&Mail> = mails.iter().filter(|m| m.message_id == id).collect();
-    assert_eq!(found.len(), 1, "one email under {key}: {mails:#?}");
-    found[0]
 }
 
 /// reportd's own notation, which people never see: week keys, status
