@@ -171,9 +171,12 @@ impl Planner<'_> {
             }
         }
         runs.into_iter()
-            .map(|(name, from, to)| match from == to {
-                true => format!("{name} {}", names::day(from, lang)),
-                false => format!("{name} {}–{}", names::day(from, lang), names::day(to, lang)),
+            .map(|(name, from, to)| {
+                if from == to {
+                    format!("{name} {}", names::day(from, lang))
+                } else {
+                    format!("{name} {}–{}", names::day(from, lang), names::day(to, lang))
+                }
             })
             .collect()
     }
