@@ -17,12 +17,11 @@
 
 mod app;
 mod common;
-mod delivered;
 
-use app::{App, Imap, ROSTER, eml, utf8_word};
+use app::mail::{Mail, by_key, inbox};
+use app::{App, ROSTER, eml, utf8_word};
 use chrono::DateTime;
 use common::MailServers;
-use delivered::{Mail, by_key, inbox};
 
 const ASSISTANT: &str = "zhaomin";
 const ASSISTANT_EMAIL: &str = "zhaomin@example.com";
@@ -34,14 +33,13 @@ const LATE: &str = "late-notice:lina@example.com:2026-W46";
 
 fn start(tracking: &str) -> (MailServers, App) {
     let servers = MailServers::start(app::USERS);
-    let imap = Imap {
-        port: servers.imap_port(),
-        security: "plain",
-        password: servers.password(),
-        ca_file: None,
-    };
-    let smtp = app::smtp_section(servers.smtp_port());
-    let app = App::configure(imap, tracking, &smtp, ROSTER);
+    let app = App::plain(
+        servers.imap_port(),
+        servers.password(),
+        servers.smtp_port(),
+        tracking,
+        ROSTER,
+    );
     (servers, app)
 }
 

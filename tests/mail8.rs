@@ -13,12 +13,11 @@
 
 mod app;
 mod common;
-mod delivered;
 
-use app::{App, Imap, ROSTER, eml, utf8_word};
+use app::mail::{Mail, by_key, inbox};
+use app::{App, ROSTER, eml, utf8_word};
 use chrono::DateTime;
 use common::MailServers;
-use delivered::{Mail, by_key, inbox};
 use serde_json::Value;
 
 const ASSISTANT: &str = "zhaomin";
@@ -34,14 +33,13 @@ const TRACKING: &str = "2026-11-09";
 
 fn start() -> (MailServers, App) {
     let servers = MailServers::start(app::USERS);
-    let imap = Imap {
-        port: servers.imap_port(),
-        security: "plain",
-        password: servers.password(),
-        ca_file: None,
-    };
-    let smtp = app::smtp_section(servers.smtp_port());
-    let app = App::configure(imap, TRACKING, &smtp, ROSTER);
+    let app = App::plain(
+        servers.imap_port(),
+        servers.password(),
+        servers.smtp_port(),
+        TRACKING,
+        ROSTER,
+    );
     app.cover_2027();
     (servers, app)
 }
