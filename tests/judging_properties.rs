@@ -81,17 +81,22 @@ fn deadline_of(p: Period) -> Deadline {
     period::deadline(p, &rules.due, &Calendar::default(), Shanghai).expect("every period is due")
 }
 
+/// The cases that stand: a later case for the same person and period
+/// replaces an earlier one (one report and one excuse each).
+fn latest(cases: &[Case]) -> Vec<&Case> {
+    let mut out: Vec<&Case> = Vec::new();
+    for c in cases {
+        out.retain(|o| (o.person, o.period) != (c.person, c.period));
+        out.push(c);
+    }
+    out
+}
+
 /// The verdicts at `now` from what reportd has read by then: a report only
-/// once read, an excuse only once filed. A later case for the same person
-/// and period replaces an earlier one (one report and one excuse each).
+/// once read, an excuse only once filed.
 fn verdicts(cases: &[Case], now: DateTime<Utc>) -> Vec<Verdict> {
     let all = periods();
-    let mut latest: Vec<&Case> = Vec::new();
-    for c in cases {
-        latest.retain(|o| (o.person, o.period) != (c.person, c.period));
-        latest.push(c);
-    }
-    latest
+    latest(cases)
         .into_iter()
         .map(|c| {
             let p = all[c.period];
@@ -221,12 +226,7 @@ proptest! {
             settle(&conn, &cases, &rules, now);
         }
         let all = periods();
-        let mut latest: Vec<&Case> = Vec::new();
-        for c in &cases {
-            latest.retain(|o| (o.person, o.period) != (c.person, c.period));
-            latest.push(c);
-        }
-        for c in latest.iter().filter(|c| c.excuse.is_some_and(|at| at < 0)) {
+        for c in latest(&cases).into_iter().filter(|c| c.excuse.is_some_and(|at| at < 0)) {
             let net = ledger::net_for(&conn, PEOPLE[c.person], &all[c.period].to_string())
                 .expect("net");
             prop_assert_eq!(net, Fen::ZERO, "{:?}", c);

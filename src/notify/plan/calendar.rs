@@ -188,29 +188,6 @@ mod tests {
     use crate::calendar::Calendar;
     use crate::config::Config;
     use crate::notify::compose::Templates;
-    use chrono::TimeZone;
-    use chrono_tz::Asia::Shanghai;
-
-    const CONFIG: &str = r#"
-database = "x.sqlite3"
-tracking_starts = "2026-11-02"
-calendar = []
-[maildir]
-path = "/tmp"
-[[person]]
-name = "赵敏"
-email = "zhaomin@example.com"
-role = "assistant"
-[[person]]
-name = "王芳"
-email = "wangfang@example.com"
-role = "supervisor"
-[[person]]
-name = "张伟"
-email = "zhangwei@example.com"
-role = "rep"
-supervisor = "wangfang@example.com"
-"#;
 
     struct World {
         _dir: tempfile::TempDir,
@@ -225,17 +202,13 @@ supervisor = "wangfang@example.com"
         World {
             _dir: dir,
             conn,
-            cfg: Config::from_toml_str(CONFIG, Path::new("c.toml")).expect("config"),
+            cfg: crate::test_team::config(),
             templates: Templates::new().expect("templates"),
         }
     }
 
     fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-        Shanghai
-            .with_ymd_and_hms(y, m, d, 10, 0, 0)
-            .single()
-            .expect("time")
-            .with_timezone(&Utc)
+        crate::test_team::shanghai(y, m, d, 10)
     }
 
     /// 2027 as a year with no notice whatever tyme4rs carries.
