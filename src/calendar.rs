@@ -13,6 +13,9 @@
 //! year = 2026
 //! source = "国务院办公厅关于2026年部分节假日安排的通知 (2025-11-04)"
 //! official = true        # optional: this file is the year's whole notice
+//! # provisional = true   # optional, instead: no notice counts for this year
+//!                        # yet (built-in or not); judge on the computed
+//!                        # statutory holidays and mark deadlines provisional
 //!
 //! [[holiday]]            # every day from `from` to `to` (inclusive) is off
 //! name = "元旦"
@@ -95,6 +98,9 @@ struct LocalYear {
     files: Vec<(PathBuf, String)>,
     /// The file that holds the year's whole notice, if any.
     official: Option<PathBuf>,
+    /// The file that says no notice counts for the year yet (not even the
+    /// built-in one), if any: the year is judged provisionally.
+    provisional: Option<PathBuf>,
     holidays: BTreeMap<NaiveDate, String>,
     workdays: BTreeMap<NaiveDate, String>,
 }
@@ -116,6 +122,8 @@ struct FileRepr {
     source: String,
     #[serde(default)]
     official: bool,
+    #[serde(default)]
+    provisional: bool,
     #[serde(default)]
     holiday: Vec<HolidayRepr>,
     #[serde(default)]
@@ -177,12 +185,21 @@ impl Calendar {
                 "`source` is empty; name the official notice the dates come from".to_string(),
             ));
         }
+        if repr.official && repr.provisional {
+            return Err(invalid(
+                "says both `official = true` and `provisional = true`; keep `official = true` \
+                 when the file holds the year's notice, `provisional = true` when no notice \
+                 counts yet"
+                    .to_string(),
+            ));
+        }
         let holidays = parse_holidays(&repr.holiday, year).map_err(&invalid)?;
         let workdays = parse_workdays(&repr.workday, year, &holidays).map_err(&invalid)?;
 
         let local = LocalYear {
             files: vec![(path.to_path_buf(), repr.source.trim().to_string())],
             official: repr.official.then(|| path.to_path_buf()),
+            provisional: repr.provisional.then(|| path.to_path_buf()),
             holidays,
             workdays,
         };
@@ -214,6 +231,16 @@ impl Calendar {
                     a.display()
                 )));
             }
+            let official = ours.official.as_ref().or(theirs.official.as_ref());
+            let provisional = ours.provisional.as_ref().or(theirs.provisional.as_ref());
+            if let (Some(a), Some(b)) = (official, provisional) {
+                return Err(invalid(format!(
+                    "{} says `official = true` for {year} but {} says `provisional = true`; \
+                     a year either has its notice or not: drop one of them",
+                    a.display(),
+                    b.display()
+                )));
+            }
             for (date, name) in &theirs.holidays {
                 if let Some(other) = ours.workdays.get(date) {
                     return Err(invalid(format!(
@@ -231,6 +258,7 @@ impl Calendar {
                 }
             }
             ours.official = ours.official.take().or(theirs.official);
+            ours.provisional = ours.provisional.take().or(theirs.provisional);
             ours.files.extend(theirs.files);
             for (date, name) in theirs.holidays {
                 ours.holidays.entry(date).or_insert(name);
@@ -267,10 +295,21 @@ impl Calendar {
         if let Some(path) = self.years.get(&year).and_then(|y| y.official.as_deref()) {
             return YearBasis::OfficialFile(path);
         }
-        match official::schedule(year).map(|s| s.basis) {
+        match self.built_in(year).map(|s| s.basis) {
             Some(Basis::Published) => YearBasis::Published,
             Some(Basis::Statutory) => YearBasis::Statutory,
             None => YearBasis::Weekdays,
+        }
+    }
+
+    /// The built-in schedule that applies to `year`: none when a file holds
+    /// its notice, the computed statutory holidays when a file marks it
+    /// provisional, else tyme4rs's notice or, lacking it, the computed days.
+    fn built_in(&self, year: i32) -> Option<&'static official::Schedule> {
+        match self.years.get(&year) {
+            Some(local) if local.official.is_some() => None,
+            Some(local) if local.provisional.is_some() => official::computed(year),
+            _ => official::schedule(year),
         }
     }
 
@@ -285,8 +324,7 @@ impl Calendar {
     /// provisional year is warned about once.
     pub fn day_kind(&self, date: NaiveDate) -> DayKind<'_> {
         let year = date.year();
-        let local = self.years.get(&year);
-        if let Some(local) = local {
+        if let Some(local) = self.years.get(&year) {
             if let Some(name) = local.holidays.get(&date) {
                 return DayKind::Holiday(name);
             }
@@ -294,16 +332,10 @@ impl Calendar {
                 return DayKind::MakeupWorkday(name);
             }
         }
-        let built_in = match local.and_then(|l| l.official.as_ref()) {
-            Some(_) => None,
-            None => {
-                let schedule = official::schedule(year);
-                if schedule.is_none_or(|s| s.basis == Basis::Statutory) {
-                    self.warn_provisional(year);
-                }
-                schedule
-            }
-        };
+        let built_in = self.built_in(year);
+        if self.basis(year).is_provisional() {
+            self.warn_provisional(year);
+        }
         if let Some(schedule) = built_in {
             if let Some(name) = schedule.holidays.get(&date) {
                 return DayKind::Holiday(name);
@@ -357,7 +389,17 @@ impl Calendar {
         }
         let published =
             official::last_published_year().map_or_else(|| "none".to_string(), |y| y.to_string());
-        if official::schedule(year).is_some() {
+        let marked = self.years.get(&year).and_then(|y| y.provisional.as_deref());
+        if let Some(file) = marked {
+            tracing::warn!(
+                year,
+                file = %file.display(),
+                "{} SAYS `provisional = true` FOR {year}: using the statutory holidays computed \
+                 from the lunar calendar, with no make-up working days, so deadlines in {year} \
+                 are PROVISIONAL. Remove the line when the year's notice counts.",
+                file.display()
+            );
+        } else if official::schedule(year).is_some() {
             tracing::warn!(
                 year,
                 last_published = %published,
@@ -451,6 +493,47 @@ fn parse_workdays(
         }
     }
     Ok(workdays)
+}
+
+/// A calendar file for `year` as it is written from the State Council's
+/// notice: `official = true`, one holiday range and one make-up working
+/// day, for an email to show the format. A valid file, but its dates are
+/// stand-ins (the computed 春节 and the first weekend day after it), not
+/// the notice's.
+pub fn example_file(year: i32) -> String {
+    let spring: Vec<NaiveDate> = official::computed(year)
+        .map(|s| {
+            s.holidays
+                .iter()
+                .filter(|(_, name)| name.starts_with("春节"))
+                .map(|(date, _)| *date)
+                .collect()
+        })
+        .unwrap_or_default();
+    let new_year = month_start(year, 1);
+    let (name, from, to) = match (spring.first(), spring.last()) {
+        (Some(from), Some(to)) => ("春节", *from, *to),
+        _ => ("元旦", new_year, new_year),
+    };
+    let workday = to
+        .iter_days()
+        .skip(1)
+        .find(|d| is_weekend(*d))
+        .unwrap_or(to);
+    format!(
+        "year = {year}\n\
+         source = \"国务院办公厅关于{year}年部分节假日安排的通知\"\n\
+         official = true\n\
+         \n\
+         [[holiday]]\n\
+         name = \"{name}\"\n\
+         from = {from}\n\
+         to = {to}\n\
+         \n\
+         [[workday]]\n\
+         date = {workday}\n\
+         name = \"{name}调休上班\"\n"
+    )
 }
 
 /// The first day of a month; a month outside 1..=12 rolls over into the
@@ -966,6 +1049,62 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("/nonexistent/cn-2099.toml"), "{text}");
         assert!(text.contains("`calendar` list"), "{text}");
+    }
+
+    #[test]
+    fn the_example_file_is_a_valid_official_file_for_its_year() {
+        for year in [2027, 2031, official::LAST_YEAR + 1] {
+            let text = example_file(year);
+            let cal = Calendar::from_toml_str(&text, Path::new("cn-example.toml"))
+                .unwrap_or_else(|e| panic!("{year}: {e}\n{text}"));
+            assert!(!cal.basis(year).is_provisional(), "{year}");
+            assert!(!cal.years[&year].holidays.is_empty(), "{year}");
+            assert_eq!(cal.years[&year].workdays.len(), 1, "{year}");
+        }
+        let text = example_file(2027);
+        // 春节 2027: 除夕 Fri 5 Feb to the 补假 on Wed 10 Feb; Sat 13 Feb worked.
+        assert!(
+            text.contains("from = 2027-02-05\nto = 2027-02-10"),
+            "{text}"
+        );
+        assert!(text.contains("date = 2027-02-13"), "{text}");
+    }
+
+    #[test]
+    fn a_file_marking_a_published_year_provisional_uses_the_computed_days() {
+        let cal = Calendar::from_toml_str(
+            "year = 2026\nsource = \"notice not counted yet\"\nprovisional = true\n",
+            Path::new("pending-2026.toml"),
+        )
+        .unwrap();
+        assert_eq!(cal.basis(2026), YearBasis::Statutory);
+        assert!(cal.is_provisional(d(2026, 11, 14)));
+        // The notice's make-up day (Sun 4 Jan) is not worked; its bridging
+        // days (Sat 3 Jan is a weekend anyway; Fri 20 Feb) are not off.
+        assert!(!cal.is_working_day(d(2026, 1, 4)));
+        assert!(cal.is_working_day(d(2026, 2, 20)));
+        assert_eq!(cal.first_working_day(2026, 1), d(2026, 1, 2));
+        assert!(cal.warned.lock().unwrap().contains(&2026));
+        assert!(!cal.is_provisional(d(2025, 12, 31)));
+    }
+
+    #[test]
+    fn official_and_provisional_for_one_year_are_rejected() {
+        let msg =
+            invalid_message("year = 2027\nsource = \"s\"\nofficial = true\nprovisional = true\n");
+        assert!(msg.contains("provisional = true"), "{msg}");
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.toml");
+        let b = dir.path().join("b.toml");
+        std::fs::write(&a, "year = 2027\nsource = \"n\"\nofficial = true\n").unwrap();
+        std::fs::write(&b, "year = 2027\nsource = \"m\"\nprovisional = true\n").unwrap();
+        match Calendar::load(&[a, b.clone()]) {
+            Err(CalendarError::Invalid { path, message }) => {
+                assert_eq!(path, b);
+                assert!(message.contains("drop one of them"), "{message}");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
     }
 
     #[test]

@@ -19,10 +19,13 @@ impl Fen {
         Fen(yuan * 100)
     }
 
-    /// The share of `self` given by `percent`, rounded down to a whole fen,
-    /// so that the fund never receives more than the rule says.
+    /// The share of `self` given by `percent` (at most 100), rounded toward
+    /// zero to a whole fen, so that the fund never receives more than the
+    /// rule says. Exact for any amount: the product is taken in i128.
     pub fn percent(self, percent: u8) -> Fen {
-        Fen(self.0 * i64::from(percent) / 100)
+        let share = i128::from(self.0) * i128::from(percent.min(100)) / 100;
+        // |share| <= |self|, so it fits.
+        Fen(i64::try_from(share).unwrap_or(self.0))
     }
 }
 
@@ -71,6 +74,13 @@ mod tests {
         let fine = Fen::from_yuan(50);
         assert_eq!(fine, Fen(5000));
         assert_eq!(fine.percent(50), Fen(2500));
+    }
+
+    #[test]
+    fn the_share_of_the_largest_amounts_does_not_overflow() {
+        assert_eq!(Fen(i64::MAX).percent(50), Fen(i64::MAX / 2));
+        assert_eq!(Fen(i64::MIN).percent(100), Fen(i64::MIN));
+        assert_eq!(Fen(1_000).percent(250), Fen(1_000), "at most 100%");
     }
 
     #[test]

@@ -131,6 +131,25 @@ pub fn deadline(d: &Deadline, tz: Tz, lang: Language) -> String {
     time(d.due, tz, lang)
 }
 
+/// The mark of a deadline judged on a provisional calendar (no holiday
+/// notice for `years` yet): `（暂定：2027年放假安排尚未公布）` /
+/// ` (provisional: the 2027 public holiday schedule is not out yet)`;
+/// `None` when `years` is empty.
+pub fn provisional(years: &[i32], lang: Language) -> Option<String> {
+    let list: Vec<String> = years.iter().map(i32::to_string).collect();
+    let (last, rest) = list.split_last()?;
+    Some(match lang {
+        Language::Zh => format!("（暂定：{}年放假安排尚未公布）", list.join("、")),
+        Language::En if rest.is_empty() => {
+            format!(" (provisional: the {last} public holiday schedule is not out yet)")
+        }
+        Language::En => format!(
+            " (provisional: the {} and {last} public holiday schedules are not out yet)",
+            rest.join(", ")
+        ),
+    })
+}
+
 /// An instant: `11月23日（周一）09:10` / `Mon 23 Nov, 09:10`.
 pub fn time(t: DateTime<Utc>, tz: Tz, lang: Language) -> String {
     let local = t.with_timezone(&tz);
@@ -338,6 +357,27 @@ mod tests {
         };
         assert_eq!(deadline(&weekly, TZ, Language::Zh), "11月14日（周六）22:00");
         assert_eq!(deadline(&weekly, TZ, Language::En), "Sat 14 Nov, 22:00");
+    }
+
+    #[test]
+    fn a_provisional_deadline_names_the_year_whose_notice_is_missing() {
+        assert_eq!(
+            provisional(&[2027], Language::Zh).as_deref(),
+            Some("（暂定：2027年放假安排尚未公布）")
+        );
+        assert_eq!(
+            provisional(&[2027], Language::En).as_deref(),
+            Some(" (provisional: the 2027 public holiday schedule is not out yet)")
+        );
+        assert_eq!(
+            provisional(&[2026, 2027], Language::Zh).as_deref(),
+            Some("（暂定：2026、2027年放假安排尚未公布）")
+        );
+        assert!(
+            provisional(&[2026, 2027], Language::En)
+                .is_some_and(|s| s.contains("the 2026 and 2027 public holiday schedules"))
+        );
+        assert_eq!(provisional(&[], Language::Zh), None);
     }
 
     #[test]

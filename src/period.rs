@@ -357,6 +357,32 @@ impl Deadline {
         (self.due.with_timezone(&tz) - chrono::Duration::nanoseconds(1)).date_naive()
     }
 
+    /// The years whose missing holiday notice makes this deadline
+    /// provisional, ascending (in practice one: the year of the days it
+    /// depends on); empty when it is not provisional.
+    pub fn provisional_years(&self, calendar: &Calendar, tz: Tz) -> Vec<i32> {
+        if !self.provisional {
+            return Vec::new();
+        }
+        let days = [
+            self.period.first_day(),
+            self.period.last_day(),
+            self.due_day(tz),
+        ];
+        let mut years: Vec<i32> = days
+            .iter()
+            .map(Datelike::year)
+            .filter(|y| calendar.basis(*y).is_provisional())
+            .collect();
+        years.sort_unstable();
+        years.dedup();
+        if years.is_empty() {
+            // Flagged by a calendar since changed: name the deadline's year.
+            years.push(self.due_day(tz).year());
+        }
+        years
+    }
+
     /// Whether a report arriving at `arrival` is on time (strictly before
     /// `due`).
     pub fn is_on_time(&self, arrival: DateTime<Utc>) -> bool {

@@ -14,15 +14,12 @@
 mod app;
 mod common;
 
-use std::time::Duration;
-
-use app::mail::Mail;
+use app::mail::{Mail, by_key, inbox};
 use app::{App, ROSTER, eml, utf8_word};
 use chrono::DateTime;
 use common::MailServers;
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(20);
 const ASSISTANT: &str = "zhaomin";
 const SUP: &str = "王芳 <wangfang@example.com>";
 const CC: &str = "赵敏 <zhaomin@example.com>";
@@ -43,6 +40,7 @@ fn start() -> (MailServers, App) {
         TRACKING,
         ROSTER,
     );
+    app.cover_2027();
     (servers, app)
 }
 
@@ -75,38 +73,6 @@ async fn lina_on_time(servers: &MailServers) {
         "2026-11-13T10:00:00+08:00",
     )
     .await;
-}
-
-// ----- reading mail back -------------------------------------------------------
-
-/// Waits until `user`'s INBOX holds `n` messages, lets a second copy (there
-/// must be none) arrive, and returns exactly those `n`.
-async fn inbox(servers: &MailServers, user: &str, n: usize) -> Vec<Mail> {
-    if n > 0 {
-        servers
-            .wait_for(user, "INBOX", n, WAIT)
-            .await
-            .unwrap_or_else(|e| panic!("waiting for {n} message(s) to {user}: {e:#}"));
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let all: Vec<Mail> = servers
-        .fetch_all(user, "INBOX")
-        .await
-        .expect("fetch INBOX")
-        .iter()
-        .map(|f| Mail::parse(&f.raw))
-        .collect();
-    let seen: Vec<&str> = all.iter().map(|m| m.subject.as_str()).collect();
-    assert_eq!(all.len(), n, "{user} should hold {n} message(s): {seen:#?}");
-    all
-}
-
-/// The one email in `mails` under this outbox key.
-fn by_key<'a>(mails: &'a [Mail], key: &str) -> &'a Mail {
-    let id = reportd::notify::outbox::message_id_for(key, "example.com");
-    let found: Vec<&Mail> = mails.iter().filter(|m| m.message_id == id).collect();
-    assert_eq!(found.len(), 1, "one email under {key}: {mails:#?}");
-    found[0]
 }
 
 /// reportd's own notation, which people never see: week keys, status

@@ -79,6 +79,7 @@ fn start_with(roster: &str) -> (MailServers, App) {
     let servers = MailServers::start(app::USERS);
     let smtp = app::smtp_section(servers.smtp_port());
     let app = App::configure(imap(&servers), TRACKING, &smtp, roster);
+    app.cover_2027();
     (servers, app)
 }
 
@@ -1026,6 +1027,7 @@ async fn sigkill_between_queued_and_sent_then_restart_sends_each_email_once() {
         &app::smtp_section(proxy.port),
         ROSTER,
     );
+    app.cover_2027();
     zhang_reports_on_time(&servers).await;
 
     let mut child = app

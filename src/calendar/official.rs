@@ -51,6 +51,16 @@ pub fn schedule(year: i32) -> Option<&'static Schedule> {
     Some(slot.get_or_init(|| published(year).unwrap_or_else(|| statutory(year))))
 }
 
+/// The statutory holidays of `year` ([`statutory`]), worked out once per
+/// process, whatever tyme4rs publishes: for a year a calendar file marks
+/// `provisional = true`. `None` outside [`FIRST_YEAR`]..=[`LAST_YEAR`].
+pub fn computed(year: i32) -> Option<&'static Schedule> {
+    static YEARS: [OnceLock<Schedule>; SPAN] = [const { OnceLock::new() }; SPAN];
+    let index = usize::try_from(year.checked_sub(FIRST_YEAR)?).ok()?;
+    let slot = YEARS.get(index)?;
+    Some(slot.get_or_init(|| statutory(year)))
+}
+
 /// The last year whose notice tyme4rs carries (2026 in tyme4rs 1.5).
 pub fn last_published_year() -> Option<i32> {
     static LAST: OnceLock<Option<i32>> = OnceLock::new();

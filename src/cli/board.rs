@@ -352,6 +352,7 @@ pub fn email_kind(kind: &str, lang: Language) -> &str {
         "escalation" => "上报经理",
         "digest" => "汇总",
         "excuse_confirmation" => "理由确认",
+        "calendar_notice" => "放假安排",
         "payroll" => "工资汇总",
         "sales_import" => "销售导入",
         "archive" => "归档",

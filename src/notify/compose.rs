@@ -171,6 +171,10 @@ pub struct DeadlineReminder {
     pub period: String,
     /// Local time the report must arrive before, e.g. `2026-11-28 22:00`.
     pub due: String,
+    /// Said after `due` when the deadline was judged on a provisional
+    /// calendar (`（暂定：2027年放假安排尚未公布）`, see
+    /// [`crate::names::provisional`]).
+    pub provisional: Option<String>,
     #[serde(serialize_with = "ser_fen")]
     pub fine: Fen,
 }
@@ -186,6 +190,10 @@ pub struct LateNotice {
     pub kind: Kind,
     pub period: String,
     pub due: String,
+    /// Said after `due` when the deadline was judged on a provisional
+    /// calendar (`（暂定：2027年放假安排尚未公布）`, see
+    /// [`crate::names::provisional`]).
+    pub provisional: Option<String>,
     #[serde(serialize_with = "ser_fen")]
     pub fine: Fen,
     /// The part of the fine that goes to the activity fund.
@@ -212,6 +220,10 @@ pub struct FineNotice {
     /// The period as people name it (`第46周（11月9日–15日）`).
     pub period: String,
     pub due: String,
+    /// Said after `due` when the deadline was judged on a provisional
+    /// calendar (`（暂定：2027年放假安排尚未公布）`, see
+    /// [`crate::names::provisional`]).
+    pub provisional: Option<String>,
     /// When the report arrived.
     pub received: String,
     /// How long after the deadline (`3小时`).
@@ -236,6 +248,10 @@ pub struct Misaddressed {
     pub kind: Kind,
     pub period: String,
     pub due: String,
+    /// Said after `due` when the deadline was judged on a provisional
+    /// calendar (`（暂定：2027年放假安排尚未公布）`, see
+    /// [`crate::names::provisional`]).
+    pub provisional: Option<String>,
     /// Whether `due` is already past when the notice is sent.
     pub deadline_passed: bool,
     pub report_subject: String,
@@ -247,6 +263,37 @@ pub struct Misaddressed {
     /// counts; this notice replaces the late notice, so it names it.
     #[serde(serialize_with = "ser_fen_opt")]
     pub fine: Option<Fen>,
+}
+
+/// To an assistant, once a year: no holiday notice for `year` counts yet,
+/// so the deadlines listed are judged on the statutory holidays computed
+/// from the lunar calendar (provisional). Says how to give reportd the
+/// notice: a calendar file, or a newer tyme4rs.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalendarNotice {
+    pub assistant: Contact,
+    pub year: i32,
+    /// The deadlines judged provisionally, soonest first.
+    pub deadlines: Vec<ProvisionalDeadline>,
+    /// The computed days off reportd uses meanwhile (`1月1日（周五）元旦`).
+    pub days_off: Vec<String>,
+    /// Where to write the notice (`config/calendar/cn-2027.toml`).
+    pub file: String,
+    /// A calendar file for `year`, a holiday range and a make-up day as
+    /// examples (see [`crate::calendar::example_file`]).
+    pub example: String,
+    /// The config file whose `calendar` list must name the file.
+    pub config: String,
+    /// That list with the file added (`calendar = ["…", "…"]`).
+    pub calendar_line: String,
+}
+
+/// One deadline of a [`CalendarNotice`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProvisionalDeadline {
+    /// The report, as people name it (`12月月报`).
+    pub report: String,
+    pub due: String,
 }
 
 /// A supervisor's reply reminder of the day: every report waiting for
@@ -402,9 +449,12 @@ impl Email for Digest {
 impl Email for ExcuseConfirmation {
     const KIND: &'static str = "excuse_confirmation";
 }
+impl Email for CalendarNotice {
+    const KIND: &'static str = "calendar_notice";
+}
 
 /// Every email kind, as [`Templates::render`] takes it.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "deadline_reminder",
     "late_notice",
     "fine_notice",
@@ -413,6 +463,7 @@ pub const KINDS: [&str; 10] = [
     "escalation",
     "digest",
     "excuse_confirmation",
+    "calendar_notice",
     "payroll",
     "sales_import",
 ];
@@ -458,6 +509,9 @@ const TEMPLATE_FILES: &[(&str, &str)] = embed![
     "zh/excuse_confirmation.subject.txt",
     "zh/excuse_confirmation.txt",
     "zh/excuse_confirmation.html",
+    "zh/calendar_notice.subject.txt",
+    "zh/calendar_notice.txt",
+    "zh/calendar_notice.html",
     "zh/payroll.subject.txt",
     "zh/payroll.txt",
     "zh/payroll.html",
@@ -491,6 +545,9 @@ const TEMPLATE_FILES: &[(&str, &str)] = embed![
     "en/excuse_confirmation.subject.txt",
     "en/excuse_confirmation.txt",
     "en/excuse_confirmation.html",
+    "en/calendar_notice.subject.txt",
+    "en/calendar_notice.txt",
+    "en/calendar_notice.html",
     "en/payroll.subject.txt",
     "en/payroll.txt",
     "en/payroll.html",
@@ -805,6 +862,7 @@ mod tests {
             kind: Kind::Weekly,
             period: "2026-W48".into(),
             due: "2026-11-28 22:00".into(),
+            provisional: None,
             fine: Fen::from_yuan(50),
         }
     }
@@ -819,6 +877,7 @@ mod tests {
             kind: Kind::Weekly,
             period: "2026-W48".into(),
             due: "2026-11-28 22:00".into(),
+            provisional: None,
             fine: Fen::from_yuan(50),
             fund_share: Fen::from_yuan(25),
             payroll_month: "11月".into(),
@@ -832,6 +891,7 @@ mod tests {
             kind: Kind::Weekly,
             period: "第48周（11月23日–29日）".into(),
             due: "11月28日（周六）22:00".into(),
+            provisional: None,
             received: "11月29日（周日）09:30".into(),
             late_by: "11小时".into(),
             fine: Fen::from_yuan(50),
@@ -849,11 +909,28 @@ mod tests {
             kind: Kind::Monthly,
             period: "2026-11".into(),
             due: "2026-12-02 00:00".into(),
+            provisional: None,
             deadline_passed: false,
             report_subject: "11月月报".into(),
             received: "2026-12-01 17:40".into(),
             sent_to: vec![li(), lin()],
             fine: None,
+        }
+    }
+
+    fn calendar_notice(assistant: Contact) -> CalendarNotice {
+        CalendarNotice {
+            assistant,
+            year: 2027,
+            deadlines: vec![ProvisionalDeadline {
+                report: "12月月报".into(),
+                due: "1月4日（周一）当天".into(),
+            }],
+            days_off: vec!["1月1日（周五）元旦".into()],
+            file: "config/calendar/cn-2027.toml".into(),
+            example: crate::calendar::example_file(2027),
+            config: "/etc/reportd/reportd.toml".into(),
+            calendar_line: r#"calendar = ["config/calendar/cn-2027.toml"]"#.into(),
         }
     }
 
@@ -999,6 +1076,21 @@ mod tests {
                 ],
             ),
             both(
+                "calendar_notice",
+                &calendar_notice(person.clone()),
+                vec![
+                    "2027",
+                    "config/calendar/cn-2027.toml",
+                    "12月月报",
+                    "1月4日（周一）当天",
+                    "official = true",
+                    "from = 2027-02-05",
+                    "date = 2027-02-13",
+                    "cargo update -p tyme4rs",
+                    "/etc/reportd/reportd.toml",
+                ],
+            ),
+            both(
                 "payroll",
                 &crate::payroll::close::sample_email(person.clone()),
                 vec![
@@ -1070,6 +1162,61 @@ mod tests {
         let mut unique = kinds_seen.clone();
         unique.dedup();
         assert_eq!(unique, KINDS);
+    }
+
+    #[test]
+    fn a_provisional_deadline_is_marked_right_after_it_in_every_notice_naming_it() {
+        let zh = "（暂定：2027年放假安排尚未公布）";
+        let en = " (provisional: the 2027 public holiday schedule is not out yet)";
+        let mark = |lang: Language| match lang {
+            Language::Zh => Some(zh.to_string()),
+            Language::En => Some(en.to_string()),
+        };
+        for lang in [Language::Zh, Language::En] {
+            let mut reminder = deadline_reminder(zhang());
+            let mut late = late_notice(zhang());
+            let mut fine = fine_notice(zhang());
+            let mut wrong = misaddressed(zhang());
+            let plain: Vec<Rendered> = vec![
+                t().render_email(lang, &reminder).expect("reminder"),
+                t().render_email(lang, &late).expect("late"),
+                t().render_email(lang, &fine).expect("fine"),
+                t().render_email(lang, &wrong).expect("misaddressed"),
+            ];
+            for r in &plain {
+                assert!(!r.text.contains("2027"), "{}", r.text);
+            }
+            reminder.provisional = mark(lang);
+            late.provisional = mark(lang);
+            fine.provisional = mark(lang);
+            wrong.provisional = mark(lang);
+            let marked = [
+                (
+                    reminder.due.clone(),
+                    t().render_email(lang, &reminder).expect("r"),
+                ),
+                (late.due.clone(), t().render_email(lang, &late).expect("l")),
+                (fine.due.clone(), t().render_email(lang, &fine).expect("f")),
+                (
+                    wrong.due.clone(),
+                    t().render_email(lang, &wrong).expect("m"),
+                ),
+            ];
+            let m = mark(lang).unwrap_or_default();
+            for (due, r) in marked {
+                let said = format!("{due}{m}");
+                assert!(
+                    r.text.contains(&said),
+                    "{lang:?} text lacks {said}:\n{}",
+                    r.text
+                );
+                assert!(
+                    r.html.contains(m.trim()),
+                    "{lang:?} html lacks {m}:\n{}",
+                    r.html
+                );
+            }
+        }
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! was missed once (the newest digest, the latest reply reminder), not a
 //! backlog.
 //!
+//! The assistant's yearly request for a missing holiday notice is planned
+//! in [`calendar`].
+//!
 //! Emails owed once a month when a month closes (the payroll summary, the
 //! compliance archive) plug in as [`MonthlyClose`] hooks: see [`close`].
 
@@ -27,9 +30,11 @@ use crate::reports;
 use crate::reports::commands;
 use crate::reports::compliance::{self, Status, Verdict};
 
+mod calendar;
 mod close;
 mod digest;
 mod replies;
+pub use calendar::calendar_notice_key;
 pub use close::{CloseContext, CloseError, Issue, Letter, MonthlyClose, close_key};
 
 /// How far back a notice about a past event is still worth sending after
@@ -141,6 +146,7 @@ impl<'a> Planner<'a> {
         queued += self.excuse_confirmations(conn, now)?;
         queued += self.cli_excuse_confirmations(conn, now)?;
         queued += self.reply_reminders(conn, now)?;
+        queued += self.calendar_notices(conn, now)?;
         for kind in [Kind::Weekly, Kind::Monthly] {
             queued += self.digests(conn, kind, now)?;
         }
@@ -205,6 +211,11 @@ impl<'a> Planner<'a> {
     /// A deadline as `lang` says it (`11月2日（周一）当天`).
     fn due(&self, d: &Deadline, lang: Language) -> String {
         names::deadline(d, self.cfg.timezone, lang)
+    }
+
+    /// The mark said after a deadline judged on a provisional calendar.
+    fn provisional(&self, d: &Deadline, lang: Language) -> Option<String> {
+        names::provisional(&d.provisional_years(self.calendar, self.cfg.timezone), lang)
     }
 
     /// The payroll month a fine for `d` is deducted in, as `lang` says it.
@@ -283,6 +294,7 @@ impl<'a> Planner<'a> {
             kind: v.deadline.period.kind(),
             period: names::period(v.deadline.period, lang),
             due: self.due(&v.deadline, lang),
+            provisional: self.provisional(&v.deadline, lang),
             fine: self.cfg.rules.fine,
         };
         let key = deadline_reminder_key(&person.email, v.deadline.period, at, self.cfg.timezone);
@@ -352,6 +364,7 @@ impl<'a> Planner<'a> {
             kind: v.deadline.period.kind(),
             period: names::period(v.deadline.period, lang),
             due: self.due(&v.deadline, lang),
+            provisional: self.provisional(&v.deadline, lang),
             fine: self.cfg.rules.fine,
             fund_share: self.fund_share(self.cfg.rules.fine),
             payroll_month: self.payroll_month(&v.deadline, lang),
@@ -410,6 +423,7 @@ impl<'a> Planner<'a> {
             kind: v.deadline.period.kind(),
             period: names::period(v.deadline.period, lang),
             due: self.due(&v.deadline, lang),
+            provisional: self.provisional(&v.deadline, lang),
             received: self.local(report.received, lang),
             late_by: names::duration(report.received - v.deadline.due, lang),
             fine,
@@ -559,6 +573,7 @@ impl<'a> Planner<'a> {
                 kind: r.period.kind(),
                 period: names::period(r.period, lang),
                 due: due.map(|d| self.due(&d, lang)).unwrap_or_default(),
+                provisional: due.and_then(|d| self.provisional(&d, lang)),
                 deadline_passed: due.is_some_and(|d| d.due <= now),
                 report_subject: r.subject.clone(),
                 received: self.local(r.received, lang),

@@ -1,7 +1,14 @@
 //! One email as a test reads it back from a recipient's INBOX: the
 //! addresses, the threading headers and both parts, decoded.
 
+use std::time::Duration;
+
 use mailparse::MailHeaderMap;
+
+use crate::common::MailServers;
+
+/// How long an email may take through Postfix into Dovecot.
+pub const WAIT: Duration = Duration::from_secs(20);
 
 /// One delivered email, decoded.
 #[derive(Debug)]
@@ -56,4 +63,34 @@ impl Mail {
             html: part("text/html"),
         }
     }
+}
+
+/// Waits until `user`'s INBOX holds `n` messages, lets a second copy (there
+/// must be none) arrive, and returns exactly those `n`.
+pub async fn inbox(servers: &MailServers, user: &str, n: usize) -> Vec<Mail> {
+    if n > 0 {
+        servers
+            .wait_for(user, "INBOX", n, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("waiting for {n} message(s) to {user}: {e:#}"));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all: Vec<Mail> = servers
+        .fetch_all(user, "INBOX")
+        .await
+        .expect("fetch INBOX")
+        .iter()
+        .map(|f| Mail::parse(&f.raw))
+        .collect();
+    let seen: Vec<&str> = all.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(all.len(), n, "{user} should hold {n} message(s): {seen:#?}");
+    all
+}
+
+/// The one email in `mails` under this outbox key.
+pub fn by_key<'a>(mails: &'a [Mail], key: &str) -> &'a Mail {
+    let id = reportd::notify::outbox::message_id_for(key, "example.com");
+    let found: Vec<&Mail> = mails.iter().filter(|m| m.message_id == id).collect();
+    assert_eq!(found.len(), 1, "one email under {key}: {mails:#?}");
+    found[0]
 }

@@ -165,6 +165,26 @@ reply_within_hours = 48
         cmd
     }
 
+    /// Writes a calendar file named `name` beside the config and adds it
+    /// to the config's `calendar` list.
+    pub fn add_calendar(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("calendar file");
+        let config = std::fs::read_to_string(&self.config).expect("config");
+        assert!(config.contains("calendar = ["), "{config}");
+        let listed = format!("calendar = [{:?}, ", path.display().to_string());
+        std::fs::write(&self.config, config.replacen("calendar = [", &listed, 1)).expect("config");
+        path
+    }
+
+    /// Gives reportd the 2027 holiday notice (an `official` calendar
+    /// file), so a scenario in November 2026 judges nothing provisionally
+    /// and the assistant's yearly request for the notice (see
+    /// tests/calendar_notice.rs) stays out of its counts.
+    pub fn cover_2027(&self) {
+        self.add_calendar("cn-2027.toml", &reportd::calendar::example_file(2027));
+    }
+
     /// Runs a command that must succeed; returns its stdout.
     pub fn run(&self, args: &[&str]) -> String {
         let out = self.command().args(args).output().expect("run reportd");
