@@ -35,9 +35,12 @@ pub use close::{CloseContext, CloseError, Issue, Letter, MonthlyClose, close_key
 /// How far back a notice about a past event is still worth sending after
 /// downtime.
 const CATCH_UP: i64 = 7;
-/// How far back (days) a reply reminder is still owed, and a held-back
-/// notice is still looked at.
+/// How far back (days) a held-back notice is still looked at, and the
+/// window of a digest's reply rate.
 const RECENT: i64 = 30;
+/// Judged deadlines per person and kind whose digest time `next_event`
+/// looks at: the open one and those that passed before its digest.
+const DIGEST_LOOKBACK: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -162,22 +165,30 @@ impl<'a> Planner<'a> {
         let mut times = Vec::new();
         for p in self.cfg.roster.reporters() {
             for kind in [Kind::Weekly, Kind::Monthly] {
-                if let Some(open) =
-                    compliance::judged_deadlines(p, kind, self.cfg, self.calendar, now).last()
-                {
+                let judged = compliance::judged_deadlines(p, kind, self.cfg, self.calendar, now);
+                if let Some(open) = judged.last() {
                     times.extend(schedule.deadline_reminders(open, self.calendar, tz));
-                    times.push(schedule.digest(open, self.calendar, tz));
                 }
+                // The digest of a deadline that just passed is still to
+                // come, and over a long holiday so may an earlier one's:
+                // wake at each, not only at the open deadline's.
+                let recent = judged.iter().rev().take(DIGEST_LOOKBACK);
+                times.extend(recent.map(|d| schedule.digest(d, self.calendar, tz)));
             }
         }
-        for r in reports::reports_since(conn, now - Duration::days(RECENT), true)? {
-            if r.replied_at.is_none() {
-                let steps = schedule.reply_reminders + 1;
-                times.extend((1..=steps).map(|n| self.step_at(&r, n)));
-            }
+        for r in self.waiting_for_reply(conn)? {
+            let steps = schedule.reply_reminders + 1;
+            times.extend((1..=steps).map(|n| self.step_at(&r, n)));
         }
+        times.push(schedule.next_reply_reminder_time(now, self.calendar, tz));
         times.extend(self.next_close(now));
         Ok(times.into_iter().filter(|t| *t > now).min())
+    }
+
+    /// The instant tracking began: reports since then are the backlog.
+    fn tracking_began(&self) -> DateTime<Utc> {
+        let midnight = chrono::NaiveTime::MIN;
+        crate::notify::schedule::at_local(self.cfg.tracking_starts, midnight, self.cfg.timezone)
     }
 
     fn lang(&self, p: &Person) -> Language {

@@ -10,7 +10,9 @@
 
 use serde::Serialize;
 
-use super::{Contact, PendingReply, ser_fen, ser_fen_opt, ser_kind};
+#[cfg(doc)]
+use super::LIST_CAP;
+use super::{Contact, PendingReply, Rest, capped, ser_fen, ser_fen_opt, ser_kind};
 use crate::config::Language;
 use crate::money::Fen;
 use crate::names;
@@ -279,10 +281,14 @@ pub struct DigestGroup {
     pub name: String,
     pub supervisor: Contact,
     pub rows: Vec<DigestRow>,
-    /// Reports still owed (any period), oldest first.
+    /// Reports still owed (any period), the newest [`LIST_CAP`], oldest
+    /// first; `counts.still_owed` has them all.
     pub still_owed: Vec<StillOwed>,
-    /// Reports still waiting for the supervisor's reply (any period).
+    pub still_owed_rest: Option<Rest>,
+    /// Reports still waiting for the supervisor's reply since tracking
+    /// began, capped the same way; `counts.awaiting_reply` has them all.
     pub awaiting_reply: Vec<PendingReply>,
+    pub awaiting_rest: Option<Rest>,
     pub stats: GroupStats,
     pub counts: Counts,
 }
@@ -303,12 +309,18 @@ impl DigestGroup {
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         counts.awaiting_reply = count(awaiting_reply.len());
         counts.still_owed = count(still_owed.len());
+        // A manager's digest of 40 people must stay under Gmail's ~102 KB
+        // clipping: long lists show their newest rows and count the rest.
+        let (still_owed, still_owed_rest) = capped(still_owed, |o| o.period.clone());
+        let (awaiting_reply, awaiting_rest) = capped(awaiting_reply, |p| p.received_day.clone());
         DigestGroup {
             name: name.into(),
             supervisor,
             rows,
             still_owed,
+            still_owed_rest,
             awaiting_reply,
+            awaiting_rest,
             stats,
             counts,
         }
@@ -429,8 +441,9 @@ pub(crate) mod sample {
             ),
             report_subject: "第48周周报".into(),
             received: "11月28日（周六）20:15".into(),
+            received_day: "11月28日（周六）".into(),
             hours_waiting: 74,
-            waiting: "3天".into(),
+            waiting: names::waiting(chrono::Duration::hours(74), lang),
             overdue: true,
             reminders_sent: 2,
             message_id: Some("w48@zhang".into()),

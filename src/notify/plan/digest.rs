@@ -4,7 +4,8 @@
 //! `notify::compose::digest`) comes from the verdicts of every judged
 //! deadline (this period, the trend window, every report still owed), the
 //! payroll summary of the month (fines per person, the activity fund) and
-//! the reports of the last [`RECENT`] days (replies).
+//! the reports since tracking began (every one still waiting for a reply;
+//! the reply rate over the last [`RECENT`] days).
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use rusqlite::Connection;
@@ -40,7 +41,8 @@ struct DigestPlan {
     payroll: Summary,
     /// Every judged deadline of every reporter at `now`.
     verdicts: Vec<Verdict>,
-    /// Counting reports of the last [`RECENT`] days.
+    /// Counting reports since tracking began: every one still waiting for
+    /// a reply is listed; the reply rate looks at the last [`RECENT`] days.
     reports: Vec<ReportInfo>,
 }
 
@@ -72,7 +74,7 @@ impl<'a> Planner<'a> {
             month,
             payroll: payroll::summary(conn, self.cfg, month)?,
             verdicts: compliance::verdicts(conn, self.cfg, self.calendar, now, &[])?,
-            reports: crate::reports::reports_since(conn, now - Duration::days(RECENT), true)?,
+            reports: crate::reports::reports_since(conn, self.tracking_began(), true)?,
         };
         let mut queued = 0;
         for supervisor in self.supervisors() {
@@ -378,10 +380,11 @@ impl<'a> Planner<'a> {
             .collect();
         let on_time = judged.iter().filter(|v| v.status == Status::OnTime).count();
         let replied_at = |r: &ReportInfo| r.replied_at.filter(|t| *t <= now);
+        let window = now - Duration::days(RECENT);
         let due: Vec<&ReportInfo> = plan
             .reports
             .iter()
-            .filter(|r| is_member(&r.person))
+            .filter(|r| is_member(&r.person) && r.received >= window)
             .filter(|r| replied_at(r).is_some() || self.reply_due(r.received) <= now)
             .collect();
         let minutes: Vec<i64> = due
