@@ -657,3 +657,54 @@ fn deadline_reminder_key(
 pub fn late_notice_key(person: &str, period: Period) -> String {
     format!("late-notice:{person}:{period}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::Calendar;
+    use crate::notify::compose::Templates;
+    use crate::notify::schedule::at_local;
+    use crate::test_team::shanghai as at;
+
+    fn local(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        let day = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        let time = chrono::NaiveTime::from_hms_opt(h, min, 0).expect("time");
+        at_local(day, time, chrono_tz::Asia::Shanghai)
+    }
+
+    #[test]
+    fn the_daemon_wakes_at_the_digest_of_the_deadline_that_just_passed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+        let cfg = crate::test_team::config();
+        let calendar = Calendar::load(&[]).expect("calendar");
+        let templates = Templates::new().expect("templates");
+        let planner = Planner::new(&cfg, &calendar, &templates).expect("planner");
+        // Week 48 was due Saturday 28 November 22:00; its digest is Monday
+        // 30 November 08:30, before anything else on Monday.
+        let next = planner
+            .next_event(&conn, at(2026, 11, 28, 23))
+            .expect("plan");
+        assert_eq!(next, Some(local(2026, 11, 30, 8, 30)));
+        let next = planner
+            .next_event(&conn, at(2026, 11, 29, 12))
+            .expect("plan");
+        assert_eq!(next, Some(local(2026, 11, 30, 8, 30)));
+    }
+
+    #[test]
+    fn the_daemon_wakes_at_the_morning_reply_reminder_time_of_a_working_day() {
+        let dir = tempfile::tempdir().expect("dir");
+        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+        let cfg = crate::test_team::config();
+        let calendar = Calendar::load(&[]).expect("calendar");
+        let templates = Templates::new().expect("templates");
+        let planner = Planner::new(&cfg, &calendar, &templates).expect("planner");
+        // Wednesday 9 December 08:45, no deadline reminder or digest before
+        // Friday: the next event is the reply reminder time, 09:00.
+        let next = planner
+            .next_event(&conn, local(2026, 12, 9, 8, 45))
+            .expect("plan");
+        assert_eq!(next, Some(local(2026, 12, 9, 9, 0)));
+    }
+}

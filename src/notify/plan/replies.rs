@@ -34,10 +34,14 @@ impl<'a> Planner<'a> {
     ) -> Result<usize, NotifyError> {
         let tz = self.cfg.timezone;
         let today = now.with_timezone(&tz).date_naive();
+        let schedule = &self.cfg.notify.schedule;
+        // The day's reminder goes at the reply reminder time (or on the
+        // first run after it), never at whatever minute a report came due.
+        let morning = crate::notify::schedule::at_local(today, schedule.reply_reminder_time, tz);
         let working =
-            self.calendar.is_working_day(today) && !self.cfg.notify.schedule.is_quiet(now, tz);
+            self.calendar.is_working_day(today) && !schedule.is_quiet(now, tz) && now >= morning;
         let waiting = self.waiting_for_reply(conn)?;
-        let last = self.cfg.notify.schedule.reply_reminders;
+        let last = schedule.reply_reminders;
         let mut queued = 0;
         let mut crossed: Vec<(&Person, Backlog<'_>)> = Vec::new();
         for supervisor in self.supervisors() {
@@ -257,16 +261,25 @@ impl<'a> Planner<'a> {
                 self.cfg.rules.reply_within_hours,
                 supervisors,
             );
-            let in_reply_to = match crossed {
-                [(_, backlog)] => only_report(backlog).map(|(_, id)| id),
-                _ => None,
+            // About one supervisor: in Cc, and in the report's thread when
+            // it is one report. About several, each learns it from their
+            // own reminder, not from the others' backlogs.
+            let (cc, in_reply_to) = match crossed {
+                [(_, backlog)] => (
+                    ctx.supervisors
+                        .iter()
+                        .map(|b| b.supervisor.clone())
+                        .collect(),
+                    only_report(backlog).map(|(_, id)| id),
+                ),
+                _ => (vec![], None),
             };
             let owed = Owed {
                 key: format!("{prefix}{today}"),
                 lang,
                 ctx: &ctx,
                 to: vec![ctx.manager.clone()],
-                cc: vec![],
+                cc,
                 in_reply_to,
                 not_before: now,
             };
