@@ -59,7 +59,7 @@ use crate::money::Fen;
 use crate::period::Kind;
 
 mod backlog;
-pub use backlog::{Backlog, Escalation, LIST_CAP, Rest, capped};
+pub use backlog::{Backlog, Escalation, LIST_CAP, Rest, capped, shorten};
 mod digest;
 pub use digest::{
     Audience, Counts, Digest, DigestGroup, DigestHeading, DigestRow, FineTally, GroupStats, Mark,

@@ -33,6 +33,26 @@ pub fn capped<T>(mut items: Vec<T>, earliest: impl Fn(&T) -> String) -> (Vec<T>,
     (shown, rest)
 }
 
+/// `items` (shown, oldest first, `rest` older still) cut further to the
+/// newest `cap`, the rows dropped joining the rest.
+pub fn shorten<T>(
+    items: &mut Vec<T>,
+    rest: &mut Option<Rest>,
+    cap: usize,
+    earliest: impl Fn(&T) -> String,
+) {
+    if items.len() <= cap {
+        return;
+    }
+    let dropped: Vec<T> = items.drain(..items.len() - cap).collect();
+    let count = dropped.len() + rest.as_ref().map_or(0, |r| r.count);
+    let earliest = match rest.take() {
+        Some(r) => r.earliest,
+        None => dropped.first().map(&earliest).unwrap_or_default(),
+    };
+    *rest = Some(Rest { count, earliest });
+}
+
 /// One supervisor's backlog in an escalation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Backlog {
@@ -108,5 +128,23 @@ mod tests {
         );
         let (shown, rest) = capped(vec![1, 2], |n| n.to_string());
         assert_eq!((shown.len(), rest), (2, None));
+    }
+
+    #[test]
+    fn a_shortened_list_adds_what_it_drops_to_the_rest() {
+        let (mut shown, mut rest) = capped((1..=20).collect::<Vec<u32>>(), |n| format!("day {n}"));
+        shorten(&mut shown, &mut rest, 8, |n| format!("day {n}"));
+        assert_eq!(shown, (13..=20).collect::<Vec<_>>());
+        assert_eq!(
+            rest.map(|r| (r.count, r.earliest)),
+            Some((12, "day 1".into()))
+        );
+        let (mut shown, mut rest) = (vec![1, 2, 3], None);
+        shorten(&mut shown, &mut rest, 2, |n| format!("day {n}"));
+        assert_eq!(shown, [2, 3]);
+        assert_eq!(
+            rest.map(|r| (r.count, r.earliest)),
+            Some((1, "day 1".into()))
+        );
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 #[cfg(doc)]
 use super::LIST_CAP;
-use super::{Contact, PendingReply, Rest, capped, ser_fen, ser_fen_opt, ser_kind};
+use super::{Contact, PendingReply, Rest, capped, ser_fen, ser_fen_opt, ser_kind, shorten};
 use crate::config::Language;
 use crate::money::Fen;
 use crate::names;
@@ -327,6 +327,27 @@ impl DigestGroup {
     }
 }
 
+/// The rows of each list per group in a manager's digest: four groups'
+/// lists must fit with 40 cards under Gmail's clipping size.
+pub const MANAGER_LIST_CAP: usize = 8;
+
+impl DigestGroup {
+    /// The group as a manager's digest shows it: shorter lists.
+    fn for_manager(mut self) -> DigestGroup {
+        let cap = MANAGER_LIST_CAP;
+        shorten(&mut self.still_owed, &mut self.still_owed_rest, cap, |o| {
+            o.period.clone()
+        });
+        shorten(
+            &mut self.awaiting_reply,
+            &mut self.awaiting_rest,
+            cap,
+            |p| p.received_day.clone(),
+        );
+        self
+    }
+}
+
 /// Who a digest is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -397,6 +418,10 @@ impl Digest {
         for group in &groups {
             counts.add(&group.counts);
         }
+        let groups = match audience {
+            Audience::Manager => groups.into_iter().map(DigestGroup::for_manager).collect(),
+            Audience::Supervisor => groups,
+        };
         Digest {
             recipient,
             audience,
@@ -613,6 +638,68 @@ mod tests {
 
     fn zhang() -> Contact {
         contact("张伟", "zhangwei@example.com")
+    }
+
+    /// A manager's digest of a team like the review's: 40 reps in 4
+    /// groups, each rep late this week with a full trend line, each group
+    /// owing 60 reports and with 120 waiting for a reply.
+    fn team_of_forty() -> Digest {
+        let groups = (1..=4)
+            .map(|g| {
+                let rows: Vec<DigestRow> = (1..=10)
+                    .map(|i| {
+                        let who = contact(
+                            &format!("司马长风{g}{i}"),
+                            &format!("rep{g}x{i}@example.com"),
+                        );
+                        rows(who, Language::Zh).swap_remove(0)
+                    })
+                    .collect();
+                let owed: Vec<StillOwed> = (0..30).flat_map(|_| owed(Language::Zh)).collect();
+                let waiting: Vec<PendingReply> = (0..120)
+                    .map(|i| {
+                        pending(
+                            contact(&format!("欧阳晓{i}"), "x@example.com"),
+                            Language::Zh,
+                        )
+                    })
+                    .collect();
+                let stats = GroupStats::new(7, 8, 6, 8, &[60, 300]);
+                DigestGroup::new(
+                    format!("商务{g}组"),
+                    contact(&format!("主管{g}"), &format!("sup{g}@example.com")),
+                    rows,
+                    owed,
+                    waiting,
+                    stats,
+                )
+            })
+            .collect();
+        Digest::new(
+            contact("李强", "liqiang@example.com"),
+            Audience::Manager,
+            heading(false, Language::Zh),
+            groups,
+            Fen::from_yuan(175),
+            Language::Zh,
+        )
+    }
+
+    #[test]
+    fn a_manager_digest_of_forty_people_stays_under_gmails_clipping_size() {
+        let d = team_of_forty();
+        let r = render(&d, Language::Zh);
+        // Gmail clips a message's HTML past about 102 KB: what is below
+        // the cut is not read.
+        assert!(r.html.len() < 100_000, "HTML of {} bytes", r.html.len());
+        // The lists are capped, the totals true.
+        assert_eq!(d.groups[0].counts.awaiting_reply, 120);
+        assert_eq!(d.groups[0].awaiting_reply.len(), MANAGER_LIST_CAP);
+        assert!(r.text.contains("以及另外 112 份更早的报告"), "{}", r.text);
+        assert!(r.text.contains("以及另外 52 份更早的"), "{}", r.text);
+        let lines = r.text.lines().count();
+        assert!(lines < 520, "{lines} lines of text");
+        assert!(r.text.contains("回复的报告（120 份"), "{}", r.text);
     }
 
     #[test]
