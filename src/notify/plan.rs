@@ -658,11 +658,38 @@ pub fn late_notice_key(person: &str, period: Period) -> String {
     format!("late-notice:{person}:{period}")
 }
 
+/// A planner over the shared test team and a fresh database.
+#[cfg(test)]
+pub(crate) struct Fixture {
+    _dir: tempfile::TempDir,
+    pub conn: Connection,
+    cfg: Config,
+    calendar: Calendar,
+    templates: compose::Templates,
+}
+
+#[cfg(test)]
+impl Fixture {
+    pub(crate) fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("dir");
+        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+        Fixture {
+            _dir: dir,
+            conn,
+            cfg: crate::test_team::config(),
+            calendar: Calendar::load(&[]).expect("calendar"),
+            templates: compose::Templates::new().expect("templates"),
+        }
+    }
+
+    pub(crate) fn planner(&self) -> Planner<'_> {
+        Planner::new(&self.cfg, &self.calendar, &self.templates).expect("planner")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calendar::Calendar;
-    use crate::notify::compose::Templates;
     use crate::notify::schedule::at_local;
     use crate::test_team::shanghai as at;
 
@@ -674,36 +701,24 @@ mod tests {
 
     #[test]
     fn the_daemon_wakes_at_the_digest_of_the_deadline_that_just_passed() {
-        let dir = tempfile::tempdir().expect("dir");
-        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
-        let cfg = crate::test_team::config();
-        let calendar = Calendar::load(&[]).expect("calendar");
-        let templates = Templates::new().expect("templates");
-        let planner = Planner::new(&cfg, &calendar, &templates).expect("planner");
+        let f = Fixture::new();
+        let planner = f.planner();
         // Week 48 was due Saturday 28 November 22:00; its digest is Monday
         // 30 November 08:30, before anything else on Monday.
-        let next = planner
-            .next_event(&conn, at(2026, 11, 28, 23))
-            .expect("plan");
-        assert_eq!(next, Some(local(2026, 11, 30, 8, 30)));
-        let next = planner
-            .next_event(&conn, at(2026, 11, 29, 12))
-            .expect("plan");
-        assert_eq!(next, Some(local(2026, 11, 30, 8, 30)));
+        for now in [at(2026, 11, 28, 23), at(2026, 11, 29, 12)] {
+            let next = planner.next_event(&f.conn, now).expect("plan");
+            assert_eq!(next, Some(local(2026, 11, 30, 8, 30)));
+        }
     }
 
     #[test]
     fn the_daemon_wakes_at_the_morning_reply_reminder_time_of_a_working_day() {
-        let dir = tempfile::tempdir().expect("dir");
-        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
-        let cfg = crate::test_team::config();
-        let calendar = Calendar::load(&[]).expect("calendar");
-        let templates = Templates::new().expect("templates");
-        let planner = Planner::new(&cfg, &calendar, &templates).expect("planner");
+        let f = Fixture::new();
         // Wednesday 9 December 08:45, no deadline reminder or digest before
         // Friday: the next event is the reply reminder time, 09:00.
-        let next = planner
-            .next_event(&conn, local(2026, 12, 9, 8, 45))
+        let next = f
+            .planner()
+            .next_event(&f.conn, local(2026, 12, 9, 8, 45))
             .expect("plan");
         assert_eq!(next, Some(local(2026, 12, 9, 9, 0)));
     }

@@ -426,8 +426,6 @@ mod tests {
     use mailparse::MailHeaderMap;
 
     use super::*;
-    use crate::calendar::Calendar;
-    use crate::notify::compose::Templates;
 
     use crate::test_team::shanghai as at;
 
@@ -448,17 +446,13 @@ mod tests {
 
     #[test]
     fn a_digest_of_a_year_without_a_holiday_notice_marks_its_deadlines_provisional() {
-        let dir = tempfile::tempdir().expect("dir");
-        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
-        let cfg = crate::test_team::config();
-        let calendar = Calendar::load(&[]).expect("calendar");
-        let templates = Templates::new().expect("templates");
-        let planner = Planner::new(&cfg, &calendar, &templates).expect("planner");
+        let f = super::super::Fixture::new();
+        let (conn, planner) = (&f.conn, f.planner());
         // Monday 11 January 2027, after the digest time: week 1 of 2027
         // was judged on the statutory holidays alone (no notice for 2027).
         let now = at(2027, 1, 11, 9);
-        assert_eq!(planner.digests(&conn, Kind::Weekly, now).expect("plan"), 2);
-        let mails = queued(&conn);
+        assert_eq!(planner.digests(conn, Kind::Weekly, now).expect("plan"), 2);
+        let mails = queued(conn);
         assert_eq!(mails.len(), 2, "the supervisor's and the manager's");
         for (key, subject, text) in &mails {
             assert!(subject.contains("第1周（1月4日–10日）"), "{key}: {subject}");
@@ -476,11 +470,11 @@ mod tests {
             assert!(text.contains("12月月报"), "{key}: {text}");
         }
         // A week of 2026, judged on the notice, is not marked.
-        let dir = tempfile::tempdir().expect("dir");
-        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+        let f = super::super::Fixture::new();
+        let (conn, planner) = (&f.conn, f.planner());
         let now = at(2026, 11, 30, 9);
-        assert_eq!(planner.digests(&conn, Kind::Weekly, now).expect("plan"), 2);
-        for (key, _, text) in queued(&conn) {
+        assert_eq!(planner.digests(conn, Kind::Weekly, now).expect("plan"), 2);
+        for (key, _, text) in queued(conn) {
             assert!(!text.contains("暂定"), "{key}: {text}");
             assert!(!text.contains("放假安排"), "{key}: {text}");
         }
