@@ -590,6 +590,7 @@ const NOTIFY_KEYS: &[&str] = &[
     "digest_time",
     "quiet_hours",
     "reply_reminders",
+    "reply_reminder_time",
     "authserv_id",
     "waiver_words",
 ];
@@ -809,6 +810,14 @@ fn parse_notify(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> NotifyConfig {
     }
     if let Some(t) = opt_time(ctx, sec, "digest_time", r#"digest_time = "08:30""#) {
         n.schedule.digest_time = t;
+    }
+    if let Some(t) = opt_time(
+        ctx,
+        sec,
+        "reply_reminder_time",
+        r#"reply_reminder_time = "09:00""#,
+    ) {
+        n.schedule.reply_reminder_time = t;
     }
     if let Some(s) = opt_str(ctx, sec, "quiet_hours", r#"quiet_hours = "22:30-08:00""#) {
         let parsed = s.v.split_once('-').and_then(|(a, b)| {

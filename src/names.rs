@@ -195,6 +195,19 @@ pub fn waited(d: Duration, lang: Language) -> String {
     duration(d, lang)
 }
 
+/// How long a report has waited, as a phrase of its own: `已等待6天` /
+/// `waiting 6 days`, or `刚收到` / `just arrived` under an hour (never
+/// "已等待 刚收到").
+pub fn waiting(d: Duration, lang: Language) -> String {
+    if d < Duration::hours(1) {
+        return waited(d, lang);
+    }
+    match lang {
+        Language::Zh => format!("已等待{}", duration(d, lang)),
+        Language::En => format!("waiting {}", duration(d, lang)),
+    }
+}
+
 /// A status in the team's words: 准时 / 迟交 / 未交 / 免罚 / 待交.
 pub fn status(s: Status, lang: Language) -> &'static str {
     match (lang, s) {
@@ -389,6 +402,14 @@ mod tests {
         assert_eq!(duration(Duration::minutes(1), Language::Zh), "1分钟");
         assert_eq!(waited(Duration::minutes(59), Language::Zh), "刚收到");
         assert_eq!(waited(Duration::hours(3), Language::Zh), "3小时");
+    }
+
+    #[test]
+    fn how_long_a_report_waited_is_a_phrase_of_its_own() {
+        assert_eq!(waiting(Duration::minutes(59), Language::Zh), "刚收到");
+        assert_eq!(waiting(Duration::hours(3), Language::Zh), "已等待3小时");
+        assert_eq!(waiting(Duration::days(6), Language::En), "waiting 6 days");
+        assert_eq!(waiting(Duration::minutes(5), Language::En), "just arrived");
     }
 
     #[test]

@@ -218,7 +218,8 @@ fn supervisor_reply_names_the_report_it_answers() {
             report_message_id: FOXMAIL_REPORT_ID.into()
         }
     );
-    // Without the report stored, it answers nothing known.
+    // Without the report stored, it answers nothing known by its thread:
+    // its subject decides (a mailto link drops In-Reply-To).
     let nothing_known = classify(
         &env,
         NaiveDate::from_ymd_opt(2026, 11, 29).expect("a valid date"),
@@ -228,7 +229,7 @@ fn supervisor_reply_names_the_report_it_answers() {
         &|_| false,
     );
     assert!(
-        matches!(nothing_known, Class::Ignored { .. }),
+        matches!(nothing_known, Class::ReplyBySubject { .. }),
         "{nothing_known:?}"
     );
 }

@@ -203,8 +203,9 @@ async fn a_waiver_filed_with_reportd_excuse_is_confirmed_to_the_filer_with_the_r
         .collect();
     assert_eq!(confirmations.len(), 1, "{rows:#?}");
 
-    // 王芳: the missing notice in Cc, the confirmation, the Monday digest.
-    let wang = inbox(&servers, "wangfang", 3).await;
+    // 王芳: the missing notice in Cc, the confirmation, the Monday digest,
+    // and the day's 09:00 reply reminder about 李娜's report.
+    let wang = inbox(&servers, "wangfang", 4).await;
     let key = confirmations[0]["key"].as_str().expect("key");
     let m = by_key(&wang, key);
     // 张伟: the missing notice and the confirmation in Cc.

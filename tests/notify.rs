@@ -518,14 +518,15 @@ async fn reply_reminder_is_threaded_under_the_report_and_an_answer_to_it_counts_
     zhang_reports_on_time(&servers).await;
 
     // Received Thursday 10:00: 48 hours later is Saturday 10:00, a day
-    // off, so the supervisor is reminded on Monday at 10:00.
+    // off, so the supervisor is reminded on Monday at the reply reminder
+    // time, 09:00.
     app.sync("2026-11-14T10:30:00+08:00");
     assert!(
         outbox_rows(&app.outbox(), "reply_reminder").is_empty(),
         "{:#?}",
         app.outbox()
     );
-    app.sync("2026-11-16T09:59:00+08:00");
+    app.sync("2026-11-16T08:59:00+08:00");
     assert!(
         outbox_rows(&app.outbox(), "reply_reminder").is_empty(),
         "{:#?}",
@@ -612,7 +613,7 @@ async fn unanswered_report_is_escalated_to_the_manager_after_two_reminders() {
     let (servers, app) = start();
     zhang_reports_on_time(&servers).await;
 
-    // Due Saturday 10:00, a day off: reminder 1 on Monday 10:00, reminder
+    // Due Saturday 10:00, a day off: reminder 1 on Monday 09:00, reminder
     // 2 the next working day (Tuesday) at the same time, the escalation on
     // Wednesday.
     app.sync("2026-11-14T10:30:00+08:00");

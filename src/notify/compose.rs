@@ -58,6 +58,8 @@ use crate::config::Language;
 use crate::money::Fen;
 use crate::period::Kind;
 
+mod backlog;
+pub use backlog::{Backlog, Escalation, LIST_CAP, Rest, capped, shorten};
 mod digest;
 pub use digest::{
     Audience, Counts, Digest, DigestGroup, DigestHeading, DigestRow, FineTally, GroupStats, Mark,
@@ -305,13 +307,19 @@ pub struct ReplyReminder {
     /// Kept in Cc of each answer (the reply links add them).
     pub assistant: Option<Contact>,
     pub reply_within_hours: u32,
-    /// How many of `reports` are past the reply time.
+    /// Every report waiting for their reply since tracking began.
+    pub total: usize,
+    /// How many of them are past the reply time.
     pub overdue: usize,
     /// Some report has had its last reminder: the manager hears next.
     pub final_reminder: bool,
+    /// Some report is past its last reminder: the manager was told.
+    pub escalated: bool,
     /// Who is told when the reminders go unanswered.
     pub manager: Option<Contact>,
+    /// The newest [`LIST_CAP`] of them, oldest first.
     pub reports: Vec<PendingReply>,
+    pub rest: Option<Rest>,
 }
 
 /// One report still waiting for its supervisor's reply (escalations and
@@ -324,8 +332,11 @@ pub struct PendingReply {
     pub period: String,
     pub report_subject: String,
     pub received: String,
+    /// The day it was received (`8月3日（周一）`).
+    pub received_day: String,
     pub hours_waiting: i64,
-    /// How long it has waited, as people say it (`6天`, `刚收到`).
+    /// How long it has waited, as a phrase of its own (`已等待6天`,
+    /// `刚收到`).
     pub waiting: String,
     /// Past `reply_within_hours`.
     pub overdue: bool,
@@ -341,16 +352,6 @@ pub struct PendingReply {
 /// `Re: <subject>` on one line, for a link that answers a report.
 pub fn reply_subject(report_subject: &str) -> String {
     format!("Re: {}", one_line(report_subject))
-}
-
-/// Escalation to a manager: reports a supervisor left unanswered after the
-/// reminders.
-#[derive(Debug, Clone, Serialize)]
-pub struct Escalation {
-    pub manager: Contact,
-    pub supervisor: Contact,
-    pub reply_within_hours: u32,
-    pub reports: Vec<PendingReply>,
 }
 
 /// Why a reason filed by email was not recorded (the commands module's
@@ -939,10 +940,13 @@ mod tests {
             supervisor: wang(),
             assistant: Some(lin()),
             reply_within_hours: 48,
+            total: 1,
             overdue: 1,
             final_reminder: true,
+            escalated: false,
             manager: Some(li()),
             reports: vec![pending(person)],
+            rest: None,
         }
     }
 
@@ -953,8 +957,9 @@ mod tests {
             period: "2026-W48".into(),
             report_subject: "第48周周报".into(),
             received: "2026-11-28 20:15".into(),
+            received_day: "11月28日（周六）".into(),
             hours_waiting: 74,
-            waiting: "3天".into(),
+            waiting: "已等待3天".into(),
             overdue: true,
             reminders_sent: 2,
             message_id: Some("w48@zhang".into()),
@@ -963,12 +968,11 @@ mod tests {
     }
 
     fn escalation(person: Contact) -> Escalation {
-        Escalation {
-            manager: li(),
-            supervisor: wang(),
-            reply_within_hours: 48,
-            reports: vec![pending(person)],
-        }
+        Escalation::new(
+            li(),
+            48,
+            vec![Backlog::new(wang(), vec![pending(person)], 1)],
+        )
     }
 
     fn digest(person: Contact, audience: Audience) -> Digest {
@@ -1257,6 +1261,7 @@ mod tests {
             .reports
             .push(pending(Contact::new("李娜", "lina@example.com")));
         several.overdue = 2;
+        several.total = 2;
         for (lang, one_subject, several_subject) in [
             (
                 Language::Zh,

@@ -40,9 +40,12 @@ pub use close::{CloseContext, CloseError, Issue, Letter, MonthlyClose, close_key
 /// How far back a notice about a past event is still worth sending after
 /// downtime.
 const CATCH_UP: i64 = 7;
-/// How far back (days) a reply reminder is still owed, and a held-back
-/// notice is still looked at.
+/// How far back (days) a held-back notice is still looked at, and the
+/// window of a digest's reply rate.
 const RECENT: i64 = 30;
+/// Judged deadlines per person and kind whose digest time `next_event`
+/// looks at: the open one and those that passed before its digest.
+const DIGEST_LOOKBACK: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -168,22 +171,30 @@ impl<'a> Planner<'a> {
         let mut times = Vec::new();
         for p in self.cfg.roster.reporters() {
             for kind in [Kind::Weekly, Kind::Monthly] {
-                if let Some(open) =
-                    compliance::judged_deadlines(p, kind, self.cfg, self.calendar, now).last()
-                {
+                let judged = compliance::judged_deadlines(p, kind, self.cfg, self.calendar, now);
+                if let Some(open) = judged.last() {
                     times.extend(schedule.deadline_reminders(open, self.calendar, tz));
-                    times.push(schedule.digest(open, self.calendar, tz));
                 }
+                // The digest of a deadline that just passed is still to
+                // come, and over a long holiday so may an earlier one's:
+                // wake at each, not only at the open deadline's.
+                let recent = judged.iter().rev().take(DIGEST_LOOKBACK);
+                times.extend(recent.map(|d| schedule.digest(d, self.calendar, tz)));
             }
         }
-        for r in reports::reports_since(conn, now - Duration::days(RECENT), true)? {
-            if r.replied_at.is_none() {
-                let steps = schedule.reply_reminders + 1;
-                times.extend((1..=steps).map(|n| self.step_at(&r, n)));
-            }
+        for r in self.waiting_for_reply(conn)? {
+            let steps = schedule.reply_reminders + 1;
+            times.extend((1..=steps).map(|n| self.step_at(&r, n)));
         }
+        times.push(schedule.next_reply_reminder_time(now, self.calendar, tz));
         times.extend(self.next_close(now));
         Ok(times.into_iter().filter(|t| *t > now).min())
+    }
+
+    /// The instant tracking began: reports since then are the backlog.
+    fn tracking_began(&self) -> DateTime<Utc> {
+        let midnight = chrono::NaiveTime::MIN;
+        crate::notify::schedule::at_local(self.cfg.tracking_starts, midnight, self.cfg.timezone)
     }
 
     fn lang(&self, p: &Person) -> Language {
@@ -660,4 +671,70 @@ fn deadline_reminder_key(
 /// it up.
 pub fn late_notice_key(person: &str, period: Period) -> String {
     format!("late-notice:{person}:{period}")
+}
+
+/// A planner over the shared test team and a fresh database.
+#[cfg(test)]
+pub(crate) struct Fixture {
+    _dir: tempfile::TempDir,
+    pub conn: Connection,
+    cfg: Config,
+    calendar: Calendar,
+    templates: compose::Templates,
+}
+
+#[cfg(test)]
+impl Fixture {
+    pub(crate) fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("dir");
+        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+        Fixture {
+            _dir: dir,
+            conn,
+            cfg: crate::test_team::config(),
+            calendar: Calendar::load(&[]).expect("calendar"),
+            templates: compose::Templates::new().expect("templates"),
+        }
+    }
+
+    pub(crate) fn planner(&self) -> Planner<'_> {
+        Planner::new(&self.cfg, &self.calendar, &self.templates).expect("planner")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::schedule::at_local;
+    use crate::test_team::shanghai as at;
+
+    fn local(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        let day = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        let time = chrono::NaiveTime::from_hms_opt(h, min, 0).expect("time");
+        at_local(day, time, chrono_tz::Asia::Shanghai)
+    }
+
+    #[test]
+    fn the_daemon_wakes_at_the_digest_of_the_deadline_that_just_passed() {
+        let f = Fixture::new();
+        let planner = f.planner();
+        // Week 48 was due Saturday 28 November 22:00; its digest is Monday
+        // 30 November 08:30, before anything else on Monday.
+        for now in [at(2026, 11, 28, 23), at(2026, 11, 29, 12)] {
+            let next = planner.next_event(&f.conn, now).expect("plan");
+            assert_eq!(next, Some(local(2026, 11, 30, 8, 30)));
+        }
+    }
+
+    #[test]
+    fn the_daemon_wakes_at_the_morning_reply_reminder_time_of_a_working_day() {
+        let f = Fixture::new();
+        // Wednesday 9 December 08:45, no deadline reminder or digest before
+        // Friday: the next event is the reply reminder time, 09:00.
+        let next = f
+            .planner()
+            .next_event(&f.conn, local(2026, 12, 9, 8, 45))
+            .expect("plan");
+        assert_eq!(next, Some(local(2026, 12, 9, 9, 0)));
+    }
 }

@@ -24,6 +24,10 @@ pub struct Schedule {
     pub quiet_end: NaiveTime,
     /// Reply reminders to the supervisor before escalating to the manager.
     pub reply_reminders: u32,
+    /// The one time of a working day a supervisor's reply reminder (and a
+    /// manager's escalation) goes out, listing everything overdue by then:
+    /// not whatever minute a report passed its reply time.
+    pub reply_reminder_time: NaiveTime,
 }
 
 fn hm(h: u32, m: u32) -> NaiveTime {
@@ -48,6 +52,7 @@ impl Default for Schedule {
             quiet_start: hm(22, 30),
             quiet_end: hm(8, 0),
             reply_reminders: 2,
+            reply_reminder_time: hm(9, 0),
         }
     }
 }
@@ -125,8 +130,9 @@ impl Schedule {
     }
 
     /// When reply reminder `n` (1-based) for a report received at `received`
-    /// is owed: the first after `reply_within`, each further one a working
-    /// day later. `n = reply_reminders + 1` is the escalation.
+    /// is owed: at `reply_reminder_time` of the first working day on which
+    /// that time comes after `reply_within`, each further one a working day
+    /// later. `n = reply_reminders + 1` is the escalation.
     pub fn reply_reminder(
         &self,
         received: DateTime<Utc>,
@@ -135,9 +141,11 @@ impl Schedule {
         calendar: &Calendar,
         tz: Tz,
     ) -> DateTime<Utc> {
-        let first = self.outside_quiet(received + reply_within, tz);
-        let local = first.with_timezone(&tz);
-        let mut day = local.date_naive();
+        let overdue = (received + reply_within).with_timezone(&tz);
+        let mut day = overdue.date_naive();
+        if overdue.time() > self.reply_reminder_time {
+            day += Duration::days(1);
+        }
         // Reminders go on working days only: a first reminder due on a day
         // off waits for the next working day, so none is skipped.
         if !calendar.is_working_day(day) {
@@ -146,7 +154,22 @@ impl Schedule {
         for _ in 1..n {
             day = calendar.next_working_day(day);
         }
-        at_local(day, local.time(), tz)
+        at_local(day, self.reply_reminder_time, tz)
+    }
+
+    /// The first reply-reminder time (a working day's
+    /// `reply_reminder_time`) after `now`.
+    pub fn next_reply_reminder_time(
+        &self,
+        now: DateTime<Utc>,
+        calendar: &Calendar,
+        tz: Tz,
+    ) -> DateTime<Utc> {
+        let mut day = now.with_timezone(&tz).date_naive();
+        if !calendar.is_working_day(day) || at_local(day, self.reply_reminder_time, tz) <= now {
+            day = calendar.next_working_day(day);
+        }
+        at_local(day, self.reply_reminder_time, tz)
     }
 
     /// Whether `at` falls in the quiet hours.
@@ -319,33 +342,55 @@ mod tests {
     }
 
     #[test]
-    fn reply_reminders_follow_on_working_days() {
+    fn reply_reminders_go_at_the_morning_time_of_working_days() {
         let s = Schedule::default();
         let within = Duration::hours(48);
         // Received Thu 10:00 → due Sat 10:00, a day off: the first reminder
-        // on Monday, the second on Tuesday, the escalation on Wednesday.
+        // on Monday 09:00, the second on Tuesday, the escalation on
+        // Wednesday, all at the morning time.
         let received = local(2026, 11, 26, 10, 0);
         assert_eq!(
             s.reply_reminder(received, 1, within, &calendar(), Shanghai),
-            local(2026, 11, 30, 10, 0)
+            local(2026, 11, 30, 9, 0)
         );
         assert_eq!(
             s.reply_reminder(received, 2, within, &calendar(), Shanghai),
-            local(2026, 12, 1, 10, 0)
+            local(2026, 12, 1, 9, 0)
         );
         assert_eq!(
             s.reply_reminder(received, 3, within, &calendar(), Shanghai),
-            local(2026, 12, 2, 10, 0)
+            local(2026, 12, 2, 9, 0)
         );
     }
 
     #[test]
-    fn reply_reminder_due_at_night_waits_for_the_morning() {
+    fn a_report_overdue_after_the_morning_time_waits_for_the_next_morning() {
         let s = Schedule::default();
-        let received = local(2026, 11, 24, 23, 30);
+        // Received Tue 21:59 → overdue Thu 21:59: Friday 09:00, not 21:59.
+        let received = local(2026, 11, 24, 21, 59);
         assert_eq!(
             s.reply_reminder(received, 1, Duration::hours(48), &calendar(), Shanghai),
-            local(2026, 11, 27, 8, 0)
+            local(2026, 11, 27, 9, 0)
+        );
+        // Overdue Thu 08:00, before the morning time: that very morning.
+        let received = local(2026, 11, 24, 8, 0);
+        assert_eq!(
+            s.reply_reminder(received, 1, Duration::hours(48), &calendar(), Shanghai),
+            local(2026, 11, 26, 9, 0)
+        );
+    }
+
+    #[test]
+    fn the_next_reply_reminder_time_skips_days_off_and_a_passed_morning() {
+        let s = Schedule::default();
+        // Friday 10:00 → Monday 09:00; Monday 08:00 → Monday 09:00.
+        assert_eq!(
+            s.next_reply_reminder_time(local(2026, 11, 27, 10, 0), &calendar(), Shanghai),
+            local(2026, 11, 30, 9, 0)
+        );
+        assert_eq!(
+            s.next_reply_reminder_time(local(2026, 11, 30, 8, 0), &calendar(), Shanghai),
+            local(2026, 11, 30, 9, 0)
         );
     }
 

@@ -6,6 +6,7 @@ pub mod classify;
 pub mod commands;
 pub mod compliance;
 pub mod filed;
+mod replies;
 
 use std::collections::{HashMap, HashSet};
 
@@ -210,39 +211,9 @@ fn decide(
         Class::Reply {
             replier,
             report_message_id,
-        } => {
-            let Some(report) = report_by_message_id(conn, &report_message_id)? else {
-                return Ok((
-                    MessageClass::Ignored,
-                    "reply to a report that is not held".into(),
-                    false,
-                ));
-            };
-            // An answer to a revision answers the period's report.
-            let report: i64 = conn.query_row(
-                "SELECT coalesce(revision_of, id) FROM reports WHERE id = ?1",
-                [report],
-                |r| r.get(0),
-            )?;
-            let author: String =
-                conn.query_row("SELECT person FROM reports WHERE id = ?1", [report], |r| {
-                    r.get(0)
-                })?;
-            if !answers_for(cfg, &replier, &author) {
-                let reason = format!(
-                    "reply by {replier} to <{report_message_id}>, who is neither {author}'s supervisor nor a manager: not counted"
-                );
-                return Ok((MessageClass::Ignored, reason, false));
-            }
-            conn.execute(
-                "INSERT INTO replies (message, report, replier, at) VALUES (?1, ?2, ?3, ?4)",
-                params![msg.id, report, replier, ts(msg.internaldate)],
-            )?;
-            Ok((
-                MessageClass::Reply,
-                format!("reply by {replier} to <{report_message_id}>"),
-                false,
-            ))
+        } => replies::by_thread(conn, cfg, msg, &replier, &report_message_id),
+        Class::ReplyBySubject { replier, unmatched } => {
+            replies::by_subject(conn, cfg, msg, env, &replier, unmatched)
         }
         Class::Report {
             person,
@@ -300,7 +271,9 @@ fn unauthenticated(
 ) -> Option<(MessageClass, String, bool)> {
     let what = match class {
         Class::Report { kind, person, .. } => format!("{} report from {person}", kind.as_str()),
-        Class::Reply { replier, .. } => format!("reply from {replier}"),
+        Class::Reply { replier, .. } | Class::ReplyBySubject { replier, .. } => {
+            format!("reply from {replier}")
+        }
         Class::Ignored { .. } | Class::Flagged { .. } | Class::ReportAsReply { .. } => return None,
     };
     let authserv_id = cfg.notify.authserv_id.as_deref()?;
@@ -411,20 +384,6 @@ fn promote(
         "revision of the {kind} report for {period} (report #{new}, which arrived earlier)"
     );
     inbox::reclassify(conn, old_message, MessageClass::Revision, &reason)
-}
-
-/// Whether `replier` is who must answer `author`'s reports: their direct
-/// supervisor, or a manager.
-fn answers_for(cfg: &Config, replier: &str, author: &str) -> bool {
-    let Some(replier) = cfg.roster.by_email(replier) else {
-        return false;
-    };
-    replier.role == crate::config::Role::Manager
-        || cfg
-            .roster
-            .by_email(author)
-            .and_then(|a| a.supervisor.as_deref())
-            == Some(replier.email.as_str())
 }
 
 /// The first message stored under a Message-ID: its id, sender, subject.
@@ -788,6 +747,7 @@ fn nearest_open_period(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use replies::answers_for;
 
     fn cfg() -> Config {
         let text = r#"

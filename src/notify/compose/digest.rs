@@ -10,7 +10,9 @@
 
 use serde::Serialize;
 
-use super::{Contact, PendingReply, ser_fen, ser_fen_opt, ser_kind};
+#[cfg(doc)]
+use super::LIST_CAP;
+use super::{Contact, PendingReply, Rest, capped, ser_fen, ser_fen_opt, ser_kind, shorten};
 use crate::config::Language;
 use crate::money::Fen;
 use crate::names;
@@ -279,10 +281,14 @@ pub struct DigestGroup {
     pub name: String,
     pub supervisor: Contact,
     pub rows: Vec<DigestRow>,
-    /// Reports still owed (any period), oldest first.
+    /// Reports still owed (any period), the newest [`LIST_CAP`], oldest
+    /// first; `counts.still_owed` has them all.
     pub still_owed: Vec<StillOwed>,
-    /// Reports still waiting for the supervisor's reply (any period).
+    pub still_owed_rest: Option<Rest>,
+    /// Reports still waiting for the supervisor's reply since tracking
+    /// began, capped the same way; `counts.awaiting_reply` has them all.
     pub awaiting_reply: Vec<PendingReply>,
+    pub awaiting_rest: Option<Rest>,
     pub stats: GroupStats,
     pub counts: Counts,
 }
@@ -303,15 +309,42 @@ impl DigestGroup {
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         counts.awaiting_reply = count(awaiting_reply.len());
         counts.still_owed = count(still_owed.len());
+        // A manager's digest of 40 people must stay under Gmail's ~102 KB
+        // clipping: long lists show their newest rows and count the rest.
+        let (still_owed, still_owed_rest) = capped(still_owed, |o| o.period.clone());
+        let (awaiting_reply, awaiting_rest) = capped(awaiting_reply, |p| p.received_day.clone());
         DigestGroup {
             name: name.into(),
             supervisor,
             rows,
             still_owed,
+            still_owed_rest,
             awaiting_reply,
+            awaiting_rest,
             stats,
             counts,
         }
+    }
+}
+
+/// The rows of each list per group in a manager's digest: four groups'
+/// lists must fit with 40 cards under Gmail's clipping size.
+pub const MANAGER_LIST_CAP: usize = 8;
+
+impl DigestGroup {
+    /// The group as a manager's digest shows it: shorter lists.
+    fn for_manager(mut self) -> DigestGroup {
+        let cap = MANAGER_LIST_CAP;
+        shorten(&mut self.still_owed, &mut self.still_owed_rest, cap, |o| {
+            o.period.clone()
+        });
+        shorten(
+            &mut self.awaiting_reply,
+            &mut self.awaiting_rest,
+            cap,
+            |p| p.received_day.clone(),
+        );
+        self
     }
 }
 
@@ -385,6 +418,10 @@ impl Digest {
         for group in &groups {
             counts.add(&group.counts);
         }
+        let groups = match audience {
+            Audience::Manager => groups.into_iter().map(DigestGroup::for_manager).collect(),
+            Audience::Supervisor => groups,
+        };
         Digest {
             recipient,
             audience,
@@ -429,8 +466,9 @@ pub(crate) mod sample {
             ),
             report_subject: "第48周周报".into(),
             received: "11月28日（周六）20:15".into(),
+            received_day: "11月28日（周六）".into(),
             hours_waiting: 74,
-            waiting: "3天".into(),
+            waiting: names::waiting(chrono::Duration::hours(74), lang),
             overdue: true,
             reminders_sent: 2,
             message_id: Some("w48@zhang".into()),
@@ -600,6 +638,68 @@ mod tests {
 
     fn zhang() -> Contact {
         contact("张伟", "zhangwei@example.com")
+    }
+
+    /// A manager's digest of a team like the review's: 40 reps in 4
+    /// groups, each rep late this week with a full trend line, each group
+    /// owing 60 reports and with 120 waiting for a reply.
+    fn team_of_forty() -> Digest {
+        let groups = (1..=4)
+            .map(|g| {
+                let rows: Vec<DigestRow> = (1..=10)
+                    .map(|i| {
+                        let who = contact(
+                            &format!("司马长风{g}{i}"),
+                            &format!("rep{g}x{i}@example.com"),
+                        );
+                        rows(who, Language::Zh).swap_remove(0)
+                    })
+                    .collect();
+                let owed: Vec<StillOwed> = (0..30).flat_map(|_| owed(Language::Zh)).collect();
+                let waiting: Vec<PendingReply> = (0..120)
+                    .map(|i| {
+                        pending(
+                            contact(&format!("欧阳晓{i}"), "x@example.com"),
+                            Language::Zh,
+                        )
+                    })
+                    .collect();
+                let stats = GroupStats::new(7, 8, 6, 8, &[60, 300]);
+                DigestGroup::new(
+                    format!("商务{g}组"),
+                    contact(&format!("主管{g}"), &format!("sup{g}@example.com")),
+                    rows,
+                    owed,
+                    waiting,
+                    stats,
+                )
+            })
+            .collect();
+        Digest::new(
+            contact("李强", "liqiang@example.com"),
+            Audience::Manager,
+            heading(false, Language::Zh),
+            groups,
+            Fen::from_yuan(175),
+            Language::Zh,
+        )
+    }
+
+    #[test]
+    fn a_manager_digest_of_forty_people_stays_under_gmails_clipping_size() {
+        let d = team_of_forty();
+        let r = render(&d, Language::Zh);
+        // Gmail clips a message's HTML past about 102 KB: what is below
+        // the cut is not read.
+        assert!(r.html.len() < 100_000, "HTML of {} bytes", r.html.len());
+        // The lists are capped, the totals true.
+        assert_eq!(d.groups[0].counts.awaiting_reply, 120);
+        assert_eq!(d.groups[0].awaiting_reply.len(), MANAGER_LIST_CAP);
+        assert!(r.text.contains("以及另外 112 份更早的报告"), "{}", r.text);
+        assert!(r.text.contains("以及另外 52 份更早的"), "{}", r.text);
+        let lines = r.text.lines().count();
+        assert!(lines < 520, "{lines} lines of text");
+        assert!(r.text.contains("回复的报告（120 份"), "{}", r.text);
     }
 
     #[test]

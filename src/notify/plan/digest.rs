@@ -4,7 +4,8 @@
 //! `notify::compose::digest`) comes from the verdicts of every judged
 //! deadline (this period, the trend window, every report still owed), the
 //! payroll summary of the month (fines per person, the activity fund) and
-//! the reports of the last [`RECENT`] days (replies).
+//! the reports since tracking began (every one still waiting for a reply;
+//! the reply rate over the last [`RECENT`] days).
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use rusqlite::Connection;
@@ -40,7 +41,8 @@ struct DigestPlan {
     payroll: Summary,
     /// Every judged deadline of every reporter at `now`.
     verdicts: Vec<Verdict>,
-    /// Counting reports of the last [`RECENT`] days.
+    /// Counting reports since tracking began: every one still waiting for
+    /// a reply is listed; the reply rate looks at the last [`RECENT`] days.
     reports: Vec<ReportInfo>,
 }
 
@@ -72,7 +74,7 @@ impl<'a> Planner<'a> {
             month,
             payroll: payroll::summary(conn, self.cfg, month)?,
             verdicts: compliance::verdicts(conn, self.cfg, self.calendar, now, &[])?,
-            reports: crate::reports::reports_since(conn, now - Duration::days(RECENT), true)?,
+            reports: crate::reports::reports_since(conn, self.tracking_began(), true)?,
         };
         let mut queued = 0;
         for supervisor in self.supervisors() {
@@ -378,10 +380,11 @@ impl<'a> Planner<'a> {
             .collect();
         let on_time = judged.iter().filter(|v| v.status == Status::OnTime).count();
         let replied_at = |r: &ReportInfo| r.replied_at.filter(|t| *t <= now);
+        let window = now - Duration::days(RECENT);
         let due: Vec<&ReportInfo> = plan
             .reports
             .iter()
-            .filter(|r| is_member(&r.person))
+            .filter(|r| is_member(&r.person) && r.received >= window)
             .filter(|r| replied_at(r).is_some() || self.reply_due(r.received) <= now)
             .collect();
         let minutes: Vec<i64> = due
@@ -423,8 +426,6 @@ mod tests {
     use mailparse::MailHeaderMap;
 
     use super::*;
-    use crate::calendar::Calendar;
-    use crate::notify::compose::Templates;
 
     use crate::test_team::shanghai as at;
 
@@ -445,17 +446,13 @@ mod tests {
 
     #[test]
     fn a_digest_of_a_year_without_a_holiday_notice_marks_its_deadlines_provisional() {
-        let dir = tempfile::tempdir().expect("dir");
-        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
-        let cfg = crate::test_team::config();
-        let calendar = Calendar::load(&[]).expect("calendar");
-        let templates = Templates::new().expect("templates");
-        let planner = Planner::new(&cfg, &calendar, &templates).expect("planner");
+        let f = super::super::Fixture::new();
+        let (conn, planner) = (&f.conn, f.planner());
         // Monday 11 January 2027, after the digest time: week 1 of 2027
         // was judged on the statutory holidays alone (no notice for 2027).
         let now = at(2027, 1, 11, 9);
-        assert_eq!(planner.digests(&conn, Kind::Weekly, now).expect("plan"), 2);
-        let mails = queued(&conn);
+        assert_eq!(planner.digests(conn, Kind::Weekly, now).expect("plan"), 2);
+        let mails = queued(conn);
         assert_eq!(mails.len(), 2, "the supervisor's and the manager's");
         for (key, subject, text) in &mails {
             assert!(subject.contains("第1周（1月4日–10日）"), "{key}: {subject}");
@@ -473,11 +470,11 @@ mod tests {
             assert!(text.contains("12月月报"), "{key}: {text}");
         }
         // A week of 2026, judged on the notice, is not marked.
-        let dir = tempfile::tempdir().expect("dir");
-        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+        let f = super::super::Fixture::new();
+        let (conn, planner) = (&f.conn, f.planner());
         let now = at(2026, 11, 30, 9);
-        assert_eq!(planner.digests(&conn, Kind::Weekly, now).expect("plan"), 2);
-        for (key, _, text) in queued(&conn) {
+        assert_eq!(planner.digests(conn, Kind::Weekly, now).expect("plan"), 2);
+        for (key, _, text) in queued(conn) {
             assert!(!text.contains("暂定"), "{key}: {text}");
             assert!(!text.contains("放假安排"), "{key}: {text}");
         }

@@ -1,24 +1,32 @@
-//! Reply reminders and escalations: one email a working day to each
-//! supervisor listing every report still waiting for their reply (threaded
-//! under the report when it is the only one), and an escalation to each
-//! manager once a report has had its reminders.
+//! Reply reminders and escalations: one email a working day, at the reply
+//! reminder time, to each supervisor listing every report still waiting
+//! for their reply since tracking began (threaded under the report when it
+//! is the only one), and at most one escalation a working day to each
+//! manager, covering every supervisor with a report past its reminders.
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 
-use super::{NotifyError, Owed, Planner, RECENT};
+use super::{NotifyError, Owed, Planner};
 use crate::config::{Language, Person};
 use crate::names;
 use crate::notify::compose::{self, Contact, Escalation, PendingReply, ReplyReminder};
 use crate::notify::outbox;
 use crate::reports::{self, ReportInfo};
+use compose::Backlog as Section;
+
+/// A supervisor and their backlog: each waiting report with how many of
+/// its reminder steps (the escalation last) have come.
+type Backlog<'r> = Vec<(&'r ReportInfo, u32)>;
 
 impl<'a> Planner<'a> {
-    /// One reply reminder a working day per supervisor, listing every
-    /// report still waiting for their reply (oldest first), once at least
-    /// one of them is past the reply time; and, once a report has had its
-    /// reminders, one escalation a working day to each manager listing the
-    /// supervisor's whole backlog. None on a day off, none in quiet hours.
+    /// One reply reminder a working day per supervisor, at the reply
+    /// reminder time, listing every report still waiting for their reply
+    /// since tracking began (oldest first), once at least one of them
+    /// reached a reminder time; and at most one escalation a working day to
+    /// each manager, covering every supervisor with a report past its last
+    /// reminder, each with their whole backlog. None on a day off, none in
+    /// quiet hours.
     pub(super) fn reply_reminders(
         &self,
         conn: &Connection,
@@ -26,22 +34,20 @@ impl<'a> Planner<'a> {
     ) -> Result<usize, NotifyError> {
         let tz = self.cfg.timezone;
         let today = now.with_timezone(&tz).date_naive();
+        let schedule = &self.cfg.notify.schedule;
+        // The day's reminder goes at the reply reminder time (or on the
+        // first run after it), never at whatever minute a report came due.
+        let morning = crate::notify::schedule::at_local(today, schedule.reply_reminder_time, tz);
         let working =
-            self.calendar.is_working_day(today) && !self.cfg.notify.schedule.is_quiet(now, tz);
-        let waiting: Vec<ReportInfo> =
-            reports::reports_since(conn, now - Duration::days(RECENT), true)?
-                .into_iter()
-                .filter(|r| r.replied_at.is_none())
-                .collect();
+            self.calendar.is_working_day(today) && !schedule.is_quiet(now, tz) && now >= morning;
+        let waiting = self.waiting_for_reply(conn)?;
+        let last = schedule.reply_reminders;
         let mut queued = 0;
+        let mut crossed: Vec<(&Person, Backlog<'_>)> = Vec::new();
         for supervisor in self.supervisors() {
-            let backlog: Vec<(&ReportInfo, u32)> = waiting
+            let backlog: Backlog<'_> = waiting
                 .iter()
-                .filter(|r| {
-                    self.person(&r.person)
-                        .and_then(|p| self.cfg.roster.supervisor_of(p))
-                        .is_some_and(|s| s.email == supervisor.email)
-                })
+                .filter(|r| self.supervises(supervisor, r))
                 .map(|r| (r, self.reminders_due(r, now)))
                 .collect();
             let key = reply_reminder_key(&supervisor.email, today);
@@ -56,17 +62,39 @@ impl<'a> Planner<'a> {
             // Only when some report reached one of its reminder times since
             // the last reminder: a report past its last reminder is the
             // manager's, not a daily email to the supervisor.
-            let last = self.cfg.notify.schedule.reply_reminders;
             let since =
                 outbox::last_queued(conn, &format!("reply-reminder:{}:", supervisor.email))?;
             if self.step_came(&backlog, 1..=last, since, now) {
                 queued += self.reply_reminder(conn, supervisor, &backlog, key, now)?;
             }
             if backlog.iter().any(|(_, n)| *n > last) {
-                queued += self.escalation(conn, supervisor, &backlog, today, now)?;
+                crossed.push((supervisor, backlog));
             }
         }
+        if !crossed.is_empty() {
+            queued += self.escalations(conn, &crossed, today, now)?;
+        }
         Ok(queued)
+    }
+
+    /// Every counting report still waiting for its supervisor's reply,
+    /// since tracking began (not a recent window: the backlog is whole),
+    /// oldest first.
+    pub(super) fn waiting_for_reply(
+        &self,
+        conn: &Connection,
+    ) -> Result<Vec<ReportInfo>, NotifyError> {
+        Ok(reports::reports_since(conn, self.tracking_began(), true)?
+            .into_iter()
+            .filter(|r| r.replied_at.is_none())
+            .collect())
+    }
+
+    /// Whether `supervisor` is who must answer report `r`.
+    fn supervises(&self, supervisor: &Person, r: &ReportInfo) -> bool {
+        self.person(&r.person)
+            .and_then(|p| self.cfg.roster.supervisor_of(p))
+            .is_some_and(|s| s.email == supervisor.email)
     }
 
     /// When reminder `n` of `r` is due (the first after `reply_within_hours`
@@ -131,8 +159,12 @@ impl<'a> Planner<'a> {
             period: names::period(r.period, lang),
             report_subject: r.subject.clone(),
             received: self.local(r.received, lang),
+            received_day: names::day(
+                r.received.with_timezone(&self.cfg.timezone).date_naive(),
+                lang,
+            ),
             hours_waiting: (now - r.received).num_hours(),
-            waiting: names::waited(now - r.received, lang),
+            waiting: names::waiting(now - r.received, lang),
             overdue: self.reply_due(r.received) <= now,
             // The step after the last reminder is the escalation, no reminder.
             reminders_sent: reminders_sent.min(self.cfg.notify.schedule.reply_reminders),
@@ -155,14 +187,21 @@ impl<'a> Planner<'a> {
             .iter()
             .filter_map(|(r, n)| self.pending_reply(r, *n, lang, now))
             .collect();
+        let total = reports.len();
+        let overdue = reports.iter().filter(|r| r.overdue).count();
+        let (reports, rest) = compose::capped(reports, |r| r.received_day.clone());
+        let manager = self.cfg.roster.managers().next().map(Contact::from);
         let ctx = ReplyReminder {
             supervisor: Contact::from(supervisor),
             assistant: self.assistant(),
             reply_within_hours: self.cfg.rules.reply_within_hours,
-            overdue: reports.iter().filter(|r| r.overdue).count(),
+            total,
+            overdue,
             final_reminder: backlog.iter().any(|(_, n)| *n >= last),
-            manager: self.cfg.roster.managers().next().map(Contact::from),
+            escalated: manager.is_some() && backlog.iter().any(|(_, n)| *n > last),
+            manager,
             reports,
+            rest,
         };
         // A reminder about one report goes in that report's thread, so a
         // plain "Reply" to the reminder answers the report.
@@ -184,42 +223,64 @@ impl<'a> Planner<'a> {
         Ok(queued)
     }
 
-    fn escalation(
+    /// At most one escalation a working day to each manager, when some
+    /// report reached its escalation step since the last one: every
+    /// supervisor in `crossed`, each with their whole backlog.
+    fn escalations(
         &self,
         conn: &Connection,
-        supervisor: &Person,
-        backlog: &[(&ReportInfo, u32)],
+        crossed: &[(&Person, Backlog<'_>)],
         today: chrono::NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         let mut queued = 0;
         let escalate = self.cfg.notify.schedule.reply_reminders + 1;
         for manager in self.cfg.roster.managers().filter(|m| self.active(m, now)) {
-            // Once per report: when some report reached its escalation
-            // since this manager last heard about this supervisor.
-            let prefix = format!("escalation:{}:{}:", supervisor.email, manager.email);
+            let prefix = format!("escalation:{}:", manager.email);
             let since = outbox::last_queued(conn, &prefix)?;
-            if !self.step_came(backlog, escalate..=escalate, since, now) {
+            let new = crossed
+                .iter()
+                .any(|(_, b)| self.step_came(b, escalate..=escalate, since, now));
+            if !new {
                 continue;
             }
             let lang = self.lang(manager);
-            let reports: Vec<PendingReply> = backlog
+            let supervisors: Vec<Section> = crossed
                 .iter()
-                .filter_map(|(r, n)| self.pending_reply(r, *n, lang, now))
+                .map(|(supervisor, backlog)| {
+                    let reports: Vec<PendingReply> = backlog
+                        .iter()
+                        .filter_map(|(r, n)| self.pending_reply(r, *n, lang, now))
+                        .collect();
+                    let past = backlog.iter().filter(|(_, n)| *n >= escalate).count();
+                    Section::new(Contact::from(*supervisor), reports, past)
+                })
                 .collect();
-            let ctx = Escalation {
-                manager: Contact::from(manager),
-                supervisor: Contact::from(supervisor),
-                reply_within_hours: self.cfg.rules.reply_within_hours,
-                reports,
+            let ctx = Escalation::new(
+                Contact::from(manager),
+                self.cfg.rules.reply_within_hours,
+                supervisors,
+            );
+            // About one supervisor: in Cc, and in the report's thread when
+            // it is one report. About several, each learns it from their
+            // own reminder, not from the others' backlogs.
+            let (cc, in_reply_to) = match crossed {
+                [(_, backlog)] => (
+                    ctx.supervisors
+                        .iter()
+                        .map(|b| b.supervisor.clone())
+                        .collect(),
+                    only_report(backlog).map(|(_, id)| id),
+                ),
+                _ => (vec![], None),
             };
             let owed = Owed {
                 key: format!("{prefix}{today}"),
                 lang,
                 ctx: &ctx,
                 to: vec![ctx.manager.clone()],
-                cc: vec![ctx.supervisor.clone()],
-                in_reply_to: only_report(backlog).map(|(_, id)| id),
+                cc,
+                in_reply_to,
                 not_before: now,
             };
             queued += self.queue(conn, owed, now)?;

@@ -28,7 +28,7 @@ use crate::period::{Kind, Period};
 
 pub use fold::fold;
 pub use periods::period_in_subject;
-pub use prefix::{has_reply_prefix, is_forward, is_reply_or_forward};
+pub use prefix::{has_reply_prefix, is_forward, is_reply_or_forward, reply_core};
 pub use shape::{Reading, recognise};
 
 /// What a message is.
@@ -52,6 +52,15 @@ pub enum Class {
         replier: String,
         /// Message-ID of the report it answers.
         report_message_id: String,
+    },
+    /// A supervisor's or manager's reply (a reply prefix, no forward) whose
+    /// In-Reply-To/References name no report reportd holds: mail clients
+    /// drop In-Reply-To from a mailto link, so its subject decides which
+    /// report it answers (`reports::replies`). `unmatched` is the reason
+    /// to record when none does.
+    ReplyBySubject {
+        replier: String,
+        unmatched: String,
     },
     Ignored {
         reason: String,
@@ -144,7 +153,7 @@ pub fn classify(
     let email = person.email.to_lowercase();
     let role = role_name(person.role);
     if matches!(person.role, Role::Supervisor | Role::Manager) {
-        return answer(env, email, role, known_report);
+        return answer(env, email, role, keywords, known_report);
     }
     if !person.role.must_report() {
         return ignored(format!("{role} {email} sends no reports"));
@@ -223,7 +232,13 @@ fn from_outside(env: &Envelope, from: &Mailbox, roster: &Roster, reading: Readin
 
 /// A supervisor's or manager's message: a reply to a known report, or
 /// nothing.
-fn answer(env: &Envelope, email: String, role: &str, known_report: &dyn Fn(&str) -> bool) -> Class {
+fn answer(
+    env: &Envelope,
+    email: String,
+    role: &str,
+    keywords: &Keywords,
+    known_report: &dyn Fn(&str) -> bool,
+) -> Class {
     let answered = env
         .in_reply_to
         .iter()
@@ -237,9 +252,18 @@ fn answer(env: &Envelope, email: String, role: &str, known_report: &dyn Fn(&str)
             replier: email,
             report_message_id: id.clone(),
         },
-        None => ignored(format!(
-            "{role} {email} sends no reports and this answers no known report"
-        )),
+        None => {
+            let unmatched =
+                format!("{role} {email} sends no reports and this answers no known report");
+            if has_reply_prefix(&env.subject, keywords) && !is_forward(&env.subject) {
+                Class::ReplyBySubject {
+                    replier: email,
+                    unmatched,
+                }
+            } else {
+                ignored(unmatched)
+            }
+        }
     }
 }
 
@@ -639,6 +663,19 @@ mod tests {
         assert!(
             matches!(run(&env), Class::Ignored { reason } if reason.contains("supervisor wangfang@example.com"))
         );
+    }
+
+    #[test]
+    fn supervisor_reply_naming_no_known_report_is_matched_by_its_subject() {
+        let env = envelope(WANG, &[LINA], &[ZHAO], "Re: 周报 第32周（8月3日–9日） 李娜");
+        assert!(
+            matches!(run(&env), Class::ReplyBySubject { replier, .. } if replier == WANG),
+            "{:?}",
+            run(&env)
+        );
+        // A forward is no reply, whatever its subject.
+        let env = envelope(WANG, &[CHEN], &[], "Fw: 周报 第32周 李娜");
+        assert!(matches!(run(&env), Class::Ignored { .. }));
     }
 
     #[test]

@@ -61,6 +61,25 @@ pub fn has_reply_prefix(subject: &str, keywords: &Keywords) -> bool {
     })
 }
 
+/// The subject after its leading reply prefixes (`Re: 回复: ...`), folded,
+/// with every space dropped: the form in which a reply's subject is
+/// compared with a report's (`Re: 周报 第32周` and `回复：周报　第３２周`
+/// are one).
+pub fn reply_core(subject: &str, keywords: &Keywords) -> String {
+    let mut rest = fold(subject);
+    // A bounded loop: a subject may stack a few prefixes, never many.
+    for _ in 0..8 {
+        if !has_reply_prefix(&rest, keywords) {
+            break;
+        }
+        match rest.find(':') {
+            Some(colon) => rest = rest[colon + 1..].to_string(),
+            None => break,
+        }
+    }
+    rest.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
 /// Whether the subject starts with a forward prefix (Fw:, Fwd:, 转发:, ...).
 pub fn is_forward(subject: &str) -> bool {
     first_prefix(subject).is_some_and(|p| FORWARD_PREFIXES.contains(&p.as_str()))
@@ -74,6 +93,18 @@ pub fn is_reply_or_forward(subject: &str, keywords: &Keywords) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reply_core_drops_stacked_prefixes_spaces_and_width() {
+        let k = Keywords::default();
+        let core = reply_core("Re: 周报 第32周（8月3日–9日） 李娜", &k);
+        assert_eq!(
+            reply_core("回复：RE: 周报　第３２周（8月3日–9日）李娜", &k),
+            core
+        );
+        assert_eq!(reply_core("周报 第32周（8月3日–9日） 李娜", &k), core);
+        assert_ne!(reply_core("Re: 周报 第33周（8月10日–16日） 李娜", &k), core);
+    }
 
     #[test]
     fn reply_prefixes_match_only_at_the_start() {

@@ -1,0 +1,150 @@
+//! Backlogs in mail kept small: a list of reports (waiting for a reply,
+//! still owed) shows at most [`LIST_CAP`] rows, the newest, oldest first,
+//! and counts the older rest ("以及另外 N 份更早的报告（最早 8月3日）"),
+//! while the subject and heading give the true total. And the escalation
+//! a manager gets once a working day, one section per supervisor.
+
+use serde::Serialize;
+
+use super::{Contact, PendingReply};
+
+/// The rows of one list an email shows.
+pub const LIST_CAP: usize = 15;
+
+/// The rows of a list not shown: how many, and the earliest of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rest {
+    pub count: usize,
+    /// The oldest of them, as people say it (`8月3日（周一）`, `第32周…`).
+    pub earliest: String,
+}
+
+/// `items` (oldest first) cut to the newest [`LIST_CAP`], with the older
+/// rest counted; `earliest` names an item's date.
+pub fn capped<T>(mut items: Vec<T>, earliest: impl Fn(&T) -> String) -> (Vec<T>, Option<Rest>) {
+    if items.len() <= LIST_CAP {
+        return (items, None);
+    }
+    let shown = items.split_off(items.len() - LIST_CAP);
+    let rest = items.first().map(|first| Rest {
+        count: items.len(),
+        earliest: earliest(first),
+    });
+    (shown, rest)
+}
+
+/// `items` (shown, oldest first, `rest` older still) cut further to the
+/// newest `cap`, the rows dropped joining the rest.
+pub fn shorten<T>(
+    items: &mut Vec<T>,
+    rest: &mut Option<Rest>,
+    cap: usize,
+    earliest: impl Fn(&T) -> String,
+) {
+    if items.len() <= cap {
+        return;
+    }
+    let dropped: Vec<T> = items.drain(..items.len() - cap).collect();
+    let count = dropped.len() + rest.as_ref().map_or(0, |r| r.count);
+    let earliest = match rest.take() {
+        Some(r) => r.earliest,
+        None => dropped.first().map(&earliest).unwrap_or_default(),
+    };
+    *rest = Some(Rest { count, earliest });
+}
+
+/// One supervisor's backlog in an escalation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backlog {
+    pub supervisor: Contact,
+    /// Every report waiting for their reply since tracking began.
+    pub total: usize,
+    /// Of `total`, those past the reply time.
+    pub overdue: usize,
+    /// Of `total`, those past their last reminder (why the manager hears).
+    pub past_reminders: usize,
+    /// The newest [`LIST_CAP`], oldest first.
+    pub reports: Vec<PendingReply>,
+    pub rest: Option<Rest>,
+}
+
+impl Backlog {
+    /// `reports` (every waiting one, oldest first) as an escalation lists
+    /// them.
+    pub fn new(supervisor: Contact, reports: Vec<PendingReply>, past_reminders: usize) -> Backlog {
+        let total = reports.len();
+        let overdue = reports.iter().filter(|r| r.overdue).count();
+        let (reports, rest) = capped(reports, |r| r.received_day.clone());
+        Backlog {
+            supervisor,
+            total,
+            overdue,
+            past_reminders,
+            reports,
+            rest,
+        }
+    }
+}
+
+/// A manager's escalation of the day: every supervisor with a report past
+/// its last reply reminder, each with their whole backlog. At most one a
+/// working day.
+#[derive(Debug, Clone, Serialize)]
+pub struct Escalation {
+    pub manager: Contact,
+    pub reply_within_hours: u32,
+    pub supervisors: Vec<Backlog>,
+    /// Reports waiting across `supervisors`.
+    pub total: usize,
+}
+
+impl Escalation {
+    pub fn new(manager: Contact, reply_within_hours: u32, supervisors: Vec<Backlog>) -> Escalation {
+        let total = supervisors.iter().map(|b| b.total).sum();
+        Escalation {
+            manager,
+            reply_within_hours,
+            supervisors,
+            total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_list_shows_the_newest_rows_and_counts_the_older_rest() {
+        let items: Vec<u32> = (1..=20).collect();
+        let (shown, rest) = capped(items, |n| format!("day {n}"));
+        assert_eq!(shown, (6..=20).collect::<Vec<_>>());
+        assert_eq!(
+            rest,
+            Some(Rest {
+                count: 5,
+                earliest: "day 1".into()
+            })
+        );
+        let (shown, rest) = capped(vec![1, 2], |n| n.to_string());
+        assert_eq!((shown.len(), rest), (2, None));
+    }
+
+    #[test]
+    fn a_shortened_list_adds_what_it_drops_to_the_rest() {
+        let (mut shown, mut rest) = capped((1..=20).collect::<Vec<u32>>(), |n| format!("day {n}"));
+        shorten(&mut shown, &mut rest, 8, |n| format!("day {n}"));
+        assert_eq!(shown, (13..=20).collect::<Vec<_>>());
+        assert_eq!(
+            rest.map(|r| (r.count, r.earliest)),
+            Some((12, "day 1".into()))
+        );
+        let (mut shown, mut rest) = (vec![1, 2, 3], None);
+        shorten(&mut shown, &mut rest, 2, |n| format!("day {n}"));
+        assert_eq!(shown, [2, 3]);
+        assert_eq!(
+            rest.map(|r| (r.count, r.earliest)),
+            Some((1, "day 1".into()))
+        );
+    }
+}
