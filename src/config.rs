@@ -416,6 +416,7 @@ impl Config {
         let mut ctx = Ctx {
             file: path,
             text,
+            newlines: newlines(text),
             issues: Vec::new(),
         };
         let config = parse_document(&mut ctx);
@@ -554,6 +555,21 @@ fn locate_line(path: &Path, keys: &[&str]) -> usize {
 }
 
 /// 1-based line of byte `offset` in `text`.
+/// Where each `\n` of `text` is, for [`line_of`].
+fn newlines(text: &str) -> Vec<usize> {
+    text.bytes()
+        .enumerate()
+        .filter_map(|(i, b)| (b == b'\n').then_some(i))
+        .collect()
+}
+
+/// The line (from 1) of byte `offset`, given the [`newlines`] of its
+/// text: a search, not a scan, since a config of a thousand people asks
+/// this for every key.
+fn line_of(newlines: &[usize], offset: usize) -> usize {
+    1 + newlines.partition_point(|&n| n < offset)
+}
+
 fn line_at(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     1 + text.as_bytes()[..end]

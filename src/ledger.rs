@@ -4,6 +4,8 @@
 //! became of an entry later (a missing report that then arrived late) is an
 //! insert-only note beside it, so its reason reads as the final state.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -282,11 +284,19 @@ pub fn waived(conn: &Connection, person: &str, period: &str) -> rusqlite::Result
 
 /// Net amount booked for one person and period (fine minus waiver).
 pub fn net_for(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Fen> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT coalesce(sum(amount_fen), 0) FROM ledger WHERE person = ?1 AND period = ?2",
-        params![person, period],
-        |r| r.get(0).map(Fen),
-    )
+    )?
+    .query_row(params![person, period], |r| r.get(0).map(Fen))
+}
+
+/// [`net_for`] of every person and period with an entry, in one read: what
+/// a board of a thousand people over a year looks up.
+pub fn nets(conn: &Connection) -> rusqlite::Result<HashMap<(String, String), Fen>> {
+    let mut stmt =
+        conn.prepare("SELECT person, period, sum(amount_fen) FROM ledger GROUP BY person, period")?;
+    stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), Fen(r.get(2)?))))?
+        .collect()
 }
 
 /// Entries booked in a local calendar month (`at` in that month in `tz`), or

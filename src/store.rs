@@ -329,6 +329,28 @@ CREATE TRIGGER ledger_notes_are_never_deleted BEFORE DELETE ON ledger_notes
 BEGIN SELECT RAISE(ABORT, 'ledger notes are never deleted'); END;
 "#,
     ),
+    M::up(
+        r#"
+-- mail::inbox: the raw bytes of each message in a table of their own, so
+-- that recording a message's classification rewrites a short row instead
+-- of every page of its bytes (SQLite rewrites a whole record on UPDATE),
+-- and so that the bytes of unrelated mail can be dropped after
+-- `keep_unrelated_days` while its row (headers, hash, class) stays.
+-- `size` is the length of the raw message as fetched, kept when it is
+-- dropped; `raw_dropped_at` says when it was.
+CREATE TABLE message_raw (
+    message INTEGER PRIMARY KEY REFERENCES messages (id),
+    raw     BLOB NOT NULL
+) STRICT;
+INSERT INTO message_raw (message, raw) SELECT id, raw FROM messages;
+ALTER TABLE messages ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+UPDATE messages SET size = length(raw);
+ALTER TABLE messages DROP COLUMN raw;
+ALTER TABLE messages ADD COLUMN raw_dropped_at TEXT;
+-- The report and the reply a period's judgement reads, by person.
+CREATE INDEX reports_person_kind ON reports (person, kind, received);
+"#,
+    ),
 ];
 
 /// How long a statement waits for another connection's write transaction

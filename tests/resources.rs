@@ -161,7 +161,8 @@ async fn report_over_max_message_mb_is_kept_raw_flagged_too_large_and_counts_for
     let db = Connection::open(app.dir.path().join("reportd.sqlite3")).expect("db");
     let kept: Vec<u8> = db
         .query_row(
-            "SELECT raw FROM messages WHERE message_id = 'w46-big@zhang'",
+            "SELECT r.raw FROM messages m JOIN message_raw r ON r.message = m.id
+             WHERE m.message_id = 'w46-big@zhang'",
             [],
             |r| r.get(0),
         )

@@ -26,7 +26,7 @@ pub const BATCH_MESSAGES: usize = 200;
 
 /// Raw bytes in one batch at most; a single message larger than this is a
 /// batch of its own.
-pub const BATCH_BYTES: u64 = 32 << 20;
+pub const BATCH_BYTES: u64 = 16 << 20;
 
 /// How much of a message over the size limit is read, to show the assistant
 /// its sender and subject: the header block of any real message fits.
@@ -184,30 +184,40 @@ pub fn store_batch(
     covers: Option<Checkpoint>,
 ) -> rusqlite::Result<usize> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let new = insert_batch(&tx, source, batch, covers)?;
+    tx.commit()?;
+    Ok(new)
+}
+
+/// [`store_batch`] inside a transaction the caller holds (and commits,
+/// possibly after more batches: the checkpoint of each batch is written
+/// with it, so whatever is committed is covered exactly).
+pub fn insert_batch(
+    conn: &Connection,
+    source: &str,
+    batch: &[Fetched],
+    covers: Option<Checkpoint>,
+) -> rusqlite::Result<usize> {
+    let now = ts(Utc::now());
     let mut new = 0;
-    {
-        let mut insert = tx.prepare(
-            "INSERT OR IGNORE INTO messages
-                 (source, uidvalidity, uid, source_key, sha256, internaldate, raw, ingested_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        let now = ts(Utc::now());
-        for m in batch {
-            new += insert.execute(params![
-                source,
-                m.uidvalidity,
-                m.uid,
-                m.key,
-                sha256_hex(&m.raw),
-                ts(m.internaldate),
-                m.raw,
-                now,
-            ])?;
-        }
+    for m in batch {
+        new += insert_one(conn, source, m, &sha256_hex(&m.raw), &now)?;
     }
+    after_batch(conn, source, batch, covers)?;
+    Ok(new)
+}
+
+/// What storing a batch settles besides its messages: the skipped ones
+/// among them are no longer owed, and the checkpoint moves to `covers`.
+pub fn after_batch(
+    conn: &Connection,
+    source: &str,
+    batch: &[Fetched],
+    covers: Option<Checkpoint>,
+) -> rusqlite::Result<()> {
     {
         // A message fetched at last is no longer owed.
-        let mut done = tx.prepare(
+        let mut done = conn.prepare_cached(
             "DELETE FROM skipped_fetches WHERE source = ?1 AND uidvalidity = ?2 AND uid = ?3",
         )?;
         for m in batch {
@@ -217,14 +227,54 @@ pub fn store_batch(
         }
     }
     if let Some(cp) = covers {
-        tx.execute(
-            "INSERT INTO checkpoints (source, uidvalidity, last_uid) VALUES (?1, ?2, ?3)
-             ON CONFLICT (source) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
-            params![source, cp.uidvalidity, cp.last_uid],
-        )?;
+        set_checkpoint(conn, source, cp)?;
     }
-    tx.commit()?;
-    Ok(new)
+    Ok(())
+}
+
+/// Stores one message (its row, then its bytes in `message_raw`) unless
+/// it is held already; returns 1 when it was new. `sha256` is its hex
+/// digest ([`sha256_hex`]), which a caller may compute on another thread.
+pub fn insert_one(
+    conn: &Connection,
+    source: &str,
+    m: &Fetched,
+    sha256: &str,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO messages
+             (source, uidvalidity, uid, source_key, sha256, internaldate, size, ingested_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let size = i64::try_from(m.raw.len()).unwrap_or(i64::MAX);
+    let row = params![
+        source,
+        m.uidvalidity,
+        m.uid,
+        m.key,
+        sha256,
+        ts(m.internaldate),
+        size,
+        now
+    ];
+    if insert.execute(row)? == 0 {
+        return Ok(0);
+    }
+    let id = conn.last_insert_rowid();
+    let mut raw = conn.prepare_cached("INSERT INTO message_raw (message, raw) VALUES (?1, ?2)")?;
+    raw.execute(params![id, m.raw])?;
+    Ok(1)
+}
+
+/// Moves the checkpoint of `source` (in the caller's transaction).
+pub fn set_checkpoint(conn: &Connection, source: &str, cp: Checkpoint) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO checkpoints (source, uidvalidity, last_uid) VALUES (?1, ?2, ?3)
+         ON CONFLICT (source) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
+    )?
+    .execute(params![source, cp.uidvalidity, cp.last_uid])?;
+    Ok(())
 }
 
 /// The first wait before a skipped message is tried again; it doubles with
@@ -299,13 +349,14 @@ pub fn forget_skipped(
     Ok(())
 }
 
-/// Source keys already stored for `source` (a Maildir skips those files).
-pub fn known_keys(
-    conn: &Connection,
-    source: &str,
-) -> rusqlite::Result<std::collections::HashSet<String>> {
-    let mut stmt = conn.prepare("SELECT source_key FROM messages WHERE source = ?1")?;
-    stmt.query_map([source], |r| r.get(0))?.collect()
+/// Whether `source` holds a message under this key (a Maildir skips
+/// those files). One indexed lookup per key, so the keys of the whole
+/// mailbox are never held at once.
+pub fn key_known(conn: &Connection, source: &str, key: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE source = ?1 AND source_key = ?2)",
+    )?
+    .query_row(params![source, key], |r| r.get(0))
 }
 
 /// A message waiting to be classified, read and parsed.
@@ -406,7 +457,7 @@ impl UnclassifiedBatches {
     /// Up to a batch of the next messages, with their sizes, no bytes.
     fn page(&self, conn: &Connection) -> rusqlite::Result<Vec<(Stored, u64)>> {
         let mut stmt = conn.prepare_cached(
-            "SELECT id, internaldate, length(raw) FROM messages
+            "SELECT id, internaldate, size FROM messages
              WHERE class IS NULL AND (internaldate, id) > (?1, ?2)
              ORDER BY internaldate, id LIMIT ?3",
         )?;
@@ -433,7 +484,7 @@ impl UnclassifiedBatches {
     fn read(&self, conn: &Connection, id: i64, size: u64) -> rusqlite::Result<Read> {
         if size > self.max_message_bytes {
             let head: Vec<u8> = conn.query_row(
-                "SELECT substr(raw, 1, ?2) FROM messages WHERE id = ?1",
+                "SELECT substr(raw, 1, ?2) FROM message_raw WHERE message = ?1",
                 params![id, HEAD_BYTES as i64],
                 |r| r.get(0),
             )?;
@@ -443,8 +494,9 @@ impl UnclassifiedBatches {
                 head: parse::parse(&head).ok(),
             }));
         }
-        let raw: Vec<u8> =
-            conn.query_row("SELECT raw FROM messages WHERE id = ?1", [id], |r| r.get(0))?;
+        let raw: Vec<u8> = conn
+            .prepare_cached("SELECT raw FROM message_raw WHERE message = ?1")?
+            .query_row([id], |r| r.get(0))?;
         Ok(Read::Parsed(parse::parse(&raw)))
     }
 }
@@ -461,11 +513,11 @@ pub struct Classified<'a> {
 }
 
 pub fn set_class(conn: &Connection, id: i64, c: &Classified<'_>) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE messages SET class = ?2, reason = ?3, flagged = ?4, message_id = ?5, sender = ?6, subject = ?7
          WHERE id = ?1",
-        params![id, c.class.as_str(), c.reason, c.flagged, c.message_id, c.sender, c.subject],
-    )?;
+    )?
+    .execute(params![id, c.class.as_str(), c.reason, c.flagged, c.message_id, c.sender, c.subject])?;
     Ok(())
 }
 
@@ -548,7 +600,8 @@ pub struct StoredRaw {
 /// One stored message, raw.
 pub fn stored(conn: &Connection, id: i64) -> rusqlite::Result<StoredRaw> {
     conn.query_row(
-        "SELECT id, internaldate, raw FROM messages WHERE id = ?1",
+        "SELECT m.id, m.internaldate, r.raw FROM messages m JOIN message_raw r ON r.message = m.id
+         WHERE m.id = ?1",
         [id],
         |r| {
             Ok(StoredRaw {
@@ -590,9 +643,14 @@ pub fn list(conn: &Connection, flagged_only: bool) -> rusqlite::Result<Vec<Messa
     .collect()
 }
 
-fn sha256_hex(raw: &[u8]) -> String {
+pub fn sha256_hex(raw: &[u8]) -> String {
+    use std::fmt::Write as _;
     let digest = Sha256::digest(raw);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * digest.len());
+    for b in digest {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 #[cfg(test)]

@@ -81,31 +81,60 @@ pub fn intake(
     mut progress: impl FnMut(usize, usize),
 ) -> rusqlite::Result<IntakeStats> {
     let total = inbox::UnclassifiedBatches::count(conn)?;
-    let mut batches = inbox::UnclassifiedBatches::new(cfg.limits.max_message_bytes());
     let mut stats = IntakeStats::default();
-    while let Some((batch, bytes)) = batches.next_batch(conn)? {
+    let mut pending = Vec::new();
+    let mut pending_bytes = 0;
+    let max_bytes = cfg.limits.max_message_bytes();
+    crate::mail::prefetch::for_each_batch(conn, max_bytes, |conn, batch, bytes| {
         stats.batches.add(batch.len(), bytes);
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for msg in &batch {
-            let class = match &msg.read {
-                Read::Parsed(parsed) => {
-                    let class = intake_one(&tx, cfg, calendar, &msg.stored, parsed)?;
-                    if let Ok(env) = parsed
-                        && !env.limits_hit.is_empty()
-                    {
-                        let note = format!("over a limit: {}", env.limits_hit.join("; "));
-                        inbox::flag(&tx, msg.stored.id, &note)?;
-                    }
-                    class
-                }
-                Read::TooLarge(big) => inbox::set_too_large(&tx, msg.stored.id, big)?,
-            };
-            stats.count(class);
+        pending.extend(batch);
+        pending_bytes += bytes;
+        // Parsed batches are recorded a few together: one commit (and its
+        // fsync) per thousand or so messages, a few milliseconds each,
+        // and no more parsed mail held than one batch's bytes.
+        if pending.len() >= INTAKE_COMMIT_MESSAGES || pending_bytes >= inbox::BATCH_BYTES {
+            pending_bytes = 0;
+            record(conn, cfg, calendar, &mut pending, &mut stats)?;
+            progress(stats.total(), total);
         }
-        tx.commit()?;
+        Ok::<_, rusqlite::Error>(())
+    })?;
+    if !pending.is_empty() {
+        record(conn, cfg, calendar, &mut pending, &mut stats)?;
         progress(stats.total(), total);
     }
     Ok(stats)
+}
+
+/// Messages classified and recorded in one write transaction at most.
+const INTAKE_COMMIT_MESSAGES: usize = 1_000;
+
+/// Classifies and records `pending` (emptied) in one write transaction.
+fn record(
+    conn: &mut Connection,
+    cfg: &Config,
+    calendar: &Calendar,
+    pending: &mut Vec<inbox::Unclassified>,
+    stats: &mut IntakeStats,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for msg in pending.drain(..) {
+        let class = match &msg.read {
+            Read::Parsed(parsed) => {
+                let class = intake_one(&tx, cfg, calendar, &msg.stored, parsed)?;
+                if let Ok(env) = parsed
+                    && !env.limits_hit.is_empty()
+                {
+                    let note = format!("over a limit: {}", env.limits_hit.join("; "));
+                    inbox::flag(&tx, msg.stored.id, &note)?;
+                }
+                class
+            }
+            Read::TooLarge(big) => inbox::set_too_large(&tx, msg.stored.id, big)?,
+        };
+        stats.count(class);
+    }
+    tx.commit()
 }
 
 fn intake_one(
@@ -482,7 +511,9 @@ pub fn reports_since(
 ) -> rusqlite::Result<Vec<ReportInfo>> {
     let mut stmt = conn.prepare(
         "SELECT r.id, r.person, r.period, r.received, r.message_id, coalesce(m.subject, ''),
-                (SELECT min(at) FROM replies WHERE report = r.id), CASE WHEN ?2 THEN x'' ELSE m.raw END
+                (SELECT min(at) FROM replies WHERE report = r.id),
+                CASE WHEN ?2 THEN x''
+                     ELSE coalesce((SELECT raw FROM message_raw WHERE message = r.message), x'') END
          FROM reports r JOIN messages m ON m.id = r.message
          WHERE r.received >= ?1 AND r.counts = ?2 AND (r.revision_of IS NULL OR ?2 = 0)
          ORDER BY r.received, r.id",
