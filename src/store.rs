@@ -347,6 +347,10 @@ ALTER TABLE messages ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
 UPDATE messages SET size = length(raw);
 ALTER TABLE messages DROP COLUMN raw;
 ALTER TABLE messages ADD COLUMN raw_dropped_at TEXT;
+-- The messages whose bytes may be dropped once old enough (see
+-- `inbox::drop_unrelated_raw`).
+CREATE INDEX messages_raw_droppable ON messages (internaldate)
+    WHERE class = 'ignored' AND flagged = 0 AND raw_dropped_at IS NULL;
 -- The report and the reply a period's judgement reads, by person.
 CREATE INDEX reports_person_kind ON reports (person, kind, received);
 "#,

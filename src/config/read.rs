@@ -11,7 +11,7 @@ use chrono::{NaiveDate, NaiveTime};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{ChoiceError, ConfigError, ConfigIssue, line_of};
+use super::{ChoiceError, ConfigError, ConfigIssue, line_number};
 
 pub(super) type Item<'i> = Spanned<DeValue<'i>>;
 
@@ -32,7 +32,7 @@ pub(super) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub(super) fn line(&self, span: Range<usize>) -> usize {
-        line_of(&self.newlines, span.start)
+        line_number(&self.newlines, span.start)
     }
 
     pub(super) fn push(&mut self, key: impl Into<String>, line: usize, message: impl Into<String>) {

@@ -613,6 +613,36 @@ pub fn stored(conn: &Connection, id: i64) -> rusqlite::Result<StoredRaw> {
     )
 }
 
+/// Drops the raw bytes of every message that arrived before `before` and
+/// is nothing reportd acts on: classified `ignored`, not flagged, and not
+/// a sales file by email (those keep their attachment). Reports, replies,
+/// commands and flagged messages are never in that set, so the archive and
+/// the assistant always have them whole. The row (sender, subject, hash,
+/// class, reason) stays and `raw_dropped_at` says when. Returns how many
+/// were dropped.
+pub fn drop_unrelated_raw(
+    conn: &mut Connection,
+    before: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<usize> {
+    const DROPPABLE: &str = "class = 'ignored' AND flagged = 0 AND raw_dropped_at IS NULL
+         AND internaldate < ?1
+         AND NOT EXISTS (SELECT 1 FROM sales_emails s WHERE s.message = messages.id)";
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute(
+        &format!(
+            "DELETE FROM message_raw WHERE message IN (SELECT id FROM messages WHERE {DROPPABLE})"
+        ),
+        [ts(before)],
+    )?;
+    let dropped = tx.execute(
+        &format!("UPDATE messages SET raw_dropped_at = ?2 WHERE {DROPPABLE}"),
+        params![ts(before), ts(now)],
+    )?;
+    tx.commit()?;
+    Ok(dropped)
+}
+
 /// Whether any stored message carries this Message-ID.
 pub fn message_id_known(conn: &Connection, message_id: &str) -> rusqlite::Result<bool> {
     conn.query_row(
@@ -786,6 +816,58 @@ mod tests {
                 .expect("due")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn only_old_unflagged_ignored_mail_that_is_no_sales_file_loses_its_raw() {
+        let (_dir, mut conn) = db();
+        let batch: Vec<Fetched> = (1..=5)
+            .map(|i| {
+                fetched(
+                    &format!("k{i}"),
+                    i,
+                    format!("Subject: {i}\r\n\r\n").as_bytes(),
+                )
+            })
+            .collect();
+        store_batch(&mut conn, "s", &batch, None).expect("store");
+        let ignored = |flagged| Classified {
+            class: MessageClass::Ignored,
+            reason: "newsletter",
+            flagged,
+            message_id: None,
+            sender: None,
+            subject: None,
+        };
+        set_class(&conn, 1, &ignored(false)).expect("class");
+        set_class(&conn, 2, &ignored(true)).expect("class");
+        let report = Classified {
+            class: MessageClass::Report,
+            ..ignored(false)
+        };
+        set_class(&conn, 3, &report).expect("class");
+        set_class(&conn, 4, &ignored(false)).expect("class");
+        conn.execute(
+            "INSERT INTO sales_emails (message, filer, outcome, answer) VALUES (4, '', 'ignored', 'null')",
+            [],
+        )
+        .expect("a sales email");
+        // Message 5 is not classified yet.
+        let before = DateTime::from_timestamp(1_800_000_100, 0).unwrap_or_default();
+        assert_eq!(drop_unrelated_raw(&mut conn, before, before), Ok(1));
+        let kept: Vec<i64> = conn
+            .prepare("SELECT message FROM message_raw ORDER BY message")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(kept, [2, 3, 4, 5]);
+        assert_eq!(drop_unrelated_raw(&mut conn, before, before), Ok(0), "once");
+        // Arrived after `before`: kept whatever its class.
+        let earlier = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        set_class(&conn, 5, &ignored(false)).expect("class");
+        assert_eq!(drop_unrelated_raw(&mut conn, earlier, before), Ok(0));
     }
 
     #[test]
