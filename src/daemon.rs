@@ -1,16 +1,18 @@
 //! `reportd run`: the long-running loop. It keeps one IMAP session open,
 //! waits in IDLE (or polls), wakes for new mail and for the next deadline,
 //! reconnects with backoff when the connection drops, and stops cleanly on
-//! SIGTERM or SIGINT.
+//! SIGTERM or SIGINT. Under systemd (`Type=notify`) it says when it is
+//! ready and pings the watchdog from the loop (see `ops::systemd`).
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rusqlite::Connection;
 
 use crate::mail::imap::ImapSource;
 use crate::notify::outbox::{self, Sender};
+use crate::ops::systemd::Systemd;
 use crate::reports::compliance;
 use crate::sync::{Engine, Source, SyncError};
 
@@ -30,31 +32,129 @@ pub async fn run(
     if sender.is_none() {
         tracing::warn!("no [smtp] section: emails are queued in the outbox but not sent");
     }
-    let sender = sender.as_ref();
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        let result = match &source {
-            Source::Imap(imap) => {
-                session(imap, engine, sender, conn, &mut backoff, &mut shutdown).await
-            }
-            Source::Maildir(_) => {
-                polling(&source, engine, sender, conn, &mut backoff, &mut shutdown).await
-            }
-        };
-        match result {
-            Ok(Stop) => return Ok(()),
-            Err(e @ SyncError::Db(_)) => return Err(e),
-            Err(e) => {
-                tracing::warn!("{e}; reconnecting in {}s", backoff.as_secs());
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = &mut shutdown => return Ok(()),
+    let mut ctx = Loop {
+        engine,
+        sender: sender.as_ref(),
+        systemd: Systemd::from_env(),
+        backoff: Duration::from_secs(1),
+    };
+    let stopped = ctx.run(&source, conn, &mut shutdown).await;
+    ctx.systemd.stopping();
+    stopped
+}
+
+/// What the loop carries from one connection to the next.
+struct Loop<'a> {
+    engine: &'a Engine,
+    sender: Option<&'a Sender>,
+    systemd: Systemd,
+    /// The wait before the next reconnection.
+    backoff: Duration,
+}
+
+impl Loop<'_> {
+    async fn run(
+        &mut self,
+        source: &Source,
+        conn: &mut Connection,
+        shutdown: &mut Shutdown<'_, impl Future<Output = ()>>,
+    ) -> Result<(), SyncError> {
+        loop {
+            let result = match source {
+                Source::Imap(imap) => self.session(imap, conn, shutdown).await,
+                Source::Maildir(_) => self.polling(source, conn, shutdown).await,
+            };
+            match result {
+                Ok(Stop) => return Ok(()),
+                Err(e @ SyncError::Db(_)) => return Err(e),
+                Err(e) => {
+                    tracing::warn!("{e}; reconnecting in {}s", self.backoff.as_secs());
+                    tokio::select! {
+                        _ = self.systemd.sleep(self.backoff) => {}
+                        _ = shutdown.as_mut() => return Ok(()),
+                    }
+                    self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
+
+    /// Everything after a fetch, then the pass reported to systemd. Only a
+    /// whole pass proves the connection sound: a login that then fails must
+    /// not reset the backoff, or a broken mailbox means a login every second.
+    async fn after_fetch(
+        &mut self,
+        conn: &mut Connection,
+        fetched: usize,
+        started: Instant,
+    ) -> Result<(), SyncError> {
+        // Each batch classified is progress: a long first pass over a big
+        // mailbox must not look hung to the watchdog.
+        let systemd = &self.systemd;
+        let (pass, _) = self
+            .engine
+            .finish_pass(self.sender, conn, Utc::now, (fetched, started), |_, _| {
+                systemd.alive()
+            })
+            .await?;
+        self.systemd.pass_done(&pass);
+        self.backoff = Duration::from_secs(1);
+        Ok(())
+    }
+
+    /// How long to wait for mail now: until the next thing is due, at most
+    /// `cap`, and short enough for the watchdog.
+    fn wait(&self, conn: &Connection, cap: Duration) -> Result<Duration, SyncError> {
+        let wait = wait_for(self.engine, self.sender.is_some(), conn, cap)?;
+        Ok(self.systemd.cap(wait))
+    }
+
+    async fn session(
+        &mut self,
+        imap: &ImapSource,
+        conn: &mut Connection,
+        shutdown: &mut Shutdown<'_, impl Future<Output = ()>>,
+    ) -> Result<Stop, SyncError> {
+        let mut opened = tokio::select! {
+            o = imap.open() => o?,
+            _ = shutdown.as_mut() => return Ok(Stop),
+        };
+        tracing::info!(source = imap.source_id(), idle = opened.idle, "connected");
+        loop {
+            let started = Instant::now();
+            let fetched = imap.fetch_new(&mut opened, conn).await?;
+            self.after_fetch(conn, fetched, started).await?;
+            let wait = self.wait(conn, MAX_IDLE)?;
+            opened = tokio::select! {
+                o = imap.wait(opened, wait) => o?,
+                _ = shutdown.as_mut() => return Ok(Stop),
+            };
+            self.systemd.alive();
+        }
+    }
+
+    async fn polling(
+        &mut self,
+        source: &Source,
+        conn: &mut Connection,
+        shutdown: &mut Shutdown<'_, impl Future<Output = ()>>,
+    ) -> Result<Stop, SyncError> {
+        loop {
+            let started = Instant::now();
+            let fetched = source.fetch_once(conn).await?;
+            self.after_fetch(conn, fetched, started).await?;
+            let wait = self.wait(conn, Duration::from_secs(60))?;
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.as_mut() => return Ok(Stop),
+            }
+            self.systemd.alive();
+        }
+    }
 }
+
+/// The pinned shutdown future.
+type Shutdown<'p, F> = std::pin::Pin<&'p mut F>;
 
 /// The daemon was asked to stop.
 struct Stop;
@@ -97,83 +197,6 @@ fn wait_from(
     Ok(next
         .map(|t| (t - now).to_std().unwrap_or(Duration::ZERO))
         .map_or(cap, |d| d.min(cap) + Duration::from_secs(1)))
-}
-
-/// Classifies, judges, books, queues and delivers: everything after a fetch.
-async fn after_fetch(
-    engine: &Engine,
-    sender: Option<&Sender>,
-    conn: &mut Connection,
-    fetched: usize,
-) -> Result<(), SyncError> {
-    let (intake, booked, queued) = engine.process(conn, Utc::now(), |_, _| {})?;
-    let delivery = engine.deliver(sender, conn, Utc::now()).await?;
-    if fetched > 0 || !booked.is_empty() || queued > 0 {
-        tracing::info!(
-            fetched,
-            classified = intake.total(),
-            booked = booked.len(),
-            queued,
-            "pass done"
-        );
-    }
-    if let Some(d) = delivery.filter(|d| d.sent + d.deferred + d.failed > 0) {
-        tracing::info!(
-            sent = d.sent,
-            deferred = d.deferred,
-            failed = d.failed,
-            "outbox delivered"
-        );
-    }
-    Ok(())
-}
-
-async fn session(
-    imap: &ImapSource,
-    engine: &Engine,
-    sender: Option<&Sender>,
-    conn: &mut Connection,
-    backoff: &mut Duration,
-    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-) -> Result<Stop, SyncError> {
-    let mut opened = tokio::select! {
-        o = imap.open() => o?,
-        _ = shutdown.as_mut() => return Ok(Stop),
-    };
-    tracing::info!(source = imap.source_id(), idle = opened.idle, "connected");
-    loop {
-        let fetched = imap.fetch_new(&mut opened, conn).await?;
-        after_fetch(engine, sender, conn, fetched).await?;
-        // Only a whole pass proves the connection sound: a login that then
-        // fails must not reset the wait, or a broken mailbox means a login
-        // every second.
-        *backoff = Duration::from_secs(1);
-        let wait = wait_for(engine, sender.is_some(), conn, MAX_IDLE)?;
-        opened = tokio::select! {
-            o = imap.wait(opened, wait) => o?,
-            _ = shutdown.as_mut() => return Ok(Stop),
-        };
-    }
-}
-
-async fn polling(
-    source: &Source,
-    engine: &Engine,
-    sender: Option<&Sender>,
-    conn: &mut Connection,
-    backoff: &mut Duration,
-    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-) -> Result<Stop, SyncError> {
-    loop {
-        let fetched = source.fetch_once(conn).await?;
-        after_fetch(engine, sender, conn, fetched).await?;
-        *backoff = Duration::from_secs(1);
-        let wait = wait_for(engine, sender.is_some(), conn, Duration::from_secs(60))?;
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.as_mut() => return Ok(Stop),
-        }
-    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -15,6 +15,7 @@ pub mod mail;
 pub mod money;
 pub mod names;
 pub mod notify;
+pub mod ops;
 pub mod payroll;
 pub mod period;
 pub mod reports;

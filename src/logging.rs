@@ -1,5 +1,6 @@
-//! Where reportd's log lines go (stderr, filtered by `REPORTD_LOG`) and what
-//! may never reach them whatever `REPORTD_LOG` says.
+//! Where reportd's log lines go (stderr, filtered by `REPORTD_LOG`, as text
+//! or one JSON object a line) and what may never reach them whatever
+//! `REPORTD_LOG` says.
 //!
 //! The protocol crates trace the raw traffic below INFO: async-imap logs
 //! every line it sends, `LOGIN "user" "password"` included, and every message
@@ -24,26 +25,40 @@ const WIRE_TARGETS: &[&str] = &[
     "tokio_rustls",
 ];
 
-/// Sends log lines to stderr: `REPORTD_LOG` (an `EnvFilter` directive
-/// list) or INFO for the daemon and WARN for a command; never the wire.
-pub fn init(daemon: bool) {
+/// How each log line is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Text for people (and journald): time, level, target, message, fields.
+    #[default]
+    Human,
+    /// One JSON object a line, the event's fields at the top level beside
+    /// `timestamp`, `level`, `target` and `message`: for log shippers.
+    Json,
+}
+
+/// Sends log lines to stderr in `format`: `REPORTD_LOG` (an `EnvFilter`
+/// directive list) or INFO for the daemon and WARN for a command; never the
+/// wire.
+pub fn init(daemon: bool, format: LogFormat) {
     let default = if daemon { "info" } else { "warn" };
     let wanted = EnvFilter::try_from_env("REPORTD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     // A second global subscriber cannot exist (main calls this once); if it
     // did, the first one's filter would still apply.
-    let _ = subscriber(wanted, std::io::stderr).try_init();
+    let _ = subscriber(wanted, std::io::stderr, format).try_init();
 }
 
 /// The subscriber `init` installs, writing to `writer`.
-fn subscriber<W>(wanted: EnvFilter, writer: W) -> impl Subscriber + Send + Sync
+fn subscriber<W>(wanted: EnvFilter, writer: W, format: LogFormat) -> impl Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let never_the_wire = filter_fn(|meta: &Metadata<'_>| may_log(meta.target(), *meta.level()));
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(writer)
-        .with_filter(wanted.and(never_the_wire));
-    tracing_subscriber::registry().with(layer)
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
+    let layer = match format {
+        LogFormat::Human => layer.boxed(),
+        LogFormat::Json => layer.json().flatten_event(true).boxed(),
+    };
+    tracing_subscriber::registry().with(layer.with_filter(wanted.and(never_the_wire)))
 }
 
 /// Whether an event of `target` at `level` may be logged at all.
@@ -105,7 +120,7 @@ mod tests {
             "async_imap=trace,lettre=trace",
         ] {
             let out = Captured::default();
-            let sub = subscriber(EnvFilter::new(directives), out.clone());
+            let sub = subscriber(EnvFilter::new(directives), out.clone(), LogFormat::Human);
             tracing::subscriber::with_default(sub, || {
                 tracing::trace!(target: "async_imap::imap_stream", "> a1 LOGIN \"u\" \"hunter2\"");
                 tracing::info!(target: "reportd::daemon", "connected");
@@ -116,5 +131,25 @@ mod tests {
                 assert!(text.contains("connected"), "{directives}: {text}");
             }
         }
+    }
+
+    #[test]
+    fn json_lines_are_one_object_each_with_the_fields_at_the_top_and_never_the_wire() {
+        let out = Captured::default();
+        let sub = subscriber(EnvFilter::new("trace"), out.clone(), LogFormat::Json);
+        tracing::subscriber::with_default(sub, || {
+            tracing::trace!(target: "async_imap::imap_stream", "> a1 LOGIN \"u\" \"hunter2\"");
+            tracing::info!(target: "reportd::daemon", fetched = 3, sent = 1, "pass");
+        });
+        let text = String::from_utf8_lossy(&out.0.lock().expect("lock")).into_owned();
+        assert!(!text.contains("hunter2"), "{text}");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON object"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert_eq!(lines[0]["message"], "pass");
+        assert_eq!(lines[0]["fetched"], 3);
+        assert_eq!(lines[0]["level"], "INFO");
     }
 }

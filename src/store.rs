@@ -331,6 +331,22 @@ BEGIN SELECT RAISE(ABORT, 'ledger notes are never deleted'); END;
     ),
     M::up(
         r#"
+-- ops::health: the last pass (fetch, classify, judge, book, queue, deliver)
+-- that ended without an error, one row, for `reportd health`.
+CREATE TABLE last_pass (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    finished_at TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL CHECK (duration_ms >= 0),
+    fetched     INTEGER NOT NULL CHECK (fetched >= 0),
+    classified  INTEGER NOT NULL CHECK (classified >= 0),
+    booked      INTEGER NOT NULL CHECK (booked >= 0),
+    queued      INTEGER NOT NULL CHECK (queued >= 0),
+    sent        INTEGER NOT NULL CHECK (sent >= 0)
+) STRICT;
+"#,
+    ),
+    M::up(
+        r#"
 -- mail::inbox: the raw bytes of each message in a table of their own, so
 -- that recording a message's classification rewrites a short row instead
 -- of every page of its bytes (SQLite rewrites a whole record on UPDATE),
@@ -356,6 +372,16 @@ CREATE INDEX reports_person_kind ON reports (person, kind, received);
 "#,
     ),
 ];
+
+/// The schema version this build writes (SQLite's `user_version`, which
+/// rusqlite_migration keeps equal to the number of migrations applied).
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// The schema version of an open database (0: not a reportd database).
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
+    let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    Ok(usize::try_from(v).unwrap_or(0))
+}
 
 /// How long a statement waits for another connection's write transaction
 /// before it fails with "database is locked". Long enough for any pass of
@@ -389,6 +415,24 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
         .to_latest(&mut conn)
         .or_else(|_| migrations.to_latest(&mut conn));
     migrated.map_err(|source| StoreError::Migrate {
+        path: shown,
+        source,
+    })?;
+    Ok(conn)
+}
+
+/// Opens a database that must already exist, with the same settings as
+/// [`open`] but without creating or migrating it: for `health` and `backup`,
+/// which only read and must not change a file the daemon owns.
+pub fn open_existing(path: &Path) -> Result<Connection, StoreError> {
+    let shown = path.display().to_string();
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+        path: shown.clone(),
+        source,
+    })?;
+    prepare(&mut conn).map_err(|source| StoreError::Open {
         path: shown,
         source,
     })?;

@@ -1,7 +1,11 @@
 //! One pass of the pipeline: read new mail from the source, classify it,
 //! judge every deadline up to `now`, book what is owed, and queue the emails
-//! that are owed, in the same transaction as the judgement. `sync --once`
-//! runs one pass; the daemon runs one after every wake-up.
+//! that are owed, in the same transaction as the judgement, then deliver
+//! what is due. `sync --once` runs one pass; the daemon runs one after
+//! every wake-up. Each pass ends with one log line and, when it ended
+//! without an error, a record of it for `reportd health`.
+
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -16,6 +20,7 @@ use crate::mail::maildir::{MaildirError, MaildirSource};
 use crate::notify::compose::{ComposeError, Digest, Email, Templates};
 use crate::notify::outbox::{self, DeliveryStats, OutboxError, Sender};
 use crate::notify::plan::{MonthlyClose, NotifyError, Planner};
+use crate::ops::health::{self, PassSummary};
 use crate::payroll::by_email::{self, ByEmailError};
 use crate::payroll::close::PayrollClose;
 use crate::reports::{self, IntakeStats, compliance};
@@ -169,6 +174,50 @@ impl Engine {
             booked,
             queued,
         })
+    }
+
+    /// Everything after a fetch of `fetched` new messages, in a pass that
+    /// began at `started`: classify, judge, book, queue (as of `now()`),
+    /// deliver what is due (as of `now()` again, once that is done); then
+    /// the pass is logged in one line and recorded as the last successful
+    /// one.
+    pub async fn finish_pass(
+        &self,
+        sender: Option<&Sender>,
+        conn: &mut Connection,
+        now: impl Fn() -> DateTime<Utc>,
+        (fetched, started): (usize, Instant),
+        progress: impl FnMut(usize, usize),
+    ) -> Result<(PassSummary, Option<DeliveryStats>), SyncError> {
+        let (intake, booked, queued) = self.process(conn, now(), progress)?;
+        let delivery = self.deliver(sender, conn, now()).await?;
+        let d = delivery.clone().unwrap_or_default();
+        let summary = PassSummary {
+            fetched,
+            classified: intake.total(),
+            booked: booked.len(),
+            queued,
+            sent: d.sent,
+            deferred: d.deferred,
+            failed: d.failed,
+            duration: started.elapsed(),
+        };
+        // The pass in one line, for journald or (`--log-format json`) a log
+        // shipper.
+        tracing::info!(
+            fetched,
+            classified = summary.classified,
+            booked = summary.booked,
+            queued,
+            sent = summary.sent,
+            deferred = summary.deferred,
+            failed = summary.failed,
+            duration_ms = health::millis(summary.duration),
+            "pass"
+        );
+        // The real clock: health asks how long ago, whatever `--now` said.
+        health::record_pass(conn, &summary, Utc::now())?;
+        Ok((summary, delivery))
     }
 
     /// The SMTP sender, when `[smtp]` is configured.

@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 use app::{App, Imap, ROSTER};
 use chrono::{SecondsFormat, TimeDelta, Utc};
 use common::MailServers;
-use lettre::Message;
-use reportd::notify::outbox::{self, Outgoing};
+use reportd::notify::outbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -380,22 +379,8 @@ fn database(app: &App) -> PathBuf {
     app.dir.path().join("reportd.sqlite3")
 }
 
-/// Queues a digest (which the quiet hours do not hold back) from the
-/// assistant to `to` under `key`; returns its Message-ID in brackets.
 fn queue_email(app: &App, key: &str, to: &str) -> String {
-    let id = outbox::message_id_for(key, "example.com");
-    let message = Message::builder()
-        .from(app::FROM.parse().expect("from"))
-        .to(common::address(to).parse().expect("to"))
-        .subject(format!("测试 {key}"))
-        .message_id(Some(format!("<{id}>")))
-        .body(String::from("请查收。\n"))
-        .expect("message");
-    let now = Utc::now() - TimeDelta::minutes(1);
-    let out = Outgoing::from_message(key, "digest", &message, now).expect("outgoing");
-    let conn = reportd::store::open(&database(app)).expect("database");
-    assert!(outbox::enqueue(&conn, &out, now).expect("enqueue"));
-    format!("<{id}>")
+    app.queue_digest(key, to)
 }
 
 fn outbox_state(app: &App, key: &str) -> String {

@@ -4,6 +4,7 @@
 mod archive;
 mod board;
 pub mod calendar;
+mod ops;
 pub mod output;
 mod payroll;
 
@@ -38,6 +39,16 @@ pub struct Cli {
         default_value = "config/reportd.toml"
     )]
     pub config: PathBuf,
+    /// How log lines (stderr) are written: `human` text, or `json`, one
+    /// object a line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "REPORTD_LOG_FORMAT",
+        default_value = "human"
+    )]
+    pub log_format: crate::logging::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -160,6 +171,21 @@ pub enum Command {
         #[command(subcommand)]
         action: payroll::FundAction,
     },
+    /// Is the daemon doing its job? One line, and a Nagios exit code: 0 OK,
+    /// 1 WARNING (an email failed for good), 2 CRITICAL (no successful pass
+    /// within --max-age), 3 UNKNOWN (config or database unreadable).
+    Health(ops::HealthArgs),
+    /// Copy the database to FILE while the daemon runs (SQLite's online
+    /// backup), then check the copy.
+    Backup {
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the database with the backup FILE (the daemon must be
+    /// stopped); the current database is kept aside.
+    Restore { file: PathBuf },
     /// Run the whole pipeline on a generated month of a fictional team's mail.
     Demo {
         /// Keep the demo's files here instead of a temporary directory.
@@ -178,7 +204,7 @@ pub fn main() -> ExitCode {
     // of a mailbox. Explicit modes where files are made back this up.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
-    crate::logging::init(matches!(cli.command, Command::Run));
+    crate::logging::init(matches!(cli.command, Command::Run), cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -218,6 +244,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             action: Some(archive::ArchiveAction::Verify { file, expect }),
             ..
         } => return Ok(archive::verify(&file, expect.as_deref())),
+        Command::Health(args) => return Ok(ops::health(&cli.config, &args)),
         _ => {}
     }
     let engine = load_engine(&cli.config)?;
@@ -251,7 +278,12 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Sales { action } => payroll::sales(&engine, action),
         Command::Payroll(args) => payroll::payroll(&engine, args).await,
         Command::Fund { action } => payroll::fund_spend(&engine, action),
-        Command::CheckConfig { .. } | Command::Demo { .. } | Command::Archive { .. } => Ok(()),
+        Command::Backup { file, force } => ops::backup(&engine.cfg, &file, force),
+        Command::Restore { file } => ops::restore(&engine.cfg, &file),
+        Command::CheckConfig { .. }
+        | Command::Demo { .. }
+        | Command::Archive { .. }
+        | Command::Health(_) => Ok(()),
     };
     done.map(|()| ExitCode::SUCCESS)
 }
@@ -409,25 +441,32 @@ async fn sync_once(
     conn: &mut rusqlite::Connection,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let started = std::time::Instant::now();
     let source = Source::from_config(&engine.cfg);
+    let fetched = source.fetch_once(conn).await?;
+    let sender = engine.sender()?;
     let bar = board::progress_bar("classifying");
-    let report = engine
-        .pass(&source, conn, now, |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        })
+    let (pass, delivered) = engine
+        .finish_pass(
+            sender.as_ref(),
+            conn,
+            || now,
+            (fetched, started),
+            |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            },
+        )
         .await?;
     bar.finish_and_clear();
     output::println(&format!(
         "fetched {} new message(s); classified {}; booked {} ledger entr{}; queued {} email(s)",
-        report.fetched,
-        report.intake.total(),
-        report.booked.len(),
-        if report.booked.len() == 1 { "y" } else { "ies" },
-        report.queued,
+        pass.fetched,
+        pass.classified,
+        pass.booked,
+        if pass.booked == 1 { "y" } else { "ies" },
+        pass.queued,
     ))?;
-    let sender = engine.sender()?;
-    let delivered = engine.deliver(sender.as_ref(), conn, now).await?;
     output::println(&delivery_line(delivered.as_ref()))
 }
 

@@ -174,6 +174,19 @@ pub fn checkpoint(conn: &Connection, source: &str) -> rusqlite::Result<Option<Ch
     .optional()
 }
 
+/// Every mailbox's checkpoint, by source: what a backup holds.
+pub fn checkpoints(conn: &Connection) -> rusqlite::Result<Vec<(String, Checkpoint)>> {
+    conn.prepare("SELECT source, uidvalidity, last_uid FROM checkpoints ORDER BY source")?
+        .query_map([], |r| {
+            let checkpoint = Checkpoint {
+                uidvalidity: r.get(1)?,
+                last_uid: r.get(2)?,
+            };
+            Ok((r.get(0)?, checkpoint))
+        })?
+        .collect()
+}
+
 /// Stores a batch and, in the same transaction, the checkpoint that covers
 /// it. A message already held (same source key, or same bytes, as after a
 /// UIDVALIDITY change) is not stored again. Returns how many were new.

@@ -408,6 +408,31 @@ pub fn next_attempt_at(conn: &Connection) -> rusqlite::Result<Option<DateTime<Ut
     next.as_deref().map(parse_ts).transpose()
 }
 
+/// Emails still to send (`queued`) and those refused for good (`failed`),
+/// with the keys of the failed ones, oldest first: what `reportd health`
+/// watches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub queued: usize,
+    pub failed: Vec<String>,
+}
+
+pub fn backlog(conn: &Connection) -> rusqlite::Result<Backlog> {
+    let queued: i64 = conn.query_row(
+        "SELECT count(*) FROM outbox WHERE state = 'queued'",
+        [],
+        |r| r.get(0),
+    )?;
+    let failed = conn
+        .prepare("SELECT key FROM outbox WHERE state = 'failed' ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(Backlog {
+        queued: usize::try_from(queued).unwrap_or(0),
+        failed,
+    })
+}
+
 /// One outbox row, for `reportd outbox [--json]`. Times are UTC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutboxRow {

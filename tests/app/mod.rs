@@ -64,6 +64,18 @@ pub struct Imap<'a> {
     pub ca_file: Option<&'a Path>,
 }
 
+impl<'a> Imap<'a> {
+    /// Plain IMAP to the test Dovecot, with its password.
+    pub fn plain(servers: &'a crate::common::MailServers) -> Imap<'a> {
+        Imap {
+            port: servers.imap_port(),
+            security: "plain",
+            password: servers.password(),
+            ca_file: None,
+        }
+    }
+}
+
 impl App {
     /// A config reading the assistant's INBOX on the test server.
     pub fn new(imap: Imap<'_>, tracking_starts: &str) -> App {
@@ -190,6 +202,101 @@ reply_within_hours = 48
             args.push("--flagged");
         }
         serde_json::from_str(&self.run(&args)).expect("messages JSON")
+    }
+}
+
+/// `reportd [global args] run` in the background, its stderr in a file;
+/// killed (SIGKILL) when dropped unless stopped first.
+pub struct Running {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl App {
+    /// Starts `reportd <global> run` with `envs` added to its environment.
+    pub fn start(&self, global: &[&str], envs: &[(&str, &str)]) -> Running {
+        let log = self.dir.path().join("daemon.log");
+        let child = self
+            .command()
+            .args(global)
+            .arg("run")
+            .envs(envs.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("daemon log"))
+            .spawn()
+            .expect("start reportd run");
+        Running { child, log }
+    }
+
+    /// A command's exit code and stdout, whatever the code.
+    pub fn try_run(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let out = self.command().args(args).output().expect("run reportd");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.dir.path().join("reportd.sqlite3")
+    }
+
+    /// Queues a digest (which the quiet hours do not hold back) from
+    /// [`FROM`] to `to` (a user or an address) under `key`, due a minute
+    /// ago, straight into the outbox; returns its Message-ID in brackets.
+    pub fn queue_digest(&self, key: &str, to: &str) -> String {
+        use reportd::notify::outbox::{self, Outgoing};
+        let id = outbox::message_id_for(key, "example.com");
+        let message = lettre::Message::builder()
+            .from(FROM.parse().expect("from"))
+            .to(crate::common::address(to).parse().expect("to"))
+            .subject(format!("测试 {key}"))
+            .message_id(Some(format!("<{id}>")))
+            .body(String::from("请查收。\n"))
+            .expect("message");
+        let now = chrono::Utc::now() - chrono::TimeDelta::minutes(1);
+        let out = Outgoing::from_message(key, "digest", &message, now).expect("outgoing");
+        let conn = reportd::store::open(&self.database()).expect("database");
+        assert!(outbox::enqueue(&conn, &out, now).expect("enqueue"));
+        format!("<{id}>")
+    }
+}
+
+impl Running {
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `done` (every 50 ms, for up to a minute) while the daemon
+    /// runs; fails with its log if it ends or the minute passes first.
+    pub fn wait_until(&mut self, what: &str, mut done: impl FnMut(&str) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let log = self.log_text();
+            if done(&log) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("reportd run ended ({status}) before {what}: {log}");
+            }
+            assert!(std::time::Instant::now() < deadline, "never {what}: {log}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, as systemd stops it; waits for the exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("a pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+        self.child.wait().expect("reportd run ends")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
