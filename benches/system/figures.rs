@@ -1,0 +1,169 @@
+//! The benchmark's figures: each beside its target from issue 9, printed as
+//! a table, and written as JSON and as a markdown table for the README.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+/// Which way a figure must go to meet its target.
+#[derive(Debug, Clone, Copy)]
+pub enum Goal {
+    AtMost(f64),
+    AtLeast(f64),
+    /// Shown for context; no target.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// Stable key in the JSON (`sync_msg_per_s`).
+    pub key: &'static str,
+    pub what: String,
+    pub value: f64,
+    pub unit: &'static str,
+    pub goal: Goal,
+    /// The target as the issue says it (`≤ 3 × floor`).
+    pub target: String,
+}
+
+impl Figure {
+    pub fn met(&self) -> Option<bool> {
+        match self.goal {
+            Goal::AtMost(t) => Some(self.value <= t),
+            Goal::AtLeast(t) => Some(self.value >= t),
+            Goal::None => None,
+        }
+    }
+
+    fn shown(&self) -> String {
+        let v = self.value;
+        let number = if self.unit.is_empty() {
+            // Ratios such as recall: a 0.9988 must not read as 1.00.
+            format!("{v:.4}")
+        } else if v.abs() >= 1000.0 {
+            group_thousands(v.round() as i64)
+        } else if v.abs() >= 100.0 {
+            format!("{v:.0}")
+        } else if v.abs() >= 10.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.2}")
+        };
+        if self.unit.is_empty() {
+            number
+        } else {
+            format!("{number} {}", self.unit)
+        }
+    }
+
+    fn verdict(&self) -> &'static str {
+        match self.met() {
+            Some(true) => "met",
+            Some(false) => "NOT met",
+            None => "",
+        }
+    }
+}
+
+fn group_thousands(n: i64) -> String {
+    let digits = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// The console table.
+pub fn text_table(figures: &[Figure]) -> String {
+    let w0 = figures
+        .iter()
+        .map(|f| f.what.chars().count())
+        .max()
+        .unwrap_or(0);
+    let w1 = figures
+        .iter()
+        .map(|f| f.shown().chars().count())
+        .max()
+        .unwrap_or(0);
+    let w2 = figures
+        .iter()
+        .map(|f| f.target.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut t = String::new();
+    for f in figures {
+        let _ = writeln!(
+            t,
+            "{:<w0$}  {:>w1$}  {:<w2$}  {}",
+            f.what,
+            f.shown(),
+            f.target,
+            f.verdict()
+        );
+    }
+    t
+}
+
+/// The markdown table the README's Performance section pastes.
+pub fn markdown_table(figures: &[Figure]) -> String {
+    let mut t = String::from("| what | measured | target | |\n|---|---|---|---|\n");
+    for f in figures {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} |",
+            f.what,
+            f.shown(),
+            f.target,
+            f.verdict()
+        );
+    }
+    t
+}
+
+pub fn json(figures: &[Figure], context: Value) -> Value {
+    let rows: Vec<Value> = figures
+        .iter()
+        .map(|f| {
+            json!({
+                "key": f.key,
+                "what": f.what,
+                "value": f.value,
+                "unit": f.unit,
+                "target": f.target,
+                "met": f.met(),
+            })
+        })
+        .collect();
+    let mut values = serde_json::Map::new();
+    for f in figures {
+        values.insert(f.key.to_string(), json!(f.value));
+    }
+    json!({ "context": context, "values": values, "figures": rows })
+}
+
+/// Writes `latest.json` and `latest.md` into `dir`, and the JSON also as
+/// `latest-<messages>.json`, so a larger run can compare its memory with
+/// the 10,000-message one.
+pub fn write(
+    dir: &Path,
+    messages: usize,
+    figures: &[Figure],
+    context: Value,
+    header: &str,
+) -> anyhow::Result<()> {
+    fs::create_dir_all(dir)?;
+    let text = serde_json::to_string_pretty(&json(figures, context))? + "\n";
+    fs::write(dir.join("latest.json"), &text)?;
+    fs::write(dir.join(format!("latest-{messages}.json")), &text)?;
+    fs::write(
+        dir.join("latest.md"),
+        format!("{header}\n\n{}", markdown_table(figures)),
+    )?;
+    Ok(())
+}
