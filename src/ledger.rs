@@ -156,10 +156,10 @@ fn note_arrival(
         received.with_timezone(&tz).format("%m-%d %H:%M"),
         names::duration(received - v.deadline.due, Language::En)
     );
-    conn.execute(
+    conn.prepare_cached(
         "INSERT OR IGNORE INTO ledger_notes (at, entry, kind, note) VALUES (?1, ?2, 'arrived', ?3)",
-        params![ts(received), entry, note],
-    )?;
+    )?
+    .execute(params![ts(received), entry, note])?;
     Ok(())
 }
 
@@ -229,9 +229,8 @@ fn insert(
     evidence: &str,
     reverses: Option<i64>,
 ) -> rusqlite::Result<Entry> {
-    conn.execute(
-        "INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence, reverses)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    conn.prepare_cached("INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence, reverses)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?.execute(
         params![ts(at), person, period, kind.as_str(), amount.0, fund.0, reason, evidence, reverses],
     )?;
     Ok(Entry {
@@ -249,8 +248,7 @@ fn insert(
 }
 
 fn fine_of(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Option<Fine>> {
-    conn.query_row(
-        "SELECT id, amount_fen, fund_fen, reason FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'fine'",
+    conn.prepare_cached("SELECT id, amount_fen, fund_fen, reason FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'fine'")?.query_row(
         params![person, period],
         |r| {
             Ok(Fine {
@@ -265,8 +263,7 @@ fn fine_of(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Op
 }
 
 fn has_waiver(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'waiver')",
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'waiver')")?.query_row(
         params![person, period],
         |r| r.get(0),
     )
@@ -274,11 +271,10 @@ fn has_waiver(conn: &Connection, person: &str, period: &str) -> rusqlite::Result
 
 /// The amount a waiver reversed for one person and period, if one is booked.
 pub fn waived(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Option<Fen>> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT -amount_fen FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'waiver'",
-        params![person, period],
-        |r| r.get(0).map(Fen),
-    )
+    )?
+    .query_row(params![person, period], |r| r.get(0).map(Fen))
     .optional()
 }
 

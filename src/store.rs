@@ -388,6 +388,9 @@ pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
 /// intake or judgement; rusqlite's default of 5 s is not.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Prepared statements kept per connection.
+pub const STATEMENT_CACHE: usize = 64;
+
 /// Opens (creating if needed) the database at `path` and brings its schema
 /// up to date. A new database is created 0600, its WAL and shared-memory
 /// files inherit that mode, and directories created for it are 0700.
@@ -473,6 +476,10 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
 
 fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // The statements a pass runs once per message or per verdict are
+    // cached (`prepare_cached`); rusqlite's default of 16 is fewer than
+    // there are.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // Switching a new file to WAL needs a lock that SQLite does not wait
     // for; another process creating the same file holds it for moments.
     let mut tries = 0;

@@ -161,17 +161,14 @@ pub struct MessageRow {
 }
 
 pub fn checkpoint(conn: &Connection, source: &str) -> rusqlite::Result<Option<Checkpoint>> {
-    conn.query_row(
-        "SELECT uidvalidity, last_uid FROM checkpoints WHERE source = ?1",
-        [source],
-        |r| {
+    conn.prepare_cached("SELECT uidvalidity, last_uid FROM checkpoints WHERE source = ?1")?
+        .query_row([source], |r| {
             Ok(Checkpoint {
                 uidvalidity: r.get(0)?,
                 last_uid: r.get(1)?,
             })
-        },
-    )
-    .optional()
+        })
+        .optional()
 }
 
 /// Every mailbox's checkpoint, by source: what a backup holds.
@@ -307,21 +304,20 @@ pub fn skip(
     error: &str,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<u32> {
-    let attempts: u32 = conn.query_row(
-        "INSERT INTO skipped_fetches (source, uidvalidity, uid, attempts, last_error, next_try)
+    let attempts: u32 = conn
+        .prepare_cached(
+            "INSERT INTO skipped_fetches (source, uidvalidity, uid, attempts, last_error, next_try)
          VALUES (?1, ?2, ?3, 1, ?4, '')
          ON CONFLICT (source, uidvalidity, uid)
              DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error
          RETURNING attempts",
-        params![source, uidvalidity, uid, error],
-        |r| r.get(0),
-    )?;
+        )?
+        .query_row(params![source, uidvalidity, uid, error], |r| r.get(0))?;
     // 5 min × 2^7 is past the maximum already.
     let wait = (0..attempts.saturating_sub(1).min(8))
         .try_fold(SKIP_RETRY_FIRST, |w, _| w.checked_add(&w))
         .map_or(SKIP_RETRY_MAX, |w| w.min(SKIP_RETRY_MAX));
-    conn.execute(
-        "UPDATE skipped_fetches SET next_try = ?4 WHERE source = ?1 AND uidvalidity = ?2 AND uid = ?3",
+    conn.prepare_cached("UPDATE skipped_fetches SET next_try = ?4 WHERE source = ?1 AND uidvalidity = ?2 AND uid = ?3")?.execute(
         params![source, uidvalidity, uid, ts(now + wait)],
     )?;
     Ok(attempts)
@@ -336,10 +332,8 @@ pub fn skipped_due(
     uidvalidity: u32,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Vec<u32>> {
-    conn.execute(
-        "DELETE FROM skipped_fetches WHERE source = ?1 AND uidvalidity <> ?2",
-        params![source, uidvalidity],
-    )?;
+    conn.prepare_cached("DELETE FROM skipped_fetches WHERE source = ?1 AND uidvalidity <> ?2")?
+        .execute(params![source, uidvalidity])?;
     let mut stmt = conn.prepare(
         "SELECT uid FROM skipped_fetches WHERE source = ?1 AND uidvalidity = ?2 AND next_try <= ?3
          ORDER BY uid",
@@ -355,10 +349,10 @@ pub fn forget_skipped(
     uidvalidity: u32,
     uid: u32,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "DELETE FROM skipped_fetches WHERE source = ?1 AND uidvalidity = ?2 AND uid = ?3",
-        params![source, uidvalidity, uid],
-    )?;
+    )?
+    .execute(params![source, uidvalidity, uid])?;
     Ok(())
 }
 
@@ -439,11 +433,9 @@ impl UnclassifiedBatches {
 
     /// How many messages wait to be classified.
     pub fn count(conn: &Connection) -> rusqlite::Result<usize> {
-        let n: i64 = conn.query_row(
-            "SELECT count(*) FROM messages WHERE class IS NULL",
-            [],
-            |r| r.get(0),
-        )?;
+        let n: i64 = conn
+            .prepare_cached("SELECT count(*) FROM messages WHERE class IS NULL")?
+            .query_row([], |r| r.get(0))?;
         Ok(usize::try_from(n).unwrap_or_default())
     }
 
@@ -496,11 +488,9 @@ impl UnclassifiedBatches {
 
     fn read(&self, conn: &Connection, id: i64, size: u64) -> rusqlite::Result<Read> {
         if size > self.max_message_bytes {
-            let head: Vec<u8> = conn.query_row(
-                "SELECT substr(raw, 1, ?2) FROM message_raw WHERE message = ?1",
-                params![id, HEAD_BYTES as i64],
-                |r| r.get(0),
-            )?;
+            let head: Vec<u8> = conn
+                .prepare_cached("SELECT substr(raw, 1, ?2) FROM message_raw WHERE message = ?1")?
+                .query_row(params![id, HEAD_BYTES as i64], |r| r.get(0))?;
             return Ok(Read::TooLarge(TooLarge {
                 bytes: size,
                 limit: self.max_message_bytes,
@@ -537,8 +527,7 @@ pub fn set_class(conn: &Connection, id: i64, c: &Classified<'_>) -> rusqlite::Re
 /// Flags a classified message for the assistant and adds `note` to its
 /// reason (a message over one of the parser's caps).
 pub fn flag(conn: &Connection, id: i64, note: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE messages SET flagged = 1, reason = coalesce(reason || '; ', '') || ?2 WHERE id = ?1",
+    conn.prepare_cached("UPDATE messages SET flagged = 1, reason = coalesce(reason || '; ', '') || ?2 WHERE id = ?1")?.execute(
         params![id, note],
     )?;
     Ok(())
@@ -552,10 +541,8 @@ pub fn reclassify(
     class: MessageClass,
     reason: &str,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE messages SET class = ?2, reason = ?3 WHERE id = ?1",
-        params![id, class.as_str(), reason],
-    )?;
+    conn.prepare_cached("UPDATE messages SET class = ?2, reason = ?3 WHERE id = ?1")?
+        .execute(params![id, class.as_str(), reason])?;
     Ok(())
 }
 
@@ -574,31 +561,28 @@ pub fn ignored_with_subject(
     conn: &Connection,
     words: &[&str],
 ) -> rusqlite::Result<Vec<IgnoredMessage>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, subject, sender, flagged FROM messages
-         WHERE class = 'ignored' AND subject IS NOT NULL AND instr(lower(subject), lower(?1)) > 0
-         ORDER BY internaldate, id",
-    )?;
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for word in words {
-        let rows = stmt.query_map([word], |r| {
-            Ok(IgnoredMessage {
-                id: r.get(0)?,
-                subject: r.get(1)?,
-                sender: r.get(2)?,
-                flagged: r.get(3)?,
-            })
-        })?;
-        for row in rows {
-            let row = row?;
-            if seen.insert(row.id) {
-                out.push(row);
-            }
-        }
+    if words.is_empty() {
+        return Ok(Vec::new());
     }
-    out.sort_by_key(|m| m.id);
-    Ok(out)
+    // One pass over the messages for all the words, not one per word.
+    let any_word = (1..=words.len())
+        .map(|i| format!("instr(lower(subject), lower(?{i})) > 0"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, subject, sender, flagged FROM messages
+         WHERE class = 'ignored' AND subject IS NOT NULL AND ({any_word})
+         ORDER BY id"
+    ))?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(words), |r| {
+        Ok(IgnoredMessage {
+            id: r.get(0)?,
+            subject: r.get(1)?,
+            sender: r.get(2)?,
+            flagged: r.get(3)?,
+        })
+    })?;
+    rows.collect()
 }
 
 /// A stored message with its raw bytes, for the few readers that need one
@@ -612,18 +596,17 @@ pub struct StoredRaw {
 
 /// One stored message, raw.
 pub fn stored(conn: &Connection, id: i64) -> rusqlite::Result<StoredRaw> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT m.id, m.internaldate, r.raw FROM messages m JOIN message_raw r ON r.message = m.id
          WHERE m.id = ?1",
-        [id],
-        |r| {
-            Ok(StoredRaw {
-                id: r.get(0)?,
-                internaldate: parse_ts(&r.get::<_, String>(1)?)?,
-                raw: r.get(2)?,
-            })
-        },
-    )
+    )?
+    .query_row([id], |r| {
+        Ok(StoredRaw {
+            id: r.get(0)?,
+            internaldate: parse_ts(&r.get::<_, String>(1)?)?,
+            raw: r.get(2)?,
+        })
+    })
 }
 
 /// Drops the raw bytes of every message that arrived before `before` and
@@ -658,11 +641,8 @@ pub fn drop_unrelated_raw(
 
 /// Whether any stored message carries this Message-ID.
 pub fn message_id_known(conn: &Connection, message_id: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM messages WHERE message_id = ?1)",
-        [message_id],
-        |r| r.get(0),
-    )
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE message_id = ?1)")?
+        .query_row([message_id], |r| r.get(0))
 }
 
 /// Every message, newest first; only flagged ones when `flagged_only`.
