@@ -75,9 +75,14 @@ pub fn settle(
     tz: Tz,
 ) -> rusqlite::Result<Vec<Entry>> {
     let mut booked = Vec::new();
+    // What is booked already, read once: a pass judges every person and
+    // period since tracking began, and almost all of it is settled.
+    let fines = all_fines(conn)?;
+    let waivers = all_waivers(conn)?;
     for v in verdicts {
         let period = v.deadline.period.to_string();
-        let fine = match fine_of(conn, &v.person, &period)? {
+        let key = (v.person.clone(), period.clone());
+        let fine = match fines.get(&key).copied() {
             Some(fine) => Some(fine),
             None if v.fine_owed => {
                 let (reason, evidence) = fine_grounds(v, tz);
@@ -113,7 +118,7 @@ pub fn settle(
         }
         if let Some(fine) = fine
             && let Some((at, reason, evidence)) = waiver_grounds(v, tz)
-            && !has_waiver(conn, &v.person, &period)?
+            && !waivers.contains(&key)
         {
             let amounts = (-fine.amount, -fine.fund);
             booked.push(insert(
@@ -247,26 +252,29 @@ fn insert(
     })
 }
 
-fn fine_of(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Option<Fine>> {
-    conn.prepare_cached("SELECT id, amount_fen, fund_fen, reason FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'fine'")?.query_row(
-        params![person, period],
-        |r| {
-            Ok(Fine {
-                id: r.get(0)?,
-                amount: Fen(r.get(1)?),
-                fund: Fen(r.get(2)?),
-                missing: r.get::<_, String>(3)?.starts_with(MISSING),
-            })
-        },
-    )
-    .optional()
+/// Every fine booked, by person and period.
+fn all_fines(conn: &Connection) -> rusqlite::Result<HashMap<(String, String), Fine>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT person, period, id, amount_fen, fund_fen, reason FROM ledger WHERE kind = 'fine'",
+    )?;
+    stmt.query_map([], |r| {
+        let fine = Fine {
+            id: r.get(2)?,
+            amount: Fen(r.get(3)?),
+            fund: Fen(r.get(4)?),
+            missing: r.get::<_, String>(5)?.starts_with(MISSING),
+        };
+        Ok(((r.get(0)?, r.get(1)?), fine))
+    })?
+    .collect()
 }
 
-fn has_waiver(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'waiver')")?.query_row(
-        params![person, period],
-        |r| r.get(0),
-    )
+/// The person and period of every waiver booked.
+fn all_waivers(conn: &Connection) -> rusqlite::Result<std::collections::HashSet<(String, String)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT person, period FROM ledger WHERE kind = 'waiver'")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
 }
 
 /// The amount a waiver reversed for one person and period, if one is booked.
