@@ -1,7 +1,7 @@
 //! The whole pipeline on a generated mailbox, with no server: a Maildir of
 //! [`MESSAGES`] messages from a team of 50 reps and clerks under 5
 //! supervisors over the first 13 weeks of 2026, written by the generator
-//! the system benchmark uses too (`support/mailbox.rs`: reports in many
+//! the system benchmark uses too (`support/`: reports in many
 //! subject styles, charsets and mail clients' header styles; on time, late,
 //! missing, revised and misaddressed; replies, auto-replies, newsletters,
 //! look-alikes), without attachments.
@@ -19,8 +19,7 @@
 //! `cargo bench --bench pipeline`. Under `cargo test --all-targets` each
 //! benchmark runs once on a smaller mailbox ([`TEST_MESSAGES`]).
 
-#[path = "support/mailbox.rs"]
-mod mailbox;
+mod support;
 
 use std::fs::File;
 use std::io::Write as _;
@@ -38,7 +37,8 @@ use reportd::config::Config;
 use reportd::store;
 use reportd::sync::{Engine, PassReport, Source};
 
-use mailbox::{Spec, Team};
+use support::mailbox::{self, Spec, Team};
+use support::render;
 
 /// Messages in the benchmarked mailbox.
 const MESSAGES: usize = 1_000;
@@ -107,7 +107,7 @@ impl Fixture {
                 .join("new")
                 .join(format!("{}.bench{i}.reportd", m.at.timestamp()));
             let mut file = File::create(&path).expect("message file");
-            let raw = mailbox::render(m);
+            let raw = render::render(m);
             bytes += raw.len();
             file.write_all(&raw).expect("message");
             file.set_modified(m.at.into()).expect("mtime");

@@ -61,6 +61,49 @@ pub fn viewing_at(given: Option<DateTime<FixedOffset>>, clock: DateTime<Utc>) ->
     given.map_or(clock, |g| g.with_timezone(&Utc))
 }
 
+/// Where the fault suite starts `reportd run`'s clock (RFC 3339, not
+/// later than the machine's clock): from that instant it runs at real speed,
+/// so a test can replay a month's deadlines and emails at a fixed moment
+/// whenever it runs. Unset, the daemon uses the machine's clock.
+pub const DAEMON_START_ENV: &str = "REPORTD_TEST_CLOCK_START";
+
+static DAEMON_OFFSET: std::sync::OnceLock<TimeDelta> = std::sync::OnceLock::new();
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DaemonClockError {
+    #[error(
+        "{DAEMON_START_ENV}={0:?} is not an RFC 3339 instant: write e.g. 2026-10-28T10:00:00+08:00, \
+         or unset it (it is for the test suite only)"
+    )]
+    Unreadable(String),
+    #[error(transparent)]
+    Future(#[from] FutureNow),
+}
+
+/// Sets the daemon's clock from [`DAEMON_START_ENV`] (once per process).
+pub fn start_daemon_clock() -> Result<(), DaemonClockError> {
+    let Ok(text) = std::env::var(DAEMON_START_ENV) else {
+        return Ok(());
+    };
+    let offset = daemon_offset(&text, Utc::now())?;
+    let _ = DAEMON_OFFSET.set(offset);
+    tracing::warn!(%text, "{DAEMON_START_ENV} is set: the daemon's clock is not the machine's");
+    Ok(())
+}
+
+/// How far the daemon's clock is from `clock` when it starts at `text`.
+fn daemon_offset(text: &str, clock: DateTime<Utc>) -> Result<TimeDelta, DaemonClockError> {
+    let start = DateTime::parse_from_rfc3339(text.trim())
+        .map_err(|_| DaemonClockError::Unreadable(text.to_string()))?;
+    Ok(acting_at(Some(start), clock)? - clock)
+}
+
+/// The daemon's clock: the machine's, shifted when [`start_daemon_clock`]
+/// found [`DAEMON_START_ENV`].
+pub fn daemon_now() -> DateTime<Utc> {
+    Utc::now() + DAEMON_OFFSET.get().copied().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +114,23 @@ mod tests {
 
     fn clock() -> DateTime<Utc> {
         at("2026-11-30T10:00:00Z").with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_daemon_clock_starts_at_a_past_instant_and_never_in_the_future() {
+        let back = daemon_offset("2026-11-04T10:00:00+08:00", clock()).expect("past");
+        assert_eq!(
+            clock() + back,
+            at("2026-11-04T02:00:00Z").with_timezone(&Utc)
+        );
+        assert!(matches!(
+            daemon_offset("2026-12-01T10:00:00Z", clock()),
+            Err(DaemonClockError::Future(_))
+        ));
+        assert!(matches!(
+            daemon_offset("next Wednesday", clock()),
+            Err(DaemonClockError::Unreadable(_))
+        ));
     }
 
     #[test]

@@ -66,7 +66,10 @@ impl Loop<'_> {
             };
             match result {
                 Ok(Stop) => return Ok(()),
-                Err(e @ SyncError::Db(_)) => return Err(e),
+                // A full disk or a read-only database is no connection
+                // problem: stop (systemd restarts the daemon; `health` and
+                // the journal say why) rather than reconnect forever.
+                Err(e) if e.database_error().is_some() => return Err(e),
                 Err(e) => {
                     tracing::warn!("{e}; reconnecting in {}s", self.backoff.as_secs());
                     tokio::select! {
@@ -93,9 +96,13 @@ impl Loop<'_> {
         let systemd = &self.systemd;
         let (pass, _) = self
             .engine
-            .finish_pass(self.sender, conn, Utc::now, (fetched, started), |_, _| {
-                systemd.alive()
-            })
+            .finish_pass(
+                self.sender,
+                conn,
+                crate::clock::daemon_now,
+                (fetched, started),
+                |_, _| systemd.alive(),
+            )
             .await?;
         self.systemd.pass_done(&pass);
         self.backoff = Duration::from_secs(1);
@@ -167,7 +174,7 @@ fn wait_for(
     conn: &Connection,
     cap: Duration,
 ) -> Result<Duration, SyncError> {
-    wait_from(engine, sending, conn, cap, Utc::now())
+    wait_from(engine, sending, conn, cap, crate::clock::daemon_now())
 }
 
 fn wait_from(

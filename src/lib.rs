@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod failpoint;
 pub mod ledger;
 pub mod logging;
 pub mod mail;

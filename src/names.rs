@@ -192,6 +192,96 @@ pub fn status(s: Status, lang: Language) -> &'static str {
     }
 }
 
+/// A period's mark in a trend line: ✓ on time, 迟 / L late, ✗ missing,
+/// 免 / E excused, and a neutral `·` for a period not due yet (pending) or
+/// not tracked (`None`).
+pub fn mark(s: Option<Status>, lang: Language) -> &'static str {
+    match (lang, s) {
+        (_, Some(Status::OnTime)) => "✓",
+        (_, Some(Status::Missing)) => "✗",
+        (Language::Zh, Some(Status::Late)) => "迟",
+        (Language::En, Some(Status::Late)) => "L",
+        (Language::Zh, Some(Status::Excused)) => "免",
+        (Language::En, Some(Status::Excused)) => "E",
+        (_, Some(Status::Pending) | None) => "·",
+    }
+}
+
+/// What a [`mark`] stands for: the status, or 未跟踪 / not tracked.
+pub fn mark_label(s: Option<Status>, lang: Language) -> &'static str {
+    match (s, lang) {
+        (Some(s), _) => status(s, lang),
+        (None, Language::Zh) => "未跟踪",
+        (None, Language::En) => "not tracked",
+    }
+}
+
+/// A trend line for plain text, oldest left: each mark padded to two
+/// columns (✓ takes one, 迟 two) and one space apart, so the lines of
+/// several people line up in a monospaced font: `✓  迟 ✗  免 ·`.
+pub fn trend_line(marks: &[Option<Status>], lang: Language) -> String {
+    marks
+        .iter()
+        .map(|s| {
+            let m = mark(*s, lang);
+            // The CJK marks are wide; the symbols take one column.
+            if m.chars().all(|c| u32::from(c) < 0x2E80) {
+                format!("{m} ")
+            } else {
+                m.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_end()
+        .to_string()
+}
+
+/// The periods a trend line covers, oldest first: `第41–48周` / `weeks
+/// 41–48`, `4月–11月` / `Apr–Nov 2026` (years named when they differ).
+pub fn span(first: Period, last: Period, lang: Language) -> String {
+    match (first, last, lang) {
+        (Period::Week { year: a, week: f }, Period::Week { year: b, week: l }, Language::Zh) => {
+            if a == b {
+                format!("第{f}–{l}周")
+            } else {
+                format!("{a}年第{f}周–{b}年第{l}周")
+            }
+        }
+        (Period::Week { year: a, week: f }, Period::Week { year: b, week: l }, Language::En) => {
+            if a == b {
+                format!("weeks {f}–{l}")
+            } else {
+                format!("week {f} of {a} – week {l} of {b}")
+            }
+        }
+        (
+            Period::Month { year: a, month: f },
+            Period::Month { year: b, month: l },
+            Language::Zh,
+        ) => {
+            if a == b {
+                format!("{f}月–{l}月")
+            } else {
+                format!("{a}年{f}月–{b}年{l}月")
+            }
+        }
+        (
+            Period::Month { year: a, month: f },
+            Period::Month { year: b, month: l },
+            Language::En,
+        ) => {
+            if a == b {
+                format!("{}–{} {b}", en_month_short(f), en_month_short(l))
+            } else {
+                format!("{} {a} – {} {b}", en_month_short(f), en_month_short(l))
+            }
+        }
+        // Mixed kinds never make one trend line; name both ends.
+        _ => format!("{} – {}", period(first, lang), period(last, lang)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +364,33 @@ mod tests {
         .map(|s| status(s, Language::Zh))
         .collect();
         assert_eq!(zh, ["准时", "迟交", "未交", "免罚", "待交"]);
+    }
+    #[test]
+    fn trend_marks_line_up_whatever_their_width() {
+        let line = [
+            None,
+            Some(Status::OnTime),
+            Some(Status::Late),
+            Some(Status::Missing),
+            Some(Status::Excused),
+            Some(Status::Pending),
+        ];
+        assert_eq!(trend_line(&line, Language::Zh), "·  ✓  迟 ✗  免 ·");
+        assert_eq!(trend_line(&line, Language::En), "·  ✓  L  ✗  E  ·");
+        assert_eq!(mark_label(None, Language::Zh), "未跟踪");
+        assert_eq!(mark_label(Some(Status::Late), Language::En), "late");
+    }
+
+    #[test]
+    fn a_span_names_its_first_and_last_period() {
+        assert_eq!(span(w(41), w(48), Language::Zh), "第41–48周");
+        assert_eq!(span(w(41), w(48), Language::En), "weeks 41–48");
+        let m = |year, month| Period::Month { year, month };
+        assert_eq!(span(m(2026, 4), m(2026, 11), Language::Zh), "4月–11月");
+        assert_eq!(span(m(2026, 4), m(2026, 11), Language::En), "Apr–Nov 2026");
+        assert_eq!(
+            span(m(2026, 6), m(2027, 1), Language::Zh),
+            "2026年6月–2027年1月"
+        );
     }
 }

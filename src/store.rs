@@ -347,6 +347,22 @@ CREATE TABLE last_pass (
     ),
     M::up(
         r#"
+-- notify::outbox: each recipient's answer to an email, which goes to each
+-- recipient in an SMTP transaction of its own; a retry reaches only the
+-- recipients without a row here, and `--retry` deletes the refused ones.
+CREATE TABLE outbox_recipients (
+    outbox  INTEGER NOT NULL REFERENCES outbox (id),
+    address TEXT NOT NULL,
+    state   TEXT NOT NULL CHECK (state IN ('sent', 'refused')),
+    answer  TEXT,
+    at      TEXT NOT NULL,
+    PRIMARY KEY (outbox, address),
+    CHECK ((state = 'refused') = (answer IS NOT NULL))
+) STRICT;
+"#,
+    ),
+    M::up(
+        r#"
 -- mail::inbox: the raw bytes of each message in a table of their own, so
 -- that recording a message's classification rewrites a short row instead
 -- of every page of its bytes (SQLite rewrites a whole record on UPDATE),

@@ -43,6 +43,45 @@ pub enum SyncError {
     Db(#[from] rusqlite::Error),
 }
 
+impl SyncError {
+    /// The database error behind this one, whichever step met it (storing
+    /// fetched mail, planning, the outbox): a full disk, a read-only file,
+    /// a lock held past the busy timeout. No reconnect to the mail server
+    /// can help with it.
+    pub fn database_error(&self) -> Option<&rusqlite::Error> {
+        match self {
+            SyncError::Db(e)
+            | SyncError::Imap(ImapError::Store(e))
+            | SyncError::Maildir(MaildirError::Store(e))
+            | SyncError::Notify(NotifyError::Db(e))
+            | SyncError::Outbox(OutboxError::Db(e))
+            | SyncError::SalesEmail(ByEmailError::Db(e))
+            | SyncError::SalesEmail(ByEmailError::Notify(NotifyError::Db(e))) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// What to tell the operator when [`Self::database_error`] stopped a
+    /// run over `database`: what failed, that nothing is lost, what to do.
+    pub fn stopped_text(db_error: &rusqlite::Error, database: &std::path::Path) -> String {
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull, ReadOnly};
+        let todo = match db_error.sqlite_error_code() {
+            Some(DiskFull) => "free space on its file system",
+            Some(ReadOnly) => "make the file and its directory writable again",
+            Some(DatabaseBusy | DatabaseLocked) => {
+                "find what holds the database's write lock so long (a copy, a long query)"
+            }
+            _ => "check the file and its file system",
+        };
+        format!(
+            "stopped: cannot write the database {}: {db_error}. Nothing is lost: mail, \
+             fines and emails not yet stored are read and owed again from the mailbox when \
+             reportd starts. {todo}, then start reportd again",
+            database.display()
+        )
+    }
+}
+
 /// What one pass did.
 #[derive(Debug, Default)]
 pub struct PassReport {
@@ -149,6 +188,9 @@ impl Engine {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let verdicts = compliance::verdicts(&tx, &self.cfg, &self.calendar, now, &[])?;
         let booked = ledger::settle(&tx, &verdicts, &self.cfg.rules, self.cfg.timezone)?;
+        if !booked.is_empty() {
+            crate::failpoint::hit(crate::failpoint::LEDGER_BEFORE_OUTBOX);
+        }
         let queued = planner.queue_owed(&tx, &verdicts, now)?;
         tx.commit()?;
         for e in &booked {

@@ -1,5 +1,6 @@
-//! The team the unit tests of several modules share (payroll, archive),
-//! so each test module need not write its own roster.
+//! The team the unit tests of several modules share (payroll, archive,
+//! notify), so each test module need not write its own roster; and the
+//! team's local time they write instants in.
 
 /// A manager, a supervisor (商务一组) with a rep (张伟) and a clerk (李娜),
 /// and the assistant.
@@ -36,4 +37,14 @@ supervisor = "wangfang@example.com"
 "#;
     crate::config::Config::from_toml_str(CONFIG, std::path::Path::new("test.toml"))
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `y-m-d h:00` in the team's zone (Asia/Shanghai), as an instant.
+pub(crate) fn shanghai(y: i32, m: u32, d: u32, h: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(y, m, d, h, 0, 0)
+        .single()
+        .unwrap_or_else(|| panic!("{y}-{m}-{d} {h}:00 is not one instant in Asia/Shanghai"))
+        .with_timezone(&chrono::Utc)
 }

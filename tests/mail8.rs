@@ -16,10 +16,10 @@ mod common;
 
 use std::time::Duration;
 
-use app::{App, Imap, ROSTER, eml, utf8_word};
+use app::mail::Mail;
+use app::{App, ROSTER, eml, utf8_word};
 use chrono::DateTime;
 use common::MailServers;
-use mailparse::MailHeaderMap;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -36,14 +36,13 @@ const TRACKING: &str = "2026-11-09";
 
 fn start() -> (MailServers, App) {
     let servers = MailServers::start(app::USERS);
-    let imap = Imap {
-        port: servers.imap_port(),
-        security: "plain",
-        password: servers.password(),
-        ca_file: None,
-    };
-    let smtp = app::smtp_section(servers.smtp_port());
-    let app = App::configure(imap, TRACKING, &smtp, ROSTER);
+    let app = App::plain(
+        servers.imap_port(),
+        servers.password(),
+        servers.smtp_port(),
+        TRACKING,
+        ROSTER,
+    );
     (servers, app)
 }
 
@@ -79,61 +78,6 @@ async fn lina_on_time(servers: &MailServers) {
 }
 
 // ----- reading mail back -------------------------------------------------------
-
-/// One delivered email, decoded.
-#[derive(Debug)]
-struct Mail {
-    message_id: String,
-    subject: String,
-    to: Vec<String>,
-    cc: Vec<String>,
-    in_reply_to: Option<String>,
-    text: String,
-    html: String,
-}
-
-impl Mail {
-    fn parse(raw: &[u8]) -> Mail {
-        let m = mailparse::parse_mail(raw).expect("parse a delivered email");
-        let addrs = |name: &str| -> Vec<String> {
-            m.headers
-                .get_first_header(name)
-                .map(|h| mailparse::addrparse_header(h).expect("address header"))
-                .map(|list| {
-                    list.iter()
-                        .flat_map(|a| match a {
-                            mailparse::MailAddr::Single(s) => vec![s.addr.to_lowercase()],
-                            mailparse::MailAddr::Group(g) => {
-                                g.addrs.iter().map(|s| s.addr.to_lowercase()).collect()
-                            }
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let part = |mimetype: &str| {
-            m.subparts
-                .iter()
-                .find(|p| p.ctype.mimetype == mimetype)
-                .map(|p| p.get_body().expect("decodable part"))
-                .unwrap_or_else(|| panic!("no {mimetype} part"))
-        };
-        Mail {
-            message_id: m
-                .headers
-                .get_first_value("Message-ID")
-                .unwrap_or_default()
-                .trim_matches(['<', '>', ' '])
-                .to_string(),
-            subject: m.headers.get_first_value("Subject").unwrap_or_default(),
-            to: addrs("To"),
-            cc: addrs("Cc"),
-            in_reply_to: m.headers.get_first_value("In-Reply-To"),
-            text: part("text/plain"),
-            html: part("text/html"),
-        }
-    }
-}
 
 /// Waits until `user`'s INBOX holds `n` messages, lets a second copy (there
 /// must be none) arrive, and returns exactly those `n`.

@@ -12,9 +12,9 @@ use chrono::{Datelike, Utc};
 use chrono_tz::Asia::Shanghai;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use crate::mailbox::{ASSISTANT, Team};
 use crate::measure::{self, Cost};
 use crate::setup::{Bench, Instance};
+use crate::support::mailbox::{ASSISTANT, Team};
 
 /// Longest wait for the daemon to settle after its start.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -139,7 +139,7 @@ fn report_eml(team: &Team, k: usize, message_id: &str) -> (String, Vec<u8>) {
     let p = &team.reporters[k % team.reporters.len()];
     let sup = &team.supervisors[p.boss];
     let week = Utc::now().with_timezone(&Shanghai).iso_week().week();
-    let subject = crate::mailbox::utf8_word(&format!("{} 第{week}周周报", p.name));
+    let subject = crate::support::render::utf8_word(&format!("{} 第{week}周周报", p.name));
     let date = Utc::now().with_timezone(&Shanghai).to_rfc2822();
     let raw = format!(
         "From: {from}\r\nTo: {to}\r\nCc: {cc}\r\nSubject: {subject}\r\nDate: {date}\r\n\
@@ -192,7 +192,10 @@ pub fn measure(
     let mut missed = 0;
     let stamp = Utc::now().timestamp();
     for k in 0..reports {
-        let id = format!("latency.{stamp}.{k}@bench.{}", crate::mailbox::DOMAIN);
+        let id = format!(
+            "latency.{stamp}.{k}@bench.{}",
+            crate::support::mailbox::DOMAIN
+        );
         let (from, raw) = report_eml(team, k, &id);
         rt.block_on(servers.smtp_send(&from, &[ASSISTANT.1], &raw))?;
         let accepted = Instant::now();

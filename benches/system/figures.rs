@@ -79,33 +79,24 @@ fn group_thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
-/// The console table.
+/// A figure's row: what, the measured value, the target, met or not.
+fn cells(f: &Figure) -> [String; 4] {
+    [
+        f.what.clone(),
+        f.shown(),
+        f.target.clone(),
+        f.verdict().to_string(),
+    ]
+}
+
+/// The console table: columns aligned, the values to the right.
 pub fn text_table(figures: &[Figure]) -> String {
-    let w0 = figures
-        .iter()
-        .map(|f| f.what.chars().count())
-        .max()
-        .unwrap_or(0);
-    let w1 = figures
-        .iter()
-        .map(|f| f.shown().chars().count())
-        .max()
-        .unwrap_or(0);
-    let w2 = figures
-        .iter()
-        .map(|f| f.target.chars().count())
-        .max()
-        .unwrap_or(0);
+    let rows: Vec<[String; 4]> = figures.iter().map(cells).collect();
+    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let (w0, w1, w2) = (width(0), width(1), width(2));
     let mut t = String::new();
-    for f in figures {
-        let _ = writeln!(
-            t,
-            "{:<w0$}  {:>w1$}  {:<w2$}  {}",
-            f.what,
-            f.shown(),
-            f.target,
-            f.verdict()
-        );
+    for [what, value, target, verdict] in &rows {
+        let _ = writeln!(t, "{what:<w0$}  {value:>w1$}  {target:<w2$}  {verdict}");
     }
     t
 }
@@ -113,15 +104,8 @@ pub fn text_table(figures: &[Figure]) -> String {
 /// The markdown table the README's Performance section pastes.
 pub fn markdown_table(figures: &[Figure]) -> String {
     let mut t = String::from("| what | measured | target | |\n|---|---|---|---|\n");
-    for f in figures {
-        let _ = writeln!(
-            t,
-            "| {} | {} | {} | {} |",
-            f.what,
-            f.shown(),
-            f.target,
-            f.verdict()
-        );
+    for row in figures.iter().map(cells) {
+        let _ = writeln!(t, "| {} |", row.join(" | "));
     }
     t
 }

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::mailbox::Label;
 use crate::setup::Instance;
+use crate::support::mailbox::Label;
 
 /// Counts for one kind of message.
 #[derive(Debug, Default, Clone, Copy)]

@@ -17,8 +17,11 @@ use serde_json::Value;
 
 use crate::Args;
 use crate::common::{MailServers, PASSWORD};
-use crate::mailbox::{self, ASSISTANT, Attachment, Client, Extra, Label, Mail, Spec, Team};
 use crate::measure;
+use crate::support::mailbox::{
+    self, ASSISTANT, Attachment, Client, Extra, Label, Mail, Spec, Team,
+};
+use crate::support::render;
 
 /// Owner of the Maildirs in the harness's Dovecot (`nobody`).
 const MAIL_UID: u32 = 65534;
@@ -109,7 +112,7 @@ impl Bench {
 
     /// Writes one message into the Maildir's `cur/`, its mtime the arrival.
     fn deliver(&self, m: &Mail) -> anyhow::Result<u64> {
-        let raw = mailbox::render(m);
+        let raw = render::render(m);
         let seq = self.seq.get();
         self.seq.set(seq + 1);
         // Dovecot gives new files their UIDs in the order of the time in

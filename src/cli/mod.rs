@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::notify::outbox;
 use crate::period::Period;
 use crate::reports::compliance;
-use crate::sync::{Engine, Source};
+use crate::sync::{Engine, Source, SyncError};
 use crate::writer::{self, LockError, WriterLock};
 use crate::{clock, daemon, ledger, mail, store};
 
@@ -304,9 +304,20 @@ fn open_writer(cfg: &Config) -> Result<(WriterLock, rusqlite::Connection)> {
 }
 
 async fn run(engine: &Engine) -> Result<()> {
+    clock::start_daemon_clock()?;
     let (_lock, mut conn) = open_writer(&engine.cfg)?;
-    daemon::run(engine, &mut conn, daemon::shutdown_signal()).await?;
-    Ok(())
+    daemon::run(engine, &mut conn, daemon::shutdown_signal())
+        .await
+        .map_err(|e| database_stop(e, &engine.cfg.database))
+}
+
+/// A run stopped by the database (full, read-only) says so, and what to
+/// do; any other error as it is.
+fn database_stop(e: SyncError, database: &std::path::Path) -> anyhow::Error {
+    match e.database_error() {
+        Some(db) => anyhow::anyhow!(SyncError::stopped_text(db, database)),
+        None => e.into(),
+    }
 }
 
 async fn sync(engine: &Engine, once: bool, now: Option<DateTime<FixedOffset>>) -> Result<()> {
@@ -443,7 +454,10 @@ async fn sync_once(
 ) -> Result<()> {
     let started = std::time::Instant::now();
     let source = Source::from_config(&engine.cfg);
-    let fetched = source.fetch_once(conn).await?;
+    let fetched = source
+        .fetch_once(conn)
+        .await
+        .map_err(|e| database_stop(e, &engine.cfg.database))?;
     let sender = engine.sender()?;
     let bar = board::progress_bar("classifying");
     let (pass, delivered) = engine
@@ -457,7 +471,8 @@ async fn sync_once(
                 bar.set_position(done as u64);
             },
         )
-        .await?;
+        .await
+        .map_err(|e| database_stop(e, &engine.cfg.database))?;
     bar.finish_and_clear();
     output::println(&format!(
         "fetched {} new message(s); classified {}; booked {} ledger entr{}; queued {} email(s)",

@@ -195,6 +195,9 @@ pub fn store_batch(
 ) -> rusqlite::Result<usize> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let new = insert_batch(&tx, source, batch, covers)?;
+    if !batch.is_empty() {
+        crate::failpoint::hit(crate::failpoint::FETCH_BEFORE_COMMIT);
+    }
     tx.commit()?;
     Ok(new)
 }

@@ -84,10 +84,14 @@ impl MaildirSource {
             messages += batch.len();
             bytes += batch_bytes;
             if messages >= storer::COMMIT_MESSAGES || bytes >= storer::COMMIT_BYTES {
+                crate::failpoint::hit(crate::failpoint::FETCH_BEFORE_COMMIT);
                 tx.commit()?;
                 tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 (messages, bytes) = (0, 0);
             }
+        }
+        if messages > 0 {
+            crate::failpoint::hit(crate::failpoint::FETCH_BEFORE_COMMIT);
         }
         tx.commit()?;
         Ok(report)

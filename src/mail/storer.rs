@@ -119,6 +119,9 @@ fn write_all(
             }
             next = receive.blocking_recv();
         }
+        if messages > 0 {
+            crate::failpoint::hit(crate::failpoint::FETCH_BEFORE_COMMIT);
+        }
         tx.commit()?;
         if next.is_none() {
             next = receive.blocking_recv();

@@ -18,17 +18,17 @@ use crate::ledger;
 use crate::money::Fen;
 use crate::names;
 use crate::notify::compose::{
-    self, Audience, Contact, DeadlineReminder, Digest, DigestGroup, DigestRow, Email, FineNotice,
-    GroupStats, LateNotice, Misaddressed, ReplyState, Templates,
+    self, Contact, DeadlineReminder, Email, ExcuseConfirmation, ExcuseOutcome, FineNotice,
+    LateNotice, Misaddressed, Templates,
 };
-use crate::notify::compose::{ExcuseConfirmation, ExcuseOutcome};
 use crate::notify::outbox::{self, Outgoing};
 use crate::period::{Deadline, Kind, Month, Period};
+use crate::reports;
 use crate::reports::commands;
 use crate::reports::compliance::{self, Status, Verdict};
-use crate::reports::{self, ReportInfo};
 
 mod close;
+mod digest;
 mod replies;
 pub use close::{CloseContext, CloseError, Issue, Letter, MonthlyClose, close_key};
 
@@ -38,8 +38,6 @@ const CATCH_UP: i64 = 7;
 /// How far back (days) a reply reminder is still owed, and a held-back
 /// notice is still looked at.
 const RECENT: i64 = 30;
-/// Columns of a digest's history grid.
-const HISTORY: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -47,6 +45,8 @@ pub enum NotifyError {
     Compose(#[from] compose::ComposeError),
     #[error(transparent)]
     Outbox(#[from] outbox::OutboxError),
+    #[error("the payroll figures of a digest could not be read: {0}")]
+    Payroll(#[from] crate::payroll::PayrollError),
     #[error("database error while planning mail: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("no sender address: set [smtp] from, or configure a person with role \"assistant\"")]
@@ -67,16 +67,6 @@ pub struct Planner<'a> {
     from: Mailbox,
     domain: String,
     closes: &'a [Box<dyn MonthlyClose>],
-}
-
-/// The digest of one deadline, shared by every recipient.
-struct DigestPlan {
-    kind: Kind,
-    deadline: Deadline,
-    /// When it is due to go out.
-    at: DateTime<Utc>,
-    /// The history grid's columns.
-    history: Vec<String>,
 }
 
 /// One email to queue, before rendering.
@@ -589,177 +579,6 @@ impl<'a> Planner<'a> {
         Ok(queued)
     }
 
-    /// The digests of the newest `kind` deadline whose digest time has come.
-    fn digests(
-        &self,
-        conn: &Connection,
-        kind: Kind,
-        now: DateTime<Utc>,
-    ) -> Result<usize, NotifyError> {
-        let Some(deadline) = self.latest_digest_deadline(kind, now) else {
-            return Ok(0);
-        };
-        // The usual case on a wake-up: every digest of this deadline is out.
-        let recipients = self
-            .supervisors()
-            .into_iter()
-            .map(|s| digest_key(Audience::Supervisor, kind, &s.email, deadline.period))
-            .chain(
-                self.cfg
-                    .roster
-                    .managers()
-                    .map(|m| digest_key(Audience::Manager, kind, &m.email, deadline.period)),
-            );
-        let mut all_queued = true;
-        for key in recipients {
-            all_queued &= outbox::state_of(conn, &key)?.is_some();
-        }
-        if all_queued {
-            return Ok(0);
-        }
-        let periods = history(deadline.period);
-        let history_verdicts = compliance::verdicts(conn, self.cfg, self.calendar, now, &periods)?;
-        let awaiting = reports::reports_since(conn, now - Duration::days(RECENT), true)?;
-        let at = self
-            .cfg
-            .notify
-            .schedule
-            .digest(&deadline, self.calendar, self.cfg.timezone);
-        // Each group once per language its readers read: the rows name
-        // times and durations in the reader's words.
-        let mut by_lang: Vec<(Language, Vec<(&Person, DigestGroup)>)> = Vec::new();
-        for lang in [Language::Zh, Language::En] {
-            let mut groups = Vec::new();
-            for supervisor in self.supervisors() {
-                let group = self.group(
-                    conn,
-                    supervisor,
-                    deadline.period,
-                    &periods,
-                    &history_verdicts,
-                    &awaiting,
-                    lang,
-                    now,
-                )?;
-                groups.push((supervisor, group));
-            }
-            by_lang.push((lang, groups));
-        }
-        let groups_in = |lang: Language| {
-            by_lang
-                .iter()
-                .find(|(l, _)| *l == lang)
-                .map(|(_, g)| g.as_slice())
-                .unwrap_or_default()
-        };
-        let history_names: Vec<String> = periods.iter().map(Period::to_string).collect();
-        let digest = DigestPlan {
-            kind,
-            deadline,
-            at,
-            history: history_names,
-        };
-        let mut queued = 0;
-        for supervisor in self.supervisors() {
-            let Some((_, group)) = groups_in(self.lang(supervisor))
-                .iter()
-                .find(|(s, _)| s.email == supervisor.email)
-            else {
-                continue;
-            };
-            queued += self.queue_digest(
-                conn,
-                &digest,
-                supervisor,
-                Audience::Supervisor,
-                vec![group.clone()],
-                now,
-            )?;
-        }
-        for manager in self.cfg.roster.managers() {
-            let all = groups_in(self.lang(manager))
-                .iter()
-                .map(|(s, g)| {
-                    g.clone()
-                        .with_stats(self.group_stats(s, &history_verdicts, &awaiting))
-                })
-                .collect();
-            queued += self.queue_digest(conn, &digest, manager, Audience::Manager, all, now)?;
-        }
-        Ok(queued)
-    }
-
-    /// Queues one supervisor's or manager's digest.
-    fn queue_digest(
-        &self,
-        conn: &Connection,
-        plan: &DigestPlan,
-        recipient: &Person,
-        audience: Audience,
-        groups: Vec<DigestGroup>,
-        now: DateTime<Utc>,
-    ) -> Result<usize, NotifyError> {
-        if !self.active(recipient, now) {
-            return Ok(0);
-        }
-        let period = plan.deadline.period;
-        let lang = self.lang(recipient);
-        let digest = Digest::new(
-            Contact::from(recipient),
-            audience,
-            plan.kind,
-            names::period(period, lang),
-            self.due(&plan.deadline, lang),
-            plan.history.clone(),
-            groups,
-        );
-        let digest = self.mark_late(digest, plan.at, lang, now);
-        let owed = Owed {
-            key: digest_key(audience, plan.kind, &recipient.email, period),
-            lang,
-            ctx: &digest,
-            to: vec![digest.recipient.clone()],
-            cc: vec![],
-            in_reply_to: None,
-            not_before: plan.at.max(now - Duration::minutes(1)),
-        };
-        self.queue(conn, owed, now)
-    }
-
-    /// A digest queued more than an hour after its time went out late.
-    fn mark_late(
-        &self,
-        digest: Digest,
-        at: DateTime<Utc>,
-        lang: Language,
-        now: DateTime<Utc>,
-    ) -> Digest {
-        if now - at > Duration::hours(1) {
-            digest.sent_late(self.local(at, lang))
-        } else {
-            digest
-        }
-    }
-
-    /// The newest deadline of `kind` whose digest time is past, if that was
-    /// recent enough to still be worth a digest.
-    fn latest_digest_deadline(&self, kind: Kind, now: DateTime<Utc>) -> Option<Deadline> {
-        let tz = self.cfg.timezone;
-        let mut period = Period::containing(kind, now.with_timezone(&tz).date_naive());
-        for _ in 0..6 {
-            if let Some(d) = compliance::deadline_of(self.cfg, self.calendar, period) {
-                let at = self.cfg.notify.schedule.digest(&d, self.calendar, tz);
-                if at <= now {
-                    return (at > now - Duration::days(CATCH_UP)
-                        && d.due.date_naive() >= self.cfg.tracking_starts)
-                        .then_some(d);
-                }
-            }
-            period = period.prev();
-        }
-        None
-    }
-
     /// People who directly supervise at least one reporter.
     fn supervisors(&self) -> Vec<&'a Person> {
         let mut out: Vec<&Person> = Vec::new();
@@ -771,135 +590,6 @@ impl<'a> Planner<'a> {
             }
         }
         out
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn group(
-        &self,
-        conn: &Connection,
-        supervisor: &Person,
-        period: Period,
-        periods: &[Period],
-        verdicts: &[Verdict],
-        awaiting: &[ReportInfo],
-        lang: Language,
-        now: DateTime<Utc>,
-    ) -> Result<DigestGroup, NotifyError> {
-        let within = i64::from(self.cfg.rules.reply_within_hours);
-        let members: Vec<&Person> = self.members(supervisor);
-        let mut rows = Vec::new();
-        for p in &members {
-            let Some(v) = verdicts
-                .iter()
-                .find(|v| v.person == p.email && v.deadline.period == period)
-            else {
-                continue;
-            };
-            let fine = ledger::net_for(conn, &p.email, &period.to_string())?;
-            let reply = match &v.report {
-                None => ReplyState::NoReport,
-                Some(r) => match r.replied_at {
-                    Some(at) => ReplyState::Replied {
-                        at: self.local(at, lang),
-                        after_hours: (at - r.received).num_hours(),
-                        after: names::duration(at - r.received, lang),
-                    },
-                    None => {
-                        let hours = (now - r.received).num_hours();
-                        ReplyState::Awaiting {
-                            hours,
-                            waited: names::waited(now - r.received, lang),
-                            overdue: hours >= within,
-                        }
-                    }
-                },
-            };
-            let history = periods
-                .iter()
-                .map(|q| {
-                    verdicts
-                        .iter()
-                        .find(|v| v.person == p.email && v.deadline.period == *q)
-                        .map(|v| v.status)
-                })
-                .collect();
-            rows.push(DigestRow {
-                person: Contact::from(*p),
-                status: v.status,
-                received: v.report.as_ref().map(|r| self.local(r.received, lang)),
-                minutes_late: v
-                    .report
-                    .as_ref()
-                    .filter(|_| v.status == Status::Late)
-                    .map(|r| (r.received - v.deadline.due).num_minutes()),
-                late_by: v
-                    .report
-                    .as_ref()
-                    .filter(|_| v.status == Status::Late)
-                    .map(|r| names::duration(r.received - v.deadline.due, lang)),
-                fine: (fine != Fen::ZERO).then_some(fine),
-                excuse_reason: v.excuse.as_ref().map(|e| e.reason.clone()),
-                reply,
-                history,
-            });
-        }
-        let pending = awaiting
-            .iter()
-            .filter(|r| r.replied_at.is_none() && members.iter().any(|m| m.email == r.person))
-            .filter_map(|r| self.pending_reply(r, 0, lang, now))
-            .collect();
-        let name = members
-            .iter()
-            .find_map(|m| m.group.clone())
-            .or_else(|| supervisor.group.clone())
-            .unwrap_or_else(|| supervisor.name.clone());
-        Ok(DigestGroup::new(
-            name,
-            Contact::from(supervisor),
-            rows,
-            pending,
-        ))
-    }
-
-    fn members(&self, supervisor: &Person) -> Vec<&'a Person> {
-        self.cfg
-            .roster
-            .reporters()
-            .filter(|p| p.supervisor.as_deref() == Some(supervisor.email.as_str()))
-            .collect()
-    }
-
-    /// A group's on-time rate over the history window, and its supervisor's
-    /// reply rate and median reply time over the reports of the last 30 days.
-    fn group_stats(
-        &self,
-        supervisor: &Person,
-        verdicts: &[Verdict],
-        reports: &[ReportInfo],
-    ) -> GroupStats {
-        let members = self.members(supervisor);
-        let is_member = |email: &str| members.iter().any(|m| m.email == email);
-        let judged: Vec<&Verdict> = verdicts
-            .iter()
-            .filter(|v| {
-                is_member(&v.person)
-                    && matches!(v.status, Status::OnTime | Status::Late | Status::Missing)
-            })
-            .collect();
-        let on_time = judged.iter().filter(|v| v.status == Status::OnTime).count();
-        let theirs: Vec<&ReportInfo> = reports.iter().filter(|r| is_member(&r.person)).collect();
-        let minutes: Vec<i64> = theirs
-            .iter()
-            .filter_map(|r| r.replied_at.map(|at| (at - r.received).num_minutes()))
-            .collect();
-        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        GroupStats::new(
-            count(on_time),
-            count(judged.len()),
-            count(minutes.len()),
-            count(theirs.len()),
-            &minutes,
-        )
     }
 }
 
@@ -951,27 +641,8 @@ fn deadline_reminder_key(
     format!("deadline-reminder:{person}:{period}:{local}")
 }
 
-/// The idempotency key of a digest.
-fn digest_key(audience: Audience, kind: Kind, email: &str, period: Period) -> String {
-    let prefix = match audience {
-        Audience::Supervisor => "digest",
-        Audience::Manager => "manager-digest",
-    };
-    format!("{prefix}:{}:{email}:{period}", kind.as_str())
-}
-
 /// The idempotency key of a late notice; email commands answering one look
 /// it up.
 pub fn late_notice_key(person: &str, period: Period) -> String {
     format!("late-notice:{person}:{period}")
-}
-
-/// `period` and the periods before it, oldest first, [`HISTORY`] in all.
-fn history(period: Period) -> Vec<Period> {
-    let mut out = vec![period];
-    while out.len() < HISTORY {
-        let first = out[0].prev();
-        out.insert(0, first);
-    }
-    out
 }

@@ -733,8 +733,6 @@ pub fn issued_at(conn: &Connection, month: Month) -> rusqlite::Result<Option<Dat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-    use chrono_tz::Asia::Shanghai;
 
     const ZHANG: &str = "zhangwei@example.com";
 
@@ -745,13 +743,7 @@ mod tests {
         (dir, conn, cfg)
     }
 
-    fn local(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-        Shanghai
-            .with_ymd_and_hms(y, m, d, h, 0, 0)
-            .single()
-            .expect("time")
-            .with_timezone(&Utc)
-    }
+    use crate::test_team::shanghai as local;
 
     fn month(m: &str) -> Month {
         m.parse().expect("month")

@@ -184,11 +184,22 @@ fn decide(
     if let Some(mid) = env.message_id.as_deref()
         && let Some(first) = duplicate_of(conn, mid, msg.id)?
     {
-        return Ok((
-            MessageClass::Ignored,
-            format!("duplicate of message #{first} (same Message-ID)"),
-            false,
-        ));
+        // The same message again (another copy of one delivery) counts
+        // once. Another message under a Message-ID already held (a broken
+        // client) is kept for the assistant's eye: it may be a report.
+        let sender = env.from.as_ref().map(|m| m.email.as_str());
+        let same = first.sender.as_deref() == sender
+            && first.subject.as_deref() == Some(env.subject.as_str());
+        let reason = if same {
+            format!("duplicate of message #{} (same Message-ID)", first.id)
+        } else {
+            format!(
+                "another message with the Message-ID of message #{} (same Message-ID, different sender or subject): \
+                 not read as a report, a reply or a command; check it",
+                first.id
+            )
+        };
+        return Ok((MessageClass::Ignored, reason, !same));
     }
     if let Some(marker) = &env.auto_reply {
         let reason = format!("automatic message ({marker}): never a report, a reply or a command");
@@ -439,12 +450,31 @@ fn answers_for(cfg: &Config, replier: &str, author: &str) -> bool {
             == Some(replier.email.as_str())
 }
 
+/// The first message stored under a Message-ID: its id, sender, subject.
+struct FirstCopy {
+    id: i64,
+    sender: Option<String>,
+    subject: Option<String>,
+}
+
 /// The earlier stored message with the same Message-ID, if any.
-fn duplicate_of(conn: &Connection, message_id: &str, id: i64) -> rusqlite::Result<Option<i64>> {
+fn duplicate_of(
+    conn: &Connection,
+    message_id: &str,
+    id: i64,
+) -> rusqlite::Result<Option<FirstCopy>> {
     conn.prepare_cached(
-        "SELECT min(id) FROM messages WHERE message_id = ?1 AND id <> ?2 AND class IS NOT NULL",
+        "SELECT id, sender, subject FROM messages
+         WHERE message_id = ?1 AND id <> ?2 AND class IS NOT NULL ORDER BY id LIMIT 1",
     )?
-    .query_row(params![message_id, id], |r| r.get(0))
+    .query_row(params![message_id, id], |r| {
+        Ok(FirstCopy {
+            id: r.get(0)?,
+            sender: r.get(1)?,
+            subject: r.get(2)?,
+        })
+    })
+    .optional()
 }
 
 /// The report a Message-ID belongs to: the report itself, or a message in

@@ -2,6 +2,8 @@
 //! config, calling its commands, reading their JSON.
 #![allow(dead_code)]
 
+pub mod mail;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -135,6 +137,25 @@ reply_within_hours = 48
         let config = dir.path().join("reportd.toml");
         std::fs::write(&config, text).expect("config");
         App { dir, config }
+    }
+
+    /// A config reading the assistant's INBOX over plain IMAP on
+    /// `imap_port` (password `password`) and sending through the test
+    /// Postfix on `smtp_port`, for `roster`.
+    pub fn plain(
+        imap_port: u16,
+        password: &str,
+        smtp_port: u16,
+        tracking_starts: &str,
+        roster: &str,
+    ) -> App {
+        let imap = Imap {
+            port: imap_port,
+            security: "plain",
+            password,
+            ca_file: None,
+        };
+        App::configure(imap, tracking_starts, &smtp_section(smtp_port), roster)
     }
 
     pub fn command(&self) -> Command {

@@ -59,6 +59,7 @@
 //! .renumber_uids(user, mailbox) -> u32                       // new UIDVALIDITY, UIDs reversed
 //! .set_recipient_rule(address_or_domain, RecipientRule::{Accept, TempFail, PermFail})
 //! .stop_smtp() / .start_smtp()                               // SMTP port refuses connections
+//! .kill_dovecot() / .restart_dovecot()                       // SIGKILL the IMAP server, start it again
 //! .dovecot_log() / .postfix_log() -> String
 //! ```
 //!
@@ -539,6 +540,32 @@ postlog   unix-dgram n  -       n       -       1       postlogd
                 )));
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILLs Dovecot's master and every process under it, as a crash
+    /// of the IMAP server would: open connections drop at once, the mail
+    /// stays on disk. [`MailServers::restart_dovecot`] brings it back.
+    pub fn kill_dovecot(&mut self) {
+        let Some(mut child) = self.dovecot.take() else {
+            return;
+        };
+        let master = child.id() as i32;
+        let mut doomed = descendants(master);
+        doomed.push(master);
+        for pid in doomed {
+            signal(pid, SIGKILL);
+        }
+        let _ = child.wait();
+    }
+
+    /// Starts Dovecot again on the same ports after
+    /// [`MailServers::kill_dovecot`].
+    pub fn restart_dovecot(&mut self) {
+        if self.dovecot.is_none()
+            && let Err(e) = self.start_dovecot()
+        {
+            panic!("mail harness: could not restart dovecot:\n{}", e.message);
         }
     }
 
@@ -1280,6 +1307,45 @@ fn stop_dovecot(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Every live process below `pid` (children, their children, ...).
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut parents: Vec<(i32, i32)> = Vec::new();
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            parents.push((child, ppid));
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
 }
 
 /// Whether a process with parent `pid` other than Dovecot's `log` is alive

@@ -218,8 +218,6 @@ impl Planner<'_> {
 mod tests {
     use super::*;
     use crate::notify::compose::XLSX;
-    use chrono::TimeZone;
-    use chrono_tz::Asia::Shanghai;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// A hook that logs each call in a table and fails when told to.
@@ -312,13 +310,7 @@ role = "assistant"
         }
     }
 
-    fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-        Shanghai
-            .with_ymd_and_hms(y, m, d, h, 0, 0)
-            .single()
-            .expect("time")
-            .with_timezone(&Utc)
-    }
+    use crate::test_team::shanghai as at;
 
     fn logged(conn: &Connection) -> i64 {
         conn.query_row("SELECT count(*) FROM probe_log", [], |r| r.get(0))

@@ -110,6 +110,13 @@ impl<'a> Planner<'a> {
         })
     }
 
+    /// The reply-deadline rule: a report received at `received` is due
+    /// for its supervisor's reply `reply_within_hours` later. Before that
+    /// it is not unanswered (reply rates), nor overdue (reminders).
+    pub(super) fn reply_due(&self, received: DateTime<Utc>) -> DateTime<Utc> {
+        received + Duration::hours(i64::from(self.cfg.rules.reply_within_hours))
+    }
+
     pub(super) fn pending_reply(
         &self,
         r: &ReportInfo,
@@ -118,7 +125,6 @@ impl<'a> Planner<'a> {
         now: DateTime<Utc>,
     ) -> Option<PendingReply> {
         let person = self.person(&r.person)?;
-        let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
         Some(PendingReply {
             person: Contact::from(person),
             kind: r.period.kind(),
@@ -127,7 +133,7 @@ impl<'a> Planner<'a> {
             received: self.local(r.received, lang),
             hours_waiting: (now - r.received).num_hours(),
             waiting: names::waited(now - r.received, lang),
-            overdue: now - r.received >= within,
+            overdue: self.reply_due(r.received) <= now,
             // The step after the last reminder is the escalation, no reminder.
             reminders_sent: reminders_sent.min(self.cfg.notify.schedule.reply_reminders),
             message_id: r.message_id.clone(),

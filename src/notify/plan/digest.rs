@@ -1,0 +1,485 @@
+//! Planning the weekly and monthly digests: once a deadline's digest time
+//! has come, one email to each supervisor about their group and one to
+//! each manager about every group. What goes in each (see
+//! `notify::compose::digest`) comes from the verdicts of every judged
+//! deadline (this period, the trend window, every report still owed), the
+//! payroll summary of the month (fines per person, the activity fund) and
+//! the reports of the last [`RECENT`] days (replies).
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use rusqlite::Connection;
+
+use super::{CATCH_UP, NotifyError, Owed, Planner, RECENT};
+use crate::config::{Language, Person};
+use crate::ledger;
+use crate::money::Fen;
+use crate::names;
+use crate::notify::compose::{
+    Audience, Contact, Digest, DigestGroup, DigestHeading, DigestRow, FineTally, GroupStats,
+    ReplyState, StillOwed, Trend,
+};
+use crate::notify::outbox;
+use crate::payroll::summary::{self as payroll, Summary};
+use crate::period::{Deadline, Kind, Month, Period};
+use crate::reports::ReportInfo;
+use crate::reports::compliance::{self, Status, Verdict};
+
+/// Periods in a trend line.
+const HISTORY: usize = 8;
+
+/// The digest of one deadline: everything shared by its recipients.
+struct DigestPlan {
+    deadline: Deadline,
+    /// When it is due to go out.
+    at: DateTime<Utc>,
+    /// The trend window, oldest first, ending with the deadline's period.
+    periods: Vec<Period>,
+    /// The payroll month "this month" means: the deadline's.
+    month: Month,
+    /// The payroll summary of `month` (fines per person, the fund).
+    payroll: Summary,
+    /// Every judged deadline of every reporter at `now`.
+    verdicts: Vec<Verdict>,
+    /// Counting reports of the last [`RECENT`] days.
+    reports: Vec<ReportInfo>,
+}
+
+impl<'a> Planner<'a> {
+    /// The digests of the newest `kind` deadline whose digest time has come.
+    pub(super) fn digests(
+        &self,
+        conn: &Connection,
+        kind: Kind,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let Some(deadline) = self.latest_digest_deadline(kind, now) else {
+            return Ok(0);
+        };
+        // The usual case on a wake-up: every digest of this deadline is out.
+        if self.all_digests_queued(conn, kind, deadline.period)? {
+            return Ok(0);
+        }
+        let tz = self.cfg.timezone;
+        let month = Month::containing(deadline.due_day(tz));
+        let plan = DigestPlan {
+            deadline,
+            at: self
+                .cfg
+                .notify
+                .schedule
+                .digest(&deadline, self.calendar, tz),
+            periods: history(deadline.period),
+            month,
+            payroll: payroll::summary(conn, self.cfg, month)?,
+            verdicts: compliance::verdicts(conn, self.cfg, self.calendar, now, &[])?,
+            reports: crate::reports::reports_since(conn, now - Duration::days(RECENT), true)?,
+        };
+        let mut queued = 0;
+        for supervisor in self.supervisors() {
+            let lang = self.lang(supervisor);
+            let group = self.group(conn, &plan, supervisor, lang, now)?;
+            queued += self.queue_digest(
+                conn,
+                &plan,
+                supervisor,
+                Audience::Supervisor,
+                vec![group],
+                now,
+            )?;
+        }
+        for manager in self.cfg.roster.managers() {
+            let lang = self.lang(manager);
+            let mut groups = Vec::new();
+            for supervisor in self.supervisors() {
+                groups.push(self.group(conn, &plan, supervisor, lang, now)?);
+            }
+            queued += self.queue_digest(conn, &plan, manager, Audience::Manager, groups, now)?;
+        }
+        Ok(queued)
+    }
+
+    fn all_digests_queued(
+        &self,
+        conn: &Connection,
+        kind: Kind,
+        period: Period,
+    ) -> Result<bool, NotifyError> {
+        let keys = self
+            .supervisors()
+            .into_iter()
+            .map(|s| digest_key(Audience::Supervisor, kind, &s.email, period))
+            .chain(
+                self.cfg
+                    .roster
+                    .managers()
+                    .map(|m| digest_key(Audience::Manager, kind, &m.email, period)),
+            );
+        for key in keys {
+            if outbox::state_of(conn, &key)?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Queues one supervisor's or manager's digest.
+    fn queue_digest(
+        &self,
+        conn: &Connection,
+        plan: &DigestPlan,
+        recipient: &Person,
+        audience: Audience,
+        groups: Vec<DigestGroup>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        if !self.active(recipient, now) {
+            return Ok(0);
+        }
+        let period = plan.deadline.period;
+        let lang = self.lang(recipient);
+        let digest = Digest::new(
+            Contact::from(recipient),
+            audience,
+            self.heading(plan, &groups, lang),
+            groups,
+            plan.payroll.fund.closing_fen,
+            lang,
+        );
+        let digest = if now - plan.at > Duration::hours(1) {
+            // Queued more than an hour after its time: it goes out late.
+            digest.sent_late(self.local(plan.at, lang))
+        } else {
+            digest
+        };
+        let owed = Owed {
+            key: digest_key(audience, period.kind(), &recipient.email, period),
+            lang,
+            ctx: &digest,
+            to: vec![digest.recipient.clone()],
+            cc: vec![],
+            in_reply_to: None,
+            not_before: plan.at.max(now - Duration::minutes(1)),
+        };
+        self.queue(conn, owed, now)
+    }
+
+    /// What the digest is about, in `lang`; the provisional years are those
+    /// of its deadline and of every still-owed deadline it lists.
+    fn heading(&self, plan: &DigestPlan, groups: &[DigestGroup], lang: Language) -> DigestHeading {
+        let tz = self.cfg.timezone;
+        let members: Vec<&str> = groups
+            .iter()
+            .flat_map(|g| g.rows.iter().map(|r| r.person.email.as_str()))
+            .collect();
+        let mut years: Vec<i32> = std::iter::once(&plan.deadline)
+            .chain(
+                plan.verdicts
+                    .iter()
+                    .filter(|v| v.status == Status::Missing && members.contains(&v.person.as_str()))
+                    .map(|v| &v.deadline),
+            )
+            .filter(|d| d.provisional)
+            .map(|d| d.due_day(tz).year())
+            .collect();
+        years.sort_unstable();
+        years.dedup();
+        let (first, last) = (plan.periods[0], plan.deadline.period);
+        DigestHeading {
+            kind: last.kind(),
+            period: names::period(last, lang),
+            due: self.due(&plan.deadline, lang),
+            provisional: plan.deadline.provisional,
+            provisional_years: years,
+            month: names::month(plan.month, lang),
+            trend_span: names::span(first, last, lang),
+            trend_len: plan.periods.len(),
+            reply_window_days: RECENT,
+        }
+    }
+
+    /// The newest deadline of `kind` whose digest time is past, if that was
+    /// recent enough to still be worth a digest.
+    fn latest_digest_deadline(&self, kind: Kind, now: DateTime<Utc>) -> Option<Deadline> {
+        let tz = self.cfg.timezone;
+        let mut period = Period::containing(kind, now.with_timezone(&tz).date_naive());
+        for _ in 0..6 {
+            if let Some(d) = compliance::deadline_of(self.cfg, self.calendar, period) {
+                let at = self.cfg.notify.schedule.digest(&d, self.calendar, tz);
+                if at <= now {
+                    return (at > now - Duration::days(CATCH_UP)
+                        && d.due.date_naive() >= self.cfg.tracking_starts)
+                        .then_some(d);
+                }
+            }
+            period = period.prev();
+        }
+        None
+    }
+
+    /// One supervisor's group as `lang` reads it.
+    fn group(
+        &self,
+        conn: &Connection,
+        plan: &DigestPlan,
+        supervisor: &Person,
+        lang: Language,
+        now: DateTime<Utc>,
+    ) -> Result<DigestGroup, NotifyError> {
+        let members = self.members(supervisor);
+        let is_member = |email: &str| members.iter().any(|m| m.email == email);
+        let mut rows = Vec::new();
+        for p in &members {
+            if let Some(row) = self.row(conn, plan, p, lang, now)? {
+                rows.push(row);
+            }
+        }
+        let still_owed = plan
+            .verdicts
+            .iter()
+            .filter(|v| v.status == Status::Missing && is_member(&v.person))
+            .map(|v| self.still_owed(conn, v, lang, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let awaiting = plan
+            .reports
+            .iter()
+            .filter(|r| r.replied_at.is_none_or(|t| t > now) && is_member(&r.person))
+            .filter_map(|r| self.pending_reply(r, 0, lang, now))
+            .collect();
+        let name = members
+            .iter()
+            .find_map(|m| m.group.clone())
+            .or_else(|| supervisor.group.clone())
+            .unwrap_or_else(|| supervisor.name.clone());
+        Ok(DigestGroup::new(
+            name,
+            Contact::from(supervisor),
+            rows,
+            still_owed,
+            awaiting,
+            self.group_stats(plan, &members, now),
+        ))
+    }
+
+    /// A member's card, when their period is judged.
+    fn row(
+        &self,
+        conn: &Connection,
+        plan: &DigestPlan,
+        p: &Person,
+        lang: Language,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DigestRow>, NotifyError> {
+        let period = plan.deadline.period;
+        let verdict_of = |q: Period| {
+            plan.verdicts
+                .iter()
+                .find(|v| v.person == p.email && v.deadline.period == q)
+        };
+        let Some(v) = verdict_of(period) else {
+            return Ok(None);
+        };
+        let fine = ledger::net_for(conn, &p.email, &period.to_string())?;
+        let late = v.report.as_ref().filter(|_| v.status == Status::Late);
+        let trend: Vec<Option<Status>> = plan
+            .periods
+            .iter()
+            .map(|q| verdict_of(*q).map(|v| v.status))
+            .collect();
+        let month_fines = plan
+            .payroll
+            .people
+            .iter()
+            .find(|x| x.email == p.email)
+            .map(|x| FineTally {
+                count: x.fines.count,
+                amount: x.fines.amount_fen,
+            })
+            .unwrap_or_default();
+        Ok(Some(DigestRow {
+            person: Contact::from(p),
+            status: v.status,
+            received: v.report.as_ref().map(|r| self.local(r.received, lang)),
+            late_by: late.map(|r| names::duration(r.received - v.deadline.due, lang)),
+            fine: (fine != Fen::ZERO).then_some(fine),
+            excuse_reason: v.excuse.as_ref().map(|e| e.reason.clone()),
+            reply: self.reply_state(v, lang, now),
+            month_fines,
+            trend: Trend::new(&trend, lang),
+        }))
+    }
+
+    fn reply_state(&self, v: &Verdict, lang: Language, now: DateTime<Utc>) -> ReplyState {
+        let Some(r) = &v.report else {
+            return ReplyState::NoReport;
+        };
+        match r.replied_at.filter(|at| *at <= now) {
+            Some(at) => ReplyState::Replied {
+                at: self.local(at, lang),
+                after_hours: (at - r.received).num_hours(),
+                after: names::duration(at - r.received, lang),
+            },
+            None => ReplyState::Awaiting {
+                hours: (now - r.received).num_hours(),
+                waited: names::waited(now - r.received, lang),
+                overdue: self.reply_due(r.received) <= now,
+            },
+        }
+    }
+
+    fn still_owed(
+        &self,
+        conn: &Connection,
+        v: &Verdict,
+        lang: Language,
+        now: DateTime<Utc>,
+    ) -> Result<StillOwed, NotifyError> {
+        let fine = ledger::net_for(conn, &v.person, &v.deadline.period.to_string())?;
+        let person = self
+            .person(&v.person)
+            .map_or_else(|| Contact::new("", v.person.clone()), Contact::from);
+        Ok(StillOwed {
+            person,
+            kind: v.deadline.period.kind(),
+            period: names::period(v.deadline.period, lang),
+            due: self.due(&v.deadline, lang),
+            provisional: v.deadline.provisional,
+            overdue: names::duration(now - v.deadline.due, lang),
+            fine: (fine > Fen::ZERO).then_some(fine),
+        })
+    }
+
+    fn members(&self, supervisor: &Person) -> Vec<&'a Person> {
+        self.cfg
+            .roster
+            .reporters()
+            .filter(|p| p.supervisor.as_deref() == Some(supervisor.email.as_str()))
+            .collect()
+    }
+
+    /// A group's on-time rate over the trend window, and its supervisor's
+    /// reply rate and median reply time over the reports of the last
+    /// [`RECENT`] days that are due for a reply (their reply time passed,
+    /// or they were answered): one received an hour ago is not unanswered.
+    fn group_stats(
+        &self,
+        plan: &DigestPlan,
+        members: &[&Person],
+        now: DateTime<Utc>,
+    ) -> GroupStats {
+        let is_member = |email: &str| members.iter().any(|m| m.email == email);
+        let judged: Vec<&Verdict> = plan
+            .verdicts
+            .iter()
+            .filter(|v| {
+                is_member(&v.person)
+                    && plan.periods.contains(&v.deadline.period)
+                    && matches!(v.status, Status::OnTime | Status::Late | Status::Missing)
+            })
+            .collect();
+        let on_time = judged.iter().filter(|v| v.status == Status::OnTime).count();
+        let replied_at = |r: &ReportInfo| r.replied_at.filter(|t| *t <= now);
+        let due: Vec<&ReportInfo> = plan
+            .reports
+            .iter()
+            .filter(|r| is_member(&r.person))
+            .filter(|r| replied_at(r).is_some() || self.reply_due(r.received) <= now)
+            .collect();
+        let minutes: Vec<i64> = due
+            .iter()
+            .filter_map(|r| replied_at(r).map(|at| (at - r.received).num_minutes()))
+            .collect();
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        GroupStats::new(
+            count(on_time),
+            count(judged.len()),
+            count(minutes.len()),
+            count(due.len()),
+            &minutes,
+        )
+    }
+}
+
+/// The idempotency key of a digest.
+fn digest_key(audience: Audience, kind: Kind, email: &str, period: Period) -> String {
+    let prefix = match audience {
+        Audience::Supervisor => "digest",
+        Audience::Manager => "manager-digest",
+    };
+    format!("{prefix}:{}:{email}:{period}", kind.as_str())
+}
+
+/// `period` and the periods before it, oldest first, [`HISTORY`] in all.
+fn history(period: Period) -> Vec<Period> {
+    let mut out = vec![period];
+    while out.len() < HISTORY {
+        let first = out[0].prev();
+        out.insert(0, first);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use mailparse::MailHeaderMap;
+
+    use super::*;
+    use crate::calendar::Calendar;
+    use crate::notify::compose::Templates;
+
+    use crate::test_team::shanghai as at;
+
+    /// Each digest queued: (key, subject, text part).
+    fn queued(conn: &Connection) -> Vec<(String, String, String)> {
+        outbox::raw_messages(conn)
+            .expect("outbox")
+            .into_iter()
+            .filter(|(_, kind, _)| kind == "digest")
+            .map(|(key, _, raw)| {
+                let mail = mailparse::parse_mail(&raw).expect("parse");
+                let subject = mail.headers.get_first_value("Subject").unwrap_or_default();
+                let text = mail.subparts[0].get_body().expect("text part");
+                (key, subject, text)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_digest_of_a_year_without_a_holiday_notice_marks_its_deadlines_provisional() {
+        let dir = tempfile::tempdir().expect("dir");
+        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+        let cfg = crate::test_team::config();
+        let calendar = Calendar::load(&[]).expect("calendar");
+        let templates = Templates::new().expect("templates");
+        let planner = Planner::new(&cfg, &calendar, &templates).expect("planner");
+        // Monday 11 January 2027, after the digest time: week 1 of 2027
+        // was judged on the statutory holidays alone (no notice for 2027).
+        let now = at(2027, 1, 11, 9);
+        assert_eq!(planner.digests(&conn, Kind::Weekly, now).expect("plan"), 2);
+        let mails = queued(&conn);
+        assert_eq!(mails.len(), 2, "the supervisor's and the manager's");
+        for (key, subject, text) in &mails {
+            assert!(subject.contains("第1周（1月4日–10日）"), "{key}: {subject}");
+            assert!(
+                text.contains("周报已于 1月9日（周六）22:00（暂定） 截止"),
+                "{key}: {text}"
+            );
+            assert_eq!(
+                text.matches("2027年的放假安排尚未正式公布").count(),
+                1,
+                "{key}: one line about the calendar: {text}"
+            );
+            // December's monthly report, due on the first working day of
+            // 2027, is owed and provisional too.
+            assert!(text.contains("12月月报"), "{key}: {text}");
+        }
+        // A week of 2026, judged on the notice, is not marked.
+        let dir = tempfile::tempdir().expect("dir");
+        let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+        let now = at(2026, 11, 30, 9);
+        assert_eq!(planner.digests(&conn, Kind::Weekly, now).expect("plan"), 2);
+        for (key, _, text) in queued(&conn) {
+            assert!(!text.contains("暂定"), "{key}: {text}");
+            assert!(!text.contains("放假安排"), "{key}: {text}");
+        }
+    }
+}
