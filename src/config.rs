@@ -210,6 +210,26 @@ impl Limits {
     }
 }
 
+/// `[store]`: what the database keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The raw bytes of a message that is nothing reportd acts on (not a
+    /// report, a reply, a command or a sales file, and not flagged) are
+    /// dropped this many days after it arrived; its row stays.
+    pub keep_unrelated_days: u32,
+}
+
+/// `store.keep_unrelated_days` when omitted.
+pub const DEFAULT_KEEP_UNRELATED_DAYS: u32 = 30;
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig {
+            keep_unrelated_days: DEFAULT_KEEP_UNRELATED_DAYS,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file this was loaded from (for messages).
@@ -226,6 +246,7 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub archive: ArchiveConfig,
     pub limits: Limits,
+    pub store: StoreConfig,
     pub roster: Roster,
     /// The `[payroll]` section (defaults when absent).
     pub payroll: PayrollConfig,
@@ -416,6 +437,7 @@ impl Config {
         let mut ctx = Ctx {
             file: path,
             text,
+            newlines: newlines(text),
             issues: Vec::new(),
         };
         let config = parse_document(&mut ctx);
@@ -554,6 +576,21 @@ fn locate_line(path: &Path, keys: &[&str]) -> usize {
 }
 
 /// 1-based line of byte `offset` in `text`.
+/// Where each `\n` of `text` is, for [`line_of`].
+fn newlines(text: &str) -> Vec<usize> {
+    text.bytes()
+        .enumerate()
+        .filter_map(|(i, b)| (b == b'\n').then_some(i))
+        .collect()
+}
+
+/// The line (from 1) of byte `offset`, given the [`newlines`] of its
+/// text: a search, not a scan, since a config of a thousand people asks
+/// this for every key.
+fn line_number(newlines: &[usize], offset: usize) -> usize {
+    1 + newlines.partition_point(|&n| n < offset)
+}
+
 fn line_at(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     1 + text.as_bytes()[..end]
@@ -579,10 +616,12 @@ const ROOT_KEYS: &[&str] = &[
     "keywords",
     "archive",
     "limits",
+    "store",
     "person",
     "payroll",
 ];
 const LIMITS_KEYS: &[&str] = &["max_message_mb"];
+const STORE_KEYS: &[&str] = &["keep_unrelated_days"];
 const NOTIFY_KEYS: &[&str] = &[
     "weekly_reminders",
     "weekly_reminder",
@@ -719,6 +758,10 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         Some(sec) => parse_limits(ctx, &sec),
         None => Limits::default(),
     };
+    let store = match opt_table(ctx, &root, "store") {
+        Some(sec) => parse_store(ctx, &sec),
+        None => StoreConfig::default(),
+    };
     let roster = parse_people(ctx, &root);
     let smtp = match opt_table(ctx, &root, "smtp") {
         Some(sec) => parse_smtp(ctx, &sec, &roster),
@@ -745,6 +788,7 @@ fn parse_document(ctx: &mut Ctx<'_>) -> Option<Config> {
         notify,
         archive,
         limits,
+        store,
         roster,
         payroll,
     })
@@ -792,6 +836,23 @@ fn parse_limits(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Limits {
         limits.max_message_mb = mb;
     }
     limits
+}
+
+fn parse_store(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> StoreConfig {
+    check_keys(ctx, sec, STORE_KEYS);
+    let mut store = StoreConfig::default();
+    if let Some(days) = opt_int_in(
+        ctx,
+        sec,
+        "keep_unrelated_days",
+        0..=36_500,
+        "it is a number of days from 0 (drop at once) to 36500 (keep)",
+        "keep_unrelated_days = 30",
+    ) && let Ok(days) = u32::try_from(days.v)
+    {
+        store.keep_unrelated_days = days;
+    }
+    store
 }
 
 fn parse_notify(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> NotifyConfig {
@@ -1579,6 +1640,33 @@ role = "assistant"
         assert_eq!(
             issue(&all, "limits.max_mesage_mb").line,
             line_of(&text, "max_mesage_mb")
+        );
+    }
+
+    #[test]
+    fn keep_unrelated_days_defaults_to_30_and_is_range_checked_with_its_line() {
+        let c = parse(MINIMAL).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.store.keep_unrelated_days, 30);
+        let c = parse(&format!("{MINIMAL}\n[store]\nkeep_unrelated_days = 7\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.store.keep_unrelated_days, 7);
+        for bad in ["-1", "36501", "2.5", "\"30\""] {
+            let text = format!("{MINIMAL}\n[store]\nkeep_unrelated_days = {bad}\n");
+            let all = issues(&text);
+            assert_eq!(all.len(), 1, "{bad}: {all:#?}");
+            let found = issue(&all, "store.keep_unrelated_days");
+            assert_eq!(found.file, Path::new(FILE));
+            assert_eq!(found.line, line_of(&text, "keep_unrelated_days"), "{bad}");
+            assert!(
+                found.message.contains("keep_unrelated_days = 30"),
+                "{found:?}"
+            );
+        }
+        let text = format!("{MINIMAL}\n[store]\nkeep_unrelated = 7\n");
+        let all = issues(&text);
+        assert_eq!(
+            issue(&all, "store.keep_unrelated").line,
+            line_of(&text, "keep_unrelated")
         );
     }
 

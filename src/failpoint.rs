@@ -7,7 +7,8 @@
 //! without the variable they do nothing. The names:
 //!
 //! - [`FETCH_BEFORE_COMMIT`]: messages downloaded, their transaction not
-//!   yet committed (`mail::inbox::store_batch`);
+//!   yet committed (`mail::inbox::store_batch`, `mail::storer`, the
+//!   Maildir source);
 //! - [`LEDGER_BEFORE_OUTBOX`]: fines written into the judging transaction,
 //!   the emails they owe not yet queued (`sync::Engine::judge_and_book`);
 //! - [`SMTP_250_BEFORE_SENT`]: the server took an email, its `sent` mark

@@ -4,6 +4,8 @@
 //! became of an entry later (a missing report that then arrived late) is an
 //! insert-only note beside it, so its reason reads as the final state.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -73,9 +75,14 @@ pub fn settle(
     tz: Tz,
 ) -> rusqlite::Result<Vec<Entry>> {
     let mut booked = Vec::new();
+    // What is booked already, read once: a pass judges every person and
+    // period since tracking began, and almost all of it is settled.
+    let fines = all_fines(conn)?;
+    let waivers = all_waivers(conn)?;
     for v in verdicts {
         let period = v.deadline.period.to_string();
-        let fine = match fine_of(conn, &v.person, &period)? {
+        let key = (v.person.clone(), period.clone());
+        let fine = match fines.get(&key).copied() {
             Some(fine) => Some(fine),
             None if v.fine_owed => {
                 let (reason, evidence) = fine_grounds(v, tz);
@@ -111,7 +118,7 @@ pub fn settle(
         }
         if let Some(fine) = fine
             && let Some((at, reason, evidence)) = waiver_grounds(v, tz)
-            && !has_waiver(conn, &v.person, &period)?
+            && !waivers.contains(&key)
         {
             let amounts = (-fine.amount, -fine.fund);
             booked.push(insert(
@@ -154,10 +161,10 @@ fn note_arrival(
         received.with_timezone(&tz).format("%m-%d %H:%M"),
         names::duration(received - v.deadline.due, Language::En)
     );
-    conn.execute(
+    conn.prepare_cached(
         "INSERT OR IGNORE INTO ledger_notes (at, entry, kind, note) VALUES (?1, ?2, 'arrived', ?3)",
-        params![ts(received), entry, note],
-    )?;
+    )?
+    .execute(params![ts(received), entry, note])?;
     Ok(())
 }
 
@@ -227,9 +234,8 @@ fn insert(
     evidence: &str,
     reverses: Option<i64>,
 ) -> rusqlite::Result<Entry> {
-    conn.execute(
-        "INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence, reverses)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    conn.prepare_cached("INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence, reverses)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?.execute(
         params![ts(at), person, period, kind.as_str(), amount.0, fund.0, reason, evidence, reverses],
     )?;
     Ok(Entry {
@@ -246,47 +252,55 @@ fn insert(
     })
 }
 
-fn fine_of(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Option<Fine>> {
-    conn.query_row(
-        "SELECT id, amount_fen, fund_fen, reason FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'fine'",
-        params![person, period],
-        |r| {
-            Ok(Fine {
-                id: r.get(0)?,
-                amount: Fen(r.get(1)?),
-                fund: Fen(r.get(2)?),
-                missing: r.get::<_, String>(3)?.starts_with(MISSING),
-            })
-        },
-    )
-    .optional()
+/// Every fine booked, by person and period.
+fn all_fines(conn: &Connection) -> rusqlite::Result<HashMap<(String, String), Fine>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT person, period, id, amount_fen, fund_fen, reason FROM ledger WHERE kind = 'fine'",
+    )?;
+    stmt.query_map([], |r| {
+        let fine = Fine {
+            id: r.get(2)?,
+            amount: Fen(r.get(3)?),
+            fund: Fen(r.get(4)?),
+            missing: r.get::<_, String>(5)?.starts_with(MISSING),
+        };
+        Ok(((r.get(0)?, r.get(1)?), fine))
+    })?
+    .collect()
 }
 
-fn has_waiver(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'waiver')",
-        params![person, period],
-        |r| r.get(0),
-    )
+/// The person and period of every waiver booked.
+fn all_waivers(conn: &Connection) -> rusqlite::Result<std::collections::HashSet<(String, String)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT person, period FROM ledger WHERE kind = 'waiver'")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
 }
 
 /// The amount a waiver reversed for one person and period, if one is booked.
 pub fn waived(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Option<Fen>> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT -amount_fen FROM ledger WHERE person = ?1 AND period = ?2 AND kind = 'waiver'",
-        params![person, period],
-        |r| r.get(0).map(Fen),
-    )
+    )?
+    .query_row(params![person, period], |r| r.get(0).map(Fen))
     .optional()
 }
 
 /// Net amount booked for one person and period (fine minus waiver).
 pub fn net_for(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Fen> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT coalesce(sum(amount_fen), 0) FROM ledger WHERE person = ?1 AND period = ?2",
-        params![person, period],
-        |r| r.get(0).map(Fen),
-    )
+    )?
+    .query_row(params![person, period], |r| r.get(0).map(Fen))
+}
+
+/// [`net_for`] of every person and period with an entry, in one read: what
+/// a board of a thousand people over a year looks up.
+pub fn nets(conn: &Connection) -> rusqlite::Result<HashMap<(String, String), Fen>> {
+    let mut stmt =
+        conn.prepare("SELECT person, period, sum(amount_fen) FROM ledger GROUP BY person, period")?;
+    stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), Fen(r.get(2)?))))?
+        .collect()
 }
 
 /// Entries booked in a local calendar month (`at` in that month in `tz`), or

@@ -361,6 +361,32 @@ CREATE TABLE outbox_recipients (
 ) STRICT;
 "#,
     ),
+    M::up(
+        r#"
+-- mail::inbox: the raw bytes of each message in a table of their own, so
+-- that recording a message's classification rewrites a short row instead
+-- of every page of its bytes (SQLite rewrites a whole record on UPDATE),
+-- and so that the bytes of unrelated mail can be dropped after
+-- `keep_unrelated_days` while its row (headers, hash, class) stays.
+-- `size` is the length of the raw message as fetched, kept when it is
+-- dropped; `raw_dropped_at` says when it was.
+CREATE TABLE message_raw (
+    message INTEGER PRIMARY KEY REFERENCES messages (id),
+    raw     BLOB NOT NULL
+) STRICT;
+INSERT INTO message_raw (message, raw) SELECT id, raw FROM messages;
+ALTER TABLE messages ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+UPDATE messages SET size = length(raw);
+ALTER TABLE messages DROP COLUMN raw;
+ALTER TABLE messages ADD COLUMN raw_dropped_at TEXT;
+-- The messages whose bytes may be dropped once old enough (see
+-- `inbox::drop_unrelated_raw`).
+CREATE INDEX messages_raw_droppable ON messages (internaldate)
+    WHERE class = 'ignored' AND flagged = 0 AND raw_dropped_at IS NULL;
+-- The report and the reply a period's judgement reads, by person.
+CREATE INDEX reports_person_kind ON reports (person, kind, received);
+"#,
+    ),
 ];
 
 /// The schema version this build writes (SQLite's `user_version`, which
@@ -377,6 +403,9 @@ pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
 /// before it fails with "database is locked". Long enough for any pass of
 /// intake or judgement; rusqlite's default of 5 s is not.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Prepared statements kept per connection.
+pub const STATEMENT_CACHE: usize = 64;
 
 /// Opens (creating if needed) the database at `path` and brings its schema
 /// up to date. A new database is created 0600, its WAL and shared-memory
@@ -463,6 +492,10 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
 
 fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // The statements a pass runs once per message or per verdict are
+    // cached (`prepare_cached`); rusqlite's default of 16 is fewer than
+    // there are.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // Switching a new file to WAL needs a lock that SQLite does not wait
     // for; another process creating the same file holds it for moments.
     let mut tries = 0;

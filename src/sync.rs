@@ -15,7 +15,7 @@ use crate::calendar::Calendar;
 use crate::config::{Config, SourceConfig};
 use crate::ledger::{self, Entry};
 use crate::mail::imap::{ImapError, ImapSource, Opened};
-use crate::mail::inbox::FetchReport;
+use crate::mail::inbox::{self, FetchReport};
 use crate::mail::maildir::{MaildirError, MaildirSource};
 use crate::notify::compose::{ComposeError, Digest, Email, Templates};
 use crate::notify::outbox::{self, DeliveryStats, OutboxError, Sender};
@@ -164,6 +164,15 @@ impl Engine {
         let intake = reports::intake(conn, &self.cfg, &self.calendar, progress)?;
         // Sales files by email take over messages intake left ignored.
         by_email::take(conn, &self.planner()?, now)?;
+        // Only then is it known which ignored messages nothing acts on.
+        let keep = chrono::Duration::days(i64::from(self.cfg.store.keep_unrelated_days));
+        let dropped = inbox::drop_unrelated_raw(conn, now - keep, now)?;
+        if dropped > 0 {
+            tracing::info!(
+                dropped,
+                "raw bytes of unrelated mail past keep_unrelated_days dropped"
+            );
+        }
         let (booked, queued) = self.judge_and_book(conn, now)?;
         Ok((intake, booked, queued))
     }

@@ -10,7 +10,9 @@
 //! - the Maildir source stores, and the intake parses, in bounded batches;
 //! - an IMAP download that stalls is retried in halves down to one message,
 //!   which is skipped while newer mail is stored, and fetched on a later
-//!   pass.
+//!   pass;
+//! - the raw bytes of unrelated mail are dropped after
+//!   `keep_unrelated_days`; those of reports and flagged mail never.
 
 mod app;
 mod common;
@@ -161,7 +163,8 @@ async fn report_over_max_message_mb_is_kept_raw_flagged_too_large_and_counts_for
     let db = Connection::open(app.dir.path().join("reportd.sqlite3")).expect("db");
     let kept: Vec<u8> = db
         .query_row(
-            "SELECT raw FROM messages WHERE message_id = 'w46-big@zhang'",
+            "SELECT r.raw FROM messages m JOIN message_raw r ON r.message = m.id
+             WHERE m.message_id = 'w46-big@zhang'",
             [],
             |r| r.get(0),
         )
@@ -444,4 +447,99 @@ async fn stalled_download_shrinks_to_one_message_which_is_skipped_and_fetched_on
         .query_row("SELECT count(*) FROM skipped_fetches", [], |r| r.get(0))
         .expect("count");
     assert_eq!(waiting, 0, "fetched at last, it is no longer owed");
+}
+
+// ---------------------------------------------------------------------------
+// What the database keeps.
+
+#[tokio::test]
+async fn unrelated_mail_loses_its_raw_bytes_after_keep_unrelated_days_but_reports_and_flagged_mail_never()
+ {
+    let (servers, app) = start("[store]\nkeep_unrelated_days = 3\n");
+    let old = "Tue, 10 Nov 2026 10:00:00 +0800";
+    let mail = [
+        // Five days before the pass: past the window.
+        (
+            "news@example.net",
+            "行业周刊 第46期",
+            "old-news@x",
+            old,
+            "2026-11-10T10:00:00+08:00",
+        ),
+        (
+            ZHANG,
+            "张伟 第46周周报",
+            "w46@zhang",
+            old,
+            "2026-11-10T10:00:00+08:00",
+        ),
+        // Looks like a report, from nobody in the roster: flagged.
+        (
+            "stranger@example.org",
+            "第46周周报",
+            "w46@stranger",
+            old,
+            "2026-11-10T10:00:00+08:00",
+        ),
+        // A day before the pass: inside the window.
+        (
+            "news@example.net",
+            "行业周刊 第47期",
+            "new-news@x",
+            old,
+            "2026-11-14T10:00:00+08:00",
+        ),
+    ];
+    let mut raws = std::collections::HashMap::new();
+    for (from, subject, id, date, arrival) in mail {
+        let raw = eml(from, &[SUP], &[CC], &utf8_word(subject), id, date);
+        servers
+            .append(ASSISTANT, "INBOX", &raw, at(arrival))
+            .await
+            .expect("append");
+        raws.insert(id, raw);
+    }
+
+    app.sync(AFTER_W46);
+    // A second pass over a database with a dropped message changes nothing.
+    app.sync(AFTER_W46);
+
+    let db = Connection::open(app.dir.path().join("reportd.sqlite3")).expect("db");
+    let raw_of = |id: &str| -> Option<Vec<u8>> {
+        db.query_row(
+            "SELECT r.raw FROM messages m LEFT JOIN message_raw r ON r.message = m.id
+             WHERE m.message_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .expect("the message row stays")
+    };
+    assert_eq!(raw_of("old-news@x"), None, "past the window: dropped");
+    for kept in ["w46@zhang", "w46@stranger", "new-news@x"] {
+        assert_eq!(
+            raw_of(kept).as_ref(),
+            raws.get(kept),
+            "{kept} is kept whole"
+        );
+    }
+    let (sha, size, dropped_at): (String, i64, Option<String>) = db
+        .query_row(
+            "SELECT sha256, size, raw_dropped_at FROM messages WHERE message_id = 'old-news@x'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("row");
+    assert_eq!(sha.len(), 64, "its hash stays");
+    assert_eq!(size, raws["old-news@x"].len() as i64, "its size stays");
+    assert!(dropped_at.is_some(), "when it was dropped is recorded");
+
+    // `messages` still lists it, with what classification found.
+    let all = app.messages(false);
+    let news = message(&all, "old-news@x");
+    assert_eq!(news["class"], "ignored", "{news}");
+    assert_eq!(news["subject"], "行业周刊 第46期", "{news}");
+    assert_eq!(news["sender"], "news@example.net", "{news}");
+    assert_eq!(message(&all, "w46@zhang")["class"], "report");
+    assert_eq!(message(&all, "w46@stranger")["flagged"], true);
+    assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "on_time");
 }

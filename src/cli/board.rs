@@ -43,6 +43,7 @@ pub fn status_rows(
     verdicts: &[Verdict],
 ) -> rusqlite::Result<Vec<StatusRow>> {
     let tz = cfg.timezone;
+    let nets = ledger::nets(conn)?;
     verdicts
         .iter()
         .map(|v| {
@@ -58,7 +59,9 @@ pub fn status_rows(
                 provisional: v.deadline.provisional,
                 status: v.status.as_str(),
                 received: v.report.as_ref().map(|r| local(r.received, tz)),
-                fine_fen: ledger::net_for(conn, &v.person, &period)?.0,
+                fine_fen: nets
+                    .get(&(v.person.clone(), period.clone()))
+                    .map_or(0, |f| f.0),
                 replied_at: v
                     .report
                     .as_ref()

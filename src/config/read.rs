@@ -11,7 +11,7 @@ use chrono::{NaiveDate, NaiveTime};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{ChoiceError, ConfigError, ConfigIssue, line_at};
+use super::{ChoiceError, ConfigError, ConfigIssue, line_number};
 
 pub(super) type Item<'i> = Spanned<DeValue<'i>>;
 
@@ -25,12 +25,14 @@ pub(super) struct At<T> {
 pub(super) struct Ctx<'a> {
     pub(super) file: &'a Path,
     pub(super) text: &'a str,
+    /// Where the text's line breaks are (see `line_of`).
+    pub(super) newlines: Vec<usize>,
     pub(super) issues: Vec<ConfigIssue>,
 }
 
 impl Ctx<'_> {
     pub(super) fn line(&self, span: Range<usize>) -> usize {
-        line_at(self.text, span.start)
+        line_number(&self.newlines, span.start)
     }
 
     pub(super) fn push(&mut self, key: impl Into<String>, line: usize, message: impl Into<String>) {

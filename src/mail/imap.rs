@@ -28,6 +28,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::config::{ImapConfig, PasswordError, Security};
 use crate::mail::inbox::{self, Checkpoint, FetchReport, Fetched};
+use crate::mail::storer;
 use crate::mail::tls::{self, TlsError};
 
 /// Any byte stream an IMAP session can run over (TCP or TLS over TCP).
@@ -112,6 +113,10 @@ pub enum ImapError {
     UidValidityChanged { mailbox: String, old: u32, new: u32 },
     #[error("cannot store fetched messages: {0}")]
     Store(#[from] rusqlite::Error),
+    #[error(
+        "the thread storing fetched messages stopped; its own error says why, and the next pass fetches again from the checkpoint"
+    )]
+    StorerGone,
 }
 
 async fn timed<T, E: std::fmt::Display>(
@@ -290,23 +295,30 @@ impl ImapSource {
             .uid_validity
             .ok_or_else(|| ImapError::NoUidValidity(self.cfg.mailbox.clone()))?;
         let last_uid = self.resume_point(conn, uidvalidity)?;
-        let mut report = FetchReport::default();
-        let new = self.new_messages(&mut opened.session, last_uid).await?;
-        let sizes: Vec<u64> = new.iter().map(|m| m.size).collect();
-        for range in inbox::batch_ranges(&sizes) {
-            let batch = Batch {
-                uidvalidity,
-                messages: &new[range],
-                moves_checkpoint: true,
-            };
-            self.fetch_batch(opened, conn, batch, now, &mut report)
-                .await?;
-        }
-        for uid in inbox::skipped_due(conn, &self.source_id, uidvalidity, now)? {
-            self.retry_skipped(opened, conn, uidvalidity, uid, now, &mut report)
-                .await?;
-        }
-        drain_unsolicited(&mut opened.session);
+        let skipped = inbox::skipped_due(conn, &self.source_id, uidvalidity, now)?;
+        // Downloading here, storing on a thread of its own (`storer`).
+        let download = |sink: storer::Sender| async move {
+            let mut report = FetchReport::default();
+            let new = self.new_messages(&mut opened.session, last_uid).await?;
+            let sizes: Vec<u64> = new.iter().map(|m| m.size).collect();
+            for range in inbox::batch_ranges(&sizes) {
+                let batch = Batch {
+                    uidvalidity,
+                    messages: &new[range],
+                    moves_checkpoint: true,
+                };
+                self.fetch_batch(opened, &sink, batch, now, &mut report)
+                    .await?;
+            }
+            for uid in skipped {
+                self.retry_skipped(opened, &sink, uidvalidity, uid, now, &mut report)
+                    .await?;
+            }
+            drain_unsolicited(&mut opened.session);
+            Ok::<_, ImapError>(report)
+        };
+        let (mut report, new) = storer::store_while(conn, &self.source_id, download).await?;
+        report.new = new;
         Ok(report)
     }
 
@@ -378,7 +390,7 @@ impl ImapSource {
     async fn fetch_batch(
         &self,
         opened: &mut Opened,
-        conn: &mut Connection,
+        sink: &storer::Sender,
         batch: Batch<'_>,
         now: DateTime<Utc>,
         report: &mut FetchReport,
@@ -399,7 +411,11 @@ impl ImapSource {
                 Ok(fetched) => {
                     let got_bytes = fetched.iter().map(|m| m.raw.len() as u64).sum();
                     report.batches.add(fetched.len(), got_bytes);
-                    report.new += inbox::store_batch(conn, &self.source_id, &fetched, covers)?;
+                    let op = storer::Op::Batch {
+                        messages: fetched,
+                        covers,
+                    };
+                    send(sink, op).await?;
                 }
                 Err(e) if e.is_stuck_download() => {
                     tracing::info!(
@@ -408,8 +424,14 @@ impl ImapSource {
                     );
                     self.reconnect(opened, batch.uidvalidity).await?;
                     if let [one] = part {
-                        self.skip(conn, batch.uidvalidity, one.uid, &e, now)?;
-                        inbox::store_batch(conn, &self.source_id, &[], covers)?;
+                        let op = storer::Op::Skip {
+                            uidvalidity: batch.uidvalidity,
+                            uid: one.uid,
+                            error: e.to_string(),
+                            now,
+                            covers,
+                        };
+                        send(sink, op).await?;
                         report.skipped += 1;
                     } else {
                         let (first, second) = part.split_at(part.len() / 2);
@@ -427,7 +449,7 @@ impl ImapSource {
     async fn retry_skipped(
         &self,
         opened: &mut Opened,
-        conn: &mut Connection,
+        sink: &storer::Sender,
         uidvalidity: u32,
         uid: u32,
         now: DateTime<Utc>,
@@ -447,12 +469,7 @@ impl ImapSource {
             .and_then(|f| f.size)
         else {
             tracing::info!(uid, "skipped message is gone from the mailbox; forgotten");
-            return Ok(inbox::forget_skipped(
-                conn,
-                &self.source_id,
-                uidvalidity,
-                uid,
-            )?);
+            return send(sink, storer::Op::Forget { uidvalidity, uid }).await;
         };
         let one = [NewMessage {
             uid,
@@ -463,25 +480,7 @@ impl ImapSource {
             messages: &one,
             moves_checkpoint: false,
         };
-        self.fetch_batch(opened, conn, batch, now, report).await
-    }
-
-    fn skip(
-        &self,
-        conn: &Connection,
-        uidvalidity: u32,
-        uid: u32,
-        e: &ImapError,
-        now: DateTime<Utc>,
-    ) -> Result<(), ImapError> {
-        let attempts = inbox::skip(conn, &self.source_id, uidvalidity, uid, &e.to_string(), now)?;
-        tracing::warn!(
-            mailbox = %self.cfg.mailbox,
-            uid,
-            attempts,
-            "message could not be downloaded even alone ({e}); skipped for now, newer mail goes on, and it is tried again later"
-        );
-        Ok(())
+        self.fetch_batch(opened, sink, batch, now, report).await
     }
 
     /// A new connection in place of one whose state is unknown after a
@@ -685,6 +684,12 @@ async fn complete(
         }
     }
     Ok(out)
+}
+
+/// Hands an op to the storing thread; fails when that thread stopped on an
+/// error (which [`storer::store_while`] returns instead of this one).
+async fn send(sink: &storer::Sender, op: storer::Op) -> Result<(), ImapError> {
+    sink.send(op).await.map_err(|_| ImapError::StorerGone)
 }
 
 fn drain_unsolicited(session: &mut Session) {

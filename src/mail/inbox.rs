@@ -26,7 +26,7 @@ pub const BATCH_MESSAGES: usize = 200;
 
 /// Raw bytes in one batch at most; a single message larger than this is a
 /// batch of its own.
-pub const BATCH_BYTES: u64 = 32 << 20;
+pub const BATCH_BYTES: u64 = 16 << 20;
 
 /// How much of a message over the size limit is read, to show the assistant
 /// its sender and subject: the header block of any real message fits.
@@ -161,17 +161,14 @@ pub struct MessageRow {
 }
 
 pub fn checkpoint(conn: &Connection, source: &str) -> rusqlite::Result<Option<Checkpoint>> {
-    conn.query_row(
-        "SELECT uidvalidity, last_uid FROM checkpoints WHERE source = ?1",
-        [source],
-        |r| {
+    conn.prepare_cached("SELECT uidvalidity, last_uid FROM checkpoints WHERE source = ?1")?
+        .query_row([source], |r| {
             Ok(Checkpoint {
                 uidvalidity: r.get(0)?,
                 last_uid: r.get(1)?,
             })
-        },
-    )
-    .optional()
+        })
+        .optional()
 }
 
 /// Every mailbox's checkpoint, by source: what a backup holds.
@@ -197,30 +194,43 @@ pub fn store_batch(
     covers: Option<Checkpoint>,
 ) -> rusqlite::Result<usize> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut new = 0;
-    {
-        let mut insert = tx.prepare(
-            "INSERT OR IGNORE INTO messages
-                 (source, uidvalidity, uid, source_key, sha256, internaldate, raw, ingested_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        let now = ts(Utc::now());
-        for m in batch {
-            new += insert.execute(params![
-                source,
-                m.uidvalidity,
-                m.uid,
-                m.key,
-                sha256_hex(&m.raw),
-                ts(m.internaldate),
-                m.raw,
-                now,
-            ])?;
-        }
+    let new = insert_batch(&tx, source, batch, covers)?;
+    if !batch.is_empty() {
+        crate::failpoint::hit(crate::failpoint::FETCH_BEFORE_COMMIT);
     }
+    tx.commit()?;
+    Ok(new)
+}
+
+/// [`store_batch`] inside a transaction the caller holds (and commits,
+/// possibly after more batches: the checkpoint of each batch is written
+/// with it, so whatever is committed is covered exactly).
+pub fn insert_batch(
+    conn: &Connection,
+    source: &str,
+    batch: &[Fetched],
+    covers: Option<Checkpoint>,
+) -> rusqlite::Result<usize> {
+    let now = ts(Utc::now());
+    let mut new = 0;
+    for m in batch {
+        new += insert_one(conn, source, m, &sha256_hex(&m.raw), &now)?;
+    }
+    after_batch(conn, source, batch, covers)?;
+    Ok(new)
+}
+
+/// What storing a batch settles besides its messages: the skipped ones
+/// among them are no longer owed, and the checkpoint moves to `covers`.
+pub fn after_batch(
+    conn: &Connection,
+    source: &str,
+    batch: &[Fetched],
+    covers: Option<Checkpoint>,
+) -> rusqlite::Result<()> {
     {
         // A message fetched at last is no longer owed.
-        let mut done = tx.prepare(
+        let mut done = conn.prepare_cached(
             "DELETE FROM skipped_fetches WHERE source = ?1 AND uidvalidity = ?2 AND uid = ?3",
         )?;
         for m in batch {
@@ -230,17 +240,54 @@ pub fn store_batch(
         }
     }
     if let Some(cp) = covers {
-        tx.execute(
-            "INSERT INTO checkpoints (source, uidvalidity, last_uid) VALUES (?1, ?2, ?3)
-             ON CONFLICT (source) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
-            params![source, cp.uidvalidity, cp.last_uid],
-        )?;
+        set_checkpoint(conn, source, cp)?;
     }
-    if !batch.is_empty() {
-        crate::failpoint::hit(crate::failpoint::FETCH_BEFORE_COMMIT);
+    Ok(())
+}
+
+/// Stores one message (its row, then its bytes in `message_raw`) unless
+/// it is held already; returns 1 when it was new. `sha256` is its hex
+/// digest ([`sha256_hex`]), which a caller may compute on another thread.
+pub fn insert_one(
+    conn: &Connection,
+    source: &str,
+    m: &Fetched,
+    sha256: &str,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO messages
+             (source, uidvalidity, uid, source_key, sha256, internaldate, size, ingested_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let size = i64::try_from(m.raw.len()).unwrap_or(i64::MAX);
+    let row = params![
+        source,
+        m.uidvalidity,
+        m.uid,
+        m.key,
+        sha256,
+        ts(m.internaldate),
+        size,
+        now
+    ];
+    if insert.execute(row)? == 0 {
+        return Ok(0);
     }
-    tx.commit()?;
-    Ok(new)
+    let id = conn.last_insert_rowid();
+    let mut raw = conn.prepare_cached("INSERT INTO message_raw (message, raw) VALUES (?1, ?2)")?;
+    raw.execute(params![id, m.raw])?;
+    Ok(1)
+}
+
+/// Moves the checkpoint of `source` (in the caller's transaction).
+pub fn set_checkpoint(conn: &Connection, source: &str, cp: Checkpoint) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO checkpoints (source, uidvalidity, last_uid) VALUES (?1, ?2, ?3)
+         ON CONFLICT (source) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
+    )?
+    .execute(params![source, cp.uidvalidity, cp.last_uid])?;
+    Ok(())
 }
 
 /// The first wait before a skipped message is tried again; it doubles with
@@ -260,21 +307,20 @@ pub fn skip(
     error: &str,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<u32> {
-    let attempts: u32 = conn.query_row(
-        "INSERT INTO skipped_fetches (source, uidvalidity, uid, attempts, last_error, next_try)
+    let attempts: u32 = conn
+        .prepare_cached(
+            "INSERT INTO skipped_fetches (source, uidvalidity, uid, attempts, last_error, next_try)
          VALUES (?1, ?2, ?3, 1, ?4, '')
          ON CONFLICT (source, uidvalidity, uid)
              DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error
          RETURNING attempts",
-        params![source, uidvalidity, uid, error],
-        |r| r.get(0),
-    )?;
+        )?
+        .query_row(params![source, uidvalidity, uid, error], |r| r.get(0))?;
     // 5 min × 2^7 is past the maximum already.
     let wait = (0..attempts.saturating_sub(1).min(8))
         .try_fold(SKIP_RETRY_FIRST, |w, _| w.checked_add(&w))
         .map_or(SKIP_RETRY_MAX, |w| w.min(SKIP_RETRY_MAX));
-    conn.execute(
-        "UPDATE skipped_fetches SET next_try = ?4 WHERE source = ?1 AND uidvalidity = ?2 AND uid = ?3",
+    conn.prepare_cached("UPDATE skipped_fetches SET next_try = ?4 WHERE source = ?1 AND uidvalidity = ?2 AND uid = ?3")?.execute(
         params![source, uidvalidity, uid, ts(now + wait)],
     )?;
     Ok(attempts)
@@ -289,10 +335,8 @@ pub fn skipped_due(
     uidvalidity: u32,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Vec<u32>> {
-    conn.execute(
-        "DELETE FROM skipped_fetches WHERE source = ?1 AND uidvalidity <> ?2",
-        params![source, uidvalidity],
-    )?;
+    conn.prepare_cached("DELETE FROM skipped_fetches WHERE source = ?1 AND uidvalidity <> ?2")?
+        .execute(params![source, uidvalidity])?;
     let mut stmt = conn.prepare(
         "SELECT uid FROM skipped_fetches WHERE source = ?1 AND uidvalidity = ?2 AND next_try <= ?3
          ORDER BY uid",
@@ -308,20 +352,21 @@ pub fn forget_skipped(
     uidvalidity: u32,
     uid: u32,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "DELETE FROM skipped_fetches WHERE source = ?1 AND uidvalidity = ?2 AND uid = ?3",
-        params![source, uidvalidity, uid],
-    )?;
+    )?
+    .execute(params![source, uidvalidity, uid])?;
     Ok(())
 }
 
-/// Source keys already stored for `source` (a Maildir skips those files).
-pub fn known_keys(
-    conn: &Connection,
-    source: &str,
-) -> rusqlite::Result<std::collections::HashSet<String>> {
-    let mut stmt = conn.prepare("SELECT source_key FROM messages WHERE source = ?1")?;
-    stmt.query_map([source], |r| r.get(0))?.collect()
+/// Whether `source` holds a message under this key (a Maildir skips
+/// those files). One indexed lookup per key, so the keys of the whole
+/// mailbox are never held at once.
+pub fn key_known(conn: &Connection, source: &str, key: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE source = ?1 AND source_key = ?2)",
+    )?
+    .query_row(params![source, key], |r| r.get(0))
 }
 
 /// A message waiting to be classified, read and parsed.
@@ -391,11 +436,9 @@ impl UnclassifiedBatches {
 
     /// How many messages wait to be classified.
     pub fn count(conn: &Connection) -> rusqlite::Result<usize> {
-        let n: i64 = conn.query_row(
-            "SELECT count(*) FROM messages WHERE class IS NULL",
-            [],
-            |r| r.get(0),
-        )?;
+        let n: i64 = conn
+            .prepare_cached("SELECT count(*) FROM messages WHERE class IS NULL")?
+            .query_row([], |r| r.get(0))?;
         Ok(usize::try_from(n).unwrap_or_default())
     }
 
@@ -422,7 +465,7 @@ impl UnclassifiedBatches {
     /// Up to a batch of the next messages, with their sizes, no bytes.
     fn page(&self, conn: &Connection) -> rusqlite::Result<Vec<(Stored, u64)>> {
         let mut stmt = conn.prepare_cached(
-            "SELECT id, internaldate, length(raw) FROM messages
+            "SELECT id, internaldate, size FROM messages
              WHERE class IS NULL AND (internaldate, id) > (?1, ?2)
              ORDER BY internaldate, id LIMIT ?3",
         )?;
@@ -448,19 +491,18 @@ impl UnclassifiedBatches {
 
     fn read(&self, conn: &Connection, id: i64, size: u64) -> rusqlite::Result<Read> {
         if size > self.max_message_bytes {
-            let head: Vec<u8> = conn.query_row(
-                "SELECT substr(raw, 1, ?2) FROM messages WHERE id = ?1",
-                params![id, HEAD_BYTES as i64],
-                |r| r.get(0),
-            )?;
+            let head: Vec<u8> = conn
+                .prepare_cached("SELECT substr(raw, 1, ?2) FROM message_raw WHERE message = ?1")?
+                .query_row(params![id, HEAD_BYTES as i64], |r| r.get(0))?;
             return Ok(Read::TooLarge(TooLarge {
                 bytes: size,
                 limit: self.max_message_bytes,
                 head: parse::parse(&head).ok(),
             }));
         }
-        let raw: Vec<u8> =
-            conn.query_row("SELECT raw FROM messages WHERE id = ?1", [id], |r| r.get(0))?;
+        let raw: Vec<u8> = conn
+            .prepare_cached("SELECT raw FROM message_raw WHERE message = ?1")?
+            .query_row([id], |r| r.get(0))?;
         Ok(Read::Parsed(parse::parse(&raw)))
     }
 }
@@ -477,19 +519,18 @@ pub struct Classified<'a> {
 }
 
 pub fn set_class(conn: &Connection, id: i64, c: &Classified<'_>) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE messages SET class = ?2, reason = ?3, flagged = ?4, message_id = ?5, sender = ?6, subject = ?7
          WHERE id = ?1",
-        params![id, c.class.as_str(), c.reason, c.flagged, c.message_id, c.sender, c.subject],
-    )?;
+    )?
+    .execute(params![id, c.class.as_str(), c.reason, c.flagged, c.message_id, c.sender, c.subject])?;
     Ok(())
 }
 
 /// Flags a classified message for the assistant and adds `note` to its
 /// reason (a message over one of the parser's caps).
 pub fn flag(conn: &Connection, id: i64, note: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE messages SET flagged = 1, reason = coalesce(reason || '; ', '') || ?2 WHERE id = ?1",
+    conn.prepare_cached("UPDATE messages SET flagged = 1, reason = coalesce(reason || '; ', '') || ?2 WHERE id = ?1")?.execute(
         params![id, note],
     )?;
     Ok(())
@@ -503,10 +544,8 @@ pub fn reclassify(
     class: MessageClass,
     reason: &str,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE messages SET class = ?2, reason = ?3 WHERE id = ?1",
-        params![id, class.as_str(), reason],
-    )?;
+    conn.prepare_cached("UPDATE messages SET class = ?2, reason = ?3 WHERE id = ?1")?
+        .execute(params![id, class.as_str(), reason])?;
     Ok(())
 }
 
@@ -525,31 +564,28 @@ pub fn ignored_with_subject(
     conn: &Connection,
     words: &[&str],
 ) -> rusqlite::Result<Vec<IgnoredMessage>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, subject, sender, flagged FROM messages
-         WHERE class = 'ignored' AND subject IS NOT NULL AND instr(lower(subject), lower(?1)) > 0
-         ORDER BY internaldate, id",
-    )?;
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for word in words {
-        let rows = stmt.query_map([word], |r| {
-            Ok(IgnoredMessage {
-                id: r.get(0)?,
-                subject: r.get(1)?,
-                sender: r.get(2)?,
-                flagged: r.get(3)?,
-            })
-        })?;
-        for row in rows {
-            let row = row?;
-            if seen.insert(row.id) {
-                out.push(row);
-            }
-        }
+    if words.is_empty() {
+        return Ok(Vec::new());
     }
-    out.sort_by_key(|m| m.id);
-    Ok(out)
+    // One pass over the messages for all the words, not one per word.
+    let any_word = (1..=words.len())
+        .map(|i| format!("instr(lower(subject), lower(?{i})) > 0"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, subject, sender, flagged FROM messages
+         WHERE class = 'ignored' AND subject IS NOT NULL AND ({any_word})
+         ORDER BY id"
+    ))?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(words), |r| {
+        Ok(IgnoredMessage {
+            id: r.get(0)?,
+            subject: r.get(1)?,
+            sender: r.get(2)?,
+            flagged: r.get(3)?,
+        })
+    })?;
+    rows.collect()
 }
 
 /// A stored message with its raw bytes, for the few readers that need one
@@ -563,26 +599,53 @@ pub struct StoredRaw {
 
 /// One stored message, raw.
 pub fn stored(conn: &Connection, id: i64) -> rusqlite::Result<StoredRaw> {
-    conn.query_row(
-        "SELECT id, internaldate, raw FROM messages WHERE id = ?1",
-        [id],
-        |r| {
-            Ok(StoredRaw {
-                id: r.get(0)?,
-                internaldate: parse_ts(&r.get::<_, String>(1)?)?,
-                raw: r.get(2)?,
-            })
-        },
-    )
+    conn.prepare_cached(
+        "SELECT m.id, m.internaldate, r.raw FROM messages m JOIN message_raw r ON r.message = m.id
+         WHERE m.id = ?1",
+    )?
+    .query_row([id], |r| {
+        Ok(StoredRaw {
+            id: r.get(0)?,
+            internaldate: parse_ts(&r.get::<_, String>(1)?)?,
+            raw: r.get(2)?,
+        })
+    })
+}
+
+/// Drops the raw bytes of every message that arrived before `before` and
+/// is nothing reportd acts on: classified `ignored`, not flagged, and not
+/// a sales file by email (those keep their attachment). Reports, replies,
+/// commands and flagged messages are never in that set, so the archive and
+/// the assistant always have them whole. The row (sender, subject, hash,
+/// class, reason) stays and `raw_dropped_at` says when. Returns how many
+/// were dropped.
+pub fn drop_unrelated_raw(
+    conn: &mut Connection,
+    before: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<usize> {
+    const DROPPABLE: &str = "class = 'ignored' AND flagged = 0 AND raw_dropped_at IS NULL
+         AND internaldate < ?1
+         AND NOT EXISTS (SELECT 1 FROM sales_emails s WHERE s.message = messages.id)";
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute(
+        &format!(
+            "DELETE FROM message_raw WHERE message IN (SELECT id FROM messages WHERE {DROPPABLE})"
+        ),
+        [ts(before)],
+    )?;
+    let dropped = tx.execute(
+        &format!("UPDATE messages SET raw_dropped_at = ?2 WHERE {DROPPABLE}"),
+        params![ts(before), ts(now)],
+    )?;
+    tx.commit()?;
+    Ok(dropped)
 }
 
 /// Whether any stored message carries this Message-ID.
 pub fn message_id_known(conn: &Connection, message_id: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM messages WHERE message_id = ?1)",
-        [message_id],
-        |r| r.get(0),
-    )
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE message_id = ?1)")?
+        .query_row([message_id], |r| r.get(0))
 }
 
 /// Every message, newest first; only flagged ones when `flagged_only`.
@@ -606,9 +669,14 @@ pub fn list(conn: &Connection, flagged_only: bool) -> rusqlite::Result<Vec<Messa
     .collect()
 }
 
-fn sha256_hex(raw: &[u8]) -> String {
+pub fn sha256_hex(raw: &[u8]) -> String {
+    use std::fmt::Write as _;
     let digest = Sha256::digest(raw);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * digest.len());
+    for b in digest {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 #[cfg(test)]
@@ -744,6 +812,58 @@ mod tests {
                 .expect("due")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn only_old_unflagged_ignored_mail_that_is_no_sales_file_loses_its_raw() {
+        let (_dir, mut conn) = db();
+        let batch: Vec<Fetched> = (1..=5)
+            .map(|i| {
+                fetched(
+                    &format!("k{i}"),
+                    i,
+                    format!("Subject: {i}\r\n\r\n").as_bytes(),
+                )
+            })
+            .collect();
+        store_batch(&mut conn, "s", &batch, None).expect("store");
+        let ignored = |flagged| Classified {
+            class: MessageClass::Ignored,
+            reason: "newsletter",
+            flagged,
+            message_id: None,
+            sender: None,
+            subject: None,
+        };
+        set_class(&conn, 1, &ignored(false)).expect("class");
+        set_class(&conn, 2, &ignored(true)).expect("class");
+        let report = Classified {
+            class: MessageClass::Report,
+            ..ignored(false)
+        };
+        set_class(&conn, 3, &report).expect("class");
+        set_class(&conn, 4, &ignored(false)).expect("class");
+        conn.execute(
+            "INSERT INTO sales_emails (message, filer, outcome, answer) VALUES (4, '', 'ignored', 'null')",
+            [],
+        )
+        .expect("a sales email");
+        // Message 5 is not classified yet.
+        let before = DateTime::from_timestamp(1_800_000_100, 0).unwrap_or_default();
+        assert_eq!(drop_unrelated_raw(&mut conn, before, before), Ok(1));
+        let kept: Vec<i64> = conn
+            .prepare("SELECT message FROM message_raw ORDER BY message")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(kept, [2, 3, 4, 5]);
+        assert_eq!(drop_unrelated_raw(&mut conn, before, before), Ok(0), "once");
+        // Arrived after `before`: kept whatever its class.
+        let earlier = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        set_class(&conn, 5, &ignored(false)).expect("class");
+        assert_eq!(drop_unrelated_raw(&mut conn, earlier, before), Ok(0));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 use crate::mail::inbox::{self, FetchReport, Fetched};
+use crate::mail::storer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MaildirError {
@@ -66,6 +67,10 @@ impl MaildirSource {
         files.sort_by(|a, b| a.modified.cmp(&b.modified).then(a.key.cmp(&b.key)));
         let sizes: Vec<u64> = files.iter().map(|f| f.size).collect();
         let mut report = FetchReport::default();
+        // Batches are read one at a time and written a few to a
+        // transaction (see `storer` for the sizes).
+        let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (mut messages, mut bytes) = (0, 0);
         for range in inbox::batch_ranges(&sizes) {
             let mut batch = Vec::with_capacity(range.len());
             for file in &files[range] {
@@ -73,16 +78,27 @@ impl MaildirSource {
                     batch.push(m);
                 }
             }
-            let bytes = batch.iter().map(|m| m.raw.len() as u64).sum();
-            report.batches.add(batch.len(), bytes);
-            report.new += inbox::store_batch(conn, &self.source_id, &batch, None)?;
+            let batch_bytes: u64 = batch.iter().map(|m| m.raw.len() as u64).sum();
+            report.batches.add(batch.len(), batch_bytes);
+            report.new += inbox::insert_batch(&tx, &self.source_id, &batch, None)?;
+            messages += batch.len();
+            bytes += batch_bytes;
+            if messages >= storer::COMMIT_MESSAGES || bytes >= storer::COMMIT_BYTES {
+                crate::failpoint::hit(crate::failpoint::FETCH_BEFORE_COMMIT);
+                tx.commit()?;
+                tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                (messages, bytes) = (0, 0);
+            }
         }
+        if messages > 0 {
+            crate::failpoint::hit(crate::failpoint::FETCH_BEFORE_COMMIT);
+        }
+        tx.commit()?;
         Ok(report)
     }
 
     /// Files in new/ and cur/ not stored before: names, sizes, times.
     fn new_files(&self, conn: &Connection) -> Result<Vec<NewFile>, MaildirError> {
-        let known = inbox::known_keys(conn, &self.source_id)?;
         let md = maildir::Maildir::from(self.path.clone());
         let mut files = Vec::new();
         for entry in md.list_new().chain(md.list_cur()) {
@@ -90,7 +106,7 @@ impl MaildirSource {
                 path: self.path.display().to_string(),
                 source,
             })?;
-            if known.contains(entry.id()) {
+            if inbox::key_known(conn, &self.source_id, entry.id())? {
                 continue;
             }
             let path = entry.path().clone();

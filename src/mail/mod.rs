@@ -6,4 +6,6 @@ pub mod imap;
 pub mod inbox;
 pub mod maildir;
 pub mod parse;
+pub mod prefetch;
+pub mod storer;
 pub mod tls;

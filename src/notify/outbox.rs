@@ -324,24 +324,27 @@ pub fn enqueue(conn: &Connection, out: &Outgoing, now: DateTime<Utc>) -> rusqlit
 
 /// The state of the row under `key`, if there is one.
 pub fn state_of(conn: &Connection, key: &str) -> rusqlite::Result<Option<State>> {
-    conn.query_row("SELECT state FROM outbox WHERE key = ?1", [key], |r| {
-        r.get::<_, String>(0)
-    })
-    .optional()?
-    .map(|s| State::parse(&s))
-    .transpose()
+    conn.prepare_cached("SELECT state FROM outbox WHERE key = ?1")?
+        .query_row([key], |r| r.get::<_, String>(0))
+        .optional()?
+        .map(|s| State::parse(&s))
+        .transpose()
 }
 
 /// When the newest queued or sent email whose key starts with `prefix` was
 /// queued: e.g. a supervisor's last reply reminder (`reply-reminder:<email>:`).
 pub fn last_queued(conn: &Connection, prefix: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    // substr rather than LIKE: an address may hold `_` or `%`.
-    let newest: Option<String> = conn.query_row(
-        "SELECT max(created_at) FROM outbox
-         WHERE substr(key, 1, length(?1)) = ?1 AND state IN ('queued', 'sent')",
-        [prefix],
-        |r| r.get(0),
-    )?;
+    // substr rather than LIKE: an address may hold `_` or `%`. The range on
+    // `key` lets the unique index on it find the keys with the prefix
+    // instead of reading the whole outbox on every pass (U+10FFFF, a
+    // noncharacter, sorts after anything a key holds after the prefix).
+    let newest: Option<String> = conn
+        .prepare_cached(
+            "SELECT max(created_at) FROM outbox
+             WHERE key >= ?1 AND key <= ?1 || char(1114111)
+               AND substr(key, 1, length(?1)) = ?1 AND state IN ('queued', 'sent')",
+        )?
+        .query_row([prefix], |r| r.get(0))?;
     newest.as_deref().map(parse_ts).transpose()
 }
 
@@ -382,11 +385,12 @@ pub fn cancel_unsent(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<bool> {
     let idle_since = now - TimeDelta::from_std(IDLE_CLAIM).unwrap_or(TimeDelta::hours(1));
-    let changed = conn.execute(
-        "UPDATE outbox SET state = 'cancelled', next_attempt = NULL, last_error = ?2
-         WHERE key = ?1 AND state = 'queued' AND (attempts = 0 OR last_attempt_at < ?3)",
-        params![key, why, ts(idle_since)],
-    )?;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE outbox SET state = 'cancelled', next_attempt = NULL, last_error = ?2
+             WHERE key = ?1 AND state = 'queued' AND (attempts = 0 OR last_attempt_at < ?3)",
+        )?
+        .execute(params![key, why, ts(idle_since)])?;
     Ok(changed > 0)
 }
 

@@ -94,10 +94,10 @@ pub fn expect_answer(
     person: &str,
     period: Period,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT OR IGNORE INTO command_threads (message_id, person, period) VALUES (?1, ?2, ?3)",
-        params![message_id, person, period.to_string()],
-    )?;
+    )?
+    .execute(params![message_id, person, period.to_string()])?;
     Ok(())
 }
 
@@ -266,20 +266,20 @@ pub fn apply(
             None,
         ),
     };
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO commands (message, filer, person, period, reason, outcome, why, excuse)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            msg.id,
-            command.filer,
-            target_person,
-            target_period.map(|p| p.to_string()),
-            command.reason,
-            if why.is_none() { "accepted" } else { "refused" },
-            why.map(Why::as_str),
-            excuse,
-        ],
-    )?;
+    )?
+    .execute(params![
+        msg.id,
+        command.filer,
+        target_person,
+        target_period.map(|p| p.to_string()),
+        command.reason,
+        if why.is_none() { "accepted" } else { "refused" },
+        why.map(Why::as_str),
+        excuse,
+    ])?;
     Ok((MessageClass::Command, text, why.is_some()))
 }
 

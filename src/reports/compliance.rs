@@ -180,10 +180,20 @@ pub fn verdicts(
     let reports = reports::first_reports(conn)?;
     let excuses = all_excuses(conn)?;
     let mut out = Vec::new();
+    // Most people share one judged window (tracking_starts, no since or
+    // until): their deadlines are computed once, not once each.
+    let mut by_window: HashMap<
+        (Kind, chrono::NaiveDate, Option<chrono::NaiveDate>),
+        Vec<Deadline>,
+    > = HashMap::new();
     for person in cfg.roster.reporters() {
         for kind in [Kind::Weekly, Kind::Monthly] {
             let deadlines: Vec<Deadline> = if only.is_empty() {
-                judged_deadlines(person, kind, cfg, calendar, now)
+                let window = JudgedWindow::of(person, cfg);
+                by_window
+                    .entry((kind, window.start_day, window.end_day))
+                    .or_insert_with(|| judged_deadlines(person, kind, cfg, calendar, now))
+                    .clone()
             } else {
                 let window = JudgedWindow::of(person, cfg);
                 only.iter()
@@ -281,8 +291,7 @@ pub fn file_excuse(
     if reason.trim().is_empty() {
         return Err(ExcuseError::EmptyReason);
     }
-    let inserted = conn.execute(
-        "INSERT OR IGNORE INTO excuses (person, period, reason, by, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    let inserted = conn.prepare_cached("INSERT OR IGNORE INTO excuses (person, period, reason, by, at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
         params![person, period.to_string(), reason.trim(), by, ts(at)],
     )?;
     if inserted == 0 {
@@ -303,11 +312,10 @@ pub fn excuse_for(
     person: &str,
     period: Period,
 ) -> rusqlite::Result<Option<Excuse>> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT id, person, period, reason, by, at FROM excuses WHERE person = ?1 AND period = ?2",
-        params![person, period.to_string()],
-        excuse_row,
-    )
+    )?
+    .query_row(params![person, period.to_string()], excuse_row)
     .optional()
     .map(Option::flatten)
 }

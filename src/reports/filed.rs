@@ -73,12 +73,14 @@ pub fn received_between(
         "SELECT r.message, CASE WHEN r.counts = 0 THEN 'misaddressed'
                                 WHEN r.revision_of IS NOT NULL THEN 'revision'
                                 ELSE 'report' END,
-                r.person, r.period, r.received, m.subject, m.raw, r.id, NULL
+                r.person, r.period, r.received, m.subject, coalesce(b.raw, x''), r.id, NULL
          FROM reports r JOIN messages m ON m.id = r.message
+         LEFT JOIN message_raw b ON b.message = r.message
          WHERE r.received >= ?1 AND r.received < ?2
          UNION ALL
-         SELECT p.message, 'reply', r.person, r.period, p.at, m.subject, m.raw, NULL, p.replier
+         SELECT p.message, 'reply', r.person, r.period, p.at, m.subject, coalesce(b.raw, x''), NULL, p.replier
          FROM replies p JOIN reports r ON r.id = p.report JOIN messages m ON m.id = p.message
+         LEFT JOIN message_raw b ON b.message = p.message
          WHERE p.at >= ?1 AND p.at < ?2
          ORDER BY 5, 1",
     )?;
