@@ -244,9 +244,21 @@ pub struct Misaddressed {
     /// Where it went instead (its To and Cc).
     pub sent_to: Vec<Contact>,
     /// The fine booked because the deadline passed without a report that
-    /// counts; this notice replaces the late notice, so it names it.
-    #[serde(serialize_with = "ser_fen_opt")]
-    pub fine: Option<Fen>,
+    /// counts; this notice replaces the late notice, so it names it (and
+    /// then goes to the supervisor too).
+    pub fine: Option<BookedFine>,
+}
+
+/// A fine as a notice announces it: the amount, the activity fund's share
+/// and the payroll month it is deducted in.
+#[derive(Debug, Clone, Serialize)]
+pub struct BookedFine {
+    #[serde(serialize_with = "ser_fen")]
+    pub amount: Fen,
+    #[serde(serialize_with = "ser_fen")]
+    pub fund_share: Fen,
+    /// The payroll month it is deducted in (`11月`).
+    pub payroll_month: String,
 }
 
 /// A supervisor's reply reminder of the day: every report waiting for

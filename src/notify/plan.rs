@@ -18,14 +18,14 @@ use crate::ledger;
 use crate::money::Fen;
 use crate::names;
 use crate::notify::compose::{
-    self, Contact, DeadlineReminder, Email, ExcuseConfirmation, ExcuseOutcome, FineNotice,
-    LateNotice, Misaddressed, Templates,
+    self, BookedFine, Contact, DeadlineReminder, Email, ExcuseConfirmation, ExcuseOutcome,
+    FineNotice, LateNotice, Misaddressed, Templates,
 };
 use crate::notify::outbox::{self, Outgoing};
 use crate::period::{Deadline, Kind, Month, Period};
-use crate::reports;
 use crate::reports::commands;
 use crate::reports::compliance::{self, Status, Verdict};
+use crate::reports::{self, ReportInfo};
 
 mod close;
 mod digest;
@@ -124,11 +124,7 @@ impl<'a> Planner<'a> {
         // Verdicts pile up from tracking_starts on; only recent deadlines can
         // still owe (or have held back) a reminder or a notice.
         let recent = now - Duration::days(RECENT);
-        let misaddressed: Vec<(String, Period)> =
-            reports::reports_since(conn, recent - Duration::days(RECENT), false)?
-                .into_iter()
-                .map(|r| (r.person, r.period))
-                .collect();
+        let misaddressed = reports::reports_since(conn, recent - Duration::days(RECENT), false)?;
         for v in verdicts.iter().filter(|v| v.deadline.due > recent) {
             withdraw_stale(conn, v, &self.deadline_reminder_keys(v), now)?;
             if !is_misaddressed(&misaddressed, v) {
@@ -214,6 +210,37 @@ impl<'a> Planner<'a> {
 
     fn quiet(&self, t: DateTime<Utc>) -> DateTime<Utc> {
         self.cfg.notify.schedule.outside_quiet(t, self.cfg.timezone)
+    }
+
+    /// When a notice that a deadline passed goes out: `late_notice_after`
+    /// past it (a report a minute late then withdraws it, and the fine
+    /// notice speaks alone), outside the quiet hours.
+    fn after_deadline(&self, d: &Deadline, now: DateTime<Utc>) -> DateTime<Utc> {
+        let grace = self.cfg.notify.schedule.late_notice_after;
+        self.quiet((d.due + grace).max(now - Duration::minutes(1)))
+    }
+
+    /// The fine of `person`'s `period` as a notice announces it, when one
+    /// is booked and not waived.
+    fn booked_fine(
+        &self,
+        conn: &Connection,
+        person: &str,
+        period: Period,
+        lang: Language,
+    ) -> Result<Option<BookedFine>, NotifyError> {
+        let amount = ledger::net_for(conn, person, &period.to_string())?;
+        if amount <= Fen::ZERO {
+            return Ok(None);
+        }
+        let due = compliance::deadline_of(self.cfg, self.calendar, period);
+        Ok(Some(BookedFine {
+            amount,
+            fund_share: self.fund_share(amount),
+            payroll_month: due
+                .map(|d| self.payroll_month(&d, lang))
+                .unwrap_or_default(),
+        }))
     }
 
     fn queue<E: Email>(
@@ -322,24 +349,24 @@ impl<'a> Planner<'a> {
     }
 
     /// The late notice of a deadline that passed with nothing, unless the
-    /// report came but missed the supervisor: the misaddressed notice says
-    /// so instead, and names the fine.
+    /// report came before it but missed the supervisor: the misaddressed
+    /// notice then says so instead, and names the fine.
     fn late_notice(
         &self,
         conn: &Connection,
         v: &Verdict,
-        misaddressed: &[(String, Period)],
+        misaddressed: &[ReportInfo],
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         if v.status != Status::Missing || v.deadline.due < now - Duration::days(CATCH_UP) {
             return Ok(0);
         }
-        if is_misaddressed(misaddressed, v) {
+        if let Some(held) = held_at_deadline(misaddressed, v) {
             let why =
                 "replaced by the misaddressed notice: the report came but missed the supervisor";
             let key = late_notice_key(&v.person, v.deadline.period);
             outbox::cancel_unsent(conn, &key, why, now)?;
-            return Ok(0);
+            return self.misaddressed_fine(conn, held, now);
         }
         let Some((person, supervisor)) = self.reporter(&v.person, now) else {
             return Ok(0);
@@ -366,7 +393,7 @@ impl<'a> Planner<'a> {
             to: vec![ctx.person.clone()],
             cc: vec![ctx.supervisor.clone()],
             in_reply_to: None,
-            not_before: self.quiet(v.deadline.due.max(now - Duration::minutes(1))),
+            not_before: self.after_deadline(&v.deadline, now),
         };
         let queued = self.queue(conn, owed, now)?;
         if queued > 0 {
@@ -534,49 +561,107 @@ impl<'a> Planner<'a> {
         Ok(queued)
     }
 
+    /// The misaddressed notice of each report that missed the supervisor,
+    /// at once. One that came before its deadline and was read after it is
+    /// left to [`Self::misaddressed_fine`], which names the fine.
     fn misaddressed(&self, conn: &Connection, now: DateTime<Utc>) -> Result<usize, NotifyError> {
         let mut queued = 0;
         for r in reports::reports_since(conn, now - Duration::days(CATCH_UP), false)? {
-            let Some((person, supervisor)) = self.reporter(&r.person, now) else {
-                continue;
-            };
             let due = compliance::deadline_of(self.cfg, self.calendar, r.period);
-            let sent_to = crate::mail::parse::parse(&r.raw)
-                .map(|env| {
-                    env.to
-                        .iter()
-                        .chain(&env.cc)
-                        .map(|m| Contact::new(m.name.clone().unwrap_or_default(), m.email.clone()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let lang = self.lang(person);
-            let fine = ledger::net_for(conn, &person.email, &r.period.to_string())?;
-            let ctx = Misaddressed {
-                person: Contact::from(person),
-                supervisor: Contact::from(supervisor),
-                assistant: self.assistant(),
-                kind: r.period.kind(),
-                period: names::period(r.period, lang),
-                due: due.map(|d| self.due(&d, lang)).unwrap_or_default(),
-                deadline_passed: due.is_some_and(|d| d.due <= now),
-                report_subject: r.subject.clone(),
-                received: self.local(r.received, lang),
-                sent_to,
-                fine: (fine > Fen::ZERO).then_some(fine),
-            };
-            let owed = Owed {
-                key: format!("misaddressed:{}", r.id),
-                lang,
-                ctx: &ctx,
-                to: vec![ctx.person.clone()],
-                cc: vec![],
-                in_reply_to: r.message_id.clone(),
-                not_before: self.quiet(r.received.max(now - Duration::minutes(1))),
-            };
-            queued += self.queue(conn, owed, now)?;
+            if due.is_some_and(|d| r.received < d.due && d.due <= now) {
+                continue;
+            }
+            let key = format!("misaddressed:{}", r.id);
+            let not_before = self.quiet(r.received.max(now - Duration::minutes(1)));
+            queued += self.queue_misaddressed(conn, &r, key, not_before, now)?;
         }
         Ok(queued)
+    }
+
+    /// The misaddressed notice that announces the fine of a deadline that
+    /// passed while the report held for it had missed the supervisor: once
+    /// per period, in place of the late notice, `late_notice_after` past
+    /// the deadline.
+    fn misaddressed_fine(
+        &self,
+        conn: &Connection,
+        held: &ReportInfo,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let Some(due) = compliance::deadline_of(self.cfg, self.calendar, held.period) else {
+            return Ok(0);
+        };
+        let key = format!("misaddressed-fine:{}:{}", held.person, held.period);
+        let not_before = self.after_deadline(&due, now);
+        self.queue_misaddressed(conn, held, key, not_before, now)
+    }
+
+    /// Queues a misaddressed notice about `r` to the rep; when it names a
+    /// fine (the deadline has passed) the supervisor is in Cc, as on every
+    /// fine notice.
+    fn queue_misaddressed(
+        &self,
+        conn: &Connection,
+        r: &ReportInfo,
+        key: String,
+        not_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let Some((person, supervisor)) = self.reporter(&r.person, now) else {
+            return Ok(0);
+        };
+        let due = compliance::deadline_of(self.cfg, self.calendar, r.period);
+        let lang = self.lang(person);
+        let deadline_passed = due.is_some_and(|d| d.due <= now);
+        let fine = if deadline_passed {
+            self.booked_fine(conn, &person.email, r.period, lang)?
+        } else {
+            None
+        };
+        let ctx = Misaddressed {
+            person: Contact::from(person),
+            supervisor: Contact::from(supervisor),
+            assistant: self.assistant(),
+            kind: r.period.kind(),
+            period: names::period(r.period, lang),
+            due: due.map(|d| self.due(&d, lang)).unwrap_or_default(),
+            deadline_passed,
+            report_subject: r.subject.clone(),
+            received: self.local(r.received, lang),
+            sent_to: self.recipients_of(&r.raw),
+            fine,
+        };
+        let cc = match ctx.fine {
+            Some(_) => vec![ctx.supervisor.clone()],
+            None => vec![],
+        };
+        let owed = Owed {
+            key,
+            lang,
+            ctx: &ctx,
+            to: vec![ctx.person.clone()],
+            cc,
+            in_reply_to: r.message_id.clone(),
+            not_before,
+        };
+        self.queue(conn, owed, now)
+    }
+
+    /// The To and Cc of a stored message, each named as the roster names
+    /// them (the sender's own display name only for addresses it does not
+    /// know).
+    fn recipients_of(&self, raw: &[u8]) -> Vec<Contact> {
+        let Ok(env) = crate::mail::parse::parse(raw) else {
+            return Vec::new();
+        };
+        env.to
+            .iter()
+            .chain(&env.cc)
+            .map(|m| match self.person(&m.email) {
+                Some(p) => Contact::from(p),
+                None => Contact::new(m.name.clone().unwrap_or_default(), m.email.clone()),
+            })
+            .collect()
     }
 
     /// People who directly supervise at least one reporter.
@@ -622,10 +707,22 @@ fn withdraw_stale(
 /// Whether the report of `v` came but missed the supervisor: the
 /// misaddressed notice then speaks for the deadline (no reminder, no
 /// missing notice).
-fn is_misaddressed(misaddressed: &[(String, Period)], v: &Verdict) -> bool {
+fn is_misaddressed(misaddressed: &[ReportInfo], v: &Verdict) -> bool {
     misaddressed
         .iter()
-        .any(|(p, period)| *p == v.person && *period == v.deadline.period)
+        .any(|r| r.person == v.person && r.period == v.deadline.period)
+}
+
+/// The latest report of `v` that came before the deadline but missed the
+/// supervisor, if any: the deadline's notice is then a misaddressed one.
+/// (A misaddressed report that came after the deadline has its own notice;
+/// the late notice went before it.)
+fn held_at_deadline<'r>(misaddressed: &'r [ReportInfo], v: &Verdict) -> Option<&'r ReportInfo> {
+    misaddressed
+        .iter()
+        .filter(|r| r.person == v.person && r.period == v.deadline.period)
+        .filter(|r| r.received < v.deadline.due)
+        .max_by_key(|r| r.received)
 }
 
 /// The idempotency key of the deadline reminder owed at `at` (local time

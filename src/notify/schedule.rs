@@ -24,6 +24,10 @@ pub struct Schedule {
     pub quiet_end: NaiveTime,
     /// Reply reminders to the supervisor before escalating to the manager.
     pub reply_reminders: u32,
+    /// How long after a deadline the late notice (or the misaddressed
+    /// notice naming the fine) waits: a report a minute late then gets the
+    /// fine notice alone, not "not received" and "late" a minute apart.
+    pub late_notice_after: Duration,
 }
 
 fn hm(h: u32, m: u32) -> NaiveTime {
@@ -48,6 +52,7 @@ impl Default for Schedule {
             quiet_start: hm(22, 30),
             quiet_end: hm(8, 0),
             reply_reminders: 2,
+            late_notice_after: Duration::minutes(15),
         }
     }
 }

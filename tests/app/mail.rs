@@ -57,3 +57,36 @@ impl Mail {
         }
     }
 }
+
+/// How long a test waits for reportd's mail to reach an INBOX.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Waits until `user`'s INBOX holds `n` messages, lets a second copy (there
+/// must be none) arrive, and returns exactly those `n`.
+pub async fn inbox(servers: &crate::common::MailServers, user: &str, n: usize) -> Vec<Mail> {
+    if n > 0 {
+        servers
+            .wait_for(user, "INBOX", n, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("waiting for {n} message(s) to {user}: {e:#}"));
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let all: Vec<Mail> = servers
+        .fetch_all(user, "INBOX")
+        .await
+        .expect("fetch INBOX")
+        .iter()
+        .map(|f| Mail::parse(&f.raw))
+        .collect();
+    let seen: Vec<&str> = all.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(all.len(), n, "{user} should hold {n} message(s): {seen:#?}");
+    all
+}
+
+/// The one email in `mails` under this outbox key.
+pub fn by_key<'a>(mails: &'a [Mail], key: &str) -> &'a Mail {
+    let id = reportd::notify::outbox::message_id_for(key, "example.com");
+    let found: Vec<&Mail> = mails.iter().filter(|m| m.message_id == id).collect();
+    assert_eq!(found.len(), 1, "one email under {key}: {mails:#?}");
+    found[0]
+}
