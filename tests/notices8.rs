@@ -19,7 +19,7 @@
 mod app;
 mod common;
 
-use app::mail::{Mail, by_key, inbox};
+use app::mail::{Mail, by_key, inbox, wait_for_key};
 use app::{App, ROSTER, eml, utf8_word};
 use chrono::DateTime;
 use common::MailServers;
@@ -224,4 +224,179 @@ async fn the_late_notice_still_goes_when_nothing_arrives_within_the_grace() {
     let m = by_key(&got, "late-notice:lina@example.com:2026-W46");
     assert!(m.subject.starts_with("未收到"), "{}", m.subject);
     assert_eq!(m.cc, [WANG]);
+}
+
+// ----- waivers after payroll ---------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_waiver_after_the_payroll_went_out_says_the_refund_month_and_reaches_the_supervisor() {
+    // Week 43 (19–25 October), due Saturday 2026-10-24 22:00: its fines
+    // are deducted in October's payroll, which goes out in November.
+    let servers = MailServers::start(app::USERS);
+    let app = App::plain(
+        servers.imap_port(),
+        servers.password(),
+        servers.smtp_port(),
+        "2026-10-19",
+        ROSTER,
+    );
+    // 李娜's W43 never comes: fined, deducted in October's payroll.
+    app.sync("2026-10-25T09:00:00+08:00");
+    app.run(&[
+        "payroll",
+        "--month",
+        "2026-10",
+        "--send",
+        "--now",
+        "2026-11-04T09:00:00+08:00",
+    ]);
+    // The manager files her sick leave after October's payroll went out,
+    // naming the week as the late notice does.
+    app.run(&[
+        "excuse",
+        "--person",
+        LINA,
+        "--period",
+        "第43周",
+        "--reason",
+        "病假（住院）",
+        "--by",
+        CHEN,
+        "--now",
+        "2026-11-20T10:00:00+08:00",
+    ]);
+    app.sync("2026-11-20T10:01:00+08:00");
+    let rows = app.outbox();
+    let keys: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["kind"] == "excuse_confirmation")
+        .filter_map(|r| r["key"].as_str())
+        .collect();
+    assert_eq!(keys.len(), 1, "{rows:#?}");
+    let m = wait_for_key(&servers, "chengang", keys[0]).await;
+    assert_eq!(m.to, [CHEN], "to the filer");
+    assert_eq!(m.cc, [LINA, WANG], "the rep and her supervisor, once each");
+    wait_for_key(&servers, "lina", keys[0]).await;
+    wait_for_key(&servers, "wangfang", keys[0]).await;
+    assert!(m.text.contains("本期罚款 50.00 元已撤销"), "{}", m.text);
+    for body in [&m.text, &m.html] {
+        assert!(body.contains("11月工资中退还"), "the refund month: {body}");
+    }
+    let nov: Value = serde_json::from_str(&app.run(&[
+        "payroll",
+        "--month",
+        "2026-11",
+        "--json",
+        "--now",
+        "2026-11-20T10:05:00+08:00",
+    ]))
+    .expect("payroll JSON");
+    let lina = nov["people"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["email"] == LINA))
+        .expect("李娜's line");
+    assert_eq!(
+        lina["refunds"]["items"][0]["period"], "2026-W43",
+        "November's summary pays it back: {lina:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_waiver_before_the_payroll_says_no_refund_and_a_supervisor_filer_is_not_copied_twice() {
+    let (servers, app) = start();
+    zhang_on_time(&servers).await;
+    app.sync("2026-11-15T09:00:00+08:00");
+    app.run(&[
+        "excuse",
+        "--person",
+        LINA,
+        "--period",
+        "2026-W46",
+        "--reason",
+        "出差",
+        "--by",
+        WANG,
+        "--now",
+        "2026-11-16T10:00:00+08:00",
+    ]);
+    app.sync("2026-11-16T10:01:00+08:00");
+    let rows = app.outbox();
+    let key = rows
+        .iter()
+        .find(|r| r["kind"] == "excuse_confirmation")
+        .and_then(|r| r["key"].as_str())
+        .expect("a confirmation");
+    let m = wait_for_key(&servers, "wangfang", key).await;
+    assert_eq!(m.to, [WANG]);
+    assert_eq!(m.cc, [LINA], "the filer is the supervisor: not in Cc again");
+    assert!(!m.text.contains("退还"), "{}", m.text);
+}
+
+// ----- names as people use them ------------------------------------------------
+
+const LINA_EN: &str = r#"
+[[person]]
+name = "陈刚"
+email = "chengang@example.com"
+role = "manager"
+
+[[person]]
+name = "王芳"
+email = "wangfang@example.com"
+role = "supervisor"
+group = "商务一组"
+
+[[person]]
+name = "赵敏"
+email = "zhaomin@example.com"
+role = "assistant"
+
+[[person]]
+name = "张伟"
+email = "zhangwei@example.com"
+role = "rep"
+supervisor = "wangfang@example.com"
+
+[[person]]
+name = "Lina Li"
+email = "lina@example.com"
+role = "rep"
+supervisor = "wangfang@example.com"
+language = "en"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_late_notice_shows_an_excuse_command_written_as_people_say_the_period() {
+    let (servers, app) = start_with(LINA_EN);
+    // Neither report comes.
+    app.sync("2026-11-14T22:20:00+08:00");
+    let zh = wait_for_key(
+        &servers,
+        "zhangwei",
+        "late-notice:zhangwei@example.com:2026-W46",
+    )
+    .await;
+    let en = wait_for_key(&servers, "lina", "late-notice:lina@example.com:2026-W46").await;
+    for body in [&zh.text, &zh.html] {
+        assert!(
+            body.contains("请假/excuse 第46周 zhangwei@example.com"),
+            "{body}"
+        );
+        assert!(body.contains("免罚：截止当天病假"), "{body}");
+    }
+    for body in [&en.text, &en.html] {
+        assert!(body.contains("excuse week 46 lina@example.com"), "{body}");
+        assert!(
+            body.contains("excuse: on sick leave on the due day"),
+            "the English waiver word, no date: {body}"
+        );
+        assert!(!body.contains("免罚:"), "{body}");
+        assert!(
+            !body.contains("26-27 Nov") && !body.contains("26–27 Nov"),
+            "{body}"
+        );
+    }
+    for m in [&zh, &en] {
+        assert!(!m.text.contains("2026-W46"), "{}", m.text);
+    }
 }

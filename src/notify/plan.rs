@@ -382,8 +382,9 @@ impl<'a> Planner<'a> {
             fine: self.cfg.rules.fine,
             fund_share: self.fund_share(self.cfg.rules.fine),
             payroll_month: self.payroll_month(&v.deadline, lang),
-            excuse_subject: compose::excuse_subject(&v.deadline.period.to_string(), &person.email),
+            excuse_subject: compose::excuse_subject(v.deadline.period, &person.email, lang),
             waiver_words: self.cfg.notify.waiver_words.clone(),
+            waiver_example: compose::waiver_word_for(&self.cfg.notify.waiver_words, lang),
         };
         let key = late_notice_key(&person.email, v.deadline.period);
         let owed = Owed {
@@ -479,17 +480,10 @@ impl<'a> Planner<'a> {
                 request_subject: String::new(),
                 by_email: false,
                 received: self.local(e.at, lang),
-                outcome: ExcuseOutcome::Accepted {
-                    waived: ledger::waived(conn, &e.person, &e.period.to_string())?,
-                },
-                example_subject: compose::excuse_subject(&e.period.to_string(), &e.person),
+                outcome: self.accepted(conn, &e.person, e.period, lang)?,
+                example_subject: compose::excuse_subject(e.period, &e.person, lang),
             };
-            let cc = ctx
-                .person
-                .iter()
-                .filter(|p| p.email != filer.email)
-                .cloned()
-                .collect();
+            let cc = self.confirmation_cc(filer, person);
             let owed = Owed {
                 key: format!("excuse-confirmation:excuse:{}", e.id),
                 lang,
@@ -516,17 +510,16 @@ impl<'a> Planner<'a> {
                 continue;
             };
             let person = c.person.as_deref().and_then(|p| self.person(p));
-            let outcome = match c.why {
-                None => ExcuseOutcome::Accepted {
-                    waived: match (&c.person, c.period) {
-                        (Some(p), Some(period)) => ledger::waived(conn, p, &period.to_string())?,
-                        _ => None,
-                    },
+            let lang = self.lang(filer);
+            let outcome = match (c.why, &c.person, c.period) {
+                (None, Some(p), Some(period)) => self.accepted(conn, p, period, lang)?,
+                (None, _, _) => ExcuseOutcome::Accepted {
+                    waived: None,
+                    refund_month: None,
                 },
-                Some(why) => ExcuseOutcome::Refused { why },
+                (Some(why), _, _) => ExcuseOutcome::Refused { why },
             };
             let accepted = c.why.is_none();
-            let lang = self.lang(filer);
             let ctx = ExcuseConfirmation {
                 filer: Contact::from(filer),
                 person: person.map(Contact::from),
@@ -537,15 +530,11 @@ impl<'a> Planner<'a> {
                 by_email: true,
                 received: self.local(c.received, lang),
                 outcome,
-                example_subject: compose::excuse_subject(
-                    &c.period
-                        .map_or_else(|| "2026-W48".to_string(), |p| p.to_string()),
-                    c.person.as_deref().unwrap_or("zhangwei@example.com"),
-                ),
+                example_subject: self.example_excuse_subject(&c, lang),
             };
-            let cc = match (&ctx.person, accepted) {
-                (Some(p), true) => vec![p.clone()],
-                _ => vec![],
+            let cc = match accepted {
+                true => self.confirmation_cc(filer, person),
+                false => vec![],
             };
             let owed = Owed {
                 key: format!("excuse-confirmation:{}", c.message),
@@ -662,6 +651,60 @@ impl<'a> Planner<'a> {
                 None => Contact::new(m.name.clone().unwrap_or_default(), m.email.clone()),
             })
             .collect()
+    }
+
+    /// An accepted reason's outcome: the fine it reversed, if any, and the
+    /// payroll month that pays it back when the fine's own payroll went out
+    /// already (the payroll summary's rule: a later waiver is a refund line
+    /// in the next summary).
+    fn accepted(
+        &self,
+        conn: &Connection,
+        person: &str,
+        period: Period,
+        lang: Language,
+    ) -> Result<ExcuseOutcome, NotifyError> {
+        let period = period.to_string();
+        let waived = ledger::waived(conn, person, &period)?;
+        let refund_month = match waived {
+            Some(_) => crate::payroll::summary::refund_month(conn, person, &period)?
+                .map(|m| names::month(m, lang)),
+            None => None,
+        };
+        Ok(ExcuseOutcome::Accepted {
+            waived,
+            refund_month,
+        })
+    }
+
+    /// Who reads a confirmation besides its filer: the rep and the rep's
+    /// supervisor, each once and never the filer again.
+    fn confirmation_cc(&self, filer: &Person, person: Option<&Person>) -> Vec<Contact> {
+        let supervisor = person.and_then(|p| self.cfg.roster.supervisor_of(p));
+        let mut cc: Vec<Contact> = Vec::new();
+        for p in person.into_iter().chain(supervisor) {
+            if p.email != filer.email && !cc.iter().any(|c| c.email == p.email) {
+                cc.push(Contact::from(p));
+            }
+        }
+        cc
+    }
+
+    /// The excuse subject a refusal shows: for the period and person the
+    /// filer meant when they could be read, else for the week the email
+    /// came in and the first reporter.
+    fn example_excuse_subject(&self, c: &commands::Received, lang: Language) -> String {
+        let example = self.cfg.roster.reporters().next();
+        let person = c
+            .person
+            .as_deref()
+            .or(example.map(|p| p.email.as_str()))
+            .unwrap_or("name@example.com");
+        let day = c.received.with_timezone(&self.cfg.timezone).date_naive();
+        let period = c
+            .period
+            .unwrap_or_else(|| Period::containing(Kind::Weekly, day));
+        compose::excuse_subject(period, person, lang)
     }
 
     /// People who directly supervise at least one reporter.
