@@ -213,7 +213,7 @@ pub struct LateNotice {
 /// first one written in Latin letters (`excuse`), in Chinese the first one
 /// in Chinese; the first of all when none is.
 pub fn waiver_word_for(words: &[String], lang: Language) -> String {
-    let latin = |w: &&String| w.chars().all(|c| c.is_ascii());
+    let latin = |w: &&String| w.is_ascii();
     let found = match lang {
         Language::En => words.iter().find(latin),
         Language::Zh => words.iter().find(|w| !latin(w)),
