@@ -349,10 +349,14 @@ fn ledger_cmd(cfg: &Config, month: Option<&str>, json: bool) -> Result<()> {
     let conn = store::open(&cfg.database)?;
     let month = month.map(parse_month).transpose()?;
     let entries = ledger::entries(&conn, month, cfg.timezone)?;
+    let table = match json {
+        true => String::new(),
+        false => board::ledger_table(&conn, &entries, cfg)?,
+    };
     output::listing(
         json,
         || board::ledger_json(&entries, cfg.timezone),
-        || board::ledger_table(&entries, cfg),
+        || table,
     )
 }
 
