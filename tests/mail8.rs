@@ -14,16 +14,11 @@
 mod app;
 mod common;
 
-use std::time::Duration;
-
-use app::mail::Mail;
-use app::{App, ROSTER, eml, utf8_word};
-use chrono::DateTime;
+use app::mail::{Mail, by_key, inbox};
+use app::{App, ROSTER};
 use common::MailServers;
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(20);
-const ASSISTANT: &str = "zhaomin";
 const SUP: &str = "王芳 <wangfang@example.com>";
 const CC: &str = "赵敏 <zhaomin@example.com>";
 const ZHANG: &str = "zhangwei@example.com";
@@ -48,20 +43,7 @@ fn start() -> (MailServers, App) {
 
 /// A W46 report from `from` to `to` (Cc the assistant), arriving at `arrival`.
 async fn report(servers: &MailServers, from: &str, to: &str, name: &str, id: &str, arrival: &str) {
-    let subject = utf8_word(&format!("{name} 第46周周报"));
-    let raw = eml(
-        from,
-        &[to],
-        &[CC],
-        &subject,
-        id,
-        "Thu, 12 Nov 2026 09:00:00 +0800",
-    );
-    let at = DateTime::parse_from_rfc3339(arrival).expect("RFC 3339 arrival");
-    servers
-        .append(ASSISTANT, "INBOX", &raw, at)
-        .await
-        .expect("append report");
+    app::append_w46(servers, from, (&[to], &[CC]), name, id, arrival).await;
 }
 
 /// 李娜's W46 report, on time on Friday 10:00.
@@ -78,36 +60,6 @@ async fn lina_on_time(servers: &MailServers) {
 }
 
 // ----- reading mail back -------------------------------------------------------
-
-/// Waits until `user`'s INBOX holds `n` messages, lets a second copy (there
-/// must be none) arrive, and returns exactly those `n`.
-async fn inbox(servers: &MailServers, user: &str, n: usize) -> Vec<Mail> {
-    if n > 0 {
-        servers
-            .wait_for(user, "INBOX", n, WAIT)
-            .await
-            .unwrap_or_else(|e| panic!("waiting for {n} message(s) to {user}: {e:#}"));
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let all: Vec<Mail> = servers
-        .fetch_all(user, "INBOX")
-        .await
-        .expect("fetch INBOX")
-        .iter()
-        .map(|f| Mail::parse(&f.raw))
-        .collect();
-    let seen: Vec<&str> = all.iter().map(|m| m.subject.as_str()).collect();
-    assert_eq!(all.len(), n, "{user} should hold {n} message(s): {seen:#?}");
-    all
-}
-
-/// The one email in `mails` under this outbox key.
-fn by_key<'a>(mails: &'a [Mail], key: &str) -> &'a Mail {
-    let id = reportd::notify::outbox::message_id_for(key, "example.com");
-    let found: Vec<&Mail> = mails.iter().filter(|m| m.message_id == id).collect();
-    assert_eq!(found.len(), 1, "one email under {key}: {mails:#?}");
-    found[0]
-}
 
 /// reportd's own notation, which people never see: week keys, status
 /// words, outbox keys, machine dates.

@@ -20,12 +20,10 @@ mod app;
 mod common;
 
 use app::mail::{Mail, by_key, inbox, wait_for_key};
-use app::{App, ROSTER, eml, utf8_word};
-use chrono::DateTime;
+use app::{App, ROSTER};
 use common::MailServers;
 use serde_json::Value;
 
-const ASSISTANT: &str = "zhaomin";
 const SUP: &str = "王芳 <wangfang@example.com>";
 const CC: &str = "赵敏 <zhaomin@example.com>";
 const ZHANG: &str = "zhangwei@example.com";
@@ -54,25 +52,12 @@ fn start() -> (MailServers, App) {
 async fn report(
     servers: &MailServers,
     from: &str,
-    (to, cc): (&[&str], &[&str]),
+    to_cc: (&[&str], &[&str]),
     name: &str,
     id: &str,
     arrival: &str,
 ) {
-    let subject = utf8_word(&format!("{name} 第46周周报"));
-    let raw = eml(
-        from,
-        to,
-        cc,
-        &subject,
-        id,
-        "Thu, 12 Nov 2026 09:00:00 +0800",
-    );
-    let at = DateTime::parse_from_rfc3339(arrival).expect("RFC 3339 arrival");
-    servers
-        .append(ASSISTANT, "INBOX", &raw, at)
-        .await
-        .expect("append report");
+    app::append_w46(servers, from, to_cc, name, id, arrival).await;
 }
 
 /// 张伟's W46 report, on time on Friday 10:00, as it should go.
@@ -334,40 +319,14 @@ async fn a_waiver_before_the_payroll_says_no_refund_and_a_supervisor_filer_is_no
 
 // ----- names as people use them ------------------------------------------------
 
-const LINA_EN: &str = r#"
-[[person]]
-name = "陈刚"
-email = "chengang@example.com"
-role = "manager"
-
-[[person]]
-name = "王芳"
-email = "wangfang@example.com"
-role = "supervisor"
-group = "商务一组"
-
-[[person]]
-name = "赵敏"
-email = "zhaomin@example.com"
-role = "assistant"
-
-[[person]]
-name = "张伟"
-email = "zhangwei@example.com"
-role = "rep"
-supervisor = "wangfang@example.com"
-
-[[person]]
-name = "Lina Li"
-email = "lina@example.com"
-role = "rep"
-supervisor = "wangfang@example.com"
-language = "en"
-"#;
+/// The test roster with 李娜 (its last person) reading English.
+fn lina_en() -> String {
+    format!("{ROSTER}language = \"en\"\n")
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_late_notice_shows_an_excuse_command_written_as_people_say_the_period() {
-    let (servers, app) = start_with(LINA_EN);
+    let (servers, app) = start_with(&lina_en());
     // Neither report comes.
     app.sync("2026-11-14T22:20:00+08:00");
     let zh = wait_for_key(

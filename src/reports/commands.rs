@@ -399,10 +399,9 @@ pub fn received_since(
 mod tests {
     use super::*;
 
-    #[test]
-    fn excuse_subject_reads_period_and_person_in_either_language() {
+    /// 1 December 2026, week 48 and November 2026.
+    fn dec_1_w48_nov() -> (NaiveDate, Period, Period) {
         let today = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
-        let read = |s: &str| excuse_subject(s, today);
         let w48 = Period::Week {
             year: 2026,
             week: 48,
@@ -411,6 +410,13 @@ mod tests {
             year: 2026,
             month: 11,
         };
+        (today, w48, nov)
+    }
+
+    #[test]
+    fn excuse_subject_reads_period_and_person_in_either_language() {
+        let (today, w48, nov) = dec_1_w48_nov();
+        let read = |s: &str| excuse_subject(s, today);
         let zhang = || "zhangwei@example.com".to_string();
         assert_eq!(
             read("请假/excuse 2026-W48 zhangwei@example.com"),
@@ -429,15 +435,7 @@ mod tests {
 
     #[test]
     fn excuse_subject_reads_the_period_as_the_notices_write_it() {
-        let today = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
-        let w48 = Period::Week {
-            year: 2026,
-            week: 48,
-        };
-        let nov = Period::Month {
-            year: 2026,
-            month: 11,
-        };
+        let (today, w48, nov) = dec_1_w48_nov();
         for (subject, period) in [
             ("请假/excuse 第48周 zhangwei@example.com", w48),
             ("请假/excuse 2026年第48周 zhangwei@example.com", w48),
