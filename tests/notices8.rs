@@ -235,14 +235,13 @@ async fn a_waiver_after_the_payroll_went_out_says_the_refund_month_and_reaches_t
         "--now",
         "2026-11-04T09:00:00+08:00",
     ]);
-    // The manager files her sick leave after October's payroll went out,
-    // naming the week as the late notice does.
+    // The manager files her sick leave after October's payroll went out.
     app.run(&[
         "excuse",
         "--person",
         LINA,
         "--period",
-        "第43周",
+        "2026-W43",
         "--reason",
         "病假（住院）",
         "--by",
@@ -291,12 +290,13 @@ async fn a_waiver_before_the_payroll_says_no_refund_and_a_supervisor_filer_is_no
     let (servers, app) = start();
     zhang_on_time(&servers).await;
     app.sync("2026-11-15T09:00:00+08:00");
+    // Her supervisor files it naming the week as the late notice does.
     app.run(&[
         "excuse",
         "--person",
         LINA,
         "--period",
-        "2026-W46",
+        "第46周",
         "--reason",
         "出差",
         "--by",
