@@ -452,7 +452,7 @@ async fn late_notice_goes_to_the_rep_with_the_supervisor_in_cc_and_names_the_fin
         assert!(body.contains("25.00"), "the fund's half: {body}");
         assert!(body.contains(DUE_SHOWN), "{body}");
         assert!(
-            body.contains("请假/excuse 2026-W46 zhangwei@example.com"),
+            body.contains("请假/excuse 第46周 zhangwei@example.com"),
             "the subject that files a reason: {body}"
         );
     }

@@ -582,7 +582,14 @@ impl<'a> Planner<'a> {
         };
         let key = format!("misaddressed-fine:{}:{}", held.person, held.period);
         let not_before = self.after_deadline(&due, now);
-        self.queue_misaddressed(conn, held, key, not_before, now)
+        let queued = self.queue_misaddressed(conn, held, key.clone(), not_before, now)?;
+        if queued > 0 {
+            // Like the late notice it replaces, the supervisor may answer it
+            // to file a valid reason.
+            let id = outbox::message_id_for(&key, &self.domain);
+            commands::expect_answer(conn, &id, &held.person, held.period)?;
+        }
+        Ok(queued)
     }
 
     /// Queues a misaddressed notice about `r` to the rep; when it names a
