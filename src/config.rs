@@ -630,6 +630,7 @@ const NOTIFY_KEYS: &[&str] = &[
     "quiet_hours",
     "reply_reminders",
     "reply_reminder_time",
+    "late_notice_after_minutes",
     "authserv_id",
     "waiver_words",
 ];
@@ -912,6 +913,16 @@ fn parse_notify(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> NotifyConfig {
     ) && let Ok(k) = u32::try_from(k.v)
     {
         n.schedule.reply_reminders = k;
+    }
+    if let Some(k) = opt_int_in(
+        ctx,
+        sec,
+        "late_notice_after_minutes",
+        0..=180,
+        "between 0 (at the deadline) and 180 minutes",
+        "late_notice_after_minutes = 15",
+    ) {
+        n.schedule.late_notice_after = chrono::Duration::minutes(k.v);
     }
     if let Some(s) = opt_str(ctx, sec, "authserv_id", r#"authserv_id = "mx.example.com""#) {
         n.authserv_id = Some(s.v.trim().to_ascii_lowercase());

@@ -608,7 +608,7 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
     let rows = crate::cli::board_rows(&conn, cfg, &verdicts)?;
     out += &crate::cli::board_table(cfg, &verdicts, &rows, now);
     out += "\nLedger (reportd ledger):\n";
-    out += &crate::cli::ledger_text(&ledger::entries(&conn, None, cfg.timezone)?, cfg);
+    out += &crate::cli::ledger_text(&conn, &ledger::entries(&conn, None, cfg.timezone)?, cfg)?;
     out += "\nMessages that need the assistant's eye (reportd messages --flagged):\n";
     out += &crate::cli::messages_text(&mail::inbox::list(&conn, true)?, cfg);
     out += &format!(

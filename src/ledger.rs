@@ -47,6 +47,9 @@ pub struct Entry {
     pub evidence: String,
     /// What became of it later, oldest first (see [`Entry::reason_now`]).
     pub notes: Vec<String>,
+    /// When the report of a fine booked as missing arrived, if it did.
+    #[serde(skip)]
+    pub arrived: Option<DateTime<Utc>>,
 }
 
 impl Entry {
@@ -59,6 +62,8 @@ impl Entry {
         }
     }
 }
+
+pub mod grounds;
 
 /// The start of the reason of a fine booked with no report.
 const MISSING: &str = "missing:";
@@ -249,6 +254,7 @@ fn insert(
         reason: reason.to_string(),
         evidence: evidence.to_string(),
         notes: Vec::new(),
+        arrived: None,
     })
 }
 
@@ -330,18 +336,34 @@ pub fn entries(
             reason: r.get(7)?,
             evidence: r.get(8)?,
             notes: Vec::new(),
+            arrived: None,
         })
     })?;
     let mut notes: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
-    let mut stmt = conn.prepare("SELECT entry, note FROM ledger_notes ORDER BY at, id")?;
-    for n in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
-        let (entry, note) = n?;
+    let mut arrived: std::collections::HashMap<i64, DateTime<Utc>> =
+        std::collections::HashMap::new();
+    let mut stmt =
+        conn.prepare("SELECT entry, note, kind, at FROM ledger_notes ORDER BY at, id")?;
+    let read = |r: &rusqlite::Row<'_>| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    };
+    for n in stmt.query_map([], read)? {
+        let (entry, note, kind, at) = n?;
+        if kind == "arrived" {
+            arrived.insert(entry, parse_ts(&at)?);
+        }
         notes.entry(entry).or_default().push(note);
     }
     let mut out = Vec::new();
     for e in rows {
         let mut e = e?;
         e.notes = notes.remove(&e.id).unwrap_or_default();
+        e.arrived = arrived.remove(&e.id);
         let local = e.at.with_timezone(&tz);
         if month.is_none_or(|(y, m)| {
             chrono::Datelike::year(&local) == y && chrono::Datelike::month(&local) == m

@@ -12,6 +12,8 @@ use crate::config::Language;
 use crate::period::{Deadline, Month, Period};
 use crate::reports::compliance::Status;
 
+pub mod read;
+
 const ZH_WEEKDAYS: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
 const EN_WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 

@@ -15,12 +15,10 @@ mod app;
 mod common;
 
 use app::mail::{Mail, by_key, inbox};
-use app::{App, ROSTER, eml, utf8_word};
-use chrono::DateTime;
+use app::{App, ROSTER};
 use common::MailServers;
 use serde_json::Value;
 
-const ASSISTANT: &str = "zhaomin";
 const SUP: &str = "王芳 <wangfang@example.com>";
 const CC: &str = "赵敏 <zhaomin@example.com>";
 const ZHANG: &str = "zhangwei@example.com";
@@ -46,20 +44,7 @@ fn start() -> (MailServers, App) {
 
 /// A W46 report from `from` to `to` (Cc the assistant), arriving at `arrival`.
 async fn report(servers: &MailServers, from: &str, to: &str, name: &str, id: &str, arrival: &str) {
-    let subject = utf8_word(&format!("{name} 第46周周报"));
-    let raw = eml(
-        from,
-        &[to],
-        &[CC],
-        &subject,
-        id,
-        "Thu, 12 Nov 2026 09:00:00 +0800",
-    );
-    let at = DateTime::parse_from_rfc3339(arrival).expect("RFC 3339 arrival");
-    servers
-        .append(ASSISTANT, "INBOX", &raw, at)
-        .await
-        .expect("append report");
+    app::append_w46(servers, from, (&[to], &[CC]), name, id, arrival).await;
 }
 
 /// 李娜's W46 report, on time on Friday 10:00.
@@ -275,6 +260,11 @@ async fn a_report_that_missed_the_supervisor_gets_the_misaddressed_notice_instea
     let got = inbox(&servers, "lina", 1).await;
     let m = by_key(&got, rows[0]["key"].as_str().expect("key"));
     assert_eq!(m.to, [LINA]);
+    assert_eq!(
+        m.cc,
+        [WANG],
+        "it names the fine: the supervisor hears of it"
+    );
     assert_eq!(m.in_reply_to.as_deref(), Some("<w46@lina-wrong>"));
     assert!(
         m.subject.starts_with("收到了，但没有发给直属主管"),
@@ -408,15 +398,19 @@ async fn the_cli_tables_speak_the_team_language_and_status_names_the_instant_it_
         outbox.contains("罚款通知") && outbox.contains("已发送"),
         "{outbox}"
     );
-    // (The ledger's reasons are stored text, written when each entry was
-    // booked; they are not checked here.)
-    for table in [&board, &outbox] {
+    assert!(
+        ledger.contains("迟交：11月14日（周六）23:30 到达，截止 11月14日（周六）22:00，晚了1小时"),
+        "{ledger}"
+    );
+    for table in [&board, &outbox, &ledger] {
         for word in [
             "on_time",
             "late_notice",
             "fine_notice",
             "2026-W46",
             "queued",
+            "late:",
+            "min after",
         ] {
             assert!(!table.contains(word), "{word:?} in:\n{table}");
         }
@@ -482,7 +476,20 @@ async fn the_ledger_says_a_missing_report_arrived_late_without_changing_its_entr
     );
     let table = app.run(&["ledger"]);
     assert!(
-        table.contains("late, arrived 11-16 09:10") && table.contains("booked as missing:"),
-        "the reason reads as the final state: {table}"
+        table.contains("迟交：11月16日（周一）09:10 补交，晚了1天（截止时记为未交）"),
+        "the reason reads as the final state, in the team's words: {table}"
     );
+    assert!(
+        table.contains("截止时间 11月14日（周六）22:00"),
+        "the evidence: {table}"
+    );
+    for word in [
+        "late,",
+        "missing:",
+        "booked as",
+        "deadline 2026-W46",
+        "T22:00",
+    ] {
+        assert!(!table.contains(word), "{word:?} in:\n{table}");
+    }
 }

@@ -453,7 +453,7 @@ async fn late_notice_goes_to_the_rep_with_the_supervisor_in_cc_and_names_the_fin
         assert!(body.contains("25.00"), "the fund's half: {body}");
         assert!(body.contains(DUE_SHOWN), "{body}");
         assert!(
-            body.contains("请假/excuse 2026-W46 zhangwei@example.com"),
+            body.contains("请假/excuse 第46周 zhangwei@example.com"),
             "the subject that files a reason: {body}"
         );
     }
@@ -1191,7 +1191,8 @@ async fn a_retry_that_falls_in_the_quiet_hours_waits_for_the_morning() {
     lina_reports_on_time(&servers).await;
     let key = "late-notice:zhangwei@example.com:2026-W46";
     servers.set_recipient_rule("zhangwei", RecipientRule::TempFail);
-    app.sync("2026-11-14T22:10:00+08:00");
+    // The late notice goes 15 minutes after the deadline (and is refused).
+    app.sync("2026-11-14T22:20:00+08:00");
     assert_eq!(outbox_row(&app.outbox(), key)["attempts"], 1);
     servers.set_recipient_rule("zhangwei", RecipientRule::Accept);
     // The retry is long due, but 23:00 is quiet: nothing goes.
@@ -1217,8 +1218,9 @@ async fn a_refused_reminder_still_queued_at_the_deadline_is_withdrawn() {
     app.sync(REMINDER_NOW);
     assert_eq!(outbox_row(&app.outbox(), key)["attempts"], 1);
     servers.set_recipient_rule("zhangwei", RecipientRule::Accept);
-    // 22:05: the deadline has passed; "please send by 22:00" would be wrong.
-    app.sync("2026-11-14T22:05:00+08:00");
+    // 22:20: the deadline has passed; "please send by 22:00" would be
+    // wrong. (The late notice waits 15 minutes past the deadline.)
+    app.sync("2026-11-14T22:20:00+08:00");
     let rows = app.outbox();
     let r = outbox_row(&rows, key);
     assert_eq!(r["state"], "cancelled", "{rows:#?}");

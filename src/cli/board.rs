@@ -179,7 +179,14 @@ pub fn ledger_json(entries: &[Entry], tz: Tz) -> LedgerJson {
     }
 }
 
-pub fn ledger_table(entries: &[Entry], cfg: &Config) -> String {
+/// The ledger as the assistant reads it: each entry's reason and evidence
+/// said from its facts ([`ledger::grounds`]) in the team's language; the
+/// stored text is in `--json`.
+pub fn ledger_table(
+    conn: &rusqlite::Connection,
+    entries: &[Entry],
+    cfg: &Config,
+) -> rusqlite::Result<String> {
     let (lang, tz) = (cfg.language, cfg.timezone);
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
@@ -199,6 +206,8 @@ pub fn ledger_table(entries: &[Entry], cfg: &Config) -> String {
         ],
     });
     for e in entries {
+        let grounds = ledger::grounds::of(conn, e)?;
+        let (reason, evidence) = ledger::grounds::describe(&grounds, e, cfg);
         let name = cfg
             .roster
             .by_email(&e.person)
@@ -217,20 +226,20 @@ pub fn ledger_table(entries: &[Entry], cfg: &Config) -> String {
             kind.to_string(),
             e.amount_fen.to_string(),
             e.fund_fen.to_string(),
-            e.reason_now(),
-            e.evidence.clone(),
+            reason,
+            evidence,
         ]);
     }
     let totals = ledger::totals(entries);
     let (fines, fund) = (totals.fines_fen, totals.fund_fen);
-    match lang {
+    Ok(match lang {
         Language::Zh => {
             format!("{table}\n罚款合计（净额）：{fines} 元，其中计入活动经费：{fund} 元\n")
         }
         Language::En => format!(
             "{table}\ntotal fines (net): {fines} yuan, of which to the activity fund: {fund} yuan\n"
         ),
-    }
+    })
 }
 
 pub fn messages_table(rows: &[MessageRow], cfg: &Config) -> String {

@@ -110,8 +110,11 @@ pub enum Command {
     Excuse {
         #[arg(long)]
         person: String,
+        /// 2026-W46 or 2026-10, or as the notices write it: 第46周,
+        /// 2026年第46周, 10月月报, week 46, October report (without a year,
+        /// the one nearest to the day it is filed).
         #[arg(long)]
-        period: Period,
+        period: String,
         #[arg(long)]
         reason: String,
         /// Who approved it (a supervisor, manager or assistant).
@@ -261,7 +264,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             reason,
             by,
             now,
-        } => excuse(&engine, &person, period, &reason, &by, now),
+        } => excuse(&engine, &person, &period, &reason, &by, now),
         Command::Calendar { month } => calendar_cmd(&engine, month.as_deref()),
         Command::Archive {
             action: None,
@@ -357,10 +360,14 @@ fn ledger_cmd(cfg: &Config, month: Option<&str>, json: bool) -> Result<()> {
     let conn = store::open(&cfg.database)?;
     let month = month.map(parse_month).transpose()?;
     let entries = ledger::entries(&conn, month, cfg.timezone)?;
+    let table = match json {
+        true => String::new(),
+        false => board::ledger_table(&conn, &entries, cfg)?,
+    };
     output::listing(
         json,
         || board::ledger_json(&entries, cfg.timezone),
-        || board::ledger_table(&entries, cfg),
+        || table,
     )
 }
 
@@ -405,12 +412,18 @@ fn outbox_cmd(
 fn excuse(
     engine: &Engine,
     person: &str,
-    period: Period,
+    period: &str,
     reason: &str,
     by: &str,
     now: Option<DateTime<FixedOffset>>,
 ) -> Result<()> {
     let now = clock::acting_at(now, Utc::now())?;
+    let today = now.with_timezone(&engine.cfg.timezone).date_naive();
+    let Some(period) = crate::names::read::period(period, today) else {
+        bail!(
+            "--period {period:?} names no week or month: write it as 2026-W46, 第46周, 2026年第46周, 2026-10 or 10月月报"
+        );
+    };
     // Beside a running daemon too: the assistant files reasons while it
     // runs. Filing is one transaction and judging another; the ledger's and
     // the outbox's unique keys keep a waiver or an email from being booked

@@ -56,7 +56,7 @@ use tera::Tera;
 
 use crate::config::Language;
 use crate::money::Fen;
-use crate::period::Kind;
+use crate::period::{Kind, Period};
 
 mod backlog;
 pub use backlog::{Backlog, Escalation, LIST_CAP, Rest, capped, shorten};
@@ -154,10 +154,16 @@ pub fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
 }
 
-/// The subject a supervisor or manager uses to file a valid reason by email
-/// (`请假/excuse 2026-W48 zhangwei@example.com`), as the late notice shows it.
-pub fn excuse_subject(period: &str, person_email: &str) -> String {
-    format!("请假/excuse {period} {person_email}")
+/// The subject a supervisor or manager uses to file a valid reason by email,
+/// as the late notice shows it, the period as people say it:
+/// `请假/excuse 第48周 zhangwei@example.com`, `excuse November report …`.
+/// The command reader reads every such form back.
+pub fn excuse_subject(period: Period, person_email: &str, lang: Language) -> String {
+    let said = crate::names::read::command_form(period, lang);
+    match lang {
+        Language::Zh => format!("请假/excuse {said} {person_email}"),
+        Language::En => format!("excuse {said} {person_email}"),
+    }
 }
 
 /// Deadline reminder to a rep or clerk whose report is still pending.
@@ -208,6 +214,21 @@ pub struct LateNotice {
     /// An answer files a reason only when its first line starts with one
     /// of these (`[notify] waiver_words`); never empty in a notice.
     pub waiver_words: Vec<String>,
+    /// The one the example answer starts with, in the notice's language
+    /// (see [`waiver_word_for`]).
+    pub waiver_example: String,
+}
+
+/// The waiver word an example answer in `lang` starts with: in English the
+/// first one written in Latin letters (`excuse`), in Chinese the first one
+/// in Chinese; the first of all when none is.
+pub fn waiver_word_for(words: &[String], lang: Language) -> String {
+    let latin = |w: &&String| w.is_ascii();
+    let found = match lang {
+        Language::En => words.iter().find(latin),
+        Language::Zh => words.iter().find(|w| !latin(w)),
+    };
+    found.or(words.first()).cloned().unwrap_or_default()
 }
 
 /// Fine notice to a rep or clerk whose report arrived after the deadline;
@@ -262,9 +283,21 @@ pub struct Misaddressed {
     /// Where it went instead (its To and Cc).
     pub sent_to: Vec<Contact>,
     /// The fine booked because the deadline passed without a report that
-    /// counts; this notice replaces the late notice, so it names it.
-    #[serde(serialize_with = "ser_fen_opt")]
-    pub fine: Option<Fen>,
+    /// counts; this notice replaces the late notice, so it names it (and
+    /// then goes to the supervisor too).
+    pub fine: Option<BookedFine>,
+}
+
+/// A fine as a notice announces it: the amount, the activity fund's share
+/// and the payroll month it is deducted in.
+#[derive(Debug, Clone, Serialize)]
+pub struct BookedFine {
+    #[serde(serialize_with = "ser_fen")]
+    pub amount: Fen,
+    #[serde(serialize_with = "ser_fen")]
+    pub fund_share: Fen,
+    /// The payroll month it is deducted in (`11月`).
+    pub payroll_month: String,
 }
 
 /// To an assistant, once a year: no holiday notice for `year` counts yet,
@@ -368,6 +401,9 @@ pub enum ExcuseOutcome {
         /// in time, so no fine is booked.
         #[serde(serialize_with = "ser_fen_opt")]
         waived: Option<Fen>,
+        /// The payroll month that pays the waived fine back (`12月`), when
+        /// the fine's own payroll summary has gone out already.
+        refund_month: Option<String>,
     },
     Refused {
         why: RefusalReason,
@@ -842,6 +878,39 @@ mod tests {
         Templates::new().unwrap_or_else(|e| panic!("{e}"))
     }
 
+    const W48: crate::period::Period = crate::period::Period::Week {
+        year: 2026,
+        week: 48,
+    };
+
+    #[test]
+    fn the_excuse_subject_a_notice_shows_is_one_the_command_reader_accepts() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+        let november = crate::period::Period::Month {
+            year: 2026,
+            month: 11,
+        };
+        for p in [W48, november] {
+            for lang in [Language::Zh, Language::En] {
+                let shown = excuse_subject(p, "zhangwei@example.com", lang);
+                assert!(!shown.contains("2026"), "no machine notation: {shown}");
+                assert_eq!(
+                    crate::reports::commands::excuse_subject(&shown, today),
+                    Some((p, "zhangwei@example.com".to_string())),
+                    "{shown}"
+                );
+            }
+        }
+        assert_eq!(
+            excuse_subject(november, "lina@example.com", Language::Zh),
+            "请假/excuse 11月月报 lina@example.com"
+        );
+        assert_eq!(
+            excuse_subject(W48, "lina@example.com", Language::En),
+            "excuse week 48 lina@example.com"
+        );
+    }
+
     fn zhang() -> Contact {
         Contact::new("张伟", "zhangwei@example.com")
     }
@@ -870,8 +939,9 @@ mod tests {
 
     fn late_notice(person: Contact) -> LateNotice {
         LateNotice {
-            excuse_subject: excuse_subject("2026-W48", &person.email),
+            excuse_subject: excuse_subject(W48, &person.email, Language::Zh),
             waiver_words: crate::config::NotifyConfig::default().waiver_words,
+            waiver_example: "免罚".into(),
             person,
             supervisor: wang(),
             assistant: Some(lin()),
@@ -982,7 +1052,7 @@ mod tests {
     fn excuse(person: Contact, outcome: ExcuseOutcome) -> ExcuseConfirmation {
         ExcuseConfirmation {
             filer: wang(),
-            example_subject: excuse_subject("2026-W48", &person.email),
+            example_subject: excuse_subject(W48, &person.email, Language::Zh),
             person: Some(person),
             kind: Some(Kind::Weekly),
             period: Some("2026-W48".into()),
@@ -1008,6 +1078,7 @@ mod tests {
         };
         let accepted = ExcuseOutcome::Accepted {
             waived: Some(Fen::from_yuan(50)),
+            refund_month: None,
         };
         let refused = ExcuseOutcome::Refused {
             why: RefusalReason::NotAuthorised,
@@ -1026,7 +1097,7 @@ mod tests {
                     "25.00",
                     "2026-W48",
                     "王芳",
-                    "请假/excuse 2026-W48 zhangwei@example.com",
+                    "请假/excuse 第48周 zhangwei@example.com",
                 ],
             ),
             both(
@@ -1076,7 +1147,7 @@ mod tests {
                 vec![
                     "2026-W48",
                     "王芳",
-                    "请假/excuse 2026-W48 zhangwei@example.com",
+                    "请假/excuse 第48周 zhangwei@example.com",
                 ],
             ),
             both(

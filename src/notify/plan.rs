@@ -21,14 +21,14 @@ use crate::ledger;
 use crate::money::Fen;
 use crate::names;
 use crate::notify::compose::{
-    self, Contact, DeadlineReminder, Email, ExcuseConfirmation, ExcuseOutcome, FineNotice,
-    LateNotice, Misaddressed, Templates,
+    self, BookedFine, Contact, DeadlineReminder, Email, ExcuseConfirmation, ExcuseOutcome,
+    FineNotice, LateNotice, Misaddressed, Templates,
 };
 use crate::notify::outbox::{self, Outgoing};
 use crate::period::{Deadline, Kind, Month, Period};
-use crate::reports;
 use crate::reports::commands;
 use crate::reports::compliance::{self, Status, Verdict};
+use crate::reports::{self, ReportInfo};
 
 mod calendar;
 mod close;
@@ -132,11 +132,7 @@ impl<'a> Planner<'a> {
         // Verdicts pile up from tracking_starts on; only recent deadlines can
         // still owe (or have held back) a reminder or a notice.
         let recent = now - Duration::days(RECENT);
-        let misaddressed: Vec<(String, Period)> =
-            reports::reports_since(conn, recent - Duration::days(RECENT), false)?
-                .into_iter()
-                .map(|r| (r.person, r.period))
-                .collect();
+        let misaddressed = reports::reports_since(conn, recent - Duration::days(RECENT), false)?;
         for v in verdicts.iter().filter(|v| v.deadline.due > recent) {
             withdraw_stale(conn, v, &self.deadline_reminder_keys(v), now)?;
             if !is_misaddressed(&misaddressed, v) {
@@ -236,6 +232,37 @@ impl<'a> Planner<'a> {
 
     fn quiet(&self, t: DateTime<Utc>) -> DateTime<Utc> {
         self.cfg.notify.schedule.outside_quiet(t, self.cfg.timezone)
+    }
+
+    /// When a notice that a deadline passed goes out: `late_notice_after`
+    /// past it (a report a minute late then withdraws it, and the fine
+    /// notice speaks alone), outside the quiet hours.
+    fn after_deadline(&self, d: &Deadline, now: DateTime<Utc>) -> DateTime<Utc> {
+        let grace = self.cfg.notify.schedule.late_notice_after;
+        self.quiet((d.due + grace).max(now - Duration::minutes(1)))
+    }
+
+    /// The fine of `person`'s `period` as a notice announces it, when one
+    /// is booked and not waived.
+    fn booked_fine(
+        &self,
+        conn: &Connection,
+        person: &str,
+        period: Period,
+        lang: Language,
+    ) -> Result<Option<BookedFine>, NotifyError> {
+        let amount = ledger::net_for(conn, person, &period.to_string())?;
+        if amount <= Fen::ZERO {
+            return Ok(None);
+        }
+        let due = compliance::deadline_of(self.cfg, self.calendar, period);
+        Ok(Some(BookedFine {
+            amount,
+            fund_share: self.fund_share(amount),
+            payroll_month: due
+                .map(|d| self.payroll_month(&d, lang))
+                .unwrap_or_default(),
+        }))
     }
 
     fn queue<E: Email>(
@@ -345,24 +372,24 @@ impl<'a> Planner<'a> {
     }
 
     /// The late notice of a deadline that passed with nothing, unless the
-    /// report came but missed the supervisor: the misaddressed notice says
-    /// so instead, and names the fine.
+    /// report came before it but missed the supervisor: the misaddressed
+    /// notice then says so instead, and names the fine.
     fn late_notice(
         &self,
         conn: &Connection,
         v: &Verdict,
-        misaddressed: &[(String, Period)],
+        misaddressed: &[ReportInfo],
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         if v.status != Status::Missing || v.deadline.due < now - Duration::days(CATCH_UP) {
             return Ok(0);
         }
-        if is_misaddressed(misaddressed, v) {
+        if let Some(held) = held_at_deadline(misaddressed, v) {
             let why =
                 "replaced by the misaddressed notice: the report came but missed the supervisor";
             let key = late_notice_key(&v.person, v.deadline.period);
             outbox::cancel_unsent(conn, &key, why, now)?;
-            return Ok(0);
+            return self.misaddressed_fine(conn, held, now);
         }
         let Some((person, supervisor)) = self.reporter(&v.person, now) else {
             return Ok(0);
@@ -379,8 +406,9 @@ impl<'a> Planner<'a> {
             fine: self.cfg.rules.fine,
             fund_share: self.fund_share(self.cfg.rules.fine),
             payroll_month: self.payroll_month(&v.deadline, lang),
-            excuse_subject: compose::excuse_subject(&v.deadline.period.to_string(), &person.email),
+            excuse_subject: compose::excuse_subject(v.deadline.period, &person.email, lang),
             waiver_words: self.cfg.notify.waiver_words.clone(),
+            waiver_example: compose::waiver_word_for(&self.cfg.notify.waiver_words, lang),
         };
         let key = late_notice_key(&person.email, v.deadline.period);
         let owed = Owed {
@@ -390,7 +418,7 @@ impl<'a> Planner<'a> {
             to: vec![ctx.person.clone()],
             cc: vec![ctx.supervisor.clone()],
             in_reply_to: None,
-            not_before: self.quiet(v.deadline.due.max(now - Duration::minutes(1))),
+            not_before: self.after_deadline(&v.deadline, now),
         };
         let queued = self.queue(conn, owed, now)?;
         if queued > 0 {
@@ -477,17 +505,10 @@ impl<'a> Planner<'a> {
                 request_subject: String::new(),
                 by_email: false,
                 received: self.local(e.at, lang),
-                outcome: ExcuseOutcome::Accepted {
-                    waived: ledger::waived(conn, &e.person, &e.period.to_string())?,
-                },
-                example_subject: compose::excuse_subject(&e.period.to_string(), &e.person),
+                outcome: self.accepted(conn, &e.person, e.period, lang)?,
+                example_subject: compose::excuse_subject(e.period, &e.person, lang),
             };
-            let cc = ctx
-                .person
-                .iter()
-                .filter(|p| p.email != filer.email)
-                .cloned()
-                .collect();
+            let cc = self.confirmation_cc(filer, person);
             let owed = Owed {
                 key: format!("excuse-confirmation:excuse:{}", e.id),
                 lang,
@@ -514,17 +535,16 @@ impl<'a> Planner<'a> {
                 continue;
             };
             let person = c.person.as_deref().and_then(|p| self.person(p));
-            let outcome = match c.why {
-                None => ExcuseOutcome::Accepted {
-                    waived: match (&c.person, c.period) {
-                        (Some(p), Some(period)) => ledger::waived(conn, p, &period.to_string())?,
-                        _ => None,
-                    },
+            let lang = self.lang(filer);
+            let outcome = match (c.why, &c.person, c.period) {
+                (None, Some(p), Some(period)) => self.accepted(conn, p, period, lang)?,
+                (None, _, _) => ExcuseOutcome::Accepted {
+                    waived: None,
+                    refund_month: None,
                 },
-                Some(why) => ExcuseOutcome::Refused { why },
+                (Some(why), _, _) => ExcuseOutcome::Refused { why },
             };
             let accepted = c.why.is_none();
-            let lang = self.lang(filer);
             let ctx = ExcuseConfirmation {
                 filer: Contact::from(filer),
                 person: person.map(Contact::from),
@@ -535,15 +555,11 @@ impl<'a> Planner<'a> {
                 by_email: true,
                 received: self.local(c.received, lang),
                 outcome,
-                example_subject: compose::excuse_subject(
-                    &c.period
-                        .map_or_else(|| "2026-W48".to_string(), |p| p.to_string()),
-                    c.person.as_deref().unwrap_or("zhangwei@example.com"),
-                ),
+                example_subject: self.example_excuse_subject(&c, lang),
             };
-            let cc = match (&ctx.person, accepted) {
-                (Some(p), true) => vec![p.clone()],
-                _ => vec![],
+            let cc = match accepted {
+                true => self.confirmation_cc(filer, person),
+                false => vec![],
             };
             let owed = Owed {
                 key: format!("excuse-confirmation:{}", c.message),
@@ -559,50 +575,169 @@ impl<'a> Planner<'a> {
         Ok(queued)
     }
 
+    /// The misaddressed notice of each report that missed the supervisor,
+    /// at once. One that came before its deadline and was read after it is
+    /// left to [`Self::misaddressed_fine`], which names the fine.
     fn misaddressed(&self, conn: &Connection, now: DateTime<Utc>) -> Result<usize, NotifyError> {
         let mut queued = 0;
         for r in reports::reports_since(conn, now - Duration::days(CATCH_UP), false)? {
-            let Some((person, supervisor)) = self.reporter(&r.person, now) else {
-                continue;
-            };
             let due = compliance::deadline_of(self.cfg, self.calendar, r.period);
-            let sent_to = crate::mail::parse::parse(&r.raw)
-                .map(|env| {
-                    env.to
-                        .iter()
-                        .chain(&env.cc)
-                        .map(|m| Contact::new(m.name.clone().unwrap_or_default(), m.email.clone()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let lang = self.lang(person);
-            let fine = ledger::net_for(conn, &person.email, &r.period.to_string())?;
-            let ctx = Misaddressed {
-                person: Contact::from(person),
-                supervisor: Contact::from(supervisor),
-                assistant: self.assistant(),
-                kind: r.period.kind(),
-                period: names::period(r.period, lang),
-                due: due.map(|d| self.due(&d, lang)).unwrap_or_default(),
-                provisional: due.and_then(|d| self.provisional(&d, lang)),
-                deadline_passed: due.is_some_and(|d| d.due <= now),
-                report_subject: r.subject.clone(),
-                received: self.local(r.received, lang),
-                sent_to,
-                fine: (fine > Fen::ZERO).then_some(fine),
-            };
-            let owed = Owed {
-                key: format!("misaddressed:{}", r.id),
-                lang,
-                ctx: &ctx,
-                to: vec![ctx.person.clone()],
-                cc: vec![],
-                in_reply_to: r.message_id.clone(),
-                not_before: self.quiet(r.received.max(now - Duration::minutes(1))),
-            };
-            queued += self.queue(conn, owed, now)?;
+            if due.is_some_and(|d| r.received < d.due && d.due <= now) {
+                continue;
+            }
+            let key = format!("misaddressed:{}", r.id);
+            let not_before = self.quiet(r.received.max(now - Duration::minutes(1)));
+            queued += self.queue_misaddressed(conn, &r, key, not_before, now)?;
         }
         Ok(queued)
+    }
+
+    /// The misaddressed notice that announces the fine of a deadline that
+    /// passed while the report held for it had missed the supervisor: once
+    /// per period, in place of the late notice, `late_notice_after` past
+    /// the deadline.
+    fn misaddressed_fine(
+        &self,
+        conn: &Connection,
+        held: &ReportInfo,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let Some(due) = compliance::deadline_of(self.cfg, self.calendar, held.period) else {
+            return Ok(0);
+        };
+        let key = format!("misaddressed-fine:{}:{}", held.person, held.period);
+        let not_before = self.after_deadline(&due, now);
+        let queued = self.queue_misaddressed(conn, held, key.clone(), not_before, now)?;
+        if queued > 0 {
+            // Like the late notice it replaces, the supervisor may answer it
+            // to file a valid reason.
+            let id = outbox::message_id_for(&key, &self.domain);
+            commands::expect_answer(conn, &id, &held.person, held.period)?;
+        }
+        Ok(queued)
+    }
+
+    /// Queues a misaddressed notice about `r` to the rep; when it names a
+    /// fine (the deadline has passed) the supervisor is in Cc, as on every
+    /// fine notice.
+    fn queue_misaddressed(
+        &self,
+        conn: &Connection,
+        r: &ReportInfo,
+        key: String,
+        not_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let Some((person, supervisor)) = self.reporter(&r.person, now) else {
+            return Ok(0);
+        };
+        let due = compliance::deadline_of(self.cfg, self.calendar, r.period);
+        let lang = self.lang(person);
+        let deadline_passed = due.is_some_and(|d| d.due <= now);
+        let fine = if deadline_passed {
+            self.booked_fine(conn, &person.email, r.period, lang)?
+        } else {
+            None
+        };
+        let ctx = Misaddressed {
+            person: Contact::from(person),
+            supervisor: Contact::from(supervisor),
+            assistant: self.assistant(),
+            kind: r.period.kind(),
+            period: names::period(r.period, lang),
+            due: due.map(|d| self.due(&d, lang)).unwrap_or_default(),
+            provisional: due.and_then(|d| self.provisional(&d, lang)),
+            deadline_passed,
+            report_subject: r.subject.clone(),
+            received: self.local(r.received, lang),
+            sent_to: self.recipients_of(&r.raw),
+            fine,
+        };
+        let cc = match ctx.fine {
+            Some(_) => vec![ctx.supervisor.clone()],
+            None => vec![],
+        };
+        let owed = Owed {
+            key,
+            lang,
+            ctx: &ctx,
+            to: vec![ctx.person.clone()],
+            cc,
+            in_reply_to: r.message_id.clone(),
+            not_before,
+        };
+        self.queue(conn, owed, now)
+    }
+
+    /// The To and Cc of a stored message, each named as the roster names
+    /// them (the sender's own display name only for addresses it does not
+    /// know).
+    fn recipients_of(&self, raw: &[u8]) -> Vec<Contact> {
+        let Ok(env) = crate::mail::parse::parse(raw) else {
+            return Vec::new();
+        };
+        env.to
+            .iter()
+            .chain(&env.cc)
+            .map(|m| match self.person(&m.email) {
+                Some(p) => Contact::from(p),
+                None => Contact::new(m.name.clone().unwrap_or_default(), m.email.clone()),
+            })
+            .collect()
+    }
+
+    /// An accepted reason's outcome: the fine it reversed, if any, and the
+    /// payroll month that pays it back when the fine's own payroll went out
+    /// already (the payroll summary's rule: a later waiver is a refund line
+    /// in the next summary).
+    fn accepted(
+        &self,
+        conn: &Connection,
+        person: &str,
+        period: Period,
+        lang: Language,
+    ) -> Result<ExcuseOutcome, NotifyError> {
+        let period = period.to_string();
+        let waived = ledger::waived(conn, person, &period)?;
+        let refund_month = match waived {
+            Some(_) => crate::payroll::summary::refund_month(conn, person, &period)?
+                .map(|m| names::month(m, lang)),
+            None => None,
+        };
+        Ok(ExcuseOutcome::Accepted {
+            waived,
+            refund_month,
+        })
+    }
+
+    /// Who reads a confirmation besides its filer: the rep and the rep's
+    /// supervisor, each once and never the filer again.
+    fn confirmation_cc(&self, filer: &Person, person: Option<&Person>) -> Vec<Contact> {
+        let supervisor = person.and_then(|p| self.cfg.roster.supervisor_of(p));
+        let mut cc: Vec<Contact> = Vec::new();
+        for p in person.into_iter().chain(supervisor) {
+            if p.email != filer.email && !cc.iter().any(|c| c.email == p.email) {
+                cc.push(Contact::from(p));
+            }
+        }
+        cc
+    }
+
+    /// The excuse subject a refusal shows: for the period and person the
+    /// filer meant when they could be read, else for the week the email
+    /// came in and the first reporter.
+    fn example_excuse_subject(&self, c: &commands::Received, lang: Language) -> String {
+        let example = self.cfg.roster.reporters().next();
+        let person = c
+            .person
+            .as_deref()
+            .or(example.map(|p| p.email.as_str()))
+            .unwrap_or("name@example.com");
+        let day = c.received.with_timezone(&self.cfg.timezone).date_naive();
+        let period = c
+            .period
+            .unwrap_or_else(|| Period::containing(Kind::Weekly, day));
+        compose::excuse_subject(period, person, lang)
     }
 
     /// People who directly supervise at least one reporter.
@@ -648,10 +783,22 @@ fn withdraw_stale(
 /// Whether the report of `v` came but missed the supervisor: the
 /// misaddressed notice then speaks for the deadline (no reminder, no
 /// missing notice).
-fn is_misaddressed(misaddressed: &[(String, Period)], v: &Verdict) -> bool {
+fn is_misaddressed(misaddressed: &[ReportInfo], v: &Verdict) -> bool {
     misaddressed
         .iter()
-        .any(|(p, period)| *p == v.person && *period == v.deadline.period)
+        .any(|r| r.person == v.person && r.period == v.deadline.period)
+}
+
+/// The latest report of `v` that came before the deadline but missed the
+/// supervisor, if any: the deadline's notice is then a misaddressed one.
+/// (A misaddressed report that came after the deadline has its own notice;
+/// the late notice went before it.)
+fn held_at_deadline<'r>(misaddressed: &'r [ReportInfo], v: &Verdict) -> Option<&'r ReportInfo> {
+    misaddressed
+        .iter()
+        .filter(|r| r.person == v.person && r.period == v.deadline.period)
+        .filter(|r| r.received < v.deadline.due)
+        .max_by_key(|r| r.received)
 }
 
 /// The idempotency key of the deadline reminder owed at `at` (local time

@@ -28,6 +28,10 @@ pub struct Schedule {
     /// manager's escalation) goes out, listing everything overdue by then:
     /// not whatever minute a report passed its reply time.
     pub reply_reminder_time: NaiveTime,
+    /// How long after a deadline the late notice (or the misaddressed
+    /// notice naming the fine) waits: a report a minute late then gets the
+    /// fine notice alone, not "not received" and "late" a minute apart.
+    pub late_notice_after: Duration,
 }
 
 fn hm(h: u32, m: u32) -> NaiveTime {
@@ -53,6 +57,7 @@ impl Default for Schedule {
             quiet_end: hm(8, 0),
             reply_reminders: 2,
             reply_reminder_time: hm(9, 0),
+            late_notice_after: Duration::minutes(15),
         }
     }
 }

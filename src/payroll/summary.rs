@@ -706,6 +706,42 @@ pub fn issue(
     Ok(summary)
 }
 
+/// The payroll month that pays back a waiver of `person`'s fine for
+/// `period`, when that fine was already settled by an issued summary: the
+/// first month after the summary that settled it with none issued yet
+/// (the next summary's refund line, as [`gather`] puts it). `None` when the
+/// fine is not settled yet (its own month's summary nets the waiver out) or
+/// no fine is booked.
+pub fn refund_month(
+    conn: &Connection,
+    person: &str,
+    period: &str,
+) -> rusqlite::Result<Option<Month>> {
+    let settled = |kind: &str| -> rusqlite::Result<Option<Month>> {
+        let month: Option<Option<String>> = conn
+            .query_row(
+                "SELECT (SELECT month FROM payroll_settled WHERE ledger = l.id)
+                 FROM ledger l WHERE person = ?1 AND period = ?2 AND kind = ?3",
+                params![person, period, kind],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(month.flatten().and_then(|m| m.parse().ok()))
+    };
+    let Some(fine) = settled("fine")? else {
+        return Ok(None);
+    };
+    // A waiver already settled is where the summaries put it.
+    if let Some(waiver) = settled("waiver")? {
+        return Ok((waiver != fine).then_some(waiver));
+    }
+    let mut month = fine.next();
+    while issued_at(conn, month)?.is_some() {
+        month = month.next();
+    }
+    Ok(Some(month))
+}
+
 /// The summary as issued, if it was.
 pub fn issued(conn: &Connection, month: Month) -> Result<Option<Summary>, PayrollError> {
     let json: Option<String> = conn
@@ -833,6 +869,45 @@ mod tests {
         );
         let e = issue(&conn, &cfg, month("2026-11"), local(2026, 12, 6, 8)).unwrap_err();
         assert!(matches!(e, PayrollError::AlreadyIssued { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_waiver_after_the_summary_is_refunded_in_the_next_summary_not_yet_issued() {
+        let (_d, conn, cfg) = setup();
+        let w46 = fine(&conn, "2026-W46", local(2026, 11, 14, 22));
+        let w47 = fine(&conn, "2026-W47", local(2026, 11, 21, 22));
+        waive(&conn, w46, "2026-W46", local(2026, 11, 16, 10));
+        assert_eq!(
+            refund_month(&conn, ZHANG, "2026-W47").expect("w47"),
+            None,
+            "not settled yet: November's summary nets a waiver out"
+        );
+        issue(&conn, &cfg, month("2026-11"), local(2026, 12, 3, 8)).expect("issue");
+        assert_eq!(
+            refund_month(&conn, ZHANG, "2026-W46").expect("w46"),
+            None,
+            "waived before the summary: netted out in it"
+        );
+        assert_eq!(
+            refund_month(&conn, ZHANG, "2026-W47").expect("w47"),
+            Some(month("2026-12"))
+        );
+        // December's summary went out too: January's pays it back, and
+        // once settled there it stays there.
+        issue(&conn, &cfg, month("2026-12"), local(2027, 1, 6, 8)).expect("issue dec");
+        assert_eq!(
+            refund_month(&conn, ZHANG, "2026-W47").expect("w47"),
+            Some(month("2027-01"))
+        );
+        waive(&conn, w47, "2026-W47", local(2027, 1, 10, 10));
+        let jan = summary(&conn, &cfg, month("2027-01")).expect("jan");
+        assert_eq!(zhang(&jan).refunds.items[0].period, "2026-W47");
+        issue(&conn, &cfg, month("2027-01"), local(2027, 2, 3, 8)).expect("issue jan");
+        assert_eq!(
+            refund_month(&conn, ZHANG, "2026-W47").expect("w47"),
+            Some(month("2027-01"))
+        );
+        assert_eq!(refund_month(&conn, ZHANG, "2026-W48").expect("none"), None);
     }
 
     #[test]

@@ -11,12 +11,14 @@
 
 use std::sync::LazyLock;
 
+use chrono::NaiveDate;
 use regex::Regex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::config::{Config, Role};
 use crate::mail::inbox::{MessageClass, Stored};
 use crate::mail::parse::Envelope;
+use crate::names;
 use crate::period::Period;
 use crate::reports::compliance::{self, ExcuseError};
 
@@ -63,14 +65,17 @@ impl Why {
 }
 
 static EXCUSE_SUBJECT: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:请假|請假|excuse)(?:\s*/\s*(?:请假|請假|excuse))?\s*[:：]?\s*(\d{4}-(?:W\d{2}|\d{2}))\s+(\S+@\S+)").ok()
+    Regex::new(r"(?i)(?:请假|請假|excuse)(?:\s*/\s*(?:请假|請假|excuse))?\s*[:：]?\s*(.+?)\s+<?(\S+@[^\s>]+)").ok()
 });
 
-/// Reads `请假/excuse 2026-W48 zhangwei@example.com` (either word alone
-/// works too) into a period and an address.
-pub fn excuse_subject(subject: &str) -> Option<(Period, String)> {
+/// Reads `请假/excuse 第48周 zhangwei@example.com` (either word alone works
+/// too) into a period and an address. The period is written as the notices
+/// show it (`第48周`, `2026年第48周`, `11月月报`, `week 48`, `November
+/// report`) or as `2026-W48` / `2026-11`; one without a year is the nearest
+/// to `today` (see [`names::read`]).
+pub fn excuse_subject(subject: &str, today: NaiveDate) -> Option<(Period, String)> {
     let caps = EXCUSE_SUBJECT.as_ref()?.captures(subject)?;
-    let period = caps.get(1)?.as_str().to_uppercase().parse().ok()?;
+    let period = names::read::period(caps.get(1)?.as_str(), today)?;
     let email = caps
         .get(2)?
         .as_str()
@@ -137,9 +142,15 @@ pub enum Recognised {
 
 /// The command in this email, if it is one: from a configured supervisor,
 /// manager or assistant, answering a late notice with a first line that
-/// starts with a waiver word, or with an excuse subject.
-pub fn recognise(conn: &Connection, cfg: &Config, env: &Envelope) -> rusqlite::Result<Recognised> {
-    let Some(command) = read_command(conn, cfg, env)? else {
+/// starts with a waiver word, or with an excuse subject. `today` (the
+/// local day it arrived) gives a period written without a year its year.
+pub fn recognise(
+    conn: &Connection,
+    cfg: &Config,
+    env: &Envelope,
+    today: NaiveDate,
+) -> rusqlite::Result<Recognised> {
+    let Some(command) = read_command(conn, cfg, env, today)? else {
         return Ok(Recognised::No);
     };
     let answers_notice = !looks_like_excuse(&env.subject);
@@ -179,6 +190,7 @@ fn read_command(
     conn: &Connection,
     cfg: &Config,
     env: &Envelope,
+    today: NaiveDate,
 ) -> rusqlite::Result<Option<Command>> {
     let Some(from) = env.from.as_ref() else {
         return Ok(None);
@@ -195,7 +207,7 @@ fn read_command(
     let target = match answered_thread(conn, env)? {
         Some(t) => Some(t),
         None if looks_like_excuse(&env.subject) => {
-            excuse_subject(&env.subject).map(|(p, e)| (e, p))
+            excuse_subject(&env.subject, today).map(|(p, e)| (e, p))
         }
         None => return Ok(None),
     };
@@ -387,31 +399,58 @@ pub fn received_since(
 mod tests {
     use super::*;
 
-    #[test]
-    fn excuse_subject_reads_period_and_person_in_either_language() {
+    /// 1 December 2026, week 48 and November 2026.
+    fn dec_1_w48_nov() -> (NaiveDate, Period, Period) {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
         let w48 = Period::Week {
             year: 2026,
             week: 48,
         };
+        let nov = Period::Month {
+            year: 2026,
+            month: 11,
+        };
+        (today, w48, nov)
+    }
+
+    #[test]
+    fn excuse_subject_reads_period_and_person_in_either_language() {
+        let (today, w48, nov) = dec_1_w48_nov();
+        let read = |s: &str| excuse_subject(s, today);
+        let zhang = || "zhangwei@example.com".to_string();
         assert_eq!(
-            excuse_subject("请假/excuse 2026-W48 zhangwei@example.com"),
-            Some((w48, "zhangwei@example.com".into()))
+            read("请假/excuse 2026-W48 zhangwei@example.com"),
+            Some((w48, zhang()))
         );
         assert_eq!(
-            excuse_subject("请假 2026-W48 ZhangWei@Example.com"),
-            Some((w48, "zhangwei@example.com".into()))
+            read("请假 2026-W48 ZhangWei@Example.com"),
+            Some((w48, zhang()))
         );
         assert_eq!(
-            excuse_subject("Excuse: 2026-11 <lina@example.com>"),
-            Some((
-                Period::Month {
-                    year: 2026,
-                    month: 11
-                },
-                "lina@example.com".into()
-            ))
+            read("Excuse: 2026-11 <lina@example.com>"),
+            Some((nov, "lina@example.com".into()))
         );
-        assert_eq!(excuse_subject("请假 下周一"), None);
+        assert_eq!(read("请假 下周一"), None);
+    }
+
+    #[test]
+    fn excuse_subject_reads_the_period_as_the_notices_write_it() {
+        let (today, w48, nov) = dec_1_w48_nov();
+        for (subject, period) in [
+            ("请假/excuse 第48周 zhangwei@example.com", w48),
+            ("请假/excuse 2026年第48周 zhangwei@example.com", w48),
+            ("请假：第48周周报 zhangwei@example.com", w48),
+            ("excuse week 48 zhangwei@example.com", w48),
+            ("请假/excuse 11月月报 zhangwei@example.com", nov),
+            ("请假/excuse 2026年11月月报 <zhangwei@example.com>", nov),
+            ("excuse November report zhangwei@example.com", nov),
+        ] {
+            assert_eq!(
+                excuse_subject(subject, today),
+                Some((period, "zhangwei@example.com".to_string())),
+                "{subject}"
+            );
+        }
     }
 
     #[test]

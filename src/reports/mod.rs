@@ -206,7 +206,8 @@ fn decide(
         let reason = format!("automatic message ({marker}): never a report, a reply or a command");
         return Ok((MessageClass::Ignored, reason, false));
     }
-    match commands::recognise(conn, cfg, env)? {
+    let arrival_date = msg.internaldate.with_timezone(&cfg.timezone).date_naive();
+    match commands::recognise(conn, cfg, env, arrival_date)? {
         commands::Recognised::Command(command) => {
             return commands::apply(conn, cfg, msg, env, command);
         }
@@ -221,7 +222,6 @@ fn decide(
     }
     let known_report = |id: &str| report_by_message_id(conn, id).ok().flatten().is_some();
     let known_message = |id: &str| inbox::message_id_known(conn, id).unwrap_or(false);
-    let arrival_date = msg.internaldate.with_timezone(&cfg.timezone).date_naive();
     let class = classify::classify(
         env,
         arrival_date,

@@ -94,3 +94,24 @@ pub fn by_key<'a>(mails: &'a [Mail], key: &str) -> &'a Mail {
     assert_eq!(found.len(), 1, "one email under {key}: {mails:#?}");
     found[0]
 }
+
+/// The email under outbox key `key` in `user`'s INBOX, once it arrives
+/// (other mail may be there too).
+pub async fn wait_for_key(servers: &crate::common::MailServers, user: &str, key: &str) -> Mail {
+    let id = reportd::notify::outbox::message_id_for(key, "example.com");
+    let start = std::time::Instant::now();
+    loop {
+        let all = servers.fetch_all(user, "INBOX").await.expect("fetch INBOX");
+        let ours = |raw: &[u8]| {
+            mailparse::parse_headers(raw)
+                .ok()
+                .and_then(|(h, _)| h.get_first_value("Message-ID"))
+                .is_some_and(|v| v.trim_matches(['<', '>', ' ']) == id)
+        };
+        if let Some(f) = all.iter().find(|f| ours(&f.raw)) {
+            return Mail::parse(&f.raw);
+        }
+        assert!(start.elapsed() < WAIT, "no email under {key} to {user}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}

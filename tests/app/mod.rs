@@ -391,3 +391,29 @@ pub fn encoded_word(text: &str, label: &str, encoding: &'static encoding_rs::Enc
         base64::engine::general_purpose::STANDARD.encode(&bytes)
     )
 }
+
+/// A week-46 report (`<name> 第46周周报`) from `from` to `to`, Cc `cc`,
+/// put into the assistant's INBOX with INTERNALDATE `arrival` (RFC 3339).
+pub async fn append_w46(
+    servers: &crate::common::MailServers,
+    from: &str,
+    (to, cc): (&[&str], &[&str]),
+    name: &str,
+    id: &str,
+    arrival: &str,
+) {
+    let subject = utf8_word(&format!("{name} 第46周周报"));
+    let raw = eml(
+        from,
+        to,
+        cc,
+        &subject,
+        id,
+        "Thu, 12 Nov 2026 09:00:00 +0800",
+    );
+    let at = chrono::DateTime::parse_from_rfc3339(arrival).expect("RFC 3339 arrival");
+    servers
+        .append("zhaomin", "INBOX", &raw, at)
+        .await
+        .expect("append report");
+}
