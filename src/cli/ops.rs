@@ -11,8 +11,10 @@ use chrono::{DateTime, FixedOffset, Utc};
 use super::output;
 use crate::clock;
 use crate::config::Config;
+use crate::ops::guard::Team;
 use crate::ops::health::{self, Gauges, Status};
 use crate::ops::{backup as copy, textfile};
+use crate::sync::Source;
 use crate::{store, writer};
 
 #[derive(Debug, clap::Args)]
@@ -79,11 +81,42 @@ pub fn backup(cfg: &Config, file: &Path, force: bool) -> Result<()> {
     ))
 }
 
-/// `reportd restore FILE`.
-pub fn restore(cfg: &Config, file: &Path) -> Result<()> {
+/// The configured team, as a restore compares a backup with it.
+fn team(cfg: &Config) -> Team {
+    let source = match Source::from_config(cfg) {
+        Source::Imap(imap) => imap.source_id().to_string(),
+        Source::Maildir(maildir) => maildir.source_id().to_string(),
+    };
+    let people = cfg
+        .roster
+        .people
+        .iter()
+        .flat_map(|p| [p.name.clone(), p.email.clone()])
+        .collect();
+    Team { source, people }
+}
+
+/// `reportd restore FILE [--force]`.
+pub fn restore(cfg: &Config, file: &Path, force: bool) -> Result<()> {
     // Refused (exit 75) while the daemon runs; held through the restore.
     let lock = writer::acquire(&cfg.database)?;
-    let restored = copy::restore(&lock, &cfg.database, file, Utc::now())?;
+    let restored = copy::restore(&lock, &cfg.database, file, &team(cfg), force, Utc::now())?;
+    if !restored.foreign.is_empty() {
+        output::eprintln(&format!(
+            "warning: restored with --force though {} is not this team's backup: {}",
+            file.display(),
+            restored.foreign.join("; ")
+        ));
+    }
+    if !restored.missing.is_empty() {
+        let list: Vec<_> = restored.missing.iter().map(|m| format!("  {m}")).collect();
+        output::eprintln(&format!(
+            "warning: the replaced database held {} entr{} the backup lacks; enter them again:\n{}",
+            list.len(),
+            if list.len() == 1 { "y" } else { "ies" },
+            list.join("\n")
+        ));
+    }
     let aside = match &restored.moved_aside {
         Some(p) => format!("; the database it replaced is kept as {}", p.display()),
         None => String::new(),
