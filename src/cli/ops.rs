@@ -12,7 +12,7 @@ use super::output;
 use crate::clock;
 use crate::config::Config;
 use crate::ops::guard::Team;
-use crate::ops::health::{self, Gauges, Status};
+use crate::ops::health::{self, Gauges, Limits, Status};
 use crate::ops::{backup as copy, textfile};
 use crate::sync::Source;
 use crate::{store, writer};
@@ -20,9 +20,14 @@ use crate::{store, writer};
 #[derive(Debug, clap::Args)]
 pub struct HealthArgs {
     /// The longest time since the last successful pass that is still
-    /// healthy: 15m, 1h, 1h 30m, 90s.
-    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
-    pub max_age: Duration,
+    /// healthy: 15m, 1h, 1h 30m, 90s. The default is above the daemon's
+    /// longest idle stretch (a pass at least every 25 minutes).
+    #[arg(long, default_value = health::DEFAULT_MAX_AGE)]
+    pub max_age: String,
+    /// The longest an email may wait in the outbox, once it could go,
+    /// before it is a WARNING.
+    #[arg(long, default_value = health::DEFAULT_MAX_QUEUE_AGE)]
+    pub max_queue_age: String,
     /// Judge as of this instant (RFC 3339) instead of the clock.
     #[arg(long)]
     pub now: Option<DateTime<FixedOffset>>,
@@ -32,12 +37,27 @@ pub struct HealthArgs {
     pub prometheus: Option<PathBuf>,
 }
 
+/// The limits given, read here rather than by clap so that a mistake in
+/// them is UNKNOWN (3), as a monitor expects, not clap's usage error (2).
+fn limits(args: &HealthArgs) -> Result<Limits> {
+    let parse = |flag: &str, text: &str| -> Result<Duration> {
+        humantime::parse_duration(text).map_err(|e| {
+            anyhow::anyhow!("--{flag} {text:?}: {e}; write a duration such as 90s, 15m, 1h 30m")
+        })
+    };
+    Ok(Limits {
+        max_age: parse("max-age", &args.max_age)?,
+        max_queue_age: parse("max-queue-age", &args.max_queue_age)?,
+    })
+}
+
 /// Prints the health line and returns its Nagios exit code.
 pub fn health(config: &Path, args: &HealthArgs) -> ExitCode {
     let now = clock::viewing_at(args.now, Utc::now());
-    let (status, gauges, line) = match read_gauges(config) {
-        Ok(g) => {
-            let verdict = health::check(&g, now, args.max_age);
+    let judged = limits(args).and_then(|l| Ok((l, read_gauges(config)?)));
+    let (status, gauges, line) = match judged {
+        Ok((limits, g)) => {
+            let verdict = health::check(&g, now, &limits);
             let line = health::nagios_line(&verdict, &g, now);
             (verdict.status, Some(g), line)
         }
