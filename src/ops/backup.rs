@@ -637,7 +637,9 @@ mod tests {
         exec(
             &db,
             "INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence, reverses)
-             VALUES ('2026-11-03T00:00:00Z', '张伟', '2026-W44', 'waiver', -5000, -2500, 'sick', '-', 1);
+             VALUES ('2026-11-03T00:00:00Z', '张伟', '2026-W44', 'waiver', -5000, -2500, 'sick', 'excuse #1', 1);
+             INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence)
+             VALUES ('2026-11-03T00:00:00Z', '张伟', '2026-W45', 'fine', 5000, 2500, 'late', '<late@example.com>');
              INSERT INTO excuses (person, period, reason, by, at)
              VALUES ('张伟', '2026-W44', 'sick', 'assistant', '2026-11-03T00:00:00Z');
              INSERT INTO fund_spending (at, amount_fen, note, by)

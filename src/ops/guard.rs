@@ -129,9 +129,10 @@ impl std::fmt::Display for Missing {
     }
 }
 
-/// Entered data (ledger entries, valid reasons, sales imports, fund
-/// spending) in `current` that the backup at `backup` does not hold, matched
-/// by what they are rather than their row ids.
+/// Data entered by hand (valid reasons and the waivers they booked, sales
+/// imports, fund spending) in `current` that the backup at `backup` does
+/// not hold, matched by what they are rather than their row ids: a restore
+/// loses these for good, while what came by mail comes back with the mail.
 pub fn missing(current: &Connection, backup: &Path) -> rusqlite::Result<Vec<Missing>> {
     let name = backup.to_string_lossy();
     current.execute("ATTACH DATABASE ?1 AS backup", params![name.as_ref()])?;
@@ -141,26 +142,34 @@ pub fn missing(current: &Connection, backup: &Path) -> rusqlite::Result<Vec<Miss
 }
 
 /// Per table: the columns person, period, kind, amount (fen or NULL) and
-/// detail of a row `m`, and when a backup row `b` is the same entry.
-const MISSING: &[(&str, &str, &str)] = &[
+/// detail of a row `m`; which rows were entered by hand (what came by mail,
+/// or was judged by the clock, a pass books again once the mail is read
+/// again: report fines and their reversals, reasons and sales files sent by
+/// email); and when a backup row `b` is the same entry.
+const MISSING: &[(&str, &str, &str, &str)] = &[
     (
         "ledger",
         "person, period, kind, amount_fen, reason",
+        "m.evidence LIKE 'excuse #%' AND NOT EXISTS \
+         (SELECT 1 FROM main.commands c WHERE 'excuse #' || c.excuse = m.evidence)",
         "b.person = m.person AND b.period = m.period AND b.kind = m.kind",
     ),
     (
         "excuses",
         "person, period, 'valid reason', NULL, reason || ', by ' || by",
+        "NOT EXISTS (SELECT 1 FROM main.commands c WHERE c.excuse = m.id)",
         "b.person = m.person AND b.period = m.period",
     ),
     (
         "sales_imports",
         "'-', month, 'sales import', NULL, source || ', by ' || by",
+        "NOT EXISTS (SELECT 1 FROM main.sales_emails e WHERE e.import = m.id)",
         "b.month = m.month AND b.sha256 = m.sha256 AND b.at = m.at",
     ),
     (
         "fund_spending",
         "by, substr(at, 1, 10), 'fund spending', amount_fen, note",
+        "1",
         "b.at = m.at AND b.amount_fen = m.amount_fen AND b.note = m.note",
     ),
 ];
@@ -168,18 +177,18 @@ const MISSING: &[(&str, &str, &str)] = &[
 fn missing_attached(conn: &Connection) -> rusqlite::Result<Vec<Missing>> {
     let mut all = Vec::new();
     // Table and column names are the constants above, never input.
-    for (table, columns, same) in MISSING {
+    for (table, columns, by_hand, same) in MISSING {
         if !has_table(conn, "main", table)? {
             continue;
         }
         let sql = if has_table(conn, "backup", table)? {
             format!(
-                "SELECT {columns} FROM main.{table} m WHERE NOT EXISTS \
+                "SELECT {columns} FROM main.{table} m WHERE {by_hand} AND NOT EXISTS \
                  (SELECT 1 FROM backup.{table} b WHERE {same}) ORDER BY m.id"
             )
         } else {
             // An older backup without the table: all of it is new.
-            format!("SELECT {columns} FROM main.{table} m ORDER BY m.id")
+            format!("SELECT {columns} FROM main.{table} m WHERE {by_hand} ORDER BY m.id")
         };
         all.extend(rows(conn, &sql)?);
     }
