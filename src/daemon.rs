@@ -17,7 +17,7 @@ use crate::reports::compliance;
 use crate::sync::{Engine, Source, SyncError};
 
 /// IDLE is re-issued before the 29 minutes after which servers may drop it.
-const MAX_IDLE: Duration = Duration::from_secs(25 * 60);
+pub(crate) const MAX_IDLE: Duration = Duration::from_secs(25 * 60);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// Runs until `shutdown` completes.

@@ -251,3 +251,68 @@ async fn backup_never_overwrites_a_file_without_force() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("3 message(s)"), "{stdout}");
 }
+
+#[tokio::test]
+async fn backup_refuses_the_live_database_and_restore_refuses_to_drop_a_reason_filed_after_the_backup()
+ {
+    let servers = MailServers::start(USERS);
+    let app = App::new(Imap::plain(&servers), TRACKING);
+    deliver(&servers, 0..3).await;
+    app.run(&["sync", "--once"]);
+    let db = app.database();
+
+    // Even with --force, and through `..`: the live database is no target.
+    let sub = app.dir.path().join("sub");
+    std::fs::create_dir(&sub).expect("sub");
+    let via_dotdot = sub.join("..").join(db.file_name().expect("name"));
+    let before = std::fs::read(&db).expect("db");
+    for dest in [db.clone(), via_dotdot] {
+        let dest_arg = dest.display().to_string();
+        let (code, _, stderr) = app.try_run(&["backup", &dest_arg, "--force"]);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            stderr.contains("is the database reportd runs on"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(std::fs::read(&db).expect("db"), before, "untouched");
+
+    let copy = app.dir.path().join("copy.sqlite3");
+    let copy_arg = copy.display().to_string();
+    app.run(&["backup", &copy_arg]);
+    app.run(&[
+        "excuse",
+        "--person",
+        "zhangwei@example.com",
+        "--period",
+        "2026-W48",
+        "--reason",
+        "出差",
+        "--by",
+        "wangfang@example.com",
+    ]);
+    let (code, _, stderr) = app.try_run(&["restore", &copy_arg]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("zhangwei@example.com 2026-W48 valid reason (出差"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("add --force"), "{stderr}");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM excuses"),
+        1,
+        "nothing moved"
+    );
+
+    let (code, stdout, stderr) = app.try_run(&["restore", &copy_arg, "--force"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("kept as "), "{stdout}");
+    assert!(stderr.contains("enter them again:\n"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "\n  zhangwei@example.com 2026-W48 valid reason (出差, by wangfang@example.com)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM excuses"), 0);
+}

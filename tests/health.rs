@@ -59,14 +59,25 @@ async fn health_is_ok_after_a_pass_and_critical_in_one_line_once_the_pass_is_old
     let servers = MailServers::start(USERS);
     let app = App::new(Imap::plain(&servers), NOT_YET);
 
-    // No database yet: nothing is known, and the probe creates nothing.
-    let (code, line) = health(&app, &[]);
+    // No database yet: nothing is known, and the probe creates nothing;
+    // the Prometheus file still carries the pass timestamp (0) the age
+    // alert reads.
+    let prom = app.dir.path().join("reportd.prom");
+    let prom_arg = prom.display().to_string();
+    let (code, line) = health(&app, &["--prometheus", &prom_arg]);
     assert_eq!(code, Some(3), "{line}");
     assert!(line.starts_with("REPORTD UNKNOWN - "), "{line}");
     assert!(
         !app.database().exists(),
         "health must not create the database"
     );
+    let text = std::fs::read_to_string(&prom).expect("textfile");
+    for want in [
+        "reportd_health_status 3",
+        "reportd_last_successful_pass_timestamp_seconds 0",
+    ] {
+        assert!(text.lines().any(|l| l == want), "{want} in\n{text}");
+    }
 
     append_report(&servers, "w47@example.com").await;
     // Any --now: what counts is when the pass really ran.
@@ -83,12 +94,23 @@ async fn health_is_ok_after_a_pass_and_critical_in_one_line_once_the_pass_is_old
     assert_eq!(code, Some(2), "{line}");
     assert!(
         line.starts_with(
-            "REPORTD CRITICAL - last successful pass 2h 3m ago (max 15m): is `reportd run` running"
+            "REPORTD CRITICAL - last successful pass 2h 3m ago (max 1h): is `reportd run` running"
         ),
         "{line}"
     );
     let (code, line) = health(&app, &["--now", &later, "--max-age", "3h"]);
     assert_eq!(code, Some(0), "a longer --max-age accepts it: {line}");
+    // The default tolerates the daemon's idle stretch (a pass every 25 min).
+    let (code, line) = health(&app, &["--now", &clock_plus(50)]);
+    assert_eq!(code, Some(0), "{line}");
+
+    // A limit that is not a duration: UNKNOWN (3), not a usage error (2).
+    for args in [["--max-age", "fifteen"], ["--max-queue-age", "1 fortnight"]] {
+        let (code, line) = health(&app, &args);
+        assert_eq!(code, Some(3), "{line}");
+        assert!(line.starts_with("REPORTD UNKNOWN - --max"), "{line}");
+        assert!(line.contains("such as 90s, 15m"), "{line}");
+    }
 }
 
 fn outbox_state(app: &App, key: &str) -> String {
@@ -153,6 +175,42 @@ async fn health_warns_naming_an_email_refused_for_good_and_writes_the_gauges_for
         text.lines().any(|l| l == "reportd_health_status 0"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn emails_waiting_longer_than_max_queue_age_are_a_warning_asking_whether_smtp_is_reachable() {
+    let servers = MailServers::start(USERS);
+    let app = App::with_smtp(Imap::plain(&servers), NOT_YET, servers.smtp_port());
+    app.run(&["sync", "--once"]);
+    app.queue_digest("digest:waiting", "zhangwei");
+    servers.set_recipient_rule("zhangwei", RecipientRule::TempFail);
+    app.run(&["sync", "--once"]);
+    assert_eq!(outbox_state(&app, "digest:waiting"), "queued");
+
+    let (code, line) = health(&app, &["--max-age", "3h"]);
+    assert_eq!(code, Some(0), "queued a minute ago is fine: {line}");
+    let (code, line) = health(
+        &app,
+        &["--now", &clock_plus(2 * 60 + 10), "--max-age", "3h"],
+    );
+    assert_eq!(code, Some(1), "{line}");
+    assert!(
+        line.starts_with("REPORTD WARNING - 1 email waiting 2h ")
+            && line.contains(" to be sent: is SMTP reachable?"),
+        "{line}"
+    );
+    let (code, line) = health(
+        &app,
+        &[
+            "--now",
+            &clock_plus(2 * 60 + 10),
+            "--max-age",
+            "3h",
+            "--max-queue-age",
+            "3h",
+        ],
+    );
+    assert_eq!(code, Some(0), "a longer --max-queue-age accepts it: {line}");
 }
 
 #[tokio::test]

@@ -187,8 +187,15 @@ pub enum Command {
         force: bool,
     },
     /// Replace the database with the backup FILE (the daemon must be
-    /// stopped); the current database is kept aside.
-    Restore { file: PathBuf },
+    /// stopped); the current database is kept aside. A backup of another
+    /// mailbox or team, or one lacking entries the current database holds,
+    /// is refused (the entries listed) unless --force.
+    Restore {
+        file: PathBuf,
+        /// Restore even so (the entries it drops are listed, to enter again).
+        #[arg(long)]
+        force: bool,
+    },
     /// Run the whole pipeline on a generated month of a fictional team's mail.
     Demo {
         /// Keep the demo's files here instead of a temporary directory.
@@ -282,7 +289,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Payroll(args) => payroll::payroll(&engine, args).await,
         Command::Fund { action } => payroll::fund_spend(&engine, action),
         Command::Backup { file, force } => ops::backup(&engine.cfg, &file, force),
-        Command::Restore { file } => ops::restore(&engine.cfg, &file),
+        Command::Restore { file, force } => ops::restore(&engine.cfg, &file, force),
         Command::CheckConfig { .. }
         | Command::Demo { .. }
         | Command::Archive { .. }

@@ -427,6 +427,9 @@ pub fn next_attempt_at(conn: &Connection) -> rusqlite::Result<Option<DateTime<Ut
 pub struct Backlog {
     pub queued: usize,
     pub failed: Vec<String>,
+    /// Since when each queued email could have gone (its queueing, or the
+    /// end of its quiet hours), oldest first.
+    pub due_since: Vec<DateTime<Utc>>,
 }
 
 pub fn backlog(conn: &Connection) -> rusqlite::Result<Backlog> {
@@ -439,9 +442,18 @@ pub fn backlog(conn: &Connection) -> rusqlite::Result<Backlog> {
         .prepare("SELECT key FROM outbox WHERE state = 'failed' ORDER BY id")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
+    // Both are stored by `ts`, so the text's order is the time's.
+    let due_since = conn
+        .prepare(
+            "SELECT max(created_at, not_before) AS due FROM outbox
+             WHERE state = 'queued' ORDER BY due",
+        )?
+        .query_map([], |r| parse_ts(&r.get::<_, String>(0)?))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Backlog {
         queued: usize::try_from(queued).unwrap_or(0),
         failed,
+        due_since,
     })
 }
 

@@ -22,6 +22,7 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::mail::inbox::{self, Checkpoint};
+use crate::ops::guard::{self, Missing, Team};
 use crate::ops::health;
 use crate::store::{self, StoreError};
 use crate::writer::WriterLock;
@@ -68,6 +69,25 @@ pub enum BackupError {
         found: usize,
         ours: usize,
     },
+    #[error(
+        "{dest} is the database reportd runs on ({file}): writing a backup over it would destroy it; name a file elsewhere"
+    )]
+    IsDatabase { dest: String, file: String },
+    #[error(
+        "{path} is not this team's backup: {}; name this team's backup, or add --force to restore it anyway",
+        .differences.join("; ")
+    )]
+    Foreign {
+        path: String,
+        differences: Vec<String>,
+    },
+    #[error(
+        "the current database holds {} entr{} that {path} lacks, which a restore would drop:\n{}\nadd --force to restore anyway, then enter them again",
+        .missing.len(),
+        if .missing.len() == 1 { "y" } else { "ies" },
+        .missing.iter().map(|m| format!("  {m}")).collect::<Vec<_>>().join("\n")
+    )]
+    WouldLose { path: String, missing: Vec<Missing> },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -119,6 +139,14 @@ impl std::fmt::Display for Contents {
 
 /// Copies `database` to `dest` while the daemon may be writing to it.
 pub fn backup(database: &Path, dest: &Path, force: bool) -> Result<Contents, BackupError> {
+    // Even with --force: replacing the live database (or its WAL) with a
+    // copy corrupts it under the running daemon.
+    if let Some(file) = guard::database_file_named(database, dest) {
+        return Err(BackupError::IsDatabase {
+            dest: dest.display().to_string(),
+            file: file.display().to_string(),
+        });
+    }
     if !force && dest.exists() {
         return Err(BackupError::Exists {
             path: dest.display().to_string(),
@@ -270,17 +298,39 @@ pub struct Restored {
     pub contents: Contents,
     /// Where the database that was in place went, if there was one.
     pub moved_aside: Option<PathBuf>,
+    /// How the backup is not this team's (restored with `force`).
+    pub foreign: Vec<String>,
+    /// What the replaced database held that the backup lacks (restored
+    /// with `force`): to be entered again.
+    pub missing: Vec<Missing>,
 }
 
 /// Installs the backup `from` as `database`, keeping the current one aside.
 /// The writer lock of `database` proves that no daemon is running on it.
+/// Without `force`, a backup that is not `team`'s, or that lacks entries
+/// the current database holds, is refused before anything moves.
 pub fn restore(
     _held: &WriterLock,
     database: &Path,
     from: &Path,
+    team: &Team,
+    force: bool,
     now: DateTime<Utc>,
 ) -> Result<Restored, BackupError> {
     let contents = inspect(from, from)?;
+    let (foreign, missing) = compare(database, from, team)?;
+    if !force && !foreign.is_empty() {
+        return Err(BackupError::Foreign {
+            path: from.display().to_string(),
+            differences: foreign,
+        });
+    }
+    if !force && !missing.is_empty() {
+        return Err(BackupError::WouldLose {
+            path: from.display().to_string(),
+            missing,
+        });
+    }
     let dir = parent_of(database);
     let io = |doing, path: &Path, source| BackupError::Io {
         doing,
@@ -303,7 +353,35 @@ pub fn restore(
     Ok(Restored {
         contents,
         moved_aside,
+        foreign,
+        missing,
     })
+}
+
+/// How the backup `from` is not `team`'s, and what the current `database`
+/// (if any) holds that it lacks.
+fn compare(
+    database: &Path,
+    from: &Path,
+    team: &Team,
+) -> Result<(Vec<String>, Vec<Missing>), BackupError> {
+    let sqlite = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| BackupError::Sqlite {
+            doing: "comparing",
+            path,
+            source,
+        }
+    };
+    let backup = guard::open_read_only(from).map_err(sqlite(from))?;
+    let foreign = guard::foreign(&backup, team).map_err(sqlite(from))?;
+    drop(backup);
+    if !database.exists() {
+        return Ok((foreign, Vec::new()));
+    }
+    let current = store::open_existing(database)?;
+    let missing = guard::missing(&current, from).map_err(sqlite(database))?;
+    Ok((foreign, missing))
 }
 
 /// Moves `database` (with its WAL, after folding the WAL into it) to
@@ -365,6 +443,13 @@ mod tests {
         crate::writer::acquire(db).expect("writer lock")
     }
 
+    fn team() -> Team {
+        Team {
+            source: "imap:INBOX".into(),
+            people: ["张伟".to_string()].into(),
+        }
+    }
+
     fn database(dir: &Path) -> PathBuf {
         let path = dir.join("reportd.sqlite3");
         let conn = store::open(&path).expect("open");
@@ -413,13 +498,13 @@ mod tests {
         let db = database(dir.path());
         let junk = dir.path().join("junk.sqlite3");
         std::fs::write(&junk, b"not a database at all, just some bytes").expect("junk");
-        assert!(restore(&lock(&db), &db, &junk, Utc::now()).is_err());
+        assert!(restore(&lock(&db), &db, &junk, &team(), false, Utc::now()).is_err());
         let foreign = dir.path().join("foreign.sqlite3");
         Connection::open(&foreign)
             .and_then(|c| c.execute_batch("CREATE TABLE t (x)"))
             .expect("foreign");
         assert!(matches!(
-            restore(&lock(&db), &db, &foreign, Utc::now()),
+            restore(&lock(&db), &db, &foreign, &team(), false, Utc::now()),
             Err(BackupError::NotReportd { .. })
         ));
         let names: Vec<_> = std::fs::read_dir(dir.path())
@@ -439,7 +524,7 @@ mod tests {
         Connection::open(&copy)
             .and_then(|c| c.pragma_update(None, "user_version", 999))
             .expect("a newer schema");
-        match restore(&lock(&db), &db, &copy, Utc::now()) {
+        match restore(&lock(&db), &db, &copy, &team(), false, Utc::now()) {
             Err(BackupError::Newer { found: 999, .. }) => {}
             other => panic!("expected Newer, got {other:?}"),
         }
@@ -461,7 +546,8 @@ mod tests {
                     })
             })
             .expect("change after the backup");
-        let restored = restore(&lock(&db), &db, &copy, Utc::now()).expect("restore");
+        let restored =
+            restore(&lock(&db), &db, &copy, &team(), false, Utc::now()).expect("restore");
         let aside = restored.moved_aside.expect("moved aside");
         let old = Connection::open(&aside).expect("old");
         let n: i64 = old
@@ -470,5 +556,123 @@ mod tests {
         assert_eq!(n, 0, "the replaced database is kept as it was");
         let conn = store::open(&db).expect("restored");
         assert_eq!(inbox::checkpoints(&conn).expect("read").len(), 1);
+    }
+
+    #[test]
+    fn a_backup_never_goes_over_the_live_database_by_any_name_even_with_force() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = database(dir.path());
+        std::fs::create_dir(dir.path().join("sub")).expect("sub");
+        std::os::unix::fs::symlink(&db, dir.path().join("link")).expect("symlink");
+        std::fs::hard_link(&db, dir.path().join("hard")).expect("hard link");
+        let names = [
+            db.clone(),
+            with_suffix(&db, "-wal"),
+            with_suffix(&db, "-shm"),
+            dir.path().join("sub/../reportd.sqlite3"),
+            dir.path().join("sub/../reportd.sqlite3-wal"),
+            dir.path().join("link"),
+            dir.path().join("hard"),
+        ];
+        let before = std::fs::read(&db).expect("db");
+        for dest in names {
+            match backup(&db, &dest, true) {
+                Err(e @ BackupError::IsDatabase { .. }) => {
+                    assert!(e.to_string().contains("name a file elsewhere"), "{e}")
+                }
+                other => panic!("{}: expected IsDatabase, got {other:?}", dest.display()),
+            }
+        }
+        assert_eq!(std::fs::read(&db).expect("db"), before, "untouched");
+        backup(&db, &dir.path().join("sub/copy.sqlite3"), true).expect("elsewhere is fine");
+    }
+
+    fn exec(db: &Path, sql: &str) {
+        Connection::open(db)
+            .and_then(|c| c.execute_batch(sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    #[test]
+    fn another_teams_backup_is_refused_naming_the_difference_unless_forced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = database(dir.path());
+        let copy = dir.path().join("copy.sqlite3");
+        backup(&db, &copy, false).expect("backup");
+        exec(
+            &copy,
+            "UPDATE checkpoints SET source = 'imap://other@mail.example.com:993/INBOX';
+             INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence)
+             VALUES ('2026-11-02T00:00:00Z', '王五', '2026-W45', 'fine', 5000, 2500, 'missing', '-');",
+        );
+        let err = restore(&lock(&db), &db, &copy, &team(), false, Utc::now())
+            .expect_err("another team's");
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "read from imap://other@mail.example.com:993/INBOX, the config reads imap:INBOX"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("none of its people (王五) is on the roster"),
+            "{text}"
+        );
+        assert!(text.contains("--force"), "{text}");
+        let restored = restore(&lock(&db), &db, &copy, &team(), true, Utc::now()).expect("forced");
+        assert_eq!(restored.foreign.len(), 2, "{:?}", restored.foreign);
+    }
+
+    #[test]
+    fn a_restore_that_would_drop_entries_made_after_the_backup_lists_them_and_needs_force() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = database(dir.path());
+        exec(
+            &db,
+            "INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence)
+             VALUES ('2026-11-02T00:00:00Z', '张伟', '2026-W44', 'fine', 5000, 2500, 'missing', '-');",
+        );
+        let copy = dir.path().join("copy.sqlite3");
+        backup(&db, &copy, false).expect("backup");
+        exec(
+            &db,
+            "INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence, reverses)
+             VALUES ('2026-11-03T00:00:00Z', '张伟', '2026-W44', 'waiver', -5000, -2500, 'sick', 'excuse #1', 1);
+             INSERT INTO ledger (at, person, period, kind, amount_fen, fund_fen, reason, evidence)
+             VALUES ('2026-11-03T00:00:00Z', '张伟', '2026-W45', 'fine', 5000, 2500, 'late', '<late@example.com>');
+             INSERT INTO excuses (person, period, reason, by, at)
+             VALUES ('张伟', '2026-W44', 'sick', 'assistant', '2026-11-03T00:00:00Z');
+             INSERT INTO fund_spending (at, amount_fen, note, by)
+             VALUES ('2026-11-04T00:00:00Z', 12000, 'team dinner', 'assistant');
+             INSERT INTO sales_imports (month, at, source, sha256, by)
+             VALUES ('2026-10', '2026-11-05T00:00:00Z', 'sales.xlsx', 'abc', 'assistant');",
+        );
+        let err = restore(&lock(&db), &db, &copy, &team(), false, Utc::now())
+            .expect_err("would lose entries");
+        let text = err.to_string();
+        for line in [
+            "holds 4 entries",
+            "  张伟 2026-W44 waiver -50.00 (sick)",
+            "  张伟 2026-W44 valid reason (sick, by assistant)",
+            "  - 2026-10 sales import (sales.xlsx, by assistant)",
+            "  assistant 2026-11-04 fund spending 120.00 (team dinner)",
+            "add --force",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert!(
+            !text.contains("fine 50.00"),
+            "the fine is in the backup: {text}"
+        );
+        assert!(
+            inbox::checkpoints(&store::open(&db).expect("db")).is_ok_and(|c| c.len() == 1),
+            "nothing moved"
+        );
+        let restored = restore(&lock(&db), &db, &copy, &team(), true, Utc::now()).expect("forced");
+        assert_eq!(restored.missing.len(), 4, "{:?}", restored.missing);
+        assert_eq!(
+            restored.missing[0].to_string(),
+            "张伟 2026-W44 waiver -50.00 (sick)"
+        );
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! The codes follow the Nagios plugin guidelines, which systemd timers and
 //! most monitors read too: 0 OK; 1 WARNING (the daemon works, but an email
-//! failed and waits for a person); 2 CRITICAL (no successful pass within
+//! failed and waits for a person, or emails have waited in the outbox
+//! longer than `--max-queue-age`); 2 CRITICAL (no successful pass within
 //! `--max-age`, or none ever); 3 UNKNOWN (the config or the database cannot
 //! be read, so nothing is known).
 
@@ -143,9 +144,27 @@ pub struct Health {
 /// How many failed keys the line names before "and N more".
 const KEYS_SHOWN: usize = 3;
 
+/// What health tolerates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest time since the last successful pass.
+    pub max_age: Duration,
+    /// The longest an email may wait in the outbox once it could go.
+    pub max_queue_age: Duration,
+}
+
+/// The default `--max-age`: above the daemon's longest quiet stretch (a
+/// pass at least every 25 minutes while it waits in IDLE without systemd),
+/// with room for one slow pass, so a healthy idle daemon is never flagged.
+pub const DEFAULT_MAX_AGE: &str = "1h";
+/// The default `--max-queue-age`: SMTP retries back off to at most 1 h.
+pub const DEFAULT_MAX_QUEUE_AGE: &str = "1h";
+
 /// Judges `gauges` as of `now`: the last pass must have ended within
-/// `max_age`, and no email may have failed.
-pub fn check(gauges: &Gauges, now: DateTime<Utc>, max_age: Duration) -> Health {
+/// `limits.max_age`, no email may have failed, and none may have waited to
+/// be sent longer than `limits.max_queue_age`.
+pub fn check(gauges: &Gauges, now: DateTime<Utc>, limits: &Limits) -> Health {
+    let max_age = limits.max_age;
     let mut problems: Vec<(Status, String)> = Vec::new();
     let pass = match gauges.last_pass {
         None => {
@@ -175,6 +194,9 @@ pub fn check(gauges: &Gauges, now: DateTime<Utc>, max_age: Duration) -> Health {
     let failed = &gauges.outbox.failed;
     if !failed.is_empty() {
         problems.push((Status::Warning, failed_line(failed)));
+    }
+    if let Some(line) = waiting_line(&gauges.outbox.due_since, now, limits.max_queue_age) {
+        problems.push((Status::Warning, line));
     }
     match problems.iter().map(|(s, _)| *s).max() {
         None => Health {
@@ -212,6 +234,23 @@ fn failed_line(keys: &[String]) -> String {
         "{} email(s) failed: {shown}{more}; `reportd outbox` says why, `reportd outbox --retry KEY` sends one again",
         keys.len()
     )
+}
+
+/// The emails that could have gone more than `max_queue_age` ago and are
+/// still queued: how many, and how long the oldest has waited.
+fn waiting_line(due_since: &[DateTime<Utc>], now: DateTime<Utc>, max: Duration) -> Option<String> {
+    let ages: Vec<Duration> = due_since
+        .iter()
+        .filter_map(|t| (now - *t).to_std().ok())
+        .filter(|age| *age > max)
+        .collect();
+    let oldest = ages.iter().max()?;
+    let n = ages.len();
+    Some(format!(
+        "{n} email{} waiting {} to be sent: is SMTP reachable? (`reportd outbox` shows the last error)",
+        if n == 1 { "" } else { "s" },
+        minutes(*oldest)
+    ))
 }
 
 /// A duration as `--max-age` is written (humantime), to the minute once it
@@ -263,11 +302,14 @@ mod tests {
         }
     }
 
-    const MAX: Duration = Duration::from_secs(15 * 60);
+    const MAX: Limits = Limits {
+        max_age: Duration::from_secs(15 * 60),
+        max_queue_age: Duration::from_secs(60 * 60),
+    };
 
     #[test]
     fn a_recent_pass_and_no_failed_email_is_ok() {
-        let h = check(&passed_at(at(10, 0)), at(10, 5), MAX);
+        let h = check(&passed_at(at(10, 0)), at(10, 5), &MAX);
         assert_eq!(h.status, Status::Ok);
         assert!(
             h.line.starts_with("last successful pass 5m ago"),
@@ -278,7 +320,7 @@ mod tests {
 
     #[test]
     fn a_pass_older_than_max_age_is_critical_and_says_how_old() {
-        let h = check(&passed_at(at(8, 0)), at(10, 3), MAX);
+        let h = check(&passed_at(at(8, 0)), at(10, 3), &MAX);
         assert_eq!(h.status, Status::Critical);
         assert!(
             h.line
@@ -290,7 +332,7 @@ mod tests {
 
     #[test]
     fn no_pass_at_all_is_critical() {
-        let h = check(&Gauges::default(), at(10, 0), MAX);
+        let h = check(&Gauges::default(), at(10, 0), &MAX);
         assert_eq!(h.status, Status::Critical);
         assert!(h.line.starts_with("no successful pass"), "{}", h.line);
     }
@@ -299,7 +341,7 @@ mod tests {
     fn a_failed_email_is_a_warning_naming_its_key_and_the_worst_state_wins() {
         let mut g = passed_at(at(10, 0));
         g.outbox.failed = (1..=5).map(|i| format!("late-notice:{i}")).collect();
-        let h = check(&g, at(10, 1), MAX);
+        let h = check(&g, at(10, 1), &MAX);
         assert_eq!(h.status, Status::Warning);
         assert!(
             h.line.starts_with(
@@ -308,7 +350,7 @@ mod tests {
             "{}",
             h.line
         );
-        let h = check(&g, at(12, 0), MAX);
+        let h = check(&g, at(12, 0), &MAX);
         assert_eq!(h.status, Status::Critical);
         assert!(h.line.contains("; 5 email(s) failed"), "{}", h.line);
         assert!(!h.line.contains('\n'));
@@ -317,7 +359,7 @@ mod tests {
     #[test]
     fn the_nagios_line_carries_performance_data() {
         let g = passed_at(at(10, 0));
-        let h = check(&g, at(10, 2), MAX);
+        let h = check(&g, at(10, 2), &MAX);
         assert_eq!(
             nagios_line(&h, &g, at(10, 2)),
             "REPORTD OK - last successful pass 2m ago; outbox: 0 queued, 0 failed; 0 message(s) flagged \
@@ -344,5 +386,30 @@ mod tests {
                 duration: Duration::from_millis(1500)
             })
         );
+    }
+
+    #[test]
+    fn emails_queued_longer_than_max_queue_age_are_a_warning_with_count_and_oldest_age() {
+        let mut g = passed_at(at(12, 0));
+        // Queued at 9:50, 10:30 and 10:55; one held by quiet hours until 12:00.
+        g.outbox.due_since = vec![at(9, 50), at(10, 30), at(10, 55), at(12, 0)];
+        let h = check(&g, at(12, 0), &MAX);
+        assert_eq!(h.status, Status::Warning);
+        assert_eq!(
+            h.line,
+            "3 emails waiting 2h 10m to be sent: is SMTP reachable? (`reportd outbox` shows the last error)"
+        );
+        let h = check(&g, at(10, 40), &MAX);
+        assert_eq!(h.status, Status::Ok, "none has waited an hour: {}", h.line);
+    }
+
+    #[test]
+    fn the_default_max_age_tolerates_the_daemons_longest_idle_stretch() {
+        let max_age = humantime::parse_duration(DEFAULT_MAX_AGE).expect("default");
+        let limits = Limits { max_age, ..MAX };
+        // Idle without systemd: a pass every 25 minutes, plus a slow one.
+        let h = check(&passed_at(at(10, 0)), at(10, 30), &limits);
+        assert_eq!(h.status, Status::Ok, "{}", h.line);
+        assert!(max_age >= 2 * crate::daemon::MAX_IDLE, "{max_age:?}");
     }
 }

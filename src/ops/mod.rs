@@ -4,6 +4,7 @@
 //! (`systemd`: readiness and the watchdog).
 
 pub mod backup;
+pub mod guard;
 pub mod health;
 pub mod systemd;
 pub mod textfile;

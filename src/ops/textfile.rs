@@ -25,7 +25,7 @@ pub enum TextfileError {
 
 /// The gauges in Prometheus' text format. Without a recorded pass the
 /// timestamp and duration are 0. With `gauges` unknown (the database could
-/// not be read), only the status (3) is written.
+/// not be read), only the status (3) and the timestamp (0) are written.
 pub fn render(gauges: Option<&Gauges>, status: Status) -> Result<String, TextfileError> {
     let registry = Registry::new();
     let gauge = |name: &str, help: &str, value: i64| -> Result<(), TextfileError> {
@@ -39,14 +39,16 @@ pub fn render(gauges: Option<&Gauges>, status: Status) -> Result<String, Textfil
         "reportd health: 0 OK, 1 WARNING (an email failed), 2 CRITICAL (no recent successful pass), 3 UNKNOWN",
         i64::from(status.code()),
     )?;
+    // Written even when nothing is known (0), so that the alert on its age
+    // fires rather than going quiet with the series.
+    let pass = gauges.and_then(|g| g.last_pass);
+    gauge(
+        "reportd_last_successful_pass_timestamp_seconds",
+        "When the last pass that ended without an error ended (Unix time; 0: never, or unknown)",
+        pass.map_or(0, |p| p.finished_at.timestamp()),
+    )?;
     if let Some(g) = gauges {
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        let pass = g.last_pass;
-        gauge(
-            "reportd_last_successful_pass_timestamp_seconds",
-            "When the last pass that ended without an error ended (Unix time; 0: never)",
-            pass.map_or(0, |p| p.finished_at.timestamp()),
-        )?;
         gauge(
             "reportd_last_successful_pass_duration_milliseconds",
             "How long that pass took",
@@ -119,6 +121,7 @@ mod tests {
             outbox: crate::notify::outbox::Backlog {
                 queued: 2,
                 failed: vec!["a".into()],
+                due_since: Vec::new(),
             },
             flagged: 4,
         };
@@ -147,5 +150,11 @@ mod tests {
         let unknown = render(None, Status::Unknown).expect("render");
         assert!(unknown.contains("reportd_health_status 3"), "{unknown}");
         assert!(!unknown.contains("reportd_outbox"), "{unknown}");
+        assert!(
+            unknown
+                .lines()
+                .any(|l| l == "reportd_last_successful_pass_timestamp_seconds 0"),
+            "the age alert still has its series when nothing is known: {unknown}"
+        );
     }
 }
