@@ -258,6 +258,9 @@ pub struct FineNotice {
     /// The payroll month the fine is deducted in (`11月`).
     pub payroll_month: String,
     pub report_subject: String,
+    /// The late notice already told the rep of this fine when the deadline
+    /// passed: this email confirms that one fine, it books no second.
+    pub already_announced: bool,
 }
 
 /// A report that did not reach the direct supervisor (neither To nor Cc).
@@ -969,6 +972,23 @@ mod tests {
             fund_share: Fen::from_yuan(25),
             payroll_month: "11月".into(),
             report_subject: "第48周周报".into(),
+            already_announced: false,
+        }
+    }
+
+    #[test]
+    fn a_fine_notice_after_the_late_notice_says_it_is_the_same_fine_not_a_second() {
+        for (lang, same, once) in [
+            (Language::Zh, "不会再罚第二次", "每期只罚一次"),
+            (Language::En, "not a second one", "A period is fined once"),
+        ] {
+            let mut fine = fine_notice(zhang());
+            let first = t().render_email(lang, &fine).expect("fine");
+            assert!(first.text.contains(once) && !first.text.contains(same));
+            fine.already_announced = true;
+            let after = t().render_email(lang, &fine).expect("fine");
+            assert!(after.text.contains(same), "{}", after.text);
+            assert!(after.html.contains(same), "{}", after.html);
         }
     }
 

@@ -469,6 +469,10 @@ impl<'a> Planner<'a> {
             fund_share: self.fund_share(fine),
             payroll_month: self.payroll_month(&v.deadline, lang),
             report_subject: subject,
+            already_announced: outbox::state_of(
+                conn,
+                &late_notice_key(&person.email, v.deadline.period),
+            )? == Some(outbox::State::Sent),
         };
         let owed = Owed {
             key: format!("fine-notice:{}:{}", person.email, v.deadline.period),
