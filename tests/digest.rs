@@ -431,7 +431,7 @@ async fn the_supervisors_digest_answers_their_questions_in_their_words() {
         .as_i64()
         .expect("closing_fen");
     assert_eq!(fund, 5 * 2500, "five fines stand, half of each to the fund");
-    let line = format!("活动经费余额：{} 元", yuan(fund));
+    let line = format!("部门活动经费余额（全部门）：{} 元", yuan(fund));
     assert!(d.text.contains(&line), "{line}:\n{}", d.text);
     assert!(d.html.contains(&format!("{} 元", yuan(fund))), "{}", d.html);
 
@@ -505,7 +505,11 @@ async fn the_managers_digest_has_a_section_per_group_naming_its_supervisor() {
         .and_then(|g| g.split("==== 商务二组").next())
         .expect("group 1");
     assert!(group1.contains("回复率：89%（31/35）"), "{group1}");
-    assert!(m.text.contains("活动经费余额：125.00 元"), "{}", m.text);
+    assert!(
+        m.text.contains("部门活动经费余额（全部门）：125.00 元"),
+        "{}",
+        m.text
+    );
 }
 
 // ----- 390 px -----------------------------------------------------------------
