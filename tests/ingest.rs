@@ -650,12 +650,9 @@ async fn daemon_stops_cleanly_on_sigterm() {
     let (_servers, app) = start();
     let mut child = app.command().arg("run").spawn().expect("start daemon");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let pid = child.id().to_string();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill -TERM");
-    assert!(sent.success());
+    // No `kill` binary: procps is not on every fresh machine.
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child's pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
     let mut status = None;
     for _ in 0..40 {
         if let Some(s) = child.try_wait().expect("wait") {

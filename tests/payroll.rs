@@ -25,13 +25,6 @@ const PASS: &str =
 const FAIL: &str =
     "mx.test; spf=fail smtp.mailfrom=chengang@example.com; dmarc=fail header.from=example.com";
 
-/// The team of tests/app, with 李娜 a clerk instead of a rep.
-fn roster() -> String {
-    let rep = "email = \"lina@example.com\"\nrole = \"rep\"";
-    assert!(app::ROSTER.contains(rep));
-    app::ROSTER.replace(rep, "email = \"lina@example.com\"\nrole = \"clerk\"")
-}
-
 /// The sales of September 2026: the handbook's two worked examples, SMS
 /// orders, and the team targets.
 const SALES: &str = "姓名,自拓业绩（元）,代理拜访,短信群发,状态,团队目标,备注\n\
@@ -55,7 +48,7 @@ fn start() -> (MailServers, App) {
         },
         "2026-09-01",
         &extra,
-        &roster(),
+        app::ROSTER,
     );
     (servers, app)
 }
@@ -422,7 +415,7 @@ fn bad_sales_app() -> App {
         },
         "2026-11-02",
         "",
-        &roster(),
+        app::ROSTER,
     )
 }
 

@@ -11,36 +11,24 @@ use libfuzzer_sys::fuzz_target;
 use reportd::config::Config;
 use reportd::reports::classify::classify;
 
-const CONFIG: &str = r#"
+const HEADER: &str = r#"
 database = "fuzz.sqlite3"
 tracking_starts = "2026-11-02"
 calendar = []
 [maildir]
 path = "/nonexistent"
-[[person]]
-name = "陈刚"
-email = "chengang@example.com"
-role = "manager"
-[[person]]
-name = "王芳"
-email = "wangfang@example.com"
-role = "supervisor"
-[[person]]
-name = "赵敏"
-email = "zhaomin@example.com"
-role = "assistant"
-[[person]]
-name = "张伟"
-email = "zhangwei@example.com"
-role = "rep"
-supervisor = "wangfang@example.com"
-aliases = ["zw1988@163.com"]
 "#;
 
 fn config() -> &'static Config {
     static CONFIG_ONCE: OnceLock<Config> = OnceLock::new();
     CONFIG_ONCE.get_or_init(|| {
-        Config::from_toml_str(CONFIG, Path::new("fuzz.toml")).expect("the fuzz config is valid")
+        // The tests' team, with a personal address as 张伟's alias.
+        let team = include_str!("../../tests/app/team.toml").replace(
+            "role = \"rep\"\n",
+            "role = \"rep\"\naliases = [\"zw1988@163.com\"]\n",
+        );
+        let toml = format!("{HEADER}{team}");
+        Config::from_toml_str(&toml, Path::new("fuzz.toml")).expect("the fuzz config is valid")
     })
 }
 

@@ -9,37 +9,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// A team of one supervisor, two reps, a manager and the assistant whose
-/// mailbox reportd reads.
-pub const ROSTER: &str = r#"
-[[person]]
-name = "陈刚"
-email = "chengang@example.com"
-role = "manager"
-
-[[person]]
-name = "王芳"
-email = "wangfang@example.com"
-role = "supervisor"
-group = "商务一组"
-
-[[person]]
-name = "赵敏"
-email = "zhaomin@example.com"
-role = "assistant"
-
-[[person]]
-name = "张伟"
-email = "zhangwei@example.com"
-role = "rep"
-supervisor = "wangfang@example.com"
-
-[[person]]
-name = "李娜"
-email = "lina@example.com"
-role = "rep"
-supervisor = "wangfang@example.com"
-"#;
+/// The shared test team (`team.toml`, also the unit tests' and the fuzz
+/// targets'): a manager, a supervisor with a rep and a clerk, and the
+/// assistant whose mailbox reportd reads.
+pub const ROSTER: &str = include_str!("team.toml");
 
 /// The sender of reportd's mail in [`App::with_smtp`].
 pub const FROM: &str = "报告助手 <zhaomin@example.com>";
