@@ -116,6 +116,13 @@ impl Roster {
         person.supervisor.as_deref().and_then(|s| self.by_email(s))
     }
 
+    /// Whether `supervisor` (an address, any case) is `person`'s direct
+    /// supervisor: the one rule reply matching, reminders and digests share.
+    pub fn supervises(&self, supervisor: &str, person: &Person) -> bool {
+        self.supervisor_of(person)
+            .is_some_and(|s| s.email.eq_ignore_ascii_case(supervisor))
+    }
+
     /// The group a person belongs to: their own `group`, else their
     /// supervisor's (a rep's group is often written only on the supervisor).
     pub fn group_of<'a>(&'a self, person: &'a Person) -> Option<&'a str> {

@@ -147,7 +147,7 @@ impl<'a> Planner<'a> {
         queued += self.reply_reminders(conn, now)?;
         queued += self.calendar_notices(conn, now)?;
         for kind in [Kind::Weekly, Kind::Monthly] {
-            queued += self.digests(conn, kind, now)?;
+            queued += self.digests(conn, kind, verdicts, now)?;
         }
         for hook in self.closes {
             queued += self.monthly_close(conn, hook.as_ref(), now)?;
@@ -850,6 +850,11 @@ impl Fixture {
 
     pub(crate) fn planner(&self) -> Planner<'_> {
         Planner::new(&self.cfg, &self.calendar, &self.templates).expect("planner")
+    }
+
+    /// Every verdict at `now`, as a pass hands them to the planner.
+    pub(crate) fn verdicts(&self, now: DateTime<Utc>) -> Vec<Verdict> {
+        compliance::verdicts(&self.conn, &self.cfg, &self.calendar, now, &[]).expect("verdicts")
     }
 }
 

@@ -136,11 +136,7 @@ fn same_subject(
     let reps: Vec<&str> = cfg
         .roster
         .reporters()
-        .filter(|p| {
-            cfg.roster
-                .supervisor_of(p)
-                .is_some_and(|s| s.email.eq_ignore_ascii_case(replier))
-        })
+        .filter(|p| cfg.roster.supervises(replier, p))
         .map(|p| p.email.as_str())
         .collect();
     let mut stmt = conn.prepare(
@@ -195,6 +191,5 @@ pub(super) fn answers_for(cfg: &Config, replier: &str, author: &str) -> bool {
         || cfg
             .roster
             .by_email(author)
-            .and_then(|a| a.supervisor.as_deref())
-            == Some(replier.email.as_str())
+            .is_some_and(|a| cfg.roster.supervises(&replier.email, a))
 }

@@ -29,7 +29,7 @@ use crate::reports::compliance::{self, Status, Verdict};
 const HISTORY: usize = 8;
 
 /// The digest of one deadline: everything shared by its recipients.
-struct DigestPlan {
+struct DigestPlan<'v> {
     deadline: Deadline,
     /// When it is due to go out.
     at: DateTime<Utc>,
@@ -40,7 +40,7 @@ struct DigestPlan {
     /// The payroll summary of `month` (fines per person, the fund).
     payroll: Summary,
     /// Every judged deadline of every reporter at `now`.
-    verdicts: Vec<Verdict>,
+    verdicts: &'v [Verdict],
     /// Counting reports since tracking began: every one still waiting for
     /// a reply is listed; the reply rate looks at the last [`RECENT`] days.
     reports: Vec<ReportInfo>,
@@ -52,6 +52,7 @@ impl<'a> Planner<'a> {
         &self,
         conn: &Connection,
         kind: Kind,
+        verdicts: &[Verdict],
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         let Some(deadline) = self.latest_digest_deadline(kind, now) else {
@@ -73,7 +74,7 @@ impl<'a> Planner<'a> {
             periods: history(deadline.period),
             month,
             payroll: payroll::summary(conn, self.cfg, month)?,
-            verdicts: compliance::verdicts(conn, self.cfg, self.calendar, now, &[])?,
+            verdicts,
             reports: crate::reports::reports_since(conn, self.tracking_began(), true)?,
         };
         let mut queued = 0;
@@ -128,7 +129,7 @@ impl<'a> Planner<'a> {
     fn queue_digest(
         &self,
         conn: &Connection,
-        plan: &DigestPlan,
+        plan: &DigestPlan<'_>,
         recipient: &Person,
         audience: Audience,
         groups: Vec<DigestGroup>,
@@ -167,7 +168,12 @@ impl<'a> Planner<'a> {
 
     /// What the digest is about, in `lang`; the provisional years are those
     /// of its deadline and of every still-owed deadline it lists.
-    fn heading(&self, plan: &DigestPlan, groups: &[DigestGroup], lang: Language) -> DigestHeading {
+    fn heading(
+        &self,
+        plan: &DigestPlan<'_>,
+        groups: &[DigestGroup],
+        lang: Language,
+    ) -> DigestHeading {
         let tz = self.cfg.timezone;
         let members: Vec<&str> = groups
             .iter()
@@ -222,7 +228,7 @@ impl<'a> Planner<'a> {
     fn group(
         &self,
         conn: &Connection,
-        plan: &DigestPlan,
+        plan: &DigestPlan<'_>,
         supervisor: &Person,
         lang: Language,
         now: DateTime<Utc>,
@@ -266,7 +272,7 @@ impl<'a> Planner<'a> {
     fn row(
         &self,
         conn: &Connection,
-        plan: &DigestPlan,
+        plan: &DigestPlan<'_>,
         p: &Person,
         lang: Language,
         now: DateTime<Utc>,
@@ -354,7 +360,7 @@ impl<'a> Planner<'a> {
         self.cfg
             .roster
             .reporters()
-            .filter(|p| p.supervisor.as_deref() == Some(supervisor.email.as_str()))
+            .filter(|p| self.cfg.roster.supervises(&supervisor.email, p))
             .collect()
     }
 
@@ -364,7 +370,7 @@ impl<'a> Planner<'a> {
     /// or they were answered): one received an hour ago is not unanswered.
     fn group_stats(
         &self,
-        plan: &DigestPlan,
+        plan: &DigestPlan<'_>,
         members: &[&Person],
         now: DateTime<Utc>,
     ) -> GroupStats {
@@ -451,7 +457,12 @@ mod tests {
         // Monday 11 January 2027, after the digest time: week 1 of 2027
         // was judged on the statutory holidays alone (no notice for 2027).
         let now = at(2027, 1, 11, 9);
-        assert_eq!(planner.digests(conn, Kind::Weekly, now).expect("plan"), 2);
+        assert_eq!(
+            planner
+                .digests(conn, Kind::Weekly, &f.verdicts(now), now)
+                .expect("plan"),
+            2
+        );
         let mails = queued(conn);
         assert_eq!(mails.len(), 2, "the supervisor's and the manager's");
         for (key, subject, text) in &mails {
@@ -473,7 +484,12 @@ mod tests {
         let f = super::super::Fixture::new();
         let (conn, planner) = (&f.conn, f.planner());
         let now = at(2026, 11, 30, 9);
-        assert_eq!(planner.digests(conn, Kind::Weekly, now).expect("plan"), 2);
+        assert_eq!(
+            planner
+                .digests(conn, Kind::Weekly, &f.verdicts(now), now)
+                .expect("plan"),
+            2
+        );
         for (key, _, text) in queued(conn) {
             assert!(!text.contains("暂定"), "{key}: {text}");
             assert!(!text.contains("放假安排"), "{key}: {text}");

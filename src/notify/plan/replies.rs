@@ -93,8 +93,7 @@ impl<'a> Planner<'a> {
     /// Whether `supervisor` is who must answer report `r`.
     fn supervises(&self, supervisor: &Person, r: &ReportInfo) -> bool {
         self.person(&r.person)
-            .and_then(|p| self.cfg.roster.supervisor_of(p))
-            .is_some_and(|s| s.email == supervisor.email)
+            .is_some_and(|p| self.cfg.roster.supervises(&supervisor.email, p))
     }
 
     /// When reminder `n` of `r` is due (the first after `reply_within_hours`
