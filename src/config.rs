@@ -106,6 +106,13 @@ pub struct Rules {
     pub reply_within_hours: u32,
 }
 
+impl Rules {
+    /// The fine and the activity fund's share of it, as a fine is booked.
+    pub fn fine_and_fund_share(&self) -> (Fen, Fen) {
+        (self.fine, self.fine.percent(self.fund_share_percent))
+    }
+}
+
 /// What the config adds to recognising reports by their shape (see
 /// `reports::classify`), and the reply prefixes; all matched ignoring case.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -91,7 +91,7 @@ pub fn settle(
             Some(fine) => Some(fine),
             None if v.fine_owed => {
                 let (reason, evidence) = fine_grounds(v, tz);
-                let amounts = (rules.fine, rules.fine.percent(rules.fund_share_percent));
+                let amounts = rules.fine_and_fund_share();
                 let entry = insert(
                     conn,
                     v.deadline.due,
@@ -294,10 +294,23 @@ pub fn waived(conn: &Connection, person: &str, period: &str) -> rusqlite::Result
 
 /// Net amount booked for one person and period (fine minus waiver).
 pub fn net_for(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Fen> {
+    net_and_fund_for(conn, person, period).map(|(net, _)| net)
+}
+
+/// [`net_for`] with the fund's share of it, as booked (a waiver reverses
+/// both): what a notice announces, whatever the config says today.
+pub fn net_and_fund_for(
+    conn: &Connection,
+    person: &str,
+    period: &str,
+) -> rusqlite::Result<(Fen, Fen)> {
     conn.prepare_cached(
-        "SELECT coalesce(sum(amount_fen), 0) FROM ledger WHERE person = ?1 AND period = ?2",
+        "SELECT coalesce(sum(amount_fen), 0), coalesce(sum(fund_fen), 0) FROM ledger
+         WHERE person = ?1 AND period = ?2",
     )?
-    .query_row(params![person, period], |r| r.get(0).map(Fen))
+    .query_row(params![person, period], |r| {
+        Ok((Fen(r.get(0)?), Fen(r.get(1)?)))
+    })
 }
 
 /// [`net_for`] of every person and period with an entry, in one read: what

@@ -357,6 +357,12 @@ impl Deadline {
         (self.due.with_timezone(&tz) - chrono::Duration::nanoseconds(1)).date_naive()
     }
 
+    /// The payroll month a fine for missing this deadline belongs to (and
+    /// is deducted in): the month of its [`due_day`](Self::due_day).
+    pub fn payroll_month(&self, tz: Tz) -> Month {
+        Month::containing(self.due_day(tz))
+    }
+
     /// The years whose missing holiday notice makes this deadline
     /// provisional, ascending (in practice one: the year of the days it
     /// depends on); empty when it is not provisional.

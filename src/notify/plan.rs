@@ -227,7 +227,7 @@ impl<'a> Planner<'a> {
 
     /// The payroll month a fine for `d` is deducted in, as `lang` says it.
     fn payroll_month(&self, d: &Deadline, lang: Language) -> String {
-        names::month(Month::containing(d.due_day(self.cfg.timezone)), lang)
+        names::month(d.payroll_month(self.cfg.timezone), lang)
     }
 
     fn quiet(&self, t: DateTime<Utc>) -> DateTime<Utc> {
@@ -251,14 +251,14 @@ impl<'a> Planner<'a> {
         period: Period,
         lang: Language,
     ) -> Result<Option<BookedFine>, NotifyError> {
-        let amount = ledger::net_for(conn, person, &period.to_string())?;
+        let (amount, fund_share) = ledger::net_and_fund_for(conn, person, &period.to_string())?;
         if amount <= Fen::ZERO {
             return Ok(None);
         }
         let due = compliance::deadline_of(self.cfg, self.calendar, period);
         Ok(Some(BookedFine {
             amount,
-            fund_share: self.fund_share(amount),
+            fund_share,
             payroll_month: due
                 .map(|d| self.payroll_month(&d, lang))
                 .unwrap_or_default(),
@@ -395,6 +395,7 @@ impl<'a> Planner<'a> {
             return Ok(0);
         };
         let lang = self.lang(person);
+        let (fine, fund_share) = self.cfg.rules.fine_and_fund_share();
         let ctx = LateNotice {
             person: Contact::from(person),
             supervisor: Contact::from(supervisor),
@@ -403,8 +404,8 @@ impl<'a> Planner<'a> {
             period: names::period(v.deadline.period, lang),
             due: self.due(&v.deadline, lang),
             provisional: self.provisional(&v.deadline, lang),
-            fine: self.cfg.rules.fine,
-            fund_share: self.fund_share(self.cfg.rules.fine),
+            fine,
+            fund_share,
             payroll_month: self.payroll_month(&v.deadline, lang),
             excuse_subject: compose::excuse_subject(v.deadline.period, &person.email, lang),
             waiver_words: self.cfg.notify.waiver_words.clone(),
@@ -429,10 +430,6 @@ impl<'a> Planner<'a> {
         Ok(queued)
     }
 
-    fn fund_share(&self, fine: Fen) -> Fen {
-        fine.percent(self.cfg.rules.fund_share_percent)
-    }
-
     /// The fine notice of a report that arrived after its deadline, once
     /// the fine is booked (and not waived).
     fn fine_notice(
@@ -447,7 +444,8 @@ impl<'a> Planner<'a> {
         if report.received < now - Duration::days(CATCH_UP) {
             return Ok(0);
         }
-        let fine = ledger::net_for(conn, &v.person, &v.deadline.period.to_string())?;
+        let (fine, fund_share) =
+            ledger::net_and_fund_for(conn, &v.person, &v.deadline.period.to_string())?;
         if fine <= Fen::ZERO {
             return Ok(0);
         }
@@ -466,7 +464,7 @@ impl<'a> Planner<'a> {
             received: self.local(report.received, lang),
             late_by: names::duration(report.received - v.deadline.due, lang),
             fine,
-            fund_share: self.fund_share(fine),
+            fund_share,
             payroll_month: self.payroll_month(&v.deadline, lang),
             report_subject: subject,
             already_announced: outbox::state_of(

@@ -187,7 +187,7 @@ fn fine_month(period: &str, due: DateTime<Utc>, tz: Tz) -> Option<Month> {
         due,
         provisional: false,
     };
-    Some(Month::containing(deadline.due_day(tz)))
+    Some(deadline.payroll_month(tz))
 }
 
 /// Every ledger row with its payroll month (a waiver takes its fine's).

@@ -63,7 +63,7 @@ impl<'a> Planner<'a> {
             return Ok(0);
         }
         let tz = self.cfg.timezone;
-        let month = Month::containing(deadline.due_day(tz));
+        let month = deadline.payroll_month(tz);
         let plan = DigestPlan {
             deadline,
             at: self
