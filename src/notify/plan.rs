@@ -630,11 +630,17 @@ impl<'a> Planner<'a> {
         not_before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
+        // Every pass comes here for each misaddressed report of the
+        // catch-up window: check the key before reading and parsing its raw.
+        if outbox::state_of(conn, &key)?.is_some() {
+            return Ok(0);
+        }
         let Some((person, supervisor)) = self.reporter(&r.person, now) else {
             return Ok(0);
         };
         let due = compliance::deadline_of(self.cfg, self.calendar, r.period);
         let lang = self.lang(person);
+        let raw = reports::raw_of(conn, r.id)?.unwrap_or_default();
         let deadline_passed = due.is_some_and(|d| d.due <= now);
         let fine = if deadline_passed {
             self.booked_fine(conn, &person.email, r.period, lang)?
@@ -652,7 +658,7 @@ impl<'a> Planner<'a> {
             deadline_passed,
             report_subject: r.subject.clone(),
             received: self.local(r.received, lang),
-            sent_to: self.recipients_of(&r.raw),
+            sent_to: self.recipients_of(&raw),
             fine,
         };
         let cc = match ctx.fine {

@@ -451,6 +451,15 @@ pub fn report_by_message_id(conn: &Connection, message_id: &str) -> rusqlite::Re
     .optional()
 }
 
+/// The raw bytes of a report's message, unless they were dropped.
+pub fn raw_of(conn: &Connection, report: i64) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached(
+        "SELECT x.raw FROM reports r JOIN message_raw x ON x.message = r.message WHERE r.id = ?1",
+    )?
+    .query_row([report], |r| r.get(0))
+    .optional()
+}
+
 /// The decoded subject of a report's message.
 pub fn subject_of(conn: &Connection, report: i64) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached(
@@ -481,8 +490,6 @@ pub struct ReportInfo {
     pub message_id: Option<String>,
     pub subject: String,
     pub replied_at: Option<DateTime<Utc>>,
-    /// The raw message, for misaddressed reports (where it went instead).
-    pub raw: Vec<u8>,
 }
 
 /// Reports received since `since`: counting first reports when `counting`,
@@ -494,9 +501,7 @@ pub fn reports_since(
 ) -> rusqlite::Result<Vec<ReportInfo>> {
     let mut stmt = conn.prepare(
         "SELECT r.id, r.person, r.period, r.received, r.message_id, coalesce(m.subject, ''),
-                (SELECT min(at) FROM replies WHERE report = r.id),
-                CASE WHEN ?2 THEN x''
-                     ELSE coalesce((SELECT raw FROM message_raw WHERE message = r.message), x'') END
+                (SELECT min(at) FROM replies WHERE report = r.id)
          FROM reports r JOIN messages m ON m.id = r.message
          WHERE r.received >= ?1 AND r.counts = ?2 AND (r.revision_of IS NULL OR ?2 = 0)
          ORDER BY r.received, r.id",
@@ -513,7 +518,6 @@ pub fn reports_since(
                 message_id: r.get(4)?,
                 subject: r.get(5)?,
                 replied_at: replied.as_deref().map(parse_ts).transpose()?,
-                raw: r.get(7)?,
             },
         ))
     })?;
