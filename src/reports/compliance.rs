@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::calendar::Calendar;
-use crate::config::{Config, Person};
+use crate::config::{Config, Person, Role};
 use crate::period::{self, Deadline, Kind, Period};
 use crate::reports::{self, FirstReport};
 use crate::store::{parse_ts, ts};
@@ -272,22 +272,23 @@ pub fn file_excuse(
     by: &str,
     at: DateTime<Utc>,
 ) -> Result<Excuse, ExcuseError> {
-    let person = person.to_lowercase();
-    let by = by.to_lowercase();
-    if !cfg
-        .roster
-        .by_email(&person)
-        .is_some_and(|p| p.role.must_report())
-    {
-        return Err(ExcuseError::NotReporter(person));
-    }
-    if cfg
-        .roster
-        .by_email(&by)
-        .is_none_or(|p| p.role.must_report())
-    {
-        return Err(ExcuseError::NotAuthorised(by));
-    }
+    // People by their roster address, so a reason filed under an alias
+    // meets the fine booked under the address.
+    let Some(reporter) = cfg.roster.by_email(person).filter(|p| p.role.must_report()) else {
+        return Err(ExcuseError::NotReporter(person.to_lowercase()));
+    };
+    let person = reporter.email.clone();
+    // A manager or the assistant may excuse anyone, a supervisor only
+    // their own people; the same rule for the CLI and for email.
+    let filer = cfg.roster.by_email(by).filter(|f| match f.role {
+        Role::Manager | Role::Assistant => true,
+        Role::Supervisor => cfg.roster.supervises(&f.email, reporter),
+        Role::Rep | Role::Clerk => false,
+    });
+    let Some(filer) = filer else {
+        return Err(ExcuseError::NotAuthorised(by.to_lowercase()));
+    };
+    let by = filer.email.clone();
     if reason.trim().is_empty() {
         return Err(ExcuseError::EmptyReason);
     }
@@ -412,6 +413,59 @@ supervisor = "sup@example.com"
             month: 1,
         };
         period::deadline(january, &cfg.rules.due, &calendar, cfg.timezone).expect("due")
+    }
+
+    #[test]
+    fn a_reason_filed_under_an_alias_is_filed_for_the_roster_address_and_only_by_who_may() {
+        let cfg = config_with(
+            r#"aliases = ["rep88@163.com"]
+[[person]]
+name = "主管二"
+email = "sup2@example.com"
+role = "supervisor""#,
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = crate::store::open(&dir.path().join("db.sqlite3")).expect("db");
+        let week = Period::Week {
+            year: 2026,
+            week: 46,
+        };
+        let at = Utc
+            .with_ymd_and_hms(2026, 11, 20, 2, 0, 0)
+            .single()
+            .expect("instant");
+        // Another group's supervisor may not; the rep's own one may, by alias.
+        assert!(matches!(
+            file_excuse(
+                &conn,
+                &cfg,
+                "rep88@163.com",
+                week,
+                "出差",
+                "sup2@example.com",
+                at
+            ),
+            Err(ExcuseError::NotAuthorised(_))
+        ));
+        let filed = file_excuse(
+            &conn,
+            &cfg,
+            "REP88@163.com",
+            week,
+            "出差",
+            "SUP@example.com",
+            at,
+        )
+        .expect("filed");
+        assert_eq!(
+            (filed.person.as_str(), filed.by.as_str()),
+            ("rep@example.com", "sup@example.com")
+        );
+        assert!(
+            excuse_for(&conn, "rep@example.com", week)
+                .expect("read")
+                .is_some()
+        );
     }
 
     fn judged_with(person_extra: &str) -> bool {
