@@ -126,7 +126,7 @@ pub fn describe(g: &Grounds, e: &Entry, cfg: &Config) -> (String, String) {
     let report_evidence = || report_evidence(&e.evidence, lang);
     match (g, lang) {
         (Grounds::Missing { due, arrived: None }, Language::Zh) => (
-            format!("未交：截止 {} 前未收到", deadline(due)),
+            format!("未交：截止 {}，未收到", deadline(due)),
             format!("截止时间 {}", deadline(due)),
         ),
         (Grounds::Missing { due, arrived: None }, Language::En) => (

@@ -992,6 +992,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_misaddressed_notice_asks_for_a_new_email_since_a_forward_does_not_count() {
+        for (lang, says) in [
+            (Language::Zh, "转发的邮件不算报告"),
+            (Language::En, "a forward does not count as a report"),
+        ] {
+            let r = t()
+                .render_email(lang, &misaddressed(zhang()))
+                .expect("misaddressed");
+            assert!(r.text.contains(says) && r.html.contains(says), "{}", r.text);
+        }
+    }
+
     fn misaddressed(person: Contact) -> Misaddressed {
         Misaddressed {
             person,

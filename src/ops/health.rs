@@ -254,9 +254,13 @@ fn waiting_line(due_since: &[DateTime<Utc>], now: DateTime<Utc>, max: Duration) 
 }
 
 /// A duration as `--max-age` is written (humantime), to the minute once it
-/// is a minute or more: "2h 3m", "45s".
+/// is a minute or more: "2h 3m", "45s"; in days and hours from a day on
+/// ("3d 4h"), where humantime would say "11months 18days 16h 24s".
 fn minutes(d: Duration) -> String {
     let secs = d.as_secs();
+    if secs >= 86_400 {
+        return format!("{}d {}h", secs / 86_400, secs % 86_400 / 3_600);
+    }
     let shown = if secs >= 60 { secs - secs % 60 } else { secs };
     humantime::format_duration(Duration::from_secs(shown)).to_string()
 }
@@ -306,6 +310,16 @@ mod tests {
         max_age: Duration::from_secs(15 * 60),
         max_queue_age: Duration::from_secs(60 * 60),
     };
+
+    #[test]
+    fn ages_read_in_minutes_and_from_a_day_on_in_days_and_hours() {
+        assert_eq!(minutes(Duration::from_secs(2 * 3600 + 3 * 60 + 7)), "2h 3m");
+        assert_eq!(minutes(Duration::from_secs(45)), "45s");
+        assert_eq!(
+            minutes(Duration::from_secs(355 * 86_400 + 16 * 3600 + 24)),
+            "355d 16h"
+        );
+    }
 
     #[test]
     fn a_recent_pass_and_no_failed_email_is_ok() {
