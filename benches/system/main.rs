@@ -42,6 +42,9 @@ pub struct Args {
     pub idle: Duration,
     pub latency_reports: usize,
     pub baseline: bool,
+    /// Set up the servers, the mailbox and one instance, print how to run
+    /// reportd on them, and wait (for profiling by hand) instead of measuring.
+    pub hold: bool,
     /// `cargo test`: a small run that checks the bench still works.
     pub smoke: bool,
 }
@@ -58,6 +61,7 @@ impl Args {
                 idle: Duration::from_secs(60),
                 latency_reports: 50,
                 baseline: true,
+                hold: false,
                 smoke: false,
             }
         } else {
@@ -68,6 +72,7 @@ impl Args {
                 idle: Duration::from_secs(2),
                 latency_reports: 3,
                 baseline: false,
+                hold: false,
                 smoke: true,
             }
         };
@@ -91,10 +96,11 @@ impl Args {
                 "--latency-reports" => a.latency_reports = number("--latency-reports")?,
                 "--no-baseline" => a.baseline = false,
                 "--baseline" => a.baseline = true,
+                "--hold" => a.hold = true,
                 // What the test harness passes to every target.
                 other if other.starts_with("--") && !benching => {}
                 other => bail!(
-                    "unknown argument {other}: scripts/bench [--quick] [--messages N] [--people N] [--runs N] [--idle-seconds N] [--latency-reports N] [--no-baseline]"
+                    "unknown argument {other}: scripts/bench [--quick] [--messages N] [--people N] [--runs N] [--idle-seconds N] [--latency-reports N] [--no-baseline] [--hold]"
                 ),
             }
         }
@@ -120,6 +126,22 @@ fn main() {
     }
 }
 
+/// Keeps the servers and the mailbox up for work by hand (`perf record`,
+/// `valgrind`) until the process is killed.
+fn hold(bench: &Bench) -> anyhow::Result<()> {
+    let inst = bench.instance("hold")?;
+    say(&format!(
+        "holding; Ctrl-C ends it. Run, e.g.:\n  {BIN} --config {} sync --once --now {}\n           (digest pass: --now {}; database {})",
+        inst.config.display(),
+        bench.now,
+        bench.digest_at,
+        inst.database.display()
+    ));
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
 fn say(text: &str) {
     eprintln!("[{}] {text}", chrono::Local::now().format("%H:%M:%S"));
 }
@@ -137,6 +159,9 @@ fn run() -> anyhow::Result<()> {
     say(&format!("{args:?}"));
     let load_start = setup::loadavg();
     let bench = Bench::prepare(&args)?;
+    if args.hold {
+        return hold(&bench);
+    }
     let n = bench.messages as f64;
     let mut figures = Vec::new();
 
