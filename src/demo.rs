@@ -605,8 +605,8 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
         now.with_timezone(&Shanghai).format("%Y-%m-%d %H:%M %Z")
     );
     let verdicts = compliance::verdicts(&conn, cfg, calendar, now, &[])?;
-    let rows = crate::cli::board_rows(&conn, cfg, &verdicts)?;
-    out += &crate::cli::board_table(cfg, &verdicts, &rows, now);
+    let rows = crate::cli::BoardRows::new(&conn, cfg, &verdicts)?;
+    out += &crate::cli::board_table(cfg, &rows, now);
     out += "\nLedger (reportd ledger):\n";
     out += &crate::cli::ledger_text(&conn, &ledger::entries(&conn, None, cfg.timezone)?, cfg)?;
     out += "\nMessages that need the assistant's eye (reportd messages --flagged):\n";

@@ -4,8 +4,6 @@
 //! became of an entry later (a missing report that then arrived late) is an
 //! insert-only note beside it, so its reason reads as the final state.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -14,6 +12,7 @@ use serde::Serialize;
 use crate::config::{Language, Rules};
 use crate::money::Fen;
 use crate::names;
+use crate::period::{ByPersonPeriod, Period};
 use crate::reports::compliance::Verdict;
 use crate::store::{parse_ts, ts};
 
@@ -85,9 +84,8 @@ pub fn settle(
     let fines = all_fines(conn)?;
     let waivers = all_waivers(conn)?;
     for v in verdicts {
-        let period = v.deadline.period.to_string();
-        let key = (v.person.clone(), period.clone());
-        let fine = match fines.get(&key).copied() {
+        let (person, period) = (v.person.as_str(), v.deadline.period);
+        let fine = match fines.get(person, period).copied() {
             Some(fine) => Some(fine),
             None if v.fine_owed => {
                 let (reason, evidence) = fine_grounds(v, tz);
@@ -95,8 +93,8 @@ pub fn settle(
                 let entry = insert(
                     conn,
                     v.deadline.due,
-                    &v.person,
-                    &period,
+                    person,
+                    &period.to_string(),
                     EntryKind::Fine,
                     amounts,
                     &reason,
@@ -108,6 +106,7 @@ pub fn settle(
                     amount: entry.amount_fen,
                     fund: entry.fund_fen,
                     missing: entry.reason.starts_with(MISSING),
+                    arrival_noted: false,
                 };
                 booked.push(entry);
                 Some(fine)
@@ -116,21 +115,22 @@ pub fn settle(
         };
         if let Some(fine) = fine
             && fine.missing
+            && !fine.arrival_noted
             && let Some(r) = &v.report
             && !v.deadline.is_on_time(r.received)
         {
             note_arrival(conn, fine.id, v, r.received, tz)?;
         }
         if let Some(fine) = fine
+            && waivers.get(person, period).is_none()
             && let Some((at, reason, evidence)) = waiver_grounds(v, tz)
-            && !waivers.contains(&key)
         {
             let amounts = (-fine.amount, -fine.fund);
             booked.push(insert(
                 conn,
                 at,
-                &v.person,
-                &period,
+                person,
+                &period.to_string(),
                 EntryKind::Waiver,
                 amounts,
                 &reason,
@@ -151,6 +151,8 @@ struct Fine {
     fund: Fen,
     /// Booked with no report (the deadline passed with nothing).
     missing: bool,
+    /// The late arrival of its report is noted already.
+    arrival_noted: bool,
 }
 
 /// Notes once that the report of a fine booked as missing arrived late.
@@ -259,28 +261,42 @@ fn insert(
 }
 
 /// Every fine booked, by person and period.
-fn all_fines(conn: &Connection) -> rusqlite::Result<HashMap<(String, String), Fine>> {
+fn all_fines(conn: &Connection) -> rusqlite::Result<ByPersonPeriod<Fine>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT person, period, id, amount_fen, fund_fen, reason FROM ledger WHERE kind = 'fine'",
+        "SELECT person, period, id, amount_fen, fund_fen, reason,
+                EXISTS (SELECT 1 FROM ledger_notes n WHERE n.entry = ledger.id AND n.kind = 'arrived')
+         FROM ledger WHERE kind = 'fine'",
     )?;
-    stmt.query_map([], |r| {
+    let mut out = ByPersonPeriod::default();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let Ok(period) = r.get_ref(1)?.as_str()?.parse::<Period>() else {
+            continue; // written by `settle` from a Period: never happens
+        };
         let fine = Fine {
             id: r.get(2)?,
             amount: Fen(r.get(3)?),
             fund: Fen(r.get(4)?),
-            missing: r.get::<_, String>(5)?.starts_with(MISSING),
+            missing: r.get_ref(5)?.as_str()?.starts_with(MISSING),
+            arrival_noted: r.get(6)?,
         };
-        Ok(((r.get(0)?, r.get(1)?), fine))
-    })?
-    .collect()
+        out.insert(r.get_ref(0)?.as_str()?, period, fine);
+    }
+    Ok(out)
 }
 
 /// The person and period of every waiver booked.
-fn all_waivers(conn: &Connection) -> rusqlite::Result<std::collections::HashSet<(String, String)>> {
+fn all_waivers(conn: &Connection) -> rusqlite::Result<ByPersonPeriod<()>> {
     let mut stmt =
         conn.prepare_cached("SELECT person, period FROM ledger WHERE kind = 'waiver'")?;
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect()
+    let mut out = ByPersonPeriod::default();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        if let Ok(period) = r.get_ref(1)?.as_str()?.parse::<Period>() {
+            out.insert(r.get_ref(0)?.as_str()?, period, ());
+        }
+    }
+    Ok(out)
 }
 
 /// The amount a waiver reversed for one person and period, if one is booked.
@@ -315,11 +331,19 @@ pub fn net_and_fund_for(
 
 /// [`net_for`] of every person and period with an entry, in one read: what
 /// a board of a thousand people over a year looks up.
-pub fn nets(conn: &Connection) -> rusqlite::Result<HashMap<(String, String), Fen>> {
+pub fn nets(conn: &Connection) -> rusqlite::Result<ByPersonPeriod<Fen>> {
     let mut stmt =
         conn.prepare("SELECT person, period, sum(amount_fen) FROM ledger GROUP BY person, period")?;
-    stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), Fen(r.get(2)?))))?
-        .collect()
+    let mut out = ByPersonPeriod::default();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        // Periods are written by `settle` from a `Period`; one that does
+        // not read back is no deadline anyone is judged on.
+        if let Ok(period) = r.get_ref(1)?.as_str()?.parse::<Period>() {
+            out.insert(r.get_ref(0)?.as_str()?, period, Fen(r.get(2)?));
+        }
+    }
+    Ok(out)
 }
 
 /// Entries booked in a local calendar month (`at` in that month in `tz`), or
@@ -473,10 +497,18 @@ mod tests {
             replied_at: None,
         };
         let late = judge("a@example.com", w48(), Some(&report), None, report.received);
-        for _ in 0..2 {
+        for pass in 0..2 {
+            let changes = conn.total_changes();
             let booked =
                 settle(&conn, std::slice::from_ref(&late), &rules(50), tz).expect("settle");
             assert!(booked.is_empty(), "no second fine: {booked:?}");
+            let written = conn.total_changes() - changes;
+            // The note is written once; a pass after it writes nothing.
+            assert_eq!(
+                written,
+                u64::from(pass == 0),
+                "pass {pass} wrote {written} rows"
+            );
         }
         let all = entries(&conn, None, tz).expect("entries");
         assert_eq!(all.len(), 1);

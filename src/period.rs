@@ -549,11 +549,75 @@ impl<'de> serde::Deserialize<'de> for Month {
     }
 }
 
+/// Values by person (a roster address) and period, looked up by `&str`
+/// without building an owned key: judging a thousand people over a year
+/// looks up some 65,000 of them.
+#[derive(Debug, Clone)]
+pub struct ByPersonPeriod<T>(
+    std::collections::HashMap<String, std::collections::HashMap<Period, T>>,
+);
+
+impl<T> Default for ByPersonPeriod<T> {
+    fn default() -> Self {
+        ByPersonPeriod(std::collections::HashMap::new())
+    }
+}
+
+impl<T> ByPersonPeriod<T> {
+    pub fn get(&self, person: &str, period: Period) -> Option<&T> {
+        self.0.get(person)?.get(&period)
+    }
+
+    /// `person`'s values by period.
+    pub fn of(&self, person: &str) -> Option<&std::collections::HashMap<Period, T>> {
+        self.0.get(person)
+    }
+
+    /// Sets `person`'s `period` to `value`; the address is copied only the
+    /// first time it is seen.
+    pub fn insert(&mut self, person: &str, period: Period, value: T) -> Option<T> {
+        match self.0.get_mut(person) {
+            Some(theirs) => theirs.insert(period, value),
+            None => {
+                let theirs = std::collections::HashMap::from([(period, value)]);
+                self.0.insert(person.to_string(), theirs);
+                None
+            }
+        }
+    }
+
+    /// Every (person, period, value), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Period, &T)> {
+        self.0
+            .iter()
+            .flat_map(|(p, m)| m.iter().map(move |(q, v)| (p.as_str(), *q, v)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
     use super::*;
+
+    #[test]
+    fn by_person_period_finds_each_value_by_address_and_period_only() {
+        let w = |week| Period::Week { year: 2026, week };
+        let mut map = ByPersonPeriod::default();
+        assert_eq!(map.insert("a@x.com", w(47), 1), None);
+        assert_eq!(map.insert("a@x.com", w(48), 2), None);
+        assert_eq!(map.insert("b@x.com", w(47), 3), None);
+        assert_eq!(map.insert("a@x.com", w(48), 4), Some(2), "replaced");
+        assert_eq!(map.get("a@x.com", w(47)), Some(&1));
+        assert_eq!(map.get("a@x.com", w(48)), Some(&4));
+        assert_eq!(map.get("b@x.com", w(48)), None);
+        assert_eq!(map.get("A@x.com", w(47)), None, "addresses as written");
+        assert_eq!(map.of("a@x.com").map(|m| m.len()), Some(2));
+        let mut all: Vec<_> = map.iter().map(|(p, q, v)| (p.to_string(), q, *v)).collect();
+        all.sort();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0], ("a@x.com".to_string(), w(47), 1));
+    }
 
     const CN_2026: &str = include_str!("../config/calendar/cn-2026.toml");
 

@@ -13,7 +13,7 @@ use crate::mail::inbox::MessageRow;
 use crate::money::Fen;
 use crate::names;
 use crate::notify::outbox::{OutboxRow, State};
-use crate::period::Period;
+use crate::period::{ByPersonPeriod, Period};
 use crate::reports::compliance::Verdict;
 
 /// One row of `reportd status --json`.
@@ -37,52 +37,68 @@ fn local(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).to_rfc3339()
 }
 
-pub fn status_rows(
-    conn: &Connection,
-    cfg: &Config,
-    verdicts: &[Verdict],
-) -> rusqlite::Result<Vec<StatusRow>> {
-    let tz = cfg.timezone;
-    let nets = ledger::nets(conn)?;
-    verdicts
-        .iter()
-        .map(|v| {
-            let period = v.deadline.period.to_string();
-            Ok(StatusRow {
-                name: cfg
-                    .roster
-                    .by_email(&v.person)
-                    .map(|p| p.name.clone())
-                    .unwrap_or_default(),
-                kind: v.deadline.period.kind().as_str(),
-                due: local(v.deadline.due, tz),
-                provisional: v.deadline.provisional,
-                status: v.status.as_str(),
-                received: v.report.as_ref().map(|r| local(r.received, tz)),
-                fine_fen: nets
-                    .get(&(v.person.clone(), period.clone()))
-                    .map_or(0, |f| f.0),
-                replied_at: v
-                    .report
-                    .as_ref()
-                    .and_then(|r| r.replied_at)
-                    .map(|t| local(t, tz)),
-                message_id: v.report.as_ref().and_then(|r| r.message_id.clone()),
-                person: v.person.clone(),
-                period,
-            })
+/// The `--json` rows of `verdicts`, each made as it is written: a board of
+/// a thousand people over a year is 65,000 rows, never all held at once.
+pub struct StatusRows<'a> {
+    cfg: &'a Config,
+    verdicts: &'a [Verdict],
+    nets: ByPersonPeriod<Fen>,
+}
+
+impl<'a> StatusRows<'a> {
+    pub fn new(
+        conn: &Connection,
+        cfg: &'a Config,
+        verdicts: &'a [Verdict],
+    ) -> rusqlite::Result<StatusRows<'a>> {
+        Ok(StatusRows {
+            cfg,
+            verdicts,
+            nets: ledger::nets(conn)?,
         })
-        .collect()
+    }
+
+    /// The row of `v`.
+    pub fn row(&self, v: &Verdict) -> StatusRow {
+        let tz = self.cfg.timezone;
+        let report = v.report.as_ref();
+        StatusRow {
+            name: self
+                .cfg
+                .roster
+                .by_email(&v.person)
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            kind: v.deadline.period.kind().as_str(),
+            due: local(v.deadline.due, tz),
+            provisional: v.deadline.provisional,
+            status: v.status.as_str(),
+            received: report.map(|r| local(r.received, tz)),
+            fine_fen: self
+                .nets
+                .get(&v.person, v.deadline.period)
+                .map_or(0, |f| f.0),
+            replied_at: report.and_then(|r| r.replied_at).map(|t| local(t, tz)),
+            message_id: report.and_then(|r| r.message_id.clone()),
+            person: v.person.clone(),
+            period: v.deadline.period.to_string(),
+        }
+    }
+
+    pub fn any_provisional(&self) -> bool {
+        self.verdicts.iter().any(|v| v.deadline.provisional)
+    }
+}
+
+impl Serialize for StatusRows<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.verdicts.iter().map(|v| self.row(v)))
+    }
 }
 
 /// The status board in the team's language (`cfg.language`), headed by
 /// the instant it judges as of; `rows` are the `--json` rows of `verdicts`.
-pub fn status_table(
-    cfg: &Config,
-    verdicts: &[Verdict],
-    rows: &[StatusRow],
-    now: DateTime<Utc>,
-) -> String {
+pub fn status_table(cfg: &Config, rows: &StatusRows<'_>, now: DateTime<Utc>) -> String {
     let (lang, tz) = (cfg.language, cfg.timezone);
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
@@ -94,7 +110,8 @@ pub fn status_table(
     });
     let when =
         |t: Option<DateTime<Utc>>| t.map_or_else(|| "-".into(), |t| names::time(t, tz, lang));
-    for (v, r) in verdicts.iter().zip(rows) {
+    for v in rows.verdicts {
+        let r = rows.row(v);
         table.add_row([
             format!("{} {}", r.name, r.person),
             names::report(v.deadline.period, lang),

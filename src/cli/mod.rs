@@ -349,13 +349,13 @@ fn status(
     let conn = store::open(&cfg.database)?;
     let now = clock::viewing_at(now, Utc::now());
     let verdicts = compliance::verdicts(&conn, cfg, calendar, now, periods)?;
-    let rows = board::status_rows(&conn, cfg, &verdicts)?;
+    let rows = board::StatusRows::new(&conn, cfg, &verdicts)?;
     output::listing(
         json,
         || &rows,
         || {
-            let mut text = board::status_table(cfg, &verdicts, &rows, now);
-            if rows.iter().any(|r| r.provisional) {
+            let mut text = board::status_table(cfg, &rows, now);
+            if rows.any_provisional() {
                 text += calendar::provisional_note(cfg.language);
             }
             text
@@ -569,6 +569,6 @@ fn parse_month(text: &str) -> Result<(i32, u32)> {
 }
 
 pub use board::{
-    email_kind, ledger_table as ledger_text, messages_table as messages_text,
-    outbox_table as outbox_text, status_rows as board_rows, status_table as board_table,
+    StatusRows as BoardRows, email_kind, ledger_table as ledger_text,
+    messages_table as messages_text, outbox_table as outbox_text, status_table as board_table,
 };

@@ -26,9 +26,24 @@ pub fn listing<T: serde::Serialize>(
     table: impl FnOnce() -> String,
 ) -> anyhow::Result<()> {
     if json {
-        println(&serde_json::to_string_pretty(&data())?)
+        print_json(&data())
     } else {
         print(&table())
+    }
+}
+
+/// Writes `value` as pretty JSON and a line end to stdout as it is
+/// serialised: a board of 65,000 rows is never held as one string.
+pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(PipeClosed.into()),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot write to stdout")),
+        Ok(()) => Ok(()),
     }
 }
 

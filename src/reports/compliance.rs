@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::calendar::Calendar;
 use crate::config::{Config, Person, Role};
-use crate::period::{self, Deadline, Kind, Period};
+use crate::period::{self, ByPersonPeriod, Deadline, Kind, Period};
 use crate::reports::{self, FirstReport};
 use crate::store::{parse_ts, ts};
 
@@ -169,7 +169,8 @@ impl JudgedWindow {
 }
 
 /// Every verdict for every reporter at `now`; only the given periods when
-/// `only` is not empty.
+/// `only` is not empty. Ordered by deadline, then person, weekly before
+/// monthly.
 pub fn verdicts(
     conn: &Connection,
     cfg: &Config,
@@ -186,40 +187,39 @@ pub fn verdicts(
         (Kind, chrono::NaiveDate, Option<chrono::NaiveDate>),
         Vec<Deadline>,
     > = HashMap::new();
-    for person in cfg.roster.reporters() {
+    // People in address order, so that one stable sort by deadline gives
+    // the board's order.
+    let mut people: Vec<&Person> = cfg.roster.reporters().collect();
+    people.sort_by(|a, b| a.email.cmp(&b.email));
+    for person in people {
+        let window = JudgedWindow::of(person, cfg);
         for kind in [Kind::Weekly, Kind::Monthly] {
-            let deadlines: Vec<Deadline> = if only.is_empty() {
-                let window = JudgedWindow::of(person, cfg);
+            let only_these: Vec<Deadline>;
+            let deadlines: &[Deadline] = if only.is_empty() {
                 by_window
                     .entry((kind, window.start_day, window.end_day))
                     .or_insert_with(|| judged_deadlines(person, kind, cfg, calendar, now))
-                    .clone()
             } else {
-                let window = JudgedWindow::of(person, cfg);
-                only.iter()
+                only_these = only
+                    .iter()
                     .filter(|p| p.kind() == kind)
                     .filter_map(|p| period::deadline(*p, &cfg.rules.due, calendar, cfg.timezone))
                     .filter(|d| window.contains(d))
-                    .collect()
+                    .collect();
+                &only_these
             };
             for d in deadlines {
-                let key = (person.email.clone(), d.period);
                 out.push(judge(
                     &person.email,
-                    d,
-                    reports.get(&key),
-                    excuses.get(&key),
+                    *d,
+                    reports.get(&person.email, d.period),
+                    excuses.get(&person.email, d.period),
                     now,
                 ));
             }
         }
     }
-    out.sort_by(|a, b| {
-        a.deadline
-            .due
-            .cmp(&b.deadline.due)
-            .then_with(|| a.person.cmp(&b.person))
-    });
+    out.sort_by_key(|v| v.deadline.due);
     Ok(out)
 }
 
@@ -340,13 +340,13 @@ pub fn filed_without_email(
     Ok(out)
 }
 
-fn all_excuses(conn: &Connection) -> rusqlite::Result<HashMap<(String, Period), Excuse>> {
+fn all_excuses(conn: &Connection) -> rusqlite::Result<ByPersonPeriod<Excuse>> {
     let mut stmt = conn.prepare("SELECT id, person, period, reason, by, at FROM excuses")?;
     let rows = stmt.query_map([], excuse_row)?;
-    let mut out = HashMap::new();
+    let mut out = ByPersonPeriod::default();
     for e in rows {
         if let Some(e) = e? {
-            out.insert((e.person.clone(), e.period), e);
+            out.insert(&e.person.clone(), e.period, e);
         }
     }
     Ok(out)
