@@ -4,9 +4,11 @@
 //! a fixed level and no extra fields, so the same files always give the
 //! same bytes. Files are written privately (0600 in a 0700 directory) and
 //! atomically (a temporary file renamed into place), so a reader never
-//! sees half a zip.
+//! sees half a zip. A [`Bundle`] writes the zip entry by entry, so an
+//! archive goes to its file without being held in memory.
 
-use std::io::{Cursor, Write};
+use std::fs::File;
+use std::io::{Cursor, Seek, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -16,8 +18,49 @@ use zip::{CompressionMethod, ZipWriter};
 
 use super::ArchiveError;
 
-/// Builds the zip: each `(path, bytes)` as `<folder>/<path>`, in sorted
-/// order, stamped `stamp` (to the zip format's two seconds).
+/// A zip being written entry by entry to `W` (a file, or memory): each
+/// entry under one folder with the same fixed options, so the bytes depend
+/// only on the entries and their order, not on where they are written.
+pub struct Bundle<W: Write + Seek> {
+    writer: ZipWriter<W>,
+    folder: String,
+    options: SimpleFileOptions,
+}
+
+impl<W: Write + Seek> Bundle<W> {
+    /// A zip of entries under `folder`, stamped `stamp` (to the zip
+    /// format's two seconds).
+    pub fn new(inner: W, folder: &str, stamp: DateTime<Utc>) -> Bundle<W> {
+        Bundle {
+            writer: ZipWriter::new(inner),
+            folder: folder.to_string(),
+            options: SimpleFileOptions::default()
+                .compression_method(CompressionMethod::Deflated)
+                .compression_level(Some(6))
+                .last_modified_time(zip_time(stamp))
+                .unix_permissions(0o600),
+        }
+    }
+
+    /// Adds `<folder>/<path>` holding `bytes`; callers add in sorted order.
+    pub fn add(&mut self, path: &str, bytes: &[u8]) -> Result<(), ArchiveError> {
+        self.writer
+            .start_file(format!("{}/{path}", self.folder), self.options)?;
+        self.writer
+            .write_all(bytes)
+            .map_err(zip::result::ZipError::Io)?;
+        Ok(())
+    }
+
+    /// Writes the central directory and hands back the writer.
+    pub fn finish(self) -> Result<W, ArchiveError> {
+        Ok(self.writer.finish()?)
+    }
+}
+
+/// Builds the zip in memory: each `(path, bytes)` as `<folder>/<path>`, in
+/// sorted order, stamped `stamp`. The same bytes as a [`Bundle`] written to
+/// a file with the same entries.
 pub fn zip(
     folder: &str,
     stamp: DateTime<Utc>,
@@ -25,17 +68,11 @@ pub fn zip(
 ) -> Result<Vec<u8>, ArchiveError> {
     let mut sorted: Vec<&(String, &[u8])> = files.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let options = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .compression_level(Some(6))
-        .last_modified_time(zip_time(stamp))
-        .unix_permissions(0o600);
-    let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
+    let mut bundle = Bundle::new(Cursor::new(Vec::new()), folder, stamp);
     for (path, bytes) in sorted {
-        writer.start_file(format!("{folder}/{path}"), options)?;
-        writer.write_all(bytes).map_err(zip::result::ZipError::Io)?;
+        bundle.add(path, bytes)?;
     }
-    Ok(writer.finish()?.into_inner())
+    Ok(bundle.finish()?.into_inner())
 }
 
 /// `stamp` as a zip time; the zip epoch (1980-01-01) if it cannot be one.
@@ -59,6 +96,24 @@ fn zip_time(stamp: DateTime<Utc>) -> zip::DateTime {
 /// Writes `bytes` to `dir/name`, replacing any file there, mode 0600; `dir`
 /// and its missing parents are created 0700.
 pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, ArchiveError> {
+    let (path, ()) = write_private_with(dir, name, |mut file| {
+        file.write_all(bytes).map_err(|source| ArchiveError::Io {
+            path: dir.join(name).display().to_string(),
+            source,
+        })
+    })?;
+    Ok(path)
+}
+
+/// Like [`write_private`], with the contents written by `fill` into the
+/// (temporary, 0600) file: it is renamed to `dir/name` only once `fill`
+/// succeeded and the bytes are on disk, so nobody sees half a file and a
+/// failure (or a refusal by `fill`) leaves what was there.
+pub fn write_private_with<T>(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&File) -> Result<T, ArchiveError>,
+) -> Result<(PathBuf, T), ArchiveError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| ArchiveError::Io { path, source }
@@ -70,15 +125,14 @@ pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, Ar
         .map_err(io(dir))?;
     let target = dir.join(name);
     // tempfile creates 0600; the rename keeps the mode.
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(io(&target))?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    let filled = fill(tmp.as_file())?;
+    tmp.as_file().sync_all().map_err(io(&target))?;
     tmp.persist(&target).map_err(|e| ArchiveError::Io {
         path: target.display().to_string(),
         source: e.error,
     })?;
-    Ok(target)
+    Ok((target, filled))
 }
 
 #[cfg(test)]

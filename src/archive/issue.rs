@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::store::{parse_ts, ts};
 
-use super::{ArchiveError, Built, Inputs, Month, Summary, bundle, sha256_hex, zip_name};
+use super::{ArchiveError, Built, Inputs, Month, Summary, sha256_reader, zip_name};
 
 /// One archive emailed (or queued to be).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,7 +128,8 @@ pub fn unchanged(
     Ok((built.manifest_sha256 == last.manifest_sha256).then_some(last))
 }
 
-/// Issue `number` of `month` and its zip: the recorded one when it exists
+/// Issue `number` of `month` and its zip's bytes when it is attached (else
+/// empty): the recorded one when it exists
 /// (a sent archive is never rebuilt), else built as of `now`, kept under
 /// `[archive] archive_dir` and recorded. Call it inside the transaction
 /// that queues the email: a zip written by a rolled-back call is unrecorded
@@ -144,29 +145,43 @@ pub fn issue(
         .into_iter()
         .find(|i| i.number == number)
     {
-        let zip = std::fs::read(&done.path).map_err(|source| ArchiveError::Io {
-            path: done.path.clone(),
-            source,
-        })?;
+        let zip = attachment(&done)?;
         return Ok((done, zip));
     }
     let built = super::build(inputs, month, now)?;
-    let zip = built.zip()?;
-    let path = bundle::write_private(&cfg.archive.dir, &zip_name(month, number), &zip)?;
+    let written = built.write(
+        inputs.conn,
+        &cfg.archive.dir,
+        &zip_name(month, number),
+        |_| Ok(()),
+    )?;
     let issue = Issue {
         month: month.to_string(),
         number,
-        path: absolute(&path).display().to_string(),
-        zip_sha256: sha256_hex(&zip),
+        path: absolute(&written.path).display().to_string(),
+        zip_sha256: written.sha256,
         manifest_sha256: built.manifest_sha256.clone(),
-        bytes: i64::try_from(zip.len()).unwrap_or(i64::MAX),
-        attached: super::email::attaches(zip.len() as u64, cfg.archive.max_attachment_bytes()),
+        bytes: i64::try_from(written.bytes).unwrap_or(i64::MAX),
+        attached: super::email::attaches(written.bytes, cfg.archive.max_attachment_bytes()),
         outbox_key: outbox_key(month, number),
         created_at: now,
         summary: built.summary,
     };
     record(inputs.conn, &issue)?;
+    let zip = attachment(&issue)?;
     Ok((issue, zip))
+}
+
+/// The zip of `issue` when it goes out attached (small enough to hold);
+/// nothing when the email only names its path.
+fn attachment(issue: &Issue) -> Result<Vec<u8>, ArchiveError> {
+    if !issue.attached {
+        return Ok(Vec::new());
+    }
+    std::fs::read(&issue.path).map_err(|source| ArchiveError::Io {
+        path: issue.path.clone(),
+        source,
+    })
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -192,29 +207,33 @@ pub fn write_draft(
     dir: &Path,
 ) -> Result<Draft, ArchiveError> {
     let built = super::build(inputs, month, now)?;
-    let zip = built.zip()?;
-    let zip_sha256 = sha256_hex(&zip);
-    let target = dir.join(zip_name(month, 0));
-    if let Ok(existing) = std::fs::read(&target) {
-        let existing = sha256_hex(&existing);
-        let sent = issues(inputs.conn, month)?
+    let name = zip_name(month, 0);
+    let target = dir.join(&name);
+    let existing = match std::fs::File::open(&target) {
+        Ok(file) => Some(sha256_reader(file).map_err(|source| ArchiveError::Io {
+            path: target.display().to_string(),
+            source,
+        })?),
+        Err(_) => None,
+    };
+    let sent = match existing {
+        Some(existing) => issues(inputs.conn, month)?
             .into_iter()
-            .find(|i| i.zip_sha256 == existing);
-        if let Some(sent) = sent
-            && existing != zip_sha256
-        {
-            return Err(ArchiveError::WouldChangeSent {
-                path: target.display().to_string(),
-                month,
-                issue: sent.outbox_key,
-            });
-        }
-    }
-    let path = bundle::write_private(dir, &zip_name(month, 0), &zip)?;
+            .find(|i| i.zip_sha256 == existing),
+        None => None,
+    };
+    let written = built.write(inputs.conn, dir, &name, |zip_sha256| match sent {
+        Some(sent) if sent.zip_sha256 != zip_sha256 => Err(ArchiveError::WouldChangeSent {
+            path: target.display().to_string(),
+            month,
+            issue: sent.outbox_key,
+        }),
+        _ => Ok(()),
+    })?;
     Ok(Draft {
-        path,
-        bytes: zip.len() as u64,
-        zip_sha256,
+        path: written.path,
+        bytes: written.bytes,
+        zip_sha256: written.sha256,
         built,
     })
 }

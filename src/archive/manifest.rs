@@ -16,9 +16,19 @@ pub const FILE_NAME: &str = "MANIFEST.sha256";
 /// The manifest of `files` (path inside the folder, bytes), in the order
 /// given.
 pub fn render(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let hashed: Vec<(&str, String)> = files
+        .iter()
+        .map(|(path, bytes)| (path.as_str(), sha256_hex(bytes)))
+        .collect();
+    from_hashes(&hashed)
+}
+
+/// The manifest of files given by (path inside the folder, hex SHA-256),
+/// in the order given.
+pub fn from_hashes(files: &[(&str, String)]) -> Vec<u8> {
     let mut out = String::new();
-    for (path, bytes) in files {
-        out.push_str(&sha256_hex(bytes));
+    for (path, sha256) in files {
+        out.push_str(sha256);
         out.push_str("  ");
         out.push_str(path);
         out.push('\n');

@@ -16,18 +16,26 @@
 //!
 //! Building is deterministic ([`bundle`]): fixed timestamps, sorted names,
 //! nothing that depends on the clock but the verdicts themselves, so the same
-//! database gives the same bytes. [`issue`] keeps the `archives` table (what
+//! database gives the same bytes. It runs in memory bounded by the largest
+//! message, not the month: [`build`] reads each message's bytes only to hash
+//! it, and [`Built::write`] streams them one at a time into the zip file. [`issue`] keeps the `archives` table (what
 //! was emailed, once per month, re-issues marked), [`email`] writes the
 //! email and [`close`] hands it to the planner's monthly close.
 
 pub mod bundle;
 pub mod close;
 pub mod email;
+#[cfg(test)]
+mod fixture;
 pub mod index;
 pub mod issue;
 pub mod manifest;
 pub mod register;
 pub mod sheets;
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
@@ -54,6 +62,11 @@ pub enum ArchiveError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "message {message} ({path}) changed while its archive was written: build the archive \
+         again"
+    )]
+    MessageChanged { message: i64, path: String },
     #[error("cannot build the zip: {0}; this is a bug in reportd, please report it")]
     Zip(#[from] zip::result::ZipError),
     #[error("cannot build register.xlsx: {0}; this is a bug in reportd, please report it")]
@@ -105,10 +118,19 @@ pub fn folder(month: Month) -> String {
 
 /// Lower-case hex SHA-256 of `bytes`, as `sha256sum` prints it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lower-case hex SHA-256 of everything readable from `from`, read in
+/// pieces (a zip can be larger than memory should hold).
+pub fn sha256_reader(mut from: impl Read) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut from, &mut hasher)?;
+    Ok(hex(&hasher.finalize()))
 }
 
 /// How many messages of each kind, and what the month's deadlines came to.
@@ -129,28 +151,122 @@ pub struct Summary {
     pub waived: crate::money::Fen,
 }
 
+/// A filed message in an archive: its bytes stay in the database until the
+/// zip is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Eml {
+    /// Path inside the folder, e.g. `eml/…-m12.eml`.
+    pub path: String,
+    /// The stored message (`messages.id`).
+    pub message: i64,
+    pub sha256: String,
+}
+
 /// A built archive, before it is written anywhere.
 #[derive(Debug, Clone)]
 pub struct Built {
     pub month: Month,
-    /// Every file but the manifest, by path inside the folder, sorted.
-    pub files: Vec<(String, Vec<u8>)>,
+    /// Every filed message, by path, sorted.
+    pub emls: Vec<Eml>,
+    /// The register and the index page by path, sorted: small, so they are
+    /// held in memory.
+    pub small: Vec<(String, Vec<u8>)>,
     pub manifest: Vec<u8>,
     pub manifest_sha256: String,
     pub rows: Vec<RegisterRow>,
     pub summary: Summary,
 }
 
+/// A zip written to disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// One entry of the zip: bytes at hand, or a message still in the database.
+enum Entry<'a> {
+    Bytes(&'a [u8]),
+    Message(&'a Eml),
+}
+
 impl Built {
-    /// The zip's bytes; the same archive always gives the same bytes.
-    pub fn zip(&self) -> Result<Vec<u8>, ArchiveError> {
-        let mut all: Vec<(String, &[u8])> = self
-            .files
+    /// Every entry of the zip, the manifest among them, in the zip's order.
+    fn entries(&self) -> Vec<(&str, Entry<'_>)> {
+        let mut all: Vec<(&str, Entry<'_>)> = self
+            .emls
             .iter()
-            .map(|(p, b)| (p.clone(), b.as_slice()))
+            .map(|e| (e.path.as_str(), Entry::Message(e)))
+            .chain(
+                self.small
+                    .iter()
+                    .map(|(p, b)| (p.as_str(), Entry::Bytes(b.as_slice()))),
+            )
             .collect();
-        all.push((manifest::FILE_NAME.to_string(), self.manifest.as_slice()));
-        bundle::zip(&folder(self.month), ends(self.month, chrono_tz::UTC), &all)
+        all.push((manifest::FILE_NAME, Entry::Bytes(&self.manifest)));
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
+    /// Writes the zip to `dir/name` (0600, atomically), streaming each
+    /// message from `conn` into it one at a time, and checking each against
+    /// the SHA-256 the manifest gives it. `keep` sees the finished zip's
+    /// SHA-256 and may refuse it, leaving what was at `dir/name`. The same
+    /// archive always gives the same bytes.
+    pub fn write(
+        &self,
+        conn: &Connection,
+        dir: &Path,
+        name: &str,
+        keep: impl FnOnce(&str) -> Result<(), ArchiveError>,
+    ) -> Result<Written, ArchiveError> {
+        let target = dir.join(name);
+        let io = |source| ArchiveError::Io {
+            path: target.display().to_string(),
+            source,
+        };
+        let (path, (bytes, sha256)) = bundle::write_private_with(dir, name, |file| {
+            self.stream(conn, file)?;
+            let bytes = file.metadata().map_err(io)?.len();
+            let mut reader = file;
+            reader.rewind().map_err(io)?;
+            let sha256 = sha256_reader(reader).map_err(io)?;
+            keep(&sha256)?;
+            Ok((bytes, sha256))
+        })?;
+        Ok(Written {
+            path,
+            bytes,
+            sha256,
+        })
+    }
+
+    /// The zip into `file`.
+    fn stream(&self, conn: &Connection, file: &File) -> Result<(), ArchiveError> {
+        let stamp = ends(self.month, chrono_tz::UTC);
+        let mut zip = bundle::Bundle::new(BufWriter::new(file), &folder(self.month), stamp);
+        for (path, entry) in self.entries() {
+            match entry {
+                Entry::Bytes(bytes) => zip.add(path, bytes)?,
+                Entry::Message(eml) => {
+                    let raw = filed::raw(conn, eml.message)?;
+                    if sha256_hex(&raw) != eml.sha256 {
+                        return Err(ArchiveError::MessageChanged {
+                            message: eml.message,
+                            path: eml.path.clone(),
+                        });
+                    }
+                    zip.add(path, &raw)?;
+                }
+            }
+        }
+        let mut out = zip.finish()?;
+        let io = |source| ArchiveError::Io {
+            path: folder(self.month),
+            source,
+        };
+        out.flush().map_err(io)
     }
 }
 
@@ -168,35 +284,51 @@ pub fn build(inputs: &Inputs<'_>, month: Month, now: DateTime<Utc>) -> Result<Bu
     let tz = inputs.cfg.timezone;
     let lang = inputs.cfg.language;
     let filed = filed::received_between(inputs.conn, starts(month, tz), ends(month, tz))?;
-    let mut files = Vec::new();
+    let mut emls = Vec::new();
     let mut docs = Vec::new();
+    // One message's bytes at a time: only their hashes are kept.
     for f in &filed {
         let path = eml_path(f, tz);
-        docs.push(Doc::of(f, &path, sha256_hex(&f.raw)));
-        files.push((path, f.raw.clone()));
+        let sha256 = sha256_hex(&filed::raw(inputs.conn, f.message)?);
+        docs.push(Doc::of(f, &path, sha256.clone()));
+        emls.push(Eml {
+            path,
+            message: f.message,
+            sha256,
+        });
     }
     let facts = register::gather(inputs, month, now, &docs)?;
     let rows = register::rows(&inputs.cfg.roster, &facts, &docs);
     let summary = summarise(&rows, &docs, month, tz);
     let cells = sheets::cells(&rows, inputs.cfg, lang);
-    files.push((sheets::CSV_NAME.into(), sheets::csv(&cells, lang)?));
-    files.push((
-        sheets::XLSX_NAME.into(),
-        sheets::xlsx(&cells, &rows, lang, month)?,
-    ));
     let page = index::page(&index::Page {
         month,
         lang,
         summary: &summary,
         rows: &cells,
     })?;
-    files.push((index::FILE_NAME.into(), page.into_bytes()));
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    let manifest = manifest::render(&files);
+    let mut small = vec![
+        (sheets::CSV_NAME.to_string(), sheets::csv(&cells, lang)?),
+        (
+            sheets::XLSX_NAME.to_string(),
+            sheets::xlsx(&cells, &rows, lang, month)?,
+        ),
+        (index::FILE_NAME.to_string(), page.into_bytes()),
+    ];
+    small.sort_by(|a, b| a.0.cmp(&b.0));
+    emls.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut listed: Vec<(&str, String)> = emls
+        .iter()
+        .map(|e| (e.path.as_str(), e.sha256.clone()))
+        .chain(small.iter().map(|(p, b)| (p.as_str(), sha256_hex(b))))
+        .collect();
+    listed.sort_by(|a, b| a.0.cmp(b.0));
+    let manifest = manifest::from_hashes(&listed);
     Ok(Built {
         month,
         manifest_sha256: sha256_hex(&manifest),
-        files,
+        emls,
+        small,
         manifest,
         rows,
         summary,
@@ -274,6 +406,7 @@ pub fn zip_name(month: Month, issue: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar::Calendar;
 
     #[test]
     fn a_month_runs_from_local_midnight_to_local_midnight() {
@@ -288,5 +421,155 @@ mod tests {
         let m: Month = "2026-11".parse().expect("month");
         assert_eq!(zip_name(m, 0), "reportd-archive-2026-11.zip");
         assert_eq!(zip_name(m, 2), "reportd-archive-2026-11-reissue-2.zip");
+    }
+
+    /// The SHA-256 of the zip of [`fixture::october`] as main built it in
+    /// memory (`Built::zip`) before archives were streamed to disk.
+    const OCTOBER_ZIP_SHA256: &str =
+        "4169e639d3e5e653cee6c08c5992df32912a3fc1b6253f756e942cb9ac56bcca";
+
+    struct Db {
+        dir: tempfile::TempDir,
+        conn: Connection,
+        cfg: Config,
+        calendar: Calendar,
+    }
+
+    fn db(mails: &[fixture::Mail<'_>]) -> Db {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = crate::store::open(&dir.path().join("t.sqlite3")).expect("db");
+        fixture::insert(&conn, mails);
+        let mut cfg = crate::test_team::config();
+        cfg.archive.dir = dir.path().join("archive");
+        Db {
+            dir,
+            conn,
+            cfg,
+            calendar: Calendar::load(&[]).expect("calendar"),
+        }
+    }
+
+    impl Db {
+        fn inputs(&self) -> Inputs<'_> {
+            Inputs {
+                conn: &self.conn,
+                cfg: &self.cfg,
+                calendar: &self.calendar,
+            }
+        }
+    }
+
+    fn october() -> Month {
+        "2026-10".parse().expect("month")
+    }
+
+    fn now() -> DateTime<Utc> {
+        crate::test_team::shanghai(2026, 12, 1, 9)
+    }
+
+    /// The zip the old builder made: every file read into memory, zipped in
+    /// a Vec.
+    fn in_memory(conn: &Connection, built: &Built) -> Vec<u8> {
+        let mut files: Vec<(String, Vec<u8>)> = built
+            .emls
+            .iter()
+            .map(|e| (e.path.clone(), filed::raw(conn, e.message).expect("raw")))
+            .chain(built.small.iter().cloned())
+            .collect();
+        files.push((manifest::FILE_NAME.to_string(), built.manifest.clone()));
+        let borrowed: Vec<(String, &[u8])> = files
+            .iter()
+            .map(|(p, b)| (p.clone(), b.as_slice()))
+            .collect();
+        bundle::zip(
+            &folder(built.month),
+            ends(built.month, chrono_tz::UTC),
+            &borrowed,
+        )
+        .expect("zip")
+    }
+
+    #[test]
+    fn a_streamed_archive_has_exactly_the_bytes_main_built_in_memory() {
+        let db = db(&fixture::october());
+        let out = db.dir.path().join("out");
+        let draft = issue::write_draft(&db.inputs(), october(), now(), &out).expect("draft");
+        let zip = std::fs::read(&draft.path).expect("zip");
+        assert_eq!(sha256_hex(&zip), OCTOBER_ZIP_SHA256);
+        assert_eq!(draft.zip_sha256, OCTOBER_ZIP_SHA256);
+        assert_eq!(draft.bytes, zip.len() as u64);
+        assert_eq!(zip, in_memory(&db.conn, &draft.built));
+        assert_eq!(draft.built.emls.len(), 7);
+    }
+
+    #[test]
+    fn a_month_of_large_messages_streams_to_disk_verifies_and_is_named_not_attached() {
+        const MB: usize = 1024 * 1024;
+        let mut mails = fixture::october();
+        for (i, at) in [
+            "2026-10-20T01:00:00Z",
+            "2026-10-21T01:00:00Z",
+            "2026-10-22T01:00:00Z",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let id = 10 + i as i64;
+            mails.push(fixture::Mail {
+                id,
+                person: "lina@example.com",
+                period: ["2026-W43", "2026-W43", "2026-W43"][i],
+                class: ["report", "reply", "revision"][i],
+                at,
+                raw: fixture::raw("big", 2 * MB + i, id as u64),
+            });
+        }
+        let mut db = db(&mails);
+        db.cfg.archive.max_attachment_mb = 1;
+        let built = build(&db.inputs(), october(), now()).expect("build");
+        // Only hashes of the messages are held, never their bytes.
+        let held: usize =
+            built.small.iter().map(|(_, b)| b.len()).sum::<usize>() + built.manifest.len();
+        assert!(held < MB / 4, "{held} bytes held");
+        let (issued, attached) = issue::issue(&db.inputs(), october(), 0, now()).expect("issue");
+        assert!(issued.bytes > 4 * MB as i64, "{} bytes", issued.bytes);
+        assert!(!issued.attached);
+        assert!(attached.is_empty(), "a zip over the limit is not read back");
+        let path = std::path::Path::new(&issued.path);
+        let verdict = manifest::verify(path, Some(&issued.manifest_sha256)).expect("verify");
+        assert!(verdict.intact(), "{:?}", verdict.findings);
+        assert_eq!(verdict.matching, 10 + 3);
+        let zip = std::fs::read(path).expect("zip");
+        assert_eq!(sha256_hex(&zip), issued.zip_sha256);
+        assert_eq!(zip, in_memory(&db.conn, &built));
+    }
+
+    #[test]
+    fn an_archive_small_enough_is_read_back_to_be_attached() {
+        let db = db(&fixture::october());
+        let (issued, attached) = issue::issue(&db.inputs(), october(), 0, now()).expect("issue");
+        assert!(issued.attached);
+        assert_eq!(sha256_hex(&attached), OCTOBER_ZIP_SHA256);
+        let (again, bytes) = issue::issue(&db.inputs(), october(), 0, now()).expect("again");
+        assert_eq!((again, bytes), (issued, attached), "the recorded issue");
+    }
+
+    #[test]
+    fn a_message_that_changes_while_written_fails_the_archive_and_leaves_no_file() {
+        let db = db(&fixture::october());
+        let built = build(&db.inputs(), october(), now()).expect("build");
+        db.conn
+            .execute("UPDATE message_raw SET raw = x'00' WHERE message = 3", [])
+            .expect("change");
+        let out = db.dir.path().join("out");
+        let err = built
+            .write(&db.conn, &out, "a.zip", |_| Ok(()))
+            .expect_err("refused");
+        assert!(
+            matches!(err, ArchiveError::MessageChanged { message: 3, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("build the archive again"));
+        assert_eq!(std::fs::read_dir(&out).expect("dir").count(), 0, "no file");
     }
 }

@@ -1,8 +1,9 @@
 //! What the assistant files (备档) for a span of time: every report
 //! (counting, revision or misaddressed) and every counted reply that
-//! arrived in it, with the original message bytes, for the monthly archive.
-//! Reads the `reports` and `replies` tables this module owns, and the raw
-//! message each row points at.
+//! arrived in it, for the monthly archive, and the original bytes of each,
+//! read one message at a time ([`raw`]) so that a month of mail is never
+//! held at once. Reads the `reports` and `replies` tables this module owns,
+//! and the raw message each row points at.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -42,7 +43,7 @@ pub struct Reply {
     pub replier: String,
 }
 
-/// One filed message.
+/// One filed message (its bytes: [`raw`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filed {
     /// The stored message's id (`messages.id`).
@@ -54,8 +55,6 @@ pub struct Filed {
     /// Arrival (INTERNALDATE).
     pub received: DateTime<Utc>,
     pub subject: Option<String>,
-    /// The message exactly as the server gave it.
-    pub raw: Vec<u8>,
     /// For a report, the first reply to it; for a reply, itself.
     pub reply: Option<Reply>,
 }
@@ -73,14 +72,12 @@ pub fn received_between(
         "SELECT r.message, CASE WHEN r.counts = 0 THEN 'misaddressed'
                                 WHEN r.revision_of IS NOT NULL THEN 'revision'
                                 ELSE 'report' END,
-                r.person, r.period, r.received, m.subject, coalesce(b.raw, x''), r.id, NULL
+                r.person, r.period, r.received, m.subject, r.id, NULL
          FROM reports r JOIN messages m ON m.id = r.message
-         LEFT JOIN message_raw b ON b.message = r.message
          WHERE r.received >= ?1 AND r.received < ?2
          UNION ALL
-         SELECT p.message, 'reply', r.person, r.period, p.at, m.subject, coalesce(b.raw, x''), NULL, p.replier
+         SELECT p.message, 'reply', r.person, r.period, p.at, m.subject, NULL, p.replier
          FROM replies p JOIN reports r ON r.id = p.report JOIN messages m ON m.id = p.message
-         LEFT JOIN message_raw b ON b.message = p.message
          WHERE p.at >= ?1 AND p.at < ?2
          ORDER BY 5, 1",
     )?;
@@ -96,7 +93,7 @@ pub fn received_between(
                 Document::Reply,
                 Some(Reply {
                     at: received,
-                    replier: r.get(8)?,
+                    replier: r.get(7)?,
                 }),
             ),
             other => {
@@ -105,7 +102,7 @@ pub fn received_between(
                     "revision" => Document::Revision,
                     _ => Document::Report,
                 };
-                (document, first_reply(conn, r.get(7)?)?)
+                (document, first_reply(conn, r.get(6)?)?)
             }
         };
         out.push(Filed {
@@ -115,11 +112,20 @@ pub fn received_between(
             period,
             received,
             subject: r.get(5)?,
-            raw: r.get(6)?,
             reply,
         });
     }
     Ok(out)
+}
+
+/// The message `message` exactly as the server gave it; empty when its
+/// bytes are not held.
+pub fn raw(conn: &Connection, message: i64) -> rusqlite::Result<Vec<u8>> {
+    let mut stmt = conn.prepare_cached("SELECT raw FROM message_raw WHERE message = ?1")?;
+    Ok(stmt
+        .query_row([message], |r| r.get(0))
+        .optional()?
+        .unwrap_or_default())
 }
 
 /// The first reply to a report, if any.
