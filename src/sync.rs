@@ -5,7 +5,9 @@
 //! every wake-up. Each pass ends with one log line and, when it ended
 //! without an error, a record of it for `reportd health`.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -117,21 +119,38 @@ impl Source {
     pub async fn fetch(&self, conn: &mut Connection) -> Result<FetchReport, SyncError> {
         match self {
             Source::Imap(imap) => {
+                let started = Instant::now();
                 let mut opened: Opened = imap.open().await?;
                 // Skipped messages wait by the real clock, whatever `--now` says.
                 let result = imap.fetch(&mut opened, conn, Utc::now()).await;
                 ImapSource::close(opened).await;
-                Ok(result?)
+                let report = result?;
+                tracing::debug!(
+                    new = report.new,
+                    ms = health::millis(started.elapsed()),
+                    "fetched"
+                );
+                Ok(report)
             }
             Source::Maildir(md) => Ok(md.fetch(conn)?),
         }
     }
 }
 
+/// A download that ended: how many messages were new, when the pass
+/// began, and what was classified while it ran.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchDone {
+    pub new: usize,
+    pub started: Instant,
+    pub classified: IntakeStats,
+}
+
 /// The loaded config, calendar and templates: what every pass needs.
 pub struct Engine {
-    pub cfg: Config,
-    pub calendar: Calendar,
+    /// Shared with the thread that classifies during a download.
+    pub cfg: Arc<Config>,
+    pub calendar: Arc<Calendar>,
     /// Parsed when first needed: `status`, `ledger` and the other readers
     /// never render an email.
     templates: std::sync::OnceLock<Templates>,
@@ -143,8 +162,8 @@ pub struct Engine {
 impl Engine {
     pub fn new(cfg: Config, calendar: Calendar) -> Result<Engine, SyncError> {
         Ok(Engine {
-            cfg,
-            calendar,
+            cfg: Arc::new(cfg),
+            calendar: Arc::new(calendar),
             templates: std::sync::OnceLock::new(),
             closes: vec![Box::new(PayrollClose), Box::new(ArchiveClose)],
         })
@@ -157,6 +176,32 @@ impl Engine {
         }
         let parsed = Templates::new()?;
         Ok(self.templates.get_or_init(|| parsed))
+    }
+
+    /// Runs `fetch` while a thread of its own, with its own connection,
+    /// classifies what the download has committed so far: on a first sync
+    /// over years of mail, classifying overlaps downloading instead of
+    /// following it (the storer keeps one core busy, the other had little
+    /// to do). Returns what that thread classified; the pass classifies
+    /// whatever is left, so a thread that could not run loses nothing.
+    pub async fn fetch_classifying<T, E>(
+        &self,
+        fetch: impl std::future::Future<Output = Result<T, E>>,
+    ) -> (Result<T, E>, IntakeStats) {
+        let done = Arc::new(AtomicBool::new(false));
+        let follower = {
+            let (cfg, calendar) = (Arc::clone(&self.cfg), Arc::clone(&self.calendar));
+            let done = Arc::clone(&done);
+            tokio::task::spawn_blocking(move || classify_following(&cfg, &calendar, &done))
+        };
+        let fetched = fetch.await;
+        done.store(true, Ordering::Release);
+        let early = match follower.await {
+            Ok(early) => early,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => IntakeStats::default(),
+        };
+        (fetched, early)
     }
 
     /// The planner, with the monthly-close hooks.
@@ -172,7 +217,13 @@ impl Engine {
         now: DateTime<Utc>,
         progress: impl FnMut(usize, usize),
     ) -> Result<(IntakeStats, Vec<Entry>, usize), SyncError> {
+        let started = Instant::now();
         let intake = reports::intake(conn, &self.cfg, &self.calendar, progress)?;
+        tracing::debug!(
+            classified = intake.total(),
+            ms = health::millis(started.elapsed()),
+            "intake"
+        );
         // Sales files by email take over messages intake left ignored.
         by_email::take(conn, &self.planner()?, now)?;
         // Only then is it known which ignored messages nothing acts on.
@@ -184,7 +235,14 @@ impl Engine {
                 "raw bytes of unrelated mail past keep_unrelated_days dropped"
             );
         }
+        let started = Instant::now();
         let (booked, queued) = self.judge_and_book(conn, now)?;
+        tracing::debug!(
+            booked = booked.len(),
+            queued,
+            ms = health::millis(started.elapsed()),
+            "judged, booked and queued"
+        );
         Ok((intake, booked, queued))
     }
 
@@ -218,8 +276,10 @@ impl Engine {
         now: DateTime<Utc>,
         progress: impl FnMut(usize, usize),
     ) -> Result<PassReport, SyncError> {
-        let fetch = source.fetch(conn).await?;
-        let (intake, booked, queued) = self.process(conn, now, progress)?;
+        let (fetch, early) = self.fetch_classifying(source.fetch(conn)).await;
+        let fetch = fetch?;
+        let (mut intake, booked, queued) = self.process(conn, now, progress)?;
+        intake.add(&early);
         Ok(PassReport {
             fetched: fetch.new,
             fetch,
@@ -229,8 +289,7 @@ impl Engine {
         })
     }
 
-    /// Everything after a fetch of `fetched` new messages, in a pass that
-    /// began at `started`: classify, judge, book, queue (as of `now()`),
+    /// Everything after a fetch (`done`): classify the rest, judge, book, queue (as of `now()`),
     /// deliver what is due (as of `now()` again, once that is done); then
     /// the pass is logged in one line and recorded as the last successful
     /// one.
@@ -239,10 +298,16 @@ impl Engine {
         sender: Option<&Sender>,
         conn: &mut Connection,
         now: impl Fn() -> DateTime<Utc>,
-        (fetched, started): (usize, Instant),
+        done: FetchDone,
         progress: impl FnMut(usize, usize),
     ) -> Result<(PassSummary, Option<DeliveryStats>), SyncError> {
-        let (intake, booked, queued) = self.process(conn, now(), progress)?;
+        let FetchDone {
+            new: fetched,
+            started,
+            classified,
+        } = done;
+        let (mut intake, booked, queued) = self.process(conn, now(), progress)?;
+        intake.add(&classified);
         let delivery = self.deliver(sender, conn, now()).await?;
         let d = delivery.clone().unwrap_or_default();
         let summary = PassSummary {
@@ -300,4 +365,37 @@ impl Engine {
             outbox::deliver_due_of(conn, sender, now, may_send).await?,
         ))
     }
+}
+
+/// How long the classifying thread waits when the download has committed
+/// nothing new.
+const FOLLOW_POLL: Duration = Duration::from_millis(25);
+
+/// Classifies committed messages until `done`; returns what it classified.
+/// An error (a database busy past its timeout, say) ends it early and is
+/// left to the pass, which classifies the rest and reports any error.
+fn classify_following(cfg: &Config, calendar: &Calendar, done: &AtomicBool) -> IntakeStats {
+    let mut total = IntakeStats::default();
+    let mut conn = match crate::store::open(&cfg.database) {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::debug!("not classifying during the download: {e}");
+            return total;
+        }
+    };
+    while !done.load(Ordering::Acquire) {
+        match reports::intake(&mut conn, cfg, calendar, |_, _| {}) {
+            Ok(stats) => {
+                total.add(&stats);
+                if stats.total() == 0 {
+                    std::thread::sleep(FOLLOW_POLL);
+                }
+            }
+            Err(e) => {
+                tracing::debug!("classifying during the download stopped: {e}");
+                break;
+            }
+        }
+    }
+    total
 }
