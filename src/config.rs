@@ -40,7 +40,7 @@ pub use mail::{
 use mail::{parse_imap, parse_maildir, parse_smtp};
 
 use people::parse_people;
-pub use people::{Person, Roster};
+pub use people::{BySupervisor, Person, Roster};
 mod payroll;
 pub use payroll::PayrollConfig;
 

@@ -123,6 +123,25 @@ impl Roster {
             .is_some_and(|s| s.email.eq_ignore_ascii_case(supervisor))
     }
 
+    /// `items` grouped by the direct supervisor of each one's person (as
+    /// `person` finds it), matched as [`Roster::supervises`] matches: built
+    /// once, so going through every supervisor does not scan every item for
+    /// each. Items whose person is unknown or has no supervisor are left out.
+    pub fn by_supervisor<'r, T>(
+        &'r self,
+        items: impl IntoIterator<Item = T>,
+        person: impl Fn(&T) -> Option<&'r Person>,
+    ) -> BySupervisor<T> {
+        let mut groups: HashMap<String, Vec<T>> = HashMap::new();
+        for item in items {
+            if let Some(s) = person(&item).and_then(|p| self.supervisor_of(p)) {
+                let key = s.email.to_ascii_lowercase();
+                groups.entry(key).or_default().push(item);
+            }
+        }
+        BySupervisor { groups }
+    }
+
     /// The group a person belongs to: their own `group`, else their
     /// supervisor's (a rep's group is often written only on the supervisor).
     pub fn group_of<'a>(&'a self, person: &'a Person) -> Option<&'a str> {
@@ -138,6 +157,25 @@ impl Roster {
 
     pub fn assistants(&self) -> impl Iterator<Item = &Person> {
         self.people.iter().filter(|p| p.role == Role::Assistant)
+    }
+}
+
+/// Items grouped by their person's direct supervisor: see
+/// [`Roster::by_supervisor`].
+#[derive(Debug)]
+pub struct BySupervisor<T> {
+    /// The supervisor's address in ASCII lower case (what
+    /// [`Roster::supervises`] compares) → the items, in the order given.
+    groups: HashMap<String, Vec<T>>,
+}
+
+impl<T> BySupervisor<T> {
+    /// The items whose person `supervisor` (an address, any case) directly
+    /// supervises.
+    pub fn of(&self, supervisor: &str) -> &[T] {
+        self.groups
+            .get(&supervisor.to_ascii_lowercase())
+            .map_or(&[], Vec::as_slice)
     }
 }
 
@@ -482,4 +520,71 @@ fn parse_aliases(ctx: &mut Ctx<'_>, sec: &Sec<'_, '_>) -> Vec<(usize, At<String>
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(email: &str, role: Role, supervisor: Option<&str>, aliases: &[&str]) -> Person {
+        Person {
+            name: email.to_string(),
+            email: email.to_string(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            role,
+            group: None,
+            supervisor: supervisor.map(str::to_string),
+            since: None,
+            until: None,
+            language: None,
+        }
+    }
+
+    fn roster() -> Roster {
+        Roster::new(vec![
+            person("boss@x.com", Role::Supervisor, None, &["boss.home@y.com"]),
+            person("other@x.com", Role::Supervisor, None, &[]),
+            // Supervisor written as the boss's alias.
+            person("a@x.com", Role::Rep, Some("boss.home@y.com"), &[]),
+            person("b@x.com", Role::Rep, Some("other@x.com"), &[]),
+            person("c@x.com", Role::Rep, Some("boss@x.com"), &[]),
+            // A supervisor nobody configured, and none at all.
+            person("d@x.com", Role::Rep, Some("gone@x.com"), &[]),
+            person("e@x.com", Role::Rep, None, &[]),
+        ])
+    }
+
+    fn emails(people: &[&Person]) -> Vec<String> {
+        people.iter().map(|p| p.email.clone()).collect()
+    }
+
+    #[test]
+    fn grouping_by_supervisor_resolves_aliases_and_ignores_case_like_supervises() {
+        let roster = roster();
+        let groups = roster.by_supervisor(roster.reporters(), |p| Some(*p));
+        assert_eq!(emails(groups.of("boss@x.com")), ["a@x.com", "c@x.com"]);
+        assert_eq!(emails(groups.of("BOSS@X.com")), ["a@x.com", "c@x.com"]);
+        assert_eq!(emails(groups.of("other@x.com")), ["b@x.com"]);
+        assert!(groups.of("gone@x.com").is_empty());
+        assert!(groups.of("nobody@x.com").is_empty());
+        // The same answer as asking `supervises` of every pair.
+        for s in ["boss@x.com", "Other@X.COM", "gone@x.com", "a@x.com"] {
+            let scanned: Vec<&Person> = roster
+                .reporters()
+                .filter(|p| roster.supervises(s, p))
+                .collect();
+            assert_eq!(emails(groups.of(s)), emails(&scanned), "{s}");
+        }
+    }
+
+    #[test]
+    fn grouping_by_supervisor_finds_each_item_by_its_persons_address_in_order() {
+        let roster = roster();
+        // Items naming their person by an address in upper case, one
+        // unknown; order kept within a supervisor.
+        let items = ["C@X.COM", "zz@x.com", "a@x.com", "b@x.com", "c@x.com"];
+        let groups = roster.by_supervisor(items, |e| roster.by_email(e));
+        assert_eq!(groups.of("boss@x.com"), ["C@X.COM", "a@x.com", "c@x.com"]);
+        assert_eq!(groups.of("other@x.com"), ["b@x.com"]);
+    }
 }

@@ -7,11 +7,13 @@
 //! the reports since tracking began (every one still waiting for a reply;
 //! the reply rate over the last [`RECENT`] days).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Datelike, Duration, Utc};
 use rusqlite::Connection;
 
 use super::{CATCH_UP, NotifyError, Owed, Planner, RECENT};
-use crate::config::{Language, Person};
+use crate::config::{BySupervisor, Language, Person};
 use crate::ledger;
 use crate::money::Fen;
 use crate::names;
@@ -20,8 +22,8 @@ use crate::notify::compose::{
     ReplyState, StillOwed, Trend,
 };
 use crate::notify::outbox;
-use crate::payroll::summary::{self as payroll, Summary};
-use crate::period::{Deadline, Kind, Month, Period};
+use crate::payroll::summary::{self as payroll, PersonPay, Summary};
+use crate::period::{ByPersonPeriod, Deadline, Kind, Month, Period};
 use crate::reports::ReportInfo;
 use crate::reports::compliance::{self, Status, Verdict};
 
@@ -38,12 +40,125 @@ struct DigestPlan<'v> {
     /// The payroll month "this month" means: the deadline's.
     month: Month,
     /// The payroll summary of `month` (fines per person, the fund).
-    payroll: Summary,
-    /// Every judged deadline of every reporter at `now`.
+    payroll: &'v Summary,
+    /// Every judged deadline of every reporter at `now`, and the counting
+    /// reports since tracking began (every one still waiting for a reply
+    /// is listed; the reply rate looks at the last [`RECENT`] days), looked
+    /// up by person.
+    index: Index<'v>,
+    /// The reporters of each supervisor, in config order.
+    members: BySupervisor<&'v Person>,
+}
+
+/// A supervisor's group, as made so far in each language.
+struct Groups<'p> {
+    supervisor: &'p Person,
+    made: Vec<(Language, DigestGroup)>,
+}
+
+/// What a digest reads, by person: built once per deadline so each card,
+/// group and heading is a few hash look-ups, not a scan of every verdict,
+/// report, payroll row and ledger entry.
+struct Index<'v> {
     verdicts: &'v [Verdict],
-    /// Counting reports since tracking began: every one still waiting for
-    /// a reply is listed; the reply rate looks at the last [`RECENT`] days.
-    reports: Vec<ReportInfo>,
+    reports: &'v [ReportInfo],
+    /// Person → the positions of their verdicts in `verdicts`.
+    verdicts_of: HashMap<&'v str, Vec<usize>>,
+    /// (person, period) → the first verdict of that deadline.
+    verdict_at: HashMap<(&'v str, Period), &'v Verdict>,
+    /// Person → the positions of their reports in `reports`.
+    reports_of: HashMap<&'v str, Vec<usize>>,
+    /// Person → the first payroll row with their address.
+    pay_of: HashMap<&'v str, &'v PersonPay>,
+    /// (person, period) → the net of the ledger's entries.
+    nets: ByPersonPeriod<Fen>,
+}
+
+impl<'v> Index<'v> {
+    fn new(
+        verdicts: &'v [Verdict],
+        reports: &'v [ReportInfo],
+        payroll: &'v Summary,
+        nets: ByPersonPeriod<Fen>,
+    ) -> Index<'v> {
+        let mut verdicts_of: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut verdict_at = HashMap::new();
+        for (i, v) in verdicts.iter().enumerate() {
+            verdicts_of.entry(v.person.as_str()).or_default().push(i);
+            verdict_at
+                .entry((v.person.as_str(), v.deadline.period))
+                .or_insert(v);
+        }
+        let mut reports_of: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, r) in reports.iter().enumerate() {
+            reports_of.entry(r.person.as_str()).or_default().push(i);
+        }
+        let mut pay_of = HashMap::new();
+        for x in &payroll.people {
+            pay_of.entry(x.email.as_str()).or_insert(x);
+        }
+        Index {
+            verdicts,
+            reports,
+            verdicts_of,
+            verdict_at,
+            reports_of,
+            pay_of,
+            nets,
+        }
+    }
+
+    /// The verdicts of `people`, each once, in the order of all verdicts.
+    fn verdicts_of<'p>(&self, people: impl IntoIterator<Item = &'p str>) -> Vec<&'v Verdict> {
+        let verdicts = self.verdicts;
+        positions(&self.verdicts_of, people)
+            .filter_map(|i| verdicts.get(i))
+            .collect()
+    }
+
+    /// The reports of `people`, each once, in the order of all reports.
+    fn reports_of<'p>(&self, people: impl IntoIterator<Item = &'p str>) -> Vec<&'v ReportInfo> {
+        let reports = self.reports;
+        positions(&self.reports_of, people)
+            .filter_map(|i| reports.get(i))
+            .collect()
+    }
+
+    fn verdict(&self, person: &str, period: Period) -> Option<&'v Verdict> {
+        self.verdict_at.get(&(person, period)).copied()
+    }
+
+    /// The net of `person`'s fines and waivers for `period`.
+    fn net(&self, person: &str, period: Period) -> Fen {
+        self.nets.get(person, period).copied().unwrap_or(Fen::ZERO)
+    }
+
+    /// `person`'s fines in the payroll month.
+    fn month_fines(&self, person: &str) -> FineTally {
+        self.pay_of
+            .get(person)
+            .map(|x| FineTally {
+                count: x.fines.count,
+                amount: x.fines.amount_fen,
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The positions listed for `people` in `by_person`, ascending, each once.
+fn positions<'p>(
+    by_person: &HashMap<&str, Vec<usize>>,
+    people: impl IntoIterator<Item = &'p str>,
+) -> impl Iterator<Item = usize> {
+    let mut out: Vec<usize> = people
+        .into_iter()
+        .filter_map(|p| by_person.get(p))
+        .flatten()
+        .copied()
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out.into_iter()
 }
 
 impl<'a> Planner<'a> {
@@ -64,6 +179,9 @@ impl<'a> Planner<'a> {
         }
         let tz = self.cfg.timezone;
         let month = deadline.payroll_month(tz);
+        let summary = payroll::summary(conn, self.cfg, month)?;
+        let reports = crate::reports::reports_since(conn, self.tracking_began(), true)?;
+        let roster = &self.cfg.roster;
         let plan = DigestPlan {
             deadline,
             at: self
@@ -73,14 +191,22 @@ impl<'a> Planner<'a> {
                 .digest(&deadline, self.calendar, tz),
             periods: history(deadline.period),
             month,
-            payroll: payroll::summary(conn, self.cfg, month)?,
-            verdicts,
-            reports: crate::reports::reports_since(conn, self.tracking_began(), true)?,
+            payroll: &summary,
+            index: Index::new(verdicts, &reports, &summary, ledger::nets(conn)?),
+            members: roster.by_supervisor(roster.reporters(), |p| Some(*p)),
         };
+        let mut groups: Vec<Groups<'_>> = self
+            .supervisors()
+            .into_iter()
+            .map(|supervisor| Groups {
+                supervisor,
+                made: Vec::new(),
+            })
+            .collect();
         let mut queued = 0;
-        for supervisor in self.supervisors() {
-            let lang = self.lang(supervisor);
-            let group = self.group(conn, &plan, supervisor, lang, now)?;
+        for g in &mut groups {
+            let (supervisor, lang) = (g.supervisor, self.lang(g.supervisor));
+            let group = self.group_in(&plan, g, lang, now);
             queued += self.queue_digest(
                 conn,
                 &plan,
@@ -92,13 +218,30 @@ impl<'a> Planner<'a> {
         }
         for manager in self.cfg.roster.managers() {
             let lang = self.lang(manager);
-            let mut groups = Vec::new();
-            for supervisor in self.supervisors() {
-                groups.push(self.group(conn, &plan, supervisor, lang, now)?);
-            }
-            queued += self.queue_digest(conn, &plan, manager, Audience::Manager, groups, now)?;
+            let all = groups
+                .iter_mut()
+                .map(|g| self.group_in(&plan, g, lang, now))
+                .collect();
+            queued += self.queue_digest(conn, &plan, manager, Audience::Manager, all, now)?;
         }
         Ok(queued)
+    }
+
+    /// `g`'s group as `lang` reads it, made once per language and reused
+    /// by the supervisor's digest and every manager's.
+    fn group_in(
+        &self,
+        plan: &DigestPlan<'_>,
+        g: &mut Groups<'_>,
+        lang: Language,
+        now: DateTime<Utc>,
+    ) -> DigestGroup {
+        if let Some((_, made)) = g.made.iter().find(|(l, _)| *l == lang) {
+            return made.clone();
+        }
+        let made = self.group(plan, g.supervisor, lang, now);
+        g.made.push((lang, made.clone()));
+        made
     }
 
     fn all_digests_queued(
@@ -175,15 +318,15 @@ impl<'a> Planner<'a> {
         lang: Language,
     ) -> DigestHeading {
         let tz = self.cfg.timezone;
-        let members: Vec<&str> = groups
+        let members = groups
             .iter()
-            .flat_map(|g| g.rows.iter().map(|r| r.person.email.as_str()))
-            .collect();
+            .flat_map(|g| g.rows.iter().map(|r| r.person.email.as_str()));
         let mut years: Vec<i32> = std::iter::once(&plan.deadline)
             .chain(
-                plan.verdicts
-                    .iter()
-                    .filter(|v| v.status == Status::Missing && members.contains(&v.person.as_str()))
+                plan.index
+                    .verdicts_of(members)
+                    .into_iter()
+                    .filter(|v| v.status == Status::Missing)
                     .map(|v| &v.deadline),
             )
             .filter(|d| d.provisional)
@@ -227,30 +370,28 @@ impl<'a> Planner<'a> {
     /// One supervisor's group as `lang` reads it.
     fn group(
         &self,
-        conn: &Connection,
         plan: &DigestPlan<'_>,
         supervisor: &Person,
         lang: Language,
         now: DateTime<Utc>,
-    ) -> Result<DigestGroup, NotifyError> {
-        let members = self.members(supervisor);
-        let is_member = |email: &str| members.iter().any(|m| m.email == email);
-        let mut rows = Vec::new();
-        for p in &members {
-            if let Some(row) = self.row(conn, plan, p, lang, now)? {
-                rows.push(row);
-            }
-        }
+    ) -> DigestGroup {
+        let members = plan.members.of(&supervisor.email);
+        let emails = || members.iter().map(|m| m.email.as_str());
+        let rows = members
+            .iter()
+            .filter_map(|p| self.row(plan, p, lang, now))
+            .collect();
         let still_owed = plan
-            .verdicts
+            .index
+            .verdicts_of(emails())
+            .into_iter()
+            .filter(|v| v.status == Status::Missing)
+            .map(|v| self.still_owed(plan, v, lang, now))
+            .collect();
+        let reports = plan.index.reports_of(emails());
+        let awaiting = reports
             .iter()
-            .filter(|v| v.status == Status::Missing && is_member(&v.person))
-            .map(|v| self.still_owed(conn, v, lang, now))
-            .collect::<Result<Vec<_>, _>>()?;
-        let awaiting = plan
-            .reports
-            .iter()
-            .filter(|r| r.replied_at.is_none_or(|t| t > now) && is_member(&r.person))
+            .filter(|r| r.replied_at.is_none_or(|t| t > now))
             .filter_map(|r| self.pending_reply(r, 0, lang, now))
             .collect();
         let name = members
@@ -258,52 +399,34 @@ impl<'a> Planner<'a> {
             .find_map(|m| m.group.clone())
             .or_else(|| supervisor.group.clone())
             .unwrap_or_else(|| supervisor.name.clone());
-        Ok(DigestGroup::new(
+        DigestGroup::new(
             name,
             Contact::from(supervisor),
             rows,
             still_owed,
             awaiting,
-            self.group_stats(plan, &members, now),
-        ))
+            self.group_stats(plan, members, &reports, now),
+        )
     }
 
     /// A member's card, when their period is judged.
     fn row(
         &self,
-        conn: &Connection,
         plan: &DigestPlan<'_>,
         p: &Person,
         lang: Language,
         now: DateTime<Utc>,
-    ) -> Result<Option<DigestRow>, NotifyError> {
+    ) -> Option<DigestRow> {
         let period = plan.deadline.period;
-        let verdict_of = |q: Period| {
-            plan.verdicts
-                .iter()
-                .find(|v| v.person == p.email && v.deadline.period == q)
-        };
-        let Some(v) = verdict_of(period) else {
-            return Ok(None);
-        };
-        let fine = ledger::net_for(conn, &p.email, &period.to_string())?;
+        let v = plan.index.verdict(&p.email, period)?;
+        let fine = plan.index.net(&p.email, period);
         let late = v.report.as_ref().filter(|_| v.status == Status::Late);
         let trend: Vec<Option<Status>> = plan
             .periods
             .iter()
-            .map(|q| verdict_of(*q).map(|v| v.status))
+            .map(|q| plan.index.verdict(&p.email, *q).map(|v| v.status))
             .collect();
-        let month_fines = plan
-            .payroll
-            .people
-            .iter()
-            .find(|x| x.email == p.email)
-            .map(|x| FineTally {
-                count: x.fines.count,
-                amount: x.fines.amount_fen,
-            })
-            .unwrap_or_default();
-        Ok(Some(DigestRow {
+        Some(DigestRow {
             person: Contact::from(p),
             status: v.status,
             received: v.report.as_ref().map(|r| self.local(r.received, lang)),
@@ -311,9 +434,9 @@ impl<'a> Planner<'a> {
             fine: (fine != Fen::ZERO).then_some(fine),
             excuse_reason: v.excuse.as_ref().map(|e| e.reason.clone()),
             reply: self.reply_state(v, lang, now),
-            month_fines,
+            month_fines: plan.index.month_fines(&p.email),
             trend: Trend::new(&trend, lang),
-        }))
+        })
     }
 
     fn reply_state(&self, v: &Verdict, lang: Language, now: DateTime<Utc>) -> ReplyState {
@@ -336,16 +459,16 @@ impl<'a> Planner<'a> {
 
     fn still_owed(
         &self,
-        conn: &Connection,
+        plan: &DigestPlan<'_>,
         v: &Verdict,
         lang: Language,
         now: DateTime<Utc>,
-    ) -> Result<StillOwed, NotifyError> {
-        let fine = ledger::net_for(conn, &v.person, &v.deadline.period.to_string())?;
+    ) -> StillOwed {
+        let fine = plan.index.net(&v.person, v.deadline.period);
         let person = self
             .person(&v.person)
             .map_or_else(|| Contact::new("", v.person.clone()), Contact::from);
-        Ok(StillOwed {
+        StillOwed {
             person,
             kind: v.deadline.period.kind(),
             period: names::period(v.deadline.period, lang),
@@ -353,15 +476,7 @@ impl<'a> Planner<'a> {
             provisional: v.deadline.provisional,
             overdue: names::duration(now - v.deadline.due, lang),
             fine: (fine > Fen::ZERO).then_some(fine),
-        })
-    }
-
-    fn members(&self, supervisor: &Person) -> Vec<&'a Person> {
-        self.cfg
-            .roster
-            .reporters()
-            .filter(|p| self.cfg.roster.supervises(&supervisor.email, p))
-            .collect()
+        }
     }
 
     /// A group's on-time rate over the trend window, and its supervisor's
@@ -372,25 +487,25 @@ impl<'a> Planner<'a> {
         &self,
         plan: &DigestPlan<'_>,
         members: &[&Person],
+        reports: &[&ReportInfo],
         now: DateTime<Utc>,
     ) -> GroupStats {
-        let is_member = |email: &str| members.iter().any(|m| m.email == email);
         let judged: Vec<&Verdict> = plan
-            .verdicts
-            .iter()
+            .index
+            .verdicts_of(members.iter().map(|m| m.email.as_str()))
+            .into_iter()
             .filter(|v| {
-                is_member(&v.person)
-                    && plan.periods.contains(&v.deadline.period)
+                plan.periods.contains(&v.deadline.period)
                     && matches!(v.status, Status::OnTime | Status::Late | Status::Missing)
             })
             .collect();
         let on_time = judged.iter().filter(|v| v.status == Status::OnTime).count();
         let replied_at = |r: &ReportInfo| r.replied_at.filter(|t| *t <= now);
         let window = now - Duration::days(RECENT);
-        let due: Vec<&ReportInfo> = plan
-            .reports
+        let due: Vec<&ReportInfo> = reports
             .iter()
-            .filter(|r| is_member(&r.person) && r.received >= window)
+            .copied()
+            .filter(|r| r.received >= window)
             .filter(|r| replied_at(r).is_some() || self.reply_due(r.received) <= now)
             .collect();
         let minutes: Vec<i64> = due

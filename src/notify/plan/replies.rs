@@ -41,14 +41,17 @@ impl<'a> Planner<'a> {
         let working =
             self.calendar.is_working_day(today) && !schedule.is_quiet(now, tz) && now >= morning;
         let waiting = self.waiting_for_reply(conn)?;
+        // Each report's supervisor looked up once, not once per supervisor.
+        let roster = &self.cfg.roster;
+        let waiting = roster.by_supervisor(waiting.iter(), |r| self.person(&r.person));
         let last = schedule.reply_reminders;
         let mut queued = 0;
         let mut crossed: Vec<(&Person, Backlog<'_>)> = Vec::new();
         for supervisor in self.supervisors() {
             let backlog: Backlog<'_> = waiting
+                .of(&supervisor.email)
                 .iter()
-                .filter(|r| self.supervises(supervisor, r))
-                .map(|r| (r, self.reminders_due(r, now)))
+                .map(|r| (*r, self.reminders_due(r, now)))
                 .collect();
             let key = reply_reminder_key(&supervisor.email, today);
             if !backlog.iter().any(|(_, n)| *n > 0) {
@@ -88,12 +91,6 @@ impl<'a> Planner<'a> {
             .into_iter()
             .filter(|r| r.replied_at.is_none())
             .collect())
-    }
-
-    /// Whether `supervisor` is who must answer report `r`.
-    fn supervises(&self, supervisor: &Person, r: &ReportInfo) -> bool {
-        self.person(&r.person)
-            .is_some_and(|p| self.cfg.roster.supervises(&supervisor.email, p))
     }
 
     /// When reminder `n` of `r` is due (the first after `reply_within_hours`
