@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use crate::archive::close::ArchiveClose;
 use crate::calendar::Calendar;
 use crate::config::{Config, SourceConfig};
-use crate::ledger::{self, Entry};
+use crate::ledger::{self, Entry, EntryKind};
 use crate::mail::imap::{ImapError, ImapSource, Opened};
 use crate::mail::inbox::{self, FetchReport};
 use crate::mail::maildir::{MaildirError, MaildirSource};
@@ -262,9 +262,7 @@ impl Engine {
         }
         let queued = planner.queue_owed(&tx, &verdicts, now)?;
         tx.commit()?;
-        for e in &booked {
-            tracing::info!(person = %e.person, period = %e.period, amount = %e.amount_fen, reason = %e.reason, "booked");
-        }
+        log_booked(&booked);
         Ok((booked, queued))
     }
 
@@ -364,6 +362,31 @@ impl Engine {
         Ok(Some(
             outbox::deliver_due_of(conn, sender, now, may_send).await?,
         ))
+    }
+}
+
+/// Entries booked in one pass that are logged one line each at INFO; a
+/// first sync over a year books tens of thousands, which go to DEBUG with
+/// one INFO line for them all (the ledger keeps every one).
+const BOOKED_LINES: usize = 20;
+
+fn log_booked(booked: &[Entry]) {
+    let each_at_info = booked.len() <= BOOKED_LINES;
+    for e in booked {
+        if each_at_info {
+            tracing::info!(person = %e.person, period = %e.period, amount = %e.amount_fen, reason = %e.reason, "booked");
+        } else {
+            tracing::debug!(person = %e.person, period = %e.period, amount = %e.amount_fen, reason = %e.reason, "booked");
+        }
+    }
+    if !each_at_info {
+        let fines = booked.iter().filter(|e| e.kind == EntryKind::Fine).count();
+        tracing::info!(
+            fines,
+            waivers = booked.len() - fines,
+            "booked {} ledger entries; `reportd ledger` lists them",
+            booked.len()
+        );
     }
 }
 

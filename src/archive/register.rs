@@ -244,7 +244,7 @@ pub fn gather(
             .iter()
             .find(|v| v.person == person && v.deadline.period == period);
         let excuse = match verdict {
-            Some(v) => v.excuse.clone(),
+            Some(v) => v.excuse.as_deref().cloned(),
             None => compliance::excuse_for(conn, &person, period)?,
         };
         let booked = booked.get(&(person.clone(), period.to_string()));

@@ -55,7 +55,9 @@ pub struct Verdict {
     pub deadline: Deadline,
     pub status: Status,
     pub report: Option<FirstReport>,
-    pub excuse: Option<Excuse>,
+    /// Boxed: few verdicts have one, and a year of a thousand people is
+    /// 65,000 verdicts held at once.
+    pub excuse: Option<Box<Excuse>>,
     /// A fine is owed: the deadline passed without a report, and no reason
     /// was filed before it.
     pub fine_owed: bool,
@@ -92,7 +94,7 @@ pub fn judge(
         deadline,
         status,
         report: report.cloned(),
-        excuse: excuse.cloned(),
+        excuse: excuse.cloned().map(Box::new),
         fine_owed,
         waiver_owed: fine_owed && excuse.is_some(),
     }
