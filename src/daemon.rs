@@ -14,7 +14,7 @@ use crate::mail::imap::ImapSource;
 use crate::notify::outbox::{self, Sender};
 use crate::ops::systemd::Systemd;
 use crate::reports::compliance;
-use crate::sync::{Engine, FetchDone, Source, SyncError};
+use crate::sync::{Engine, Source, SyncError};
 
 /// IDLE is re-issued before the 29 minutes after which servers may drop it.
 pub(crate) const MAX_IDLE: Duration = Duration::from_secs(25 * 60);
@@ -88,16 +88,21 @@ impl Loop<'_> {
     async fn after_fetch(
         &mut self,
         conn: &mut Connection,
-        done: FetchDone,
+        fetched: usize,
+        started: Instant,
     ) -> Result<(), SyncError> {
         // Each batch classified is progress: a long first pass over a big
         // mailbox must not look hung to the watchdog.
         let systemd = &self.systemd;
         let (pass, _) = self
             .engine
-            .finish_pass(self.sender, conn, crate::clock::daemon_now, done, |_, _| {
-                systemd.alive()
-            })
+            .finish_pass(
+                self.sender,
+                conn,
+                crate::clock::daemon_now,
+                (fetched, started),
+                |_, _| systemd.alive(),
+            )
             .await?;
         self.systemd.pass_done(&pass);
         self.backoff = Duration::from_secs(1);
@@ -124,16 +129,8 @@ impl Loop<'_> {
         tracing::info!(source = imap.source_id(), idle = opened.idle, "connected");
         loop {
             let started = Instant::now();
-            let (fetched, classified) = self
-                .engine
-                .fetch_classifying(imap.fetch_new(&mut opened, conn))
-                .await;
-            let done = FetchDone {
-                new: fetched?,
-                started,
-                classified,
-            };
-            self.after_fetch(conn, done).await?;
+            let fetched = imap.fetch_new(&mut opened, conn).await?;
+            self.after_fetch(conn, fetched, started).await?;
             let wait = self.wait(conn, MAX_IDLE)?;
             opened = tokio::select! {
                 o = imap.wait(opened, wait) => o?,
@@ -151,14 +148,8 @@ impl Loop<'_> {
     ) -> Result<Stop, SyncError> {
         loop {
             let started = Instant::now();
-            let (fetched, classified) =
-                self.engine.fetch_classifying(source.fetch_once(conn)).await;
-            let done = FetchDone {
-                new: fetched?,
-                started,
-                classified,
-            };
-            self.after_fetch(conn, done).await?;
+            let fetched = source.fetch_once(conn).await?;
+            self.after_fetch(conn, fetched, started).await?;
             let wait = self.wait(conn, Duration::from_secs(60))?;
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}

@@ -5,9 +5,7 @@
 //! every wake-up. Each pass ends with one log line and, when it ended
 //! without an error, a record of it for `reportd health`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -119,38 +117,21 @@ impl Source {
     pub async fn fetch(&self, conn: &mut Connection) -> Result<FetchReport, SyncError> {
         match self {
             Source::Imap(imap) => {
-                let started = Instant::now();
                 let mut opened: Opened = imap.open().await?;
                 // Skipped messages wait by the real clock, whatever `--now` says.
                 let result = imap.fetch(&mut opened, conn, Utc::now()).await;
                 ImapSource::close(opened).await;
-                let report = result?;
-                tracing::debug!(
-                    new = report.new,
-                    ms = health::millis(started.elapsed()),
-                    "fetched"
-                );
-                Ok(report)
+                Ok(result?)
             }
             Source::Maildir(md) => Ok(md.fetch(conn)?),
         }
     }
 }
 
-/// A download that ended: how many messages were new, when the pass
-/// began, and what was classified while it ran.
-#[derive(Debug, Clone, Copy)]
-pub struct FetchDone {
-    pub new: usize,
-    pub started: Instant,
-    pub classified: IntakeStats,
-}
-
 /// The loaded config, calendar and templates: what every pass needs.
 pub struct Engine {
-    /// Shared with the thread that classifies during a download.
-    pub cfg: Arc<Config>,
-    pub calendar: Arc<Calendar>,
+    pub cfg: Config,
+    pub calendar: Calendar,
     /// Parsed when first needed: `status`, `ledger` and the other readers
     /// never render an email.
     templates: std::sync::OnceLock<Templates>,
@@ -162,8 +143,8 @@ pub struct Engine {
 impl Engine {
     pub fn new(cfg: Config, calendar: Calendar) -> Result<Engine, SyncError> {
         Ok(Engine {
-            cfg: Arc::new(cfg),
-            calendar: Arc::new(calendar),
+            cfg,
+            calendar,
             templates: std::sync::OnceLock::new(),
             closes: vec![Box::new(PayrollClose), Box::new(ArchiveClose)],
         })
@@ -176,32 +157,6 @@ impl Engine {
         }
         let parsed = Templates::new()?;
         Ok(self.templates.get_or_init(|| parsed))
-    }
-
-    /// Runs `fetch` while a thread of its own, with its own connection,
-    /// classifies what the download has committed so far: on a first sync
-    /// over years of mail, classifying overlaps downloading instead of
-    /// following it (the storer keeps one core busy, the other had little
-    /// to do). Returns what that thread classified; the pass classifies
-    /// whatever is left, so a thread that could not run loses nothing.
-    pub async fn fetch_classifying<T, E>(
-        &self,
-        fetch: impl std::future::Future<Output = Result<T, E>>,
-    ) -> (Result<T, E>, IntakeStats) {
-        let done = Arc::new(AtomicBool::new(false));
-        let follower = {
-            let (cfg, calendar) = (Arc::clone(&self.cfg), Arc::clone(&self.calendar));
-            let done = Arc::clone(&done);
-            tokio::task::spawn_blocking(move || classify_following(&cfg, &calendar, &done))
-        };
-        let fetched = fetch.await;
-        done.store(true, Ordering::Release);
-        let early = match follower.await {
-            Ok(early) => early,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => IntakeStats::default(),
-        };
-        (fetched, early)
     }
 
     /// The planner, with the monthly-close hooks.
@@ -217,13 +172,7 @@ impl Engine {
         now: DateTime<Utc>,
         progress: impl FnMut(usize, usize),
     ) -> Result<(IntakeStats, Vec<Entry>, usize), SyncError> {
-        let started = Instant::now();
         let intake = reports::intake(conn, &self.cfg, &self.calendar, progress)?;
-        tracing::debug!(
-            classified = intake.total(),
-            ms = health::millis(started.elapsed()),
-            "intake"
-        );
         // Sales files by email take over messages intake left ignored.
         by_email::take(conn, &self.planner()?, now)?;
         // Only then is it known which ignored messages nothing acts on.
@@ -235,14 +184,7 @@ impl Engine {
                 "raw bytes of unrelated mail past keep_unrelated_days dropped"
             );
         }
-        let started = Instant::now();
         let (booked, queued) = self.judge_and_book(conn, now)?;
-        tracing::debug!(
-            booked = booked.len(),
-            queued,
-            ms = health::millis(started.elapsed()),
-            "judged, booked and queued"
-        );
         Ok((intake, booked, queued))
     }
 
@@ -274,10 +216,8 @@ impl Engine {
         now: DateTime<Utc>,
         progress: impl FnMut(usize, usize),
     ) -> Result<PassReport, SyncError> {
-        let (fetch, early) = self.fetch_classifying(source.fetch(conn)).await;
-        let fetch = fetch?;
-        let (mut intake, booked, queued) = self.process(conn, now, progress)?;
-        intake.add(&early);
+        let fetch = source.fetch(conn).await?;
+        let (intake, booked, queued) = self.process(conn, now, progress)?;
         Ok(PassReport {
             fetched: fetch.new,
             fetch,
@@ -287,7 +227,8 @@ impl Engine {
         })
     }
 
-    /// Everything after a fetch (`done`): classify the rest, judge, book, queue (as of `now()`),
+    /// Everything after a fetch of `fetched` new messages, in a pass that
+    /// began at `started`: classify, judge, book, queue (as of `now()`),
     /// deliver what is due (as of `now()` again, once that is done); then
     /// the pass is logged in one line and recorded as the last successful
     /// one.
@@ -296,16 +237,10 @@ impl Engine {
         sender: Option<&Sender>,
         conn: &mut Connection,
         now: impl Fn() -> DateTime<Utc>,
-        done: FetchDone,
+        (fetched, started): (usize, Instant),
         progress: impl FnMut(usize, usize),
     ) -> Result<(PassSummary, Option<DeliveryStats>), SyncError> {
-        let FetchDone {
-            new: fetched,
-            started,
-            classified,
-        } = done;
-        let (mut intake, booked, queued) = self.process(conn, now(), progress)?;
-        intake.add(&classified);
+        let (intake, booked, queued) = self.process(conn, now(), progress)?;
         let delivery = self.deliver(sender, conn, now()).await?;
         let d = delivery.clone().unwrap_or_default();
         let summary = PassSummary {
@@ -388,37 +323,4 @@ fn log_booked(booked: &[Entry]) {
             booked.len()
         );
     }
-}
-
-/// How long the classifying thread waits when the download has committed
-/// nothing new.
-const FOLLOW_POLL: Duration = Duration::from_millis(25);
-
-/// Classifies committed messages until `done`; returns what it classified.
-/// An error (a database busy past its timeout, say) ends it early and is
-/// left to the pass, which classifies the rest and reports any error.
-fn classify_following(cfg: &Config, calendar: &Calendar, done: &AtomicBool) -> IntakeStats {
-    let mut total = IntakeStats::default();
-    let mut conn = match crate::store::open(&cfg.database) {
-        Ok(conn) => conn,
-        Err(e) => {
-            tracing::debug!("not classifying during the download: {e}");
-            return total;
-        }
-    };
-    while !done.load(Ordering::Acquire) {
-        match reports::intake(&mut conn, cfg, calendar, |_, _| {}) {
-            Ok(stats) => {
-                total.add(&stats);
-                if stats.total() == 0 {
-                    std::thread::sleep(FOLLOW_POLL);
-                }
-            }
-            Err(e) => {
-                tracing::debug!("classifying during the download stopped: {e}");
-                break;
-            }
-        }
-    }
-    total
 }

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::notify::outbox;
 use crate::period::Period;
 use crate::reports::compliance;
-use crate::sync::{Engine, FetchDone, Source, SyncError};
+use crate::sync::{Engine, Source, SyncError};
 use crate::writer::{self, LockError, WriterLock};
 use crate::{clock, daemon, ledger, mail, store};
 
@@ -474,8 +474,10 @@ async fn sync_once(
 ) -> Result<()> {
     let started = std::time::Instant::now();
     let source = Source::from_config(&engine.cfg);
-    let (fetched, classified) = engine.fetch_classifying(source.fetch_once(conn)).await;
-    let fetched = fetched.map_err(|e| database_stop(e, &engine.cfg.database))?;
+    let fetched = source
+        .fetch_once(conn)
+        .await
+        .map_err(|e| database_stop(e, &engine.cfg.database))?;
     let sender = engine.sender()?;
     let bar = board::progress_bar("classifying");
     let (pass, delivered) = engine
@@ -483,11 +485,7 @@ async fn sync_once(
             sender.as_ref(),
             conn,
             || now,
-            FetchDone {
-                new: fetched,
-                started,
-                classified,
-            },
+            (fetched, started),
             |done, total| {
                 bar.set_length(total as u64);
                 bar.set_position(done as u64);

@@ -56,18 +56,6 @@ impl IntakeStats {
             + self.unparsable
     }
 
-    /// Adds what another intake did.
-    pub fn add(&mut self, other: &IntakeStats) {
-        self.reports += other.reports;
-        self.revisions += other.revisions;
-        self.misaddressed += other.misaddressed;
-        self.replies += other.replies;
-        self.commands += other.commands;
-        self.ignored += other.ignored;
-        self.unparsable += other.unparsable;
-        self.batches.merge(other.batches);
-    }
-
     fn count(&mut self, class: MessageClass) {
         match class {
             MessageClass::Report => self.reports += 1,
