@@ -327,11 +327,28 @@ impl DigestGroup {
     }
 }
 
+/// Up to this many people in all, a manager's digest has a section per
+/// group with every member's card; above, it has each group's figures
+/// only: a card per person of a thousand is a 3 MB email that no phone
+/// shows and Gmail clips at ~102 KB. Supervisors always get every card.
+pub const MANAGER_ALL_CARDS: usize = 60;
+
 /// The rows of each list per group in a manager's digest: four groups'
 /// lists must fit with 40 cards under Gmail's clipping size.
 pub const MANAGER_LIST_CAP: usize = 8;
 
 impl DigestGroup {
+    /// The group with its figures alone, for an overview: nothing is
+    /// rendered of its cards and lists, so nothing is kept of them.
+    fn figures_only(mut self) -> DigestGroup {
+        self.rows = Vec::new();
+        self.still_owed = Vec::new();
+        self.still_owed_rest = None;
+        self.awaiting_reply = Vec::new();
+        self.awaiting_rest = None;
+        self
+    }
+
     /// The group as a manager's digest shows it: shorter lists.
     fn for_manager(mut self) -> DigestGroup {
         let cap = MANAGER_LIST_CAP;
@@ -399,6 +416,9 @@ pub struct Digest {
     pub fund_balance: Fen,
     /// The trend marks explained.
     pub legend: Vec<Mark>,
+    /// Each group's figures without its section (a manager's digest of
+    /// more than [`MANAGER_ALL_CARDS`] people).
+    pub overview_only: bool,
     /// When the digest was due, if it goes out late (reportd was down);
     /// set with [`Digest::sent_late`].
     pub scheduled: Option<String>,
@@ -418,7 +438,13 @@ impl Digest {
         for group in &groups {
             counts.add(&group.counts);
         }
+        let overview_only =
+            audience == Audience::Manager
+            && usize::try_from(counts.people).unwrap_or(usize::MAX) > MANAGER_ALL_CARDS;
         let groups = match audience {
+            Audience::Manager if overview_only => {
+                groups.into_iter().map(DigestGroup::figures_only).collect()
+            }
             Audience::Manager => groups.into_iter().map(DigestGroup::for_manager).collect(),
             Audience::Supervisor => groups,
         };
@@ -430,6 +456,7 @@ impl Digest {
             counts,
             fund_balance,
             legend: Mark::legend(lang),
+            overview_only,
             scheduled: None,
         }
     }
@@ -644,9 +671,15 @@ mod tests {
     /// groups, each rep late this week with a full trend line, each group
     /// owing 60 reports and with 120 waiting for a reply.
     fn team_of_forty() -> Digest {
-        let groups = (1..=4)
+        team(4, 10)
+    }
+
+    /// A manager's digest of `groups` groups of `size` reps, as
+    /// [`team_of_forty`] describes them.
+    fn team(groups: usize, size: usize) -> Digest {
+        let groups = (1..=groups)
             .map(|g| {
-                let rows: Vec<DigestRow> = (1..=10)
+                let rows: Vec<DigestRow> = (1..=size)
                     .map(|i| {
                         let who = contact(
                             &format!("司马长风{g}{i}"),
@@ -700,6 +733,25 @@ mod tests {
         let lines = r.text.lines().count();
         assert!(lines < 520, "{lines} lines of text");
         assert!(r.text.contains("回复的报告（120 份"), "{}", r.text);
+    }
+
+    #[test]
+    fn a_manager_digest_of_a_thousand_people_shows_each_groups_figures_not_a_card_each() {
+        let d = team(84, 12);
+        assert!(d.overview_only);
+        let r = render(&d, Language::Zh);
+        assert!(r.html.len() < 100_000, "HTML of {} bytes", r.html.len());
+        assert!(!r.html.contains("司马长风11"), "no person's card");
+        assert!(r.html.contains("商务84组（主管：主管84）"), "every group's figures");
+        assert!(r.text.contains("每人的情况见各组主管收到的摘要"), "{}", r.text);
+        assert_eq!(d.counts.people, 84 * 12, "the totals count everyone");
+        assert_eq!(d.counts.awaiting_reply, 84 * 120);
+        let en = render(&team(84, 12), Language::En);
+        assert!(en.text.contains("every person is in their supervisor's digest"));
+        // Sixty people or fewer: a section per group, a card per person.
+        let small = team(6, 10);
+        assert!(!small.overview_only);
+        assert!(render(&small, Language::Zh).html.contains("司马长风61"));
     }
 
     #[test]
