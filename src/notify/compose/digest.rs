@@ -438,8 +438,7 @@ impl Digest {
         for group in &groups {
             counts.add(&group.counts);
         }
-        let overview_only =
-            audience == Audience::Manager
+        let overview_only = audience == Audience::Manager
             && usize::try_from(counts.people).unwrap_or(usize::MAX) > MANAGER_ALL_CARDS;
         let groups = match audience {
             Audience::Manager if overview_only => {
@@ -742,12 +741,22 @@ mod tests {
         let r = render(&d, Language::Zh);
         assert!(r.html.len() < 100_000, "HTML of {} bytes", r.html.len());
         assert!(!r.html.contains("司马长风11"), "no person's card");
-        assert!(r.html.contains("商务84组（主管：主管84）"), "every group's figures");
-        assert!(r.text.contains("每人的情况见各组主管收到的摘要"), "{}", r.text);
+        assert!(
+            r.html.contains("商务84组（主管：主管84）"),
+            "every group's figures"
+        );
+        assert!(
+            r.text.contains("每人的情况见各组主管收到的摘要"),
+            "{}",
+            r.text
+        );
         assert_eq!(d.counts.people, 84 * 12, "the totals count everyone");
         assert_eq!(d.counts.awaiting_reply, 84 * 120);
         let en = render(&team(84, 12), Language::En);
-        assert!(en.text.contains("every person is in their supervisor's digest"));
+        assert!(
+            en.text
+                .contains("every person is in their supervisor's digest")
+        );
         // Sixty people or fewer: a section per group, a card per person.
         let small = team(6, 10);
         assert!(!small.overview_only);
