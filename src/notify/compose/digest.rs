@@ -916,9 +916,14 @@ mod tests {
         for lang in [Language::Zh, Language::En] {
             for audience in [Audience::Supervisor, Audience::Manager] {
                 let long = contact("欧阳娜娜·阿卜杜热西提", "ouyang.nana@example.com");
-                let mut d = digest(long, audience, lang);
+                let mut d = digest(long, audience, lang).sent_late("11月16日（周一）08:30");
                 d.heading = heading(true, lang);
                 let r = render(&d, lang);
+                assert!(
+                    r.text.contains("现补发") || r.text.contains("comes late"),
+                    "{lang}: says it comes late: {}",
+                    r.text
+                );
                 for line in r.text.lines() {
                     assert!(
                         crate::notify::compose::display_width(line) <= 72,
