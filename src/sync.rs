@@ -132,9 +132,8 @@ impl Source {
 pub struct Engine {
     pub cfg: Config,
     pub calendar: Calendar,
-    /// Parsed when first needed: `status`, `ledger` and the other readers
-    /// never render an email.
-    templates: std::sync::OnceLock<Templates>,
+    /// Compiled when the first email is rendered (see [`Templates::lazy`]).
+    pub templates: Templates,
     /// The emails owed when a month closes (the payroll summary, the
     /// compliance archive).
     pub closes: Vec<Box<dyn MonthlyClose>>,
@@ -145,23 +144,14 @@ impl Engine {
         Ok(Engine {
             cfg,
             calendar,
-            templates: std::sync::OnceLock::new(),
+            templates: Templates::lazy(),
             closes: vec![Box::new(PayrollClose), Box::new(ArchiveClose)],
         })
     }
 
-    /// The email templates, parsed on first use.
-    pub fn templates(&self) -> Result<&Templates, SyncError> {
-        if let Some(t) = self.templates.get() {
-            return Ok(t);
-        }
-        let parsed = Templates::new()?;
-        Ok(self.templates.get_or_init(|| parsed))
-    }
-
     /// The planner, with the monthly-close hooks.
     pub fn planner(&self) -> Result<Planner<'_>, SyncError> {
-        Ok(Planner::new(&self.cfg, &self.calendar, self.templates()?)?
+        Ok(Planner::new(&self.cfg, &self.calendar, &self.templates)?
             .with_monthly_closes(&self.closes))
     }
 

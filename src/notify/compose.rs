@@ -611,7 +611,9 @@ pub struct Rendered {
 
 /// The compiled templates. Cheap to share (`Send + Sync`); load once.
 pub struct Templates {
-    tera: Tera,
+    /// Compiled on first use when made [`lazy`](Templates::lazy); the
+    /// outcome (a compile error too) is kept.
+    tera: std::sync::OnceLock<Result<Tera, String>>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -625,13 +627,25 @@ impl std::fmt::Debug for Templates {
 impl Templates {
     /// Compiles the templates built into the binary.
     pub fn new() -> Result<Templates, ComposeError> {
-        let mut tera = Tera::default();
-        tera.autoescape_on(vec![".html"]);
-        tera.set_escape_fn(escape_html);
-        tera.register_filter("cell", cell_filter);
-        tera.add_raw_templates(TEMPLATE_FILES.iter().copied())
-            .map_err(|e| ComposeError::Load(error_chain(&e)))?;
-        Ok(Templates { tera })
+        let templates = Templates::lazy();
+        templates.tera()?;
+        Ok(templates)
+    }
+
+    /// The templates built into the binary, compiled when the first email
+    /// is rendered: most passes of the daemon and every `status` render
+    /// none, and compiling them is a tenth of such a pass.
+    pub fn lazy() -> Templates {
+        Templates {
+            tera: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn tera(&self) -> Result<&Tera, ComposeError> {
+        self.tera
+            .get_or_init(compile)
+            .as_ref()
+            .map_err(|e| ComposeError::Load(e.clone()))
     }
 
     /// Renders `ctx` as the email of `kind` (one of [`KINDS`]) in `lang`.
@@ -683,13 +697,23 @@ impl Templates {
     }
 
     fn render_one(&self, name: &str, context: &tera::Context) -> Result<String, ComposeError> {
-        self.tera
+        self.tera()?
             .render(name, context)
             .map_err(|e| ComposeError::Template {
                 name: name.to_string(),
                 detail: error_chain(&e),
             })
     }
+}
+
+fn compile() -> Result<Tera, String> {
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![".html"]);
+    tera.set_escape_fn(escape_html);
+    tera.register_filter("cell", cell_filter);
+    tera.add_raw_templates(TEMPLATE_FILES.iter().copied())
+        .map_err(|e| error_chain(&e))?;
+    Ok(tera)
 }
 
 /// HTML-escapes `& < > " '` (enough in text and in quoted attributes; tera's

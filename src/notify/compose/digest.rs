@@ -764,6 +764,16 @@ mod tests {
     }
 
     #[test]
+    fn lazy_templates_compile_on_the_first_email_and_render_as_eager_ones_do() {
+        let lazy = Templates::lazy();
+        assert!(lazy.tera.get().is_none(), "nothing compiled yet");
+        let d = team_of_forty();
+        let once = lazy.render_email(Language::Zh, &d).expect("render");
+        assert!(lazy.tera.get().is_some(), "compiled by the first email");
+        assert_eq!(once, render(&d, Language::Zh));
+    }
+
+    #[test]
     fn group_stats_round_and_take_the_median() {
         let s = GroupStats::new(7, 8, 6, 8, &[900, 60, 330, 300]);
         assert_eq!(s.on_time_percent, Some(88));
