@@ -119,6 +119,16 @@ pub fn received_between(
 }
 
 /// The message `message` exactly as the server gave it; empty when its
+/// The SHA-256 the inbox recorded for `message`'s bytes when it stored
+/// them; `None` when its bytes are not kept (then hash what [`raw`] gives).
+pub fn stored_sha256(conn: &Connection, message: i64) -> rusqlite::Result<Option<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.sha256 FROM messages m
+         WHERE m.id = ?1 AND EXISTS (SELECT 1 FROM message_raw x WHERE x.message = m.id)",
+    )?;
+    stmt.query_row([message], |r| r.get(0)).optional()
+}
+
 /// bytes are not held.
 pub fn raw(conn: &Connection, message: i64) -> rusqlite::Result<Vec<u8>> {
     let mut stmt = conn.prepare_cached("SELECT raw FROM message_raw WHERE message = ?1")?;
@@ -144,4 +154,46 @@ pub fn first_reply(conn: &Connection, report: i64) -> rusqlite::Result<Option<Re
         })
     })
     .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::inbox::{self, Fetched};
+
+    #[test]
+    fn the_stored_hash_is_the_inbox_hash_of_the_bytes_and_none_once_they_are_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = crate::store::open(&dir.path().join("f.sqlite3")).expect("db");
+        let raw = b"Subject: hello\r\n\r\nbody\r\n".to_vec();
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("time");
+        let fetched = Fetched {
+            key: "1/1".into(),
+            uidvalidity: Some(1),
+            uid: Some(1),
+            internaldate: at,
+            raw: raw.clone(),
+        };
+        inbox::store_batch(&mut conn, "test", &[fetched], None).expect("store");
+        let id: i64 = conn
+            .query_row("SELECT id FROM messages", [], |r| r.get(0))
+            .expect("id");
+        assert_eq!(
+            stored_sha256(&conn, id).expect("sha"),
+            Some(inbox::sha256_hex(&raw))
+        );
+        conn.execute("UPDATE messages SET class = 'ignored', flagged = 0", [])
+            .expect("classify");
+        let later = at + chrono::Duration::days(1);
+        assert_eq!(
+            inbox::drop_unrelated_raw(&mut conn, later, later).expect("drop"),
+            1
+        );
+        assert_eq!(stored_sha256(&conn, id).expect("sha"), None);
+        assert!(raw_of_nothing(&conn, id));
+    }
+
+    fn raw_of_nothing(conn: &Connection, id: i64) -> bool {
+        raw(conn, id).expect("raw").is_empty()
+    }
 }
