@@ -188,14 +188,16 @@ fn wait_from(
     let next = [
         compliance::next_deadline(&engine.cfg, &engine.calendar, now),
         planner.next_event(conn, now)?,
-        // A retry that falls in the quiet hours waits for their end.
+        // A retry that falls in the quiet hours waits for their end, and
+        // so does one due before them that is still queued in them (it
+        // would otherwise wake the daemon every second all night).
         // (Without a sender, queued mail is no reason to wake.)
         outbox::next_attempt_at(conn)?.filter(|_| sending).map(|t| {
             engine
                 .cfg
                 .notify
                 .schedule
-                .outside_quiet(t, engine.cfg.timezone)
+                .outside_quiet(t.max(now), engine.cfg.timezone)
         }),
     ]
     .into_iter()
@@ -316,6 +318,20 @@ mod tests {
             Duration::from_secs(1),
             "with a sender, it goes now"
         );
+    }
+
+    #[test]
+    fn mail_due_before_the_quiet_hours_and_still_queued_in_them_waits_for_the_morning() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = engine(dir.path());
+        let conn = crate::store::open(&engine.cfg.database).expect("db");
+        // Due Saturday 21:00, before the quiet hours; still queued at
+        // Sunday 02:11 (the server refused it all evening, say).
+        queue_due(&conn, local(28, 21, 0));
+        let now = local(29, 2, 11);
+        let wait = wait_from(&engine, true, &conn, Duration::from_secs(86_400), now).expect("wait");
+        // Sunday 08:00 is 5 h 49 min away: no pass every second all night.
+        assert_eq!(wait, Duration::from_secs(5 * 3600 + 49 * 60 + 1));
     }
 
     #[test]
