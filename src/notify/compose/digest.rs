@@ -291,6 +291,9 @@ pub struct DigestGroup {
     pub awaiting_rest: Option<Rest>,
     pub stats: GroupStats,
     pub counts: Counts,
+    /// The supervisor gets no digest of their own (they left): a
+    /// manager's digest shows this group's cards whatever its size.
+    pub no_digest: bool,
 }
 
 impl DigestGroup {
@@ -323,15 +326,24 @@ impl DigestGroup {
             awaiting_rest,
             stats,
             counts,
+            no_digest: false,
         }
+    }
+
+    /// The group, marked as one whose supervisor gets no digest when
+    /// `no_digest`.
+    pub fn without_digest(mut self, no_digest: bool) -> DigestGroup {
+        self.no_digest = no_digest;
+        self
     }
 }
 
 /// Up to this many people in all, a manager's digest has a section per
-/// group with every member's card; above, it has each group's figures
+/// group with every member's card (40 with full lists stay under Gmail's
+/// ~102 KB clipping; 60 are 128 KB); above, it has each group's figures
 /// only: a card per person of a thousand is a 3 MB email that no phone
-/// shows and Gmail clips at ~102 KB. Supervisors always get every card.
-pub const MANAGER_ALL_CARDS: usize = 60;
+/// shows. Supervisors always get every card.
+pub const MANAGER_ALL_CARDS: usize = 40;
 
 /// The rows of each list per group in a manager's digest: four groups'
 /// lists must fit with 40 cards under Gmail's clipping size.
@@ -441,9 +453,13 @@ impl Digest {
         let overview_only = audience == Audience::Manager
             && usize::try_from(counts.people).unwrap_or(usize::MAX) > MANAGER_ALL_CARDS;
         let groups = match audience {
-            Audience::Manager if overview_only => {
-                groups.into_iter().map(DigestGroup::figures_only).collect()
-            }
+            Audience::Manager if overview_only => groups
+                .into_iter()
+                .map(|g| match g.no_digest {
+                    true => g.for_manager(),
+                    false => g.figures_only(),
+                })
+                .collect(),
             Audience::Manager => groups.into_iter().map(DigestGroup::for_manager).collect(),
             Audience::Supervisor => groups,
         };
@@ -676,7 +692,22 @@ mod tests {
     /// A manager's digest of `groups` groups of `size` reps, as
     /// [`team_of_forty`] describes them.
     fn team(groups: usize, size: usize) -> Digest {
-        let groups = (1..=groups)
+        manager_digest(team_groups(groups, size))
+    }
+
+    fn manager_digest(groups: Vec<DigestGroup>) -> Digest {
+        Digest::new(
+            contact("李强", "liqiang@example.com"),
+            Audience::Manager,
+            heading(false, Language::Zh),
+            groups,
+            Fen::from_yuan(175),
+            Language::Zh,
+        )
+    }
+
+    fn team_groups(groups: usize, size: usize) -> Vec<DigestGroup> {
+        (1..=groups)
             .map(|g| {
                 let rows: Vec<DigestRow> = (1..=size)
                     .map(|i| {
@@ -706,15 +737,7 @@ mod tests {
                     stats,
                 )
             })
-            .collect();
-        Digest::new(
-            contact("李强", "liqiang@example.com"),
-            Audience::Manager,
-            heading(false, Language::Zh),
-            groups,
-            Fen::from_yuan(175),
-            Language::Zh,
-        )
+            .collect()
     }
 
     #[test]
@@ -735,7 +758,7 @@ mod tests {
     }
 
     #[test]
-    fn a_manager_digest_of_a_thousand_people_shows_each_groups_figures_not_a_card_each() {
+    fn a_manager_digest_of_over_forty_people_shows_each_groups_figures_not_a_card_each() {
         let d = team(84, 12);
         assert!(d.overview_only);
         let r = render(&d, Language::Zh);
@@ -746,7 +769,7 @@ mod tests {
             "every group's figures"
         );
         assert!(
-            r.text.contains("每人的情况见各组主管收到的摘要"),
+            r.text.contains("每人的情况见其主管收到的摘要"),
             "{}",
             r.text
         );
@@ -757,10 +780,27 @@ mod tests {
             en.text
                 .contains("every person is in their supervisor's digest")
         );
-        // Sixty people or fewer: a section per group, a card per person.
-        let small = team(6, 10);
+        // Each group's line has what the manager acts on.
+        assert!(
+            r.text.contains("待主管回复 120 份"),
+            "the group's reply backlog: {}",
+            r.text
+        );
+        assert!(r.text.contains("本期：准时 0/12，迟交 12"), "{}", r.text);
+        // Forty people or fewer: a section per group, a card per person;
+        // one more, and the cards go.
+        let small = team(4, 10);
         assert!(!small.overview_only);
-        assert!(render(&small, Language::Zh).html.contains("司马长风61"));
+        assert!(render(&small, Language::Zh).html.contains("司马长风41"));
+        assert!(team(41, 1).overview_only);
+        // A group whose supervisor left keeps its cards: nobody else
+        // gets them.
+        let mut groups = team_groups(84, 12);
+        groups[6] = groups[6].clone().without_digest(true);
+        let d = manager_digest(groups);
+        let html = render(&d, Language::Zh).html;
+        assert!(html.contains("司马长风71"), "the orphan group's cards");
+        assert!(!html.contains("司马长风81"), "no other group's cards");
     }
 
     #[test]

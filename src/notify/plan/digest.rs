@@ -220,7 +220,12 @@ impl<'a> Planner<'a> {
             let lang = self.lang(manager);
             let all = groups
                 .iter_mut()
-                .map(|g| self.group_in(&plan, g, lang, now))
+                .map(|g| {
+                    // A group whose supervisor gets no digest (they left)
+                    // keeps its cards in the manager's, however large.
+                    let no_digest = !self.active(g.supervisor, now);
+                    self.group_in(&plan, g, lang, now).without_digest(no_digest)
+                })
                 .collect();
             queued += self.queue_digest(conn, &plan, manager, Audience::Manager, all, now)?;
         }
