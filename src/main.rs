@@ -12,6 +12,10 @@ fn main() -> std::process::ExitCode {
 /// returns freed memory to one pool; the threads rarely allocate at once.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn one_malloc_arena() {
+    // An administrator's own setting wins.
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
     // SAFETY: called first in main, before any other thread exists;
     // mallopt only sets a tuning parameter of the allocator.
     unsafe {

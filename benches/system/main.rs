@@ -127,19 +127,31 @@ fn main() {
 }
 
 /// Keeps the servers and the mailbox up for work by hand (`perf record`,
-/// `valgrind`) until the process is killed.
+/// `heaptrack`) until Enter is pressed; then they stop with the process.
+/// Without a terminal it waits to be killed, and its Dovecot and Postfix
+/// stay behind (their directory is printed).
 fn hold(bench: &Bench) -> anyhow::Result<()> {
     let inst = bench.instance("hold")?;
     say(&format!(
-        "holding; Ctrl-C ends it. Run, e.g.:\n  {BIN} --config {} sync --once --now {}\n           (digest pass: --now {}; database {})",
+        "holding; press Enter to stop (Dovecot and Postfix in {} stop too). Run, e.g.:\n  \
+         {BIN} --config {} sync --once --now {}\n  \
+         (digest pass: --now {}; database {})",
+        bench.servers.dir().display(),
         inst.config.display(),
         bench.now,
         bench.digest_at,
         inst.database.display()
     ));
-    loop {
-        std::thread::sleep(Duration::from_secs(3600));
+    let mut line = String::new();
+    if std::io::stdin()
+        .read_line(&mut line)
+        .map_or(true, |n| n == 0)
+    {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
     }
+    Ok(())
 }
 
 fn say(text: &str) {
