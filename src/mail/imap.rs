@@ -18,7 +18,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::time::Duration;
 
-use async_imap::types::{Fetch, Mailbox};
+use async_imap::types::{Fetch, Mailbox, UnsolicitedResponse};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use rusqlite::Connection;
@@ -161,6 +161,10 @@ pub struct Opened {
     pub session: Session,
     pub mailbox: Mailbox,
     pub idle: bool,
+    /// The server said the mailbox grew after the last search (mail came
+    /// during a download): look again before waiting, since IDLE does not
+    /// repeat what it already said.
+    pub grew: bool,
 }
 
 impl ImapSource {
@@ -199,6 +203,7 @@ impl ImapSource {
             session,
             mailbox,
             idle,
+            grew: false,
         })
     }
 
@@ -314,7 +319,7 @@ impl ImapSource {
                 self.retry_skipped(opened, &sink, uidvalidity, uid, now, &mut report)
                     .await?;
             }
-            drain_unsolicited(&mut opened.session);
+            opened.grew = drain_unsolicited(&mut opened.session);
             Ok::<_, ImapError>(report)
         };
         let (mut report, new) = storer::store_while(conn, &self.source_id, download).await?;
@@ -508,7 +513,17 @@ impl ImapSource {
             session,
             mailbox,
             idle,
+            grew,
         } = opened;
+        if grew {
+            // Mail came while the last download ran, after its search.
+            return Ok(Opened {
+                session,
+                mailbox,
+                idle,
+                grew: false,
+            });
+        }
         if !idle {
             let mut session = session;
             tokio::time::sleep(max.min(Duration::from_secs(self.cfg.poll_seconds))).await;
@@ -517,6 +532,7 @@ impl ImapSource {
                 session,
                 mailbox,
                 idle,
+                grew: false,
             });
         }
         let mut handle = session.idle();
@@ -528,11 +544,13 @@ impl ImapSource {
             let _ = tokio::time::timeout(max + Duration::from_secs(5), wait).await;
         }
         let mut session = timed("DONE", handle.done()).await?;
+        // What ended the wait is read by the next download anyway.
         drain_unsolicited(&mut session);
         Ok(Opened {
             session,
             mailbox,
             idle,
+            grew: false,
         })
     }
 
@@ -692,6 +710,15 @@ async fn send(sink: &storer::Sender, op: storer::Op) -> Result<(), ImapError> {
     sink.send(op).await.map_err(|_| ImapError::StorerGone)
 }
 
-fn drain_unsolicited(session: &mut Session) {
-    while session.unsolicited_responses.try_recv().is_ok() {}
+/// Empties the unsolicited responses; returns whether one said the mailbox
+/// grew.
+fn drain_unsolicited(session: &mut Session) -> bool {
+    let mut grew = false;
+    while let Ok(response) = session.unsolicited_responses.try_recv() {
+        grew |= matches!(
+            response,
+            UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+        );
+    }
+    grew
 }
