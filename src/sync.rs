@@ -14,7 +14,7 @@ use crate::archive::close::ArchiveClose;
 use crate::calendar::Calendar;
 use crate::config::{Config, SourceConfig};
 use crate::ledger::{self, Entry, EntryKind};
-use crate::mail::imap::{ImapError, ImapSource, Opened};
+use crate::mail::imap::{DownloadProgress, ImapError, ImapSource, Opened};
 use crate::mail::inbox::{self, FetchReport};
 use crate::mail::maildir::{MaildirError, MaildirSource};
 use crate::notify::compose::{ComposeError, Digest, Email, Templates};
@@ -104,6 +104,15 @@ impl Source {
         match &cfg.source {
             SourceConfig::Imap(imap) => Source::Imap(ImapSource::new(imap)),
             SourceConfig::Maildir(md) => Source::Maildir(MaildirSource::new(&md.path)),
+        }
+    }
+
+    /// The source, telling `progress` (downloaded, to download) as an IMAP
+    /// download goes; a Maildir is read from disk at once.
+    pub fn with_download_progress(self, progress: DownloadProgress) -> Source {
+        match self {
+            Source::Imap(imap) => Source::Imap(imap.with_progress(progress)),
+            other => other,
         }
     }
 

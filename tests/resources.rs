@@ -543,3 +543,50 @@ async fn unrelated_mail_loses_its_raw_bytes_after_keep_unrelated_days_but_report
     assert_eq!(message(&all, "w46@stranger")["flagged"], true);
     assert_eq!(app.row(AFTER_W46, ZHANG, "2026-W46")["status"], "on_time");
 }
+
+#[tokio::test]
+async fn a_download_tells_its_progress_from_none_to_every_message() {
+    let servers = MailServers::start(app::USERS);
+    // More than one batch, so that progress is told along the way.
+    let count = BATCH_MESSAGES + 7;
+    for i in 1..=count {
+        let raw = eml(
+            ZHANG,
+            &[SUP],
+            &[CC],
+            &format!("note {i}"),
+            &format!("p{i}@zhang"),
+            "Fri, 13 Nov 2026 10:00:00 +0800",
+        );
+        servers
+            .append(ASSISTANT, "INBOX", &raw, at(BEFORE_W46))
+            .await
+            .expect("append");
+    }
+    let app = App::new(
+        Imap {
+            port: servers.imap_port(),
+            security: "plain",
+            password: servers.password(),
+            ca_file: None,
+        },
+        "2026-11-02",
+    );
+    let cfg = Config::load(&app.config).expect("config");
+    let SourceConfig::Imap(imap) = &cfg.source else {
+        panic!("an IMAP config")
+    };
+    let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&told);
+    let source = ImapSource::new(imap).with_progress(Box::new(move |done, total| {
+        sink.lock().expect("lock").push((done, total));
+    }));
+    let mut conn = reportd::store::open(&cfg.database).expect("db");
+    let report = pass(&source, &mut conn, Utc::now()).await;
+    assert_eq!(report.new, count);
+    let told = told.lock().expect("lock").clone();
+    assert_eq!(told.first(), Some(&(0, count)), "{told:?}");
+    assert_eq!(told.last(), Some(&(count, count)), "{told:?}");
+    assert!(told.len() >= 3, "told along the way: {told:?}");
+    assert!(told.windows(2).all(|w| w[0].0 <= w[1].0), "{told:?}");
+}

@@ -473,11 +473,18 @@ async fn sync_once(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let started = std::time::Instant::now();
-    let source = Source::from_config(&engine.cfg);
+    let downloading = board::progress_bar("downloading");
+    let bar = downloading.clone();
+    let source =
+        Source::from_config(&engine.cfg).with_download_progress(Box::new(move |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }));
     let fetched = source
         .fetch_once(conn)
         .await
         .map_err(|e| database_stop(e, &engine.cfg.database))?;
+    downloading.finish_and_clear();
     let sender = engine.sender()?;
     let bar = board::progress_bar("classifying");
     let (pass, delivered) = engine

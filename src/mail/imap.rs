@@ -149,11 +149,15 @@ impl ImapError {
     }
 }
 
+/// Told (messages downloaded, messages to download) as a download goes.
+pub type DownloadProgress = Box<dyn Fn(usize, usize) + Send + Sync>;
+
 /// An IMAP mailbox as a mail source.
 pub struct ImapSource {
     cfg: ImapConfig,
     source_id: String,
     fetch_timeout: FetchTimeout,
+    progress: Option<DownloadProgress>,
 }
 
 /// A logged-in session with the mailbox examined.
@@ -176,6 +180,20 @@ impl ImapSource {
             ),
             cfg: cfg.clone(),
             fetch_timeout: FetchTimeout::default(),
+            progress: None,
+        }
+    }
+
+    /// The same source, telling `progress` how each download goes (the
+    /// CLI's progress bar: a first sync over years of mail takes a while).
+    pub fn with_progress(mut self, progress: DownloadProgress) -> ImapSource {
+        self.progress = Some(progress);
+        self
+    }
+
+    fn tell(&self, done: usize, total: usize) {
+        if let Some(progress) = &self.progress {
+            progress(done, total);
         }
     }
 
@@ -306,7 +324,9 @@ impl ImapSource {
             let mut report = FetchReport::default();
             let new = self.new_messages(&mut opened.session, last_uid).await?;
             let sizes: Vec<u64> = new.iter().map(|m| m.size).collect();
+            self.tell(0, new.len());
             for range in inbox::batch_ranges(&sizes) {
+                let end = range.end;
                 let batch = Batch {
                     uidvalidity,
                     messages: &new[range],
@@ -314,6 +334,7 @@ impl ImapSource {
                 };
                 self.fetch_batch(opened, &sink, batch, now, &mut report)
                     .await?;
+                self.tell(end, new.len());
             }
             for uid in skipped {
                 self.retry_skipped(opened, &sink, uidvalidity, uid, now, &mut report)
