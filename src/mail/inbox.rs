@@ -272,6 +272,17 @@ pub fn insert_one(
         now
     ];
     if insert.execute(row)? == 0 {
+        // These bytes are held already: this message again, or a copy of
+        // it. The server had them from the earliest INTERNALDATE, and a copy
+        // moved into the mailbox later keeps its old date under a new UID,
+        // so a report's on-time copy must not lose to a later one that was
+        // numbered first. Only before it is classified: a verdict already
+        // drawn from it is not moved under the ledger.
+        conn.prepare_cached(
+            "UPDATE messages SET internaldate = ?2
+             WHERE sha256 = ?1 AND class IS NULL AND internaldate > ?2",
+        )?
+        .execute(params![sha256, ts(m.internaldate)])?;
         return Ok(0);
     }
     let id = conn.last_insert_rowid();
@@ -698,6 +709,38 @@ mod tests {
                 .unwrap_or_default(),
             raw: raw.to_vec(),
         }
+    }
+
+    #[test]
+    fn of_two_identical_copies_the_one_kept_arrived_when_the_earlier_did() {
+        let (_dir, mut conn) = db();
+        let raw = b"From: a@x.com\r\nSubject: w46\r\n\r\nreport";
+        let arrival = |conn: &Connection| -> String {
+            conn.query_row("SELECT internaldate FROM messages", [], |r| r.get(0))
+                .expect("one row")
+        };
+        // The later copy was numbered first (moved into the mailbox later).
+        let late = fetched("7/2", 2, raw);
+        let mut early = fetched("7/9", 9, raw);
+        early.internaldate = late.internaldate - chrono::Duration::days(3);
+        store_batch(&mut conn, "s", &[late.clone()], None).expect("late copy");
+        store_batch(&mut conn, "s", &[early.clone()], None).expect("early copy");
+        assert_eq!(
+            arrival(&conn),
+            ts(early.internaldate),
+            "the earlier arrival"
+        );
+        let held: i64 = conn
+            .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(held, 1, "stored once");
+        // Once classified, a copy seen later moves nothing.
+        conn.execute("UPDATE messages SET class = 'report'", [])
+            .expect("classify");
+        let mut earlier = fetched("7/11", 11, raw);
+        earlier.internaldate = early.internaldate - chrono::Duration::days(1);
+        store_batch(&mut conn, "s", &[earlier], None).expect("another copy");
+        assert_eq!(arrival(&conn), ts(early.internaldate), "unchanged");
     }
 
     #[test]
