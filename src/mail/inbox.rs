@@ -723,8 +723,8 @@ mod tests {
         let late = fetched("7/2", 2, raw);
         let mut early = fetched("7/9", 9, raw);
         early.internaldate = late.internaldate - chrono::Duration::days(3);
-        store_batch(&mut conn, "s", &[late.clone()], None).expect("late copy");
-        store_batch(&mut conn, "s", &[early.clone()], None).expect("early copy");
+        store_batch(&mut conn, "s", std::slice::from_ref(&late), None).expect("late copy");
+        store_batch(&mut conn, "s", std::slice::from_ref(&early), None).expect("early copy");
         assert_eq!(
             arrival(&conn),
             ts(early.internaldate),
