@@ -116,14 +116,10 @@ pub fn folder(month: Month) -> String {
     format!("reportd-archive-{month}")
 }
 
-/// Lower-case hex SHA-256 of `bytes`, as `sha256sum` prints it.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::mail::inbox::hex;
+/// Lower-case hex SHA-256 of bytes, as `sha256sum` prints it: the one the
+/// inbox records for every message, so a manifest can take it from there.
+pub use crate::mail::inbox::sha256_hex;
 
 /// Lower-case hex SHA-256 of everything readable from `from`, read in
 /// pieces (a zip can be larger than memory should hold).

@@ -681,8 +681,12 @@ pub fn list(conn: &Connection, flagged_only: bool) -> rusqlite::Result<Vec<Messa
 }
 
 pub fn sha256_hex(raw: &[u8]) -> String {
+    hex(&Sha256::digest(raw))
+}
+
+/// A digest in lower-case hex, as `sha256sum` prints it.
+pub fn hex(digest: &[u8]) -> String {
     use std::fmt::Write as _;
-    let digest = Sha256::digest(raw);
     let mut hex = String::with_capacity(2 * digest.len());
     for b in digest {
         let _ = write!(hex, "{b:02x}");
