@@ -340,7 +340,7 @@ impl ImapSource {
                 self.retry_skipped(opened, &sink, uidvalidity, uid, now, &mut report)
                     .await?;
             }
-            opened.grew = drain_unsolicited(&mut opened.session);
+            opened.grew = drain_unsolicited(&mut opened.session, &mut opened.mailbox.exists);
             Ok::<_, ImapError>(report)
         };
         let (mut report, new) = storer::store_while(conn, &self.source_id, download).await?;
@@ -532,7 +532,7 @@ impl ImapSource {
     pub async fn wait(&self, opened: Opened, max: Duration) -> Result<Opened, ImapError> {
         let Opened {
             session,
-            mailbox,
+            mut mailbox,
             idle,
             grew,
         } = opened;
@@ -566,7 +566,7 @@ impl ImapSource {
         }
         let mut session = timed("DONE", handle.done()).await?;
         // What ended the wait is read by the next download anyway.
-        drain_unsolicited(&mut session);
+        drain_unsolicited(&mut session, &mut mailbox.exists);
         Ok(Opened {
             session,
             mailbox,
@@ -731,15 +731,21 @@ async fn send(sink: &storer::Sender, op: storer::Op) -> Result<(), ImapError> {
     sink.send(op).await.map_err(|_| ImapError::StorerGone)
 }
 
-/// Empties the unsolicited responses; returns whether one said the mailbox
-/// grew.
-fn drain_unsolicited(session: &mut Session) -> bool {
+/// Empties the unsolicited responses, keeping `exists` (the mailbox's
+/// message count) up to date; returns whether the count went up. Only a
+/// higher count: a server may repeat EXISTS with the same number, and
+/// RECENT says nothing new, so neither may keep reportd from waiting.
+fn drain_unsolicited(session: &mut Session, exists: &mut u32) -> bool {
     let mut grew = false;
     while let Ok(response) = session.unsolicited_responses.try_recv() {
-        grew |= matches!(
-            response,
-            UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
-        );
+        match response {
+            UnsolicitedResponse::Exists(n) => {
+                grew |= n > *exists;
+                *exists = n;
+            }
+            UnsolicitedResponse::Expunge(_) => *exists = exists.saturating_sub(1),
+            _ => {}
+        }
     }
     grew
 }
