@@ -358,14 +358,24 @@ impl<'a> Planner<'a> {
     fn latest_digest_deadline(&self, kind: Kind, now: DateTime<Utc>) -> Option<Deadline> {
         let tz = self.cfg.timezone;
         let mut period = Period::containing(kind, now.with_timezone(&tz).date_naive());
+        // The digest time of the period after the one looked at.
+        let mut next_at: Option<DateTime<Utc>> = None;
         for _ in 0..6 {
             if let Some(d) = compliance::deadline_of(self.cfg, self.calendar, period) {
                 let at = self.cfg.notify.schedule.digest(&d, self.calendar, tz);
                 if at <= now {
+                    // A digest more than a day late that the next of its
+                    // kind replaces within a day is not sent: it would
+                    // show today's figures under last period's name, hours
+                    // before the digest that rightly does.
+                    let replaced_soon = now - at > Duration::days(1)
+                        && next_at.is_some_and(|n| n - now < Duration::days(1));
                     return (at > now - Duration::days(CATCH_UP)
+                        && !replaced_soon
                         && d.due.date_naive() >= self.cfg.tracking_starts)
                         .then_some(d);
                 }
+                next_at = Some(at);
             }
             period = period.prev();
         }
@@ -568,6 +578,40 @@ mod tests {
                 (key, subject, text)
             })
             .collect()
+    }
+
+    #[test]
+    fn a_week_old_digest_the_next_one_replaces_within_the_day_is_not_sent() {
+        let f = super::super::Fixture::new();
+        let (conn, planner) = (&f.conn, f.planner());
+        // Monday 30 November 08:00: week 47's digest was due a week ago
+        // (08:30 on the 23rd), week 48's is due at 08:30 today.
+        let now = at(2026, 11, 30, 8);
+        assert_eq!(
+            planner
+                .digests(conn, Kind::Weekly, &f.verdicts(now), now)
+                .expect("plan"),
+            0,
+            "no week-old digest half an hour before this week's"
+        );
+        let now = at(2026, 11, 30, 9);
+        assert_eq!(
+            planner
+                .digests(conn, Kind::Weekly, &f.verdicts(now), now)
+                .expect("plan"),
+            2,
+            "this week's, to the supervisor and the manager"
+        );
+        // A digest a few hours late still goes: Monday 23:00 after a day of
+        // downtime, the next is a week away.
+        let f = super::super::Fixture::new();
+        let now = at(2026, 11, 30, 23);
+        assert_eq!(
+            f.planner()
+                .digests(&f.conn, Kind::Weekly, &f.verdicts(now), now)
+                .expect("plan"),
+            2
+        );
     }
 
     #[test]
