@@ -551,15 +551,18 @@ impl<'de> serde::Deserialize<'de> for Month {
 
 /// Values by person (a roster address) and period, looked up by `&str`
 /// without building an owned key: judging a thousand people over a year
-/// looks up some 65,000 of them.
+/// looks up some 65,000 of them. Hashed with foldhash, not the standard
+/// SipHash, which was a tenth of a pass: the keys are roster addresses and
+/// periods, not chosen by whoever sends mail.
 #[derive(Debug, Clone)]
-pub struct ByPersonPeriod<T>(
-    std::collections::HashMap<String, std::collections::HashMap<Period, T>>,
-);
+pub struct ByPersonPeriod<T>(HashMap<String, HashMap<Period, T, Hasher>, Hasher>);
+
+type Hasher = foldhash::fast::RandomState;
+type HashMap<K, V, S> = std::collections::HashMap<K, V, S>;
 
 impl<T> Default for ByPersonPeriod<T> {
     fn default() -> Self {
-        ByPersonPeriod(std::collections::HashMap::new())
+        ByPersonPeriod(HashMap::default())
     }
 }
 
@@ -569,7 +572,7 @@ impl<T> ByPersonPeriod<T> {
     }
 
     /// `person`'s values by period.
-    pub fn of(&self, person: &str) -> Option<&std::collections::HashMap<Period, T>> {
+    pub fn of(&self, person: &str) -> Option<&HashMap<Period, T, Hasher>> {
         self.0.get(person)
     }
 
@@ -579,7 +582,8 @@ impl<T> ByPersonPeriod<T> {
         match self.0.get_mut(person) {
             Some(theirs) => theirs.insert(period, value),
             None => {
-                let theirs = std::collections::HashMap::from([(period, value)]);
+                let mut theirs = HashMap::default();
+                theirs.insert(period, value);
                 self.0.insert(person.to_string(), theirs);
                 None
             }

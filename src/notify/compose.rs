@@ -47,6 +47,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -611,9 +612,11 @@ pub struct Rendered {
 
 /// The compiled templates. Cheap to share (`Send + Sync`); load once.
 pub struct Templates {
-    /// Compiled on first use when made [`lazy`](Templates::lazy); the
-    /// outcome (a compile error too) is kept.
-    tera: std::sync::OnceLock<Result<Tera, String>>,
+    /// One set per language and kind (its own three files and the shared
+    /// ones they extend or import), compiled when its first email is
+    /// rendered; the outcome (a compile error too) is kept. A pass that
+    /// sends a late notice compiles 8 templates, not all 80.
+    sets: [[OnceLock<Result<Tera, String>>; KINDS.len()]; 2],
 }
 
 impl std::fmt::Debug for Templates {
@@ -625,25 +628,55 @@ impl std::fmt::Debug for Templates {
 }
 
 impl Templates {
-    /// Compiles the templates built into the binary.
+    /// Compiles the templates built into the binary, every language and
+    /// kind, so that a broken one fails here.
     pub fn new() -> Result<Templates, ComposeError> {
         let templates = Templates::lazy();
-        templates.tera()?;
+        for lang in [Language::Zh, Language::En] {
+            for kind in KINDS {
+                templates.tera(lang, kind)?;
+            }
+        }
         Ok(templates)
     }
 
-    /// The templates built into the binary, compiled when the first email
-    /// is rendered: most passes of the daemon and every `status` render
-    /// none, and compiling them is a tenth of such a pass.
+    /// The templates built into the binary, each language's kind compiled
+    /// when its first email is rendered: most passes of the daemon and
+    /// every `status` render none, and compiling all of them is a tenth
+    /// of such a pass.
     pub fn lazy() -> Templates {
         Templates {
-            tera: std::sync::OnceLock::new(),
+            sets: std::array::from_fn(|_| std::array::from_fn(|_| OnceLock::new())),
         }
     }
 
-    fn tera(&self) -> Result<&Tera, ComposeError> {
-        self.tera
-            .get_or_init(compile)
+    /// The (language, kind) sets compiled so far.
+    #[cfg(test)]
+    pub(crate) fn compiled(&self) -> Vec<(Language, &'static str)> {
+        [Language::Zh, Language::En]
+            .into_iter()
+            .zip(&self.sets)
+            .flat_map(|(lang, sets)| {
+                KINDS
+                    .iter()
+                    .zip(sets)
+                    .filter(|(_, s)| s.get().is_some())
+                    .map(move |(k, _)| (lang, *k))
+            })
+            .collect()
+    }
+
+    fn tera(&self, lang: Language, kind: &str) -> Result<&Tera, ComposeError> {
+        let index = KINDS
+            .iter()
+            .position(|k| *k == kind)
+            .ok_or_else(|| ComposeError::UnknownKind(kind.to_string()))?;
+        let by_lang = match lang {
+            Language::Zh => &self.sets[0],
+            Language::En => &self.sets[1],
+        };
+        by_lang[index]
+            .get_or_init(|| compile(lang, kind))
             .as_ref()
             .map_err(|e| ComposeError::Load(e.clone()))
     }
@@ -669,7 +702,8 @@ impl Templates {
         context.insert("lang", lang.as_str());
         let dir = lang.as_str();
 
-        let subject = self.render_one(&format!("{dir}/{kind}.subject.txt"), &context)?;
+        let tera = self.tera(lang, kind)?;
+        let subject = render_one(tera, &format!("{dir}/{kind}.subject.txt"), &context)?;
         let subject = one_line(&subject);
         if subject.is_empty() {
             return Err(ComposeError::EmptySubject {
@@ -678,8 +712,8 @@ impl Templates {
             });
         }
         context.insert("subject", &subject);
-        let text = tidy_text(&self.render_one(&format!("{dir}/{kind}.txt"), &context)?);
-        let html = self.render_one(&format!("{dir}/{kind}.html"), &context)?;
+        let text = tidy_text(&render_one(tera, &format!("{dir}/{kind}.txt"), &context)?);
+        let html = render_one(tera, &format!("{dir}/{kind}.html"), &context)?;
         Ok(Rendered {
             subject,
             text,
@@ -695,23 +729,30 @@ impl Templates {
     ) -> Result<Rendered, ComposeError> {
         self.render(E::KIND, lang, ctx)
     }
-
-    fn render_one(&self, name: &str, context: &tera::Context) -> Result<String, ComposeError> {
-        self.tera()?
-            .render(name, context)
-            .map_err(|e| ComposeError::Template {
-                name: name.to_string(),
-                detail: error_chain(&e),
-            })
-    }
 }
 
-fn compile() -> Result<Tera, String> {
+fn render_one(tera: &Tera, name: &str, context: &tera::Context) -> Result<String, ComposeError> {
+    tera.render(name, context)
+        .map_err(|e| ComposeError::Template {
+            name: name.to_string(),
+            detail: error_chain(&e),
+        })
+}
+
+/// The set of templates one email of `kind` in `lang` needs: the shared
+/// base and macros, the language's labels and layouts, and the kind's own.
+fn compile(lang: Language, kind: &str) -> Result<Tera, String> {
+    let dir = lang.as_str();
+    let shared = ["base.html", "macros.html"];
+    let of_lang = ["labels.txt", "layout.html", "layout.txt"].map(|f| format!("{dir}/{f}"));
+    let own = ["subject.txt", "txt", "html"].map(|ext| format!("{dir}/{kind}.{ext}"));
+    let wanted =
+        |name: &str| shared.contains(&name) || of_lang.iter().chain(&own).any(|n| n == name);
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html"]);
     tera.set_escape_fn(escape_html);
     tera.register_filter("cell", cell_filter);
-    tera.add_raw_templates(TEMPLATE_FILES.iter().copied())
+    tera.add_raw_templates(TEMPLATE_FILES.iter().copied().filter(|(n, _)| wanted(n)))
         .map_err(|e| error_chain(&e))?;
     Ok(tera)
 }

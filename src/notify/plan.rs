@@ -144,11 +144,15 @@ impl<'a> Planner<'a> {
         queued += self.misaddressed(conn, now)?;
         queued += self.excuse_confirmations(conn, now)?;
         queued += self.cli_excuse_confirmations(conn, now)?;
-        queued += self.reply_reminders(conn, now)?;
+        // Reply reminders and each digest need the whole backlog: read once,
+        // and let go before the monthly closes build what they attach.
+        let backlog = self.backlog(conn)?;
+        queued += self.reply_reminders(conn, &backlog, now)?;
         queued += self.calendar_notices(conn, now)?;
         for kind in [Kind::Weekly, Kind::Monthly] {
-            queued += self.digests(conn, kind, verdicts, now)?;
+            queued += self.digests(conn, kind, verdicts, &backlog, now)?;
         }
+        drop(backlog);
         for hook in self.closes {
             queued += self.monthly_close(conn, hook.as_ref(), now)?;
         }
@@ -178,9 +182,9 @@ impl<'a> Planner<'a> {
                 times.extend(recent.map(|d| schedule.digest(d, self.calendar, tz)));
             }
         }
-        for r in self.waiting_for_reply(conn)? {
+        for r in replies::waiting_for_reply(&self.backlog(conn)?) {
             let steps = schedule.reply_reminders + 1;
-            times.extend((1..=steps).map(|n| self.step_at(&r, n)));
+            times.extend((1..=steps).map(|n| self.step_at(r, n)));
         }
         times.push(schedule.next_reply_reminder_time(now, self.calendar, tz));
         times.extend(self.next_close(now));

@@ -494,6 +494,10 @@ pub struct ReportInfo {
 
 /// Reports received since `since`: counting first reports when `counting`,
 /// else the misaddressed ones.
+// NOT INDEXED: the backlog since tracking began is most of the table, and
+// reading it in order is twice as fast as a lookup per row through the
+// partial index `reports_first`; for the few misaddressed ones no index
+// applies anyway.
 pub fn reports_since(
     conn: &Connection,
     since: DateTime<Utc>,
@@ -502,7 +506,7 @@ pub fn reports_since(
     let mut stmt = conn.prepare(
         "SELECT r.id, r.person, r.period, r.received, r.message_id, coalesce(m.subject, ''),
                 (SELECT min(at) FROM replies WHERE report = r.id)
-         FROM reports r JOIN messages m ON m.id = r.message
+         FROM reports r NOT INDEXED JOIN messages m ON m.id = r.message
          WHERE r.received >= ?1 AND r.counts = ?2 AND (r.revision_of IS NULL OR ?2 = 0)
          ORDER BY r.received, r.id",
     )?;

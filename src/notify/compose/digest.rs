@@ -804,13 +804,24 @@ mod tests {
     }
 
     #[test]
-    fn lazy_templates_compile_on_the_first_email_and_render_as_eager_ones_do() {
+    fn lazy_templates_compile_only_the_kind_rendered_and_render_as_eager_ones_do() {
         let lazy = Templates::lazy();
-        assert!(lazy.tera.get().is_none(), "nothing compiled yet");
+        assert!(lazy.compiled().is_empty(), "nothing compiled yet");
         let d = team_of_forty();
         let once = lazy.render_email(Language::Zh, &d).expect("render");
-        assert!(lazy.tera.get().is_some(), "compiled by the first email");
+        assert_eq!(
+            lazy.compiled(),
+            [(Language::Zh, "digest")],
+            "only what the email needs"
+        );
         assert_eq!(once, render(&d, Language::Zh));
+        lazy.render_email(Language::Zh, &d).expect("render again");
+        lazy.render_email(Language::En, &d)
+            .expect("render in English");
+        assert_eq!(
+            lazy.compiled(),
+            [(Language::Zh, "digest"), (Language::En, "digest")]
+        );
     }
 
     #[test]

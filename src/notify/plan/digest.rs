@@ -168,6 +168,7 @@ impl<'a> Planner<'a> {
         conn: &Connection,
         kind: Kind,
         verdicts: &[Verdict],
+        reports: &[ReportInfo],
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         let Some(deadline) = self.latest_digest_deadline(kind, now) else {
@@ -180,7 +181,6 @@ impl<'a> Planner<'a> {
         let tz = self.cfg.timezone;
         let month = deadline.payroll_month(tz);
         let summary = payroll::summary(conn, self.cfg, month)?;
-        let reports = crate::reports::reports_since(conn, self.tracking_began(), true)?;
         let roster = &self.cfg.roster;
         let plan = DigestPlan {
             deadline,
@@ -192,7 +192,7 @@ impl<'a> Planner<'a> {
             periods: history(deadline.period),
             month,
             payroll: &summary,
-            index: Index::new(verdicts, &reports, &summary, ledger::nets(conn)?),
+            index: Index::new(verdicts, reports, &summary, ledger::nets(conn)?),
             members: roster.by_supervisor(roster.reporters(), |p| Some(*p)),
         };
         let mut groups: Vec<Groups<'_>> = self
@@ -589,7 +589,13 @@ mod tests {
         let now = at(2026, 11, 30, 8);
         assert_eq!(
             planner
-                .digests(conn, Kind::Weekly, &f.verdicts(now), now)
+                .digests(
+                    conn,
+                    Kind::Weekly,
+                    &f.verdicts(now),
+                    &planner.backlog(conn).expect("backlog"),
+                    now
+                )
                 .expect("plan"),
             0,
             "no week-old digest half an hour before this week's"
@@ -597,7 +603,13 @@ mod tests {
         let now = at(2026, 11, 30, 9);
         assert_eq!(
             planner
-                .digests(conn, Kind::Weekly, &f.verdicts(now), now)
+                .digests(
+                    conn,
+                    Kind::Weekly,
+                    &f.verdicts(now),
+                    &planner.backlog(conn).expect("backlog"),
+                    now
+                )
                 .expect("plan"),
             2,
             "this week's, to the supervisor and the manager"
@@ -608,7 +620,13 @@ mod tests {
         let now = at(2026, 11, 30, 23);
         assert_eq!(
             f.planner()
-                .digests(&f.conn, Kind::Weekly, &f.verdicts(now), now)
+                .digests(
+                    &f.conn,
+                    Kind::Weekly,
+                    &f.verdicts(now),
+                    &f.planner().backlog(&f.conn).expect("backlog"),
+                    now
+                )
                 .expect("plan"),
             2
         );
@@ -623,7 +641,13 @@ mod tests {
         let now = at(2027, 1, 11, 9);
         assert_eq!(
             planner
-                .digests(conn, Kind::Weekly, &f.verdicts(now), now)
+                .digests(
+                    conn,
+                    Kind::Weekly,
+                    &f.verdicts(now),
+                    &planner.backlog(conn).expect("backlog"),
+                    now
+                )
                 .expect("plan"),
             2
         );
@@ -650,7 +674,13 @@ mod tests {
         let now = at(2026, 11, 30, 9);
         assert_eq!(
             planner
-                .digests(conn, Kind::Weekly, &f.verdicts(now), now)
+                .digests(
+                    conn,
+                    Kind::Weekly,
+                    &f.verdicts(now),
+                    &planner.backlog(conn).expect("backlog"),
+                    now
+                )
                 .expect("plan"),
             2
         );

@@ -30,6 +30,7 @@ impl<'a> Planner<'a> {
     pub(super) fn reply_reminders(
         &self,
         conn: &Connection,
+        backlog: &[ReportInfo],
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         let tz = self.cfg.timezone;
@@ -40,10 +41,9 @@ impl<'a> Planner<'a> {
         let morning = crate::notify::schedule::at_local(today, schedule.reply_reminder_time, tz);
         let working =
             self.calendar.is_working_day(today) && !schedule.is_quiet(now, tz) && now >= morning;
-        let waiting = self.waiting_for_reply(conn)?;
         // Each report's supervisor looked up once, not once per supervisor.
         let roster = &self.cfg.roster;
-        let waiting = roster.by_supervisor(waiting.iter(), |r| self.person(&r.person));
+        let waiting = roster.by_supervisor(waiting_for_reply(backlog), |r| self.person(&r.person));
         let last = schedule.reply_reminders;
         let mut queued = 0;
         let mut crossed: Vec<(&Person, Backlog<'_>)> = Vec::new();
@@ -80,17 +80,10 @@ impl<'a> Planner<'a> {
         Ok(queued)
     }
 
-    /// Every counting report still waiting for its supervisor's reply,
-    /// since tracking began (not a recent window: the backlog is whole),
-    /// oldest first.
-    pub(super) fn waiting_for_reply(
-        &self,
-        conn: &Connection,
-    ) -> Result<Vec<ReportInfo>, NotifyError> {
-        Ok(reports::reports_since(conn, self.tracking_began(), true)?
-            .into_iter()
-            .filter(|r| r.replied_at.is_none())
-            .collect())
+    /// Every counting report since tracking began (not a recent window: the
+    /// backlog is whole), oldest first, replied or not.
+    pub(super) fn backlog(&self, conn: &Connection) -> Result<Vec<ReportInfo>, NotifyError> {
+        Ok(reports::reports_since(conn, self.tracking_began(), true)?)
     }
 
     /// When reminder `n` of `r` is due (the first after `reply_within_hours`
@@ -287,6 +280,12 @@ impl<'a> Planner<'a> {
 
 /// The report's id and Message-ID when `backlog` holds exactly one report:
 /// an email about it then belongs in its thread.
+/// The reports of `backlog` still waiting for their supervisor's reply, in
+/// its order.
+pub(super) fn waiting_for_reply(backlog: &[ReportInfo]) -> impl Iterator<Item = &ReportInfo> {
+    backlog.iter().filter(|r| r.replied_at.is_none())
+}
+
 fn only_report(backlog: &[(&ReportInfo, u32)]) -> Option<(i64, String)> {
     match backlog {
         [(r, _)] => r.message_id.as_ref().map(|id| (r.id, id.clone())),
