@@ -87,6 +87,13 @@ impl Conn {
 /// Reads every message of INBOX once; returns the count, the bytes of all
 /// literals and the wall time from connect to the last batch.
 pub fn fetch_all(port: u16, user: &str, password: &str) -> anyhow::Result<Fetched> {
+    fetch_last(port, user, password, u32::MAX)
+}
+
+/// The floor of an incremental sync: connect, LOGIN, EXAMINE (which makes
+/// Dovecot bring its index up to date with the Maildir), then fetch the
+/// newest `count` messages, in the same batches.
+pub fn fetch_last(port: u16, user: &str, password: &str, count: u32) -> anyhow::Result<Fetched> {
     let start = Instant::now();
     let mut conn = Conn::open(port)?;
     conn.command(&format!("LOGIN \"{user}\" \"{password}\""), |_, _| {})?;
@@ -102,7 +109,7 @@ pub fn fetch_all(port: u16, user: &str, password: &str) -> anyhow::Result<Fetche
         }
     })?;
     let (mut messages, mut bytes) = (0usize, 0u64);
-    let mut first = 1;
+    let mut first = uidnext.saturating_sub(count).max(1);
     while first < uidnext {
         let last = (first + BATCH - 1).min(uidnext - 1);
         conn.command(
