@@ -192,7 +192,7 @@ fn fine_month(period: &str, due: DateTime<Utc>, tz: Tz) -> Option<Month> {
 
 /// Every ledger row with its payroll month (a waiver takes its fine's).
 fn booked(conn: &Connection, tz: Tz) -> rusqlite::Result<Vec<Booked>> {
-    let entries = ledger::entries(conn, None, tz)?;
+    let entries = ledger::bookings(conn)?;
     let mut fines: HashMap<(String, String), Month> = HashMap::new();
     for e in entries.iter().filter(|e| e.kind == EntryKind::Fine) {
         if let Some(m) = fine_month(&e.period, e.at, tz) {
