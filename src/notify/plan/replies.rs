@@ -278,14 +278,14 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// The report's id and Message-ID when `backlog` holds exactly one report:
-/// an email about it then belongs in its thread.
 /// The reports of `backlog` still waiting for their supervisor's reply, in
 /// its order.
 pub(super) fn waiting_for_reply(backlog: &[ReportInfo]) -> impl Iterator<Item = &ReportInfo> {
     backlog.iter().filter(|r| r.replied_at.is_none())
 }
 
+/// The report's id and Message-ID when `backlog` holds exactly one report:
+/// an email about it then belongs in its thread.
 fn only_report(backlog: &[(&ReportInfo, u32)]) -> Option<(i64, String)> {
     match backlog {
         [(r, _)] => r.message_id.as_ref().map(|id| (r.id, id.clone())),
