@@ -5,16 +5,18 @@
 //! same bytes. Files are written privately (0600 in a 0700 directory) and
 //! atomically (a temporary file renamed into place), so a reader never
 //! sees half a zip. A [`Bundle`] writes the zip entry by entry, so an
-//! archive goes to its file without being held in memory.
+//! archive goes to its file without being held in memory; deflating, most
+//! of an archive's time, runs on a thread per core ([`Bundle::add_all`]).
 
 use std::fs::File;
 use std::io::{Cursor, Seek, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipWriter};
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::ArchiveError;
 
@@ -52,10 +54,155 @@ impl<W: Write + Seek> Bundle<W> {
         Ok(())
     }
 
+    /// Adds every `(path, bytes)` of `items`, in their order (callers give
+    /// them sorted), as [`Bundle::add`] would, byte for byte. Entries
+    /// deflate independently, so each is deflated by whichever of up to
+    /// [`MAX_THREADS`] threads is free, into a zip of its own whose
+    /// compressed entry is then copied in as it is. `items` is pulled on
+    /// the calling thread (it may read a database), at most
+    /// [`AHEAD_ENTRIES`] entries and [`AHEAD_BYTES`] ahead of what is
+    /// added, so memory stays flat while one large attachment deflates and
+    /// the other threads go on. An error of `items` stops here.
+    pub fn add_all(
+        &mut self,
+        items: impl Iterator<Item = Result<(String, Vec<u8>), ArchiveError>>,
+    ) -> Result<(), ArchiveError> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_THREADS);
+        let one = OneEntry {
+            folder: self.folder.clone(),
+            options: self.options,
+        };
+        // Both channels hold every entry in flight, so no send ever waits.
+        let (jobs, job_queue) = mpsc::sync_channel::<Job>(AHEAD_ENTRIES);
+        let (finished, done) = mpsc::sync_channel::<Deflated>(AHEAD_ENTRIES);
+        let job_queue = std::sync::Mutex::new(job_queue);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let (one, job_queue, finished) = (one.clone(), &job_queue, finished.clone());
+                scope.spawn(move || {
+                    while let Some((index, path, bytes)) = next_job(job_queue) {
+                        if finished
+                            .send((index, bytes.len(), one.zip(&path, &bytes)))
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(finished);
+            let mut ahead = Ahead::default();
+            for (index, item) in items.enumerate() {
+                let (path, bytes) = item?;
+                while ahead.entries >= AHEAD_ENTRIES
+                    || (ahead.entries > 0 && ahead.bytes + bytes.len() > AHEAD_BYTES)
+                {
+                    self.add_ready(&done, &mut ahead)?;
+                }
+                ahead.sent(bytes.len());
+                jobs.send((index, path, bytes)).map_err(|_| lost())?;
+            }
+            drop(jobs);
+            while ahead.entries > 0 {
+                self.add_ready(&done, &mut ahead)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Waits for one more deflated entry, then copies in every entry that
+    /// is next in order.
+    fn add_ready(
+        &mut self,
+        done: &mpsc::Receiver<Deflated>,
+        ahead: &mut Ahead,
+    ) -> Result<(), ArchiveError> {
+        let (index, len, zipped) = done.recv().map_err(|_| lost())?;
+        ahead.waiting.insert(index, (len, zipped?));
+        while let Some((len, zipped)) = ahead.waiting.remove(&ahead.next) {
+            let mut one = ZipArchive::new(Cursor::new(zipped))?;
+            self.writer.raw_copy_file(one.by_index_raw(0)?)?;
+            ahead.added(len);
+        }
+        Ok(())
+    }
+
     /// Writes the central directory and hands back the writer.
     pub fn finish(self) -> Result<W, ArchiveError> {
         Ok(self.writer.finish()?)
     }
+}
+
+/// Deflating threads [`Bundle::add_all`] uses at most (one per core).
+pub const MAX_THREADS: usize = 4;
+/// Entries [`Bundle::add_all`] reads ahead of what it has added, at most.
+/// Many: while one thread deflates a 4 MB attachment (80 ms), the others
+/// get through hundreds of ordinary messages, which wait their turn to be
+/// added (a month's archive took 1.5 s with 32, 1.1 s with 512).
+pub const AHEAD_ENTRIES: usize = 512;
+/// Bytes of entries read ahead, at most (a larger entry goes alone).
+pub const AHEAD_BYTES: usize = 32 << 20;
+
+/// An entry to deflate: its place, path and bytes.
+type Job = (usize, String, Vec<u8>);
+/// A deflated entry: its place, its size before, and its one-entry zip.
+type Deflated = (usize, usize, Result<Vec<u8>, ArchiveError>);
+
+/// The next entry to deflate, or none once the reading side is done (or
+/// another deflating thread panicked holding the queue).
+fn next_job(queue: &std::sync::Mutex<mpsc::Receiver<Job>>) -> Option<Job> {
+    queue.lock().ok()?.recv().ok()
+}
+
+/// What [`Bundle::add_all`] has read but not added yet.
+#[derive(Default)]
+struct Ahead {
+    /// The place of the next entry to add.
+    next: usize,
+    entries: usize,
+    bytes: usize,
+    /// Deflated, waiting for the entries before them.
+    waiting: std::collections::BTreeMap<usize, (usize, Vec<u8>)>,
+}
+
+impl Ahead {
+    fn sent(&mut self, len: usize) {
+        self.entries += 1;
+        self.bytes += len;
+    }
+
+    fn added(&mut self, len: usize) {
+        self.next += 1;
+        self.entries -= 1;
+        self.bytes -= len;
+    }
+}
+
+/// A zip of one entry, with a bundle's folder and options: what a
+/// deflating thread makes for [`Bundle::add_all`] to copy in.
+#[derive(Clone)]
+struct OneEntry {
+    folder: String,
+    options: SimpleFileOptions,
+}
+
+impl OneEntry {
+    fn zip(&self, path: &str, bytes: &[u8]) -> Result<Vec<u8>, ArchiveError> {
+        let mut writer = ZipWriter::new(Cursor::new(Vec::with_capacity(bytes.len() / 2 + 256)));
+        writer.start_file(format!("{}/{path}", self.folder), self.options)?;
+        writer.write_all(bytes).map_err(zip::result::ZipError::Io)?;
+        Ok(writer.finish()?.into_inner())
+    }
+}
+
+/// A deflating thread that stopped without an answer: only a panic does
+/// that, and the scope it runs in passes the panic on.
+fn lost() -> ArchiveError {
+    ArchiveError::Zip(zip::result::ZipError::Io(std::io::Error::other(
+        "a deflating thread stopped",
+    )))
 }
 
 /// Builds the zip in memory: each `(path, bytes)` as `<folder>/<path>`, in
@@ -144,6 +291,60 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
             .expect("time")
             .with_timezone(&Utc)
+    }
+
+    /// Entries of different sizes, some empty, some larger than a deflate
+    /// block, more than the threads have in flight.
+    fn many() -> Vec<(String, Vec<u8>)> {
+        (0..60u32)
+            .map(|i| {
+                let len = (i as usize * 7919) % 200_000;
+                let bytes = (0..len)
+                    .map(|j| ((j as u32 * 31 + i) % 251) as u8)
+                    .collect();
+                (format!("{i:03}.eml"), bytes)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn entries_deflated_on_threads_give_the_bytes_of_one_added_after_another() {
+        let files = many();
+        let mut one_by_one = Bundle::new(Cursor::new(Vec::new()), "f", stamp());
+        for (path, bytes) in &files {
+            one_by_one.add(path, bytes).expect("add");
+        }
+        let one_by_one = one_by_one.finish().expect("finish").into_inner();
+        let mut threaded = Bundle::new(Cursor::new(Vec::new()), "f", stamp());
+        threaded
+            .add_all(files.clone().into_iter().map(Ok))
+            .expect("add_all");
+        let threaded = threaded.finish().expect("finish").into_inner();
+        assert_eq!(threaded, one_by_one);
+        let mut read = ZipArchive::new(Cursor::new(threaded)).expect("a zip");
+        assert_eq!(read.len(), files.len());
+        let mut last = Vec::new();
+        read.by_name("f/059.eml")
+            .expect("entry")
+            .read_to_end(&mut last)
+            .expect("read");
+        assert_eq!(last, files[59].1);
+    }
+
+    #[test]
+    fn an_entry_that_cannot_be_read_stops_the_bundle_with_its_error() {
+        let mut items: Vec<Result<(String, Vec<u8>), ArchiveError>> =
+            many().into_iter().map(Ok).collect();
+        items[30] = Err(ArchiveError::MessageChanged {
+            message: 30,
+            path: "030.eml".into(),
+        });
+        let mut bundle = Bundle::new(Cursor::new(Vec::new()), "f", stamp());
+        let err = bundle.add_all(items.into_iter()).expect_err("stops");
+        assert!(
+            matches!(err, ArchiveError::MessageChanged { message: 30, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -242,9 +242,9 @@ impl Built {
     fn stream(&self, conn: &Connection, file: &File) -> Result<(), ArchiveError> {
         let stamp = ends(self.month, chrono_tz::UTC);
         let mut zip = bundle::Bundle::new(BufWriter::new(file), &folder(self.month), stamp);
-        for (path, entry) in self.entries() {
-            match entry {
-                Entry::Bytes(bytes) => zip.add(path, bytes)?,
+        let items = self.entries().into_iter().map(|(path, entry)| {
+            let bytes = match entry {
+                Entry::Bytes(bytes) => bytes.to_vec(),
                 Entry::Message(eml) => {
                     let raw = filed::raw(conn, eml.message)?;
                     if sha256_hex(&raw) != eml.sha256 {
@@ -253,10 +253,12 @@ impl Built {
                             path: eml.path.clone(),
                         });
                     }
-                    zip.add(path, &raw)?;
+                    raw
                 }
-            }
-        }
+            };
+            Ok((path.to_string(), bytes))
+        });
+        zip.add_all(items)?;
         let mut out = zip.finish()?;
         let io = |source| ArchiveError::Io {
             path: folder(self.month),
