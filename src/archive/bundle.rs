@@ -143,7 +143,7 @@ pub const MAX_THREADS: usize = 4;
 /// added (a month's archive took 1.5 s with 32, 1.1 s with 512).
 pub const AHEAD_ENTRIES: usize = 512;
 /// Bytes of entries read ahead, at most (a larger entry goes alone).
-pub const AHEAD_BYTES: usize = 32 << 20;
+pub const AHEAD_BYTES: usize = 8 << 20;
 
 /// An entry to deflate: its place, path and bytes.
 type Job = (usize, String, Vec<u8>);
