@@ -201,7 +201,11 @@ impl Engine {
         if !booked.is_empty() {
             crate::failpoint::hit(crate::failpoint::LEDGER_BEFORE_OUTBOX);
         }
-        let queued = planner.queue_owed(&tx, &verdicts, now)?;
+        let mut queued = planner.queue_judged(&tx, &verdicts, now)?;
+        // A first sync judges a year: its verdicts are not held while the
+        // month's archive is built.
+        drop(verdicts);
+        queued += planner.queue_closes(&tx, now)?;
         tx.commit()?;
         log_booked(&booked);
         Ok((booked, queued))

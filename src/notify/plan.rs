@@ -128,6 +128,17 @@ impl<'a> Planner<'a> {
         verdicts: &[Verdict],
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
+        Ok(self.queue_judged(conn, verdicts, now)? + self.queue_closes(conn, now)?)
+    }
+
+    /// [`Planner::queue_owed`] but the monthly closes: every email the
+    /// verdicts and the backlog owe.
+    pub fn queue_judged(
+        &self,
+        conn: &Connection,
+        verdicts: &[Verdict],
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
         let mut queued = 0;
         // Verdicts pile up from tracking_starts on; only recent deadlines can
         // still owe (or have held back) a reminder or a notice.
@@ -144,15 +155,25 @@ impl<'a> Planner<'a> {
         queued += self.misaddressed(conn, now)?;
         queued += self.excuse_confirmations(conn, now)?;
         queued += self.cli_excuse_confirmations(conn, now)?;
-        // Reply reminders and each digest need the whole backlog: read once,
-        // and let go before the monthly closes build what they attach.
+        // Reply reminders and each digest need the whole backlog: read once.
         let backlog = self.backlog(conn)?;
         queued += self.reply_reminders(conn, &backlog, now)?;
         queued += self.calendar_notices(conn, now)?;
         for kind in [Kind::Weekly, Kind::Monthly] {
             queued += self.digests(conn, kind, verdicts, &backlog, now)?;
         }
-        drop(backlog);
+        Ok(queued)
+    }
+
+    /// The rest of [`Planner::queue_owed`]: the monthly closes owed (the
+    /// payroll summary, the archive), which judge nothing themselves, so a
+    /// pass can let its verdicts go before they build what they attach.
+    pub fn queue_closes(
+        &self,
+        conn: &Connection,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let mut queued = 0;
         for hook in self.closes {
             queued += self.monthly_close(conn, hook.as_ref(), now)?;
         }
