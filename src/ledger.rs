@@ -367,19 +367,23 @@ pub fn bookings(conn: &Connection) -> rusqlite::Result<Vec<Booking>> {
     let mut stmt = conn.prepare(
         "SELECT id, at, person, period, kind, amount_fen, fund_fen, reason FROM ledger ORDER BY at, id",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(Booking {
-            id: r.get(0)?,
-            at: parse_ts(r.get_ref(1)?.as_str()?)?,
-            person: r.get(2)?,
-            period: r.get(3)?,
-            kind: entry_kind(r.get_ref(4)?.as_str()?),
-            amount_fen: Fen(r.get(5)?),
-            fund_fen: Fen(r.get(6)?),
-            reason: r.get(7)?,
-        })
-    })?;
+    let rows = stmt.query_map([], booking_row)?;
     rows.collect()
+}
+
+/// A [`Booking`] from a row whose first columns are those [`bookings`]
+/// selects.
+fn booking_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Booking> {
+    Ok(Booking {
+        id: r.get(0)?,
+        at: parse_ts(r.get_ref(1)?.as_str()?)?,
+        person: r.get(2)?,
+        period: r.get(3)?,
+        kind: entry_kind(r.get_ref(4)?.as_str()?),
+        amount_fen: Fen(r.get(5)?),
+        fund_fen: Fen(r.get(6)?),
+        reason: r.get(7)?,
+    })
 }
 
 /// The kind of a row, as the table's CHECK constraint allows it.
@@ -402,15 +406,16 @@ pub fn entries(
         "SELECT id, at, person, period, kind, amount_fen, fund_fen, reason, evidence FROM ledger ORDER BY at, id",
     )?;
     let rows = stmt.query_map([], |r| {
+        let b = booking_row(r)?;
         Ok(Entry {
-            id: r.get(0)?,
-            at: parse_ts(r.get_ref(1)?.as_str()?)?,
-            person: r.get(2)?,
-            period: r.get(3)?,
-            kind: entry_kind(r.get_ref(4)?.as_str()?),
-            amount_fen: Fen(r.get(5)?),
-            fund_fen: Fen(r.get(6)?),
-            reason: r.get(7)?,
+            id: b.id,
+            at: b.at,
+            person: b.person,
+            period: b.period,
+            kind: b.kind,
+            amount_fen: b.amount_fen,
+            fund_fen: b.fund_fen,
+            reason: b.reason,
             evidence: r.get(8)?,
             notes: Vec::new(),
             arrived: None,

@@ -580,37 +580,29 @@ mod tests {
             .collect()
     }
 
+    /// The weekly digests the fixture's planner queues at `now`.
+    fn weekly_digests(f: &super::super::Fixture, now: DateTime<Utc>) -> usize {
+        let planner = f.planner();
+        let backlog = planner.backlog(&f.conn).expect("backlog");
+        planner
+            .digests(&f.conn, Kind::Weekly, &f.verdicts(now), &backlog, now)
+            .expect("plan")
+    }
+
     #[test]
     fn a_week_old_digest_the_next_one_replaces_within_the_day_is_not_sent() {
         let f = super::super::Fixture::new();
-        let (conn, planner) = (&f.conn, f.planner());
         // Monday 30 November 08:00: week 47's digest was due a week ago
         // (08:30 on the 23rd), week 48's is due at 08:30 today.
         let now = at(2026, 11, 30, 8);
         assert_eq!(
-            planner
-                .digests(
-                    conn,
-                    Kind::Weekly,
-                    &f.verdicts(now),
-                    &planner.backlog(conn).expect("backlog"),
-                    now
-                )
-                .expect("plan"),
+            weekly_digests(&f, now),
             0,
             "no week-old digest half an hour before this week's"
         );
         let now = at(2026, 11, 30, 9);
         assert_eq!(
-            planner
-                .digests(
-                    conn,
-                    Kind::Weekly,
-                    &f.verdicts(now),
-                    &planner.backlog(conn).expect("backlog"),
-                    now
-                )
-                .expect("plan"),
+            weekly_digests(&f, now),
             2,
             "this week's, to the supervisor and the manager"
         );
@@ -618,39 +610,17 @@ mod tests {
         // downtime, the next is a week away.
         let f = super::super::Fixture::new();
         let now = at(2026, 11, 30, 23);
-        assert_eq!(
-            f.planner()
-                .digests(
-                    &f.conn,
-                    Kind::Weekly,
-                    &f.verdicts(now),
-                    &f.planner().backlog(&f.conn).expect("backlog"),
-                    now
-                )
-                .expect("plan"),
-            2
-        );
+        assert_eq!(weekly_digests(&f, now), 2);
     }
 
     #[test]
     fn a_digest_of_a_year_without_a_holiday_notice_marks_its_deadlines_provisional() {
         let f = super::super::Fixture::new();
-        let (conn, planner) = (&f.conn, f.planner());
+        let conn = &f.conn;
         // Monday 11 January 2027, after the digest time: week 1 of 2027
         // was judged on the statutory holidays alone (no notice for 2027).
         let now = at(2027, 1, 11, 9);
-        assert_eq!(
-            planner
-                .digests(
-                    conn,
-                    Kind::Weekly,
-                    &f.verdicts(now),
-                    &planner.backlog(conn).expect("backlog"),
-                    now
-                )
-                .expect("plan"),
-            2
-        );
+        assert_eq!(weekly_digests(&f, now), 2);
         let mails = queued(conn);
         assert_eq!(mails.len(), 2, "the supervisor's and the manager's");
         for (key, subject, text) in &mails {
@@ -670,20 +640,9 @@ mod tests {
         }
         // A week of 2026, judged on the notice, is not marked.
         let f = super::super::Fixture::new();
-        let (conn, planner) = (&f.conn, f.planner());
+        let conn = &f.conn;
         let now = at(2026, 11, 30, 9);
-        assert_eq!(
-            planner
-                .digests(
-                    conn,
-                    Kind::Weekly,
-                    &f.verdicts(now),
-                    &planner.backlog(conn).expect("backlog"),
-                    now
-                )
-                .expect("plan"),
-            2
-        );
+        assert_eq!(weekly_digests(&f, now), 2);
         for (key, _, text) in queued(conn) {
             assert!(!text.contains("暂定"), "{key}: {text}");
             assert!(!text.contains("放假安排"), "{key}: {text}");
