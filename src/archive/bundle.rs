@@ -93,6 +93,10 @@ impl<W: Write + Seek> Bundle<W> {
                 });
             }
             drop(finished);
+            // Owned here, so that leaving early (an entry unreadable, the
+            // file full) drops it and every deflating thread stops at its
+            // next entry instead of working through the queue.
+            let done = done;
             let mut ahead = Ahead::default();
             for (index, item) in items.enumerate() {
                 let (path, bytes) = item?;

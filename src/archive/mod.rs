@@ -223,7 +223,7 @@ impl Built {
             source,
         };
         let (path, (bytes, sha256)) = bundle::write_private_with(dir, name, |file| {
-            self.stream(conn, file)?;
+            self.stream(conn, file, &target)?;
             let bytes = file.metadata().map_err(io)?.len();
             let mut reader = file;
             reader.rewind().map_err(io)?;
@@ -238,8 +238,8 @@ impl Built {
         })
     }
 
-    /// The zip into `file`.
-    fn stream(&self, conn: &Connection, file: &File) -> Result<(), ArchiveError> {
+    /// The zip into `file`, which becomes `target`.
+    fn stream(&self, conn: &Connection, file: &File, target: &Path) -> Result<(), ArchiveError> {
         let stamp = ends(self.month, chrono_tz::UTC);
         let mut zip = bundle::Bundle::new(BufWriter::new(file), &folder(self.month), stamp);
         let items = self.entries().into_iter().map(|(path, entry)| {
@@ -258,13 +258,29 @@ impl Built {
             };
             Ok((path.to_string(), bytes))
         });
-        zip.add_all(items)?;
-        let mut out = zip.finish()?;
-        let io = |source| ArchiveError::Io {
-            path: folder(self.month),
+        zip.add_all(items).map_err(|e| refused(e, target))?;
+        let mut out = zip.finish().map_err(|e| refused(e, target))?;
+        out.flush().map_err(|source| ArchiveError::Io {
+            path: target.display().to_string(),
             source,
-        };
-        out.flush().map_err(io)
+        })
+    }
+}
+
+/// The zip crate reports the file refusing bytes (a full disk, a quota) as
+/// its own error; it is the file's, which the assistant can act on, not a
+/// bug in reportd. (`Other` is what a deflating thread that stopped says.)
+fn refused(e: ArchiveError, target: &Path) -> ArchiveError {
+    match e {
+        ArchiveError::Zip(zip::result::ZipError::Io(source))
+            if source.kind() != std::io::ErrorKind::Other =>
+        {
+            ArchiveError::Io {
+                path: target.display().to_string(),
+                source,
+            }
+        }
+        e => e,
     }
 }
 
@@ -502,6 +518,29 @@ mod tests {
         assert_eq!(draft.bytes, zip.len() as u64);
         assert_eq!(zip, in_memory(&db.conn, &draft.built));
         assert_eq!(draft.built.emls.len(), 7);
+    }
+
+    #[test]
+    fn a_full_disk_while_the_zip_is_written_is_an_error_of_the_file_not_a_bug() {
+        let db = db(&fixture::october());
+        let built = build(&db.inputs(), october(), now()).expect("build");
+        // /dev/full takes no byte: every write fails with "no space left".
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let target = db.dir.path().join("october.zip");
+        let err = built
+            .stream(&db.conn, &full, &target)
+            .expect_err("the disk is full");
+        match &err {
+            ArchiveError::Io { path, source } => {
+                assert_eq!(path, &target.display().to_string());
+                assert_eq!(source.kind(), std::io::ErrorKind::StorageFull, "{err}");
+            }
+            other => panic!("not an I/O error of the file: {other}"),
+        }
+        assert!(!err.to_string().contains("bug"), "{err}");
     }
 
     #[test]
