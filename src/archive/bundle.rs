@@ -275,8 +275,12 @@ pub fn write_private_with<T>(
         .create(dir)
         .map_err(io(dir))?;
     let target = dir.join(name);
+    remove_stale_partials(dir);
     // tempfile creates 0600; the rename keeps the mode.
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(PARTIAL_PREFIX)
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
     let filled = fill(tmp.as_file())?;
     tmp.as_file().sync_all().map_err(io(&target))?;
     tmp.persist(&target).map_err(|e| ArchiveError::Io {
@@ -286,10 +290,75 @@ pub fn write_private_with<T>(
     Ok((target, filled))
 }
 
+/// How the temporary file of a zip or sheet being written is named. A
+/// process killed while writing (SIGKILL, a power cut) leaves it behind;
+/// the next write in the same directory removes it once it is
+/// [`PARTIAL_STALE_AFTER`] old. Only files of this name: `--out` may be a
+/// directory others use, such as /tmp.
+pub const PARTIAL_PREFIX: &str = ".reportd-partial-";
+/// Older than any write in progress (a month's archive takes seconds).
+pub const PARTIAL_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes what killed writes left in `dir`; what cannot be removed or
+/// read stays (it is hidden, and the write goes on).
+fn remove_stale_partials(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(PARTIAL_PREFIX)
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > PARTIAL_STALE_AFTER);
+        if stale && std::fs::remove_file(entry.path()).is_ok() {
+            tracing::info!(file = %entry.path().display(), "removed a partial file a killed write left");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn a_partial_file_a_killed_write_left_is_removed_by_the_next_write_once_stale() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let aged = |name: &str, age: std::time::Duration| {
+            let path = dir.path().join(name);
+            let file = File::create(&path).expect("create");
+            file.set_modified(std::time::SystemTime::now() - age)
+                .expect("mtime");
+            path
+        };
+        let hour = std::time::Duration::from_secs(3600);
+        let stale = aged(&format!("{PARTIAL_PREFIX}abc123"), 2 * hour);
+        let writing = aged(&format!("{PARTIAL_PREFIX}def456"), hour / 60);
+        let someone_elses = aged(".tmpXYZ789", 2 * hour);
+        write_private(dir.path(), "2026-10.zip", b"zip").expect("write");
+        assert!(!stale.exists(), "a stale partial file is removed");
+        assert!(writing.exists(), "a write in progress is left alone");
+        assert!(
+            someone_elses.exists(),
+            "another program's file is left alone"
+        );
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(PARTIAL_PREFIX))
+            .collect();
+        assert_eq!(
+            left,
+            [format!("{PARTIAL_PREFIX}def456")],
+            "and the write left none of its own"
+        );
+    }
 
     fn stamp() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
