@@ -332,15 +332,23 @@ pub fn net_and_fund_for(
 /// [`net_for`] of every person and period with an entry, in one read: what
 /// a board of a thousand people over a year looks up.
 pub fn nets(conn: &Connection) -> rusqlite::Result<ByPersonPeriod<Fen>> {
-    let mut stmt =
-        conn.prepare("SELECT person, period, sum(amount_fen) FROM ledger GROUP BY person, period")?;
+    // Summed here over one read of the table in its own order: SQLite's
+    // GROUP BY walks the (person, period, kind) index and looks every row
+    // up in the table again, three times as slow.
+    let mut stmt = conn.prepare("SELECT person, period, amount_fen FROM ledger")?;
     let mut out = ByPersonPeriod::default();
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         // Periods are written by `settle` from a `Period`; one that does
         // not read back is no deadline anyone is judged on.
         if let Ok(period) = r.get_ref(1)?.as_str()?.parse::<Period>() {
-            out.insert(r.get_ref(0)?.as_str()?, period, Fen(r.get(2)?));
+            let (person, amount) = (r.get_ref(0)?.as_str()?, Fen(r.get(2)?));
+            match out.get_mut(person, period) {
+                Some(net) => *net = *net + amount,
+                None => {
+                    out.insert(person, period, amount);
+                }
+            }
         }
     }
     Ok(out)
@@ -628,7 +636,7 @@ mod tests {
     }
 
     #[test]
-    fn bookings_are_the_entries_in_order_without_evidence_or_notes() {
+    fn bookings_are_the_entries_in_order_without_evidence_or_notes_and_nets_their_sums() {
         let dir = tempfile::tempdir().expect("tempdir");
         let conn = crate::store::open(&dir.path().join("l.sqlite3")).expect("db");
         let tz = chrono_tz::Asia::Shanghai;
@@ -645,6 +653,14 @@ mod tests {
         };
         let excused = judge("a@example.com", w48(), None, Some(&excuse), later);
         settle(&conn, &[excused], &rules(50), tz).expect("waiver");
+        let nets = nets(&conn).expect("nets");
+        assert_eq!(
+            nets.get("a@example.com", w48().period),
+            Some(&Fen(0)),
+            "fine and waiver"
+        );
+        assert_eq!(nets.get("b@example.com", w48().period), Some(&Fen(5000)));
+        assert_eq!(nets.iter().count(), 2);
         let entries = entries(&conn, None, tz).expect("entries");
         let bookings = bookings(&conn).expect("bookings");
         assert_eq!(bookings.len(), 3);

@@ -571,6 +571,10 @@ impl<T> ByPersonPeriod<T> {
         self.0.get(person)?.get(&period)
     }
 
+    pub fn get_mut(&mut self, person: &str, period: Period) -> Option<&mut T> {
+        self.0.get_mut(person)?.get_mut(&period)
+    }
+
     /// `person`'s values by period.
     pub fn of(&self, person: &str) -> Option<&HashMap<Period, T, Hasher>> {
         self.0.get(person)
