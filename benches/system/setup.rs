@@ -196,6 +196,7 @@ impl Bench {
     pub fn baseline(&self) -> anyhow::Result<Baseline> {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_baseline.py");
         let db = self.work.path().join("baseline.sqlite3");
+        measure::flush_writeback();
         let out = Command::new("python3")
             .arg(&script)
             .args(["--host", "127.0.0.1", "--port"])
