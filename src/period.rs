@@ -1,6 +1,7 @@
 //! Report periods and their deadlines. The single home of "due Saturday
 //! 22:00" and "due by the end of the first working day of the next month".
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -558,7 +559,6 @@ impl<'de> serde::Deserialize<'de> for Month {
 pub struct ByPersonPeriod<T>(HashMap<String, HashMap<Period, T, Hasher>, Hasher>);
 
 type Hasher = foldhash::fast::RandomState;
-type HashMap<K, V, S> = std::collections::HashMap<K, V, S>;
 
 impl<T> Default for ByPersonPeriod<T> {
     fn default() -> Self {
