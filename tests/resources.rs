@@ -370,10 +370,7 @@ async fn stalled_download_shrinks_to_one_message_which_is_skipped_and_fetched_on
         "2026-11-02",
     );
     let cfg = Config::load(&app.config).expect("config");
-    let SourceConfig::Imap(imap) = &cfg.source else {
-        panic!("an IMAP config")
-    };
-    let source = ImapSource::new(imap).with_fetch_timeout(FetchTimeout {
+    let source = ImapSource::new(imap_of(&cfg)).with_fetch_timeout(FetchTimeout {
         floor: Duration::from_secs(1),
         bytes_per_second: u64::MAX,
     });
@@ -563,22 +560,11 @@ async fn a_download_tells_its_progress_from_none_to_every_message() {
             .await
             .expect("append");
     }
-    let app = App::new(
-        Imap {
-            port: servers.imap_port(),
-            security: "plain",
-            password: servers.password(),
-            ca_file: None,
-        },
-        "2026-11-02",
-    );
+    let app = App::new(Imap::plain(&servers), "2026-11-02");
     let cfg = Config::load(&app.config).expect("config");
-    let SourceConfig::Imap(imap) = &cfg.source else {
-        panic!("an IMAP config")
-    };
     let told = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = Arc::clone(&told);
-    let source = ImapSource::new(imap).with_progress(Box::new(move |done, total| {
+    let source = ImapSource::new(imap_of(&cfg)).with_progress(Box::new(move |done, total| {
         sink.lock().expect("lock").push((done, total));
     }));
     let mut conn = reportd::store::open(&cfg.database).expect("db");
@@ -589,4 +575,12 @@ async fn a_download_tells_its_progress_from_none_to_every_message() {
     assert_eq!(told.last(), Some(&(count, count)), "{told:?}");
     assert!(told.len() >= 3, "told along the way: {told:?}");
     assert!(told.windows(2).all(|w| w[0].0 <= w[1].0), "{told:?}");
+}
+
+/// The IMAP settings of a config that reads an IMAP mailbox.
+fn imap_of(cfg: &Config) -> &reportd::config::ImapConfig {
+    let SourceConfig::Imap(imap) = &cfg.source else {
+        panic!("an IMAP config")
+    };
+    imap
 }

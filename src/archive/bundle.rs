@@ -106,7 +106,8 @@ impl<W: Write + Seek> Bundle<W> {
                     self.add_ready(&done, &mut ahead)?;
                 }
                 ahead.sent(bytes.len());
-                jobs.send((index, path, bytes)).map_err(|_| lost())?;
+                jobs.send((index, path, bytes))
+                    .map_err(|_| ArchiveError::DeflatingStopped)?;
             }
             drop(jobs);
             while ahead.entries > 0 {
@@ -123,7 +124,7 @@ impl<W: Write + Seek> Bundle<W> {
         done: &mpsc::Receiver<Deflated>,
         ahead: &mut Ahead,
     ) -> Result<(), ArchiveError> {
-        let (index, len, zipped) = done.recv().map_err(|_| lost())?;
+        let (index, len, zipped) = done.recv().map_err(|_| ArchiveError::DeflatingStopped)?;
         ahead.waiting.insert(index, (len, zipped?));
         while let Some((len, zipped)) = ahead.waiting.remove(&ahead.next) {
             let mut one = ZipArchive::new(Cursor::new(zipped))?;
@@ -199,14 +200,6 @@ impl OneEntry {
         writer.write_all(bytes).map_err(zip::result::ZipError::Io)?;
         Ok(writer.finish()?.into_inner())
     }
-}
-
-/// A deflating thread that stopped without an answer: only a panic does
-/// that, and the scope it runs in passes the panic on.
-fn lost() -> ArchiveError {
-    ArchiveError::Zip(zip::result::ZipError::Io(std::io::Error::other(
-        "a deflating thread stopped",
-    )))
 }
 
 /// Builds the zip in memory: each `(path, bytes)` as `<folder>/<path>`, in

@@ -44,6 +44,7 @@ use sha2::{Digest, Sha256};
 
 use crate::calendar::Calendar;
 use crate::config::Config;
+use crate::mail::inbox::hex;
 use crate::notify::schedule::at_local;
 pub use crate::period::Month;
 use crate::reports::filed::{self, Filed};
@@ -69,6 +70,10 @@ pub enum ArchiveError {
     MessageChanged { message: i64, path: String },
     #[error("cannot build the zip: {0}; this is a bug in reportd, please report it")]
     Zip(#[from] zip::result::ZipError),
+    /// A deflating thread stopped without an answer: only a panic does
+    /// that, and the scope it ran in passes the panic on.
+    #[error("a thread deflating the zip stopped; this is a bug in reportd, please report it")]
+    DeflatingStopped,
     #[error("cannot build register.xlsx: {0}; this is a bug in reportd, please report it")]
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
     #[error("cannot build register.csv: {0}; this is a bug in reportd, please report it")]
@@ -116,7 +121,6 @@ pub fn folder(month: Month) -> String {
     format!("reportd-archive-{month}")
 }
 
-use crate::mail::inbox::hex;
 /// Lower-case hex SHA-256 of bytes, as `sha256sum` prints it: the one the
 /// inbox records for every message, so a manifest can take it from there.
 pub use crate::mail::inbox::sha256_hex;
@@ -269,17 +273,13 @@ impl Built {
 
 /// The zip crate reports the file refusing bytes (a full disk, a quota) as
 /// its own error; it is the file's, which the assistant can act on, not a
-/// bug in reportd. (`Other` is what a deflating thread that stopped says.)
+/// bug in reportd.
 fn refused(e: ArchiveError, target: &Path) -> ArchiveError {
     match e {
-        ArchiveError::Zip(zip::result::ZipError::Io(source))
-            if source.kind() != std::io::ErrorKind::Other =>
-        {
-            ArchiveError::Io {
-                path: target.display().to_string(),
-                source,
-            }
-        }
+        ArchiveError::Zip(zip::result::ZipError::Io(source)) => ArchiveError::Io {
+            path: target.display().to_string(),
+            source,
+        },
         e => e,
     }
 }

@@ -688,9 +688,8 @@ impl Templates {
         lang: Language,
         ctx: &impl Serialize,
     ) -> Result<Rendered, ComposeError> {
-        if !KINDS.contains(&kind) {
-            return Err(ComposeError::UnknownKind(kind.to_string()));
-        }
+        // An unknown kind fails here, before its context is built.
+        let tera = self.tera(lang, kind)?;
         let context_error = |detail: String| ComposeError::Context {
             kind: kind.to_string(),
             detail,
@@ -702,7 +701,6 @@ impl Templates {
         context.insert("lang", lang.as_str());
         let dir = lang.as_str();
 
-        let tera = self.tera(lang, kind)?;
         let subject = render_one(tera, &format!("{dir}/{kind}.subject.txt"), &context)?;
         let subject = one_line(&subject);
         if subject.is_empty() {

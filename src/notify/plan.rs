@@ -120,19 +120,9 @@ impl<'a> Planner<'a> {
         self
     }
 
-    /// Queues every email owed at `now` and not queued before; returns how
-    /// many were queued. Call it inside the transaction that judged.
-    pub fn queue_owed(
-        &self,
-        conn: &Connection,
-        verdicts: &[Verdict],
-        now: DateTime<Utc>,
-    ) -> Result<usize, NotifyError> {
-        Ok(self.queue_judged(conn, verdicts, now)? + self.queue_closes(conn, now)?)
-    }
-
-    /// [`Planner::queue_owed`] but the monthly closes: every email the
-    /// verdicts and the backlog owe.
+    /// Queues every email the verdicts and the reply backlog owe at `now`
+    /// and not queued before; returns how many were queued. Call it inside
+    /// the transaction that judged, then [`Planner::queue_closes`].
     pub fn queue_judged(
         &self,
         conn: &Connection,
@@ -165,9 +155,9 @@ impl<'a> Planner<'a> {
         Ok(queued)
     }
 
-    /// The rest of [`Planner::queue_owed`]: the monthly closes owed (the
-    /// payroll summary, the archive), which judge nothing themselves, so a
-    /// pass can let its verdicts go before they build what they attach.
+    /// Queues the monthly closes owed at `now` (the payroll summary, the
+    /// archive). They judge nothing themselves, so a pass lets its verdicts
+    /// go before they build what they attach.
     pub fn queue_closes(
         &self,
         conn: &Connection,

@@ -118,7 +118,6 @@ pub fn received_between(
     Ok(out)
 }
 
-/// The message `message` exactly as the server gave it; empty when its
 /// The SHA-256 the inbox recorded for `message`'s bytes when it stored
 /// them; `None` when its bytes are not kept (then hash what [`raw`] gives).
 pub fn stored_sha256(conn: &Connection, message: i64) -> rusqlite::Result<Option<String>> {
@@ -129,6 +128,7 @@ pub fn stored_sha256(conn: &Connection, message: i64) -> rusqlite::Result<Option
     stmt.query_row([message], |r| r.get(0)).optional()
 }
 
+/// The message `message` exactly as the server gave it; empty when its
 /// bytes are not held.
 pub fn raw(conn: &Connection, message: i64) -> rusqlite::Result<Vec<u8>> {
     let mut stmt = conn.prepare_cached("SELECT raw FROM message_raw WHERE message = ?1")?;

@@ -455,9 +455,12 @@ impl Digest {
         let groups = match audience {
             Audience::Manager if overview_only => groups
                 .into_iter()
-                .map(|g| match g.no_digest {
-                    true => g.for_manager(),
-                    false => g.figures_only(),
+                .map(|g| {
+                    if g.no_digest {
+                        g.for_manager()
+                    } else {
+                        g.figures_only()
+                    }
                 })
                 .collect(),
             Audience::Manager => groups.into_iter().map(DigestGroup::for_manager).collect(),
@@ -798,9 +801,16 @@ mod tests {
         let mut groups = team_groups(84, 12);
         groups[6] = groups[6].clone().without_digest(true);
         let d = manager_digest(groups);
-        let html = render(&d, Language::Zh).html;
-        assert!(html.contains("司马长风71"), "the orphan group's cards");
-        assert!(!html.contains("司马长风81"), "no other group's cards");
+        let r = render(&d, Language::Zh);
+        assert!(r.html.contains("司马长风71"), "the orphan group's cards");
+        assert!(!r.html.contains("司马长风81"), "no other group's cards");
+        // Its supervisor is named as one who has left, nobody else is.
+        for part in [&r.text, &r.html] {
+            assert_eq!(part.matches("主管7，已离职").count(), 2, "{part}");
+            assert_eq!(part.matches("已离职").count(), 2, "{part}");
+        }
+        let en = render(&d, Language::En);
+        assert!(en.text.contains("(supervisor 主管7, who has left)"), "{}", en.text);
     }
 
     #[test]
