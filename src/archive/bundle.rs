@@ -24,7 +24,7 @@ use super::ArchiveError;
 /// entry under one folder with the same fixed options, so the bytes depend
 /// only on the entries and their order, not on where they are written.
 pub struct Bundle<W: Write + Seek> {
-    writer: ZipWriter<W>,
+    writer: ZipWriter<Failed<W>>,
     folder: String,
     options: SimpleFileOptions,
 }
@@ -34,7 +34,7 @@ impl<W: Write + Seek> Bundle<W> {
     /// format's two seconds).
     pub fn new(inner: W, folder: &str, stamp: DateTime<Utc>) -> Bundle<W> {
         Bundle {
-            writer: ZipWriter::new(inner),
+            writer: ZipWriter::new(Failed::new(inner)),
             folder: folder.to_string(),
             options: SimpleFileOptions::default()
                 .compression_method(CompressionMethod::Deflated)
@@ -136,7 +136,72 @@ impl<W: Write + Seek> Bundle<W> {
 
     /// Writes the central directory and hands back the writer.
     pub fn finish(self) -> Result<W, ArchiveError> {
-        Ok(self.writer.finish()?)
+        Ok(self
+            .writer
+            .finish()?
+            .into_inner()
+            .map_err(zip::result::ZipError::Io)?)
+    }
+}
+
+/// The bundle's writer, which remembers the first write that failed (a
+/// full disk) and takes nothing after it. A zip abandoned on an error is
+/// finished again when dropped, writing its directory into the same full
+/// disk and printing the zip crate's own error on stderr beside reportd's;
+/// that write now goes nowhere, and [`Bundle::finish`] still fails.
+struct Failed<W> {
+    inner: W,
+    failed: Option<std::io::ErrorKind>,
+}
+
+impl<W> Failed<W> {
+    fn new(inner: W) -> Failed<W> {
+        Failed {
+            inner,
+            failed: None,
+        }
+    }
+
+    fn into_inner(self) -> std::io::Result<W> {
+        match self.failed {
+            None => Ok(self.inner),
+            Some(kind) => Err(std::io::Error::new(kind, "an earlier write failed")),
+        }
+    }
+
+    fn noting<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &result {
+            self.failed.get_or_insert(e.kind());
+        }
+        result
+    }
+}
+
+impl<W: Write> Write for Failed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.failed.is_some() {
+            return Ok(buf.len());
+        }
+        let written = self.inner.write(buf);
+        self.noting(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.failed.is_some() {
+            return Ok(());
+        }
+        let flushed = self.inner.flush();
+        self.noting(flushed)
+    }
+}
+
+impl<W: Seek> Seek for Failed<W> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        if self.failed.is_some() {
+            return Ok(0);
+        }
+        let sought = self.inner.seek(pos);
+        self.noting(sought)
     }
 }
 
@@ -371,6 +436,57 @@ mod tests {
                 (format!("{i:03}.eml"), bytes)
             })
             .collect()
+    }
+
+    /// A file that takes `room` bytes, then says the disk is full; it
+    /// counts what was tried after that.
+    struct FullDisk {
+        inner: Cursor<Vec<u8>>,
+        room: usize,
+        tried_after: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.inner.get_ref().len() + buf.len() > self.room {
+                self.tried_after.set(self.tried_after.get() + 1);
+                return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+            }
+            self.inner.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Seek for FullDisk {
+        fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+            self.inner.seek(pos)
+        }
+    }
+
+    #[test]
+    fn a_bundle_on_a_full_disk_fails_once_and_writes_nothing_more_when_dropped() {
+        let tried_after = std::rc::Rc::new(std::cell::Cell::new(0));
+        let disk = FullDisk {
+            inner: Cursor::new(Vec::new()),
+            room: 50_000,
+            tried_after: std::rc::Rc::clone(&tried_after),
+        };
+        let mut bundle = Bundle::new(disk, "f", stamp());
+        let err = many()
+            .iter()
+            .try_for_each(|(path, bytes)| bundle.add(path, bytes))
+            .expect_err("the disk fills");
+        assert!(
+            matches!(&err, ArchiveError::Zip(zip::result::ZipError::Io(e)) if e.kind() == std::io::ErrorKind::StorageFull),
+            "{err}"
+        );
+        assert_eq!(tried_after.get(), 1, "the failing write");
+        // Dropped unfinished, the zip tries to finish itself: nothing of
+        // that reaches the full disk (nor is an error printed).
+        drop(bundle);
+        assert_eq!(tried_after.get(), 1, "nothing after it");
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub enum ArchiveError {
     Db(#[from] rusqlite::Error),
     #[error(
         "cannot write {path}: {source}; check that the directory (`[archive] archive_dir` or \
-         --out) exists or can be created and is writable by reportd"
+         --out) exists or can be created, is writable by reportd and has room"
     )]
     Io {
         path: String,

@@ -810,7 +810,11 @@ mod tests {
             assert_eq!(part.matches("已离职").count(), 2, "{part}");
         }
         let en = render(&d, Language::En);
-        assert!(en.text.contains("(supervisor 主管7, who has left)"), "{}", en.text);
+        assert!(
+            en.text.contains("(supervisor 主管7, who has left)"),
+            "{}",
+            en.text
+        );
     }
 
     #[test]
