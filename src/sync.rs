@@ -89,8 +89,69 @@ pub struct PassReport {
     pub fetched: usize,
     pub fetch: FetchReport,
     pub intake: IntakeStats,
-    pub booked: Vec<Entry>,
+    pub booked: Booked,
     pub queued: usize,
+}
+
+/// What a pass booked: each entry when there are few, else only how many.
+/// A first sync books tens of thousands, which the ledger keeps and
+/// `reportd ledger` lists; held until the pass ended they were 11 MB of
+/// its peak memory, beside the month's archive being built.
+#[derive(Debug)]
+pub enum Booked {
+    /// At most [`BOOKED_LINES`] entries, in the order they were booked.
+    Each(Vec<Entry>),
+    Counted {
+        fines: usize,
+        waivers: usize,
+    },
+}
+
+impl Default for Booked {
+    fn default() -> Booked {
+        Booked::Each(Vec::new())
+    }
+}
+
+impl Booked {
+    fn of(entries: Vec<Entry>) -> Booked {
+        if entries.len() <= BOOKED_LINES {
+            return Booked::Each(entries);
+        }
+        let fines = entries.iter().filter(|e| e.kind == EntryKind::Fine).count();
+        Booked::Counted {
+            fines,
+            waivers: entries.len() - fines,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Booked::Each(entries) => entries.len(),
+            Booked::Counted { fines, waivers } => fines + waivers,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// One INFO line per entry when there are few, else one for them all.
+    fn log(&self) {
+        match self {
+            Booked::Each(entries) => {
+                for e in entries {
+                    tracing::info!(person = %e.person, period = %e.period, amount = %e.amount_fen, reason = %e.reason, "booked");
+                }
+            }
+            Booked::Counted { fines, waivers } => tracing::info!(
+                fines,
+                waivers,
+                "booked {} ledger entries; `reportd ledger` lists them",
+                fines + waivers
+            ),
+        }
+    }
 }
 
 /// The configured mail source.
@@ -170,7 +231,7 @@ impl Engine {
         conn: &mut Connection,
         now: DateTime<Utc>,
         progress: impl FnMut(usize, usize),
-    ) -> Result<(IntakeStats, Vec<Entry>, usize), SyncError> {
+    ) -> Result<(IntakeStats, Booked, usize), SyncError> {
         let intake = reports::intake(conn, &self.cfg, &self.calendar, progress)?;
         // Sales files by email take over messages intake left ignored.
         by_email::take(conn, &self.planner()?, now)?;
@@ -193,11 +254,16 @@ impl Engine {
         &self,
         conn: &mut Connection,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<Entry>, usize), SyncError> {
+    ) -> Result<(Booked, usize), SyncError> {
         let planner = self.planner()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let verdicts = compliance::verdicts(&tx, &self.cfg, &self.calendar, now, &[])?;
-        let booked = ledger::settle(&tx, &verdicts, &self.cfg.rules, self.cfg.timezone)?;
+        let booked = Booked::of(ledger::settle(
+            &tx,
+            &verdicts,
+            &self.cfg.rules,
+            self.cfg.timezone,
+        )?);
         if !booked.is_empty() {
             crate::failpoint::hit(crate::failpoint::LEDGER_BEFORE_OUTBOX);
         }
@@ -207,7 +273,7 @@ impl Engine {
         drop(verdicts);
         queued += planner.queue_closes(&tx, now)?;
         tx.commit()?;
-        log_booked(&booked);
+        booked.log();
         Ok((booked, queued))
     }
 
@@ -303,27 +369,59 @@ impl Engine {
     }
 }
 
-/// Entries booked in one pass that are logged one line each at INFO; a
-/// first sync over a year books tens of thousands, which go to DEBUG with
-/// one INFO line for them all (the ledger keeps every one).
+/// Entries booked in one pass that are kept, logged one line each at INFO
+/// and printed by `reportd excuse`; beyond it only their count is.
 const BOOKED_LINES: usize = 20;
 
-fn log_booked(booked: &[Entry]) {
-    let each_at_info = booked.len() <= BOOKED_LINES;
-    for e in booked {
-        if each_at_info {
-            tracing::info!(person = %e.person, period = %e.period, amount = %e.amount_fen, reason = %e.reason, "booked");
-        } else {
-            tracing::debug!(person = %e.person, period = %e.period, amount = %e.amount_fen, reason = %e.reason, "booked");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Fen;
+
+    fn entry(id: i64, kind: EntryKind) -> Entry {
+        Entry {
+            id,
+            at: Utc::now(),
+            person: format!("rep{id}@example.com"),
+            period: "2026-W47".into(),
+            kind,
+            amount_fen: Fen(5000),
+            fund_fen: Fen(2500),
+            reason: "missing: no report".into(),
+            evidence: String::new(),
+            notes: Vec::new(),
+            arrived: None,
         }
     }
-    if !each_at_info {
-        let fines = booked.iter().filter(|e| e.kind == EntryKind::Fine).count();
-        tracing::info!(
-            fines,
-            waivers = booked.len() - fines,
-            "booked {} ledger entries; `reportd ledger` lists them",
-            booked.len()
+
+    #[test]
+    fn a_pass_keeps_the_entries_it_booked_when_few_and_only_counts_them_when_many() {
+        let few: Vec<Entry> = (0..BOOKED_LINES as i64)
+            .map(|id| entry(id, EntryKind::Fine))
+            .collect();
+        match Booked::of(few.clone()) {
+            Booked::Each(kept) => assert_eq!(kept, few),
+            other => panic!("{other:?}"),
+        }
+        let many: Vec<Entry> = (0..=BOOKED_LINES as i64)
+            .map(|id| {
+                entry(
+                    id,
+                    [EntryKind::Fine, EntryKind::Waiver][id as usize % 3 / 2],
+                )
+            })
+            .collect();
+        let booked = Booked::of(many);
+        assert!(
+            matches!(
+                booked,
+                Booked::Counted {
+                    fines: 14,
+                    waivers: 7
+                }
+            ),
+            "{booked:?}"
         );
+        assert_eq!(booked.len(), BOOKED_LINES + 1);
     }
 }

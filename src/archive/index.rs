@@ -23,9 +23,12 @@ macro_rules! embed {
     };
 }
 
-const OWN: [(&str, &str); 8] = embed!["templates/":
-    "zh/index.html",
-    "en/index.html",
+const OWN: [(&str, &str); 11] = embed!["templates/":
+    "zh/index.head.html",
+    "en/index.head.html",
+    "index.rows.html",
+    "zh/index.tail.html",
+    "en/index.tail.html",
     "zh/archive.subject.txt",
     "zh/archive.txt",
     "zh/archive.html",
@@ -117,13 +120,22 @@ struct PageContext<'a> {
     fines: String,
     waived: String,
     headers: [&'static str; 18],
-    rows: &'a [Cells],
     csv: &'static str,
     xlsx: &'static str,
     manifest: &'static str,
 }
 
-/// The page's HTML.
+#[derive(Serialize)]
+struct RowsContext<'a> {
+    rows: &'a [Cells],
+}
+
+/// Rows per rendering of `index.rows.html`. tera renders from a JSON copy
+/// of its context: a month of a thousand people's rows at once was 16 MB,
+/// the largest part of a first sync's peak memory.
+const ROWS_PER_RENDER: usize = 256;
+
+/// The page's HTML: its head, its rows a few hundred at a time, its tail.
 pub fn page(page: &Page<'_>) -> Result<String, ArchiveError> {
     let ctx = PageContext {
         month: page.month.to_string(),
@@ -131,13 +143,28 @@ pub fn page(page: &Page<'_>) -> Result<String, ArchiveError> {
         fines: page.summary.fines.to_string(),
         waived: page.summary.waived.to_string(),
         headers: sheets::headers(page.lang),
-        rows: page.rows,
         csv: sheets::CSV_NAME,
         xlsx: sheets::XLSX_NAME,
         manifest: manifest::FILE_NAME,
     };
-    let name = format!("{}/index.html", page.lang.as_str());
-    render(&templates()?, &name, page.lang, &ctx)
+    let tera = templates()?;
+    let lang = page.lang;
+    let mut html = render(
+        &tera,
+        &format!("{}/index.head.html", lang.as_str()),
+        lang,
+        &ctx,
+    )?;
+    for rows in page.rows.chunks(ROWS_PER_RENDER) {
+        html += &render(&tera, "index.rows.html", lang, &RowsContext { rows })?;
+    }
+    html += &render(
+        &tera,
+        &format!("{}/index.tail.html", lang.as_str()),
+        lang,
+        &ctx,
+    )?;
+    Ok(html)
 }
 
 #[cfg(test)]

@@ -120,7 +120,7 @@ pub async fn build(
         s.revisions,
         s.misaddressed,
         s.replies,
-        draft.built.rows.len(),
+        draft.built.register_rows,
         draft.built.manifest_sha256,
         draft.zip_sha256,
     ))

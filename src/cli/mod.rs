@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::notify::outbox;
 use crate::period::Period;
 use crate::reports::compliance;
-use crate::sync::{Engine, Source, SyncError};
+use crate::sync::{Booked, Engine, Source, SyncError};
 use crate::writer::{self, LockError, WriterLock};
 use crate::{clock, daemon, ledger, mail, store};
 
@@ -442,11 +442,20 @@ fn excuse(
         "reason filed for {} {} by {}\n",
         filed.person, filed.period, filed.by
     );
-    for e in booked {
-        text += &format!(
-            "booked {:?} {} for {} {}: {}\n",
-            e.kind, e.amount_fen, e.person, e.period, e.reason
-        );
+    match booked {
+        Booked::Each(entries) => {
+            for e in entries {
+                text += &format!(
+                    "booked {:?} {} for {} {}: {}\n",
+                    e.kind, e.amount_fen, e.person, e.period, e.reason
+                );
+            }
+        }
+        Booked::Counted { fines, waivers } => {
+            text += &format!(
+                "booked {fines} fine(s) and {waivers} waiver(s); `reportd ledger` lists them\n"
+            );
+        }
     }
     output::print(&text)
 }
