@@ -379,6 +379,20 @@ pub fn bookings(conn: &Connection) -> rusqlite::Result<Vec<Booking>> {
     rows.collect()
 }
 
+/// The ledger rows of `person` for `period`, oldest first.
+pub fn bookings_of(
+    conn: &Connection,
+    person: &str,
+    period: &str,
+) -> rusqlite::Result<Vec<Booking>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at, person, period, kind, amount_fen, fund_fen, reason FROM ledger
+         WHERE person = ?1 AND period = ?2 ORDER BY at, id",
+    )?;
+    let rows = stmt.query_map(params![person, period], booking_row)?;
+    rows.collect()
+}
+
 /// A [`Booking`] from a row whose first columns are those [`bookings`]
 /// selects.
 fn booking_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Booking> {

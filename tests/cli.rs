@@ -288,3 +288,53 @@ fn demo_shows_every_status_and_delivers_each_email_at_the_minute_it_is_due() {
             .any(|r| r["status"] == "excused" && r["name"] == "王磊")
     );
 }
+
+#[test]
+fn an_excuse_whose_judging_books_many_entries_lists_what_the_reason_changed_and_counts_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo_dir = dir.path().join("demo");
+    let out = reportd(&["demo", "--dir", &demo_dir.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The demo's team over a database that has read no mail yet: the
+    // judging the reason triggers books every deadline since tracking
+    // began, for everyone.
+    let config = demo_dir.join("reportd.toml");
+    let fresh = dir.path().join("fresh.sqlite3");
+    let text_of_config = std::fs::read_to_string(&config).expect("config");
+    let database = demo_dir.join("reportd.sqlite3").display().to_string();
+    let rewritten = text_of_config.replace(&database, &fresh.display().to_string());
+    assert_ne!(rewritten, text_of_config, "the database moved");
+    let fresh_config = dir.path().join("fresh.toml");
+    std::fs::write(&fresh_config, rewritten).expect("write config");
+    let out = reportd(&[
+        "--config",
+        &fresh_config.display().to_string(),
+        "excuse",
+        "--person",
+        "zhaoqiang@example.com",
+        "--period",
+        "2026-W48",
+        "--reason",
+        "出差",
+        "--by",
+        "zhaomin@example.com",
+        "--now",
+        "2026-11-30T12:00:00Z",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("booked Fine 50.00 for zhaoqiang@example.com 2026-W48")
+            && shown.contains("booked Waiver -50.00 for zhaoqiang@example.com 2026-W48"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("waiver(s) in all; `reportd ledger` lists them"),
+        "{shown}"
+    );
+    assert_eq!(
+        shown.matches("booked ").count(),
+        3,
+        "two lines and a count: {shown}"
+    );
+}

@@ -135,7 +135,10 @@ struct RowsContext<'a> {
 /// the largest part of a first sync's peak memory.
 const ROWS_PER_RENDER: usize = 256;
 
-/// The page's HTML: its head, its rows a few hundred at a time, its tail.
+/// The page's HTML: `<lang>/index.head.html`, then `index.rows.html` (the
+/// same in every language) a few hundred rows at a time, then
+/// `<lang>/index.tail.html`. The rows and the tail have no leading
+/// comment: tera keeps the newline after one, a blank line in the table.
 pub fn page(page: &Page<'_>) -> Result<String, ArchiveError> {
     let ctx = PageContext {
         month: page.month.to_string(),
@@ -206,5 +209,26 @@ mod tests {
         let html = render_with(Language::En, &[row("weekly report")]);
         assert!(html.contains("Report archive 2026-11"), "{html}");
         assert!(html.contains("<html lang=\"en\">"));
+    }
+
+    #[test]
+    fn a_register_longer_than_one_rendering_is_one_table_in_order() {
+        let rows: Vec<Cells> = (0..2 * ROWS_PER_RENDER + 7)
+            .map(|i| row(&format!("周报 {i:04}")))
+            .collect();
+        let html = render_with(Language::Zh, &rows);
+        let table =
+            &html[html.find("<table>").expect("table")..html.find("</table>").expect("end")];
+        assert_eq!(
+            table.matches("<tr>").count(),
+            rows.len() + 1,
+            "header and rows"
+        );
+        assert!(!table.contains("\n\n"), "no blank line between renderings");
+        let at: Vec<usize> = (0..rows.len())
+            .map(|i| table.find(&format!("周报 {i:04}<")).expect("each subject"))
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "in order");
+        assert!(html.ends_with("</body>\n</html>\n"));
     }
 }

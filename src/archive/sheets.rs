@@ -6,9 +6,7 @@
 
 use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
-use rust_xlsxwriter::{
-    DocProperties, ExcelDateTime, Format, Workbook, XlsxError, cell_autofit_width,
-};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
 use serde::Serialize;
 
 use crate::config::{Config, Language, Roster};
@@ -228,36 +226,18 @@ pub fn csv(cells: &[Cells], lang: Language) -> Result<Vec<u8>, ArchiveError> {
 /// `register.xlsx`: one sheet, bold frozen header, amounts as numbers with
 /// two decimals. Its creation time is fixed to the month's end, so the same
 /// register gives the same bytes.
-///
-/// The sheet is written row by row (rust_xlsxwriter's low-memory mode: each
-/// row goes to a temporary file as the next begins, strings still shared).
-/// Held in memory, a month of a thousand people's rows took 15 MB, the
-/// largest part of a first sync's peak. Columns are fitted beforehand from
-/// the same widths `Worksheet::autofit` gives, which needs every row held.
 pub fn xlsx(
     cells: &[Cells],
     rows: &[RegisterRow],
     lang: Language,
     month: Month,
 ) -> Result<Vec<u8>, ArchiveError> {
-    write_xlsx(cells, rows, lang, month).map_err(temp_file_error)
-}
-
-fn write_xlsx(
-    cells: &[Cells],
-    rows: &[RegisterRow],
-    lang: Language,
-    month: Month,
-) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
     let next = month.next();
     let created = ExcelDateTime::from_ymd(next.year() as u16, next.month() as u8, 1)?;
     book.set_properties(&DocProperties::new().set_creation_datetime(&created));
-    let sheet = book.add_worksheet_with_low_memory()?;
+    let sheet = book.add_worksheet();
     sheet.set_name(word(lang, "登记表", "Register"))?;
-    for (col, width) in fitted_widths(cells, rows, lang) {
-        sheet.set_column_autofit_width(col, width)?;
-    }
     let bold = Format::new().set_bold();
     let yuan = Format::new().set_num_format("0.00");
     for (col, title) in headers(lang).iter().enumerate() {
@@ -266,74 +246,24 @@ fn write_xlsx(
     for (i, (c, r)) in cells.iter().zip(rows).enumerate() {
         let row = i as u32 + 1;
         for (col, text) in c.in_order().iter().enumerate() {
-            match amount(r, col) {
+            let amount = match col {
+                FINE_COLUMN => r.fine,
+                WAIVED_COLUMN => r.waived,
+                _ => None,
+            };
+            match amount {
                 // Fen to yuan for display only; the exact figure is also
                 // in the CSV as text.
-                Some(yuan_figure) => {
-                    sheet.write_number_with_format(row, col as u16, yuan_figure, &yuan)?
+                Some(fen) => {
+                    sheet.write_number_with_format(row, col as u16, fen.0 as f64 / 100.0, &yuan)?
                 }
                 None => sheet.write_string(row, col as u16, *text)?,
             };
         }
     }
     sheet.set_freeze_panes(1, 0)?;
-    book.save_to_buffer()
-}
-
-/// The temporary file's failures (no room, no permission) are the disk's,
-/// not a bug; the rest stay [`ArchiveError::Xlsx`].
-fn temp_file_error(e: XlsxError) -> ArchiveError {
-    match e {
-        XlsxError::TempFileError(dir, source) => ArchiveError::XlsxTemp {
-            dir: dir.display().to_string(),
-            source,
-        },
-        XlsxError::IoError(source) => ArchiveError::XlsxTemp {
-            dir: std::env::temp_dir().display().to_string(),
-            source,
-        },
-        other => ArchiveError::Xlsx(other),
-    }
-}
-
-/// The amount written as a number in column `col` of `r`'s row, in yuan.
-fn amount(r: &RegisterRow, col: usize) -> Option<f64> {
-    let fen = match col {
-        FINE_COLUMN => r.fine,
-        WAIVED_COLUMN => r.waived,
-        _ => None,
-    }?;
-    Some(fen.0 as f64 / 100.0)
-}
-
-/// Each column's width in pixels as `Worksheet::autofit` measures it: the
-/// widest line of any string, a number by the length of its plain
-/// decimals, each plus the cell's padding and at most Excel's limit; empty
-/// cells do not count, and a column of only empty cells keeps its default.
-fn fitted_widths(cells: &[Cells], rows: &[RegisterRow], lang: Language) -> Vec<(u16, u32)> {
-    const PADDING: u32 = 7;
-    const EXCEL_LIMIT: u32 = 1790;
-    let string = |text: &str| {
-        text.lines()
-            .map(|line| cell_autofit_width(line) - PADDING)
-            .max()
-            .unwrap_or(0)
-    };
-    let mut widths = headers(lang).map(string);
-    for (c, r) in cells.iter().zip(rows) {
-        for (col, text) in c.in_order().iter().enumerate() {
-            let width = match amount(r, col) {
-                Some(yuan) => 7 * yuan.to_string().len() as u32,
-                None => string(text),
-            };
-            widths[col] = widths[col].max(width);
-        }
-    }
-    (0u16..)
-        .zip(widths)
-        .filter(|&(_, w)| w > 0)
-        .map(|(col, w)| (col, (w + PADDING).min(EXCEL_LIMIT)))
-        .collect()
+    sheet.autofit();
+    Ok(book.save_to_buffer()?)
 }
 
 /// A register row for tests of the modules that show one.
@@ -402,117 +332,5 @@ mod tests {
         assert_eq!(headers(Language::En)[0], "Name");
         assert_eq!(headers(Language::Zh)[17], "SHA-256");
         assert_eq!(status_word(None, Language::Zh), "未跟踪");
-    }
-
-    /// The register as it was written before it went row by row: every
-    /// cell held in memory, then `Worksheet::autofit`.
-    fn in_memory_autofitted(cells: &[Cells], rows: &[RegisterRow], lang: Language) -> Vec<u8> {
-        let mut book = Workbook::new();
-        let created = ExcelDateTime::from_ymd(2026, 12, 1).expect("date");
-        book.set_properties(&DocProperties::new().set_creation_datetime(&created));
-        let sheet = book.add_worksheet();
-        sheet
-            .set_name(word(lang, "登记表", "Register"))
-            .expect("name");
-        let bold = Format::new().set_bold();
-        let yuan = Format::new().set_num_format("0.00");
-        for (col, title) in headers(lang).iter().enumerate() {
-            sheet
-                .write_string_with_format(0, col as u16, *title, &bold)
-                .expect("header");
-        }
-        for (i, (c, r)) in cells.iter().zip(rows).enumerate() {
-            for (col, text) in c.in_order().iter().enumerate() {
-                let row = i as u32 + 1;
-                match amount(r, col) {
-                    Some(y) => sheet.write_number_with_format(row, col as u16, y, &yuan),
-                    None => sheet.write_string(row, col as u16, *text),
-                }
-                .expect("cell");
-            }
-        }
-        sheet.set_freeze_panes(1, 0).expect("freeze");
-        sheet.autofit();
-        book.save_to_buffer().expect("save")
-    }
-
-    /// Every file in an XLSX by name, with the rows' optional `spans`
-    /// hints left out: only a sheet held in memory knows them in advance.
-    fn unzipped(xlsx: &[u8]) -> Vec<(String, String)> {
-        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).expect("zip");
-        let spans = regex::Regex::new(r#" spans="[0-9:]+""#).expect("regex");
-        (0..zip.len())
-            .map(|i| {
-                let mut file = zip.by_index(i).expect("entry");
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut file, &mut text).expect("utf-8");
-                (
-                    file.name().expect("name").to_string(),
-                    spans.replace_all(&text, "").into_owned(),
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_register_written_row_by_row_is_the_one_autofitted_in_memory() {
-        let row = RegisterRow {
-            person: "zhangwei@example.com".into(),
-            name: "张伟".into(),
-            group: Some("商务一组".into()),
-            period: crate::period::Period::Week {
-                year: 2026,
-                week: 48,
-            },
-            due: None,
-            document: None,
-            subject: None,
-            arrival: None,
-            status: None,
-            reply: None,
-            fine: Some(Fen(5000)),
-            waived: None,
-            reason: None,
-            approver: None,
-            file: None,
-            sha256: None,
-            first_of_period: true,
-        };
-        let mut cells = vec![sample_cells(), sample_cells(), sample_cells()];
-        // A subject over two lines, one longer than Excel fits, a column
-        // left empty in every row, a waiver of an odd amount.
-        cells[1].subject = "周报\n第48周（补充说明，内容较长的一行）".into();
-        cells[2].subject = "x".repeat(300);
-        for c in &mut cells {
-            c.replied_by = String::new();
-        }
-        let rows = vec![
-            row.clone(),
-            RegisterRow {
-                fine: None,
-                waived: Some(Fen(-1234567)),
-                ..row.clone()
-            },
-            RegisterRow { fine: None, ..row },
-        ];
-        for lang in [Language::Zh, Language::En] {
-            let november = Month::new(2026, 11).expect("month");
-            let row_by_row = unzipped(&xlsx(&cells, &rows, lang, november).expect("xlsx"));
-            let in_memory = unzipped(&in_memory_autofitted(&cells, &rows, lang));
-            assert_eq!(row_by_row, in_memory, "{lang:?}");
-        }
-    }
-
-    #[test]
-    fn no_room_for_the_temporary_file_is_the_disk_s_error_naming_the_directory() {
-        let full = std::io::Error::from_raw_os_error(28); // ENOSPC
-        let err = temp_file_error(XlsxError::TempFileError("/var/tmp".into(), full));
-        let text = err.to_string();
-        assert!(matches!(err, ArchiveError::XlsxTemp { .. }), "{err:?}");
-        assert!(
-            text.contains("/var/tmp") && text.contains("TMPDIR"),
-            "{text}"
-        );
-        assert!(!text.contains("bug"), "{text}");
     }
 }

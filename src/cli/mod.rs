@@ -17,6 +17,8 @@ use clap::{Parser, Subcommand};
 
 use crate::calendar::Calendar;
 use crate::config::Config;
+use crate::ledger::EntryKind;
+use crate::money::Fen;
 use crate::notify::outbox;
 use crate::period::Period;
 use crate::reports::compliance;
@@ -437,23 +439,32 @@ fn excuse(
     // twice when the daemon judges at the same moment.
     let mut conn = store::open(&engine.cfg.database)?;
     let filed = compliance::file_excuse(&conn, &engine.cfg, person, period, reason, by, now)?;
+    let period = filed.period.to_string();
+    let before = ledger::bookings_of(&conn, &filed.person, &period)?;
     let (booked, _) = engine.judge_and_book(&mut conn, now)?;
     let mut text = format!(
         "reason filed for {} {} by {}\n",
         filed.person, filed.period, filed.by
     );
+    let line = |kind: EntryKind, amount: Fen, person: &str, period: &str, reason: &str| {
+        format!("booked {kind:?} {amount} for {person} {period}: {reason}\n")
+    };
     match booked {
         Booked::Each(entries) => {
             for e in entries {
-                text += &format!(
-                    "booked {:?} {} for {} {}: {}\n",
-                    e.kind, e.amount_fen, e.person, e.period, e.reason
-                );
+                text += &line(e.kind, e.amount_fen, &e.person, &e.period, &e.reason);
             }
         }
+        // Judging books whatever else is owed too (a first pass books a
+        // year): what this reason changed is shown, the rest counted.
         Booked::Counted { fines, waivers } => {
+            for b in ledger::bookings_of(&conn, &filed.person, &period)? {
+                if !before.contains(&b) {
+                    text += &line(b.kind, b.amount_fen, &b.person, &b.period, &b.reason);
+                }
+            }
             text += &format!(
-                "booked {fines} fine(s) and {waivers} waiver(s); `reportd ledger` lists them\n"
+                "booked {fines} fine(s) and {waivers} waiver(s) in all; `reportd ledger` lists them\n"
             );
         }
     }

@@ -388,18 +388,21 @@ impl ImapSource {
         uids.sort_unstable();
         let mut out = Vec::with_capacity(uids.len());
         for chunk in uids.chunks(SIZE_CHUNK) {
-            let fetches: Vec<Fetch> = {
-                let stream = timed(
-                    "UID FETCH",
-                    session.uid_fetch(uid_set(chunk), "(UID RFC822.SIZE)"),
-                )
-                .await?;
-                timed("UID FETCH", stream.try_collect()).await?
-            };
-            let sizes: HashMap<u32, u32> = fetches
-                .iter()
-                .filter_map(|f| Some((f.uid?, f.size?)))
-                .collect();
+            let stream = timed(
+                "UID FETCH",
+                session.uid_fetch(uid_set(chunk), "(UID RFC822.SIZE)"),
+            )
+            .await?;
+            // Each response is read and let go: every one keeps its own
+            // copy of the read buffer, and 5,000 held at once were 30 MB,
+            // the first sync's largest allocation.
+            let sizes: HashMap<u32, u32> = timed(
+                "UID FETCH",
+                stream
+                    .try_filter_map(|f| async move { Ok(f.uid.zip(f.size)) })
+                    .try_collect(),
+            )
+            .await?;
             // A message expunged since the search has no size: it is
             // skipped when its body does not come either.
             out.extend(chunk.iter().map(|&uid| NewMessage {
