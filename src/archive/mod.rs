@@ -322,19 +322,25 @@ pub fn build(inputs: &Inputs<'_>, month: Month, now: DateTime<Utc>) -> Result<Bu
     let rows = register::rows(&inputs.cfg.roster, &facts, &docs);
     let summary = summarise(&rows, &docs, month, tz);
     let cells = sheets::cells(&rows, inputs.cfg, lang);
-    let page = index::page(&index::Page {
+    // The XLSX first: rust_xlsxwriter holds every cell while it writes
+    // (18 MB for a month of a thousand people), so the page and the CSV are
+    // not made yet. Each is kept at its size, not its buffer's.
+    let xlsx = sheets::xlsx(&cells, &rows, lang, month)?;
+    let mut csv = sheets::csv(&cells, lang)?;
+    csv.shrink_to_fit();
+    let mut page = index::page(&index::Page {
         month,
         lang,
         summary: &summary,
         rows: &cells,
-    })?;
+    })?
+    .into_bytes();
+    page.shrink_to_fit();
+    drop(cells);
     let mut small = vec![
-        (sheets::CSV_NAME.to_string(), sheets::csv(&cells, lang)?),
-        (
-            sheets::XLSX_NAME.to_string(),
-            sheets::xlsx(&cells, &rows, lang, month)?,
-        ),
-        (index::FILE_NAME.to_string(), page.into_bytes()),
+        (sheets::CSV_NAME.to_string(), csv),
+        (sheets::XLSX_NAME.to_string(), xlsx),
+        (index::FILE_NAME.to_string(), page),
     ];
     small.sort_by(|a, b| a.0.cmp(&b.0));
     emls.sort_by(|a, b| a.path.cmp(&b.path));
