@@ -287,6 +287,7 @@ impl Engine {
     ) -> Result<PassReport, SyncError> {
         let fetch = source.fetch(conn).await?;
         let (intake, booked, queued) = self.process(conn, now, progress)?;
+        crate::store::use_wal(conn)?;
         Ok(PassReport {
             fetched: fetch.new,
             fetch,
@@ -310,6 +311,9 @@ impl Engine {
         progress: impl FnMut(usize, usize),
     ) -> Result<(PassSummary, Option<DeliveryStats>), SyncError> {
         let (intake, booked, queued) = self.process(conn, now(), progress)?;
+        // A first import over, the database goes back to WAL before the
+        // first email is sent (see `store::use_rollback_journal`).
+        crate::store::use_wal(conn)?;
         let delivery = self.deliver(sender, conn, now()).await?;
         let d = delivery.clone().unwrap_or_default();
         let summary = PassSummary {

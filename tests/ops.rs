@@ -287,6 +287,19 @@ fn a_new_database_its_wal_lock_and_new_directories_are_private() {
     assert_eq!(mode(&team.dir.path().join("private")), 0o700);
 }
 
+#[test]
+fn a_first_sync_leaves_the_database_in_wal_mode_for_readers_beside_the_daemon() {
+    let team = Local::new("reportd.sqlite3");
+    // The first import is written with a rollback journal; the pass ends
+    // in WAL, in which `status` reads beside a writer.
+    team.run(&["sync", "--once", "--now", "2026-11-16T10:00:00+08:00"]);
+    let conn = rusqlite::Connection::open(&team.database).expect("open");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("journal mode");
+    assert_eq!(mode, "wal");
+}
+
 // ----- 10. --now later than the clock -------------------------------------------------
 
 #[test]

@@ -307,11 +307,16 @@ fn load_engine(path: &std::path::Path) -> Result<Engine> {
     Ok(Engine::new(cfg, calendar)?)
 }
 
-/// Opens the database for a command that writes, after taking the writer
-/// lock (held until the returned lock is dropped).
+/// Opens the database for a command that runs passes, after taking the
+/// writer lock (held until the returned lock is dropped); a database that
+/// holds no mail yet is written with a rollback journal until its first
+/// pass ends (`store::use_rollback_journal`).
 fn open_writer(cfg: &Config) -> Result<(WriterLock, rusqlite::Connection)> {
     let lock = writer::acquire(&cfg.database)?;
     let conn = store::open(&cfg.database)?;
+    if mail::inbox::holds_no_mail(&conn)? {
+        store::use_rollback_journal(&conn)?;
+    }
     Ok((lock, conn))
 }
 

@@ -160,6 +160,14 @@ pub struct MessageRow {
     pub flagged: bool,
 }
 
+/// Whether no message was ever stored: the next download is the first
+/// import of the mailbox.
+pub fn holds_no_mail(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM messages)", [], |r| {
+        r.get(0)
+    })
+}
+
 pub fn checkpoint(conn: &Connection, source: &str) -> rusqlite::Result<Option<Checkpoint>> {
     conn.prepare_cached("SELECT uidvalidity, last_uid FROM checkpoints WHERE source = ?1")?
         .query_row([source], |r| {
