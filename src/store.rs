@@ -505,7 +505,17 @@ fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     // time than on SQLite's 4 KiB. Only a new, empty file takes it; an
     // existing database keeps its page size.
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
-    switch_journal(conn, "WAL")?;
+    // A database left in rollback mode (a first import running beside this
+    // open, or one killed) goes back to WAL. If the switch cannot get its
+    // lock within the retries (an import's long transaction), this
+    // connection works in rollback mode: its statements wait for the
+    // writer's commits as SQLite's locking has them do.
+    if let Err(e) = switch_journal(conn, "WAL") {
+        if !is_busy(&e) {
+            return Err(e);
+        }
+        tracing::debug!(error = %e, "database stays in rollback-journal mode for now");
+    }
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // FULL: every commit (an email claimed, marked sent) is on disk before
     // the call returns, power cut included; NORMAL in WAL mode may lose the
@@ -515,23 +525,27 @@ fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Sets the journal mode. Switching needs a lock that SQLite does not wait
-/// for; another process creating the same file, or writing it in rollback
-/// mode (see [`use_rollback_journal`]), holds it for moments.
+/// Sets the journal mode, trying for about a second. Switching needs a
+/// lock that SQLite's busy timeout does not wait for; another process
+/// creating the same file, or writing it in rollback mode (see
+/// [`use_rollback_journal`]), holds it for moments.
 fn switch_journal(conn: &Connection, mode: &str) -> rusqlite::Result<()> {
     let mut tries = 0;
     while let Err(e) = conn.pragma_update_and_check(None, "journal_mode", mode, |_| Ok(())) {
-        let busy = matches!(
-            e.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        );
         tries += 1;
-        if !busy || tries > 100 {
+        if !is_busy(&e) || tries > 20 {
             return Err(e);
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     Ok(())
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// The journal mode of `conn`'s database: `wal`, `delete`, ….
@@ -549,14 +563,33 @@ pub fn journal_mode(conn: &Connection) -> rusqlite::Result<String> {
 /// which only a first import can afford. [`use_wal`] goes back, and so
 /// does every [`open`]: a crash mid-import leaves nothing to undo by hand.
 /// Only the writer may call it, holding the writer lock (`crate::writer`).
-pub fn use_rollback_journal(conn: &Connection) -> rusqlite::Result<()> {
-    switch_journal(conn, "DELETE")
+///
+/// It is only a saving: when the switch fails (another process has the
+/// file open, or the disk has no room for the pages the WAL held), the
+/// import goes on in WAL and the pass meets whatever the disk says in its
+/// own words. Returns whether the switch was made.
+pub fn use_rollback_journal(conn: &Connection) -> bool {
+    match conn.pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get::<_, String>(0)) {
+        Ok(mode) => mode == "delete",
+        Err(e) => {
+            tracing::debug!(error = %e, "first import stays in WAL mode");
+            false
+        }
+    }
 }
 
 /// Back to WAL after [`use_rollback_journal`]; nothing when already there.
+/// Another connection in the middle of a statement may keep the switch
+/// from its lock: then the database stays as it is until the next pass
+/// or the next open.
 pub fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
-    if journal_mode(conn)? != "wal" {
-        switch_journal(conn, "WAL")?;
+    if journal_mode(conn)? != "wal"
+        && let Err(e) = switch_journal(conn, "WAL")
+    {
+        if !is_busy(&e) {
+            return Err(e);
+        }
+        tracing::debug!(error = %e, "database stays in rollback-journal mode until the next pass");
     }
     Ok(())
 }
@@ -601,7 +634,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("import.sqlite3");
         let mut conn = open(&path).expect("open");
-        use_rollback_journal(&conn).expect("rollback journal");
+        assert!(use_rollback_journal(&conn), "rollback journal");
         assert_eq!(journal_mode(&conn).expect("mode"), "delete");
         write(&mut conn, 1);
         assert!(!dir.path().join("import.sqlite3-wal").exists(), "no WAL");
@@ -619,7 +652,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("import.sqlite3");
         let mut importer = open(&path).expect("open");
-        use_rollback_journal(&importer).expect("rollback journal");
+        assert!(use_rollback_journal(&importer), "rollback journal");
         write(&mut importer, 1);
         // `reportd status` beside the import: every open sets WAL.
         let reader = open(&path).expect("reader");
@@ -628,6 +661,29 @@ mod tests {
         // The importer's next transactions go through the WAL.
         write(&mut importer, 2);
         assert_eq!(count(&reader), 2);
+        use_wal(&importer).expect("wal");
+        assert_eq!(journal_mode(&importer).expect("mode"), "wal");
+    }
+
+    #[test]
+    fn an_open_beside_a_long_transaction_of_a_first_import_reads_in_rollback_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("import.sqlite3");
+        let mut importer = open(&path).expect("open");
+        assert!(use_rollback_journal(&importer), "rollback journal");
+        write(&mut importer, 1);
+        // A transaction of the import that outlasts the switch's tries.
+        let tx = importer
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .expect("tx");
+        tx.execute("INSERT INTO written (n) VALUES (2)", [])
+            .expect("insert");
+        let reader = open(&path).expect("an open beside it works");
+        assert_eq!(journal_mode(&reader).expect("mode"), "delete");
+        assert_eq!(count(&reader), 1, "what is committed");
+        tx.commit().expect("commit");
+        assert_eq!(count(&reader), 2);
+        drop(reader);
         use_wal(&importer).expect("wal");
         assert_eq!(journal_mode(&importer).expect("mode"), "wal");
     }

@@ -315,7 +315,7 @@ fn open_writer(cfg: &Config) -> Result<(WriterLock, rusqlite::Connection)> {
     let lock = writer::acquire(&cfg.database)?;
     let conn = store::open(&cfg.database)?;
     if mail::inbox::holds_no_mail(&conn)? {
-        store::use_rollback_journal(&conn)?;
+        store::use_rollback_journal(&conn);
     }
     Ok((lock, conn))
 }
