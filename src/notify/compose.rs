@@ -60,7 +60,7 @@ use crate::money::Fen;
 use crate::period::{Kind, Period};
 
 mod backlog;
-pub use backlog::{Backlog, Escalation, LIST_CAP, Rest, capped, shorten};
+pub use backlog::{Backlog, Escalation, LIST_CAP, Listed, Rest, capped, shorten};
 mod digest;
 pub use digest::{
     Audience, Counts, Digest, DigestGroup, DigestHeading, DigestRow, FineTally, GroupStats, Mark,
@@ -384,6 +384,14 @@ pub struct PendingReply {
     pub message_id: Option<String>,
     /// The reply link's subject, on one line (see [`reply_subject`]).
     pub reply_subject: String,
+}
+
+impl PendingReply {
+    /// What a list says of it when it is the earliest of the rows not
+    /// shown: the day it was received.
+    pub fn earliest(&self) -> String {
+        self.received_day.clone()
+    }
 }
 
 /// `Re: <subject>` on one line, for a link that answers a report.

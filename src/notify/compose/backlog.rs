@@ -19,6 +19,43 @@ pub struct Rest {
     pub earliest: String,
 }
 
+/// A list as an email shows it: the newest [`LIST_CAP`] rows, oldest
+/// first, the older rest counted, and how many there are in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed<T> {
+    pub shown: Vec<T>,
+    pub rest: Option<Rest>,
+    pub total: usize,
+}
+
+impl<T> Listed<T> {
+    /// `items` (oldest first) listed; `earliest` names an item's date.
+    pub fn of(items: Vec<T>, earliest: impl Fn(&T) -> String) -> Listed<T> {
+        let total = items.len();
+        let (shown, rest) = capped(items, earliest);
+        Listed { shown, rest, total }
+    }
+
+    /// [`Listed::of`] the rows `make` makes of `items`, made only for the
+    /// rows shown and the earliest of the rest: a group's backlog since
+    /// tracking began is hundreds of reports, a list shows 15.
+    pub fn made<S>(
+        items: &[S],
+        make: impl Fn(&S) -> T,
+        earliest: impl Fn(&T) -> String,
+    ) -> Listed<T> {
+        let older = items.len().saturating_sub(LIST_CAP);
+        Listed {
+            shown: items[older..].iter().map(&make).collect(),
+            rest: items[..older].first().map(|first| Rest {
+                count: older,
+                earliest: earliest(&make(first)),
+            }),
+            total: items.len(),
+        }
+    }
+}
+
 /// `items` (oldest first) cut to the newest [`LIST_CAP`], with the older
 /// rest counted; `earliest` names an item's date.
 pub fn capped<T>(mut items: Vec<T>, earliest: impl Fn(&T) -> String) -> (Vec<T>, Option<Rest>) {
@@ -74,7 +111,7 @@ impl Backlog {
     pub fn new(supervisor: Contact, reports: Vec<PendingReply>, past_reminders: usize) -> Backlog {
         let total = reports.len();
         let overdue = reports.iter().filter(|r| r.overdue).count();
-        let (reports, rest) = capped(reports, |r| r.received_day.clone());
+        let (reports, rest) = capped(reports, PendingReply::earliest);
         Backlog {
             supervisor,
             total,
@@ -128,6 +165,27 @@ mod tests {
         );
         let (shown, rest) = capped(vec![1, 2], |n| n.to_string());
         assert_eq!((shown.len(), rest), (2, None));
+    }
+
+    #[test]
+    fn a_list_made_of_only_the_rows_shown_is_the_list_of_every_row_made() {
+        let made = std::cell::Cell::new(0);
+        for len in 0..=2 * LIST_CAP + 1 {
+            let items: Vec<u32> = (1..=len as u32).collect();
+            made.set(0);
+            let listed = Listed::made(
+                &items,
+                |n| {
+                    made.set(made.get() + 1);
+                    format!("#{n}")
+                },
+                |s| format!("day {s}"),
+            );
+            let every: Vec<String> = items.iter().map(|n| format!("#{n}")).collect();
+            assert_eq!(listed, Listed::of(every, |s| format!("day {s}")), "{len}");
+            let older = usize::from(len > LIST_CAP);
+            assert_eq!(made.get(), len.min(LIST_CAP) + older, "rows made for {len}");
+        }
     }
 
     #[test]

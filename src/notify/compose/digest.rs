@@ -12,7 +12,7 @@ use serde::Serialize;
 
 #[cfg(doc)]
 use super::LIST_CAP;
-use super::{Contact, PendingReply, Rest, capped, ser_fen, ser_fen_opt, ser_kind, shorten};
+use super::{Contact, Listed, PendingReply, Rest, ser_fen, ser_fen_opt, ser_kind, shorten};
 use crate::config::Language;
 use crate::money::Fen;
 use crate::names;
@@ -160,6 +160,14 @@ pub struct StillOwed {
     pub fine: Option<Fen>,
 }
 
+impl StillOwed {
+    /// What a list says of it when it is the earliest of the rows not
+    /// shown: its period.
+    pub fn earliest(&self) -> String {
+        self.period.clone()
+    }
+}
+
 /// How many people are in each status this period, and this period's fines.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -301,8 +309,8 @@ impl DigestGroup {
         name: impl Into<String>,
         supervisor: Contact,
         rows: Vec<DigestRow>,
-        still_owed: Vec<StillOwed>,
-        awaiting_reply: Vec<PendingReply>,
+        still_owed: Listed<StillOwed>,
+        awaiting_reply: Listed<PendingReply>,
         stats: GroupStats,
     ) -> DigestGroup {
         let mut counts = Counts::default();
@@ -310,20 +318,18 @@ impl DigestGroup {
             counts.add_row(row);
         }
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        counts.awaiting_reply = count(awaiting_reply.len());
-        counts.still_owed = count(still_owed.len());
         // A manager's digest of 40 people must stay under Gmail's ~102 KB
         // clipping: long lists show their newest rows and count the rest.
-        let (still_owed, still_owed_rest) = capped(still_owed, |o| o.period.clone());
-        let (awaiting_reply, awaiting_rest) = capped(awaiting_reply, |p| p.received_day.clone());
+        counts.awaiting_reply = count(awaiting_reply.total);
+        counts.still_owed = count(still_owed.total);
         DigestGroup {
             name: name.into(),
             supervisor,
             rows,
-            still_owed,
-            still_owed_rest,
-            awaiting_reply,
-            awaiting_rest,
+            still_owed: still_owed.shown,
+            still_owed_rest: still_owed.rest,
+            awaiting_reply: awaiting_reply.shown,
+            awaiting_rest: awaiting_reply.rest,
             stats,
             counts,
             no_digest: false,
@@ -364,14 +370,17 @@ impl DigestGroup {
     /// The group as a manager's digest shows it: shorter lists.
     fn for_manager(mut self) -> DigestGroup {
         let cap = MANAGER_LIST_CAP;
-        shorten(&mut self.still_owed, &mut self.still_owed_rest, cap, |o| {
-            o.period.clone()
-        });
+        shorten(
+            &mut self.still_owed,
+            &mut self.still_owed_rest,
+            cap,
+            StillOwed::earliest,
+        );
         shorten(
             &mut self.awaiting_reply,
             &mut self.awaiting_rest,
             cap,
-            |p| p.received_day.clone(),
+            PendingReply::earliest,
         );
         self
     }
@@ -650,8 +659,8 @@ pub(crate) mod sample {
             "商务一组",
             wang.clone(),
             rows(person.clone(), lang),
-            owed(lang),
-            vec![pending(person, lang)],
+            Listed::of(owed(lang), StillOwed::earliest),
+            Listed::of(vec![pending(person, lang)], PendingReply::earliest),
             stats,
         );
         let recipient = match audience {
@@ -735,8 +744,8 @@ mod tests {
                     format!("商务{g}组"),
                     contact(&format!("主管{g}"), &format!("sup{g}@example.com")),
                     rows,
-                    owed,
-                    waiting,
+                    Listed::of(owed, StillOwed::earliest),
+                    Listed::of(waiting, PendingReply::earliest),
                     stats,
                 )
             })

@@ -19,7 +19,7 @@ use crate::money::Fen;
 use crate::names;
 use crate::notify::compose::{
     Audience, Contact, Digest, DigestGroup, DigestHeading, DigestRow, FineTally, GroupStats,
-    ReplyState, StillOwed, Trend,
+    Listed, PendingReply, ReplyState, StillOwed, Trend,
 };
 use crate::notify::outbox;
 use crate::payroll::summary::{self as payroll, PersonPay, Summary};
@@ -396,19 +396,30 @@ impl<'a> Planner<'a> {
             .iter()
             .filter_map(|p| self.row(plan, p, lang, now))
             .collect();
-        let still_owed = plan
+        // Every report still owed and every one awaiting a reply since
+        // tracking began is counted; only the rows shown are made.
+        let owed: Vec<&Verdict> = plan
             .index
             .verdicts_of(emails())
             .into_iter()
             .filter(|v| v.status == Status::Missing)
-            .map(|v| self.still_owed(plan, v, lang, now))
             .collect();
+        let still_owed = Listed::made(
+            &owed,
+            |v| self.still_owed(plan, v, lang, now),
+            StillOwed::earliest,
+        );
         let reports = plan.index.reports_of(emails());
-        let awaiting = reports
+        let waiting: Vec<(&Person, &ReportInfo)> = reports
             .iter()
             .filter(|r| r.replied_at.is_none_or(|t| t > now))
-            .filter_map(|r| self.pending_reply(r, 0, lang, now))
+            .filter_map(|r| Some((self.person(&r.person)?, *r)))
             .collect();
+        let awaiting = Listed::made(
+            &waiting,
+            |(p, r)| self.pending_reply_of(p, r, 0, lang, now),
+            PendingReply::earliest,
+        );
         let name = members
             .iter()
             .find_map(|m| m.group.clone())

@@ -142,7 +142,19 @@ impl<'a> Planner<'a> {
         now: DateTime<Utc>,
     ) -> Option<PendingReply> {
         let person = self.person(&r.person)?;
-        Some(PendingReply {
+        Some(self.pending_reply_of(person, r, reminders_sent, lang, now))
+    }
+
+    /// [`Planner::pending_reply`] of `r`, sent by `person`.
+    pub(super) fn pending_reply_of(
+        &self,
+        person: &Person,
+        r: &ReportInfo,
+        reminders_sent: u32,
+        lang: Language,
+        now: DateTime<Utc>,
+    ) -> PendingReply {
+        PendingReply {
             person: Contact::from(person),
             kind: r.period.kind(),
             period: names::period(r.period, lang),
@@ -159,7 +171,7 @@ impl<'a> Planner<'a> {
             reminders_sent: reminders_sent.min(self.cfg.notify.schedule.reply_reminders),
             message_id: r.message_id.clone(),
             reply_subject: compose::reply_subject(&r.subject),
-        })
+        }
     }
 
     fn reply_reminder(
@@ -178,7 +190,7 @@ impl<'a> Planner<'a> {
             .collect();
         let total = reports.len();
         let overdue = reports.iter().filter(|r| r.overdue).count();
-        let (reports, rest) = compose::capped(reports, |r| r.received_day.clone());
+        let (reports, rest) = compose::capped(reports, PendingReply::earliest);
         let manager = self.cfg.roster.managers().next().map(Contact::from);
         let ctx = ReplyReminder {
             supervisor: Contact::from(supervisor),
