@@ -207,7 +207,8 @@ pub fn cells(rows: &[RegisterRow], cfg: &Config, lang: Language) -> Vec<Cells> {
         .collect()
 }
 
-/// `register.csv`: a BOM, the header row, one record per row, CRLF.
+/// `register.csv`: a BOM, the header row, one record per row, CRLF. Text
+/// that Excel or WPS would take for a formula is kept as text.
 pub fn csv(cells: &[Cells], lang: Language) -> Result<Vec<u8>, ArchiveError> {
     let mut out = "\u{feff}".as_bytes().to_vec();
     {
@@ -216,11 +217,32 @@ pub fn csv(cells: &[Cells], lang: Language) -> Result<Vec<u8>, ArchiveError> {
             .from_writer(&mut out);
         writer.write_record(headers(lang))?;
         for c in cells {
-            writer.write_record(c.in_order())?;
+            let record = c
+                .in_order()
+                .into_iter()
+                .enumerate()
+                .map(|(col, text)| match col {
+                    FINE_COLUMN | WAIVED_COLUMN => std::borrow::Cow::Borrowed(text),
+                    _ => as_text(text),
+                });
+            writer.write_record(record.collect::<Vec<_>>().iter().map(|t| t.as_bytes()))?;
         }
         writer.flush().map_err(csv::Error::from)?;
     }
     Ok(out)
+}
+
+/// `text` as a spreadsheet shows it rather than runs it: a subject or a
+/// reason that came by email and begins with `=`, `+`, `-`, `@`, a tab or
+/// a carriage return would be a formula when the CSV is opened (`=HYPERLINK
+/// (…)`, `=cmd|…`), so it is written after a `'`, which Excel and WPS show
+/// as text. The amounts, reportd's own figures, are written as they are.
+fn as_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 /// `register.xlsx`: one sheet, bold frozen header, amounts as numbers with
@@ -309,6 +331,25 @@ mod tests {
         let record = reader.records().next().expect("row").expect("record");
         assert_eq!(&record[7], "周报, \"第48周\"");
         assert_eq!(record.len(), 18);
+    }
+
+    #[test]
+    fn text_that_would_be_a_formula_is_kept_as_text_and_amounts_stay_numbers() {
+        let mut c = sample_cells();
+        c.subject = "=HYPERLINK(\"http://evil.example\",\"周报\")".into();
+        c.reason = "@SUM(1+1)".into();
+        c.name = "-张伟".into();
+        c.fine = String::new();
+        c.waived = "-50.00".into();
+        let bytes = csv(&[c], Language::Zh).expect("csv");
+        let text = String::from_utf8(bytes[3..].to_vec()).expect("utf-8");
+        let mut reader = ::csv::Reader::from_reader(text.as_bytes());
+        let record = reader.records().next().expect("row").expect("record");
+        assert_eq!(&record[7], "'=HYPERLINK(\"http://evil.example\",\"周报\")");
+        assert_eq!(&record[14], "'@SUM(1+1)");
+        assert_eq!(&record[0], "'-张伟");
+        assert_eq!(&record[13], "-50.00", "an amount stays a number");
+        assert_eq!(&record[1], "zhangwei@example.com", "the rest as it is");
     }
 
     #[test]
