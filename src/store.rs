@@ -45,6 +45,32 @@ pub enum StoreError {
         path: String,
         source: rusqlite_migration::Error,
     },
+    #[error(
+        "cannot write database {path}: {error}; free space on its file system, or make the file \
+         and its directory writable, then start reportd again"
+    )]
+    Write {
+        path: String,
+        // Not `source`: the message says it once, the error's causes would
+        // say it again.
+        error: rusqlite::Error,
+    },
+}
+
+impl StoreError {
+    /// A migration that failed on the disk (full, read-only) is the disk's
+    /// problem, not a database of a newer version.
+    fn of_migration(path: String, source: rusqlite_migration::Error) -> StoreError {
+        use rusqlite::ErrorCode::{DiskFull, ReadOnly};
+        match source {
+            rusqlite_migration::Error::RusqliteError { err, .. }
+                if matches!(err.sqlite_error_code(), Some(DiskFull | ReadOnly)) =>
+            {
+                StoreError::Write { path, error: err }
+            }
+            source => StoreError::Migrate { path, source },
+        }
+    }
 }
 
 /// Schema, oldest first. Never edit a migration that has shipped; add one.
@@ -433,10 +459,7 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
     let migrated = migrations
         .to_latest(&mut conn)
         .or_else(|_| migrations.to_latest(&mut conn));
-    migrated.map_err(|source| StoreError::Migrate {
-        path: shown,
-        source,
-    })?;
+    migrated.map_err(|source| StoreError::of_migration(shown, source))?;
     Ok(conn)
 }
 
@@ -686,6 +709,31 @@ mod tests {
         drop(reader);
         use_wal(&importer).expect("wal");
         assert_eq!(journal_mode(&importer).expect("mode"), "wal");
+    }
+
+    #[test]
+    fn a_migration_the_disk_refused_says_so_rather_than_blaming_a_newer_version() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let err = StoreError::of_migration(
+            "/var/lib/reportd/reportd.sqlite3".into(),
+            rusqlite_migration::Error::RusqliteError {
+                query: "CREATE TABLE …".into(),
+                err: full,
+            },
+        );
+        let text = err.to_string();
+        assert!(matches!(err, StoreError::Write { .. }), "{err:?}");
+        assert!(
+            text.contains("/var/lib/reportd/reportd.sqlite3") && text.contains("free space"),
+            "{text}"
+        );
+        assert!(!text.contains("newer version"), "{text}");
+        let other =
+            StoreError::of_migration("x".into(), rusqlite_migration::Error::InvalidUserVersion);
+        assert!(other.to_string().contains("newer version"), "{other}");
     }
 
     #[test]
