@@ -529,16 +529,8 @@ fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     // existing database keeps its page size.
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     // A database left in rollback mode (a first import running beside this
-    // open, or one killed) goes back to WAL. If the switch cannot get its
-    // lock within the retries (an import's long transaction), this
-    // connection works in rollback mode: its statements wait for the
-    // writer's commits as SQLite's locking has them do.
-    if let Err(e) = switch_journal(conn, "WAL") {
-        if !is_busy(&e) {
-            return Err(e);
-        }
-        tracing::debug!(error = %e, "database stays in rollback-journal mode for now");
-    }
+    // open, or one killed) goes back to WAL.
+    switch_to_wal(conn)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // FULL: every commit (an email claimed, marked sent) is on disk before
     // the call returns, power cut included; NORMAL in WAL mode may lose the
@@ -548,16 +540,23 @@ fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Sets the journal mode, trying for about a second. Switching needs a
-/// lock that SQLite's busy timeout does not wait for; another process
-/// creating the same file, or writing it in rollback mode (see
-/// [`use_rollback_journal`]), holds it for moments.
-fn switch_journal(conn: &Connection, mode: &str) -> rusqlite::Result<()> {
+/// Switches the database to WAL, trying for about a second. Switching
+/// needs a lock that SQLite's busy timeout does not wait for; another
+/// process creating the same file, or writing it in rollback mode (see
+/// [`use_rollback_journal`]), holds it for moments. If it still holds it
+/// (an import's long transaction), the connection works in the mode the
+/// file is in: its statements wait for the writer's commits as SQLite's
+/// locking has them do, and the next open or pass switches.
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
     let mut tries = 0;
-    while let Err(e) = conn.pragma_update_and_check(None, "journal_mode", mode, |_| Ok(())) {
+    while let Err(e) = conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(())) {
         tries += 1;
-        if !is_busy(&e) || tries > 20 {
+        if !is_busy(&e) {
             return Err(e);
+        }
+        if tries > 20 {
+            tracing::debug!(error = %e, "database stays in rollback-journal mode for now");
+            return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -602,17 +601,9 @@ pub fn use_rollback_journal(conn: &Connection) -> bool {
 }
 
 /// Back to WAL after [`use_rollback_journal`]; nothing when already there.
-/// Another connection in the middle of a statement may keep the switch
-/// from its lock: then the database stays as it is until the next pass
-/// or the next open.
 pub fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
-    if journal_mode(conn)? != "wal"
-        && let Err(e) = switch_journal(conn, "WAL")
-    {
-        if !is_busy(&e) {
-            return Err(e);
-        }
-        tracing::debug!(error = %e, "database stays in rollback-journal mode until the next pass");
+    if journal_mode(conn)? != "wal" {
+        switch_to_wal(conn)?;
     }
     Ok(())
 }
@@ -652,14 +643,20 @@ mod tests {
         tx.commit().expect("commit");
     }
 
-    #[test]
-    fn a_first_import_written_with_a_rollback_journal_goes_back_to_wal_with_all_it_wrote() {
+    /// A new database in its first import, one row written.
+    fn importing() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("import.sqlite3");
         let mut conn = open(&path).expect("open");
         assert!(use_rollback_journal(&conn), "rollback journal");
         assert_eq!(journal_mode(&conn).expect("mode"), "delete");
         write(&mut conn, 1);
+        (dir, path, conn)
+    }
+
+    #[test]
+    fn a_first_import_written_with_a_rollback_journal_goes_back_to_wal_with_all_it_wrote() {
+        let (dir, path, mut conn) = importing();
         assert!(!dir.path().join("import.sqlite3-wal").exists(), "no WAL");
         use_wal(&conn).expect("wal");
         assert_eq!(journal_mode(&conn).expect("mode"), "wal");
@@ -672,11 +669,7 @@ mod tests {
 
     #[test]
     fn a_reader_opening_during_a_rollback_import_turns_it_to_wal_and_loses_nothing() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("import.sqlite3");
-        let mut importer = open(&path).expect("open");
-        assert!(use_rollback_journal(&importer), "rollback journal");
-        write(&mut importer, 1);
+        let (_dir, path, mut importer) = importing();
         // `reportd status` beside the import: every open sets WAL.
         let reader = open(&path).expect("reader");
         assert_eq!(journal_mode(&reader).expect("mode"), "wal");
@@ -690,11 +683,7 @@ mod tests {
 
     #[test]
     fn an_open_beside_a_long_transaction_of_a_first_import_reads_in_rollback_mode() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("import.sqlite3");
-        let mut importer = open(&path).expect("open");
-        assert!(use_rollback_journal(&importer), "rollback journal");
-        write(&mut importer, 1);
+        let (_dir, path, mut importer) = importing();
         // A transaction of the import that outlasts the switch's tries.
         let tx = importer
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

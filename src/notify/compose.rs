@@ -60,7 +60,7 @@ use crate::money::Fen;
 use crate::period::{Kind, Period};
 
 mod backlog;
-pub use backlog::{Backlog, Escalation, LIST_CAP, Listed, Rest, capped, shorten};
+pub use backlog::{Backlog, Escalation, LIST_CAP, Listed, Rest, shorten};
 mod digest;
 pub use digest::{
     Audience, Counts, Digest, DigestGroup, DigestHeading, DigestRow, FineTally, GroupStats, Mark,

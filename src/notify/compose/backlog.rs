@@ -58,7 +58,7 @@ impl<T> Listed<T> {
 
 /// `items` (oldest first) cut to the newest [`LIST_CAP`], with the older
 /// rest counted; `earliest` names an item's date.
-pub fn capped<T>(mut items: Vec<T>, earliest: impl Fn(&T) -> String) -> (Vec<T>, Option<Rest>) {
+fn capped<T>(mut items: Vec<T>, earliest: impl Fn(&T) -> String) -> (Vec<T>, Option<Rest>) {
     if items.len() <= LIST_CAP {
         return (items, None);
     }
@@ -109,16 +109,15 @@ impl Backlog {
     /// `reports` (every waiting one, oldest first) as an escalation lists
     /// them.
     pub fn new(supervisor: Contact, reports: Vec<PendingReply>, past_reminders: usize) -> Backlog {
-        let total = reports.len();
         let overdue = reports.iter().filter(|r| r.overdue).count();
-        let (reports, rest) = capped(reports, PendingReply::earliest);
+        let listed = Listed::of(reports, PendingReply::earliest);
         Backlog {
             supervisor,
-            total,
+            total: listed.total,
             overdue,
             past_reminders,
-            reports,
-            rest,
+            reports: listed.shown,
+            rest: listed.rest,
         }
     }
 }

@@ -188,9 +188,14 @@ impl<'a> Planner<'a> {
             .iter()
             .filter_map(|(r, n)| self.pending_reply(r, *n, lang, now))
             .collect();
-        let total = reports.len();
-        let overdue = reports.iter().filter(|r| r.overdue).count();
-        let (reports, rest) = compose::capped(reports, PendingReply::earliest);
+        // Counted and cut as an escalation's section is.
+        let Section {
+            total,
+            overdue,
+            reports,
+            rest,
+            ..
+        } = Section::new(Contact::from(supervisor), reports, 0);
         let manager = self.cfg.roster.managers().next().map(Contact::from);
         let ctx = ReplyReminder {
             supervisor: Contact::from(supervisor),
