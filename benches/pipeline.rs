@@ -35,7 +35,7 @@ use tempfile::TempDir;
 use reportd::calendar::Calendar;
 use reportd::config::Config;
 use reportd::store;
-use reportd::sync::{Engine, PassReport, Source};
+use reportd::sync::{Engine, Judging, PassReport, Source};
 
 use support::mailbox::{self, Spec, Team};
 use support::render;
@@ -229,11 +229,14 @@ fn bench_pipeline(c: &mut Criterion) {
     let mut group = c.benchmark_group("wakeup");
     group.bench_function("judge_and_book", |b| {
         b.iter(|| {
-            let (booked, queued) = fx
+            let judged = fx
                 .engine
                 .judge_and_book(&mut conn, fx.now)
                 .expect("judge_and_book");
-            assert!(booked.is_empty() && queued == 0);
+            assert!(
+                matches!(judged, Judging::Done { ref booked, queued: 0 } if booked.is_empty()),
+                "{judged:?}"
+            );
         })
     });
     group.finish();

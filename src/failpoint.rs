@@ -9,6 +9,9 @@
 //! - [`FETCH_BEFORE_COMMIT`]: messages downloaded, their transaction not
 //!   yet committed (`mail::inbox::store_batch`, `mail::storer`, the
 //!   Maildir source);
+//! - [`STORED_BEFORE_INTAKE`]: fetched messages committed, none of them
+//!   read by the intake yet (`sync::Engine::process`), as a first import
+//!   still running looks to another process;
 //! - [`LEDGER_BEFORE_OUTBOX`]: fines written into the judging transaction,
 //!   the emails they owe not yet queued (`sync::Engine::judge_and_book`);
 //! - [`SMTP_250_BEFORE_SENT`]: the server took an email, its `sent` mark
@@ -19,6 +22,7 @@ use std::sync::OnceLock;
 /// The environment variable naming the point to abort at.
 pub const ENV: &str = "REPORTD_FAILPOINT";
 pub const FETCH_BEFORE_COMMIT: &str = "fetch-before-commit";
+pub const STORED_BEFORE_INTAKE: &str = "stored-before-intake";
 pub const LEDGER_BEFORE_OUTBOX: &str = "ledger-before-outbox";
 pub const SMTP_250_BEFORE_SENT: &str = "smtp-250-before-sent";
 

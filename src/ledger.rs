@@ -368,6 +368,21 @@ pub struct Booking {
     pub reason: String,
 }
 
+impl From<Entry> for Booking {
+    fn from(e: Entry) -> Booking {
+        Booking {
+            id: e.id,
+            at: e.at,
+            person: e.person,
+            period: e.period,
+            kind: e.kind,
+            amount_fen: e.amount_fen,
+            fund_fen: e.fund_fen,
+            reason: e.reason,
+        }
+    }
+}
+
 /// Every ledger row as a [`Booking`], oldest first. The payroll summary
 /// sums the whole ledger; reading each row's evidence and notes as well
 /// was half of its time.

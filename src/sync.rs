@@ -154,6 +154,16 @@ impl Booked {
     }
 }
 
+/// What [`Engine::judge_and_book`] did.
+#[derive(Debug)]
+pub enum Judging {
+    /// Judged: what it booked, and how many emails it queued.
+    Done { booked: Booked, queued: usize },
+    /// Not judged: `awaiting` stored messages are not read yet. The pass
+    /// that reads them judges.
+    Waits { awaiting: usize },
+}
+
 /// The configured mail source.
 pub enum Source {
     Imap(ImapSource),
@@ -232,6 +242,7 @@ impl Engine {
         now: DateTime<Utc>,
         progress: impl FnMut(usize, usize),
     ) -> Result<(IntakeStats, Booked, usize), SyncError> {
+        crate::failpoint::hit(crate::failpoint::STORED_BEFORE_INTAKE);
         let intake = reports::intake(conn, &self.cfg, &self.calendar, progress)?;
         // Sales files by email take over messages intake left ignored.
         by_email::take(conn, &self.planner()?, now)?;
@@ -244,19 +255,35 @@ impl Engine {
                 "raw bytes of unrelated mail past keep_unrelated_days dropped"
             );
         }
-        let (booked, queued) = self.judge_and_book(conn, now)?;
+        let (booked, queued) = match self.judge_and_book(conn, now)? {
+            Judging::Done { booked, queued } => (booked, queued),
+            // Only a process that holds the writer lock stores mail, and
+            // this one has just read all it stored.
+            Judging::Waits { awaiting } => {
+                tracing::warn!(awaiting, "stored mail not read yet: judging waits");
+                (Booked::default(), 0)
+            }
+        };
         Ok((intake, booked, queued))
     }
 
     /// Judges every deadline up to `now` and, in one transaction, books what
-    /// is owed and queues the emails owed, each only once.
+    /// is owed and queues the emails owed, each only once; or, while stored
+    /// mail waits for the intake ([`reports::awaiting_intake`]), judges
+    /// nothing and says so.
     pub fn judge_and_book(
         &self,
         conn: &mut Connection,
         now: DateTime<Utc>,
-    ) -> Result<(Booked, usize), SyncError> {
+    ) -> Result<Judging, SyncError> {
         let planner = self.planner()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Read in the write transaction: the importer cannot store more
+        // before it ends.
+        let awaiting = reports::awaiting_intake(&tx)?;
+        if awaiting > 0 {
+            return Ok(Judging::Waits { awaiting });
+        }
         let verdicts = compliance::verdicts(&tx, &self.cfg, &self.calendar, now, &[])?;
         let booked = Booked::of(ledger::settle(
             &tx,
@@ -274,7 +301,7 @@ impl Engine {
         queued += planner.queue_closes(&tx, now)?;
         tx.commit()?;
         booked.log();
-        Ok((booked, queued))
+        Ok(Judging::Done { booked, queued })
     }
 
     /// One full pass: fetch, classify, judge, book, queue.

@@ -289,15 +289,14 @@ fn demo_shows_every_status_and_delivers_each_email_at_the_minute_it_is_due() {
     );
 }
 
-#[test]
-fn an_excuse_whose_judging_books_many_entries_lists_what_the_reason_changed_and_counts_the_rest() {
+/// The demo's team over a database of its own that has read no mail yet:
+/// (the temp dir, the config). Judging it books every deadline since
+/// tracking began, for everyone.
+fn demo_team_with_a_fresh_database() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let demo_dir = dir.path().join("demo");
     let out = reportd(&["demo", "--dir", &demo_dir.display().to_string()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    // The demo's team over a database that has read no mail yet: the
-    // judging the reason triggers books every deadline since tracking
-    // began, for everyone.
     let config = demo_dir.join("reportd.toml");
     let fresh = dir.path().join("fresh.sqlite3");
     let text_of_config = std::fs::read_to_string(&config).expect("config");
@@ -306,9 +305,14 @@ fn an_excuse_whose_judging_books_many_entries_lists_what_the_reason_changed_and_
     assert_ne!(rewritten, text_of_config, "the database moved");
     let fresh_config = dir.path().join("fresh.toml");
     std::fs::write(&fresh_config, rewritten).expect("write config");
-    let out = reportd(&[
+    (dir, fresh_config.display().to_string())
+}
+
+/// `reportd excuse` of 赵强's week 48 by 赵敏, judged as of 11-30 12:00 UTC.
+fn excuse_zhaoqiang_week_48(config: &str) -> Output {
+    reportd(&[
         "--config",
-        &fresh_config.display().to_string(),
+        config,
         "excuse",
         "--person",
         "zhaoqiang@example.com",
@@ -320,21 +324,95 @@ fn an_excuse_whose_judging_books_many_entries_lists_what_the_reason_changed_and_
         "zhaomin@example.com",
         "--now",
         "2026-11-30T12:00:00Z",
-    ]);
+    ])
+}
+
+#[test]
+fn an_excuse_whose_judging_books_many_entries_lists_what_the_reason_changed_and_counts_the_rest() {
+    let (_dir, config) = demo_team_with_a_fresh_database();
+    let out = excuse_zhaoqiang_week_48(&config);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
     assert!(
-        shown.contains("booked Fine 50.00 for zhaoqiang@example.com 2026-W48")
-            && shown.contains("booked Waiver -50.00 for zhaoqiang@example.com 2026-W48"),
+        shown.starts_with("已登记 赵强 zhaoqiang@example.com 的第48周（11月23日–29日）周报的原因"),
         "{shown}"
     );
     assert!(
-        shown.contains("waiver(s) in all; `reportd ledger` lists them"),
+        shown.contains("记罚款 50.00 元：赵强 zhaoqiang@example.com，第48周")
+            && shown.contains("撤销罚款 -50.00 元：赵强 zhaoqiang@example.com，第48周"),
         "{shown}"
     );
+    assert!(shown.contains("`reportd ledger` 列出全部"), "{shown}");
     assert_eq!(
-        shown.matches("booked ").count(),
-        3,
-        "two lines and a count: {shown}"
+        shown.lines().count(),
+        4,
+        "the reason, two lines and a count: {shown}"
     );
+}
+
+#[test]
+fn nothing_is_judged_booked_or_sent_while_stored_mail_waits_to_be_read() {
+    let (_dir, config) = demo_team_with_a_fresh_database();
+    let now = "2026-11-30T12:00:00Z";
+    // An import stopped after storing the mailbox, before reading any of
+    // it: what another process sees while a first import runs.
+    let stopped = Command::new(env!("CARGO_BIN_EXE_reportd"))
+        .args(["--config", &config, "sync", "--once", "--now", now])
+        .env_remove("REPORTD_CONFIG")
+        .env(
+            reportd::failpoint::ENV,
+            reportd::failpoint::STORED_BEFORE_INTAKE,
+        )
+        .output()
+        .expect("run reportd");
+    assert!(
+        text(&stopped.stderr).contains("failpoint stored-before-intake reached"),
+        "{}",
+        text(&stopped.stderr)
+    );
+    let entries = |config: &str| {
+        let out = reportd(&["--config", config, "ledger", "--json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let ledger: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        ledger["entries"].as_array().expect("entries").clone()
+    };
+
+    let out = excuse_zhaoqiang_week_48(&config);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("尚未判定：数据库中还有"), "{shown}");
+    assert!(entries(&config).is_empty(), "nothing booked");
+
+    let out = reportd(&["--config", &config, "status", "--now", now]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("注意：还有"),
+        "{}",
+        text(&out.stderr)
+    );
+    for send in [
+        ["archive", "--month", "2026-10", "--send"],
+        ["payroll", "--month", "2026-10", "--send"],
+    ] {
+        let out = reportd(&[&["--config", &config], &send[..], &["--now", now]].concat());
+        assert!(!out.status.success(), "{send:?} refused");
+        assert!(
+            text(&out.stderr).contains("stored messages are not read yet"),
+            "{send:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(entries(&config).is_empty(), "nothing booked");
+
+    // The next pass reads the mail, then judges with the reason filed.
+    let out = reportd(&["--config", &config, "sync", "--once", "--now", now]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let booked = entries(&config);
+    assert!(!booked.is_empty(), "the pass judged");
+    // Judged without the reports, every week would have been fined and
+    // then waived as its report was read: the one waiver is the reason's.
+    let waivers: Vec<_> = booked.iter().filter(|e| e["kind"] == "waiver").collect();
+    assert_eq!(waivers.len(), 1, "{booked:?}");
+    assert_eq!(waivers[0]["person"], "zhaoqiang@example.com");
+    assert_eq!(waivers[0]["period"], "2026-W48");
 }

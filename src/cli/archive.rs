@@ -102,6 +102,7 @@ pub async fn build(
     }
     let cfg = &engine.cfg;
     let conn = store::open(&cfg.database)?;
+    super::note_awaiting_intake(&conn, cfg)?;
     let inputs = Inputs {
         conn: &conn,
         cfg,

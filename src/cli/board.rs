@@ -14,7 +14,7 @@ use crate::money::Fen;
 use crate::names;
 use crate::notify::outbox::{OutboxRow, State};
 use crate::period::{ByPersonPeriod, Period};
-use crate::reports::compliance::Verdict;
+use crate::reports::compliance::{Excuse, Verdict};
 
 /// One row of `reportd status --json`.
 #[derive(Debug, Clone, Serialize)]
@@ -257,6 +257,101 @@ pub fn ledger_table(
             "{table}\ntotal fines (net): {fines} yuan, of which to the activity fund: {fund} yuan\n"
         ),
     })
+}
+
+/// The warning a reader prints while stored mail waits for the intake:
+/// what it shows does not count that mail yet. `None` when none waits.
+pub fn awaiting_intake_note(conn: &Connection, lang: Language) -> rusqlite::Result<Option<String>> {
+    let awaiting = crate::reports::awaiting_intake(conn)?;
+    Ok((awaiting > 0).then(|| match lang {
+        Language::Zh => format!(
+            "注意：还有 {awaiting} 封已存入的邮件未读（reportd 正在导入邮件，或导入中途停止），\
+             以下结果尚未计入它们"
+        ),
+        Language::En => format!(
+            "note: {awaiting} stored messages are not read yet (reportd is importing mail, or \
+             an import stopped before reading them); what follows does not count them yet"
+        ),
+    }))
+}
+
+/// What became of a reason filed with `reportd excuse`, past the booked
+/// entries it lists.
+pub enum ExcuseTail {
+    /// Every entry booked is listed.
+    Listed,
+    /// Judging booked more than is listed: these in all.
+    Counted { fines: usize, waivers: usize },
+    /// Not judged: stored mail waits for the intake.
+    Waits { awaiting: usize },
+}
+
+/// `reportd excuse`'s answer in the team's language: the reason filed,
+/// the entries booked (those of its person and period when judging booked
+/// many), and what else happened.
+pub fn excuse_text(
+    cfg: &Config,
+    filed: &Excuse,
+    booked: &[ledger::Booking],
+    tail: ExcuseTail,
+) -> String {
+    let lang = cfg.language;
+    let name = |email: &str| {
+        let name = cfg.roster.by_email(email).map_or("", |p| p.name.as_str());
+        format!("{name} {email}").trim_start().to_string()
+    };
+    let report = names::report(filed.period, lang);
+    let mut text = match lang {
+        Language::Zh => format!(
+            "已登记 {} 的{}的原因（登记人 {}）\n",
+            name(&filed.person),
+            report,
+            filed.by
+        ),
+        Language::En => format!(
+            "reason filed for {} for {} by {}\n",
+            name(&filed.person),
+            report,
+            filed.by
+        ),
+    };
+    for b in booked {
+        let period = period_name(&b.period, lang);
+        let (who, amount, reason) = (name(&b.person), b.amount_fen, &b.reason);
+        text += &match (lang, b.kind) {
+            (Language::Zh, EntryKind::Fine) => {
+                format!("记罚款 {amount} 元：{who}，{period}（{reason}）\n")
+            }
+            (Language::Zh, EntryKind::Waiver) => {
+                format!("撤销罚款 {amount} 元：{who}，{period}（{reason}）\n")
+            }
+            (Language::En, EntryKind::Fine) => {
+                format!("booked a fine of {amount} yuan: {who}, {period} ({reason})\n")
+            }
+            (Language::En, EntryKind::Waiver) => {
+                format!("booked a waiver of {amount} yuan: {who}, {period} ({reason})\n")
+            }
+        };
+    }
+    text += &match (lang, tail) {
+        (_, ExcuseTail::Listed) => String::new(),
+        (Language::Zh, ExcuseTail::Counted { fines, waivers }) => {
+            format!("本次判定共记罚款 {fines} 笔、撤销 {waivers} 笔；`reportd ledger` 列出全部\n")
+        }
+        (Language::En, ExcuseTail::Counted { fines, waivers }) => format!(
+            "judging booked {fines} fine(s) and {waivers} waiver(s) in all; `reportd ledger` lists them\n"
+        ),
+        (Language::Zh, ExcuseTail::Waits { awaiting }) => format!(
+            "尚未判定：数据库中还有 {awaiting} 封邮件未读完（reportd 正在导入邮件，或导入中途停止）。\
+             读完后守护进程（或 `reportd sync --once`）即会判定，本原因届时生效\n"
+        ),
+        (Language::En, ExcuseTail::Waits { awaiting }) => format!(
+            "not judged yet: {awaiting} stored messages are not read yet (reportd is importing \
+             mail, or an import stopped before reading them). The daemon (or `reportd sync \
+             --once`) judges once it has read them, and this reason counts then\n"
+        ),
+    };
+    text
 }
 
 pub fn messages_table(rows: &[MessageRow], cfg: &Config) -> String {

@@ -17,14 +17,13 @@ use clap::{Parser, Subcommand};
 
 use crate::calendar::Calendar;
 use crate::config::Config;
-use crate::ledger::EntryKind;
-use crate::money::Fen;
 use crate::notify::outbox;
 use crate::period::Period;
 use crate::reports::compliance;
-use crate::sync::{Booked, Engine, Source, SyncError};
+use crate::sync::{Booked, Engine, Judging, Source, SyncError};
 use crate::writer::{self, LockError, WriterLock};
 use crate::{clock, daemon, ledger, mail, store};
+use board::ExcuseTail;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -328,6 +327,15 @@ async fn run(engine: &Engine) -> Result<()> {
         .map_err(|e| database_stop(e, &engine.cfg.database))
 }
 
+/// Warns on stderr when what a reader is about to show misses stored mail
+/// that is not read yet.
+fn note_awaiting_intake(conn: &rusqlite::Connection, cfg: &Config) -> Result<()> {
+    if let Some(note) = board::awaiting_intake_note(conn, cfg.language)? {
+        output::eprintln(&note);
+    }
+    Ok(())
+}
+
 /// A run stopped by the database (full, read-only) says so, and what to
 /// do; any other error as it is.
 fn database_stop(e: SyncError, database: &std::path::Path) -> anyhow::Error {
@@ -355,6 +363,7 @@ fn status(
     let (cfg, calendar) = (&engine.cfg, &engine.calendar);
     let conn = store::open(&cfg.database)?;
     let now = clock::viewing_at(now, Utc::now());
+    note_awaiting_intake(&conn, cfg)?;
     let verdicts = compliance::verdicts(&conn, cfg, calendar, now, periods)?;
     let rows = board::StatusRows::new(&conn, cfg, &verdicts)?;
     output::listing(
@@ -446,34 +455,27 @@ fn excuse(
     let filed = compliance::file_excuse(&conn, &engine.cfg, person, period, reason, by, now)?;
     let period = filed.period.to_string();
     let before = ledger::bookings_of(&conn, &filed.person, &period)?;
-    let (booked, _) = engine.judge_and_book(&mut conn, now)?;
-    let mut text = format!(
-        "reason filed for {} {} by {}\n",
-        filed.person, filed.period, filed.by
-    );
-    let line = |kind: EntryKind, amount: Fen, person: &str, period: &str, reason: &str| {
-        format!("booked {kind:?} {amount} for {person} {period}: {reason}\n")
-    };
-    match booked {
-        Booked::Each(entries) => {
-            for e in entries {
-                text += &line(e.kind, e.amount_fen, &e.person, &e.period, &e.reason);
-            }
-        }
+    let (booked, tail) = match engine.judge_and_book(&mut conn, now)? {
+        Judging::Done {
+            booked: Booked::Each(entries),
+            ..
+        } => (
+            entries.into_iter().map(ledger::Booking::from).collect(),
+            ExcuseTail::Listed,
+        ),
         // Judging books whatever else is owed too (a first pass books a
         // year): what this reason changed is shown, the rest counted.
-        Booked::Counted { fines, waivers } => {
-            for b in ledger::bookings_of(&conn, &filed.person, &period)? {
-                if !before.contains(&b) {
-                    text += &line(b.kind, b.amount_fen, &b.person, &b.period, &b.reason);
-                }
-            }
-            text += &format!(
-                "booked {fines} fine(s) and {waivers} waiver(s) in all; `reportd ledger` lists them\n"
-            );
+        Judging::Done {
+            booked: Booked::Counted { fines, waivers },
+            ..
+        } => {
+            let mut now_booked = ledger::bookings_of(&conn, &filed.person, &period)?;
+            now_booked.retain(|b| !before.contains(b));
+            (now_booked, ExcuseTail::Counted { fines, waivers })
         }
-    }
-    output::print(&text)
+        Judging::Waits { awaiting } => (Vec::new(), ExcuseTail::Waits { awaiting }),
+    };
+    output::print(&board::excuse_text(&engine.cfg, &filed, &booked, tail))
 }
 
 fn calendar_cmd(engine: &Engine, month: Option<&str>) -> Result<()> {

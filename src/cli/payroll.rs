@@ -195,6 +195,7 @@ pub async fn payroll(engine: &Engine, args: PayrollArgs) -> Result<()> {
         }
         summary::summary(&conn, cfg, args.month)?
     } else {
+        super::note_awaiting_intake(&conn, cfg)?;
         summary::summary(&conn, cfg, args.month)?
     };
     if let Some(path) = &args.xlsx {
