@@ -98,6 +98,39 @@ pub fn period(p: Period, lang: Language) -> String {
     }
 }
 
+/// [`period`] as said on `today`: with its year when that is another
+/// (`2025年第48周（11月24日–30日）`, `2025年10月`, `week 48 of 2025 (24–30
+/// Nov)`), so that a list reaching back past New Year, a backlog or a
+/// notice in January, never names last year's week as this year's.
+pub fn period_on(p: Period, lang: Language, today: NaiveDate) -> String {
+    let year = match p {
+        Period::Week { year, .. } | Period::Month { year, .. } => year,
+    };
+    let name = period(p, lang);
+    match (lang, p) {
+        _ if year == today.year() => name,
+        (Language::Zh, _) => format!("{year}年{name}"),
+        (Language::En, Period::Week { week, .. }) => name.replacen(
+            &format!("week {week} "),
+            &format!("week {week} of {year} "),
+            1,
+        ),
+        // An English month names its year always.
+        (Language::En, Period::Month { .. }) => name,
+    }
+}
+
+/// [`day`] as said on `today`: with its year when that is another
+/// (`2025年11月28日（周五）`, `Fri 28 Nov 2025`).
+pub fn day_on(d: NaiveDate, lang: Language, today: NaiveDate) -> String {
+    let name = day(d, lang);
+    match lang {
+        _ if d.year() == today.year() => name,
+        Language::Zh => format!("{}年{name}", d.year()),
+        Language::En => format!("{name} {}", d.year()),
+    }
+}
+
 /// A payroll month: `11月` / `November 2026`.
 pub fn month(m: Month, lang: Language) -> String {
     period(
@@ -340,6 +373,49 @@ mod tests {
         assert_eq!(period(w(46), Language::En), "week 46 (9–15 Nov)");
         assert_eq!(period(w(49), Language::Zh), "第49周（11月30日–12月6日）");
         assert_eq!(period(w(49), Language::En), "week 49 (30 Nov – 6 Dec)");
+    }
+
+    #[test]
+    fn a_period_or_day_of_another_year_than_today_names_its_year() {
+        let today = NaiveDate::from_ymd_opt(2027, 1, 5).expect("date");
+        let last_year = Period::Week {
+            year: 2025,
+            week: 48,
+        };
+        assert_eq!(
+            period_on(last_year, Language::Zh, today),
+            "2025年第48周（11月24日–30日）"
+        );
+        assert_eq!(
+            period_on(last_year, Language::En, today),
+            "week 48 of 2025 (24–30 Nov)"
+        );
+        // A week is of the year it is numbered in: week 53 of 2026 ends in
+        // 2027 and is still last year's.
+        let straddling = Period::Week {
+            year: 2026,
+            week: 53,
+        };
+        assert_eq!(
+            period_on(straddling, Language::Zh, today),
+            "2026年第53周（12月28日–1月3日）"
+        );
+        let october = Period::Month {
+            year: 2026,
+            month: 10,
+        };
+        assert_eq!(period_on(october, Language::Zh, today), "2026年10月");
+        assert_eq!(period_on(october, Language::En, today), "October 2026");
+        let day28 = NaiveDate::from_ymd_opt(2026, 11, 28).expect("date");
+        assert_eq!(day_on(day28, Language::Zh, today), "2026年11月28日（周六）");
+        assert_eq!(day_on(day28, Language::En, today), "Sat 28 Nov 2026");
+        // This year's are said as ever.
+        let in_2026 = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+        assert_eq!(
+            period_on(w(46), Language::Zh, in_2026),
+            period(w(46), Language::Zh)
+        );
+        assert_eq!(day_on(day28, Language::En, in_2026), "Sat 28 Nov");
     }
 
     #[test]

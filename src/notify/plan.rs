@@ -11,7 +11,7 @@
 //! Emails owed once a month when a month closes (the payroll summary, the
 //! compliance archive) plug in as [`MonthlyClose`] hooks: see [`close`].
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use lettre::message::Mailbox;
 use rusqlite::Connection;
 
@@ -220,8 +220,18 @@ impl<'a> Planner<'a> {
     }
 
     fn active(&self, p: &Person, now: DateTime<Utc>) -> bool {
-        let today = now.with_timezone(&self.cfg.timezone).date_naive();
-        p.until.is_none_or(|u| today <= u)
+        p.until.is_none_or(|u| self.today(now) <= u)
+    }
+
+    /// The team's date at `now`.
+    fn today(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.cfg.timezone).date_naive()
+    }
+
+    /// `p` as said at `now`: with its year when that is another
+    /// ([`names::period_on`]).
+    fn period_name(&self, p: Period, lang: Language, now: DateTime<Utc>) -> String {
+        names::period_on(p, lang, self.today(now))
     }
 
     fn person(&self, email: &str) -> Option<&'a Person> {
@@ -352,7 +362,7 @@ impl<'a> Planner<'a> {
             supervisor: Contact::from(supervisor),
             assistant: self.assistant(),
             kind: v.deadline.period.kind(),
-            period: names::period(v.deadline.period, lang),
+            period: self.period_name(v.deadline.period, lang, now),
             due: self.due(&v.deadline, lang),
             provisional: self.provisional(&v.deadline, lang),
             fine: self.cfg.rules.fine,
@@ -423,7 +433,7 @@ impl<'a> Planner<'a> {
             supervisor: Contact::from(supervisor),
             assistant: self.assistant(),
             kind: v.deadline.period.kind(),
-            period: names::period(v.deadline.period, lang),
+            period: self.period_name(v.deadline.period, lang, now),
             due: self.due(&v.deadline, lang),
             provisional: self.provisional(&v.deadline, lang),
             fine,
@@ -480,7 +490,7 @@ impl<'a> Planner<'a> {
             person: Contact::from(person),
             supervisor: Contact::from(supervisor),
             kind: v.deadline.period.kind(),
-            period: names::period(v.deadline.period, lang),
+            period: self.period_name(v.deadline.period, lang, now),
             due: self.due(&v.deadline, lang),
             provisional: self.provisional(&v.deadline, lang),
             received: self.local(report.received, lang),
@@ -524,7 +534,7 @@ impl<'a> Planner<'a> {
                 filer: Contact::from(filer),
                 person: person.map(Contact::from),
                 kind: Some(e.period.kind()),
-                period: Some(names::period(e.period, lang)),
+                period: Some(self.period_name(e.period, lang, now)),
                 reason: e.reason.clone(),
                 request_subject: String::new(),
                 by_email: false,
@@ -573,7 +583,7 @@ impl<'a> Planner<'a> {
                 filer: Contact::from(filer),
                 person: person.map(Contact::from),
                 kind: c.period.map(|p| p.kind()),
-                period: c.period.map(|p| names::period(p, lang)),
+                period: c.period.map(|p| self.period_name(p, lang, now)),
                 reason: c.reason.clone(),
                 request_subject: c.subject.clone(),
                 by_email: true,
@@ -674,7 +684,7 @@ impl<'a> Planner<'a> {
             supervisor: Contact::from(supervisor),
             assistant: self.assistant(),
             kind: r.period.kind(),
-            period: names::period(r.period, lang),
+            period: self.period_name(r.period, lang, now),
             due: due.map(|d| self.due(&d, lang)).unwrap_or_default(),
             provisional: due.and_then(|d| self.provisional(&d, lang)),
             deadline_passed,

@@ -497,7 +497,7 @@ impl<'a> Planner<'a> {
         StillOwed {
             person,
             kind: v.deadline.period.kind(),
-            period: names::period(v.deadline.period, lang),
+            period: self.period_name(v.deadline.period, lang, now),
             due: self.due(&v.deadline, lang),
             provisional: v.deadline.provisional,
             overdue: names::duration(now - v.deadline.due, lang),
@@ -648,6 +648,16 @@ mod tests {
             // December's monthly report, due on the first working day of
             // 2027, is owed and provisional too.
             assert!(text.contains("12月月报"), "{key}: {text}");
+            // Last year's periods say so: week 49 of 2026 does not read
+            // as the coming week 49 of 2027.
+            if !key.starts_with("manager") {
+                assert!(text.contains("张伟 2026年11月月报"), "{key}: {text}");
+                assert!(
+                    text.contains("2026年第53周（12月28日–1月3日）周报"),
+                    "{key}: {text}"
+                );
+            }
+            assert!(!text.contains(" 第49周"), "{key}: {text}");
         }
         // A week of 2026, judged on the notice, is not marked.
         let f = super::super::Fixture::new();

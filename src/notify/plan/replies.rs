@@ -157,12 +157,13 @@ impl<'a> Planner<'a> {
         PendingReply {
             person: Contact::from(person),
             kind: r.period.kind(),
-            period: names::period(r.period, lang),
+            period: self.period_name(r.period, lang, now),
             report_subject: r.subject.clone(),
             received: self.local(r.received, lang),
-            received_day: names::day(
+            received_day: names::day_on(
                 r.received.with_timezone(&self.cfg.timezone).date_naive(),
                 lang,
+                self.today(now),
             ),
             hours_waiting: (now - r.received).num_hours(),
             waiting: names::waiting(now - r.received, lang),
