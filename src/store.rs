@@ -47,7 +47,7 @@ pub enum StoreError {
     },
     #[error(
         "cannot write database {path}: {error}; free space on its file system, or make the file \
-         and its directory writable, then start reportd again"
+         and its directory writable, then try again"
     )]
     Write {
         path: String,
@@ -61,16 +61,32 @@ impl StoreError {
     /// A migration that failed on the disk (full, read-only) is the disk's
     /// problem, not a database of a newer version.
     fn of_migration(path: String, source: rusqlite_migration::Error) -> StoreError {
-        use rusqlite::ErrorCode::{DiskFull, ReadOnly};
         match source {
-            rusqlite_migration::Error::RusqliteError { err, .. }
-                if matches!(err.sqlite_error_code(), Some(DiskFull | ReadOnly)) =>
-            {
+            rusqlite_migration::Error::RusqliteError { err, .. } if refused_by_disk(&err) => {
                 StoreError::Write { path, error: err }
             }
             source => StoreError::Migrate { path, source },
         }
     }
+
+    /// An open or its settings that failed on the disk (full, read-only)
+    /// asks for space or permissions, not for another database path.
+    fn of_open(path: String, source: rusqlite::Error) -> StoreError {
+        if refused_by_disk(&source) {
+            StoreError::Write {
+                path,
+                error: source,
+            }
+        } else {
+            StoreError::Open { path, source }
+        }
+    }
+}
+
+/// The file system would not take the write: full, or read-only.
+fn refused_by_disk(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{DiskFull, ReadOnly};
+    matches!(e.sqlite_error_code(), Some(DiskFull | ReadOnly))
 }
 
 /// Schema, oldest first. Never edit a migration that has shipped; add one.
@@ -443,14 +459,9 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
         path: shown.clone(),
         source,
     })?;
-    let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
-        path: shown.clone(),
-        source,
-    })?;
-    prepare(&mut conn).map_err(|source| StoreError::Open {
-        path: shown.clone(),
-        source,
-    })?;
+    let mut conn =
+        Connection::open(path).map_err(|source| StoreError::of_open(shown.clone(), source))?;
+    prepare(&mut conn).map_err(|source| StoreError::of_open(shown.clone(), source))?;
     let migrations = Migrations::from_slice(MIGRATIONS);
     // rusqlite_migration reads the schema version before it opens its
     // transaction, so two processes opening a new file at once (the daemon
@@ -470,14 +481,9 @@ pub fn open_existing(path: &Path) -> Result<Connection, StoreError> {
     let shown = path.display().to_string();
     let flags =
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let mut conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
-        path: shown.clone(),
-        source,
-    })?;
-    prepare(&mut conn).map_err(|source| StoreError::Open {
-        path: shown,
-        source,
-    })?;
+    let mut conn = Connection::open_with_flags(path, flags)
+        .map_err(|source| StoreError::of_open(shown.clone(), source))?;
+    prepare(&mut conn).map_err(|source| StoreError::of_open(shown, source))?;
     Ok(conn)
 }
 
@@ -701,7 +707,8 @@ mod tests {
     }
 
     #[test]
-    fn a_migration_the_disk_refused_says_so_rather_than_blaming_a_newer_version() {
+    fn an_open_or_a_migration_the_disk_refused_says_so_rather_than_blaming_the_path_or_a_newer_version()
+     {
         let full = rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
             None,
@@ -720,6 +727,15 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("newer version"), "{text}");
+        // Nor does an open whose settings the full disk refused send the
+        // reader to check the database path.
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let opened = StoreError::of_open("/var/lib/reportd/reportd.sqlite3".into(), full);
+        assert!(matches!(opened, StoreError::Write { .. }), "{opened:?}");
+        assert!(opened.to_string().contains("free space"), "{opened}");
         let other =
             StoreError::of_migration("x".into(), rusqlite_migration::Error::InvalidUserVersion);
         assert!(other.to_string().contains("newer version"), "{other}");
