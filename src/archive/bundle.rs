@@ -310,7 +310,7 @@ pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, Ar
     let (path, ()) = write_private_with(dir, name, |mut file| {
         file.write_all(bytes).map_err(|source| ArchiveError::Io {
             path: dir.join(name).display().to_string(),
-            source,
+            error: source,
         })
     })?;
     Ok(path)
@@ -327,7 +327,10 @@ pub fn write_private_with<T>(
 ) -> Result<(PathBuf, T), ArchiveError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
-        move |source| ArchiveError::Io { path, source }
+        move |source| ArchiveError::Io {
+            path,
+            error: source,
+        }
     };
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -345,7 +348,7 @@ pub fn write_private_with<T>(
     tmp.as_file().sync_all().map_err(io(&target))?;
     tmp.persist(&target).map_err(|e| ArchiveError::Io {
         path: target.display().to_string(),
-        source: e.error,
+        error: e.error,
     })?;
     Ok((target, filled))
 }

@@ -180,7 +180,7 @@ fn attachment(issue: &Issue) -> Result<Vec<u8>, ArchiveError> {
     }
     std::fs::read(&issue.path).map_err(|source| ArchiveError::Io {
         path: issue.path.clone(),
-        source,
+        error: source,
     })
 }
 
@@ -212,7 +212,7 @@ pub fn write_draft(
     let existing = match std::fs::File::open(&target) {
         Ok(file) => Some(sha256_reader(file).map_err(|source| ArchiveError::Io {
             path: target.display().to_string(),
-            source,
+            error: source,
         })?),
         Err(_) => None,
     };

@@ -56,12 +56,14 @@ pub enum ArchiveError {
     #[error("database error while building the archive: {0}")]
     Db(#[from] rusqlite::Error),
     #[error(
-        "cannot write {path}: {source}; check that the directory (`[archive] archive_dir` or \
+        "cannot write {path}: {error}; check that the directory (`[archive] archive_dir` or \
          --out) exists or can be created, is writable by reportd and has room"
     )]
     Io {
         path: String,
-        source: std::io::Error,
+        // Not `source`: the message says it once, the error's causes would
+        // say it again.
+        error: std::io::Error,
     },
     #[error(
         "message {message} ({path}) changed while its archive was written: build the archive \
@@ -227,7 +229,7 @@ impl Built {
         let target = dir.join(name);
         let io = |source| ArchiveError::Io {
             path: target.display().to_string(),
-            source,
+            error: source,
         };
         let (path, (bytes, sha256)) = bundle::write_private_with(dir, name, |file| {
             self.stream(conn, file, &target)?;
@@ -269,7 +271,7 @@ impl Built {
         let mut out = zip.finish().map_err(|e| refused(e, target))?;
         out.flush().map_err(|source| ArchiveError::Io {
             path: target.display().to_string(),
-            source,
+            error: source,
         })
     }
 }
@@ -281,7 +283,7 @@ fn refused(e: ArchiveError, target: &Path) -> ArchiveError {
     match e {
         ArchiveError::Zip(zip::result::ZipError::Io(source)) => ArchiveError::Io {
             path: target.display().to_string(),
-            source,
+            error: source,
         },
         e => e,
     }
@@ -543,9 +545,11 @@ mod tests {
             .stream(&db.conn, &full, &target)
             .expect_err("the disk is full");
         match &err {
-            ArchiveError::Io { path, source } => {
+            ArchiveError::Io { path, error } => {
                 assert_eq!(path, &target.display().to_string());
-                assert_eq!(source.kind(), std::io::ErrorKind::StorageFull, "{err}");
+                assert_eq!(error.kind(), std::io::ErrorKind::StorageFull, "{err}");
+                // The message says it; a cause would say it again.
+                assert!(std::error::Error::source(&err).is_none(), "{err:?}");
             }
             other => panic!("not an I/O error of the file: {other}"),
         }

@@ -323,7 +323,9 @@ fn carry_out(
         Ok(excuse) => Ok(Ok(excuse.id)),
         Err(ExcuseError::Db(e)) => Err(e),
         Err(ExcuseError::NotReporter(_)) => Ok(Err(Why::NotReporter)),
-        Err(ExcuseError::NotAuthorised(_)) => Ok(Err(Why::NotAuthorised)),
+        Err(ExcuseError::NotAuthorised(_) | ExcuseError::NotTheirSupervisor { .. }) => {
+            Ok(Err(Why::NotAuthorised))
+        }
         Err(ExcuseError::AlreadyExcused { .. }) => Ok(Err(Why::AlreadyExcused)),
         Err(ExcuseError::EmptyReason) => Ok(Err(Why::EmptyReason)),
     }

@@ -255,6 +255,11 @@ pub enum ExcuseError {
         "{0} is not a configured supervisor, manager or assistant; only they can file a reason"
     )]
     NotAuthorised(String),
+    #[error(
+        "{by} is a supervisor, but not {person}'s; their own supervisor, a manager or the \
+         assistant can file a reason for them"
+    )]
+    NotTheirSupervisor { by: String, person: String },
     #[error("{person} already has a reason filed for {period}; nothing changed")]
     AlreadyExcused { person: String, period: Period },
     #[error("the reason is empty; say why (leave, sickness, business trip, approval)")]
@@ -288,7 +293,11 @@ pub fn file_excuse(
         Role::Rep | Role::Clerk => false,
     });
     let Some(filer) = filer else {
-        return Err(ExcuseError::NotAuthorised(by.to_lowercase()));
+        let by = by.to_lowercase();
+        return Err(match cfg.roster.by_email(&by) {
+            Some(f) if f.role == Role::Supervisor => ExcuseError::NotTheirSupervisor { by, person },
+            _ => ExcuseError::NotAuthorised(by),
+        });
     };
     let by = filer.email.clone();
     if reason.trim().is_empty() {
@@ -436,19 +445,27 @@ role = "supervisor""#,
             .with_ymd_and_hms(2026, 11, 20, 2, 0, 0)
             .single()
             .expect("instant");
-        // Another group's supervisor may not; the rep's own one may, by alias.
-        assert!(matches!(
-            file_excuse(
-                &conn,
-                &cfg,
-                "rep88@163.com",
-                week,
-                "出差",
-                "sup2@example.com",
-                at
+        // Another group's supervisor may not, and is told whose reason
+        // it is to file; the rep's own one may, by alias.
+        let refused = file_excuse(
+            &conn,
+            &cfg,
+            "rep88@163.com",
+            week,
+            "出差",
+            "sup2@example.com",
+            at,
+        );
+        assert!(
+            matches!(
+                &refused,
+                Err(ExcuseError::NotTheirSupervisor { by, .. }) if by == "sup2@example.com"
             ),
-            Err(ExcuseError::NotAuthorised(_))
-        ));
+            "{refused:?}"
+        );
+        let said = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(said.contains("their own supervisor"), "{said}");
+        assert!(!said.contains("not a configured"), "{said}");
         let filed = file_excuse(
             &conn,
             &cfg,
