@@ -320,14 +320,19 @@ pub fn build(inputs: &Inputs<'_>, month: Month, now: DateTime<Utc>) -> Result<Bu
             sha256,
         });
     }
+    drop(filed);
     let facts = register::gather(inputs, month, now, &docs)?;
     let rows = register::rows(&inputs.cfg.roster, &facts, &docs);
     let summary = summarise(&rows, &docs, month, tz);
+    let register_rows = rows.len();
     let cells = sheets::cells(&rows, inputs.cfg, lang);
+    // Only the words of the register are written from here on: its facts
+    // and rows (megabytes for a month of a thousand people) go first.
+    drop((facts, docs, rows));
     // The XLSX first: rust_xlsxwriter holds every cell while it writes
     // (18 MB for a month of a thousand people), so the page and the CSV are
     // not made yet. Each is kept at its size, not its buffer's.
-    let xlsx = sheets::xlsx(&cells, &rows, lang, month)?;
+    let xlsx = sheets::xlsx(&cells, lang, month)?;
     let mut csv = sheets::csv(&cells, lang)?;
     csv.shrink_to_fit();
     let mut page = index::page(&index::Page {
@@ -359,7 +364,7 @@ pub fn build(inputs: &Inputs<'_>, month: Month, now: DateTime<Utc>) -> Result<Bu
         emls,
         small,
         manifest,
-        register_rows: rows.len(),
+        register_rows,
         summary,
     })
 }

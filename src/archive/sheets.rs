@@ -66,6 +66,9 @@ pub struct Cells {
     pub replied_by: String,
     pub fine: String,
     pub waived: String,
+    /// The fine and the waiver as figures, which the XLSX writes as numbers.
+    #[serde(skip)]
+    pub amounts: [Option<Fen>; 2],
     pub reason: String,
     pub approved_by: String,
     pub file: String,
@@ -195,6 +198,7 @@ pub fn cells(rows: &[RegisterRow], cfg: &Config, lang: Language) -> Vec<Cells> {
                 .unwrap_or_default(),
             fine: money(r.fine),
             waived: money(r.waived),
+            amounts: [r.fine, r.waived],
             reason: r.reason.clone().unwrap_or_default(),
             approved_by: r
                 .approver
@@ -248,12 +252,7 @@ fn as_text(text: &str) -> std::borrow::Cow<'_, str> {
 /// `register.xlsx`: one sheet, bold frozen header, amounts as numbers with
 /// two decimals. Its creation time is fixed to the month's end, so the same
 /// register gives the same bytes.
-pub fn xlsx(
-    cells: &[Cells],
-    rows: &[RegisterRow],
-    lang: Language,
-    month: Month,
-) -> Result<Vec<u8>, ArchiveError> {
+pub fn xlsx(cells: &[Cells], lang: Language, month: Month) -> Result<Vec<u8>, ArchiveError> {
     let mut book = Workbook::new();
     let next = month.next();
     let created = ExcelDateTime::from_ymd(next.year() as u16, next.month() as u8, 1)?;
@@ -265,12 +264,12 @@ pub fn xlsx(
     for (col, title) in headers(lang).iter().enumerate() {
         sheet.write_string_with_format(0, col as u16, *title, &bold)?;
     }
-    for (i, (c, r)) in cells.iter().zip(rows).enumerate() {
+    for (i, c) in cells.iter().enumerate() {
         let row = i as u32 + 1;
         for (col, text) in c.in_order().iter().enumerate() {
             let amount = match col {
-                FINE_COLUMN => r.fine,
-                WAIVED_COLUMN => r.waived,
+                FINE_COLUMN => c.amounts[0],
+                WAIVED_COLUMN => c.amounts[1],
                 _ => None,
             };
             match amount {
@@ -307,6 +306,7 @@ pub(crate) fn sample_cells() -> Cells {
         replied_by: String::new(),
         fine: "50.00".into(),
         waived: String::new(),
+        amounts: [Some(Fen(5000)), None],
         reason: String::new(),
         approved_by: String::new(),
         file: "eml/20261128-215959-report-2026-W48-zhangwei-m1.eml".into(),
