@@ -54,18 +54,21 @@ impl<W: Write + Seek> Bundle<W> {
         Ok(())
     }
 
-    /// Adds every `(path, bytes)` of `items`, in their order (callers give
-    /// them sorted), as [`Bundle::add`] would, byte for byte. Entries
-    /// deflate independently, so each is deflated by whichever of up to
-    /// [`MAX_THREADS`] threads is free, into a zip of its own whose
-    /// compressed entry is then copied in as it is. `items` is pulled on
-    /// the calling thread (it may read a database), at most
-    /// [`AHEAD_ENTRIES`] entries and [`AHEAD_BYTES`] ahead of what is
-    /// added, so memory stays flat while one large attachment deflates and
-    /// the other threads go on. An error of `items` stops here.
-    pub fn add_all(
+    /// Adds every `(path, size, key)` of `items`, in their order (callers
+    /// give them sorted), with the bytes `read(key)` gives, as
+    /// [`Bundle::add`] would, byte for byte. Entries deflate independently,
+    /// so each is deflated by whichever of up to [`MAX_THREADS`] threads is
+    /// free, into a zip of its own whose compressed entry is then copied in
+    /// as it is. Entries are read on the calling thread (`read` may read a
+    /// database), at most [`AHEAD_ENTRIES`] entries and [`AHEAD_BYTES`]
+    /// ahead of what is added, so memory stays flat while one large
+    /// attachment deflates and the other threads go on: `size`, known
+    /// before the bytes, says whether an entry fits, and it is read only
+    /// once it does. An error of `read` stops here.
+    pub fn add_all<K>(
         &mut self,
-        items: impl Iterator<Item = Result<(String, Vec<u8>), ArchiveError>>,
+        items: impl Iterator<Item = (String, usize, K)>,
+        mut read: impl FnMut(K) -> Result<Vec<u8>, ArchiveError>,
     ) -> Result<(), ArchiveError> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
@@ -98,13 +101,13 @@ impl<W: Write + Seek> Bundle<W> {
             // next entry instead of working through the queue.
             let done = done;
             let mut ahead = Ahead::default();
-            for (index, item) in items.enumerate() {
-                let (path, bytes) = item?;
+            for (index, (path, size, key)) in items.enumerate() {
                 while ahead.entries >= AHEAD_ENTRIES
-                    || (ahead.entries > 0 && ahead.bytes + bytes.len() > AHEAD_BYTES)
+                    || (ahead.entries > 0 && ahead.bytes + size > AHEAD_BYTES)
                 {
                     self.add_ready(&done, &mut ahead)?;
                 }
+                let bytes = read(key)?;
                 ahead.sent(bytes.len());
                 jobs.send((index, path, bytes))
                     .map_err(|_| ArchiveError::DeflatingStopped)?;
@@ -265,7 +268,11 @@ impl OneEntry {
         let mut writer = ZipWriter::new(Cursor::new(Vec::with_capacity(bytes.len() / 2 + 256)));
         writer.start_file(format!("{}/{path}", self.folder), self.options)?;
         writer.write_all(bytes).map_err(zip::result::ZipError::Io)?;
-        Ok(writer.finish()?.into_inner())
+        let mut zipped = writer.finish()?.into_inner();
+        // It waits for the entries before it: at its size, not at the
+        // capacity it grew to (up to twice that).
+        zipped.shrink_to_fit();
+        Ok(zipped)
     }
 }
 
@@ -504,7 +511,12 @@ mod tests {
         let one_by_one = one_by_one.finish().expect("finish").into_inner();
         let mut threaded = Bundle::new(Cursor::new(Vec::new()), "f", stamp());
         threaded
-            .add_all(files.clone().into_iter().map(Ok))
+            .add_all(
+                files
+                    .iter()
+                    .map(|(path, bytes)| (path.clone(), bytes.len(), bytes)),
+                |bytes| Ok(bytes.clone()),
+            )
             .expect("add_all");
         let threaded = threaded.finish().expect("finish").into_inner();
         assert_eq!(threaded, one_by_one);
@@ -520,14 +532,19 @@ mod tests {
 
     #[test]
     fn an_entry_that_cannot_be_read_stops_the_bundle_with_its_error() {
-        let mut items: Vec<Result<(String, Vec<u8>), ArchiveError>> =
-            many().into_iter().map(Ok).collect();
-        items[30] = Err(ArchiveError::MessageChanged {
-            message: 30,
-            path: "030.eml".into(),
-        });
+        let items = many()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (path, bytes))| (path, bytes.len(), (i, bytes)));
+        let read = |(i, bytes)| match i {
+            30 => Err(ArchiveError::MessageChanged {
+                message: 30,
+                path: "030.eml".into(),
+            }),
+            _ => Ok(bytes),
+        };
         let mut bundle = Bundle::new(Cursor::new(Vec::new()), "f", stamp());
-        let err = bundle.add_all(items.into_iter()).expect_err("stops");
+        let err = bundle.add_all(items, read).expect_err("stops");
         assert!(
             matches!(err, ArchiveError::MessageChanged { message: 30, .. }),
             "{err}"

@@ -44,7 +44,7 @@ use sha2::{Digest, Sha256};
 
 use crate::calendar::Calendar;
 use crate::config::Config;
-use crate::mail::inbox::hex;
+use crate::mail::inbox::{RawReader, hex};
 use crate::notify::schedule::at_local;
 pub use crate::period::Month;
 use crate::reports::filed::{self, Filed};
@@ -162,6 +162,8 @@ pub struct Eml {
     /// The stored message (`messages.id`).
     pub message: i64,
     pub sha256: String,
+    /// Its length, known before its bytes are read (see [`bundle::Bundle::add_all`]).
+    pub bytes: u64,
 }
 
 /// A built archive, before it is written anywhere.
@@ -251,23 +253,28 @@ impl Built {
     fn stream(&self, conn: &Connection, file: &File, target: &Path) -> Result<(), ArchiveError> {
         let stamp = ends(self.month, chrono_tz::UTC);
         let mut zip = bundle::Bundle::new(BufWriter::new(file), &folder(self.month), stamp);
+        let mut reader = RawReader::new(conn);
         let items = self.entries().into_iter().map(|(path, entry)| {
-            let bytes = match entry {
-                Entry::Bytes(bytes) => bytes.to_vec(),
-                Entry::Message(eml) => {
-                    let raw = filed::raw(conn, eml.message)?;
-                    if sha256_hex(&raw) != eml.sha256 {
-                        return Err(ArchiveError::MessageChanged {
-                            message: eml.message,
-                            path: eml.path.clone(),
-                        });
-                    }
-                    raw
-                }
+            let size = match entry {
+                Entry::Bytes(bytes) => bytes.len(),
+                Entry::Message(eml) => usize::try_from(eml.bytes).unwrap_or(usize::MAX),
             };
-            Ok((path.to_string(), bytes))
+            (path.to_string(), size, entry)
         });
-        zip.add_all(items).map_err(|e| refused(e, target))?;
+        let read = |entry| match entry {
+            Entry::Bytes(bytes) => Ok(bytes.to_vec()),
+            Entry::Message(eml) => {
+                let raw = filed::raw_with(&mut reader, eml.message)?;
+                if sha256_hex(&raw) != eml.sha256 {
+                    return Err(ArchiveError::MessageChanged {
+                        message: eml.message,
+                        path: eml.path.clone(),
+                    });
+                }
+                Ok(raw)
+            }
+        };
+        zip.add_all(items, read).map_err(|e| refused(e, target))?;
         let mut out = zip.finish().map_err(|e| refused(e, target))?;
         out.flush().map_err(|source| ArchiveError::Io {
             path: target.display().to_string(),
@@ -309,15 +316,19 @@ pub fn build(inputs: &Inputs<'_>, month: Month, now: DateTime<Utc>) -> Result<Bu
     // once, when the zip is written, which checks each against it.
     for f in &filed {
         let path = eml_path(f, tz);
-        let sha256 = match filed::stored_sha256(inputs.conn, f.message)? {
-            Some(sha256) => sha256,
-            None => sha256_hex(&filed::raw(inputs.conn, f.message)?),
+        let (sha256, bytes) = match filed::stored_digest(inputs.conn, f.message)? {
+            Some(digest) => digest,
+            None => {
+                let raw = filed::raw(inputs.conn, f.message)?;
+                (sha256_hex(&raw), raw.len() as u64)
+            }
         };
         docs.push(Doc::of(f, &path, sha256.clone()));
         emls.push(Eml {
             path,
             message: f.message,
             sha256,
+            bytes,
         });
     }
     drop(filed);

@@ -473,9 +473,10 @@ impl UnclassifiedBatches {
             return Ok(None);
         };
         let mut batch = Vec::with_capacity(first.len());
+        let mut raw = RawReader::new(conn);
         for (stored, size) in page.into_iter().take(first.end) {
             self.after = (ts(stored.internaldate), stored.id);
-            let read = self.read(conn, stored.id, size)?;
+            let read = self.read(conn, &mut raw, stored.id, size)?;
             batch.push(Unclassified { stored, read });
         }
         Ok(Some((batch, sizes[first].iter().sum())))
@@ -508,7 +509,13 @@ impl UnclassifiedBatches {
         }
     }
 
-    fn read(&self, conn: &Connection, id: i64, size: u64) -> rusqlite::Result<Read> {
+    fn read(
+        &self,
+        conn: &Connection,
+        raw: &mut RawReader<'_>,
+        id: i64,
+        size: u64,
+    ) -> rusqlite::Result<Read> {
         if size > self.max_message_bytes {
             let head: Vec<u8> = conn
                 .prepare_cached("SELECT substr(raw, 1, ?2) FROM message_raw WHERE message = ?1")?
@@ -519,10 +526,52 @@ impl UnclassifiedBatches {
                 head: parse::parse(&head).ok(),
             }));
         }
-        let raw: Vec<u8> = conn
-            .prepare_cached("SELECT raw FROM message_raw WHERE message = ?1")?
-            .query_row([id], |r| r.get(0))?;
+        let raw = raw.read(id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
         Ok(Read::Parsed(parse::parse(&raw)))
+    }
+}
+
+/// Stored raw messages, read through SQLite's incremental blob I/O: each
+/// is copied once, into the `Vec` returned. `SELECT raw` assembles a
+/// message longer than a page in SQLite's own buffer first and is copied
+/// out of it, so the archive's peak held its largest attachment twice and
+/// a first import copied every message twice. One handle moves from row to
+/// row; it reads in the transaction of its connection, so keep a reader no
+/// longer than one batch or one archive outside a transaction.
+pub struct RawReader<'c> {
+    conn: &'c Connection,
+    blob: Option<rusqlite::blob::Blob<'c>>,
+}
+
+impl<'c> RawReader<'c> {
+    pub fn new(conn: &'c Connection) -> RawReader<'c> {
+        RawReader { conn, blob: None }
+    }
+
+    /// The bytes of message `id` as the server gave them; `None` when they
+    /// are not held (never stored, or dropped as unrelated).
+    pub fn read(&mut self, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
+        let held = self
+            .conn
+            .prepare_cached("SELECT 1 FROM message_raw WHERE message = ?1")?
+            .exists([id])?;
+        if !held {
+            return Ok(None);
+        }
+        // A handle that failed to move is spent: `take` drops it.
+        let blob = match self.blob.take() {
+            Some(mut blob) => {
+                blob.reopen(id)?;
+                blob
+            }
+            None => self
+                .conn
+                .blob_open(rusqlite::MAIN_DB, "message_raw", "raw", id, true)?,
+        };
+        let mut raw = vec![0; blob.len()];
+        blob.read_at_exact(&mut raw, 0)?;
+        self.blob = Some(blob);
+        Ok(Some(raw))
     }
 }
 
@@ -721,6 +770,36 @@ mod tests {
                 .unwrap_or_default(),
             raw: raw.to_vec(),
         }
+    }
+
+    #[test]
+    fn a_raw_reader_gives_each_message_byte_for_byte_in_any_order_and_none_for_one_not_held() {
+        let (_dir, mut conn) = db();
+        // Over a page and under, so both inline and overflow blobs are read.
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let raws = [b"Subject: a\r\n\r\nsmall".to_vec(), big, Vec::new()];
+        let batch: Vec<Fetched> = raws
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| fetched(&format!("7/{i}"), i as u32 + 1, raw))
+            .collect();
+        store_batch(&mut conn, "s", &batch, None).expect("store");
+        let ids: Vec<i64> = conn
+            .prepare("SELECT id FROM messages ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("ids")
+            .collect::<rusqlite::Result<_>>()
+            .expect("ids");
+        assert_eq!(ids.len(), 3);
+        conn.execute("DELETE FROM message_raw WHERE message = ?1", [ids[0]])
+            .expect("drop one");
+        let mut reader = RawReader::new(&conn);
+        assert_eq!(reader.read(ids[1]).expect("big"), Some(raws[1].clone()));
+        assert_eq!(reader.read(ids[0]).expect("dropped"), None);
+        assert_eq!(reader.read(ids[2]).expect("empty"), Some(Vec::new()));
+        assert_eq!(reader.read(ids[1]).expect("again"), Some(raws[1].clone()));
+        assert_eq!(reader.read(9_999).expect("never stored"), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::mail::inbox::RawReader;
 use crate::period::Period;
 use crate::store::{parse_ts, ts};
 
@@ -119,23 +120,28 @@ pub fn received_between(
 }
 
 /// The SHA-256 the inbox recorded for `message`'s bytes when it stored
-/// them; `None` when its bytes are not kept (then hash what [`raw`] gives).
-pub fn stored_sha256(conn: &Connection, message: i64) -> rusqlite::Result<Option<String>> {
+/// them, and their length; `None` when its bytes are not kept (then hash
+/// what [`raw`] gives).
+pub fn stored_digest(conn: &Connection, message: i64) -> rusqlite::Result<Option<(String, u64)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT m.sha256 FROM messages m
+        "SELECT m.sha256, m.size FROM messages m
          WHERE m.id = ?1 AND EXISTS (SELECT 1 FROM message_raw x WHERE x.message = m.id)",
     )?;
-    stmt.query_row([message], |r| r.get(0)).optional()
+    stmt.query_row([message], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)?.unsigned_abs()))
+    })
+    .optional()
 }
 
 /// The message `message` exactly as the server gave it; empty when its
 /// bytes are not held.
 pub fn raw(conn: &Connection, message: i64) -> rusqlite::Result<Vec<u8>> {
-    let mut stmt = conn.prepare_cached("SELECT raw FROM message_raw WHERE message = ?1")?;
-    Ok(stmt
-        .query_row([message], |r| r.get(0))
-        .optional()?
-        .unwrap_or_default())
+    raw_with(&mut RawReader::new(conn), message)
+}
+
+/// [`raw`], read with `reader`, which moves from message to message.
+pub fn raw_with(reader: &mut RawReader<'_>, message: i64) -> rusqlite::Result<Vec<u8>> {
+    Ok(reader.read(message)?.unwrap_or_default())
 }
 
 /// The first reply to a report, if any.
@@ -179,8 +185,8 @@ mod tests {
             .query_row("SELECT id FROM messages", [], |r| r.get(0))
             .expect("id");
         assert_eq!(
-            stored_sha256(&conn, id).expect("sha"),
-            Some(inbox::sha256_hex(&raw))
+            stored_digest(&conn, id).expect("sha"),
+            Some((inbox::sha256_hex(&raw), raw.len() as u64))
         );
         conn.execute("UPDATE messages SET class = 'ignored', flagged = 0", [])
             .expect("classify");
@@ -189,7 +195,7 @@ mod tests {
             inbox::drop_unrelated_raw(&mut conn, later, later).expect("drop"),
             1
         );
-        assert_eq!(stored_sha256(&conn, id).expect("sha"), None);
+        assert_eq!(stored_digest(&conn, id).expect("sha"), None);
         assert!(raw_of_nothing(&conn, id));
     }
 
