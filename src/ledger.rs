@@ -368,21 +368,6 @@ pub struct Booking {
     pub reason: String,
 }
 
-impl From<Entry> for Booking {
-    fn from(e: Entry) -> Booking {
-        Booking {
-            id: e.id,
-            at: e.at,
-            person: e.person,
-            period: e.period,
-            kind: e.kind,
-            amount_fen: e.amount_fen,
-            fund_fen: e.fund_fen,
-            reason: e.reason,
-        }
-    }
-}
-
 /// Every ledger row as a [`Booking`], oldest first. The payroll summary
 /// sums the whole ledger; reading each row's evidence and notes as well
 /// was half of its time.
@@ -394,17 +379,14 @@ pub fn bookings(conn: &Connection) -> rusqlite::Result<Vec<Booking>> {
     rows.collect()
 }
 
-/// The ledger rows of `person` for `period`, oldest first.
-pub fn bookings_of(
-    conn: &Connection,
-    person: &str,
-    period: &str,
-) -> rusqlite::Result<Vec<Booking>> {
+/// The entries of `person` for `period`, oldest first, with their
+/// evidence (their notes are not read).
+pub fn entries_of(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Vec<Entry>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, at, person, period, kind, amount_fen, fund_fen, reason FROM ledger
+        "SELECT id, at, person, period, kind, amount_fen, fund_fen, reason, evidence FROM ledger
          WHERE person = ?1 AND period = ?2 ORDER BY at, id",
     )?;
-    let rows = stmt.query_map(params![person, period], booking_row)?;
+    let rows = stmt.query_map(params![person, period], entry_row)?;
     rows.collect()
 }
 
@@ -420,6 +402,25 @@ fn booking_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Booking> {
         amount_fen: Fen(r.get(5)?),
         fund_fen: Fen(r.get(6)?),
         reason: r.get(7)?,
+    })
+}
+
+/// An [`Entry`] without its notes from a row of the columns [`bookings`]
+/// selects, then `evidence`.
+fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    let b = booking_row(r)?;
+    Ok(Entry {
+        id: b.id,
+        at: b.at,
+        person: b.person,
+        period: b.period,
+        kind: b.kind,
+        amount_fen: b.amount_fen,
+        fund_fen: b.fund_fen,
+        reason: b.reason,
+        evidence: r.get(8)?,
+        notes: Vec::new(),
+        arrived: None,
     })
 }
 
@@ -442,22 +443,7 @@ pub fn entries(
     let mut stmt = conn.prepare(
         "SELECT id, at, person, period, kind, amount_fen, fund_fen, reason, evidence FROM ledger ORDER BY at, id",
     )?;
-    let rows = stmt.query_map([], |r| {
-        let b = booking_row(r)?;
-        Ok(Entry {
-            id: b.id,
-            at: b.at,
-            person: b.person,
-            period: b.period,
-            kind: b.kind,
-            amount_fen: b.amount_fen,
-            fund_fen: b.fund_fen,
-            reason: b.reason,
-            evidence: r.get(8)?,
-            notes: Vec::new(),
-            arrived: None,
-        })
-    })?;
+    let rows = stmt.query_map([], entry_row)?;
     let mut notes: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
     let mut arrived: std::collections::HashMap<i64, DateTime<Utc>> =
         std::collections::HashMap::new();

@@ -83,10 +83,15 @@ impl StoreError {
     }
 }
 
-/// The file system would not take the write: full, or read-only.
+/// The file system would not take the write: full, read-only, or failing
+/// (a full disk that cannot grow the WAL's shared-memory file is reported
+/// as an I/O error, `SQLITE_IOERR_SHMSIZE`).
 fn refused_by_disk(e: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode::{DiskFull, ReadOnly};
-    matches!(e.sqlite_error_code(), Some(DiskFull | ReadOnly))
+    use rusqlite::ErrorCode::{DiskFull, ReadOnly, SystemIoFailure};
+    matches!(
+        e.sqlite_error_code(),
+        Some(DiskFull | ReadOnly | SystemIoFailure)
+    )
 }
 
 /// Schema, oldest first. Never edit a migration that has shipped; add one.
@@ -736,6 +741,13 @@ mod tests {
         let opened = StoreError::of_open("/var/lib/reportd/reportd.sqlite3".into(), full);
         assert!(matches!(opened, StoreError::Write { .. }), "{opened:?}");
         assert!(opened.to_string().contains("free space"), "{opened}");
+        // Nor one that could not make the WAL's shared-memory file.
+        let shm = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_SHMSIZE),
+            None,
+        );
+        let opened = StoreError::of_open("x".into(), shm);
+        assert!(matches!(opened, StoreError::Write { .. }), "{opened:?}");
         let other =
             StoreError::of_migration("x".into(), rusqlite_migration::Error::InvalidUserVersion);
         assert!(other.to_string().contains("newer version"), "{other}");

@@ -154,14 +154,43 @@ impl Booked {
     }
 }
 
+/// Why the mail in the database cannot be judged yet. Judging waits while
+/// it is so: a deadline judged without its reports would book fines that
+/// a later pass has to waive, and send a month's payroll summary or
+/// archive that lacks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unready {
+    /// No mailbox was ever read into the database: a new install, or a
+    /// first import that stopped before it stored anything.
+    #[error("reportd has not read the mailbox into this database yet")]
+    NeverRead,
+    /// Stored messages the intake has not read: another process is
+    /// importing mail, or an import stopped between storing and reading.
+    #[error(
+        "{0} stored messages are not read yet: reportd is importing mail into this database, \
+         or an import stopped before reading them"
+    )]
+    Unread(usize),
+}
+
+/// Whether the mail in the database can be judged: `None` when it can.
+pub fn unready(conn: &Connection) -> rusqlite::Result<Option<Unready>> {
+    let unread = reports::awaiting_intake(conn)?;
+    if unread > 0 {
+        return Ok(Some(Unready::Unread(unread)));
+    }
+    // A pass that read an empty Maildir stores nothing, but it ended.
+    let never = inbox::never_read(conn)? && health::last_pass(conn)?.is_none();
+    Ok(never.then_some(Unready::NeverRead))
+}
+
 /// What [`Engine::judge_and_book`] did.
 #[derive(Debug)]
 pub enum Judging {
     /// Judged: what it booked, and how many emails it queued.
     Done { booked: Booked, queued: usize },
-    /// Not judged: `awaiting` stored messages are not read yet. The pass
-    /// that reads them judges.
-    Waits { awaiting: usize },
+    /// Not judged: the mail is not read yet. The pass that reads it judges.
+    Waits(Unready),
 }
 
 /// The configured mail source.
@@ -255,38 +284,57 @@ impl Engine {
                 "raw bytes of unrelated mail past keep_unrelated_days dropped"
             );
         }
-        let (booked, queued) = match self.judge_and_book(conn, now)? {
-            Judging::Done { booked, queued } => (booked, queued),
-            // Only a process that holds the writer lock stores mail, and
-            // this one has just read all it stored.
-            Judging::Waits { awaiting } => {
-                tracing::warn!(awaiting, "stored mail not read yet: judging waits");
-                (Booked::default(), 0)
-            }
-        };
-        Ok((intake, booked, queued))
+        match self.judge(conn, now, true)? {
+            Judging::Done { booked, queued } => Ok((intake, booked, queued)),
+            Judging::Waits(_) => Ok((intake, Booked::default(), 0)),
+        }
     }
 
     /// Judges every deadline up to `now` and, in one transaction, books what
-    /// is owed and queues the emails owed, each only once; or, while stored
-    /// mail waits for the intake ([`reports::awaiting_intake`]), judges
-    /// nothing and says so.
+    /// is owed and queues the emails owed, each only once; or, while the
+    /// mail is not read yet ([`unready`]: never read, or stored by
+    /// an import still running), judges nothing and says why. For a
+    /// judgement outside a pass (`reportd excuse`).
     pub fn judge_and_book(
         &self,
         conn: &mut Connection,
         now: DateTime<Utc>,
     ) -> Result<Judging, SyncError> {
-        let planner = self.planner()?;
+        self.judge(conn, now, false)
+    }
+
+    /// [`Engine::judge_and_book`]; `mail_just_read` by a pass, which needs
+    /// no check: only a process that holds the writer lock stores mail, and
+    /// the pass has read all it stored (an empty mailbox too).
+    fn judge(
+        &self,
+        conn: &mut Connection,
+        now: DateTime<Utc>,
+        mail_just_read: bool,
+    ) -> Result<Judging, SyncError> {
+        // Checked in the write transaction: no importer can store more
+        // before judging has committed.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // Read in the write transaction: the importer cannot store more
-        // before it ends.
-        let awaiting = reports::awaiting_intake(&tx)?;
-        if awaiting > 0 {
-            return Ok(Judging::Waits { awaiting });
+        if !mail_just_read && let Some(unready) = unready(&tx)? {
+            return Ok(Judging::Waits(unready));
         }
-        let verdicts = compliance::verdicts(&tx, &self.cfg, &self.calendar, now, &[])?;
+        let (booked, queued) = self.book_in(&tx, now)?;
+        tx.commit()?;
+        booked.log();
+        Ok(Judging::Done { booked, queued })
+    }
+
+    /// Judges every deadline up to `now`, books what is owed and queues the
+    /// emails owed, in `tx`.
+    fn book_in(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(Booked, usize), SyncError> {
+        let planner = self.planner()?;
+        let verdicts = compliance::verdicts(tx, &self.cfg, &self.calendar, now, &[])?;
         let booked = Booked::of(ledger::settle(
-            &tx,
+            tx,
             &verdicts,
             &self.cfg.rules,
             self.cfg.timezone,
@@ -294,14 +342,12 @@ impl Engine {
         if !booked.is_empty() {
             crate::failpoint::hit(crate::failpoint::LEDGER_BEFORE_OUTBOX);
         }
-        let mut queued = planner.queue_judged(&tx, &verdicts, now)?;
+        let mut queued = planner.queue_judged(tx, &verdicts, now)?;
         // A first sync judges a year: its verdicts are not held while the
         // month's archive is built.
         drop(verdicts);
-        queued += planner.queue_closes(&tx, now)?;
-        tx.commit()?;
-        booked.log();
-        Ok(Judging::Done { booked, queued })
+        queued += planner.queue_closes(tx, now)?;
+        Ok((booked, queued))
     }
 
     /// One full pass: fetch, classify, judge, book, queue.

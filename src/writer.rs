@@ -26,10 +26,15 @@ pub enum LockError {
          reportd`) and try again; `status`, `ledger`, `messages` and `outbox` work meanwhile"
     )]
     Held { pid: Pid, database: String },
-    #[error("cannot take the writer lock {path}: {source}; check who may write to that directory")]
+    #[error(
+        "cannot take the writer lock {path}: {error}; free space on its file system, or check \
+         who may write to that directory"
+    )]
     Io {
         path: String,
-        source: std::io::Error,
+        // Not `source`: the message says it once, the error's causes would
+        // say it again.
+        error: std::io::Error,
     },
     #[error(transparent)]
     Dir(#[from] StoreError),
@@ -68,9 +73,9 @@ pub fn lock_path(database: &Path) -> PathBuf {
 /// Takes the writer lock of `database` without waiting, or says who holds it.
 pub fn acquire(database: &Path) -> Result<WriterLock, LockError> {
     let path = lock_path(database);
-    let io = |source| LockError::Io {
+    let io = |error| LockError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     };
     store::create_private_dir_for(database)?;
     let mut file = OpenOptions::new()

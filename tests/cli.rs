@@ -327,9 +327,64 @@ fn excuse_zhaoqiang_week_48(config: &str) -> Output {
     ])
 }
 
+/// `reportd sync --once` as of 11-30 12:00 UTC, stopped at `failpoint`.
+fn sync_stopped_at(config: &str, failpoint: &str) {
+    let stopped = Command::new(env!("CARGO_BIN_EXE_reportd"))
+        .args([
+            "--config",
+            config,
+            "sync",
+            "--once",
+            "--now",
+            "2026-11-30T12:00:00Z",
+        ])
+        .env_remove("REPORTD_CONFIG")
+        .env(reportd::failpoint::ENV, failpoint)
+        .output()
+        .expect("run reportd");
+    assert!(
+        text(&stopped.stderr).contains(&format!("failpoint {failpoint} reached")),
+        "{}",
+        text(&stopped.stderr)
+    );
+}
+
+/// The ledger's entries, as `reportd ledger --json` lists them.
+fn ledger_entries(config: &str) -> Vec<serde_json::Value> {
+    let out = reportd(&["--config", config, "ledger", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ledger: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    ledger["entries"].as_array().expect("entries").clone()
+}
+
 #[test]
 fn an_excuse_whose_judging_books_many_entries_lists_what_the_reason_changed_and_counts_the_rest() {
-    let (_dir, config) = demo_team_with_a_fresh_database();
+    let (dir, config) = demo_team_with_a_fresh_database();
+    // The team's mailbox is empty and was read before tracking began
+    // (2 November): the judging the reason triggers books every deadline
+    // since, for everyone.
+    let empty = dir.path().join("empty");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(empty.join(sub)).expect("maildir");
+    }
+    let text_of_config = std::fs::read_to_string(&config).expect("config");
+    let (maildir, _) = text_of_config
+        .lines()
+        .find_map(|l| l.strip_prefix("path = \""))
+        .and_then(|l| l.split_once('"'))
+        .expect("the maildir path");
+    let emptied = text_of_config.replace(maildir, &empty.display().to_string());
+    std::fs::write(&config, emptied).expect("write config");
+    let out = reportd(&[
+        "--config",
+        &config,
+        "sync",
+        "--once",
+        "--now",
+        "2026-11-01T12:00:00Z",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(ledger_entries(&config).is_empty());
     let out = excuse_zhaoqiang_week_48(&config);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
@@ -339,10 +394,15 @@ fn an_excuse_whose_judging_books_many_entries_lists_what_the_reason_changed_and_
     );
     assert!(
         shown.contains("记罚款 50.00 元：赵强 zhaoqiang@example.com，第48周")
-            && shown.contains("撤销罚款 -50.00 元：赵强 zhaoqiang@example.com，第48周"),
+            && shown.contains(
+                "撤销罚款 50.00 元：赵强 zhaoqiang@example.com，第48周（11月23日–29日）（正当理由（赵敏登记）：出差）"
+            ),
         "{shown}"
     );
-    assert!(shown.contains("`reportd ledger` 列出全部"), "{shown}");
+    assert!(
+        shown.contains("共记罚款 25 笔、撤销 1 笔；`reportd ledger` 列出全部"),
+        "{shown}"
+    );
     assert_eq!(
         shown.lines().count(),
         4,
@@ -351,36 +411,53 @@ fn an_excuse_whose_judging_books_many_entries_lists_what_the_reason_changed_and_
 }
 
 #[test]
+fn an_excuse_before_any_mail_is_read_files_the_reason_and_books_nothing() {
+    let (_dir, config) = demo_team_with_a_fresh_database();
+    let out = excuse_zhaoqiang_week_48(&config);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("尚未判定：reportd 还没有读取过邮箱"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        ledger_entries(&config).is_empty(),
+        "nobody fined for mail not read"
+    );
+    for send in [
+        ["archive", "--month", "2026-10", "--send"],
+        ["payroll", "--month", "2026-10", "--send"],
+    ] {
+        let out = reportd(
+            &[
+                &["--config", &config],
+                &send[..],
+                &["--now", "2026-11-30T12:00:00Z"],
+            ]
+            .concat(),
+        );
+        assert!(!out.status.success(), "{send:?} refused");
+        assert!(
+            text(&out.stderr).contains("has not read the mailbox"),
+            "{send:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn nothing_is_judged_booked_or_sent_while_stored_mail_waits_to_be_read() {
     let (_dir, config) = demo_team_with_a_fresh_database();
     let now = "2026-11-30T12:00:00Z";
     // An import stopped after storing the mailbox, before reading any of
     // it: what another process sees while a first import runs.
-    let stopped = Command::new(env!("CARGO_BIN_EXE_reportd"))
-        .args(["--config", &config, "sync", "--once", "--now", now])
-        .env_remove("REPORTD_CONFIG")
-        .env(
-            reportd::failpoint::ENV,
-            reportd::failpoint::STORED_BEFORE_INTAKE,
-        )
-        .output()
-        .expect("run reportd");
-    assert!(
-        text(&stopped.stderr).contains("failpoint stored-before-intake reached"),
-        "{}",
-        text(&stopped.stderr)
-    );
-    let entries = |config: &str| {
-        let out = reportd(&["--config", config, "ledger", "--json"]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let ledger: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-        ledger["entries"].as_array().expect("entries").clone()
-    };
+    sync_stopped_at(&config, reportd::failpoint::STORED_BEFORE_INTAKE);
+    let entries = ledger_entries;
 
     let out = excuse_zhaoqiang_week_48(&config);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
-    assert!(shown.contains("尚未判定：数据库中还有"), "{shown}");
+    assert!(shown.contains("尚未判定：还有"), "{shown}");
     assert!(entries(&config).is_empty(), "nothing booked");
 
     let out = reportd(&["--config", &config, "status", "--now", now]);

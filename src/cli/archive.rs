@@ -102,7 +102,7 @@ pub async fn build(
     }
     let cfg = &engine.cfg;
     let conn = store::open(&cfg.database)?;
-    super::note_awaiting_intake(&conn, cfg)?;
+    super::note_unready(&conn, cfg)?;
     let inputs = Inputs {
         conn: &conn,
         cfg,
@@ -142,6 +142,7 @@ async fn send_month(
     };
     let sending = format!("sending the archive of {month}");
     issue::ensure_over(&inputs, month, now).context(sending.clone())?;
+    super::refuse_unready(&tx, &format!("the archive of {month}"))?;
     let text = match issue::unchanged(&inputs, month, now).context(sending.clone())? {
         Some(last) => format!(
             "the archive of {month} is unchanged since it was queued under {} ({}): nothing new to send",

@@ -15,6 +15,7 @@ use crate::names;
 use crate::notify::outbox::{OutboxRow, State};
 use crate::period::{ByPersonPeriod, Period};
 use crate::reports::compliance::{Excuse, Verdict};
+use crate::sync::Unready;
 
 /// One row of `reportd status --json`.
 #[derive(Debug, Clone, Serialize)]
@@ -259,18 +260,25 @@ pub fn ledger_table(
     })
 }
 
-/// The warning a reader prints while stored mail waits for the intake:
-/// what it shows does not count that mail yet. `None` when none waits.
-pub fn awaiting_intake_note(conn: &Connection, lang: Language) -> rusqlite::Result<Option<String>> {
-    let awaiting = crate::reports::awaiting_intake(conn)?;
-    Ok((awaiting > 0).then(|| match lang {
-        Language::Zh => format!(
-            "注意：还有 {awaiting} 封已存入的邮件未读（reportd 正在导入邮件，或导入中途停止），\
-             以下结果尚未计入它们"
-        ),
+/// Why the mail cannot be judged yet, in the team's language.
+fn unready_text(unready: Unready, lang: Language) -> String {
+    match (lang, unready) {
+        (Language::Zh, Unready::NeverRead) => "reportd 还没有读取过邮箱".into(),
+        (Language::Zh, Unready::Unread(n)) => {
+            format!("还有 {n} 封已存入的邮件未读（reportd 正在导入邮件，或导入中途停止）")
+        }
+        (Language::En, unready) => unready.to_string(),
+    }
+}
+
+/// The warning a reader prints while the mail is not read yet: what it
+/// shows does not count that mail. `None` when it is read.
+pub fn unready_note(conn: &Connection, lang: Language) -> rusqlite::Result<Option<String>> {
+    Ok(crate::sync::unready(conn)?.map(|u| match lang {
+        Language::Zh => format!("注意：{}，以下结果尚未计入这些邮件", unready_text(u, lang)),
         Language::En => format!(
-            "note: {awaiting} stored messages are not read yet (reportd is importing mail, or \
-             an import stopped before reading them); what follows does not count them yet"
+            "note: {}; what follows does not count that mail yet",
+            unready_text(u, lang)
         ),
     }))
 }
@@ -282,43 +290,37 @@ pub enum ExcuseTail {
     Listed,
     /// Judging booked more than is listed: these in all.
     Counted { fines: usize, waivers: usize },
-    /// Not judged: stored mail waits for the intake.
-    Waits { awaiting: usize },
+    /// Not judged: the mail is not read yet.
+    Waits(Unready),
 }
 
 /// `reportd excuse`'s answer in the team's language: the reason filed,
 /// the entries booked (those of its person and period when judging booked
-/// many), and what else happened.
+/// many) with their grounds, and what else happened.
 pub fn excuse_text(
+    conn: &Connection,
     cfg: &Config,
     filed: &Excuse,
-    booked: &[ledger::Booking],
+    booked: &[Entry],
     tail: ExcuseTail,
-) -> String {
+) -> rusqlite::Result<String> {
     let lang = cfg.language;
-    let name = |email: &str| {
-        let name = cfg.roster.by_email(email).map_or("", |p| p.name.as_str());
-        format!("{name} {email}").trim_start().to_string()
+    let name = |email: &str| match cfg.roster.by_email(email) {
+        Some(p) => format!("{} {email}", p.name),
+        None => email.to_string(),
     };
     let report = names::report(filed.period, lang);
+    let (person, by) = (name(&filed.person), name(&filed.by));
     let mut text = match lang {
-        Language::Zh => format!(
-            "已登记 {} 的{}的原因（登记人 {}）\n",
-            name(&filed.person),
-            report,
-            filed.by
-        ),
-        Language::En => format!(
-            "reason filed for {} for {} by {}\n",
-            name(&filed.person),
-            report,
-            filed.by
-        ),
+        Language::Zh => format!("已登记 {person} 的{report}的原因（登记人 {by}）\n"),
+        Language::En => format!("reason filed for {person} for {report} by {by}\n"),
     };
-    for b in booked {
-        let period = period_name(&b.period, lang);
-        let (who, amount, reason) = (name(&b.person), b.amount_fen, &b.reason);
-        text += &match (lang, b.kind) {
+    for e in booked {
+        let (reason, _) = ledger::grounds::describe(&ledger::grounds::of(conn, e)?, e, cfg);
+        let (who, period) = (name(&e.person), period_name(&e.period, lang));
+        // A waiver is booked negative; said as the fine it takes back.
+        let amount = Fen(e.amount_fen.0.abs());
+        text += &match (lang, e.kind) {
             (Language::Zh, EntryKind::Fine) => {
                 format!("记罚款 {amount} 元：{who}，{period}（{reason}）\n")
             }
@@ -329,7 +331,7 @@ pub fn excuse_text(
                 format!("booked a fine of {amount} yuan: {who}, {period} ({reason})\n")
             }
             (Language::En, EntryKind::Waiver) => {
-                format!("booked a waiver of {amount} yuan: {who}, {period} ({reason})\n")
+                format!("waived a fine of {amount} yuan: {who}, {period} ({reason})\n")
             }
         };
     }
@@ -341,17 +343,17 @@ pub fn excuse_text(
         (Language::En, ExcuseTail::Counted { fines, waivers }) => format!(
             "judging booked {fines} fine(s) and {waivers} waiver(s) in all; `reportd ledger` lists them\n"
         ),
-        (Language::Zh, ExcuseTail::Waits { awaiting }) => format!(
-            "尚未判定：数据库中还有 {awaiting} 封邮件未读完（reportd 正在导入邮件，或导入中途停止）。\
-             读完后守护进程（或 `reportd sync --once`）即会判定，本原因届时生效\n"
+        (Language::Zh, ExcuseTail::Waits(u)) => format!(
+            "尚未判定：{}。守护进程（或 `reportd sync --once`）读完邮件后即会判定，本原因届时生效\n",
+            unready_text(u, lang)
         ),
-        (Language::En, ExcuseTail::Waits { awaiting }) => format!(
-            "not judged yet: {awaiting} stored messages are not read yet (reportd is importing \
-             mail, or an import stopped before reading them). The daemon (or `reportd sync \
-             --once`) judges once it has read them, and this reason counts then\n"
+        (Language::En, ExcuseTail::Waits(u)) => format!(
+            "not judged yet: {}. The daemon (or `reportd sync --once`) judges once it has read \
+             the mail, and this reason counts then\n",
+            unready_text(u, lang)
         ),
     };
-    text
+    Ok(text)
 }
 
 pub fn messages_table(rows: &[MessageRow], cfg: &Config) -> String {

@@ -327,10 +327,21 @@ async fn run(engine: &Engine) -> Result<()> {
         .map_err(|e| database_stop(e, &engine.cfg.database))
 }
 
+/// Refuses to send `what` while the mail is not read: it would miss it.
+fn refuse_unready(conn: &rusqlite::Connection, what: &str) -> Result<()> {
+    if let Some(unready) = crate::sync::unready(conn)? {
+        bail!(
+            "{unready}, and {what} sent now would miss that mail. Wait until the daemon (or \
+             `reportd sync --once`) has read it, then try again"
+        );
+    }
+    Ok(())
+}
+
 /// Warns on stderr when what a reader is about to show misses stored mail
 /// that is not read yet.
-fn note_awaiting_intake(conn: &rusqlite::Connection, cfg: &Config) -> Result<()> {
-    if let Some(note) = board::awaiting_intake_note(conn, cfg.language)? {
+fn note_unready(conn: &rusqlite::Connection, cfg: &Config) -> Result<()> {
+    if let Some(note) = board::unready_note(conn, cfg.language)? {
         output::eprintln(&note);
     }
     Ok(())
@@ -363,7 +374,7 @@ fn status(
     let (cfg, calendar) = (&engine.cfg, &engine.calendar);
     let conn = store::open(&cfg.database)?;
     let now = clock::viewing_at(now, Utc::now());
-    note_awaiting_intake(&conn, cfg)?;
+    note_unready(&conn, cfg)?;
     let verdicts = compliance::verdicts(&conn, cfg, calendar, now, periods)?;
     let rows = board::StatusRows::new(&conn, cfg, &verdicts)?;
     output::listing(
@@ -454,28 +465,31 @@ fn excuse(
     let mut conn = store::open(&engine.cfg.database)?;
     let filed = compliance::file_excuse(&conn, &engine.cfg, person, period, reason, by, now)?;
     let period = filed.period.to_string();
-    let before = ledger::bookings_of(&conn, &filed.person, &period)?;
+    let before = ledger::entries_of(&conn, &filed.person, &period)?;
     let (booked, tail) = match engine.judge_and_book(&mut conn, now)? {
         Judging::Done {
             booked: Booked::Each(entries),
             ..
-        } => (
-            entries.into_iter().map(ledger::Booking::from).collect(),
-            ExcuseTail::Listed,
-        ),
+        } => (entries, ExcuseTail::Listed),
         // Judging books whatever else is owed too (a first pass books a
         // year): what this reason changed is shown, the rest counted.
         Judging::Done {
             booked: Booked::Counted { fines, waivers },
             ..
         } => {
-            let mut now_booked = ledger::bookings_of(&conn, &filed.person, &period)?;
-            now_booked.retain(|b| !before.contains(b));
-            (now_booked, ExcuseTail::Counted { fines, waivers })
+            let mut new = ledger::entries_of(&conn, &filed.person, &period)?;
+            new.retain(|e| !before.iter().any(|b| b.id == e.id));
+            (new, ExcuseTail::Counted { fines, waivers })
         }
-        Judging::Waits { awaiting } => (Vec::new(), ExcuseTail::Waits { awaiting }),
+        Judging::Waits(unready) => (Vec::new(), ExcuseTail::Waits(unready)),
     };
-    output::print(&board::excuse_text(&engine.cfg, &filed, &booked, tail))
+    output::print(&board::excuse_text(
+        &conn,
+        &engine.cfg,
+        &filed,
+        &booked,
+        tail,
+    )?)
 }
 
 fn calendar_cmd(engine: &Engine, month: Option<&str>) -> Result<()> {

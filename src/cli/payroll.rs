@@ -171,6 +171,7 @@ pub async fn payroll(engine: &Engine, args: PayrollArgs) -> Result<()> {
             );
         }
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        super::refuse_unready(&tx, &format!("the payroll summary of {}", args.month))?;
         let (issue, key) = engine
             .planner()?
             .issue_monthly(&tx, &PayrollClose, args.month, now)?;
@@ -195,7 +196,7 @@ pub async fn payroll(engine: &Engine, args: PayrollArgs) -> Result<()> {
         }
         summary::summary(&conn, cfg, args.month)?
     } else {
-        super::note_awaiting_intake(&conn, cfg)?;
+        super::note_unready(&conn, cfg)?;
         summary::summary(&conn, cfg, args.month)?
     };
     if let Some(path) = &args.xlsx {

@@ -168,6 +168,16 @@ pub fn holds_no_mail(conn: &Connection) -> rusqlite::Result<bool> {
     })
 }
 
+/// Whether no mailbox was ever read into the database: no message and no
+/// checkpoint (a mailbox read empty over IMAP leaves its checkpoint).
+pub fn never_read(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM messages) AND NOT EXISTS (SELECT 1 FROM checkpoints)",
+        [],
+        |r| r.get(0),
+    )
+}
+
 pub fn checkpoint(conn: &Connection, source: &str) -> rusqlite::Result<Option<Checkpoint>> {
     conn.prepare_cached("SELECT uidvalidity, last_uid FROM checkpoints WHERE source = ?1")?
         .query_row([source], |r| {

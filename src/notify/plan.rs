@@ -57,13 +57,6 @@ pub enum NotifyError {
     Payroll(#[from] crate::payroll::PayrollError),
     #[error("database error while planning mail: {0}")]
     Db(#[from] rusqlite::Error),
-    #[error(
-        "{awaiting} stored messages are not read yet: reportd is importing mail into this \
-         database, or an import stopped before reading them, and what it would send now \
-         would miss them. Wait until the daemon (or `reportd sync --once`) has read them, \
-         then try again"
-    )]
-    AwaitingIntake { awaiting: usize },
     #[error("no sender address: set [smtp] from, or configure a person with role \"assistant\"")]
     NoSender,
     #[error("the {name} email of {month} could not be made: {source}")]

@@ -107,11 +107,7 @@ pub fn intake(
     Ok(stats)
 }
 
-/// How many stored messages the intake has not read yet. Judging waits
-/// while any do: another process is importing mail into the database (or
-/// an import stopped before reading what it stored), and a deadline judged
-/// without its reports would book fines a later pass has to waive, and
-/// send a month's payroll summary or archive that lacks them.
+/// How many stored messages the intake has not read yet.
 pub fn awaiting_intake(conn: &Connection) -> rusqlite::Result<usize> {
     inbox::UnclassifiedBatches::count(conn)
 }

@@ -342,7 +342,8 @@ impl<'a> Planner<'a> {
         let (first, last) = (plan.periods[0], plan.deadline.period);
         DigestHeading {
             kind: last.kind(),
-            period: names::period(last, lang),
+            // Week 53 of last year, in a digest of 4 January, says its year.
+            period: self.period_name(last, lang, plan.at),
             due: self.due(&plan.deadline, lang),
             provisional: plan.deadline.provisional,
             provisional_years: years,
