@@ -274,12 +274,18 @@ fn unready_text(unready: Unready, lang: Language) -> String {
 /// The warning a reader prints while the mail is not read yet: what it
 /// shows does not count that mail. `None` when it is read.
 pub fn unready_note(conn: &Connection, lang: Language) -> rusqlite::Result<Option<String>> {
-    Ok(crate::sync::unready(conn)?.map(|u| match lang {
-        Language::Zh => format!("注意：{}，以下结果尚未计入这些邮件", unready_text(u, lang)),
-        Language::En => format!(
-            "note: {}; what follows does not count that mail yet",
-            unready_text(u, lang)
-        ),
+    Ok(crate::sync::unready(conn)?.map(|u| {
+        let why = unready_text(u, lang);
+        match (lang, u) {
+            (Language::Zh, Unready::NeverRead) => format!("注意：{why}，以下结果未计入任何邮件"),
+            (Language::Zh, Unready::Unread(_)) => format!("注意：{why}，以下结果尚未计入这些邮件"),
+            (Language::En, Unready::NeverRead) => {
+                format!("note: {why}; what follows counts no mail")
+            }
+            (Language::En, Unready::Unread(_)) => {
+                format!("note: {why}; what follows does not count that mail yet")
+            }
+        }
     }))
 }
 

@@ -626,6 +626,25 @@ mod tests {
     }
 
     #[test]
+    fn a_digest_of_last_years_last_week_names_its_year() {
+        let f = super::super::Fixture::new();
+        // Monday 4 January 2027, after the digest time: the digest of week
+        // 53 of 2026 (28 December – 3 January).
+        let now = at(2027, 1, 4, 9);
+        assert_eq!(weekly_digests(&f, now), 2);
+        for (key, subject, text) in queued(&f.conn) {
+            assert!(
+                subject.contains("2026年第53周（12月28日–1月3日）"),
+                "{key}: {subject}"
+            );
+            assert!(
+                text.contains("2026年第53周（12月28日–1月3日）"),
+                "{key}: {text}"
+            );
+        }
+    }
+
+    #[test]
     fn a_digest_of_a_year_without_a_holiday_notice_marks_its_deadlines_provisional() {
         let f = super::super::Fixture::new();
         let conn = &f.conn;
