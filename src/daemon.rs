@@ -106,6 +106,9 @@ impl Loop<'_> {
             .await?;
         self.systemd.pass_done(&pass);
         self.backoff = Duration::from_secs(1);
+        // The daemon waits now, for minutes or days: not at the peak of
+        // the pass it just finished.
+        crate::malloc::release_freed();
         Ok(())
     }
 

@@ -13,6 +13,7 @@ pub mod failpoint;
 pub mod ledger;
 pub mod logging;
 pub mod mail;
+pub mod malloc;
 pub mod money;
 pub mod names;
 pub mod notify;
