@@ -3,6 +3,7 @@
 //! clock. Owns the `excuses` table.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -182,46 +183,77 @@ pub fn verdicts(
 ) -> rusqlite::Result<Vec<Verdict>> {
     let reports = reports::first_reports(conn)?;
     let excuses = all_excuses(conn)?;
-    let mut out = Vec::new();
     // Most people share one judged window (tracking_starts, no since or
     // until): their deadlines are computed once, not once each.
     let mut by_window: HashMap<
         (Kind, chrono::NaiveDate, Option<chrono::NaiveDate>),
-        Vec<Deadline>,
+        Rc<[Deadline]>,
     > = HashMap::new();
-    // People in address order, so that one stable sort by deadline gives
-    // the board's order.
+    // People in address order, each with their deadlines of each kind in
+    // the order they fall due.
     let mut people: Vec<&Person> = cfg.roster.reporters().collect();
     people.sort_by(|a, b| a.email.cmp(&b.email));
-    for person in people {
-        let window = JudgedWindow::of(person, cfg);
-        for kind in [Kind::Weekly, Kind::Monthly] {
-            let only_these: Vec<Deadline>;
-            let deadlines: &[Deadline] = if only.is_empty() {
-                by_window
-                    .entry((kind, window.start_day, window.end_day))
-                    .or_insert_with(|| judged_deadlines(person, kind, cfg, calendar, now))
-            } else {
-                only_these = only
-                    .iter()
-                    .filter(|p| p.kind() == kind)
-                    .filter_map(|p| period::deadline(*p, &cfg.rules.due, calendar, cfg.timezone))
-                    .filter(|d| window.contains(d))
-                    .collect();
-                &only_these
+    let judged: Vec<(&Person, [Rc<[Deadline]>; 2])> = people
+        .into_iter()
+        .map(|person| {
+            let window = JudgedWindow::of(person, cfg);
+            let of_kind = |kind: Kind| -> Rc<[Deadline]> {
+                let mut deadlines: Vec<Deadline> = if only.is_empty() {
+                    judged_deadlines(person, kind, cfg, calendar, now)
+                } else {
+                    only.iter()
+                        .filter(|p| p.kind() == kind)
+                        .filter_map(|p| {
+                            period::deadline(*p, &cfg.rules.due, calendar, cfg.timezone)
+                        })
+                        .filter(|d| window.contains(d))
+                        .collect()
+                };
+                deadlines.sort_by_key(|d| d.due);
+                deadlines.into()
             };
-            for d in deadlines {
-                out.push(judge(
-                    &person.email,
-                    *d,
-                    reports.get(&person.email, d.period),
-                    excuses.get(&person.email, d.period),
-                    now,
-                ));
+            let lists = [Kind::Weekly, Kind::Monthly].map(|kind| {
+                if only.is_empty() {
+                    by_window
+                        .entry((kind, window.start_day, window.end_day))
+                        .or_insert_with(|| of_kind(kind))
+                        .clone()
+                } else {
+                    of_kind(kind)
+                }
+            });
+            (person, lists)
+        })
+        .collect();
+    // Made in the board's order, by deadline, then person, weekly before
+    // monthly: no sort of 65,000 verdicts, whose scratch space was the
+    // peak of a pass's memory.
+    let mut dues: Vec<DateTime<Utc>> = judged
+        .iter()
+        .flat_map(|(_, lists)| lists.iter().flat_map(|l| l.iter().map(|d| d.due)))
+        .collect();
+    dues.sort_unstable();
+    dues.dedup();
+    let total = judged.iter().map(|(_, l)| l[0].len() + l[1].len()).sum();
+    let mut out = Vec::with_capacity(total);
+    let mut next = vec![[0usize; 2]; judged.len()];
+    for due in dues {
+        for ((person, lists), next) in judged.iter().zip(&mut next) {
+            // Every due in a list is in `dues`: no list is ever passed over.
+            for (list, i) in lists.iter().zip(next.iter_mut()) {
+                while let Some(d) = list.get(*i).filter(|d| d.due == due) {
+                    *i += 1;
+                    out.push(judge(
+                        &person.email,
+                        *d,
+                        reports.get(&person.email, d.period),
+                        excuses.get(&person.email, d.period),
+                        now,
+                    ));
+                }
             }
         }
     }
-    out.sort_by_key(|v| v.deadline.due);
     Ok(out)
 }
 
@@ -491,6 +523,82 @@ role = "supervisor""#,
         let cfg = config_with(person_extra);
         let rep = cfg.roster.by_email("rep@example.com").expect("rep");
         is_judged(rep, &cfg, &january_report())
+    }
+
+    #[test]
+    fn verdicts_come_by_deadline_then_person_weekly_before_monthly_whatever_their_windows() {
+        let cfg = config_with(
+            r#"[[person]]
+name = "甲"
+email = "alpha@example.com"
+role = "rep"
+supervisor = "sup@example.com"
+since = "2026-06-01"
+[[person]]
+name = "乙"
+email = "zed@example.com"
+role = "clerk"
+supervisor = "sup@example.com"
+until = "2026-03-01""#,
+        );
+        let calendar = Calendar::from_toml_str(
+            include_str!("../../config/calendar/cn-2026.toml"),
+            std::path::Path::new("config/calendar/cn-2026.toml"),
+        )
+        .expect("calendar");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = crate::store::open(&dir.path().join("t.sqlite3")).expect("db");
+        let now = Utc
+            .with_ymd_and_hms(2026, 7, 15, 4, 0, 0)
+            .single()
+            .expect("now");
+        // The order as one stable sort by deadline of everyone's verdicts,
+        // people in address order, weekly before monthly.
+        let mut people: Vec<&Person> = cfg.roster.reporters().collect();
+        people.sort_by(|a, b| a.email.cmp(&b.email));
+        let mut expected: Vec<Verdict> = people
+            .iter()
+            .flat_map(|p| {
+                [Kind::Weekly, Kind::Monthly]
+                    .into_iter()
+                    .flat_map(|k| judged_deadlines(p, k, &cfg, &calendar, now))
+                    .map(|d| judge(&p.email, d, None, None, now))
+            })
+            .collect();
+        expected.sort_by_key(|v| v.deadline.due);
+        let got = verdicts(&conn, &cfg, &calendar, now, &[]).expect("verdicts");
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "the same verdicts in the same order");
+        assert!(got.iter().any(|v| v.person == "alpha@example.com"));
+        assert!(got.iter().any(|v| v.person == "zed@example.com"));
+        // Only some periods, one named twice: each verdict as often as
+        // its period is named, in the same order.
+        let june = Period::Month {
+            year: 2026,
+            month: 6,
+        };
+        // Week 9 (23 February – 1 March) is zed's last.
+        let w9 = Period::Week {
+            year: 2026,
+            week: 9,
+        };
+        let only = verdicts(&conn, &cfg, &calendar, now, &[june, w9, june]).expect("only");
+        let names: Vec<(String, Period)> = only
+            .iter()
+            .map(|v| (v.person.clone(), v.deadline.period))
+            .collect();
+        let of = |p: &str, period| (p.to_string(), period);
+        assert_eq!(
+            names,
+            [
+                of("rep@example.com", w9),
+                of("zed@example.com", w9),
+                of("alpha@example.com", june),
+                of("alpha@example.com", june),
+                of("rep@example.com", june),
+                of("rep@example.com", june),
+            ]
+        );
     }
 
     #[test]
