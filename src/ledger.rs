@@ -379,6 +379,23 @@ pub fn bookings(conn: &Connection) -> rusqlite::Result<Vec<Booking>> {
     rows.collect()
 }
 
+/// The ledger rows of the given periods (as the ledger writes them,
+/// `2026-W46`), oldest first: a month's archive needs its own periods'
+/// rows, not a year's.
+pub fn bookings_for_periods(
+    conn: &Connection,
+    periods: &[String],
+) -> rusqlite::Result<Vec<Booking>> {
+    let periods = serde_json::to_string(periods)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at, person, period, kind, amount_fen, fund_fen, reason FROM ledger
+         WHERE period IN (SELECT value FROM json_each(?1)) ORDER BY at, id",
+    )?;
+    let rows = stmt.query_map([periods], booking_row)?;
+    rows.collect()
+}
+
 /// The entries of `person` for `period`, oldest first, with their
 /// evidence (their notes are not read).
 pub fn entries_of(conn: &Connection, person: &str, period: &str) -> rusqlite::Result<Vec<Entry>> {
@@ -521,6 +538,45 @@ mod tests {
             fund_share_percent: share,
             reply_within_hours: 48,
         }
+    }
+
+    #[test]
+    fn the_bookings_of_some_periods_are_those_periods_and_no_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = crate::store::open(&dir.path().join("l.sqlite3")).expect("db");
+        let w47 = Deadline {
+            period: Period::Week {
+                year: 2026,
+                week: 47,
+            },
+            due: w48().due - chrono::Duration::days(7),
+            provisional: false,
+        };
+        let after = w48().due + chrono::Duration::hours(1);
+        let verdicts: Vec<Verdict> = ["a@example.com", "b@example.com"]
+            .into_iter()
+            .flat_map(|p| {
+                [
+                    judge(p, w47, None, None, after),
+                    judge(p, w48(), None, None, after),
+                ]
+            })
+            .collect();
+        settle(&conn, &verdicts, &rules(50), chrono_tz::Asia::Shanghai).expect("settle");
+        let of = |periods: &[&str]| -> Vec<(String, String)> {
+            let periods: Vec<String> = periods.iter().map(|p| p.to_string()).collect();
+            bookings_for_periods(&conn, &periods)
+                .expect("bookings")
+                .into_iter()
+                .map(|b| (b.person, b.period))
+                .collect()
+        };
+        let w48_only = of(&["2026-W48"]);
+        assert_eq!(w48_only.len(), 2, "{w48_only:?}");
+        assert!(w48_only.iter().all(|(_, p)| p == "2026-W48"));
+        assert_eq!(of(&["2026-W47", "2026-W48"]).len(), 4);
+        assert!(of(&["2026-10"]).is_empty());
+        assert!(of(&[]).is_empty());
     }
 
     #[test]

@@ -117,9 +117,15 @@ impl Daemon {
         let Some(child) = self.child.take() else {
             bail!("the daemon was stopped before");
         };
+        // Its peak since exec, read while it still runs: `ru_maxrss` would
+        // be the bench's own peak when it was spawned, if higher.
+        let peak = measure::peak_since_exec(child.id());
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-        let (cost, _) = measure::wait(child, self.started)?;
+        let (mut cost, _) = measure::wait(child, self.started)?;
+        if let Some(peak) = peak {
+            cost.max_rss = peak;
+        }
         Ok(cost)
     }
 }

@@ -2,6 +2,13 @@
 //! defined: wall time, peak RSS (`ru_maxrss` of this very child, from
 //! `wait4`), CPU time, and bytes written (`/proc/<pid>/io`, read while the
 //! child is a zombie: exited, its counters final, not yet reaped).
+//!
+//! A child's `ru_maxrss` is at least the bench's own peak when it was
+//! spawned: Linux keeps the high-water mark of the memory a process had
+//! before `exec`, which a spawned child shares with (or copies from) the
+//! bench. So the bench never holds much itself (it counts JSON rows without
+//! building them), and the daemon's peak is read from its `VmHWM`, which
+//! counts only what it had since `exec` ([`peak_since_exec`]).
 
 use std::fs;
 use std::path::Path;
@@ -117,6 +124,21 @@ pub fn proc_io(pid: libc::pid_t) -> Option<(u64, u64)> {
             .and_then(|v| v.trim().parse::<u64>().ok())
     };
     Some((field("write_bytes:")?, field("wchar:")?))
+}
+
+/// The peak resident set (bytes) of a live process since its `exec`,
+/// from `/proc/<pid>/status` (`VmHWM`).
+pub fn peak_since_exec(pid: u32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 /// User + system CPU time of a live process, from `/proc/<pid>/stat`.

@@ -225,7 +225,6 @@ pub fn gather(
     docs: &[Doc],
 ) -> Result<Vec<PeriodFacts>, ArchiveError> {
     let (conn, cfg) = (inputs.conn, inputs.cfg);
-    let tz = cfg.timezone;
     let due_here = periods_due_in(inputs, month);
     let mut periods: BTreeSet<Period> = due_here.iter().copied().collect();
     periods.extend(docs.iter().map(|d| d.period));
@@ -237,12 +236,16 @@ pub fn gather(
         .map(|v| (v.person.clone(), v.deadline.period))
         .collect();
     keys.extend(docs.iter().map(|d| (d.person.clone(), d.period)));
-    let booked = booked_by_period(conn, tz)?;
+    let booked = booked_by_period(conn, &periods)?;
+    let mut by_key: HashMap<(&str, Period), &compliance::Verdict> = HashMap::new();
+    for v in &verdicts {
+        by_key
+            .entry((v.person.as_str(), v.deadline.period))
+            .or_insert(v);
+    }
     let mut out = Vec::new();
     for (person, period) in keys {
-        let verdict = verdicts
-            .iter()
-            .find(|v| v.person == person && v.deadline.period == period);
+        let verdict = by_key.get(&(person.as_str(), period)).copied();
         let excuse = match verdict {
             Some(v) => v.excuse.as_deref().cloned(),
             None => compliance::excuse_for(conn, &person, period)?,
@@ -310,12 +313,14 @@ struct Booked {
     waiver_reason: Option<String>,
 }
 
+/// What the ledger holds for each person of `periods`.
 fn booked_by_period(
     conn: &rusqlite::Connection,
-    tz: chrono_tz::Tz,
+    periods: &[Period],
 ) -> rusqlite::Result<HashMap<(String, String), Booked>> {
+    let periods: Vec<String> = periods.iter().map(Period::to_string).collect();
     let mut out: HashMap<(String, String), Booked> = HashMap::new();
-    for e in ledger::entries(conn, None, tz)? {
+    for e in ledger::bookings_for_periods(conn, &periods)? {
         let b = out.entry((e.person.clone(), e.period.clone())).or_default();
         match e.kind {
             EntryKind::Fine => b.fine = Some(e.amount_fen),
