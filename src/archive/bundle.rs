@@ -217,8 +217,8 @@ pub const MAX_THREADS: usize = 4;
 pub const AHEAD_ENTRIES: usize = 512;
 /// Bytes of entries read ahead, at most (a larger entry goes alone). The
 /// peak of a first sync's memory is here. Measured on a month of a thousand
-/// people (6,813 files, the archive alone): 4 MiB, 1.25 s and 58 MB; 6 MiB,
-/// 1.19 s and 55 MB; 8 MiB, 1.03 s and 61 MB, with a first sync's peak at
+/// people (6,813 files, the archive alone): 4 MiB, 1.25 s and 56 MiB; 6 MiB,
+/// 1.19 s and 53 MiB; 8 MiB, 1.03 s and 59 MiB, with a first sync's peak at
 /// 61 to 62 MiB for 6 and 63 to 69 MiB for 8. Less than 6 holds the other
 /// thread up behind one large attachment again.
 pub const AHEAD_BYTES: usize = 6 << 20;
