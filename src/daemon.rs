@@ -72,6 +72,8 @@ impl Loop<'_> {
                 Err(e) if e.database_error().is_some() => return Err(e),
                 Err(e) => {
                     tracing::warn!("{e}; reconnecting in {}s", self.backoff.as_secs());
+                    // A pass that failed half way freed what it held too.
+                    crate::malloc::release_freed();
                     tokio::select! {
                         _ = self.systemd.sleep(self.backoff) => {}
                         _ = shutdown.as_mut() => return Ok(()),
