@@ -59,43 +59,7 @@ pub fn day(d: NaiveDate, lang: Language) -> String {
 /// A period as people name it: `第46周（11月9日–15日）` / `week 46 (9–15 Nov)`
 /// for a week, `10月` / `October 2026` for a month.
 pub fn period(p: Period, lang: Language) -> String {
-    match p {
-        Period::Week { week, .. } => {
-            let (first, last) = (p.first_day(), p.last_day());
-            match lang {
-                Language::Zh if first.month() == last.month() => format!(
-                    "第{week}周（{}月{}日–{}日）",
-                    first.month(),
-                    first.day(),
-                    last.day()
-                ),
-                Language::Zh => format!(
-                    "第{week}周（{}月{}日–{}月{}日）",
-                    first.month(),
-                    first.day(),
-                    last.month(),
-                    last.day()
-                ),
-                Language::En if first.month() == last.month() => format!(
-                    "week {week} ({}–{} {})",
-                    first.day(),
-                    last.day(),
-                    en_month_short(last.month())
-                ),
-                Language::En => format!(
-                    "week {week} ({} {} – {} {})",
-                    first.day(),
-                    en_month_short(first.month()),
-                    last.day(),
-                    en_month_short(last.month())
-                ),
-            }
-        }
-        Period::Month { year, month: m } => match lang {
-            Language::Zh => format!("{m}月"),
-            Language::En => format!("{} {year}", en_month(m)),
-        },
-    }
+    named(p, lang, false)
 }
 
 /// [`period`] as said on `today`: with its year when that is another
@@ -106,17 +70,53 @@ pub fn period_on(p: Period, lang: Language, today: NaiveDate) -> String {
     let year = match p {
         Period::Week { year, .. } | Period::Month { year, .. } => year,
     };
-    let name = period(p, lang);
-    match (lang, p) {
-        _ if year == today.year() => name,
-        (Language::Zh, _) => format!("{year}年{name}"),
-        (Language::En, Period::Week { week, .. }) => name.replacen(
-            &format!("week {week} "),
-            &format!("week {week} of {year} "),
-            1,
-        ),
-        // An English month names its year always.
-        (Language::En, Period::Month { .. }) => name,
+    named(p, lang, year != today.year())
+}
+
+/// `p` as people name it, with its year when `with_year` (an English month
+/// names it always).
+fn named(p: Period, lang: Language, with_year: bool) -> String {
+    match p {
+        Period::Week { year, week } => {
+            let (first, last) = (p.first_day(), p.last_day());
+            let (zh_year, en_year) = match with_year {
+                true => (format!("{year}年"), format!(" of {year}")),
+                false => (String::new(), String::new()),
+            };
+            match lang {
+                Language::Zh if first.month() == last.month() => format!(
+                    "{zh_year}第{week}周（{}月{}日–{}日）",
+                    first.month(),
+                    first.day(),
+                    last.day()
+                ),
+                Language::Zh => format!(
+                    "{zh_year}第{week}周（{}月{}日–{}月{}日）",
+                    first.month(),
+                    first.day(),
+                    last.month(),
+                    last.day()
+                ),
+                Language::En if first.month() == last.month() => format!(
+                    "week {week}{en_year} ({}–{} {})",
+                    first.day(),
+                    last.day(),
+                    en_month_short(last.month())
+                ),
+                Language::En => format!(
+                    "week {week}{en_year} ({} {} – {} {})",
+                    first.day(),
+                    en_month_short(first.month()),
+                    last.day(),
+                    en_month_short(last.month())
+                ),
+            }
+        }
+        Period::Month { year, month: m } => match lang {
+            Language::Zh if with_year => format!("{year}年{m}月"),
+            Language::Zh => format!("{m}月"),
+            Language::En => format!("{} {year}", en_month(m)),
+        },
     }
 }
 
