@@ -175,7 +175,7 @@ pub enum Unready {
 
 /// Whether the mail in the database can be judged: `None` when it can.
 pub fn unready(conn: &Connection) -> rusqlite::Result<Option<Unready>> {
-    let unread = reports::awaiting_intake(conn)?;
+    let unread = inbox::UnclassifiedBatches::count(conn)?;
     if unread > 0 {
         return Ok(Some(Unready::Unread(unread)));
     }

@@ -171,11 +171,11 @@ pub fn holds_no_mail(conn: &Connection) -> rusqlite::Result<bool> {
 /// Whether no mailbox was ever read into the database: no message and no
 /// checkpoint (a mailbox read empty over IMAP leaves its checkpoint).
 pub fn never_read(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT NOT EXISTS (SELECT 1 FROM messages) AND NOT EXISTS (SELECT 1 FROM checkpoints)",
-        [],
-        |r| r.get(0),
-    )
+    let no_checkpoint: bool =
+        conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM checkpoints)", [], |r| {
+            r.get(0)
+        })?;
+    Ok(no_checkpoint && holds_no_mail(conn)?)
 }
 
 pub fn checkpoint(conn: &Connection, source: &str) -> rusqlite::Result<Option<Checkpoint>> {

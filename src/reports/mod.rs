@@ -107,11 +107,6 @@ pub fn intake(
     Ok(stats)
 }
 
-/// How many stored messages the intake has not read yet.
-pub fn awaiting_intake(conn: &Connection) -> rusqlite::Result<usize> {
-    inbox::UnclassifiedBatches::count(conn)
-}
-
 /// Messages classified and recorded in one write transaction at most.
 const INTAKE_COMMIT_MESSAGES: usize = 1_000;
 
@@ -458,11 +453,14 @@ pub fn report_by_message_id(conn: &Connection, message_id: &str) -> rusqlite::Re
 
 /// The raw bytes of a report's message, unless they were dropped.
 pub fn raw_of(conn: &Connection, report: i64) -> rusqlite::Result<Option<Vec<u8>>> {
-    conn.prepare_cached(
-        "SELECT x.raw FROM reports r JOIN message_raw x ON x.message = r.message WHERE r.id = ?1",
-    )?
-    .query_row([report], |r| r.get(0))
-    .optional()
+    let message: Option<i64> = conn
+        .prepare_cached("SELECT message FROM reports WHERE id = ?1")?
+        .query_row([report], |r| r.get(0))
+        .optional()?;
+    match message {
+        Some(message) => inbox::RawReader::new(conn).read(message),
+        None => Ok(None),
+    }
 }
 
 /// The decoded subject of a report's message.
