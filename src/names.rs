@@ -145,25 +145,46 @@ pub fn month(m: Month, lang: Language) -> String {
 /// The report of a period: `第46周（11月9日–15日）周报`, `10月月报`; in
 /// English `the week 46 (9–15 Nov) report`, `the October 2026 report`.
 pub fn report(p: Period, lang: Language) -> String {
+    report_named(p, lang, period(p, lang))
+}
+
+/// [`report`] as said on `today`: with its year when that is another
+/// (`2026年12月月报` in January 2027).
+pub fn report_on(p: Period, lang: Language, today: NaiveDate) -> String {
+    report_named(p, lang, period_on(p, lang, today))
+}
+
+/// The report of `p`, whose name is `name`.
+fn report_named(p: Period, lang: Language, name: String) -> String {
     match (lang, p) {
-        (Language::Zh, Period::Week { .. }) => format!("{}周报", period(p, lang)),
-        (Language::Zh, Period::Month { .. }) => format!("{}月报", period(p, lang)),
-        (Language::En, _) => format!("the {} report", period(p, lang)),
+        (Language::Zh, Period::Week { .. }) => format!("{name}周报"),
+        (Language::Zh, Period::Month { .. }) => format!("{name}月报"),
+        (Language::En, _) => format!("the {name} report"),
     }
 }
 
 /// A deadline: `11月14日（周六）22:00`; one at the end of a day (00:00 of
 /// the next) as that day, `11月2日（周一）当天` / `the end of Mon 2 Nov`.
 pub fn deadline(d: &Deadline, tz: Tz, lang: Language) -> String {
+    deadline_as(d, tz, lang, None)
+}
+
+/// [`deadline`] as said on `today`: its day with its year when that is
+/// another (see [`day_on`]).
+pub fn deadline_on(d: &Deadline, tz: Tz, lang: Language, today: NaiveDate) -> String {
+    deadline_as(d, tz, lang, Some(today))
+}
+
+fn deadline_as(d: &Deadline, tz: Tz, lang: Language, today: Option<NaiveDate>) -> String {
     let local = d.due.with_timezone(&tz);
     if local.hour() == 0 && local.minute() == 0 {
-        let day_name = day(d.due_day(tz), lang);
+        let day_name = day_as(d.due_day(tz), lang, today);
         return match lang {
             Language::Zh => format!("{day_name}当天"),
             Language::En => format!("the end of {day_name}"),
         };
     }
-    time(d.due, tz, lang)
+    time_as(d.due, tz, lang, today)
 }
 
 /// The mark of a deadline judged on a provisional calendar (no holiday
@@ -187,11 +208,30 @@ pub fn provisional(years: &[i32], lang: Language) -> Option<String> {
 
 /// An instant: `11月23日（周一）09:10` / `Mon 23 Nov, 09:10`.
 pub fn time(t: DateTime<Utc>, tz: Tz, lang: Language) -> String {
+    time_as(t, tz, lang, None)
+}
+
+/// [`time`] as said on `today`: its day with its year when that is another
+/// (see [`day_on`]).
+pub fn time_on(t: DateTime<Utc>, tz: Tz, lang: Language, today: NaiveDate) -> String {
+    time_as(t, tz, lang, Some(today))
+}
+
+fn time_as(t: DateTime<Utc>, tz: Tz, lang: Language, today: Option<NaiveDate>) -> String {
     let local = t.with_timezone(&tz);
     let clock = local.format("%H:%M");
+    let day_name = day_as(local.date_naive(), lang, today);
     match lang {
-        Language::Zh => format!("{}{clock}", day(local.date_naive(), lang)),
-        Language::En => format!("{}, {clock}", day(local.date_naive(), lang)),
+        Language::Zh => format!("{day_name}{clock}"),
+        Language::En => format!("{day_name}, {clock}"),
+    }
+}
+
+/// A day, with its year when `today` is given and of another year.
+fn day_as(d: NaiveDate, lang: Language, today: Option<NaiveDate>) -> String {
+    match today {
+        Some(today) => day_on(d, lang, today),
+        None => day(d, lang),
     }
 }
 
@@ -408,6 +448,20 @@ mod tests {
         assert_eq!(period_on(october, Language::En, today), "October 2026");
         let day28 = NaiveDate::from_ymd_opt(2026, 11, 28).expect("date");
         assert_eq!(day_on(day28, Language::Zh, today), "2026年11月28日（周六）");
+        assert_eq!(report_on(october, Language::Zh, today), "2026年10月月报");
+        let w48 = Deadline {
+            period: w(48),
+            due: local(2026, 11, 28, 22, 0),
+            provisional: false,
+        };
+        assert_eq!(
+            deadline_on(&w48, TZ, Language::Zh, today),
+            "2026年11月28日（周六）22:00"
+        );
+        assert_eq!(
+            time_on(w48.due, TZ, Language::En, today),
+            "Sat 28 Nov 2026, 22:00"
+        );
         assert_eq!(day_on(day28, Language::En, today), "Sat 28 Nov 2026");
         // This year's are said as ever.
         let in_2026 = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");

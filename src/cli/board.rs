@@ -315,7 +315,9 @@ pub fn excuse_text(
         Some(p) => format!("{} {email}", p.name),
         None => email.to_string(),
     };
-    let report = names::report(filed.period, lang);
+    // In January, last December's report says its year.
+    let today = filed.at.with_timezone(&cfg.timezone).date_naive();
+    let report = names::report_on(filed.period, lang, today);
     let (person, by) = (name(&filed.person), name(&filed.by));
     let mut text = match lang {
         Language::Zh => format!("已登记 {person} 的{report}的原因（登记人 {by}）\n"),
@@ -323,7 +325,11 @@ pub fn excuse_text(
     };
     for e in booked {
         let (reason, _) = ledger::grounds::describe(&ledger::grounds::of(conn, e)?, e, cfg);
-        let (who, period) = (name(&e.person), period_name(&e.period, lang));
+        let period = e
+            .period
+            .parse::<Period>()
+            .map_or_else(|_| e.period.clone(), |p| names::period_on(p, lang, today));
+        let who = name(&e.person);
         // A waiver is booked negative; said as the fine it takes back.
         let amount = Fen(e.amount_fen.0.abs());
         text += &match (lang, e.kind) {

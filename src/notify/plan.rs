@@ -236,13 +236,13 @@ impl<'a> Planner<'a> {
     }
 
     /// An instant as `lang` says it (`11月23日（周一）09:10`).
-    fn local(&self, t: DateTime<Utc>, lang: Language) -> String {
-        names::time(t, self.cfg.timezone, lang)
+    fn local(&self, t: DateTime<Utc>, lang: Language, now: DateTime<Utc>) -> String {
+        names::time_on(t, self.cfg.timezone, lang, self.today(now))
     }
 
     /// A deadline as `lang` says it (`11月2日（周一）当天`).
-    fn due(&self, d: &Deadline, lang: Language) -> String {
-        names::deadline(d, self.cfg.timezone, lang)
+    fn due(&self, d: &Deadline, lang: Language, now: DateTime<Utc>) -> String {
+        names::deadline_on(d, self.cfg.timezone, lang, self.today(now))
     }
 
     /// The mark said after a deadline judged on a provisional calendar.
@@ -356,7 +356,7 @@ impl<'a> Planner<'a> {
             assistant: self.assistant(),
             kind: v.deadline.period.kind(),
             period: self.period_name(v.deadline.period, lang, now),
-            due: self.due(&v.deadline, lang),
+            due: self.due(&v.deadline, lang, now),
             provisional: self.provisional(&v.deadline, lang),
             fine: self.cfg.rules.fine,
         };
@@ -427,7 +427,7 @@ impl<'a> Planner<'a> {
             assistant: self.assistant(),
             kind: v.deadline.period.kind(),
             period: self.period_name(v.deadline.period, lang, now),
-            due: self.due(&v.deadline, lang),
+            due: self.due(&v.deadline, lang, now),
             provisional: self.provisional(&v.deadline, lang),
             fine,
             fund_share,
@@ -484,9 +484,9 @@ impl<'a> Planner<'a> {
             supervisor: Contact::from(supervisor),
             kind: v.deadline.period.kind(),
             period: self.period_name(v.deadline.period, lang, now),
-            due: self.due(&v.deadline, lang),
+            due: self.due(&v.deadline, lang, now),
             provisional: self.provisional(&v.deadline, lang),
-            received: self.local(report.received, lang),
+            received: self.local(report.received, lang, now),
             late_by: names::duration(report.received - v.deadline.due, lang),
             fine,
             fund_share,
@@ -531,7 +531,7 @@ impl<'a> Planner<'a> {
                 reason: e.reason.clone(),
                 request_subject: String::new(),
                 by_email: false,
-                received: self.local(e.at, lang),
+                received: self.local(e.at, lang, now),
                 outcome: self.accepted(conn, &e.person, e.period, lang)?,
                 example_subject: compose::excuse_subject(e.period, &e.person, lang),
             };
@@ -580,7 +580,7 @@ impl<'a> Planner<'a> {
                 reason: c.reason.clone(),
                 request_subject: c.subject.clone(),
                 by_email: true,
-                received: self.local(c.received, lang),
+                received: self.local(c.received, lang, now),
                 outcome,
                 example_subject: self.example_excuse_subject(&c, lang),
             };
@@ -678,11 +678,11 @@ impl<'a> Planner<'a> {
             assistant: self.assistant(),
             kind: r.period.kind(),
             period: self.period_name(r.period, lang, now),
-            due: due.map(|d| self.due(&d, lang)).unwrap_or_default(),
+            due: due.map(|d| self.due(&d, lang, now)).unwrap_or_default(),
             provisional: due.and_then(|d| self.provisional(&d, lang)),
             deadline_passed,
             report_subject: r.subject.clone(),
-            received: self.local(r.received, lang),
+            received: self.local(r.received, lang, now),
             sent_to: self.recipients_of(&raw),
             fine,
         };

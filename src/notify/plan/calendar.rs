@@ -143,7 +143,8 @@ impl Planner<'_> {
                 .iter()
                 .map(|d| ProvisionalDeadline {
                     report: names::report(d.period, lang),
-                    due: self.due(d, lang),
+                    // The notice is about `year`: its dates go without it.
+                    due: names::deadline(d, self.cfg.timezone, lang),
                 })
                 .collect(),
             days_off: self.days_off(year, lang),

@@ -298,7 +298,7 @@ impl<'a> Planner<'a> {
         );
         let digest = if now - plan.at > Duration::hours(1) {
             // Queued more than an hour after its time: it goes out late.
-            digest.sent_late(self.local(plan.at, lang))
+            digest.sent_late(self.local(plan.at, lang, now))
         } else {
             digest
         };
@@ -344,7 +344,7 @@ impl<'a> Planner<'a> {
             kind: last.kind(),
             // Week 53 of last year, in a digest of 4 January, says its year.
             period: self.period_name(last, lang, plan.at),
-            due: self.due(&plan.deadline, lang),
+            due: self.due(&plan.deadline, lang, plan.at),
             provisional: plan.deadline.provisional,
             provisional_years: years,
             month: names::month(plan.month, lang),
@@ -456,7 +456,7 @@ impl<'a> Planner<'a> {
         Some(DigestRow {
             person: Contact::from(p),
             status: v.status,
-            received: v.report.as_ref().map(|r| self.local(r.received, lang)),
+            received: v.report.as_ref().map(|r| self.local(r.received, lang, now)),
             late_by: late.map(|r| names::duration(r.received - v.deadline.due, lang)),
             fine: (fine != Fen::ZERO).then_some(fine),
             excuse_reason: v.excuse.as_ref().map(|e| e.reason.clone()),
@@ -472,7 +472,7 @@ impl<'a> Planner<'a> {
         };
         match r.replied_at.filter(|at| *at <= now) {
             Some(at) => ReplyState::Replied {
-                at: self.local(at, lang),
+                at: self.local(at, lang, now),
                 after_hours: (at - r.received).num_hours(),
                 after: names::duration(at - r.received, lang),
             },
@@ -499,7 +499,7 @@ impl<'a> Planner<'a> {
             person,
             kind: v.deadline.period.kind(),
             period: self.period_name(v.deadline.period, lang, now),
-            due: self.due(&v.deadline, lang),
+            due: self.due(&v.deadline, lang, now),
             provisional: v.deadline.provisional,
             overdue: names::duration(now - v.deadline.due, lang),
             fine: (fine > Fen::ZERO).then_some(fine),
@@ -672,6 +672,10 @@ mod tests {
             // as the coming week 49 of 2027.
             if !key.starts_with("manager") {
                 assert!(text.contains("张伟 2026年11月月报"), "{key}: {text}");
+                assert!(
+                    text.contains("截止 2026年12月1日（周二）当天"),
+                    "{key}: {text}"
+                );
                 assert!(
                     text.contains("2026年第53周（12月28日–1月3日）周报"),
                     "{key}: {text}"

@@ -159,7 +159,7 @@ impl<'a> Planner<'a> {
             kind: r.period.kind(),
             period: self.period_name(r.period, lang, now),
             report_subject: r.subject.clone(),
-            received: self.local(r.received, lang),
+            received: self.local(r.received, lang, now),
             received_day: names::day_on(
                 r.received.with_timezone(&self.cfg.timezone).date_naive(),
                 lang,
