@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::config::{Language, Rules};
 use crate::money::Fen;
 use crate::names;
-use crate::period::{ByPersonPeriod, Period};
+use crate::period::{self, ByPersonPeriod, Period};
 use crate::reports::compliance::Verdict;
 use crate::store::{parse_ts, ts};
 
@@ -79,10 +79,15 @@ pub fn settle(
     tz: Tz,
 ) -> rusqlite::Result<Vec<Entry>> {
     let mut booked = Vec::new();
-    // What is booked already, read once: a pass judges every person and
-    // period since tracking began, and almost all of it is settled.
-    let fines = all_fines(conn)?;
-    let waivers = all_waivers(conn)?;
+    // What is booked already for the verdicts' periods, read once: a pass
+    // judging every period since tracking began finds almost all of it
+    // settled.
+    let mut periods: Vec<Period> = verdicts.iter().map(|v| v.deadline.period).collect();
+    periods.sort_unstable();
+    periods.dedup();
+    let periods = period::json_list(Some(&periods));
+    let fines = fines_of(conn, &periods)?;
+    let waivers = waivers_of(conn, &periods)?;
     for v in verdicts {
         let (person, period) = (v.person.as_str(), v.deadline.period);
         let fine = match fines.get(person, period).copied() {
@@ -261,14 +266,15 @@ fn insert(
 }
 
 /// Every fine booked, by person and period.
-fn all_fines(conn: &Connection) -> rusqlite::Result<ByPersonPeriod<Fine>> {
+/// The fines booked in `periods` (a [`period::json_list`]).
+fn fines_of(conn: &Connection, periods: &Option<String>) -> rusqlite::Result<ByPersonPeriod<Fine>> {
     let mut stmt = conn.prepare_cached(
         "SELECT person, period, id, amount_fen, fund_fen, reason,
                 EXISTS (SELECT 1 FROM ledger_notes n WHERE n.entry = ledger.id AND n.kind = 'arrived')
-         FROM ledger WHERE kind = 'fine'",
+         FROM ledger WHERE kind = 'fine' AND period IN (SELECT value FROM json_each(?1))",
     )?;
     let mut out = ByPersonPeriod::default();
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query([periods])?;
     while let Some(r) = rows.next()? {
         let Ok(period) = r.get_ref(1)?.as_str()?.parse::<Period>() else {
             continue; // written by `settle` from a Period: never happens
@@ -285,12 +291,15 @@ fn all_fines(conn: &Connection) -> rusqlite::Result<ByPersonPeriod<Fine>> {
     Ok(out)
 }
 
-/// The person and period of every waiver booked.
-fn all_waivers(conn: &Connection) -> rusqlite::Result<ByPersonPeriod<()>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT person, period FROM ledger WHERE kind = 'waiver'")?;
+/// The person and period of every waiver booked in `periods` (a
+/// [`period::json_list`]).
+fn waivers_of(conn: &Connection, periods: &Option<String>) -> rusqlite::Result<ByPersonPeriod<()>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT person, period FROM ledger
+         WHERE kind = 'waiver' AND period IN (SELECT value FROM json_each(?1))",
+    )?;
     let mut out = ByPersonPeriod::default();
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query([periods])?;
     while let Some(r) = rows.next()? {
         if let Ok(period) = r.get_ref(1)?.as_str()?.parse::<Period>() {
             out.insert(r.get_ref(0)?.as_str()?, period, ());

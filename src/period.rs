@@ -129,6 +129,14 @@ impl Period {
     }
 }
 
+/// `periods` as the JSON array of their names (`["2026-W48","2026-11"]`)
+/// that a query reads with `json_each`; `None` for no restriction.
+pub fn json_list(periods: Option<&[Period]>) -> Option<String> {
+    // A period's name is digits, `-` and `W`: nothing to escape.
+    let names: Vec<String> = periods?.iter().map(|p| format!("\"{p}\"")).collect();
+    Some(format!("[{}]", names.join(",")))
+}
+
 /// How many ISO weeks `year` has: 53 when it starts on a Thursday (or is a
 /// leap year starting on a Wednesday), else 52.
 pub fn iso_weeks_in_year(year: i32) -> u32 {

@@ -434,6 +434,22 @@ CREATE INDEX messages_raw_droppable ON messages (internaldate)
 CREATE INDEX reports_person_kind ON reports (person, kind, received);
 "#,
     ),
+    M::up(
+        r#"
+-- reports::scope: the last judgement that booked and queued (one row): the
+-- instant it judged at, a digest of every deadline it judged that had
+-- passed, and the highest report, reason and ledger row it saw. The next
+-- pass judges again only what may have changed since.
+CREATE TABLE judged (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    at      TEXT NOT NULL,
+    passed  TEXT NOT NULL,
+    report  INTEGER NOT NULL,
+    excuse  INTEGER NOT NULL,
+    ledger  INTEGER NOT NULL
+) STRICT;
+"#,
+    ),
 ];
 
 /// The schema version this build writes (SQLite's `user_version`, which

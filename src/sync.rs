@@ -23,7 +23,8 @@ use crate::notify::plan::{MonthlyClose, NotifyError, Planner};
 use crate::ops::health::{self, PassSummary};
 use crate::payroll::by_email::{self, ByEmailError};
 use crate::payroll::close::PayrollClose;
-use crate::reports::{self, IntakeStats, compliance};
+use crate::reports::compliance::{self, Part};
+use crate::reports::{self, IntakeStats, scope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -332,7 +333,11 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<(Booked, usize), SyncError> {
         let planner = self.planner()?;
-        let verdicts = compliance::verdicts(tx, &self.cfg, &self.calendar, now, &[])?;
+        let schedule = compliance::schedule(&self.cfg, &self.calendar, now, &[]);
+        // What may have changed since the last judgement; all of it the
+        // first time.
+        let part = scope::part(tx, &schedule, now, Planner::notices_from(now))?;
+        let mut verdicts = compliance::verdicts_in(tx, &schedule, now, &part)?;
         let booked = Booked::of(ledger::settle(
             tx,
             &verdicts,
@@ -342,10 +347,14 @@ impl Engine {
         if !booked.is_empty() {
             crate::failpoint::hit(crate::failpoint::LEDGER_BEFORE_OUTBOX);
         }
+        if matches!(part, Part::Some { .. }) && planner.needs_every_verdict(tx, now)? {
+            verdicts = compliance::verdicts_in(tx, &schedule, now, &Part::Whole)?;
+        }
         let mut queued = planner.queue_judged(tx, &verdicts, now)?;
         // A first sync judges a year: its verdicts are not held while the
         // month's archive is built.
         drop(verdicts);
+        scope::mark(tx, &schedule, now)?;
         queued += planner.queue_closes(tx, now)?;
         Ok((booked, queued))
     }

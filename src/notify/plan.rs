@@ -132,7 +132,7 @@ impl<'a> Planner<'a> {
         let mut queued = 0;
         // Verdicts pile up from tracking_starts on; only recent deadlines can
         // still owe (or have held back) a reminder or a notice.
-        let recent = now - Duration::days(RECENT);
+        let recent = Planner::notices_from(now);
         let misaddressed = reports::reports_since(conn, recent - Duration::days(RECENT), false)?;
         for v in verdicts.iter().filter(|v| v.deadline.due > recent) {
             withdraw_stale(conn, v, &self.deadline_reminder_keys(v), now)?;
@@ -153,6 +153,29 @@ impl<'a> Planner<'a> {
             queued += self.digests(conn, kind, verdicts, &backlog, now)?;
         }
         Ok(queued)
+    }
+
+    /// Whether [`Planner::queue_judged`] at `now` needs the verdicts of
+    /// every deadline (a digest is owed, whose lists and trends reach back
+    /// to tracking's start) rather than only those due after
+    /// [`Planner::notices_from`].
+    pub fn needs_every_verdict(
+        &self,
+        conn: &Connection,
+        now: DateTime<Utc>,
+    ) -> Result<bool, NotifyError> {
+        for kind in [Kind::Weekly, Kind::Monthly] {
+            if self.digest_owed(conn, kind, now)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The verdicts whose reminders and notices [`Planner::queue_judged`]
+    /// looks at one by one are those of deadlines due after this instant.
+    pub fn notices_from(now: DateTime<Utc>) -> DateTime<Utc> {
+        now - Duration::days(RECENT)
     }
 
     /// Queues the monthly closes owed at `now` (the payroll summary, the

@@ -171,29 +171,28 @@ impl JudgedWindow {
     }
 }
 
-/// Every verdict for every reporter at `now`; only the given periods when
-/// `only` is not empty. Ordered by deadline, then person, weekly before
-/// monthly.
-pub fn verdicts(
-    conn: &Connection,
-    cfg: &Config,
+/// Each reporter, in address order, with their judged deadlines of each
+/// kind (weekly, monthly) in the order they fall due: what a judgement at
+/// one instant covers.
+pub type Schedule<'c> = Vec<(&'c Person, [Rc<[Deadline]>; 2])>;
+
+/// The deadlines judged at `now` ([`judged_deadlines`]) of every reporter;
+/// only those of the given periods when `only` is not empty.
+pub fn schedule<'c>(
+    cfg: &'c Config,
     calendar: &Calendar,
     now: DateTime<Utc>,
     only: &[Period],
-) -> rusqlite::Result<Vec<Verdict>> {
-    let reports = reports::first_reports(conn)?;
-    let excuses = all_excuses(conn)?;
+) -> Schedule<'c> {
     // Most people share one judged window (tracking_starts, no since or
     // until): their deadlines are computed once, not once each.
     let mut by_window: HashMap<
         (Kind, chrono::NaiveDate, Option<chrono::NaiveDate>),
         Rc<[Deadline]>,
     > = HashMap::new();
-    // People in address order, each with their deadlines of each kind in
-    // the order they fall due.
     let mut people: Vec<&Person> = cfg.roster.reporters().collect();
     people.sort_by(|a, b| a.email.cmp(&b.email));
-    let judged: Vec<(&Person, [Rc<[Deadline]>; 2])> = people
+    people
         .into_iter()
         .map(|person| {
             let window = JudgedWindow::of(person, cfg);
@@ -224,32 +223,89 @@ pub fn verdicts(
             });
             (person, lists)
         })
-        .collect();
+        .collect()
+}
+
+/// Every verdict for every reporter at `now`; only the given periods when
+/// `only` is not empty. Ordered by deadline, then person, weekly before
+/// monthly.
+pub fn verdicts(
+    conn: &Connection,
+    cfg: &Config,
+    calendar: &Calendar,
+    now: DateTime<Utc>,
+    only: &[Period],
+) -> rusqlite::Result<Vec<Verdict>> {
+    verdicts_in(conn, &schedule(cfg, calendar, now, only), now, &Part::Whole)
+}
+
+/// Which deadlines of a [`Schedule`] a judgement looks at.
+#[derive(Debug)]
+pub enum Part {
+    /// All of them.
+    Whole,
+    /// Those due after `after`, and every one of a person's period in
+    /// `also`; their reports and reasons are read only for `periods`, the
+    /// periods of all of these.
+    Some {
+        after: DateTime<Utc>,
+        also: ByPersonPeriod<()>,
+        periods: Vec<Period>,
+    },
+}
+
+impl Part {
+    fn covers(&self, person: &str, d: &Deadline) -> bool {
+        match self {
+            Part::Whole => true,
+            Part::Some { after, also, .. } => {
+                d.due > *after || also.get(person, d.period).is_some()
+            }
+        }
+    }
+}
+
+/// The verdicts at `now` of the deadlines of `schedule` that `part` covers,
+/// ordered by deadline, then person, weekly before monthly.
+pub fn verdicts_in(
+    conn: &Connection,
+    schedule: &Schedule<'_>,
+    now: DateTime<Utc>,
+    part: &Part,
+) -> rusqlite::Result<Vec<Verdict>> {
+    let (reports, excuses) = match part {
+        Part::Whole => (reports::first_reports(conn, None)?, excuses_of(conn, None)?),
+        Part::Some { periods, .. } => (
+            reports::first_reports(conn, Some(periods))?,
+            excuses_of(conn, Some(periods))?,
+        ),
+    };
     // Made in the board's order, by deadline, then person, weekly before
     // monthly: no sort of 65,000 verdicts, whose scratch space was the
     // peak of a pass's memory.
-    let mut dues: Vec<DateTime<Utc>> = judged
+    let mut dues: Vec<DateTime<Utc>> = schedule
         .iter()
         .flat_map(|(_, lists)| lists.iter().flat_map(|l| l.iter().map(|d| d.due)))
         .collect();
     dues.sort_unstable();
     dues.dedup();
-    let total = judged.iter().map(|(_, l)| l[0].len() + l[1].len()).sum();
-    let mut out = Vec::with_capacity(total);
-    let mut next = vec![[0usize; 2]; judged.len()];
+    let mut out = Vec::new();
+    let mut next = vec![[0usize; 2]; schedule.len()];
     for due in dues {
-        for ((person, lists), next) in judged.iter().zip(&mut next) {
+        for ((person, lists), next) in schedule.iter().zip(&mut next) {
             // Every due in a list is in `dues`: no list is ever passed over.
             for (list, i) in lists.iter().zip(next.iter_mut()) {
                 while let Some(d) = list.get(*i).filter(|d| d.due == due) {
                     *i += 1;
-                    out.push(judge(
-                        &person.email,
-                        *d,
-                        reports.get(&person.email, d.period),
-                        excuses.get(&person.email, d.period),
-                        now,
-                    ));
+                    if part.covers(&person.email, d) {
+                        out.push(judge(
+                            &person.email,
+                            *d,
+                            reports.get(&person.email, d.period),
+                            excuses.get(&person.email, d.period),
+                            now,
+                        ));
+                    }
                 }
             }
         }
@@ -383,9 +439,17 @@ pub fn filed_without_email(
     Ok(out)
 }
 
-fn all_excuses(conn: &Connection) -> rusqlite::Result<ByPersonPeriod<Excuse>> {
-    let mut stmt = conn.prepare("SELECT id, person, period, reason, by, at FROM excuses")?;
-    let rows = stmt.query_map([], excuse_row)?;
+/// The reasons filed, by person and period: every one, or those of
+/// `periods`.
+fn excuses_of(
+    conn: &Connection,
+    periods: Option<&[Period]>,
+) -> rusqlite::Result<ByPersonPeriod<Excuse>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, person, period, reason, by, at FROM excuses
+         WHERE ?1 IS NULL OR period IN (SELECT value FROM json_each(?1))",
+    )?;
+    let rows = stmt.query_map([period::json_list(periods)], excuse_row)?;
     let mut out = ByPersonPeriod::default();
     for e in rows {
         if let Some(e) = e? {

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod compliance;
 pub mod filed;
 mod replies;
+pub mod scope;
 
 use std::collections::HashSet;
 
@@ -17,7 +18,7 @@ use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::mail::inbox::{self, Classified, MessageClass, Read, Stored};
 use crate::mail::parse::{Envelope, ParseError};
-use crate::period::{ByPersonPeriod, Kind, Period};
+use crate::period::{self, ByPersonPeriod, Kind, Period};
 use crate::store::{parse_ts, ts};
 use classify::Class;
 
@@ -555,20 +556,25 @@ pub fn first_report(
     .optional()
 }
 
-/// Every person's first counting report per period.
-pub fn first_reports(conn: &Connection) -> rusqlite::Result<ByPersonPeriod<FirstReport>> {
+/// Every person's first counting report per period: of every period, or of
+/// `periods`.
+pub fn first_reports(
+    conn: &Connection,
+    periods: Option<&[Period]>,
+) -> rusqlite::Result<ByPersonPeriod<FirstReport>> {
     // NOT INDEXED: reading the table in order beats one lookup per row
     // through the partial index when every first report is wanted; the
     // first replies come from one grouped read, not a lookup per report.
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.received, r.message_id, f.first, r.person, r.period
          FROM reports r NOT INDEXED
          LEFT JOIN (SELECT report, min(at) AS first FROM replies GROUP BY report) f
                 ON f.report = r.id
-         WHERE r.counts = 1 AND r.revision_of IS NULL",
+         WHERE r.counts = 1 AND r.revision_of IS NULL
+           AND (?1 IS NULL OR r.period IN (SELECT value FROM json_each(?1)))",
     )?;
     let mut out = ByPersonPeriod::default();
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query([period::json_list(periods)])?;
     while let Some(row) = rows.next()? {
         let period = row.get_ref(5)?.as_str()?;
         if let Ok(period) = period.parse::<Period>() {

@@ -171,13 +171,9 @@ impl<'a> Planner<'a> {
         reports: &[ReportInfo],
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
-        let Some(deadline) = self.latest_digest_deadline(kind, now) else {
+        let Some(deadline) = self.digest_owed(conn, kind, now)? else {
             return Ok(0);
         };
-        // The usual case on a wake-up: every digest of this deadline is out.
-        if self.all_digests_queued(conn, kind, deadline.period)? {
-            return Ok(0);
-        }
         let tz = self.cfg.timezone;
         let month = deadline.payroll_month(tz);
         let summary = payroll::summary(conn, self.cfg, month)?;
@@ -230,6 +226,24 @@ impl<'a> Planner<'a> {
             queued += self.queue_digest(conn, &plan, manager, Audience::Manager, all, now)?;
         }
         Ok(queued)
+    }
+
+    /// The deadline of `kind` whose digests are owed at `now` and not all
+    /// queued yet, if any.
+    pub(super) fn digest_owed(
+        &self,
+        conn: &Connection,
+        kind: Kind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Deadline>, NotifyError> {
+        let Some(deadline) = self.latest_digest_deadline(kind, now) else {
+            return Ok(None);
+        };
+        // The usual case on a wake-up: every digest of this deadline is out.
+        if self.all_digests_queued(conn, kind, deadline.period)? {
+            return Ok(None);
+        }
+        Ok(Some(deadline))
     }
 
     /// `g`'s group as `lang` reads it, made once per language and reused
