@@ -394,6 +394,42 @@ pub fn cancel_unsent(
     Ok(changed > 0)
 }
 
+/// The keys of the emails queued and not sent, read once: a pass looks at
+/// thousands of deadlines for a reminder or notice to withdraw, and almost
+/// never finds one queued.
+pub struct Unsent(std::collections::BTreeSet<String>);
+
+impl Unsent {
+    pub fn load(conn: &Connection) -> rusqlite::Result<Unsent> {
+        let mut stmt = conn.prepare_cached("SELECT key FROM outbox WHERE state = 'queued'")?;
+        let keys = stmt.query_map([], |r| r.get(0))?;
+        Ok(Unsent(keys.collect::<rusqlite::Result<_>>()?))
+    }
+
+    /// Whether a key starting with `prefix` was queued and not sent.
+    pub fn any_with_prefix(&self, prefix: &str) -> bool {
+        self.0
+            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .next()
+            .is_some_and(|k| k.starts_with(prefix))
+    }
+
+    /// [`cancel_unsent`], only if `key` was queued and not sent when this
+    /// was read: an email queued since is not looked at.
+    pub fn cancel(
+        &self,
+        conn: &Connection,
+        key: &str,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> rusqlite::Result<bool> {
+        if !self.0.contains(key) {
+            return Ok(false);
+        }
+        cancel_unsent(conn, key, why, now)
+    }
+}
+
 /// Longer than any send's claim (send timeout plus margin): a row last
 /// tried this long ago is not being sent by anyone.
 pub const IDLE_CLAIM: Duration = Duration::from_secs(15 * 60);
@@ -717,6 +753,24 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 28, h, m, s)
             .single()
             .expect("valid time")
+    }
+
+    #[test]
+    fn unsent_knows_the_keys_queued_when_read_and_cancels_only_those() {
+        let (_dir, conn) = db();
+        let held = "deadline-reminder:zhang.wei@example.com:2026-W48:2026-11-28T20:00";
+        enqueue(&conn, &outgoing(held, at(12, 0, 0)), at(9, 0, 0)).expect("enqueue");
+        let unsent = Unsent::load(&conn).expect("load");
+        assert!(unsent.any_with_prefix("deadline-reminder:zhang.wei@example.com:2026-W48:"));
+        assert!(!unsent.any_with_prefix("deadline-reminder:zhang.wei@example.com:2026-W47:"));
+        assert!(!unsent.any_with_prefix("deadline-reminder:zhang.wei@example.com:2026-W48:x"));
+        // Queued after it was read: not looked at.
+        let later = "late-notice:zhang.wei@example.com:2026-W48";
+        enqueue(&conn, &outgoing(later, at(12, 0, 0)), at(9, 0, 0)).expect("enqueue");
+        assert!(!unsent.cancel(&conn, later, "test", at(10, 0, 0)).expect("cancel"));
+        assert!(unsent.cancel(&conn, held, "test", at(10, 0, 0)).expect("cancel"));
+        assert_eq!(state_of(&conn, held).expect("state"), Some(State::Cancelled));
+        assert_eq!(state_of(&conn, later).expect("state"), Some(State::Queued));
     }
 
     fn outgoing(key: &str, not_before: DateTime<Utc>) -> Outgoing {

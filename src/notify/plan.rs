@@ -134,8 +134,11 @@ impl<'a> Planner<'a> {
         // still owe (or have held back) a reminder or a notice.
         let recent = Planner::notices_from(now);
         let misaddressed = reports::reports_since(conn, recent - Duration::days(RECENT), false)?;
+        // Read after everything before judging queued what it owes, and
+        // each deadline's own emails are queued only after its withdrawal.
+        let unsent = outbox::Unsent::load(conn)?;
         for v in verdicts.iter().filter(|v| v.deadline.due > recent) {
-            withdraw_stale(conn, v, &self.deadline_reminder_keys(v), now)?;
+            self.withdraw_stale(conn, &unsent, v, now)?;
             if !is_misaddressed(&misaddressed, v) {
                 queued += self.deadline_reminder(conn, v, now)?;
             }
@@ -403,12 +406,35 @@ impl<'a> Planner<'a> {
             .deadline_reminders(&v.deadline, self.calendar, self.cfg.timezone)
     }
 
-    /// The outbox keys of every deadline reminder of `v`.
-    fn deadline_reminder_keys(&self, v: &Verdict) -> Vec<String> {
-        self.deadline_reminder_times(v)
-            .into_iter()
-            .map(|at| deadline_reminder_key(&v.person, v.deadline.period, at, self.cfg.timezone))
-            .collect()
+    /// Withdraws notices held back (quiet hours, a server refusing) that
+    /// `v` no longer owes: a deadline reminder once the deadline passed or
+    /// the report is in, a late notice once the report arrived or a reason
+    /// was filed. Only keys among `unsent` are looked at.
+    fn withdraw_stale(
+        &self,
+        conn: &Connection,
+        unsent: &outbox::Unsent,
+        v: &Verdict,
+        now: DateTime<Utc>,
+    ) -> Result<(), NotifyError> {
+        let (person, period) = (v.person.as_str(), v.deadline.period);
+        let why = match v.status {
+            Status::Pending => return Ok(()),
+            Status::Missing => "no longer owed: the deadline passed (the late notice takes over)",
+            Status::Late | Status::OnTime => "no longer owed: the report arrived",
+            Status::Excused => "no longer owed: a valid reason was filed",
+        };
+        // The reminder times are computed only for a deadline with one held.
+        if unsent.any_with_prefix(&deadline_reminder_prefix(person, period)) {
+            for at in self.deadline_reminder_times(v) {
+                let key = deadline_reminder_key(person, period, at, self.cfg.timezone);
+                unsent.cancel(conn, &key, why, now)?;
+            }
+        }
+        if v.status != Status::Missing {
+            unsent.cancel(conn, &late_notice_key(person, period), why, now)?;
+        }
+        Ok(())
     }
 
     /// The reporter and their supervisor, when both are configured and the
@@ -810,32 +836,6 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// Withdraws notices held back (quiet hours, a server refusing) that the
-/// verdict no longer owes: a deadline reminder once the deadline passed or
-/// the report is in, a late notice once the report arrived or a reason was
-/// filed.
-fn withdraw_stale(
-    conn: &Connection,
-    v: &Verdict,
-    reminder_keys: &[String],
-    now: DateTime<Utc>,
-) -> Result<(), NotifyError> {
-    let (person, period) = (v.person.as_str(), v.deadline.period);
-    let why = match v.status {
-        Status::Pending => return Ok(()),
-        Status::Missing => "no longer owed: the deadline passed (the late notice takes over)",
-        Status::Late | Status::OnTime => "no longer owed: the report arrived",
-        Status::Excused => "no longer owed: a valid reason was filed",
-    };
-    for key in reminder_keys {
-        outbox::cancel_unsent(conn, key, why, now)?;
-    }
-    if v.status != Status::Missing {
-        outbox::cancel_unsent(conn, &late_notice_key(person, period), why, now)?;
-    }
-    Ok(())
-}
-
 /// Whether the report of `v` came but missed the supervisor: the
 /// misaddressed notice then speaks for the deadline (no reminder, no
 /// missing notice).
@@ -867,7 +867,12 @@ fn deadline_reminder_key(
     tz: chrono_tz::Tz,
 ) -> String {
     let local = at.with_timezone(&tz).format("%Y-%m-%dT%H:%M");
-    format!("deadline-reminder:{person}:{period}:{local}")
+    format!("{}{local}", deadline_reminder_prefix(person, period))
+}
+
+/// What the keys of every deadline reminder of `person`'s `period` begin with.
+fn deadline_reminder_prefix(person: &str, period: Period) -> String {
+    format!("deadline-reminder:{person}:{period}:")
 }
 
 /// The idempotency key of a late notice; email commands answering one look
