@@ -409,7 +409,10 @@ impl Unsent {
     /// Whether a key starting with `prefix` was queued and not sent.
     pub fn any_with_prefix(&self, prefix: &str) -> bool {
         self.0
-            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .next()
             .is_some_and(|k| k.starts_with(prefix))
     }
@@ -767,9 +770,20 @@ mod tests {
         // Queued after it was read: not looked at.
         let later = "late-notice:zhang.wei@example.com:2026-W48";
         enqueue(&conn, &outgoing(later, at(12, 0, 0)), at(9, 0, 0)).expect("enqueue");
-        assert!(!unsent.cancel(&conn, later, "test", at(10, 0, 0)).expect("cancel"));
-        assert!(unsent.cancel(&conn, held, "test", at(10, 0, 0)).expect("cancel"));
-        assert_eq!(state_of(&conn, held).expect("state"), Some(State::Cancelled));
+        assert!(
+            !unsent
+                .cancel(&conn, later, "test", at(10, 0, 0))
+                .expect("cancel")
+        );
+        assert!(
+            unsent
+                .cancel(&conn, held, "test", at(10, 0, 0))
+                .expect("cancel")
+        );
+        assert_eq!(
+            state_of(&conn, held).expect("state"),
+            Some(State::Cancelled)
+        );
         assert_eq!(state_of(&conn, later).expect("state"), Some(State::Queued));
     }
 

@@ -149,7 +149,7 @@ impl<'a> Planner<'a> {
         queued += self.excuse_confirmations(conn, now)?;
         queued += self.cli_excuse_confirmations(conn, now)?;
         // Reply reminders and each digest need the whole backlog: read once.
-        let backlog = self.backlog(conn)?;
+        let backlog = self.backlog(conn, now)?;
         queued += self.reply_reminders(conn, &backlog, now)?;
         queued += self.calendar_notices(conn, now)?;
         for kind in [Kind::Weekly, Kind::Monthly] {
@@ -219,7 +219,7 @@ impl<'a> Planner<'a> {
                 times.extend(recent.map(|d| schedule.digest(d, self.calendar, tz)));
             }
         }
-        for r in replies::waiting_for_reply(&self.backlog(conn)?) {
+        for r in replies::waiting_for_reply(&self.backlog(conn, now)?) {
             let steps = schedule.reply_reminders + 1;
             times.extend((1..=steps).map(|n| self.step_at(r, n)));
         }
@@ -358,6 +358,11 @@ impl<'a> Planner<'a> {
         v: &Verdict,
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
+        // Only a deadline still open is reminded of: the reminder times of
+        // the others are not computed.
+        if v.status != Status::Pending {
+            return Ok(0);
+        }
         // The latest reminder time that came: after downtime, one reminder,
         // not each one missed.
         let Some(at) = self
@@ -369,7 +374,7 @@ impl<'a> Planner<'a> {
             return Ok(0);
         };
         let not_before = self.quiet(at);
-        if v.status != Status::Pending || not_before >= v.deadline.due {
+        if not_before >= v.deadline.due {
             return Ok(0);
         }
         let Some((person, supervisor)) = self.reporter(&v.person, now) else {

@@ -498,25 +498,50 @@ pub struct ReportInfo {
 
 /// Reports received since `since`: counting first reports when `counting`,
 /// else the misaddressed ones.
-// NOT INDEXED: the backlog since tracking began is most of the table, and
-// reading it in table order is twice as fast as a lookup per row through
-// the partial index `reports_first`; for the few misaddressed ones no index
-// applies anyway. The first replies come from one grouped read (3 ms for a
-// year of a thousand people), not a lookup per report (10 ms).
 pub fn reports_since(
     conn: &Connection,
     since: DateTime<Utc>,
     counting: bool,
 ) -> rusqlite::Result<Vec<ReportInfo>> {
-    let mut stmt = conn.prepare(
+    reports_where(conn, since, counting, None)
+}
+
+/// The counting first reports received since `since` that a reply
+/// reminder or a digest may list: those not answered by `now`, and those
+/// received since `answered_since` (a digest's reply rate counts them).
+/// A year's reports long answered are not read.
+pub fn backlog(
+    conn: &Connection,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+    answered_since: DateTime<Utc>,
+) -> rusqlite::Result<Vec<ReportInfo>> {
+    reports_where(conn, since, true, Some((now, answered_since)))
+}
+
+// NOT INDEXED: the backlog since tracking began is most of the table, and
+// reading it in table order is twice as fast as a lookup per row through
+// the partial index `reports_first`; for the few misaddressed ones no index
+// applies anyway. The first replies come from one grouped read (3 ms for a
+// year of a thousand people), not a lookup per report (10 ms).
+fn reports_where(
+    conn: &Connection,
+    since: DateTime<Utc>,
+    counting: bool,
+    waiting: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> rusqlite::Result<Vec<ReportInfo>> {
+    let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.person, r.period, r.received, r.message_id, coalesce(m.subject, ''),
                 f.first
          FROM reports r NOT INDEXED JOIN messages m ON m.id = r.message
          LEFT JOIN (SELECT report, min(at) AS first FROM replies GROUP BY report) f
                 ON f.report = r.id
-         WHERE r.received >= ?1 AND r.counts = ?2 AND (r.revision_of IS NULL OR ?2 = 0)",
+         WHERE r.received >= ?1 AND r.counts = ?2 AND (r.revision_of IS NULL OR ?2 = 0)
+           AND (?3 IS NULL OR f.first IS NULL OR f.first > ?3 OR r.received >= ?4)",
     )?;
-    let rows = stmt.query_map(params![ts(since), counting], |r| {
+    let (now, answered_since) = waiting.unzip();
+    let params = params![ts(since), counting, now.map(ts), answered_since.map(ts)];
+    let rows = stmt.query_map(params, |r| {
         let replied: Option<String> = r.get(6)?;
         Ok((
             r.get::<_, String>(2)?,
@@ -888,6 +913,70 @@ supervisor = "sup1@example.com"
         );
         let misaddressed = reports_since(&conn, since, false).expect("misaddressed");
         assert_eq!(misaddressed.iter().map(|r| r.id).collect::<Vec<_>>(), [3]);
+    }
+
+    #[test]
+    fn the_backlog_holds_what_waits_for_a_reply_at_now_and_what_was_answered_recently() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = crate::store::open(&dir.path().join("r.sqlite3")).expect("db");
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .expect("time")
+                .with_timezone(&Utc)
+        };
+        // (received, first reply): unanswered; answered long ago; answered
+        // after `now` (still waiting then); answered, received recently.
+        let reports = [
+            ("2026-08-03T02:00:00Z", None),
+            ("2026-08-10T02:00:00Z", Some("2026-08-10T05:00:00Z")),
+            ("2026-08-17T02:00:00Z", Some("2026-11-30T05:00:00Z")),
+            ("2026-11-16T02:00:00Z", Some("2026-11-16T05:00:00Z")),
+        ];
+        for (i, (received, reply)) in reports.iter().enumerate() {
+            let id = i as i64 + 1;
+            conn.execute(
+                "INSERT INTO messages (id, source, source_key, sha256, internaldate, ingested_at, subject)
+                 VALUES (?1, 'imap', ?1, ?1, ?2, ?2, '周报')",
+                params![id, received],
+            )
+            .expect("message");
+            conn.execute(
+                "INSERT INTO reports (id, message, person, kind, period, received, counts)
+                 VALUES (?1, ?1, ?2, 'weekly', '2026-W32', ?3, 1)",
+                params![id, format!("rep{id}@example.com"), received],
+            )
+            .expect("report");
+            if let Some(reply) = reply {
+                conn.execute(
+                    "INSERT INTO messages (id, source, source_key, sha256, internaldate, ingested_at)
+                     VALUES (?1, 'imap', ?1, ?1, ?2, ?2)",
+                    params![id + 100, reply],
+                )
+                .expect("reply message");
+                conn.execute(
+                    "INSERT INTO replies (message, report, replier, at) VALUES (?1, ?2, 'sup1@example.com', ?3)",
+                    params![id + 100, id, reply],
+                )
+                .expect("reply");
+            }
+        }
+        let now = at("2026-11-23T00:00:00Z");
+        let held = backlog(
+            &conn,
+            at("2026-08-01T00:00:00Z"),
+            now,
+            at("2026-10-24T00:00:00Z"),
+        )
+        .expect("backlog");
+        assert_eq!(held.iter().map(|r| r.id).collect::<Vec<_>>(), [1, 3, 4]);
+        // Those left out are exactly the ones answered before the window.
+        let all = reports_since(&conn, at("2026-08-01T00:00:00Z"), true).expect("all");
+        let left_out: Vec<i64> = all
+            .iter()
+            .filter(|r| !held.iter().any(|h| h.id == r.id))
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(left_out, [2]);
     }
 
     #[test]

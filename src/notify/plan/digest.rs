@@ -609,7 +609,7 @@ mod tests {
     /// The weekly digests the fixture's planner queues at `now`.
     fn weekly_digests(f: &super::super::Fixture, now: DateTime<Utc>) -> usize {
         let planner = f.planner();
-        let backlog = planner.backlog(&f.conn).expect("backlog");
+        let backlog = planner.backlog(&f.conn, now).expect("backlog");
         planner
             .digests(&f.conn, Kind::Weekly, &f.verdicts(now), &backlog, now)
             .expect("plan")

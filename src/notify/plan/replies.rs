@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 
-use super::{NotifyError, Owed, Planner};
+use super::{NotifyError, Owed, Planner, RECENT};
 use crate::config::{Language, Person};
 use crate::names;
 use crate::notify::compose::{self, Contact, Escalation, PendingReply, ReplyReminder};
@@ -80,10 +80,22 @@ impl<'a> Planner<'a> {
         Ok(queued)
     }
 
-    /// Every counting report since tracking began (not a recent window: the
-    /// backlog is whole), oldest first, replied or not.
-    pub(super) fn backlog(&self, conn: &Connection) -> Result<Vec<ReportInfo>, NotifyError> {
-        Ok(reports::reports_since(conn, self.tracking_began(), true)?)
+    /// Every counting report since tracking began still waiting for its
+    /// reply at `now` (not a recent window: the backlog is whole), and those
+    /// of the last [`RECENT`] days answered (a digest's reply rate), oldest
+    /// first.
+    pub(super) fn backlog(
+        &self,
+        conn: &Connection,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ReportInfo>, NotifyError> {
+        let answered_since = now - Duration::days(RECENT);
+        Ok(reports::backlog(
+            conn,
+            self.tracking_began(),
+            now,
+            answered_since,
+        )?)
     }
 
     /// When reminder `n` of `r` is due (the first after `reply_within_hours`
