@@ -9,7 +9,7 @@ pub mod filed;
 mod replies;
 pub mod scope;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -496,39 +496,100 @@ pub struct ReportInfo {
     pub replied_at: Option<DateTime<Utc>>,
 }
 
-/// Reports received since `since`: counting first reports when `counting`,
-/// else the misaddressed ones.
-pub fn reports_since(
-    conn: &Connection,
-    since: DateTime<Utc>,
-    counting: bool,
-) -> rusqlite::Result<Vec<ReportInfo>> {
-    reports_where(conn, since, counting, None)
+/// A counting report waiting for its supervisor's reply, or answered
+/// lately: what reply reminders and digests count and schedule by. What an
+/// email shows of the reports it lists is read for those ([`headers_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlogged {
+    pub id: i64,
+    pub person: String,
+    pub period: Period,
+    pub received: DateTime<Utc>,
+    pub replied_at: Option<DateTime<Utc>>,
+}
+
+/// What an email listing a report shows of it: the subject, and the
+/// Message-ID it threads under.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportHeaders {
+    pub message_id: Option<String>,
+    pub subject: String,
 }
 
 /// The counting first reports received since `since` that a reply
 /// reminder or a digest may list: those not answered by `now`, and those
-/// received since `answered_since` (a digest's reply rate counts them).
-/// A year's reports long answered are not read.
+/// received since `answered_since` (a digest's reply rate counts them),
+/// oldest first. A year's reports long answered are not read, nor the
+/// headers of any (a backlog of a thousand people is tens of thousands).
+// NOT INDEXED: the backlog since tracking began is most of the table, and
+// reading it in table order is twice as fast as a lookup per row through
+// the partial index `reports_first`. The first replies come from one
+// grouped read (3 ms for a year of a thousand people), not a lookup per
+// report (10 ms).
 pub fn backlog(
     conn: &Connection,
     since: DateTime<Utc>,
     now: DateTime<Utc>,
     answered_since: DateTime<Utc>,
-) -> rusqlite::Result<Vec<ReportInfo>> {
-    reports_where(conn, since, true, Some((now, answered_since)))
+) -> rusqlite::Result<Vec<Backlogged>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.id, r.person, r.period, r.received, f.first
+         FROM reports r NOT INDEXED
+         LEFT JOIN (SELECT report, min(at) AS first FROM replies GROUP BY report) f
+                ON f.report = r.id
+         WHERE r.received >= ?1 AND r.counts = 1 AND r.revision_of IS NULL
+           AND (f.first IS NULL OR f.first > ?2 OR r.received >= ?3)",
+    )?;
+    let mut rows = stmt.query(params![ts(since), ts(now), ts(answered_since)])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let Ok(period) = r.get_ref(2)?.as_str()?.parse::<Period>() else {
+            continue; // written by the intake from a Period: never happens
+        };
+        out.push(Backlogged {
+            id: r.get(0)?,
+            person: r.get(1)?,
+            period,
+            received: parse_ts(r.get_ref(3)?.as_str()?)?,
+            replied_at: r.get_ref(4)?.as_str_or_null()?.map(parse_ts).transpose()?,
+        });
+    }
+    // Oldest first: reports are mostly stored in the order they arrived,
+    // which a stable sort takes in one pass.
+    out.sort_by_key(|r| (r.received, r.id));
+    Ok(out)
 }
 
-// NOT INDEXED: the backlog since tracking began is most of the table, and
-// reading it in table order is twice as fast as a lookup per row through
-// the partial index `reports_first`; for the few misaddressed ones no index
-// applies anyway. The first replies come from one grouped read (3 ms for a
-// year of a thousand people), not a lookup per report (10 ms).
-fn reports_where(
+/// The headers of the reports `ids` (of [`Backlogged`] reports an email
+/// lists), by id.
+pub fn headers_of(conn: &Connection, ids: &[i64]) -> rusqlite::Result<HashMap<i64, ReportHeaders>> {
+    let ids = serde_json::to_string(ids)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.id, r.message_id, coalesce(m.subject, '')
+         FROM reports r JOIN messages m ON m.id = r.message
+         WHERE r.id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let rows = stmt.query_map([ids], |r| {
+        Ok((
+            r.get(0)?,
+            ReportHeaders {
+                message_id: r.get(1)?,
+                subject: r.get(2)?,
+            },
+        ))
+    })?;
+    rows.collect()
+}
+
+/// Reports received since `since`: counting first reports when `counting`,
+/// else the misaddressed ones, oldest first.
+// NOT INDEXED: see `backlog`; for the few misaddressed ones no index
+// applies anyway.
+pub fn reports_since(
     conn: &Connection,
     since: DateTime<Utc>,
     counting: bool,
-    waiting: Option<(DateTime<Utc>, DateTime<Utc>)>,
 ) -> rusqlite::Result<Vec<ReportInfo>> {
     let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.person, r.period, r.received, r.message_id, coalesce(m.subject, ''),
@@ -536,12 +597,9 @@ fn reports_where(
          FROM reports r NOT INDEXED JOIN messages m ON m.id = r.message
          LEFT JOIN (SELECT report, min(at) AS first FROM replies GROUP BY report) f
                 ON f.report = r.id
-         WHERE r.received >= ?1 AND r.counts = ?2 AND (r.revision_of IS NULL OR ?2 = 0)
-           AND (?3 IS NULL OR f.first IS NULL OR f.first > ?3 OR r.received >= ?4)",
+         WHERE r.received >= ?1 AND r.counts = ?2 AND (r.revision_of IS NULL OR ?2 = 0)",
     )?;
-    let (now, answered_since) = waiting.unzip();
-    let params = params![ts(since), counting, now.map(ts), answered_since.map(ts)];
-    let rows = stmt.query_map(params, |r| {
+    let rows = stmt.query_map(params![ts(since), counting], |r| {
         let replied: Option<String> = r.get(6)?;
         Ok((
             r.get::<_, String>(2)?,
@@ -565,8 +623,7 @@ fn reports_where(
         }
     }
     // Oldest first. Sorted here rather than by SQLite, whose sorter spills
-    // every row with its subject; reports are mostly stored in the order
-    // they arrived, which a stable sort takes in one pass.
+    // every row with its subject.
     out.sort_by_key(|r| (r.received, r.id));
     Ok(out)
 }

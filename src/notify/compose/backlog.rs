@@ -44,7 +44,7 @@ impl<T> Listed<T> {
         make: impl Fn(&S) -> T,
         earliest: impl Fn(&T) -> String,
     ) -> Listed<T> {
-        let older = items.len().saturating_sub(LIST_CAP);
+        let older = older_than_shown(items.len());
         Listed {
             shown: items[older..].iter().map(&make).collect(),
             rest: items[..older].first().map(|first| Rest {
@@ -54,6 +54,20 @@ impl<T> Listed<T> {
             total: items.len(),
         }
     }
+}
+
+impl<T> Listed<T> {
+    /// The positions in a list of `len` items of those [`Listed::made`]
+    /// makes: the rows shown and the earliest of the rest.
+    pub fn made_at(len: usize) -> impl Iterator<Item = usize> {
+        let older = older_than_shown(len);
+        (older > 0).then_some(0).into_iter().chain(older..len)
+    }
+}
+
+/// How many of `len` items (oldest first) are older than those shown.
+fn older_than_shown(len: usize) -> usize {
+    len.saturating_sub(LIST_CAP)
 }
 
 /// `items` (oldest first) cut to the newest [`LIST_CAP`], with the older
@@ -149,6 +163,30 @@ impl Escalation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn made_at_names_exactly_the_items_a_list_makes_rows_of() {
+        for len in [0, 1, LIST_CAP, LIST_CAP + 1, 40] {
+            let items: Vec<usize> = (0..len).collect();
+            let made = std::cell::RefCell::new(Vec::new());
+            Listed::made(
+                &items,
+                |i| {
+                    made.borrow_mut().push(*i);
+                    *i
+                },
+                |i| i.to_string(),
+            );
+            let mut made = made.into_inner();
+            made.sort_unstable();
+            made.dedup();
+            assert_eq!(
+                Listed::<usize>::made_at(len).collect::<Vec<_>>(),
+                made,
+                "{len}"
+            );
+        }
+    }
 
     #[test]
     fn a_long_list_shows_the_newest_rows_and_counts_the_older_rest() {

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use rusqlite::Connection;
 
+use super::replies::header;
 use super::{CATCH_UP, NotifyError, Owed, Planner, RECENT};
 use crate::config::{BySupervisor, Language, Person};
 use crate::ledger;
@@ -24,8 +25,8 @@ use crate::notify::compose::{
 use crate::notify::outbox;
 use crate::payroll::summary::{self as payroll, PersonPay, Summary};
 use crate::period::{ByPersonPeriod, Deadline, Kind, Month, Period};
-use crate::reports::ReportInfo;
 use crate::reports::compliance::{self, Status, Verdict};
+use crate::reports::{self, Backlogged};
 
 /// Periods in a trend line.
 const HISTORY: usize = 8;
@@ -61,7 +62,7 @@ struct Groups<'p> {
 /// report, payroll row and ledger entry.
 struct Index<'v> {
     verdicts: &'v [Verdict],
-    reports: &'v [ReportInfo],
+    reports: &'v [Backlogged],
     /// Person → the positions of their verdicts in `verdicts`.
     verdicts_of: HashMap<&'v str, Vec<usize>>,
     /// (person, period) → the first verdict of that deadline.
@@ -77,7 +78,7 @@ struct Index<'v> {
 impl<'v> Index<'v> {
     fn new(
         verdicts: &'v [Verdict],
-        reports: &'v [ReportInfo],
+        reports: &'v [Backlogged],
         payroll: &'v Summary,
         nets: ByPersonPeriod<Fen>,
     ) -> Index<'v> {
@@ -117,7 +118,7 @@ impl<'v> Index<'v> {
     }
 
     /// The reports of `people`, each once, in the order of all reports.
-    fn reports_of<'p>(&self, people: impl IntoIterator<Item = &'p str>) -> Vec<&'v ReportInfo> {
+    fn reports_of<'p>(&self, people: impl IntoIterator<Item = &'p str>) -> Vec<&'v Backlogged> {
         let reports = self.reports;
         positions(&self.reports_of, people)
             .filter_map(|i| reports.get(i))
@@ -168,7 +169,7 @@ impl<'a> Planner<'a> {
         conn: &Connection,
         kind: Kind,
         verdicts: &[Verdict],
-        reports: &[ReportInfo],
+        reports: &[Backlogged],
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         let Some(deadline) = self.digest_owed(conn, kind, now)? else {
@@ -202,7 +203,7 @@ impl<'a> Planner<'a> {
         let mut queued = 0;
         for g in &mut groups {
             let (supervisor, lang) = (g.supervisor, self.lang(g.supervisor));
-            let group = self.group_in(&plan, g, lang, now);
+            let group = self.group_in(conn, &plan, g, lang, now)?;
             queued += self.queue_digest(
                 conn,
                 &plan,
@@ -220,9 +221,11 @@ impl<'a> Planner<'a> {
                     // A group whose supervisor gets no digest (they left)
                     // keeps its cards in the manager's, however large.
                     let no_digest = !self.active(g.supervisor, now);
-                    self.group_in(&plan, g, lang, now).without_digest(no_digest)
+                    Ok(self
+                        .group_in(conn, &plan, g, lang, now)?
+                        .without_digest(no_digest))
                 })
-                .collect();
+                .collect::<Result<_, NotifyError>>()?;
             queued += self.queue_digest(conn, &plan, manager, Audience::Manager, all, now)?;
         }
         Ok(queued)
@@ -250,17 +253,18 @@ impl<'a> Planner<'a> {
     /// by the supervisor's digest and every manager's.
     fn group_in(
         &self,
+        conn: &Connection,
         plan: &DigestPlan<'_>,
         g: &mut Groups<'_>,
         lang: Language,
         now: DateTime<Utc>,
-    ) -> DigestGroup {
+    ) -> Result<DigestGroup, NotifyError> {
         if let Some((_, made)) = g.made.iter().find(|(l, _)| *l == lang) {
-            return made.clone();
+            return Ok(made.clone());
         }
-        let made = self.group(plan, g.supervisor, lang, now);
+        let made = self.group(conn, plan, g.supervisor, lang, now)?;
         g.made.push((lang, made.clone()));
-        made
+        Ok(made)
     }
 
     fn all_digests_queued(
@@ -400,11 +404,12 @@ impl<'a> Planner<'a> {
     /// One supervisor's group as `lang` reads it.
     fn group(
         &self,
+        conn: &Connection,
         plan: &DigestPlan<'_>,
         supervisor: &Person,
         lang: Language,
         now: DateTime<Utc>,
-    ) -> DigestGroup {
+    ) -> Result<DigestGroup, NotifyError> {
         let members = plan.members.of(&supervisor.email);
         let emails = || members.iter().map(|m| m.email.as_str());
         let rows = members
@@ -425,14 +430,19 @@ impl<'a> Planner<'a> {
             StillOwed::earliest,
         );
         let reports = plan.index.reports_of(emails());
-        let waiting: Vec<(&Person, &ReportInfo)> = reports
+        let waiting: Vec<(&Person, &Backlogged)> = reports
             .iter()
             .filter(|r| r.replied_at.is_none_or(|t| t > now))
             .filter_map(|r| Some((self.person(&r.person)?, *r)))
             .collect();
+        // The subjects and Message-IDs of only the reports listed.
+        let listed: Vec<i64> = Listed::<PendingReply>::made_at(waiting.len())
+            .map(|i| waiting[i].1.id)
+            .collect();
+        let headers = reports::headers_of(conn, &listed)?;
         let awaiting = Listed::made(
             &waiting,
-            |(p, r)| self.pending_reply_of(p, r, 0, lang, now),
+            |(p, r)| self.pending_reply_of(p, r, header(&headers, r), 0, lang, now),
             PendingReply::earliest,
         );
         let name = members
@@ -440,14 +450,14 @@ impl<'a> Planner<'a> {
             .find_map(|m| m.group.clone())
             .or_else(|| supervisor.group.clone())
             .unwrap_or_else(|| supervisor.name.clone());
-        DigestGroup::new(
+        Ok(DigestGroup::new(
             name,
             Contact::from(supervisor),
             rows,
             still_owed,
             awaiting,
             self.group_stats(plan, members, &reports, now),
-        )
+        ))
     }
 
     /// A member's card, when their period is judged.
@@ -528,7 +538,7 @@ impl<'a> Planner<'a> {
         &self,
         plan: &DigestPlan<'_>,
         members: &[&Person],
-        reports: &[&ReportInfo],
+        reports: &[&Backlogged],
         now: DateTime<Utc>,
     ) -> GroupStats {
         let judged: Vec<&Verdict> = plan
@@ -541,9 +551,9 @@ impl<'a> Planner<'a> {
             })
             .collect();
         let on_time = judged.iter().filter(|v| v.status == Status::OnTime).count();
-        let replied_at = |r: &ReportInfo| r.replied_at.filter(|t| *t <= now);
+        let replied_at = |r: &Backlogged| r.replied_at.filter(|t| *t <= now);
         let window = now - Duration::days(RECENT);
-        let due: Vec<&ReportInfo> = reports
+        let due: Vec<&Backlogged> = reports
             .iter()
             .copied()
             .filter(|r| r.received >= window)

@@ -4,6 +4,8 @@
 //! is the only one), and at most one escalation a working day to each
 //! manager, covering every supervisor with a report past its reminders.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 
@@ -12,12 +14,12 @@ use crate::config::{Language, Person};
 use crate::names;
 use crate::notify::compose::{self, Contact, Escalation, PendingReply, ReplyReminder};
 use crate::notify::outbox;
-use crate::reports::{self, ReportInfo};
+use crate::reports::{self, Backlogged, ReportHeaders};
 use compose::Backlog as Section;
 
 /// A supervisor and their backlog: each waiting report with how many of
 /// its reminder steps (the escalation last) have come.
-type Backlog<'r> = Vec<(&'r ReportInfo, u32)>;
+type Backlog<'r> = Vec<(&'r Backlogged, u32)>;
 
 impl<'a> Planner<'a> {
     /// One reply reminder a working day per supervisor, at the reply
@@ -30,7 +32,7 @@ impl<'a> Planner<'a> {
     pub(super) fn reply_reminders(
         &self,
         conn: &Connection,
-        backlog: &[ReportInfo],
+        backlog: &[Backlogged],
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         let tz = self.cfg.timezone;
@@ -88,7 +90,7 @@ impl<'a> Planner<'a> {
         &self,
         conn: &Connection,
         now: DateTime<Utc>,
-    ) -> Result<Vec<ReportInfo>, NotifyError> {
+    ) -> Result<Vec<Backlogged>, NotifyError> {
         let answered_since = now - Duration::days(RECENT);
         Ok(reports::backlog(
             conn,
@@ -101,7 +103,7 @@ impl<'a> Planner<'a> {
     /// When reminder `n` of `r` is due (the first after `reply_within_hours`
     /// on a working day, then one each working day; the step after the last
     /// reminder is the escalation).
-    pub(super) fn step_at(&self, r: &ReportInfo, n: u32) -> DateTime<Utc> {
+    pub(super) fn step_at(&self, r: &Backlogged, n: u32) -> DateTime<Utc> {
         let within = Duration::hours(i64::from(self.cfg.rules.reply_within_hours));
         self.cfg.notify.schedule.reply_reminder(
             r.received,
@@ -114,7 +116,7 @@ impl<'a> Planner<'a> {
 
     /// How many reply reminder times (escalation included) have come for
     /// `r` by `now`.
-    fn reminders_due(&self, r: &ReportInfo, now: DateTime<Utc>) -> u32 {
+    fn reminders_due(&self, r: &Backlogged, now: DateTime<Utc>) -> u32 {
         let steps = self.cfg.notify.schedule.reply_reminders + 1;
         (1..=steps)
             .rev()
@@ -126,7 +128,7 @@ impl<'a> Planner<'a> {
     /// (the last such email) and by `now`: something new to send.
     fn step_came(
         &self,
-        backlog: &[(&ReportInfo, u32)],
+        backlog: &[(&Backlogged, u32)],
         steps: std::ops::RangeInclusive<u32>,
         since: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
@@ -146,22 +148,26 @@ impl<'a> Planner<'a> {
         received + Duration::hours(i64::from(self.cfg.rules.reply_within_hours))
     }
 
+    /// `r` as a list in an email shows it, with its `headers`, when its
+    /// sender is configured.
     pub(super) fn pending_reply(
         &self,
-        r: &ReportInfo,
+        r: &Backlogged,
+        headers: &ReportHeaders,
         reminders_sent: u32,
         lang: Language,
         now: DateTime<Utc>,
     ) -> Option<PendingReply> {
         let person = self.person(&r.person)?;
-        Some(self.pending_reply_of(person, r, reminders_sent, lang, now))
+        Some(self.pending_reply_of(person, r, headers, reminders_sent, lang, now))
     }
 
     /// [`Planner::pending_reply`] of `r`, sent by `person`.
     pub(super) fn pending_reply_of(
         &self,
         person: &Person,
-        r: &ReportInfo,
+        r: &Backlogged,
+        headers: &ReportHeaders,
         reminders_sent: u32,
         lang: Language,
         now: DateTime<Utc>,
@@ -170,7 +176,7 @@ impl<'a> Planner<'a> {
             person: Contact::from(person),
             kind: r.period.kind(),
             period: self.period_name(r.period, lang, now),
-            report_subject: r.subject.clone(),
+            report_subject: headers.subject.clone(),
             received: self.local(r.received, lang, now),
             received_day: names::day_on(
                 r.received.with_timezone(&self.cfg.timezone).date_naive(),
@@ -182,8 +188,8 @@ impl<'a> Planner<'a> {
             overdue: self.reply_due(r.received) <= now,
             // The step after the last reminder is the escalation, no reminder.
             reminders_sent: reminders_sent.min(self.cfg.notify.schedule.reply_reminders),
-            message_id: r.message_id.clone(),
-            reply_subject: compose::reply_subject(&r.subject),
+            message_id: headers.message_id.clone(),
+            reply_subject: compose::reply_subject(&headers.subject),
         }
     }
 
@@ -191,15 +197,16 @@ impl<'a> Planner<'a> {
         &self,
         conn: &Connection,
         supervisor: &Person,
-        backlog: &[(&ReportInfo, u32)],
+        backlog: &[(&Backlogged, u32)],
         key: String,
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         let lang = self.lang(supervisor);
         let last = self.cfg.notify.schedule.reply_reminders;
+        let headers = headers_of(conn, backlog)?;
         let reports: Vec<PendingReply> = backlog
             .iter()
-            .filter_map(|(r, n)| self.pending_reply(r, *n, lang, now))
+            .filter_map(|(r, n)| self.pending_reply(r, header(&headers, r), *n, lang, now))
             .collect();
         // Counted and cut as an escalation's section is.
         let Section {
@@ -224,7 +231,7 @@ impl<'a> Planner<'a> {
         };
         // A reminder about one report goes in that report's thread, so a
         // plain "Reply" to the reminder answers the report.
-        let only = only_report(backlog);
+        let only = only_report(backlog, &headers);
         let message_id = outbox::message_id_for(&key, &self.domain);
         let owed = Owed {
             key,
@@ -264,12 +271,19 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let lang = self.lang(manager);
+            let listed: Vec<(&Backlogged, u32)> = crossed
+                .iter()
+                .flat_map(|(_, b)| b.iter().copied())
+                .collect();
+            let headers = headers_of(conn, &listed)?;
             let supervisors: Vec<Section> = crossed
                 .iter()
                 .map(|(supervisor, backlog)| {
                     let reports: Vec<PendingReply> = backlog
                         .iter()
-                        .filter_map(|(r, n)| self.pending_reply(r, *n, lang, now))
+                        .filter_map(|(r, n)| {
+                            self.pending_reply(r, header(&headers, r), *n, lang, now)
+                        })
                         .collect();
                     let past = backlog.iter().filter(|(_, n)| *n >= escalate).count();
                     Section::new(Contact::from(*supervisor), reports, past)
@@ -289,7 +303,7 @@ impl<'a> Planner<'a> {
                         .iter()
                         .map(|b| b.supervisor.clone())
                         .collect(),
-                    only_report(backlog).map(|(_, id)| id),
+                    only_report(backlog, &headers).map(|(_, id)| id),
                 ),
                 _ => (vec![], None),
             };
@@ -310,15 +324,44 @@ impl<'a> Planner<'a> {
 
 /// The reports of `backlog` still waiting for their supervisor's reply, in
 /// its order.
-pub(super) fn waiting_for_reply(backlog: &[ReportInfo]) -> impl Iterator<Item = &ReportInfo> {
+pub(super) fn waiting_for_reply(backlog: &[Backlogged]) -> impl Iterator<Item = &Backlogged> {
     backlog.iter().filter(|r| r.replied_at.is_none())
+}
+
+/// The headers of the reports of `backlog`, read at once.
+fn headers_of(
+    conn: &Connection,
+    backlog: &[(&Backlogged, u32)],
+) -> Result<HashMap<i64, ReportHeaders>, NotifyError> {
+    let ids: Vec<i64> = backlog.iter().map(|(r, _)| r.id).collect();
+    Ok(reports::headers_of(conn, &ids)?)
+}
+
+/// The headers of `r` among `headers`. A report always has its message
+/// (a foreign key), so none is missing; an empty subject would show if one
+/// were.
+pub(super) fn header<'h>(
+    headers: &'h HashMap<i64, ReportHeaders>,
+    r: &Backlogged,
+) -> &'h ReportHeaders {
+    static NONE: ReportHeaders = ReportHeaders {
+        message_id: None,
+        subject: String::new(),
+    };
+    headers.get(&r.id).unwrap_or(&NONE)
 }
 
 /// The report's id and Message-ID when `backlog` holds exactly one report:
 /// an email about it then belongs in its thread.
-fn only_report(backlog: &[(&ReportInfo, u32)]) -> Option<(i64, String)> {
+fn only_report(
+    backlog: &[(&Backlogged, u32)],
+    headers: &HashMap<i64, ReportHeaders>,
+) -> Option<(i64, String)> {
     match backlog {
-        [(r, _)] => r.message_id.as_ref().map(|id| (r.id, id.clone())),
+        [(r, _)] => header(headers, r)
+            .message_id
+            .as_ref()
+            .map(|id| (r.id, id.clone())),
         _ => None,
     }
 }
