@@ -25,7 +25,7 @@ use crate::notify::compose::{
     FineNotice, LateNotice, Misaddressed, Templates,
 };
 use crate::notify::outbox::{self, Outgoing};
-use crate::period::{Deadline, Kind, Month, Period};
+use crate::period::{ByPersonPeriod, Deadline, Kind, Month, Period};
 use crate::reports::commands;
 use crate::reports::compliance::{self, Status, Verdict};
 use crate::reports::{self, ReportInfo};
@@ -133,7 +133,11 @@ impl<'a> Planner<'a> {
         // Verdicts pile up from tracking_starts on; only recent deadlines can
         // still owe (or have held back) a reminder or a notice.
         let recent = Planner::notices_from(now);
-        let misaddressed = reports::reports_since(conn, recent - Duration::days(RECENT), false)?;
+        let misaddressed = MissedSupervisor::new(reports::reports_since(
+            conn,
+            recent - Duration::days(RECENT),
+            false,
+        )?);
         // Read after everything before judging queued what it owes, and
         // each deadline's own emails are queued only after its withdrawal.
         let unsent = outbox::Unsent::load(conn)?;
@@ -457,7 +461,7 @@ impl<'a> Planner<'a> {
         &self,
         conn: &Connection,
         v: &Verdict,
-        misaddressed: &[ReportInfo],
+        misaddressed: &MissedSupervisor,
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         if v.status != Status::Missing || v.deadline.due < now - Duration::days(CATCH_UP) {
@@ -473,6 +477,11 @@ impl<'a> Planner<'a> {
         let Some((person, supervisor)) = self.reporter(&v.person, now) else {
             return Ok(0);
         };
+        let key = late_notice_key(&person.email, v.deadline.period);
+        // Queued by an earlier pass, the usual case: nothing to make.
+        if outbox::state_of(conn, &key)?.is_some() {
+            return Ok(0);
+        }
         let lang = self.lang(person);
         let (fine, fund_share) = self.cfg.rules.fine_and_fund_share();
         let ctx = LateNotice {
@@ -490,7 +499,6 @@ impl<'a> Planner<'a> {
             waiver_words: self.cfg.notify.waiver_words.clone(),
             waiver_example: compose::waiver_word_for(&self.cfg.notify.waiver_words, lang),
         };
-        let key = late_notice_key(&person.email, v.deadline.period);
         let owed = Owed {
             key: key.clone(),
             lang,
@@ -523,14 +531,19 @@ impl<'a> Planner<'a> {
         if report.received < now - Duration::days(CATCH_UP) {
             return Ok(0);
         }
+        let Some((person, supervisor)) = self.reporter(&v.person, now) else {
+            return Ok(0);
+        };
+        let key = format!("fine-notice:{}:{}", person.email, v.deadline.period);
+        // Queued by an earlier pass, the usual case: nothing to make.
+        if outbox::state_of(conn, &key)?.is_some() {
+            return Ok(0);
+        }
         let (fine, fund_share) =
             ledger::net_and_fund_for(conn, &v.person, &v.deadline.period.to_string())?;
         if fine <= Fen::ZERO {
             return Ok(0);
         }
-        let Some((person, supervisor)) = self.reporter(&v.person, now) else {
-            return Ok(0);
-        };
         let lang = self.lang(person);
         let subject = reports::subject_of(conn, report.id)?.unwrap_or_default();
         let ctx = FineNotice {
@@ -552,7 +565,7 @@ impl<'a> Planner<'a> {
             )? == Some(outbox::State::Sent),
         };
         let owed = Owed {
-            key: format!("fine-notice:{}:{}", person.email, v.deadline.period),
+            key,
             lang,
             ctx: &ctx,
             to: vec![ctx.person.clone()],
@@ -841,23 +854,48 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// The misaddressed reports of the last weeks, by person and period: each
+/// recent deadline looks up its own.
+struct MissedSupervisor(ByPersonPeriod<Vec<ReportInfo>>);
+
+impl MissedSupervisor {
+    fn new(reports: Vec<ReportInfo>) -> MissedSupervisor {
+        let mut by: ByPersonPeriod<Vec<ReportInfo>> = ByPersonPeriod::default();
+        for r in reports {
+            let (person, period) = (r.person.clone(), r.period);
+            match by.get_mut(&person, period) {
+                Some(list) => list.push(r),
+                None => {
+                    by.insert(&person, period, vec![r]);
+                }
+            }
+        }
+        MissedSupervisor(by)
+    }
+
+    /// Those of `v`'s person and period.
+    fn of(&self, v: &Verdict) -> &[ReportInfo] {
+        self.0
+            .get(&v.person, v.deadline.period)
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
 /// Whether the report of `v` came but missed the supervisor: the
 /// misaddressed notice then speaks for the deadline (no reminder, no
 /// missing notice).
-fn is_misaddressed(misaddressed: &[ReportInfo], v: &Verdict) -> bool {
-    misaddressed
-        .iter()
-        .any(|r| r.person == v.person && r.period == v.deadline.period)
+fn is_misaddressed(misaddressed: &MissedSupervisor, v: &Verdict) -> bool {
+    !misaddressed.of(v).is_empty()
 }
 
 /// The latest report of `v` that came before the deadline but missed the
 /// supervisor, if any: the deadline's notice is then a misaddressed one.
 /// (A misaddressed report that came after the deadline has its own notice;
 /// the late notice went before it.)
-fn held_at_deadline<'r>(misaddressed: &'r [ReportInfo], v: &Verdict) -> Option<&'r ReportInfo> {
+fn held_at_deadline<'r>(misaddressed: &'r MissedSupervisor, v: &Verdict) -> Option<&'r ReportInfo> {
     misaddressed
+        .of(v)
         .iter()
-        .filter(|r| r.person == v.person && r.period == v.deadline.period)
         .filter(|r| r.received < v.deadline.due)
         .max_by_key(|r| r.received)
 }

@@ -6,7 +6,7 @@
 //! and a second process never send it twice; a year that is covered is
 //! never asked about.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -71,10 +71,17 @@ impl Planner<'_> {
     fn provisional_deadlines(&self, now: DateTime<Utc>) -> BTreeMap<i32, Vec<Deadline>> {
         let tz = self.cfg.timezone;
         let mut by_year: BTreeMap<i32, Vec<Deadline>> = BTreeMap::new();
+        // Everyone shares the deadlines and the years they wait for: each is
+        // computed once, not once per reporter.
+        let mut deadlines = HashMap::new();
+        let mut years = HashMap::new();
         for person in self.cfg.roster.reporters() {
             for kind in [Kind::Weekly, Kind::Monthly] {
-                for d in self.upcoming(person, kind, now) {
-                    for year in d.provisional_years(self.calendar, tz) {
+                for d in self.upcoming(person, kind, now, &mut deadlines) {
+                    let waits_for = years
+                        .entry(d.period)
+                        .or_insert_with(|| d.provisional_years(self.calendar, tz));
+                    for &year in waits_for.iter() {
                         let list = by_year.entry(year).or_default();
                         if !list.iter().any(|x| x.period == d.period) {
                             list.push(d);
@@ -91,14 +98,22 @@ impl Planner<'_> {
 
     /// `person`'s judged deadlines of `kind` due after `now`: every one
     /// within [`LOOKAHEAD_DAYS`], and at least the next.
-    fn upcoming(&self, person: &Person, kind: Kind, now: DateTime<Utc>) -> Vec<Deadline> {
+    fn upcoming(
+        &self,
+        person: &Person,
+        kind: Kind,
+        now: DateTime<Utc>,
+        deadlines: &mut HashMap<Period, Option<Deadline>>,
+    ) -> Vec<Deadline> {
         let horizon = now + Duration::days(LOOKAHEAD_DAYS);
         let today = now.with_timezone(&self.cfg.timezone).date_naive();
         let mut period = Period::containing(kind, today).prev();
         let mut out = Vec::new();
         for _ in 0..MAX_PERIODS {
-            let due = compliance::deadline_of(self.cfg, self.calendar, period)
-                .filter(|d| d.due > now && compliance::is_judged(person, self.cfg, d));
+            let due = *deadlines
+                .entry(period)
+                .or_insert_with(|| compliance::deadline_of(self.cfg, self.calendar, period));
+            let due = due.filter(|d| d.due > now && compliance::is_judged(person, self.cfg, d));
             if let Some(d) = due {
                 if d.due > horizon && !out.is_empty() {
                     break;
