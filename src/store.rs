@@ -459,6 +459,14 @@ CREATE INDEX reports_misaddressed ON reports (received) WHERE counts = 0;
 CREATE INDEX messages_ignored ON messages (id) WHERE class = 'ignored';
 "#,
     ),
+    M::up(
+        r#"
+-- What a pass judging only what may have changed reads (reports::scope):
+-- the first reports and the ledger rows of a few periods.
+CREATE INDEX reports_first_by_period ON reports (period) WHERE counts = 1 AND revision_of IS NULL;
+CREATE INDEX ledger_period ON ledger (period, kind);
+"#,
+    ),
 ];
 
 /// The schema version this build writes (SQLite's `user_version`, which

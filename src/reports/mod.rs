@@ -654,16 +654,26 @@ pub fn first_reports(
     // NOT INDEXED: reading the table in order beats one lookup per row
     // through the partial index when every first report is wanted; the
     // first replies come from one grouped read, not a lookup per report.
-    let mut stmt = conn.prepare_cached(
+    // Those of a few periods come through `reports_first_by_period`.
+    let sql = if periods.is_none() {
         "SELECT r.id, r.received, r.message_id, f.first, r.person, r.period
          FROM reports r NOT INDEXED
          LEFT JOIN (SELECT report, min(at) AS first FROM replies GROUP BY report) f
                 ON f.report = r.id
+         WHERE r.counts = 1 AND r.revision_of IS NULL"
+    } else {
+        "SELECT r.id, r.received, r.message_id,
+                (SELECT min(at) FROM replies WHERE report = r.id), r.person, r.period
+         FROM reports r
          WHERE r.counts = 1 AND r.revision_of IS NULL
-           AND (?1 IS NULL OR r.period IN (SELECT value FROM json_each(?1)))",
-    )?;
+           AND r.period IN (SELECT value FROM json_each(?1))"
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
     let mut out = ByPersonPeriod::default();
-    let mut rows = stmt.query([period::json_list(periods)])?;
+    let mut rows = match period::json_list(periods) {
+        Some(list) => stmt.query([list])?,
+        None => stmt.query([])?,
+    };
     while let Some(row) = rows.next()? {
         let period = row.get_ref(5)?.as_str()?;
         if let Ok(period) = period.parse::<Period>() {
