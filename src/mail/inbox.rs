@@ -645,17 +645,26 @@ pub fn ignored_with_subject(
     if words.is_empty() {
         return Ok(Vec::new());
     }
-    // One pass over the messages for all the words, not one per word.
+    // One pass over the messages for all the words, not one per word. LIKE
+    // ignores ASCII case, as SQLite's lower() folds only ASCII, without
+    // making a lowered copy of every subject.
     let any_word = (1..=words.len())
-        .map(|i| format!("instr(lower(subject), lower(?{i})) > 0"))
+        .map(|i| format!("subject LIKE ?{i} ESCAPE '\\'"))
         .collect::<Vec<_>>()
         .join(" OR ");
+    let patterns = words.iter().map(|w| {
+        let escaped = w
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, subject, sender, flagged FROM messages
          WHERE class = 'ignored' AND subject IS NOT NULL AND ({any_word})
          ORDER BY id"
     ))?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(words), |r| {
+    let rows = stmt.query_map(rusqlite::params_from_iter(patterns), |r| {
         Ok(IgnoredMessage {
             id: r.get(0)?,
             subject: r.get(1)?,
@@ -810,6 +819,56 @@ mod tests {
         assert_eq!(reader.read(ids[2]).expect("empty"), Some(Vec::new()));
         assert_eq!(reader.read(ids[1]).expect("again"), Some(raws[1].clone()));
         assert_eq!(reader.read(9_999).expect("never stored"), None);
+    }
+
+    #[test]
+    fn ignored_mail_is_found_by_a_word_in_its_subject_in_any_ascii_case_and_literally() {
+        let (_dir, mut conn) = db();
+        let subjects = [
+            "2026年9月业绩",
+            "SALES 2026-09",
+            "Re: sales",
+            "50% off",
+            "500 tips",
+            "周报",
+        ];
+        let batch: Vec<Fetched> = subjects
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                fetched(
+                    &format!("7/{i}"),
+                    i as u32 + 1,
+                    format!("Subject: {s}\r\n\r\nx").as_bytes(),
+                )
+            })
+            .collect();
+        store_batch(&mut conn, "s", &batch, None).expect("store");
+        conn.execute(
+            "UPDATE messages SET class = 'ignored', subject = (SELECT value FROM json_each(?1) WHERE key = messages.id - 1)",
+            [serde_json::to_string(&subjects).expect("json")],
+        )
+        .expect("classify");
+        conn.execute(
+            "UPDATE messages SET class = 'report' WHERE subject = '周报'",
+            [],
+        )
+        .expect("one report");
+        let found = |words: &[&str]| -> Vec<String> {
+            ignored_with_subject(&conn, words)
+                .expect("query")
+                .into_iter()
+                .map(|m| m.subject)
+                .collect()
+        };
+        assert_eq!(
+            found(&["业绩", "sales"]),
+            ["2026年9月业绩", "SALES 2026-09", "Re: sales"]
+        );
+        // `%` and `_` are letters here, not wildcards.
+        assert_eq!(found(&["50%"]), ["50% off"]);
+        assert_eq!(found(&["5_0"]), Vec::<String>::new());
+        assert_eq!(found(&["周报"]), Vec::<String>::new(), "only ignored mail");
     }
 
     #[test]
