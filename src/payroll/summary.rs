@@ -193,30 +193,37 @@ fn fine_month(period: &str, due: DateTime<Utc>, tz: Tz) -> Option<Month> {
 /// Every ledger row with its payroll month (a waiver takes its fine's).
 fn booked(conn: &Connection, tz: Tz) -> rusqlite::Result<Vec<Booked>> {
     let entries = ledger::bookings(conn)?;
-    let mut fines: HashMap<(String, String), Month> = HashMap::new();
-    for e in entries.iter().filter(|e| e.kind == EntryKind::Fine) {
-        if let Some(m) = fine_month(&e.period, e.at, tz) {
-            fines.insert((e.person.clone(), e.period.clone()), m);
+    // Looked up by borrowed person and period: a year's ledger is tens of
+    // thousands of rows, each key copied twice before.
+    let months: Vec<Month> = {
+        let mut fines: HashMap<(&str, &str), Month> = HashMap::new();
+        for e in entries.iter().filter(|e| e.kind == EntryKind::Fine) {
+            if let Some(m) = fine_month(&e.period, e.at, tz) {
+                fines.insert((&e.person, &e.period), m);
+            }
         }
-    }
+        entries
+            .iter()
+            .map(
+                |e| match fines.get(&(e.person.as_str(), e.period.as_str())) {
+                    Some(m) => *m,
+                    None => Month::containing(e.at.with_timezone(&tz).date_naive()),
+                },
+            )
+            .collect()
+    };
     Ok(entries
         .into_iter()
-        .map(|e| {
-            let own = Month::containing(e.at.with_timezone(&tz).date_naive());
-            let month = fines
-                .get(&(e.person.clone(), e.period.clone()))
-                .copied()
-                .unwrap_or(own);
-            Booked {
-                id: e.id,
-                person: e.person,
-                period: e.period,
-                kind: e.kind,
-                month,
-                amount: e.amount_fen,
-                fund: e.fund_fen,
-                reason: e.reason,
-            }
+        .zip(months)
+        .map(|(e, month)| Booked {
+            id: e.id,
+            person: e.person,
+            period: e.period,
+            kind: e.kind,
+            month,
+            amount: e.amount_fen,
+            fund: e.fund_fen,
+            reason: e.reason,
         })
         .collect())
 }
@@ -285,10 +292,13 @@ fn first_issued(conn: &Connection) -> rusqlite::Result<Option<Month>> {
 /// rows netted (a fine and its waiver in the same summary cancel out).
 fn lines_by_person(rows: &[Booked]) -> HashMap<String, (Lines, Lines, Fen, Fen)> {
     let mut groups: Vec<(&str, &str, Month, Fen, Fen, &str)> = Vec::new();
+    // Each person's period found through a map: a month of a thousand
+    // people is thousands of groups.
+    let mut at: HashMap<(&str, &str), usize> = HashMap::new();
     for b in rows {
-        match groups
-            .iter_mut()
-            .find(|g| g.0 == b.person && g.1 == b.period)
+        match at
+            .get(&(b.person.as_str(), b.period.as_str()))
+            .and_then(|&i| groups.get_mut(i))
         {
             Some(g) => {
                 g.3 = g.3 + b.amount;
@@ -297,7 +307,10 @@ fn lines_by_person(rows: &[Booked]) -> HashMap<String, (Lines, Lines, Fen, Fen)>
                     g.5 = &b.reason;
                 }
             }
-            None => groups.push((&b.person, &b.period, b.month, b.amount, b.fund, &b.reason)),
+            None => {
+                at.insert((&b.person, &b.period), groups.len());
+                groups.push((&b.person, &b.period, b.month, b.amount, b.fund, &b.reason));
+            }
         }
     }
     let mut out: HashMap<String, (Lines, Lines, Fen, Fen)> = HashMap::new();
