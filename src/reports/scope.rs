@@ -151,3 +151,38 @@ fn list_digest(list: &[Deadline], through: DateTime<Utc>) -> [u8; 32] {
     }
     h.finalize().into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::Calendar;
+    use crate::reports::compliance;
+    use crate::test_team::shanghai as at;
+
+    #[test]
+    fn the_digest_of_passed_deadlines_sees_only_those_due_by_then_and_any_that_moved() {
+        let cfg = crate::test_team::config();
+        let calendar = Calendar::load(&[]).expect("calendar");
+        let through = at(2026, 11, 23, 8);
+        let digest_at = |cfg: &crate::config::Config, now| {
+            passed_digest(&compliance::schedule(cfg, &calendar, now, &[]), through)
+        };
+        let then = digest_at(&cfg, through);
+        // Judged later, the deadlines due since are not part of it.
+        assert_eq!(digest_at(&cfg, at(2026, 12, 20, 8)), then);
+        // A weekly deadline moved by an hour is.
+        let mut later_due = cfg.clone();
+        later_due.rules.due.weekly.time = chrono::NaiveTime::from_hms_opt(23, 0, 0).expect("time");
+        assert_ne!(digest_at(&later_due, through), then);
+        // So is a reporter judged from a later day.
+        let mut since = cfg.clone();
+        let rep = since
+            .roster
+            .people
+            .iter_mut()
+            .find(|p| p.role.must_report())
+            .expect("a reporter");
+        rep.since = chrono::NaiveDate::from_ymd_opt(2026, 11, 1);
+        assert_ne!(digest_at(&since, through), then);
+    }
+}
