@@ -393,10 +393,9 @@ pub fn bookings(conn: &Connection) -> rusqlite::Result<Vec<Booking>> {
 /// rows, not a year's.
 pub fn bookings_for_periods(
     conn: &Connection,
-    periods: &[String],
+    periods: &[Period],
 ) -> rusqlite::Result<Vec<Booking>> {
-    let periods = serde_json::to_string(periods)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let periods = period::json_list(Some(periods));
     let mut stmt = conn.prepare_cached(
         "SELECT id, at, person, period, kind, amount_fen, fund_fen, reason FROM ledger
          WHERE period IN (SELECT value FROM json_each(?1)) ORDER BY at, id",
@@ -573,7 +572,7 @@ mod tests {
             .collect();
         settle(&conn, &verdicts, &rules(50), chrono_tz::Asia::Shanghai).expect("settle");
         let of = |periods: &[&str]| -> Vec<(String, String)> {
-            let periods: Vec<String> = periods.iter().map(|p| p.to_string()).collect();
+            let periods: Vec<Period> = periods.iter().map(|p| p.parse().expect("period")).collect();
             bookings_for_periods(&conn, &periods)
                 .expect("bookings")
                 .into_iter()

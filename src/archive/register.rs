@@ -318,9 +318,8 @@ fn booked_by_period(
     conn: &rusqlite::Connection,
     periods: &[Period],
 ) -> rusqlite::Result<HashMap<(String, String), Booked>> {
-    let periods: Vec<String> = periods.iter().map(Period::to_string).collect();
     let mut out: HashMap<(String, String), Booked> = HashMap::new();
-    for e in ledger::bookings_for_periods(conn, &periods)? {
+    for e in ledger::bookings_for_periods(conn, periods)? {
         let b = out.entry((e.person.clone(), e.period.clone())).or_default();
         match e.kind {
             EntryKind::Fine => b.fine = Some(e.amount_fen),
