@@ -453,7 +453,7 @@ CREATE TABLE judged (
     M::up(
         r#"
 -- What every pass reads of a few rows in big tables: the misaddressed
--- reports of the last weeks (reports::reports_since), and the mail left
+-- reports of the last weeks (reports::misaddressed_since), and the mail left
 -- ignored that a sales file by email may take over (payroll::by_email).
 CREATE INDEX reports_misaddressed ON reports (received) WHERE counts = 0;
 CREATE INDEX messages_ignored ON messages (id) WHERE class = 'ignored';

@@ -133,10 +133,9 @@ impl<'a> Planner<'a> {
         // Verdicts pile up from tracking_starts on; only recent deadlines can
         // still owe (or have held back) a reminder or a notice.
         let recent = Planner::notices_from(now);
-        let misaddressed = MissedSupervisor::new(reports::reports_since(
+        let misaddressed = MissedSupervisor::new(reports::misaddressed_since(
             conn,
             recent - Duration::days(RECENT),
-            false,
         )?);
         // Read after everything before judging queued what it owes, and
         // each deadline's own emails are queued only after its withdrawal.
@@ -674,7 +673,7 @@ impl<'a> Planner<'a> {
     /// left to [`Self::misaddressed_fine`], which names the fine.
     fn misaddressed(&self, conn: &Connection, now: DateTime<Utc>) -> Result<usize, NotifyError> {
         let mut queued = 0;
-        for r in reports::reports_since(conn, now - Duration::days(CATCH_UP), false)? {
+        for r in reports::misaddressed_since(conn, now - Duration::days(CATCH_UP))? {
             let due = compliance::deadline_of(self.cfg, self.calendar, r.period);
             if due.is_some_and(|d| r.received < d.due && d.due <= now) {
                 continue;

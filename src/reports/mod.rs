@@ -582,26 +582,17 @@ pub fn headers_of(conn: &Connection, ids: &[i64]) -> rusqlite::Result<HashMap<i6
     rows.collect()
 }
 
-/// Reports received since `since`: counting first reports when `counting`,
-/// else the misaddressed ones, oldest first.
-pub fn reports_since(
+/// The misaddressed reports (to the assistant, not the supervisor)
+/// received since `since`, oldest first.
+pub fn misaddressed_since(
     conn: &Connection,
     since: DateTime<Utc>,
-    counting: bool,
 ) -> rusqlite::Result<Vec<ReportInfo>> {
-    // NOT INDEXED for the counting ones: see `backlog`. The few
-    // misaddressed ones of the last weeks come through their own index.
-    let sql = if counting {
-        "SELECT r.id, r.person, r.period, r.received, r.message_id, coalesce(m.subject, ''),
-                (SELECT min(at) FROM replies WHERE report = r.id)
-         FROM reports r NOT INDEXED JOIN messages m ON m.id = r.message
-         WHERE r.received >= ?1 AND r.counts = 1 AND r.revision_of IS NULL"
-    } else {
-        "SELECT r.id, r.person, r.period, r.received, r.message_id, coalesce(m.subject, ''),
+    // The few of the last weeks come through their own partial index.
+    let sql = "SELECT r.id, r.person, r.period, r.received, r.message_id, coalesce(m.subject, ''),
                 (SELECT min(at) FROM replies WHERE report = r.id)
          FROM reports r JOIN messages m ON m.id = r.message
-         WHERE r.received >= ?1 AND r.counts = 0"
-    };
+         WHERE r.received >= ?1 AND r.counts = 0";
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(params![ts(since)], |r| {
         let replied: Option<String> = r.get(6)?;
@@ -626,8 +617,6 @@ pub fn reports_since(
             out.push(info);
         }
     }
-    // Oldest first. Sorted here rather than by SQLite, whose sorter spills
-    // every row with its subject.
     out.sort_by_key(|r| (r.received, r.id));
     Ok(out)
 }
@@ -928,7 +917,7 @@ supervisor = "sup1@example.com"
     }
 
     #[test]
-    fn reports_since_come_oldest_first_whatever_order_they_were_stored_in() {
+    fn the_backlog_and_the_misaddressed_come_oldest_first_whatever_order_they_were_stored_in() {
         let dir = tempfile::tempdir().expect("tempdir");
         let conn = crate::store::open(&dir.path().join("r.sqlite3")).expect("db");
         // Stored out of arrival order (a copy found earlier, a mailbox
@@ -969,10 +958,12 @@ supervisor = "sup1@example.com"
         let since = DateTime::parse_from_rfc3339("2026-11-19T00:00:00Z")
             .expect("time")
             .with_timezone(&Utc);
-        let counting = reports_since(&conn, since, true).expect("counting");
+        let counting = backlog(&conn, since, since, since).expect("counting");
+        let ids: Vec<i64> = counting.iter().map(|r| r.id).collect();
+        let headers = headers_of(&conn, &ids).expect("headers");
         let order: Vec<(i64, String, bool)> = counting
             .iter()
-            .map(|r| (r.id, r.subject.clone(), r.replied_at.is_some()))
+            .map(|r| (r.id, headers[&r.id].subject.clone(), r.replied_at.is_some()))
             .collect();
         assert_eq!(
             order,
@@ -982,7 +973,7 @@ supervisor = "sup1@example.com"
                 (1, "周报 1".to_string(), false)
             ]
         );
-        let misaddressed = reports_since(&conn, since, false).expect("misaddressed");
+        let misaddressed = misaddressed_since(&conn, since).expect("misaddressed");
         assert_eq!(misaddressed.iter().map(|r| r.id).collect::<Vec<_>>(), [3]);
     }
 
@@ -1041,7 +1032,8 @@ supervisor = "sup1@example.com"
         .expect("backlog");
         assert_eq!(held.iter().map(|r| r.id).collect::<Vec<_>>(), [1, 3, 4]);
         // Those left out are exactly the ones answered before the window.
-        let all = reports_since(&conn, at("2026-08-01T00:00:00Z"), true).expect("all");
+        let since = at("2026-08-01T00:00:00Z");
+        let all = backlog(&conn, since, now, since).expect("all");
         let left_out: Vec<i64> = all
             .iter()
             .filter(|r| !held.iter().any(|h| h.id == r.id))
