@@ -335,9 +335,14 @@ impl Engine {
         let planner = self.planner()?;
         let schedule = compliance::schedule(&self.cfg, &self.calendar, now, &[]);
         // What may have changed since the last judgement; all of it the
-        // first time.
-        let part = scope::part(tx, &schedule, now, Planner::notices_from(now))?;
-        let mut verdicts = compliance::verdicts_in(tx, &schedule, now, &part)?;
+        // first time, and when digests are owed (their trends and lists
+        // reach back to tracking's start).
+        let part = if planner.needs_every_verdict(tx, now)? {
+            Part::Whole
+        } else {
+            scope::part(tx, &schedule, now, Planner::notices_from(now))?
+        };
+        let verdicts = compliance::verdicts_in(tx, &schedule, now, &part)?;
         let booked = Booked::of(ledger::settle(
             tx,
             &verdicts,
@@ -346,9 +351,6 @@ impl Engine {
         )?);
         if !booked.is_empty() {
             crate::failpoint::hit(crate::failpoint::LEDGER_BEFORE_OUTBOX);
-        }
-        if matches!(part, Part::Some { .. }) && planner.needs_every_verdict(tx, now)? {
-            verdicts = compliance::verdicts_in(tx, &schedule, now, &Part::Whole)?;
         }
         let mut queued = planner.queue_judged(tx, &verdicts, now)?;
         // A first sync judges a year: its verdicts are not held while the

@@ -289,7 +289,14 @@ pub fn verdicts_in(
         .collect();
     dues.sort_unstable();
     dues.dedup();
-    let mut out = Vec::new();
+    // Room for all of them when all are judged: 65,000 verdicts grown by
+    // doubling would briefly hold one and a half times that.
+    let mut out = match part {
+        Part::Whole => {
+            Vec::with_capacity(schedule.iter().map(|(_, l)| l[0].len() + l[1].len()).sum())
+        }
+        Part::Some { .. } => Vec::new(),
+    };
     let mut next = vec![[0usize; 2]; schedule.len()];
     for due in dues {
         for ((person, lists), next) in schedule.iter().zip(&mut next) {
