@@ -416,6 +416,10 @@ pub enum ExcuseOutcome {
         /// The payroll month that pays the waived fine back (`12月`), when
         /// the fine's own payroll summary has gone out already.
         refund_month: Option<String>,
+        /// Filed before the period's deadline, so no fine is owed. Neither
+        /// this nor a reversal: nothing was booked to reverse (the report
+        /// came in time, or the period is not judged).
+        in_advance: bool,
     },
     Refused {
         why: RefusalReason,
@@ -1183,6 +1187,7 @@ mod tests {
         let accepted = ExcuseOutcome::Accepted {
             waived: Some(Fen::from_yuan(50)),
             refund_month: None,
+            in_advance: false,
         };
         let refused = ExcuseOutcome::Refused {
             why: RefusalReason::NotAuthorised,

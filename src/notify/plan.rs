@@ -598,7 +598,7 @@ impl<'a> Planner<'a> {
                 request_subject: String::new(),
                 by_email: false,
                 received: self.local(e.at, lang, now),
-                outcome: self.accepted(conn, &e.person, e.period, lang)?,
+                outcome: self.accepted(conn, &e.person, e.period, e.at, lang)?,
                 example_subject: compose::excuse_subject(e.period, &e.person, lang),
             };
             let cc = self.confirmation_cc(filer, person);
@@ -630,10 +630,13 @@ impl<'a> Planner<'a> {
             let person = c.person.as_deref().and_then(|p| self.person(p));
             let lang = self.lang(filer);
             let outcome = match (c.why, &c.person, c.period) {
-                (None, Some(p), Some(period)) => self.accepted(conn, p, period, lang)?,
+                (None, Some(p), Some(period)) => {
+                    self.accepted(conn, p, period, c.received, lang)?
+                }
                 (None, _, _) => ExcuseOutcome::Accepted {
                     waived: None,
                     refund_month: None,
+                    in_advance: false,
                 },
                 (Some(why), _, _) => ExcuseOutcome::Refused { why },
             };
@@ -794,8 +797,11 @@ impl<'a> Planner<'a> {
         conn: &Connection,
         person: &str,
         period: Period,
+        filed_at: DateTime<Utc>,
         lang: Language,
     ) -> Result<ExcuseOutcome, NotifyError> {
+        let in_advance = compliance::deadline_of(self.cfg, self.calendar, period)
+            .is_some_and(|d| filed_at < d.due);
         let period = period.to_string();
         let waived = ledger::waived(conn, person, &period)?;
         let refund_month = match waived {
@@ -806,6 +812,7 @@ impl<'a> Planner<'a> {
         Ok(ExcuseOutcome::Accepted {
             waived,
             refund_month,
+            in_advance,
         })
     }
 
@@ -967,6 +974,56 @@ mod tests {
         let day = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
         let time = chrono::NaiveTime::from_hms_opt(h, min, 0).expect("time");
         at_local(day, time, chrono_tz::Asia::Shanghai)
+    }
+
+    #[test]
+    fn a_reason_filed_after_the_deadline_with_no_fine_to_reverse_is_not_confirmed_as_filed_in_advance()
+     {
+        let f = Fixture::new();
+        let planner = f.planner();
+        let text_of = |key: &str| -> String {
+            let (_, _, raw) = outbox::raw_messages(&f.conn)
+                .expect("outbox")
+                .into_iter()
+                .find(|(k, _, _)| k == key)
+                .expect("confirmation queued");
+            let mail = mailparse::parse_mail(&raw).expect("parse");
+            mail.subparts[0].get_body().expect("text")
+        };
+        // Week 45 (due 7 November) filed on 30 November, with nothing
+        // booked for it; week 50 filed before its deadline.
+        let late = at(2026, 11, 30, 9);
+        let w45 = Period::Week {
+            year: 2026,
+            week: 45,
+        };
+        let w50 = Period::Week {
+            year: 2026,
+            week: 50,
+        };
+        for period in [w45, w50] {
+            compliance::file_excuse(
+                &f.conn,
+                &f.cfg,
+                "lina@example.com",
+                period,
+                "出差",
+                "wangfang@example.com",
+                late,
+            )
+            .expect("filed");
+        }
+        planner
+            .cli_excuse_confirmations(&f.conn, late)
+            .expect("queue");
+        let after = text_of("excuse-confirmation:excuse:1");
+        assert!(after.contains("本期没有记罚款"), "{after}");
+        assert!(!after.contains("截止前登记"), "{after}");
+        let before = text_of("excuse-confirmation:excuse:2");
+        assert!(
+            before.contains("理由在截止前登记，本期不会罚款"),
+            "{before}"
+        );
     }
 
     #[test]
