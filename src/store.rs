@@ -626,8 +626,9 @@ pub fn journal_mode(conn: &Connection) -> rusqlite::Result<String> {
 /// none. A first sync of 50,000 messages wrote 1,711 MiB for a 634 MiB
 /// database in WAL mode, 1,155 MiB with a rollback journal, in the same
 /// time. Readers then wait for each commit instead of reading beside it,
-/// which only a first import can afford. [`use_wal`] goes back, and so
-/// does every [`open`]: a crash mid-import leaves nothing to undo by hand.
+/// which only a download can afford: a pass goes back with [`use_wal`]
+/// before its intake, whose reader parses beside its commits, and so does
+/// every [`open`]: a crash mid-import leaves nothing to undo by hand.
 /// Only the writer may call it, holding the writer lock (`crate::writer`).
 ///
 /// It is only a saving: when the switch fails (another process has the

@@ -273,6 +273,11 @@ impl Engine {
         progress: impl FnMut(usize, usize),
     ) -> Result<(IntakeStats, Booked, usize), SyncError> {
         crate::failpoint::hit(crate::failpoint::STORED_BEFORE_INTAKE);
+        // A first import's download was written with a rollback journal
+        // (`store::use_rollback_journal`); from here the database is in WAL
+        // mode again, so the intake's reader parses beside the intake's
+        // commits instead of waiting for each, and no email is sent before.
+        crate::store::use_wal(conn)?;
         let intake = reports::intake(conn, &self.cfg, &self.calendar, progress)?;
         // Sales files by email take over messages intake left ignored.
         by_email::take(conn, &self.planner()?, now)?;
@@ -371,7 +376,6 @@ impl Engine {
     ) -> Result<PassReport, SyncError> {
         let fetch = source.fetch(conn).await?;
         let (intake, booked, queued) = self.process(conn, now, progress)?;
-        crate::store::use_wal(conn)?;
         Ok(PassReport {
             fetched: fetch.new,
             fetch,
@@ -395,9 +399,6 @@ impl Engine {
         progress: impl FnMut(usize, usize),
     ) -> Result<(PassSummary, Option<DeliveryStats>), SyncError> {
         let (intake, booked, queued) = self.process(conn, now(), progress)?;
-        // A first import over, the database goes back to WAL before the
-        // first email is sent (see `store::use_rollback_journal`).
-        crate::store::use_wal(conn)?;
         let delivery = self.deliver(sender, conn, now()).await?;
         let d = delivery.clone().unwrap_or_default();
         let summary = PassSummary {

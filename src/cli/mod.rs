@@ -309,7 +309,7 @@ fn load_engine(path: &std::path::Path) -> Result<Engine> {
 /// Opens the database for a command that runs passes, after taking the
 /// writer lock (held until the returned lock is dropped); a database that
 /// holds no mail yet is written with a rollback journal until its first
-/// pass ends (`store::use_rollback_journal`).
+/// download is stored (`store::use_rollback_journal`).
 fn open_writer(cfg: &Config) -> Result<(WriterLock, rusqlite::Connection)> {
     let lock = writer::acquire(&cfg.database)?;
     let conn = store::open(&cfg.database)?;

@@ -18,6 +18,7 @@ use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::mail::inbox::{self, Classified, MessageClass, Read, Stored};
 use crate::mail::parse::{Envelope, ParseError};
+use crate::mail::prefetch::{self, Step};
 use crate::period::{self, ByPersonPeriod, Kind, Period};
 use crate::store::{parse_ts, ts};
 use classify::Class;
@@ -72,10 +73,12 @@ impl IntakeStats {
 
 /// Classifies every stored message not classified yet, in arrival order, in
 /// batches (see `inbox::UnclassifiedBatches`): a batch is read and parsed
-/// first, with no lock held, then recorded in one short write transaction,
-/// so a writer such as the outbox's `sent` mark never waits for parsing.
-/// A message that cannot be parsed, or is over `max_message_mb`, is kept
-/// and flagged; the pass goes on.
+/// on another thread with no lock held, then recorded. Batches that come
+/// one after another share a write transaction of up to
+/// [`INTAKE_COMMIT_MESSAGES`]; it is committed before the intake waits for
+/// parsing, so a writer such as the outbox's `sent` mark never waits for
+/// parsing. A message that cannot be parsed, or is over `max_message_mb`,
+/// is kept and flagged; the pass goes on.
 pub fn intake(
     conn: &mut Connection,
     cfg: &Config,
@@ -84,59 +87,64 @@ pub fn intake(
 ) -> rusqlite::Result<IntakeStats> {
     let total = inbox::UnclassifiedBatches::count(conn)?;
     let mut stats = IntakeStats::default();
-    let mut pending = Vec::new();
-    let mut pending_bytes = 0;
+    // Messages recorded in the open write transaction, if one is open.
+    let mut open = 0;
     let max_bytes = cfg.limits.max_message_bytes();
-    crate::mail::prefetch::for_each_batch(conn, max_bytes, |conn, batch, bytes| {
-        stats.batches.add(batch.len(), bytes);
-        pending.extend(batch);
-        pending_bytes += bytes;
-        // Parsed batches are recorded a few together: one commit (and its
-        // fsync) per thousand or so messages, a few milliseconds each,
-        // and no more parsed mail held than one batch's bytes.
-        if pending.len() >= INTAKE_COMMIT_MESSAGES || pending_bytes >= inbox::BATCH_BYTES {
-            pending_bytes = 0;
-            record(conn, cfg, calendar, &mut pending, &mut stats)?;
+    let intook = prefetch::for_each_batch(conn, max_bytes, |conn, step| {
+        let waiting = matches!(step, Step::Waiting);
+        if let Step::Batch(batch, bytes) = step {
+            stats.batches.add(batch.len(), bytes);
+            if open == 0 {
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+            }
+            open += batch.len();
+            record(conn, cfg, calendar, batch, &mut stats)?;
+        }
+        // One commit (and its fsync) per thousand or so messages when
+        // parsing keeps ahead, a few milliseconds each.
+        if open > 0 && (waiting || open >= INTAKE_COMMIT_MESSAGES) {
+            conn.execute_batch("COMMIT")?;
+            open = 0;
             progress(stats.total(), total);
         }
         Ok::<_, rusqlite::Error>(())
-    })?;
-    if !pending.is_empty() {
-        record(conn, cfg, calendar, &mut pending, &mut stats)?;
-        progress(stats.total(), total);
+    });
+    if intook.is_err() && !conn.is_autocommit() {
+        // What this transaction recorded is read again by the next pass.
+        let _ = conn.execute_batch("ROLLBACK");
     }
+    intook?;
     Ok(stats)
 }
 
 /// Messages classified and recorded in one write transaction at most.
 const INTAKE_COMMIT_MESSAGES: usize = 1_000;
 
-/// Classifies and records `pending` (emptied) in one write transaction.
+/// Classifies and records `batch` in the open write transaction.
 fn record(
-    conn: &mut Connection,
+    conn: &Connection,
     cfg: &Config,
     calendar: &Calendar,
-    pending: &mut Vec<inbox::Unclassified>,
+    batch: Vec<inbox::Unclassified>,
     stats: &mut IntakeStats,
 ) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    for msg in pending.drain(..) {
+    for msg in batch {
         let class = match &msg.read {
             Read::Parsed(parsed) => {
-                let class = intake_one(&tx, cfg, calendar, &msg.stored, parsed)?;
+                let class = intake_one(conn, cfg, calendar, &msg.stored, parsed)?;
                 if let Ok(env) = parsed
                     && !env.limits_hit.is_empty()
                 {
                     let note = format!("over a limit: {}", env.limits_hit.join("; "));
-                    inbox::flag(&tx, msg.stored.id, &note)?;
+                    inbox::flag(conn, msg.stored.id, &note)?;
                 }
                 class
             }
-            Read::TooLarge(big) => inbox::set_too_large(&tx, msg.stored.id, big)?,
+            Read::TooLarge(big) => inbox::set_too_large(conn, msg.stored.id, big)?,
         };
         stats.count(class);
     }
-    tx.commit()
+    Ok(())
 }
 
 fn intake_one(
