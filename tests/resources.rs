@@ -246,6 +246,75 @@ async fn maildir_source_stores_and_intake_parses_in_bounded_batches() {
     assert_eq!(unclassified, 0);
 }
 
+/// What an intake decided: every message's class and every report row
+/// (message, person, period), in id order.
+type Decided = (Vec<(i64, String)>, Vec<(i64, String, String)>);
+
+fn classes_and_reports(conn: &Connection) -> Decided {
+    let classes = conn
+        .prepare("SELECT id, class FROM messages ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let reports = conn
+        .prepare("SELECT message, person, period FROM reports ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    (classes, reports)
+}
+
+#[tokio::test]
+async fn an_intake_that_fails_midway_leaves_no_transaction_open_and_the_next_one_ends_as_a_clean_run()
+ {
+    // More messages than one intake transaction records.
+    let clean_dir = tempfile::tempdir().expect("tempdir");
+    let failing_dir = tempfile::tempdir().expect("tempdir");
+    let mut decided = Vec::new();
+    for (dir, fail) in [(&clean_dir, false), (&failing_dir, true)] {
+        let cfg = maildir_mailbox(dir.path(), 0, 0, 2_600);
+        let SourceConfig::Maildir(md) = &cfg.source else {
+            panic!("a Maildir config")
+        };
+        let calendar = reportd::calendar::Calendar::load(&cfg.calendar).expect("calendar");
+        let mut conn = reportd::store::open(&cfg.database).expect("db");
+        MaildirSource::new(&md.path)
+            .fetch(&mut conn)
+            .expect("fetch");
+        if fail {
+            // The disk fills while the 1,700th message is recorded.
+            conn.execute_batch(
+                "CREATE TRIGGER full_disk BEFORE UPDATE OF class ON messages
+                 WHEN NEW.id = 1700 BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+            )
+            .expect("trigger");
+            let err = reportd::reports::intake(&mut conn, &cfg, &calendar, |_, _| {})
+                .expect_err("the disk is full");
+            assert!(err.to_string().contains("disk is full"), "{err}");
+            assert!(conn.is_autocommit(), "a write transaction was left open");
+            let classified: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM messages WHERE class IS NOT NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("count");
+            assert!(classified < 1_700, "{classified} classified");
+            conn.execute_batch("DROP TRIGGER full_disk").expect("drop");
+        }
+        reportd::reports::intake(&mut conn, &cfg, &calendar, |_, _| {}).expect("intake");
+        decided.push(classes_and_reports(&conn));
+    }
+    let (clean, after_failure) = (&decided[0], &decided[1]);
+    assert_eq!(clean.0.len(), 2_600);
+    assert!(!clean.1.is_empty(), "no report recorded");
+    assert_eq!(after_failure, clean);
+}
+
 // ---------------------------------------------------------------------------
 // A download that stalls.
 
