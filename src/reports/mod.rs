@@ -87,31 +87,41 @@ pub fn intake(
 ) -> rusqlite::Result<IntakeStats> {
     let total = inbox::UnclassifiedBatches::count(conn)?;
     let mut stats = IntakeStats::default();
-    // Messages recorded in the open write transaction, if one is open.
-    let mut open = 0;
+    // How many messages the open write transaction recorded; none open.
+    let mut open: Option<usize> = None;
     let max_bytes = cfg.limits.max_message_bytes();
     let intook = prefetch::for_each_batch(conn, max_bytes, |conn, step| {
         let waiting = matches!(step, Step::Waiting);
         if let Step::Batch(batch, bytes) = step {
             stats.batches.add(batch.len(), bytes);
-            if open == 0 {
-                conn.execute_batch("BEGIN IMMEDIATE")?;
-            }
-            open += batch.len();
+            let recorded = match open {
+                Some(n) => n,
+                None => {
+                    conn.execute_batch("BEGIN IMMEDIATE")?;
+                    0
+                }
+            };
+            open = Some(recorded + batch.len());
             record(conn, cfg, calendar, batch, &mut stats)?;
         }
         // One commit (and its fsync) per thousand or so messages when
         // parsing keeps ahead, a few milliseconds each.
-        if open > 0 && (waiting || open >= INTAKE_COMMIT_MESSAGES) {
+        if let Some(recorded) = open
+            && (waiting || recorded >= INTAKE_COMMIT_MESSAGES)
+        {
             conn.execute_batch("COMMIT")?;
-            open = 0;
+            open = None;
             progress(stats.total(), total);
         }
         Ok::<_, rusqlite::Error>(())
     });
-    if intook.is_err() && !conn.is_autocommit() {
-        // What this transaction recorded is read again by the next pass.
-        let _ = conn.execute_batch("ROLLBACK");
+    if intook.is_err()
+        && !conn.is_autocommit()
+        && let Err(e) = conn.execute_batch("ROLLBACK")
+    {
+        // The intake's own error is what is returned; what this
+        // transaction recorded is read again by the next pass either way.
+        tracing::warn!(error = %e, "rolling back the intake's transaction failed");
     }
     intook?;
     Ok(stats)
