@@ -67,17 +67,17 @@ impl SyncError {
     pub fn stopped_text(db_error: &rusqlite::Error, database: &std::path::Path) -> String {
         use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull, ReadOnly};
         let todo = match db_error.sqlite_error_code() {
-            Some(DiskFull) => "free space on its file system",
-            Some(ReadOnly) => "make the file and its directory writable again",
+            Some(DiskFull) => "Free space on its file system",
+            Some(ReadOnly) => "Make the file and its directory writable again",
             Some(DatabaseBusy | DatabaseLocked) => {
-                "find what holds the database's write lock so long (a copy, a long query)"
+                "Find what holds the database's write lock so long (a copy, a long query)"
             }
-            _ => "check the file and its file system",
+            _ => "Check the file and its file system",
         };
         format!(
             "stopped: cannot write the database {}: {db_error}. Nothing is lost: mail, \
              fines and emails not yet stored are read and owed again from the mailbox when \
-             reportd starts. {todo}, then start reportd again",
+             reportd next runs. {todo}, then run reportd again",
             database.display()
         )
     }
