@@ -13,6 +13,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use lettre::message::Mailbox;
+use rayon::prelude::*;
 use rusqlite::Connection;
 
 use crate::calendar::Calendar;
@@ -46,6 +47,10 @@ const RECENT: i64 = 30;
 /// Judged deadlines per person and kind whose digest time `next_event`
 /// looks at: the open one and those that passed before its digest.
 const DIGEST_LOOKBACK: usize = 3;
+/// Emails [`Planner::queue_all`] holds rendered at once: enough to keep
+/// every core busy, few enough that a manager's digests of every group
+/// are not all held together.
+const RENDERED_AT_ONCE: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -328,6 +333,42 @@ impl<'a> Planner<'a> {
         if outbox::state_of(conn, &owed.key)?.is_some() {
             return Ok(0);
         }
+        let out = self.outgoing(&owed, now)?;
+        Ok(usize::from(outbox::enqueue(conn, &out, now)?))
+    }
+
+    /// Queues each of `owed` as [`Planner::queue`] would, in order.
+    /// Rendering and composing, most of a digest pass's time, run on every
+    /// core, [`RENDERED_AT_ONCE`] emails at a time.
+    fn queue_all<E: Email + Sync>(
+        &self,
+        conn: &Connection,
+        owed: Vec<Owed<'_, E>>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let mut due = Vec::with_capacity(owed.len());
+        for o in owed {
+            if outbox::state_of(conn, &o.key)?.is_none() {
+                due.push(o);
+            }
+        }
+        let mut queued = 0;
+        for some in due.chunks(RENDERED_AT_ONCE) {
+            let made: Vec<Result<Outgoing, NotifyError>> =
+                some.par_iter().map(|o| self.outgoing(o, now)).collect();
+            for out in made {
+                queued += usize::from(outbox::enqueue(conn, &out?, now)?);
+            }
+        }
+        Ok(queued)
+    }
+
+    /// `owed` rendered and composed into the message the outbox keeps.
+    fn outgoing<E: Email>(
+        &self,
+        owed: &Owed<'_, E>,
+        now: DateTime<Utc>,
+    ) -> Result<Outgoing, NotifyError> {
         let rendered = self.templates.render_email(owed.lang, owed.ctx)?;
         let to = owed
             .to
@@ -351,8 +392,12 @@ impl<'a> Planner<'a> {
             &references,
             owed.not_before.max(now),
         )?;
-        let out = Outgoing::from_message(&owed.key, E::KIND, &message, owed.not_before)?;
-        Ok(usize::from(outbox::enqueue(conn, &out, now)?))
+        Ok(Outgoing::from_message(
+            &owed.key,
+            E::KIND,
+            &message,
+            owed.not_before,
+        )?)
     }
 
     fn deadline_reminder(
@@ -1048,5 +1093,80 @@ mod tests {
             .next_event(&f.conn, local(2026, 12, 9, 8, 45))
             .expect("plan");
         assert_eq!(next, Some(local(2026, 12, 9, 9, 0)));
+    }
+
+    #[test]
+    fn emails_composed_on_every_core_are_queued_in_order_with_the_bytes_of_one_after_another() {
+        let now = at(2026, 11, 30, 9);
+        let (one_by_one, all_at_once) = (Fixture::new(), Fixture::new());
+        let lina = one_by_one
+            .cfg
+            .roster
+            .by_email("lina@example.com")
+            .expect("lina");
+        // More than a few rounds of RENDERED_AT_ONCE, each email different.
+        let contexts: Vec<ExcuseConfirmation> = (0..RENDERED_AT_ONCE * 2 + 5)
+            .map(|i| ExcuseConfirmation {
+                filer: Contact::from(lina),
+                person: Some(Contact::from(lina)),
+                kind: Some(Kind::Weekly),
+                period: Some(format!("第{}周", i + 1)),
+                reason: format!("出差 {i}"),
+                request_subject: String::new(),
+                by_email: false,
+                received: "11月30日 09:00".into(),
+                outcome: ExcuseOutcome::Accepted {
+                    waived: None,
+                    refund_month: None,
+                    in_advance: true,
+                },
+                example_subject: String::new(),
+            })
+            .collect();
+        let owed = || {
+            contexts.iter().enumerate().map(|(i, ctx)| Owed {
+                key: format!("test:{i}"),
+                lang: Language::Zh,
+                ctx,
+                to: vec![ctx.filer.clone()],
+                cc: vec![],
+                in_reply_to: None,
+                not_before: now,
+            })
+        };
+        let planner = one_by_one.planner();
+        let mut queued = 0;
+        for o in owed() {
+            queued += planner.queue(&one_by_one.conn, o, now).expect("queue");
+        }
+        assert_eq!(queued, contexts.len());
+        // One of them was queued before: it is not queued again.
+        let planner = all_at_once.planner();
+        let first = owed().nth(3).expect("owed");
+        assert_eq!(
+            planner.queue(&all_at_once.conn, first, now).expect("queue"),
+            1
+        );
+        let rest: Vec<_> = owed().filter(|o| o.key != "test:3").collect();
+        let queued = planner
+            .queue_all(&all_at_once.conn, owed().collect(), now)
+            .expect("queue all");
+        assert_eq!(queued, rest.len());
+        let keyed = |f: &Fixture| {
+            let mut rows = outbox::raw_messages(&f.conn).expect("outbox");
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            rows
+        };
+        assert_eq!(keyed(&all_at_once), keyed(&one_by_one));
+        // In order: after the one queued first, the rest by their keys' order.
+        let order: Vec<String> = outbox::raw_messages(&all_at_once.conn)
+            .expect("outbox")
+            .into_iter()
+            .map(|(key, _, _)| key)
+            .collect();
+        let expected: Vec<String> = std::iter::once("test:3".to_string())
+            .chain(rest.iter().map(|o| o.key.clone()))
+            .collect();
+        assert_eq!(order, expected);
     }
 }

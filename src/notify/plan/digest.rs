@@ -57,6 +57,28 @@ struct Groups<'p> {
     made: Vec<(Language, DigestGroup)>,
 }
 
+/// A digest made and not yet queued.
+struct MadeDigest {
+    key: String,
+    lang: Language,
+    digest: Digest,
+    not_before: DateTime<Utc>,
+}
+
+impl MadeDigest {
+    fn owed(&self) -> Owed<'_, Digest> {
+        Owed {
+            key: self.key.clone(),
+            lang: self.lang,
+            ctx: &self.digest,
+            to: vec![self.digest.recipient.clone()],
+            cc: vec![],
+            in_reply_to: None,
+            not_before: self.not_before,
+        }
+    }
+}
+
 /// What a digest reads, by person: built once per deadline so each card,
 /// group and heading is a few hash look-ups, not a scan of every verdict,
 /// report, payroll row and ledger entry.
@@ -200,18 +222,11 @@ impl<'a> Planner<'a> {
                 made: Vec::new(),
             })
             .collect();
-        let mut queued = 0;
+        let mut made = Vec::new();
         for g in &mut groups {
             let (supervisor, lang) = (g.supervisor, self.lang(g.supervisor));
             let group = self.group_in(conn, &plan, g, lang, now)?;
-            queued += self.queue_digest(
-                conn,
-                &plan,
-                supervisor,
-                Audience::Supervisor,
-                vec![group],
-                now,
-            )?;
+            made.extend(self.digest_to(&plan, supervisor, Audience::Supervisor, vec![group], now));
         }
         for manager in self.cfg.roster.managers() {
             let lang = self.lang(manager);
@@ -226,9 +241,10 @@ impl<'a> Planner<'a> {
                         .without_digest(no_digest))
                 })
                 .collect::<Result<_, NotifyError>>()?;
-            queued += self.queue_digest(conn, &plan, manager, Audience::Manager, all, now)?;
+            made.extend(self.digest_to(&plan, manager, Audience::Manager, all, now));
         }
-        Ok(queued)
+        let owed = made.iter().map(|m| m.owed()).collect();
+        self.queue_all(conn, owed, now)
     }
 
     /// The deadline of `kind` whose digests are owed at `now` and not all
@@ -291,18 +307,17 @@ impl<'a> Planner<'a> {
         Ok(true)
     }
 
-    /// Queues one supervisor's or manager's digest.
-    fn queue_digest(
+    /// One supervisor's or manager's digest, unless they left.
+    fn digest_to(
         &self,
-        conn: &Connection,
         plan: &DigestPlan<'_>,
         recipient: &Person,
         audience: Audience,
         groups: Vec<DigestGroup>,
         now: DateTime<Utc>,
-    ) -> Result<usize, NotifyError> {
+    ) -> Option<MadeDigest> {
         if !self.active(recipient, now) {
-            return Ok(0);
+            return None;
         }
         let period = plan.deadline.period;
         let lang = self.lang(recipient);
@@ -320,16 +335,12 @@ impl<'a> Planner<'a> {
         } else {
             digest
         };
-        let owed = Owed {
+        Some(MadeDigest {
             key: digest_key(audience, period.kind(), &recipient.email, period),
             lang,
-            ctx: &digest,
-            to: vec![digest.recipient.clone()],
-            cc: vec![],
-            in_reply_to: None,
+            digest,
             not_before: plan.at.max(now - Duration::minutes(1)),
-        };
-        self.queue(conn, owed, now)
+        })
     }
 
     /// What the digest is about, in `lang`; the provisional years are those
