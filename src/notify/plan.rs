@@ -147,7 +147,7 @@ impl<'a> Planner<'a> {
         let unsent = outbox::Unsent::load(conn)?;
         for v in verdicts.iter().filter(|v| v.deadline.due > recent) {
             self.withdraw_stale(conn, &unsent, v, now)?;
-            if !is_misaddressed(&misaddressed, v) {
+            if !misaddressed.any(v) {
                 queued += self.deadline_reminder(conn, v, now)?;
             }
             queued += self.late_notice(conn, v, &misaddressed, now)?;
@@ -511,7 +511,7 @@ impl<'a> Planner<'a> {
         if v.status != Status::Missing || v.deadline.due < now - Duration::days(CATCH_UP) {
             return Ok(0);
         }
-        if let Some(held) = held_at_deadline(misaddressed, v) {
+        if let Some(held) = misaddressed.held_at_deadline(v) {
             let why =
                 "replaced by the misaddressed notice: the report came but missed the supervisor";
             let key = late_notice_key(&v.person, v.deadline.period);
@@ -930,25 +930,24 @@ impl MissedSupervisor {
             .get(&v.person, v.deadline.period)
             .map_or(&[], Vec::as_slice)
     }
-}
 
-/// Whether the report of `v` came but missed the supervisor: the
-/// misaddressed notice then speaks for the deadline (no reminder, no
-/// missing notice).
-fn is_misaddressed(misaddressed: &MissedSupervisor, v: &Verdict) -> bool {
-    !misaddressed.of(v).is_empty()
-}
+    /// Whether the report of `v` came but missed the supervisor: the
+    /// misaddressed notice then speaks for the deadline (no reminder, no
+    /// missing notice).
+    fn any(&self, v: &Verdict) -> bool {
+        !self.of(v).is_empty()
+    }
 
-/// The latest report of `v` that came before the deadline but missed the
-/// supervisor, if any: the deadline's notice is then a misaddressed one.
-/// (A misaddressed report that came after the deadline has its own notice;
-/// the late notice went before it.)
-fn held_at_deadline<'r>(misaddressed: &'r MissedSupervisor, v: &Verdict) -> Option<&'r ReportInfo> {
-    misaddressed
-        .of(v)
-        .iter()
-        .filter(|r| r.received < v.deadline.due)
-        .max_by_key(|r| r.received)
+    /// The latest report of `v` that came before the deadline but missed
+    /// the supervisor, if any: the deadline's notice is then a misaddressed
+    /// one. (A misaddressed report that came after the deadline has its own
+    /// notice; the late notice went before it.)
+    fn held_at_deadline(&self, v: &Verdict) -> Option<&ReportInfo> {
+        self.of(v)
+            .iter()
+            .filter(|r| r.received < v.deadline.due)
+            .max_by_key(|r| r.received)
+    }
 }
 
 /// The idempotency key of the deadline reminder owed at `at` (local time
@@ -1038,14 +1037,8 @@ mod tests {
         // Week 45 (due 7 November) filed on 30 November, with nothing
         // booked for it; week 50 filed before its deadline.
         let late = at(2026, 11, 30, 9);
-        let w45 = Period::Week {
-            year: 2026,
-            week: 45,
-        };
-        let w50 = Period::Week {
-            year: 2026,
-            week: 50,
-        };
+        let w45: Period = "2026-W45".parse().expect("period");
+        let w50: Period = "2026-W50".parse().expect("period");
         for period in [w45, w50] {
             compliance::file_excuse(
                 &f.conn,

@@ -255,6 +255,14 @@ pub enum Part {
 }
 
 impl Part {
+    /// The periods whose reports and reasons it reads; `None` for all.
+    fn periods(&self) -> Option<&[Period]> {
+        match self {
+            Part::Whole => None,
+            Part::Some { periods, .. } => Some(periods),
+        }
+    }
+
     fn covers(&self, person: &str, d: &Deadline) -> bool {
         match self {
             Part::Whole => true,
@@ -273,13 +281,8 @@ pub fn verdicts_in(
     now: DateTime<Utc>,
     part: &Part,
 ) -> rusqlite::Result<Vec<Verdict>> {
-    let (reports, excuses) = match part {
-        Part::Whole => (reports::first_reports(conn, None)?, excuses_of(conn, None)?),
-        Part::Some { periods, .. } => (
-            reports::first_reports(conn, Some(periods))?,
-            excuses_of(conn, Some(periods))?,
-        ),
-    };
+    let reports = reports::first_reports(conn, part.periods())?;
+    let excuses = excuses_of(conn, part.periods())?;
     // Made in the board's order, by deadline, then person, weekly before
     // monthly: no sort of 65,000 verdicts, whose scratch space was the
     // peak of a pass's memory.

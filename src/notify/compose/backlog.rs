@@ -54,9 +54,7 @@ impl<T> Listed<T> {
             total: items.len(),
         }
     }
-}
 
-impl<T> Listed<T> {
     /// The positions in a list of `len` items of those [`Listed::made`]
     /// makes: the rows shown and the earliest of the rest.
     pub fn made_at(len: usize) -> impl Iterator<Item = usize> {
@@ -73,10 +71,7 @@ fn older_than_shown(len: usize) -> usize {
 /// `items` (oldest first) cut to the newest [`LIST_CAP`], with the older
 /// rest counted; `earliest` names an item's date.
 fn capped<T>(mut items: Vec<T>, earliest: impl Fn(&T) -> String) -> (Vec<T>, Option<Rest>) {
-    if items.len() <= LIST_CAP {
-        return (items, None);
-    }
-    let shown = items.split_off(items.len() - LIST_CAP);
+    let shown = items.split_off(older_than_shown(items.len()));
     let rest = items.first().map(|first| Rest {
         count: items.len(),
         earliest: earliest(first),
