@@ -381,11 +381,10 @@ pub struct Booking {
 /// sums the whole ledger; reading each row's evidence and notes as well
 /// was half of its time.
 pub fn bookings(conn: &Connection) -> rusqlite::Result<Vec<Booking>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, at, person, period, kind, amount_fen, fund_fen, reason FROM ledger ORDER BY at, id",
-    )?;
+    let mut stmt = conn
+        .prepare("SELECT id, at, person, period, kind, amount_fen, fund_fen, reason FROM ledger")?;
     let rows = stmt.query_map([], booking_row)?;
-    rows.collect()
+    rows.collect::<rusqlite::Result<Vec<_>>>().map(oldest_first)
 }
 
 /// The ledger rows of the given periods (as the ledger writes them,
@@ -398,10 +397,19 @@ pub fn bookings_for_periods(
     let periods = period::json_list(Some(periods));
     let mut stmt = conn.prepare_cached(
         "SELECT id, at, person, period, kind, amount_fen, fund_fen, reason FROM ledger
-         WHERE period IN (SELECT value FROM json_each(?1)) ORDER BY at, id",
+         WHERE period IN (SELECT value FROM json_each(?1))",
     )?;
     let rows = stmt.query_map([periods], booking_row)?;
-    rows.collect()
+    rows.collect::<rusqlite::Result<Vec<_>>>().map(oldest_first)
+}
+
+/// `rows` in the order they were booked (time, then id). Sorted here, not
+/// by SQLite's ORDER BY: that sorts a year's ledger in a temporary B-tree,
+/// five times as slow as reading it, and the rows come nearly in order,
+/// which a stable sort takes in about one pass.
+fn oldest_first(mut rows: Vec<Booking>) -> Vec<Booking> {
+    rows.sort_by_key(|b| (b.at, b.id));
+    rows
 }
 
 /// The entries of `person` for `period`, oldest first, with their
@@ -585,6 +593,41 @@ mod tests {
         assert_eq!(of(&["2026-W47", "2026-W48"]).len(), 4);
         assert!(of(&["2026-10"]).is_empty());
         assert!(of(&[]).is_empty());
+    }
+
+    #[test]
+    fn bookings_come_in_the_order_they_were_booked_for_not_the_order_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = crate::store::open(&dir.path().join("l.sqlite3")).expect("db");
+        let w47 = Deadline {
+            period: "2026-W47".parse().expect("period"),
+            due: w48().due - chrono::Duration::days(7),
+            provisional: false,
+        };
+        let after = w48().due + chrono::Duration::hours(1);
+        let tz = chrono_tz::Asia::Shanghai;
+        // Week 48 written first, then the earlier week 47 (a later id).
+        for d in [w48(), w47] {
+            let v = ["b@example.com", "a@example.com"].map(|p| judge(p, d, None, None, after));
+            settle(&conn, &v, &rules(50), tz).expect("settle");
+        }
+        let order = |rows: Vec<Booking>| -> Vec<(String, String)> {
+            rows.into_iter().map(|b| (b.period, b.person)).collect()
+        };
+        let expected: Vec<(String, String)> = [
+            ("2026-W47", "b@example.com"),
+            ("2026-W47", "a@example.com"),
+            ("2026-W48", "b@example.com"),
+            ("2026-W48", "a@example.com"),
+        ]
+        .map(|(period, person)| (period.to_string(), person.to_string()))
+        .into();
+        assert_eq!(order(bookings(&conn).expect("bookings")), expected);
+        let both: Vec<Period> = [w47.period, w48().period].into();
+        assert_eq!(
+            order(bookings_for_periods(&conn, &both).expect("bookings")),
+            expected
+        );
     }
 
     #[test]

@@ -196,7 +196,9 @@ fn booked(conn: &Connection, tz: Tz) -> rusqlite::Result<Vec<Booked>> {
     // Looked up by borrowed person and period: a year's ledger is tens of
     // thousands of rows, each key copied twice before.
     let months: Vec<Month> = {
-        let mut fines: HashMap<(&str, &str), Month> = HashMap::new();
+        // Hashed with foldhash: the keys are what `settle` wrote.
+        let mut fines: HashMap<(&str, &str), Month, foldhash::fast::RandomState> =
+            HashMap::default();
         for e in entries.iter().filter(|e| e.kind == EntryKind::Fine) {
             if let Some(m) = fine_month(&e.period, e.at, tz) {
                 fines.insert((&e.person, &e.period), m);

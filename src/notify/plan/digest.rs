@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
+use rayon::prelude::*;
 use rusqlite::Connection;
 
 use super::replies::header;
@@ -26,7 +27,7 @@ use crate::notify::outbox;
 use crate::payroll::summary::{self as payroll, PersonPay, Summary};
 use crate::period::{ByPersonPeriod, Deadline, Kind, Month, Period};
 use crate::reports::compliance::{self, Status, Verdict};
-use crate::reports::{self, Backlogged};
+use crate::reports::{self, Backlogged, ReportHeaders};
 
 /// Periods in a trend line.
 const HISTORY: usize = 8;
@@ -51,10 +52,24 @@ struct DigestPlan<'v> {
     members: BySupervisor<&'v Person>,
 }
 
-/// A supervisor's group, as made so far in each language.
+/// A supervisor's group, made in each language its readers read: the
+/// supervisor's own and every manager's.
 struct Groups<'p> {
     supervisor: &'p Person,
-    made: Vec<(Language, DigestGroup)>,
+    own: DigestGroup,
+    others: Vec<(Language, DigestGroup)>,
+}
+
+impl Groups<'_> {
+    /// The group as `lang` reads it (in the supervisor's language when it
+    /// was not made in `lang`).
+    fn read_in(&self, lang: Language) -> DigestGroup {
+        self.others
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .map_or(&self.own, |(_, g)| g)
+            .clone()
+    }
 }
 
 /// A digest made and not yet queued.
@@ -79,6 +94,11 @@ impl MadeDigest {
     }
 }
 
+/// A map hashed with foldhash: its keys are roster addresses and periods,
+/// not chosen by whoever sends mail, and the standard SipHash was a tenth
+/// of building the [`Index`].
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// What a digest reads, by person: built once per deadline so each card,
 /// group and heading is a few hash look-ups, not a scan of every verdict,
 /// report, payroll row and ledger entry.
@@ -86,39 +106,32 @@ struct Index<'v> {
     verdicts: &'v [Verdict],
     reports: &'v [Backlogged],
     /// Person → the positions of their verdicts in `verdicts`.
-    verdicts_of: HashMap<&'v str, Vec<usize>>,
+    verdicts_of: FastMap<&'v str, Vec<usize>>,
     /// (person, period) → the first verdict of that deadline.
-    verdict_at: HashMap<(&'v str, Period), &'v Verdict>,
+    verdict_at: FastMap<(&'v str, Period), &'v Verdict>,
     /// Person → the positions of their reports in `reports`.
-    reports_of: HashMap<&'v str, Vec<usize>>,
+    reports_of: FastMap<&'v str, Vec<usize>>,
     /// Person → the first payroll row with their address.
-    pay_of: HashMap<&'v str, &'v PersonPay>,
+    pay_of: FastMap<&'v str, &'v PersonPay>,
     /// (person, period) → the net of the ledger's entries.
     nets: ByPersonPeriod<Fen>,
 }
 
 impl<'v> Index<'v> {
-    fn new(
-        verdicts: &'v [Verdict],
-        reports: &'v [Backlogged],
-        payroll: &'v Summary,
-        nets: ByPersonPeriod<Fen>,
-    ) -> Index<'v> {
-        let mut verdicts_of: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut verdict_at = HashMap::new();
+    /// Every verdict and report indexed by person; the payroll rows and
+    /// the ledger's nets come with [`Index::with_pay`].
+    fn by_person(verdicts: &'v [Verdict], reports: &'v [Backlogged]) -> Index<'v> {
+        let mut verdicts_of: FastMap<&str, Vec<usize>> = FastMap::default();
+        let mut verdict_at = FastMap::default();
         for (i, v) in verdicts.iter().enumerate() {
             verdicts_of.entry(v.person.as_str()).or_default().push(i);
             verdict_at
                 .entry((v.person.as_str(), v.deadline.period))
                 .or_insert(v);
         }
-        let mut reports_of: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut reports_of: FastMap<&str, Vec<usize>> = FastMap::default();
         for (i, r) in reports.iter().enumerate() {
             reports_of.entry(r.person.as_str()).or_default().push(i);
-        }
-        let mut pay_of = HashMap::new();
-        for x in &payroll.people {
-            pay_of.entry(x.email.as_str()).or_insert(x);
         }
         Index {
             verdicts,
@@ -126,9 +139,18 @@ impl<'v> Index<'v> {
             verdicts_of,
             verdict_at,
             reports_of,
-            pay_of,
-            nets,
+            pay_of: FastMap::default(),
+            nets: ByPersonPeriod::default(),
         }
+    }
+
+    /// The index with the payroll month's rows and the ledger's nets.
+    fn with_pay(mut self, payroll: &'v Summary, nets: ByPersonPeriod<Fen>) -> Index<'v> {
+        for x in &payroll.people {
+            self.pay_of.entry(x.email.as_str()).or_insert(x);
+        }
+        self.nets = nets;
+        self
     }
 
     /// The verdicts of `people`, each once, in the order of all verdicts.
@@ -170,7 +192,7 @@ impl<'v> Index<'v> {
 
 /// The positions listed for `people` in `by_person`, ascending, each once.
 fn positions<'p>(
-    by_person: &HashMap<&str, Vec<usize>>,
+    by_person: &FastMap<&str, Vec<usize>>,
     people: impl IntoIterator<Item = &'p str>,
 ) -> impl Iterator<Item = usize> {
     let mut out: Vec<usize> = people
@@ -199,7 +221,7 @@ impl<'a> Planner<'a> {
         };
         let tz = self.cfg.timezone;
         let month = deadline.payroll_month(tz);
-        let summary = payroll::summary(conn, self.cfg, month)?;
+        let (summary, nets, by_person) = self.read(conn, month, verdicts, reports)?;
         let roster = &self.cfg.roster;
         let plan = DigestPlan {
             deadline,
@@ -211,40 +233,102 @@ impl<'a> Planner<'a> {
             periods: history(deadline.period),
             month,
             payroll: &summary,
-            index: Index::new(verdicts, reports, &summary, ledger::nets(conn)?),
+            index: by_person.with_pay(&summary, nets),
             members: roster.by_supervisor(roster.reporters(), |p| Some(*p)),
         };
-        let mut groups: Vec<Groups<'_>> = self
-            .supervisors()
-            .into_iter()
-            .map(|supervisor| Groups {
-                supervisor,
-                made: Vec::new(),
+        let managers: Vec<&Person> = roster.managers().collect();
+        let mut langs: Vec<Language> = Vec::new();
+        for lang in managers.iter().map(|m| self.lang(m)) {
+            if !langs.contains(&lang) {
+                langs.push(lang);
+            }
+        }
+        let (groups, mut made) = self.groups(conn, &plan, &langs, now)?;
+        let for_managers: Vec<Option<MadeDigest>> = managers
+            .par_iter()
+            .map(|&manager| {
+                let lang = self.lang(manager);
+                let all = groups
+                    .iter()
+                    .map(|g| {
+                        // A group whose supervisor gets no digest (they left)
+                        // keeps its cards in the manager's, however large.
+                        let no_digest = !self.active(g.supervisor, now);
+                        g.read_in(lang).without_digest(no_digest)
+                    })
+                    .collect();
+                self.digest_to(&plan, manager, Audience::Manager, all, now)
             })
             .collect();
-        let mut made = Vec::new();
-        for g in &mut groups {
-            let (supervisor, lang) = (g.supervisor, self.lang(g.supervisor));
-            let group = self.group_in(conn, &plan, g, lang, now)?;
-            made.extend(self.digest_to(&plan, supervisor, Audience::Supervisor, vec![group], now));
-        }
-        for manager in self.cfg.roster.managers() {
-            let lang = self.lang(manager);
-            let all = groups
-                .iter_mut()
-                .map(|g| {
-                    // A group whose supervisor gets no digest (they left)
-                    // keeps its cards in the manager's, however large.
-                    let no_digest = !self.active(g.supervisor, now);
-                    Ok(self
-                        .group_in(conn, &plan, g, lang, now)?
-                        .without_digest(no_digest))
-                })
-                .collect::<Result<_, NotifyError>>()?;
-            made.extend(self.digest_to(&plan, manager, Audience::Manager, all, now));
-        }
-        let owed = made.iter().map(|m| m.owed()).collect();
+        made.extend(for_managers);
+        let owed = made.iter().flatten().map(MadeDigest::owed).collect();
         self.queue_all(conn, owed, now)
+    }
+
+    /// The payroll summary of `month` and the ledger's nets, read while
+    /// another core indexes every verdict and report by person.
+    fn read<'v>(
+        &self,
+        conn: &Connection,
+        month: Month,
+        verdicts: &'v [Verdict],
+        reports: &'v [Backlogged],
+    ) -> Result<(Summary, ByPersonPeriod<Fen>, Index<'v>), NotifyError> {
+        let mut by_person = None;
+        let read = rayon::in_place_scope(|s| {
+            s.spawn(|_| by_person = Some(Index::by_person(verdicts, reports)));
+            Ok::<_, NotifyError>((
+                payroll::summary(conn, self.cfg, month)?,
+                ledger::nets(conn)?,
+            ))
+        });
+        let (summary, nets) = read?;
+        let by_person = by_person.unwrap_or_else(|| Index::by_person(verdicts, reports));
+        Ok((summary, nets, by_person))
+    }
+
+    /// Every supervisor's group, each made on some core in the
+    /// supervisor's language and in each of `langs` (the managers'), with
+    /// the supervisor's digest.
+    fn groups<'p>(
+        &'p self,
+        conn: &Connection,
+        plan: &DigestPlan<'p>,
+        langs: &[Language],
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Groups<'p>>, Vec<Option<MadeDigest>>), NotifyError> {
+        let supervisors = self.supervisors();
+        let waiting: Vec<Vec<(&Person, &Backlogged)>> = supervisors
+            .iter()
+            .map(|s| self.waiting(plan, s, now))
+            .collect();
+        // The subjects and Message-IDs of only the reports listed, every
+        // group's in one read.
+        let listed: Vec<i64> = waiting
+            .iter()
+            .flat_map(|w| Listed::<PendingReply>::made_at(w.len()).map(|i| w[i].1.id))
+            .collect();
+        let headers = reports::headers_of(conn, &listed)?;
+        Ok(supervisors
+            .par_iter()
+            .zip(waiting.par_iter())
+            .map(|(&supervisor, waiting)| {
+                let lang = self.lang(supervisor);
+                let group = |lang| self.group(plan, supervisor, waiting, &headers, lang, now);
+                let g = Groups {
+                    supervisor,
+                    own: group(lang),
+                    others: langs
+                        .iter()
+                        .filter(|l| **l != lang)
+                        .map(|&l| (l, group(l)))
+                        .collect(),
+                };
+                let own = vec![g.own.clone()];
+                let digest = self.digest_to(plan, supervisor, Audience::Supervisor, own, now);
+                (g, digest)
+            })
+            .unzip())
     }
 
     /// The deadline of `kind` whose digests are owed at `now` and not all
@@ -263,24 +347,6 @@ impl<'a> Planner<'a> {
             return Ok(None);
         }
         Ok(Some(deadline))
-    }
-
-    /// `g`'s group as `lang` reads it, made once per language and reused
-    /// by the supervisor's digest and every manager's.
-    fn group_in(
-        &self,
-        conn: &Connection,
-        plan: &DigestPlan<'_>,
-        g: &mut Groups<'_>,
-        lang: Language,
-        now: DateTime<Utc>,
-    ) -> Result<DigestGroup, NotifyError> {
-        if let Some((_, made)) = g.made.iter().find(|(l, _)| *l == lang) {
-            return Ok(made.clone());
-        }
-        let made = self.group(conn, plan, g.supervisor, lang, now)?;
-        g.made.push((lang, made.clone()));
-        Ok(made)
     }
 
     fn all_digests_queued(
@@ -412,15 +478,34 @@ impl<'a> Planner<'a> {
         None
     }
 
-    /// One supervisor's group as `lang` reads it.
+    /// The reports of `supervisor`'s group still waiting for a reply at
+    /// `now`, in the order of all reports.
+    fn waiting<'v>(
+        &'v self,
+        plan: &DigestPlan<'v>,
+        supervisor: &Person,
+        now: DateTime<Utc>,
+    ) -> Vec<(&'v Person, &'v Backlogged)> {
+        let members = plan.members.of(&supervisor.email);
+        plan.index
+            .reports_of(members.iter().map(|m| m.email.as_str()))
+            .into_iter()
+            .filter(|r| r.replied_at.is_none_or(|t| t > now))
+            .filter_map(|r| Some((self.person(&r.person)?, r)))
+            .collect()
+    }
+
+    /// One supervisor's group as `lang` reads it; `waiting` is
+    /// [`Planner::waiting`]'s, `headers` hold those it lists.
     fn group(
         &self,
-        conn: &Connection,
         plan: &DigestPlan<'_>,
         supervisor: &Person,
+        waiting: &[(&Person, &Backlogged)],
+        headers: &HashMap<i64, ReportHeaders>,
         lang: Language,
         now: DateTime<Utc>,
-    ) -> Result<DigestGroup, NotifyError> {
+    ) -> DigestGroup {
         let members = plan.members.of(&supervisor.email);
         let emails = || members.iter().map(|m| m.email.as_str());
         let rows = members
@@ -440,20 +525,9 @@ impl<'a> Planner<'a> {
             |v| self.still_owed(plan, v, lang, now),
             StillOwed::earliest,
         );
-        let reports = plan.index.reports_of(emails());
-        let waiting: Vec<(&Person, &Backlogged)> = reports
-            .iter()
-            .filter(|r| r.replied_at.is_none_or(|t| t > now))
-            .filter_map(|r| Some((self.person(&r.person)?, *r)))
-            .collect();
-        // The subjects and Message-IDs of only the reports listed.
-        let listed: Vec<i64> = Listed::<PendingReply>::made_at(waiting.len())
-            .map(|i| waiting[i].1.id)
-            .collect();
-        let headers = reports::headers_of(conn, &listed)?;
         let awaiting = Listed::made(
-            &waiting,
-            |(p, r)| self.pending_reply_of(p, r, header(&headers, r), 0, lang, now),
+            waiting,
+            |(p, r)| self.pending_reply_of(p, r, header(headers, r), 0, lang, now),
             PendingReply::earliest,
         );
         let name = members
@@ -461,14 +535,15 @@ impl<'a> Planner<'a> {
             .find_map(|m| m.group.clone())
             .or_else(|| supervisor.group.clone())
             .unwrap_or_else(|| supervisor.name.clone());
-        Ok(DigestGroup::new(
+        let reports = plan.index.reports_of(emails());
+        DigestGroup::new(
             name,
             Contact::from(supervisor),
             rows,
             still_owed,
             awaiting,
             self.group_stats(plan, members, &reports, now),
-        ))
+        )
     }
 
     /// A member's card, when their period is judged.
@@ -658,6 +733,56 @@ mod tests {
         let f = super::super::Fixture::new();
         let now = at(2026, 11, 30, 23);
         assert_eq!(weekly_digests(&f, now), 2);
+    }
+
+    #[test]
+    fn each_reader_gets_every_group_in_their_own_language() {
+        let mut f = super::super::Fixture::new();
+        // The supervisor reads English; the manager Chinese, and a second
+        // manager English.
+        let mut people = f.cfg.roster.people.clone();
+        for p in &mut people {
+            if p.email == "wangfang@example.com" {
+                p.language = Some(Language::En);
+            }
+        }
+        let mut second = people
+            .iter()
+            .find(|p| p.email == "chengang@example.com")
+            .expect("the manager")
+            .clone();
+        second.email = "second@example.com".into();
+        second.language = Some(Language::En);
+        people.push(second);
+        f.cfg.roster = crate::config::Roster::new(people);
+        let now = at(2026, 11, 30, 9);
+        assert_eq!(weekly_digests(&f, now), 3);
+        let mails = queued(&f.conn);
+        let text_of = |key: &str| {
+            mails
+                .iter()
+                .find(|(k, _, _)| k.starts_with(key))
+                .map(|(_, _, text)| text.clone())
+                .unwrap_or_else(|| panic!("no {key} in {mails:?}"))
+        };
+        // The dates and periods the planner writes into a group say which
+        // language it was made in: no Chinese one has neither 月 nor 周,
+        // and no name in the team has either.
+        let english = |t: &str| !t.contains('月') && !t.contains('周');
+        let supervisor = text_of("digest:weekly:wangfang@example.com:");
+        assert!(english(&supervisor), "{supervisor}");
+        assert!(supervisor.contains("Dear 王芳"), "{supervisor}");
+        let manager = text_of("manager-digest:weekly:chengang@example.com:");
+        // Its group lists the owed reports as the planner wrote them.
+        assert!(
+            manager.contains("张伟 第45周（11月2日–8日）周报"),
+            "{manager}"
+        );
+        assert!(manager.contains("已逾期 22天"), "{manager}");
+        assert!(!manager.contains("Dear"), "{manager}");
+        let second = text_of("manager-digest:weekly:second@example.com:");
+        assert!(english(&second), "{second}");
+        assert!(second.contains("张伟"), "{second}");
     }
 
     #[test]
