@@ -292,25 +292,8 @@ impl Calendar {
 
     /// Where `year`'s days off come from.
     pub fn basis(&self, year: i32) -> YearBasis<'_> {
-        if let Some(path) = self.years.get(&year).and_then(|y| y.official.as_deref()) {
-            return YearBasis::OfficialFile(path);
-        }
-        match self.built_in(year).map(|s| s.basis) {
-            Some(Basis::Published) => YearBasis::Published,
-            Some(Basis::Statutory) => YearBasis::Statutory,
-            None => YearBasis::Weekdays,
-        }
-    }
-
-    /// The built-in schedule that applies to `year`: none when a file holds
-    /// its notice, the computed statutory holidays when a file marks it
-    /// provisional, else tyme4rs's notice or, lacking it, the computed days.
-    fn built_in(&self, year: i32) -> Option<&'static official::Schedule> {
-        match self.years.get(&year) {
-            Some(local) if local.official.is_some() => None,
-            Some(local) if local.provisional.is_some() => official::computed(year),
-            _ => official::schedule(year),
-        }
+        let local = self.years.get(&year);
+        basis(local, built_in(local, year))
     }
 
     /// Whether `date` is judged on a provisional calendar (no notice for its
@@ -324,7 +307,10 @@ impl Calendar {
     /// provisional year is warned about once.
     pub fn day_kind(&self, date: NaiveDate) -> DayKind<'_> {
         let year = date.year();
-        if let Some(local) = self.years.get(&year) {
+        // The year's files are looked up once: a pass asks about tens of
+        // thousands of days (every reply reminder's).
+        let local = self.years.get(&year);
+        if let Some(local) = local {
             if let Some(name) = local.holidays.get(&date) {
                 return DayKind::Holiday(name);
             }
@@ -332,8 +318,8 @@ impl Calendar {
                 return DayKind::MakeupWorkday(name);
             }
         }
-        let built_in = self.built_in(year);
-        if self.basis(year).is_provisional() {
+        let built_in = built_in(local, year);
+        if basis(local, built_in).is_provisional() {
             self.warn_provisional(year);
         }
         if let Some(schedule) = built_in {
@@ -419,6 +405,34 @@ impl Calendar {
                  `official = true` and add it to the `calendar` list in the config."
             );
         }
+    }
+}
+
+/// The built-in schedule that applies to a year whose files are `local`:
+/// none when a file holds its notice, the computed statutory holidays when
+/// a file marks it provisional, else tyme4rs's notice or, lacking it, the
+/// computed days.
+fn built_in(local: Option<&LocalYear>, year: i32) -> Option<&'static official::Schedule> {
+    match local {
+        Some(local) if local.official.is_some() => None,
+        Some(local) if local.provisional.is_some() => official::computed(year),
+        _ => official::schedule(year),
+    }
+}
+
+/// Where the working days of a year with files `local` and the built-in
+/// schedule `built_in` come from.
+fn basis<'a>(
+    local: Option<&'a LocalYear>,
+    built_in: Option<&'static official::Schedule>,
+) -> YearBasis<'a> {
+    if let Some(path) = local.and_then(|y| y.official.as_deref()) {
+        return YearBasis::OfficialFile(path);
+    }
+    match built_in.map(|s| s.basis) {
+        Some(Basis::Published) => YearBasis::Published,
+        Some(Basis::Statutory) => YearBasis::Statutory,
+        None => YearBasis::Weekdays,
     }
 }
 

@@ -40,8 +40,10 @@ pub struct Roster {
     /// below know every person.
     pub people: Vec<Person>,
     /// Lower-cased address or alias → index in `people` (the first person
-    /// holding it, should the config repeat one).
-    by_address: HashMap<String, usize>,
+    /// holding it, should the config repeat one). Hashed with foldhash:
+    /// the config puts every key in; an address from mail is only looked
+    /// up, and a pass looks up tens of thousands.
+    by_address: HashMap<String, usize, foldhash::fast::RandomState>,
     /// First character of a lower-cased name of two characters or more →
     /// the names starting with it, for [`Roster::names_in`].
     names_by_start: HashMap<char, Vec<String>>,
@@ -49,7 +51,7 @@ pub struct Roster {
 
 impl Roster {
     pub fn new(people: Vec<Person>) -> Roster {
-        let mut by_address = HashMap::new();
+        let mut by_address = HashMap::default();
         let mut names_by_start: HashMap<char, Vec<String>> = HashMap::new();
         for (i, p) in people.iter().enumerate() {
             for address in std::iter::once(&p.email).chain(&p.aliases) {
@@ -71,7 +73,12 @@ impl Roster {
 
     /// The person whose address or alias `email` is, compared ignoring case.
     pub fn by_email(&self, email: &str) -> Option<&Person> {
-        let key = if email.chars().any(char::is_uppercase) {
+        let upper = if email.is_ascii() {
+            email.bytes().any(|b| b.is_ascii_uppercase())
+        } else {
+            email.chars().any(char::is_uppercase)
+        };
+        let key = if upper {
             std::borrow::Cow::Owned(email.to_lowercase())
         } else {
             std::borrow::Cow::Borrowed(email)
@@ -135,8 +142,19 @@ impl Roster {
         let mut groups: HashMap<String, Vec<T>> = HashMap::new();
         for item in items {
             if let Some(s) = person(&item).and_then(|p| self.supervisor_of(p)) {
-                let key = s.email.to_ascii_lowercase();
-                groups.entry(key).or_default().push(item);
+                // Keyed without a new string per item: an address is
+                // lower-cased only when it has an upper-case letter.
+                let key = if s.email.bytes().any(|b| b.is_ascii_uppercase()) {
+                    std::borrow::Cow::Owned(s.email.to_ascii_lowercase())
+                } else {
+                    std::borrow::Cow::Borrowed(s.email.as_str())
+                };
+                match groups.get_mut(key.as_ref()) {
+                    Some(items) => items.push(item),
+                    None => {
+                        groups.insert(key.into_owned(), vec![item]);
+                    }
+                }
             }
         }
         BySupervisor { groups }
@@ -556,6 +574,36 @@ mod tests {
 
     fn emails(people: &[&Person]) -> Vec<String> {
         people.iter().map(|p| p.email.clone()).collect()
+    }
+
+    #[test]
+    fn a_person_is_found_by_any_case_of_their_address_ascii_or_not() {
+        let roster = Roster::new(vec![
+            person("Wang.Fang@X.com", Role::Supervisor, None, &[]),
+            person(
+                "ärger@x.com",
+                Role::Rep,
+                Some("wang.fang@x.com"),
+                &["Zoë@X.com"],
+            ),
+        ]);
+        let found = |e: &str| roster.by_email(e).map(|p| p.email.clone());
+        for e in ["wang.fang@x.com", "WANG.FANG@X.COM", "Wang.Fang@X.com"] {
+            assert_eq!(found(e).as_deref(), Some("Wang.Fang@X.com"), "{e}");
+        }
+        for e in [
+            "ärger@x.com",
+            "ÄRGER@X.COM",
+            "Ärger@x.com",
+            "zoë@x.com",
+            "ZOË@X.COM",
+        ] {
+            assert_eq!(found(e).as_deref(), Some("ärger@x.com"), "{e}");
+        }
+        assert_eq!(found("arger@x.com"), None);
+        // Grouped under the supervisor whatever case the config wrote.
+        let groups = roster.by_supervisor(roster.reporters(), |p| Some(*p));
+        assert_eq!(emails(groups.of("WANG.fang@x.com")), ["ärger@x.com"]);
     }
 
     #[test]
