@@ -33,7 +33,7 @@ pub mod official;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::Deserialize;
@@ -113,6 +113,23 @@ pub struct Calendar {
     /// Provisional years already warned about (shared by clones), so the
     /// warning is logged once per year, not on every call.
     warned: Arc<Mutex<BTreeSet<i32>>>,
+    /// Which days of each year are working days, worked out on first use.
+    working: WorkingDays,
+}
+
+/// Each year's working days as bits, by day of the year, each year worked
+/// out through [`Calendar::day_kind`] the first time a day of it is asked
+/// about: a pass asks about tens of thousands of days (each reply
+/// reminder's), each a few map look-ups otherwise. Years outside the
+/// built-in span are not kept.
+#[derive(Debug, Clone)]
+struct WorkingDays(Box<[OnceLock<[u64; 6]>]>);
+
+impl Default for WorkingDays {
+    fn default() -> WorkingDays {
+        let span = official::LAST_YEAR - official::FIRST_YEAR + 1;
+        WorkingDays((0..span).map(|_| OnceLock::new()).collect())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,6 +223,7 @@ impl Calendar {
         Ok(Calendar {
             years: BTreeMap::from([(year, local)]),
             warned: Arc::default(),
+            working: WorkingDays::default(),
         })
     }
 
@@ -213,6 +231,8 @@ impl Calendar {
     /// off in one and worked in the other, or both claim the whole notice;
     /// the error names the file that came second.
     pub fn merge(&mut self, other: Calendar) -> Result<(), CalendarError> {
+        // What was worked out from the files so far no longer holds.
+        self.working = WorkingDays::default();
         for (year, theirs) in other.years {
             let ours = self.years.entry(year).or_default();
             let path = theirs
@@ -338,7 +358,34 @@ impl Calendar {
     }
 
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
-        self.day_kind(date).is_working_day()
+        let slot = usize::try_from(date.year() - official::FIRST_YEAR)
+            .ok()
+            .and_then(|i| self.working.0.get(i));
+        let Some(slot) = slot else {
+            return self.day_kind(date).is_working_day();
+        };
+        let bits = slot.get_or_init(|| self.working_days(date.year()));
+        let day = date.ordinal0() as usize;
+        bits.get(day / 64)
+            .is_some_and(|word| word >> (day % 64) & 1 == 1)
+    }
+
+    /// The working days of `year` as bits, by day of the year.
+    fn working_days(&self, year: i32) -> [u64; 6] {
+        let mut bits = [0u64; 6];
+        let days = NaiveDate::from_yo_opt(year, 1)
+            .into_iter()
+            .flat_map(|first| first.iter_days())
+            .take_while(|d| d.year() == year);
+        for date in days {
+            if self.day_kind(date).is_working_day() {
+                let day = date.ordinal0() as usize;
+                if let Some(word) = bits.get_mut(day / 64) {
+                    *word |= 1 << (day % 64);
+                }
+            }
+        }
+        bits
     }
 
     /// The first working day of the month (may be a weekend make-up day).
@@ -877,6 +924,30 @@ mod tests {
         assert_eq!(cal.day_kind(d(2026, 12, 31)), DayKind::Holiday("公司年会"));
         // The notice still applies around it.
         assert_eq!(cal.first_working_day(2026, 1), d(2026, 1, 4));
+    }
+
+    #[test]
+    fn a_working_day_is_what_the_day_kind_says_in_every_year_and_after_a_merge() {
+        let company = "year = 2026\nsource = \"公司年会\"\n[[holiday]]\nname = \"公司年会\"\nfrom = 2026-12-31\nto = 2026-12-31\n";
+        let mut cal = cn2026();
+        // Asked before the merge, answered from the notice alone.
+        assert!(cal.is_working_day(d(2026, 12, 31)));
+        let file = Calendar::from_toml_str(company, Path::new("company-2026.toml")).unwrap();
+        cal.merge(file).unwrap();
+        assert!(
+            !cal.is_working_day(d(2026, 12, 31)),
+            "the merged file counts"
+        );
+        for day in d(2024, 1, 1).iter_days().take_while(|x| x.year() <= 2028) {
+            assert_eq!(
+                cal.is_working_day(day),
+                cal.day_kind(day).is_working_day(),
+                "{day}"
+            );
+        }
+        // Outside the built-in span: the weekdays.
+        assert!(cal.is_working_day(d(2300, 1, 2)));
+        assert!(!cal.is_working_day(d(2300, 1, 6)), "a Saturday");
     }
 
     #[test]
