@@ -96,13 +96,12 @@ impl MadeDigest {
 
 /// A map hashed with foldhash: its keys are roster addresses and periods,
 /// not chosen by whoever sends mail, and the standard SipHash was a tenth
-/// of building the [`Index`].
+/// of building the [`ByPerson`] index.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// What a digest reads, by person: built once per deadline so each card,
-/// group and heading is a few hash look-ups, not a scan of every verdict,
-/// report, payroll row and ledger entry.
-struct Index<'v> {
+/// Every verdict and report indexed by person: built on one core while
+/// the payroll summary is read on another, then part of the [`Index`].
+struct ByPerson<'v> {
     verdicts: &'v [Verdict],
     reports: &'v [Backlogged],
     /// Person → the positions of their verdicts in `verdicts`.
@@ -111,16 +110,10 @@ struct Index<'v> {
     verdict_at: FastMap<(&'v str, Period), &'v Verdict>,
     /// Person → the positions of their reports in `reports`.
     reports_of: FastMap<&'v str, Vec<usize>>,
-    /// Person → the first payroll row with their address.
-    pay_of: FastMap<&'v str, &'v PersonPay>,
-    /// (person, period) → the net of the ledger's entries.
-    nets: ByPersonPeriod<Fen>,
 }
 
-impl<'v> Index<'v> {
-    /// Every verdict and report indexed by person; the payroll rows and
-    /// the ledger's nets come with [`Index::with_pay`].
-    fn by_person(verdicts: &'v [Verdict], reports: &'v [Backlogged]) -> Index<'v> {
+impl<'v> ByPerson<'v> {
+    fn new(verdicts: &'v [Verdict], reports: &'v [Backlogged]) -> ByPerson<'v> {
         let mut verdicts_of: FastMap<&str, Vec<usize>> = FastMap::default();
         let mut verdict_at = FastMap::default();
         for (i, v) in verdicts.iter().enumerate() {
@@ -133,44 +126,58 @@ impl<'v> Index<'v> {
         for (i, r) in reports.iter().enumerate() {
             reports_of.entry(r.person.as_str()).or_default().push(i);
         }
-        Index {
+        ByPerson {
             verdicts,
             reports,
             verdicts_of,
             verdict_at,
             reports_of,
-            pay_of: FastMap::default(),
-            nets: ByPersonPeriod::default(),
         }
     }
+}
 
-    /// The index with the payroll month's rows and the ledger's nets.
-    fn with_pay(mut self, payroll: &'v Summary, nets: ByPersonPeriod<Fen>) -> Index<'v> {
+/// What a digest reads, by person: built once per deadline so each card,
+/// group and heading is a few hash look-ups, not a scan of every verdict,
+/// report, payroll row and ledger entry.
+struct Index<'v> {
+    people: ByPerson<'v>,
+    /// Person → the first payroll row with their address.
+    pay_of: FastMap<&'v str, &'v PersonPay>,
+    /// (person, period) → the net of the ledger's entries.
+    nets: ByPersonPeriod<Fen>,
+}
+
+impl<'v> Index<'v> {
+    fn new(people: ByPerson<'v>, payroll: &'v Summary, nets: ByPersonPeriod<Fen>) -> Index<'v> {
+        let mut pay_of = FastMap::default();
         for x in &payroll.people {
-            self.pay_of.entry(x.email.as_str()).or_insert(x);
+            pay_of.entry(x.email.as_str()).or_insert(x);
         }
-        self.nets = nets;
-        self
+        Index {
+            people,
+            pay_of,
+            nets,
+        }
     }
 
     /// The verdicts of `people`, each once, in the order of all verdicts.
     fn verdicts_of<'p>(&self, people: impl IntoIterator<Item = &'p str>) -> Vec<&'v Verdict> {
-        let verdicts = self.verdicts;
-        positions(&self.verdicts_of, people)
+        let verdicts = self.people.verdicts;
+        positions(&self.people.verdicts_of, people)
             .filter_map(|i| verdicts.get(i))
             .collect()
     }
 
     /// The reports of `people`, each once, in the order of all reports.
     fn reports_of<'p>(&self, people: impl IntoIterator<Item = &'p str>) -> Vec<&'v Backlogged> {
-        let reports = self.reports;
-        positions(&self.reports_of, people)
+        let reports = self.people.reports;
+        positions(&self.people.reports_of, people)
             .filter_map(|i| reports.get(i))
             .collect()
     }
 
     fn verdict(&self, person: &str, period: Period) -> Option<&'v Verdict> {
-        self.verdict_at.get(&(person, period)).copied()
+        self.people.verdict_at.get(&(person, period)).copied()
     }
 
     /// The net of `person`'s fines and waivers for `period`.
@@ -221,7 +228,7 @@ impl<'a> Planner<'a> {
         };
         let tz = self.cfg.timezone;
         let month = deadline.payroll_month(tz);
-        let (summary, nets, by_person) = self.read(conn, month, verdicts, reports)?;
+        let (summary, nets, people) = self.read(conn, month, verdicts, reports)?;
         let roster = &self.cfg.roster;
         let plan = DigestPlan {
             deadline,
@@ -233,12 +240,14 @@ impl<'a> Planner<'a> {
             periods: history(deadline.period),
             month,
             payroll: &summary,
-            index: by_person.with_pay(&summary, nets),
+            index: Index::new(people, &summary, nets),
             members: roster.by_supervisor(roster.reporters(), |p| Some(*p)),
         };
         let managers: Vec<&Person> = roster.managers().collect();
+        // The languages the managers who get a digest read.
         let mut langs: Vec<Language> = Vec::new();
-        for lang in managers.iter().map(|m| self.lang(m)) {
+        let active = managers.iter().filter(|m| self.active(m, now));
+        for lang in active.map(|m| self.lang(m)) {
             if !langs.contains(&lang) {
                 langs.push(lang);
             }
@@ -266,25 +275,24 @@ impl<'a> Planner<'a> {
     }
 
     /// The payroll summary of `month` and the ledger's nets, read while
-    /// another core indexes every verdict and report by person.
+    /// another core indexes every verdict and report by person (the
+    /// database connection stays on this thread).
     fn read<'v>(
         &self,
         conn: &Connection,
         month: Month,
         verdicts: &'v [Verdict],
         reports: &'v [Backlogged],
-    ) -> Result<(Summary, ByPersonPeriod<Fen>, Index<'v>), NotifyError> {
-        let mut by_person = None;
-        let read = rayon::in_place_scope(|s| {
-            s.spawn(|_| by_person = Some(Index::by_person(verdicts, reports)));
-            Ok::<_, NotifyError>((
-                payroll::summary(conn, self.cfg, month)?,
-                ledger::nets(conn)?,
-            ))
-        });
-        let (summary, nets) = read?;
-        let by_person = by_person.unwrap_or_else(|| Index::by_person(verdicts, reports));
-        Ok((summary, nets, by_person))
+    ) -> Result<(Summary, ByPersonPeriod<Fen>, ByPerson<'v>), NotifyError> {
+        std::thread::scope(|s| {
+            let people = s.spawn(|| ByPerson::new(verdicts, reports));
+            let summary = payroll::summary(conn, self.cfg, month)?;
+            let nets = ledger::nets(conn)?;
+            let people = people
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Ok((summary, nets, people))
+        })
     }
 
     /// Every supervisor's group, each made on some core in the
