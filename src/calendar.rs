@@ -327,8 +327,7 @@ impl Calendar {
     /// provisional year is warned about once.
     pub fn day_kind(&self, date: NaiveDate) -> DayKind<'_> {
         let year = date.year();
-        // The year's files are looked up once: a pass asks about tens of
-        // thousands of days (every reply reminder's).
+        // The year's files are looked up once, for its days and its basis.
         let local = self.years.get(&year);
         if let Some(local) = local {
             if let Some(name) = local.holidays.get(&date) {
