@@ -11,7 +11,7 @@ pub mod scope;
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::calendar::Calendar;
@@ -556,6 +556,8 @@ pub fn backlog(
          WHERE r.received >= ?1 AND r.counts = 1 AND r.revision_of IS NULL",
     )?;
     let mut rows = stmt.query(params![ts(since)])?;
+    // Compared to the second, as the stored times are.
+    let answered_since = answered_since.trunc_subsecs(0);
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
