@@ -9,7 +9,7 @@
 //! them (verdicts, replies, the ledger, excuses); [`rows`] is a pure
 //! function of those facts, tested without a database.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -127,46 +127,47 @@ impl RegisterRow {
 /// the roster's order), a row per message filed for it in the month, in
 /// arrival order, or a single row when none was.
 pub fn rows(roster: &Roster, facts: &[PeriodFacts], docs: &[Doc]) -> Vec<RegisterRow> {
-    let mut facts: Vec<PeriodFacts> = facts.to_vec();
+    // A month has thousands of periods and filed messages: each is found
+    // by its (person, period) key, never by a scan of the others.
+    let mut by_key: HashMap<(&str, Period), Vec<&Doc>> = HashMap::new();
     for d in docs {
-        if !facts
-            .iter()
-            .any(|f| f.person == d.person && f.period == d.period)
-        {
+        by_key.entry((&d.person, d.period)).or_default().push(d);
+    }
+    let mut facts: Vec<PeriodFacts> = facts.to_vec();
+    let mut known: HashSet<(String, Period)> =
+        facts.iter().map(|f| (f.person.clone(), f.period)).collect();
+    for d in docs {
+        if known.insert((d.person.clone(), d.period)) {
             facts.push(PeriodFacts::bare(&d.person, d.period));
         }
     }
-    let order = |email: &str| {
-        roster
-            .people
-            .iter()
-            .position(|p| p.email == email)
-            .unwrap_or(usize::MAX)
-    };
+    let mut place: HashMap<&str, usize> = HashMap::new();
+    for (i, p) in roster.people.iter().enumerate() {
+        place.entry(p.email.as_str()).or_insert(i);
+    }
     let group = |email: &str| {
         roster
             .by_email(email)
             .and_then(|p| roster.group_of(p))
             .map(str::to_string)
     };
-    facts.sort_by(|a, b| {
-        let key = |f: &PeriodFacts| {
-            (
-                f.due.map(|d| d.due),
-                group(&f.person),
-                order(&f.person),
-                f.person.clone(),
-                f.period,
-            )
-        };
-        key(a).cmp(&key(b))
+    // (person, period) is unique among the facts, so the key orders them
+    // completely.
+    facts.sort_by_cached_key(|f| {
+        (
+            f.due.map(|d| d.due),
+            group(&f.person),
+            place.get(f.person.as_str()).copied().unwrap_or(usize::MAX),
+            f.person.clone(),
+            f.period,
+        )
     });
     let mut out = Vec::new();
     for f in &facts {
-        let mut mine: Vec<&Doc> = docs
-            .iter()
-            .filter(|d| d.person == f.person && d.period == f.period)
-            .collect();
+        let mut mine = by_key
+            .get(&(f.person.as_str(), f.period))
+            .cloned()
+            .unwrap_or_default();
         mine.sort_by(|a, b| (a.received, &a.path).cmp(&(b.received, &b.path)));
         let name = roster
             .by_email(&f.person)
