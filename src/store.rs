@@ -467,6 +467,52 @@ CREATE INDEX reports_first_by_period ON reports (period) WHERE counts = 1 AND re
 CREATE INDEX ledger_period ON ledger (period, kind);
 "#,
     ),
+    M::up(
+        r#"
+-- mail::inbox: the class check as a chain of comparisons. Written as
+-- `class IN (...)`, SQLite built a temporary B-tree of the eight names for
+-- every message stored and every class recorded: more than half the time
+-- of the UPDATE that records a class. A CHECK cannot be altered, so the
+-- table is made again, its columns in the same order, as SQLite's
+-- "Making Other Kinds Of Table Schema Changes" does it (`store::open`
+-- turns foreign keys off while migrating; ids are kept, so every
+-- reference still holds).
+CREATE TABLE messages_new (
+    id             INTEGER PRIMARY KEY,
+    source         TEXT NOT NULL,
+    uidvalidity    INTEGER,
+    uid            INTEGER,
+    source_key     TEXT NOT NULL,
+    sha256         TEXT NOT NULL UNIQUE,
+    internaldate   TEXT NOT NULL,
+    ingested_at    TEXT NOT NULL,
+    message_id     TEXT,
+    sender         TEXT,
+    subject        TEXT,
+    class          TEXT CHECK (class = 'report' OR class = 'revision' OR class = 'misaddressed'
+                               OR class = 'reply' OR class = 'command' OR class = 'refused'
+                               OR class = 'ignored' OR class = 'unparsable'),
+    reason         TEXT,
+    flagged        INTEGER NOT NULL DEFAULT 0,
+    size           INTEGER NOT NULL DEFAULT 0,
+    raw_dropped_at TEXT,
+    UNIQUE (source, source_key)
+) STRICT;
+INSERT INTO messages_new (id, source, uidvalidity, uid, source_key, sha256, internaldate,
+                          ingested_at, message_id, sender, subject, class, reason, flagged,
+                          size, raw_dropped_at)
+SELECT id, source, uidvalidity, uid, source_key, sha256, internaldate, ingested_at,
+       message_id, sender, subject, class, reason, flagged, size, raw_dropped_at
+FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_new RENAME TO messages;
+CREATE INDEX messages_message_id ON messages (message_id);
+CREATE INDEX messages_unclassified ON messages (internaldate, id) WHERE class IS NULL;
+CREATE INDEX messages_raw_droppable ON messages (internaldate)
+    WHERE class = 'ignored' AND flagged = 0 AND raw_dropped_at IS NULL;
+CREATE INDEX messages_ignored ON messages (id) WHERE class = 'ignored';
+"#,
+    ),
 ];
 
 /// The schema version this build writes (SQLite's `user_version`, which
@@ -501,6 +547,12 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
         Connection::open(path).map_err(|source| StoreError::of_open(shown.clone(), source))?;
     prepare(&mut conn).map_err(|source| StoreError::of_open(shown.clone(), source))?;
     let migrations = Migrations::from_slice(MIGRATIONS);
+    // A migration that makes a table again drops the old one, which the
+    // rows of other tables still refer to: foreign keys are off while
+    // migrating (they cannot be turned off inside a migration's
+    // transaction), as SQLite's documentation has it.
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(|source| StoreError::of_open(shown.clone(), source))?;
     // rusqlite_migration reads the schema version before it opens its
     // transaction, so two processes opening a new file at once (the daemon
     // and a `reportd status`) can both start from version 0; the second then
@@ -508,7 +560,9 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
     let migrated = migrations
         .to_latest(&mut conn)
         .or_else(|_| migrations.to_latest(&mut conn));
-    migrated.map_err(|source| StoreError::of_migration(shown, source))?;
+    let foreign_keys_on = conn.pragma_update(None, "foreign_keys", "ON");
+    migrated.map_err(|source| StoreError::of_migration(shown.clone(), source))?;
+    foreign_keys_on.map_err(|source| StoreError::of_open(shown, source))?;
     Ok(conn)
 }
 
@@ -857,6 +911,88 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
+    }
+
+    #[test]
+    fn remaking_the_messages_table_keeps_every_row_and_reference_and_its_class_check() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.sqlite3");
+        // A database one migration behind, holding a message, its bytes and a
+        // report of it.
+        {
+            let mut conn = Connection::open(&path).expect("open");
+            Migrations::from_slice(&MIGRATIONS[..MIGRATIONS.len() - 1])
+                .to_latest(&mut conn)
+                .expect("migrate to the version before");
+            conn.execute_batch(
+                "PRAGMA foreign_keys = ON;
+                 INSERT INTO messages (source, source_key, sha256, internaldate, ingested_at,
+                                       message_id, sender, subject, class, reason, size)
+                 VALUES ('imap', '7/42', 'ab12', '2026-11-28T10:00:00Z', '2026-11-28T10:00:05Z',
+                         '<w48@example.com>', 'a@example.com', '第48周周报', 'report', 'weekly', 3);
+                 INSERT INTO message_raw (message, raw) VALUES (1, x'616263');
+                 INSERT INTO reports (message, person, kind, period, received, counts)
+                 VALUES (1, 'a@example.com', 'weekly', '2026-W48', '2026-11-28T10:00:00Z', 1);",
+            )
+            .expect("rows of the old version");
+        }
+        let conn = open(&path).expect("open migrates");
+        assert_eq!(schema_version(&conn).expect("version"), SCHEMA_VERSION);
+        let row: (i64, String, String, String, i64) = conn
+            .query_row(
+                "SELECT id, source_key, subject, class, size FROM messages",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .expect("the message");
+        assert_eq!(
+            row,
+            (1, "7/42".into(), "第48周周报".into(), "report".into(), 3)
+        );
+        let violations: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .expect("foreign key check");
+        assert_eq!(violations, 0);
+        let integrity: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity check");
+        assert_eq!(integrity, "ok");
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'messages'
+                   AND name IN ('messages_message_id', 'messages_unclassified',
+                                'messages_raw_droppable', 'messages_ignored')",
+                [],
+                |r| r.get(0),
+            )
+            .expect("indexes");
+        assert_eq!(indexes, 4);
+        // Foreign keys are on again once migrated.
+        let orphan = conn.execute(
+            "INSERT INTO message_raw (message, raw) VALUES (99, x'00')",
+            [],
+        );
+        assert!(orphan.is_err(), "bytes of no message must be refused");
+        // The class is still checked, without a temporary B-tree per row.
+        let bogus = conn.execute("UPDATE messages SET class = 'bogus' WHERE id = 1", []);
+        assert!(bogus.is_err(), "an unknown class must be refused");
+        conn.execute("UPDATE messages SET class = 'ignored' WHERE id = 1", [])
+            .expect("a known class");
+        let mut explain = conn
+            .prepare("EXPLAIN UPDATE messages SET class = ?2 WHERE id = ?1")
+            .expect("explain");
+        let opcodes: Vec<String> = explain
+            .query_map(rusqlite::params![1, "reply"], |r| r.get::<_, String>(1))
+            .expect("opcodes")
+            .collect::<Result<_, _>>()
+            .expect("opcodes");
+        assert!(opcodes.iter().any(|op| op == "Halt"), "{opcodes:?}");
+        assert!(
+            !opcodes.iter().any(|op| op == "OpenEphemeral"),
+            "{opcodes:?}"
+        );
     }
 
     #[test]
