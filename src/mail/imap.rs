@@ -691,13 +691,13 @@ async fn fetch_bodies(
         };
         by_uid.insert(
             uid,
-            Fetched {
-                key: format!("{uidvalidity}/{uid}"),
-                uidvalidity: Some(uidvalidity),
-                uid: Some(uid),
-                internaldate: date.with_timezone(&Utc),
-                raw: raw.to_vec(),
-            },
+            Fetched::new(
+                format!("{uidvalidity}/{uid}"),
+                Some(uidvalidity),
+                Some(uid),
+                date.with_timezone(&Utc),
+                raw.to_vec(),
+            ),
         );
     }
     Ok(by_uid)

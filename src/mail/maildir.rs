@@ -153,11 +153,11 @@ fn read_file(file: &NewFile) -> Result<Option<Fetched>, MaildirError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(read_error(&file.path, source)),
     };
-    Ok(Some(Fetched {
-        key: file.key.clone(),
-        uidvalidity: None,
-        uid: None,
-        internaldate: file.modified,
+    Ok(Some(Fetched::new(
+        file.key.clone(),
+        None,
+        None,
+        file.modified,
         raw,
-    }))
+    )))
 }

@@ -135,7 +135,7 @@ fn apply(conn: &Connection, source: &str, op: Op, now: &str) -> rusqlite::Result
         Op::Batch { messages, covers } => {
             let mut new = 0;
             for m in &messages {
-                new += inbox::insert_one(conn, source, m, &inbox::sha256_hex(&m.raw), now)?;
+                new += inbox::insert_one(conn, source, m, now)?;
             }
             inbox::after_batch(conn, source, &messages, covers)?;
             Ok(new)

@@ -173,13 +173,7 @@ mod tests {
         let mut conn = crate::store::open(&dir.path().join("f.sqlite3")).expect("db");
         let raw = b"Subject: hello\r\n\r\nbody\r\n".to_vec();
         let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("time");
-        let fetched = Fetched {
-            key: "1/1".into(),
-            uidvalidity: Some(1),
-            uid: Some(1),
-            internaldate: at,
-            raw: raw.clone(),
-        };
+        let fetched = Fetched::new("1/1".into(), Some(1), Some(1), at, raw.clone());
         inbox::store_batch(&mut conn, "test", &[fetched], None).expect("store");
         let id: i64 = conn
             .query_row("SELECT id FROM messages", [], |r| r.get(0))
