@@ -133,14 +133,18 @@ pub fn rows(roster: &Roster, facts: &[PeriodFacts], docs: &[Doc]) -> Vec<Registe
     for d in docs {
         by_key.entry((&d.person, d.period)).or_default().push(d);
     }
-    let mut facts: Vec<PeriodFacts> = facts.to_vec();
-    let mut known: HashSet<(String, Period)> =
-        facts.iter().map(|f| (f.person.clone(), f.period)).collect();
-    for d in docs {
-        if known.insert((d.person.clone(), d.period)) {
-            facts.push(PeriodFacts::bare(&d.person, d.period));
-        }
-    }
+    // A period with filed messages but no facts gets a bare row; the sort
+    // below orders them all, so the order they are added in is no matter.
+    let known: HashSet<(&str, Period)> = facts
+        .iter()
+        .map(|f| (f.person.as_str(), f.period))
+        .collect();
+    let bare: Vec<PeriodFacts> = by_key
+        .keys()
+        .filter(|key| !known.contains(*key))
+        .map(|&(person, period)| PeriodFacts::bare(person, period))
+        .collect();
+    let mut facts: Vec<PeriodFacts> = facts.iter().cloned().chain(bare).collect();
     let mut place: HashMap<&str, usize> = HashMap::new();
     for (i, p) in roster.people.iter().enumerate() {
         place.entry(p.email.as_str()).or_insert(i);
