@@ -438,7 +438,7 @@ impl ImapSource {
             let got = download(&mut opened.session, part, batch.uidvalidity, bytes, limit).await;
             match got {
                 Ok(fetched) => {
-                    let got_bytes = fetched.iter().map(|m| m.raw.len() as u64).sum();
+                    let got_bytes = fetched.iter().map(|m| m.raw().len() as u64).sum();
                     report.batches.add(fetched.len(), got_bytes);
                     let op = storer::Op::Batch {
                         messages: fetched,

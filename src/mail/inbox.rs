@@ -101,7 +101,7 @@ pub struct Fetched {
     pub uid: Option<u32>,
     /// When the server received it (IMAP INTERNALDATE).
     pub internaldate: DateTime<Utc>,
-    pub raw: Vec<u8>,
+    raw: Vec<u8>,
     sha256: String,
 }
 
@@ -126,6 +126,12 @@ impl Fetched {
             raw,
             sha256,
         }
+    }
+
+    /// The message's bytes as read; not to be changed, or the digest
+    /// would no longer be theirs.
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
     }
 
     /// The SHA-256 of the bytes, in hex ([`sha256_hex`]).
@@ -308,7 +314,7 @@ pub fn insert_one(
              (source, uidvalidity, uid, source_key, sha256, internaldate, size, ingested_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    let size = i64::try_from(m.raw.len()).unwrap_or(i64::MAX);
+    let size = i64::try_from(m.raw().len()).unwrap_or(i64::MAX);
     let row = params![
         source,
         m.uidvalidity,
@@ -335,7 +341,7 @@ pub fn insert_one(
     }
     let id = conn.last_insert_rowid();
     let mut raw = conn.prepare_cached("INSERT INTO message_raw (message, raw) VALUES (?1, ?2)")?;
-    raw.execute(params![id, m.raw])?;
+    raw.execute(params![id, m.raw()])?;
     Ok(1)
 }
 

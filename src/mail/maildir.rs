@@ -78,7 +78,7 @@ impl MaildirSource {
                     batch.push(m);
                 }
             }
-            let batch_bytes: u64 = batch.iter().map(|m| m.raw.len() as u64).sum();
+            let batch_bytes: u64 = batch.iter().map(|m| m.raw().len() as u64).sum();
             report.batches.add(batch.len(), batch_bytes);
             report.new += inbox::insert_batch(&tx, &self.source_id, &batch, None)?;
             messages += batch.len();

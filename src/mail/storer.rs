@@ -108,7 +108,7 @@ fn write_all(
         while let Some(op) = next.take() {
             if let Op::Batch { messages: m, .. } = &op {
                 messages += m.len();
-                bytes += m.iter().map(|f| f.raw.len() as u64).sum::<u64>();
+                bytes += m.iter().map(|f| f.raw().len() as u64).sum::<u64>();
             }
             new += apply(&tx, source, op, &now)?;
             if messages >= COMMIT_MESSAGES
