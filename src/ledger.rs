@@ -72,17 +72,22 @@ const MISSING: &str = "missing:";
 /// fine booked before an on-time report was read (a message that arrived
 /// before the deadline but reached reportd after it). Returns the new rows.
 /// Running it again with the same verdicts books nothing.
-pub fn settle(
+pub fn settle<'v, I>(
     conn: &Connection,
-    verdicts: &[Verdict],
+    verdicts: I,
     rules: &Rules,
     tz: Tz,
-) -> rusqlite::Result<Vec<Entry>> {
+) -> rusqlite::Result<Vec<Entry>>
+where
+    I: IntoIterator<Item = &'v Verdict>,
+    I::IntoIter: Clone,
+{
+    let verdicts = verdicts.into_iter();
     let mut booked = Vec::new();
     // What is booked already for the verdicts' periods, read once: a pass
     // judging every period since tracking began finds almost all of it
     // settled.
-    let mut periods: Vec<Period> = verdicts.iter().map(|v| v.deadline.period).collect();
+    let mut periods: Vec<Period> = verdicts.clone().map(|v| v.deadline.period).collect();
     periods.sort_unstable();
     periods.dedup();
     let periods = period::json_list(Some(&periods));

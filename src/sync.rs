@@ -339,18 +339,21 @@ impl Engine {
     ) -> Result<(Booked, usize), SyncError> {
         let planner = self.planner()?;
         let schedule = compliance::schedule(&self.cfg, &self.calendar, now, &[]);
-        // What may have changed since the last judgement; all of it the
-        // first time, and when digests are owed (their trends and lists
-        // reach back to tracking's start).
-        let part = if planner.needs_every_verdict(tx, now)? {
-            Part::Whole
+        // What may have changed since the last judgement (all of it the
+        // first time) is judged and settled; every deadline is judged when
+        // digests are owed (their trends and lists reach back to
+        // tracking's start), but the rest of them are settled already.
+        let changed = scope::part(tx, &schedule, now, Planner::notices_from(now))?;
+        let verdicts = if planner.needs_every_verdict(tx, now)? {
+            compliance::verdicts_in(tx, &schedule, now, &Part::Whole)?
         } else {
-            scope::part(tx, &schedule, now, Planner::notices_from(now))?
+            compliance::verdicts_in(tx, &schedule, now, &changed)?
         };
-        let verdicts = compliance::verdicts_in(tx, &schedule, now, &part)?;
         let booked = Booked::of(ledger::settle(
             tx,
-            &verdicts,
+            verdicts
+                .iter()
+                .filter(|v| changed.covers(&v.person, &v.deadline)),
             &self.cfg.rules,
             self.cfg.timezone,
         )?);

@@ -178,6 +178,17 @@ impl Db {
         out
     }
 
+    /// The digests queued so far.
+    fn digests(&self) -> i64 {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE kind = 'digest'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("digests")
+    }
+
     fn judged_every_deadline(&self) -> bool {
         let marks: i64 = self
             .conn
@@ -191,6 +202,8 @@ impl Db {
 /// the first period's deadline), first over `cfgs[0]`, from the pass
 /// `switch` on over `cfgs[1]`; checks after every pass that a database
 /// judging what may have changed holds what one judging everything holds.
+/// Returns how many of the narrowed passes queued digests (which judge
+/// every deadline but settle only what may have changed).
 fn run(
     cfgs: [&Config; 2],
     switch: usize,
@@ -198,7 +211,7 @@ fn run(
     reasons: &[Reason],
     instants: &[i64],
     maildir: &Path,
-) -> Result<(), TestCaseError> {
+) -> Result<usize, TestCaseError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -211,6 +224,7 @@ fn run(
     let (mut scoped, mut whole) = (Db::new(), Db::new());
     let (mut delivered, mut filed) = (vec![false; reports.len()], vec![false; reasons.len()]);
     let mut narrowed = 0;
+    let mut narrowed_digests = 0;
     for (step, minutes) in instants.iter().enumerate() {
         let now = first + Duration::minutes(*minutes);
         let engine = &engines[usize::from(step >= switch)];
@@ -245,6 +259,7 @@ fn run(
             .conn
             .execute("DELETE FROM judged", [])
             .expect("forget");
+        let (was_narrowed, digests) = (!scoped.judged_every_deadline(), scoped.digests());
         for db in [&mut scoped, &mut whole] {
             runtime
                 .block_on(engine.pass(&source, &mut db.conn, now, |_, _| {}))
@@ -252,6 +267,9 @@ fn run(
         }
         if !scoped.judged_every_deadline() {
             narrowed += 1;
+        }
+        if was_narrowed && scoped.digests() > digests {
+            narrowed_digests += 1;
         }
         let (a, b) = (scoped.books(), whole.books());
         prop_assert_eq!(
@@ -266,7 +284,7 @@ fn run(
         }
     }
     prop_assert!(narrowed > 0 || instants.is_empty());
-    Ok(())
+    Ok(narrowed_digests)
 }
 
 fn maildir(dir: &Path) -> PathBuf {
@@ -321,6 +339,61 @@ proptest! {
         let early = config(dir.path(), &maildir, "2026-10-05");
         run([&late, &early], switch, &reports, &[], &instants, &maildir)?;
     }
+}
+
+#[test]
+fn a_digest_pass_books_what_changed_as_judging_everything_does() {
+    // Passes on Monday mornings, each when the weekly digests fall due:
+    // a digest judges every deadline, but settles only what may have
+    // changed since the last judgement. Between them, a report read days
+    // late (a late fine, its arrival noted), an on-time report read after
+    // its fine was booked (a waiver) and a reason filed after the
+    // deadline (a waiver).
+    let dir = tempfile::tempdir().expect("dir");
+    let maildir = maildir(dir.path());
+    let cfg = config(dir.path(), &maildir, "2026-10-05");
+    let day = 24 * 60;
+    let reports = [
+        Report {
+            person: 0,
+            period: 1,
+            arrives: 3 * day,
+            seen_after: 60,
+            to_supervisor: true,
+        },
+        Report {
+            person: 1,
+            period: 2,
+            arrives: -60,
+            seen_after: 9 * day,
+            to_supervisor: true,
+        },
+        Report {
+            person: 0,
+            period: 3,
+            arrives: -day,
+            seen_after: 60,
+            to_supervisor: true,
+        },
+    ];
+    let reasons = [Reason {
+        person: 1,
+        period: 3,
+        at: 2 * day,
+    }];
+    // Saturday 22:00 to Monday 08:31, then a week at a time.
+    let monday = day + 10 * 60 + 31;
+    let instants: Vec<i64> = (0..7).map(|w| monday + w * 7 * day).collect();
+    let digest_passes = run(
+        [&cfg, &cfg],
+        usize::MAX,
+        &reports,
+        &reasons,
+        &instants,
+        &maildir,
+    )
+    .expect("the narrowed passes book and queue what judging everything does");
+    assert!(digest_passes >= 5, "{digest_passes} narrowed digest passes");
 }
 
 #[test]

@@ -263,7 +263,8 @@ impl Part {
         }
     }
 
-    fn covers(&self, person: &str, d: &Deadline) -> bool {
+    /// Whether `person`'s deadline `d` is in this part.
+    pub fn covers(&self, person: &str, d: &Deadline) -> bool {
         match self {
             Part::Whole => true,
             Part::Some { after, also, .. } => {
