@@ -29,7 +29,12 @@ use crate::notify::outbox::{self, Outgoing};
 use crate::period::{ByPersonPeriod, Deadline, Kind, Month, Period};
 use crate::reports::commands;
 use crate::reports::compliance::{self, Status, Verdict};
-use crate::reports::{self, ReportInfo};
+use crate::reports::{self, Backlogged, ReportInfo};
+
+/// Every report still waiting for its reply (see [`Planner::backlog`]):
+/// read at most once a pass, and not at all by a pass that owes no reply
+/// reminder and no digest, such as most of a night's and a weekend's.
+type Backlog = std::cell::OnceCell<Vec<Backlogged>>;
 
 mod calendar;
 mod close;
@@ -156,14 +161,30 @@ impl<'a> Planner<'a> {
         queued += self.misaddressed(conn, now)?;
         queued += self.excuse_confirmations(conn, now)?;
         queued += self.cli_excuse_confirmations(conn, now)?;
-        // Reply reminders and each digest need the whole backlog: read once.
-        let backlog = self.backlog(conn, now)?;
-        queued += self.reply_reminders(conn, &backlog, now)?;
+        // Reply reminders and each digest need the whole backlog: read once,
+        // and only if one of them may be owed.
+        let backlog = Backlog::default();
+        queued += self.reply_reminders(conn, &unsent, &backlog, now)?;
         queued += self.calendar_notices(conn, now)?;
         for kind in [Kind::Weekly, Kind::Monthly] {
             queued += self.digests(conn, kind, verdicts, &backlog, now)?;
         }
         Ok(queued)
+    }
+
+    /// The reply backlog of the pass at `now` ([`Planner::backlog`]), read
+    /// the first time it is asked for.
+    fn backlog_once<'b>(
+        &self,
+        backlog: &'b Backlog,
+        conn: &Connection,
+        now: DateTime<Utc>,
+    ) -> Result<&'b [Backlogged], NotifyError> {
+        if let Some(read) = backlog.get() {
+            return Ok(read);
+        }
+        let read = self.backlog(conn, now)?;
+        Ok(backlog.get_or_init(|| read))
     }
 
     /// Whether [`Planner::queue_judged`] at `now` needs the verdicts of

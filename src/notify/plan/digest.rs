@@ -220,12 +220,13 @@ impl<'a> Planner<'a> {
         conn: &Connection,
         kind: Kind,
         verdicts: &[Verdict],
-        reports: &[Backlogged],
+        backlog: &super::Backlog,
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         let Some(deadline) = self.digest_owed(conn, kind, now)? else {
             return Ok(0);
         };
+        let reports = self.backlog_once(backlog, conn, now)?;
         let tz = self.cfg.timezone;
         let month = deadline.payroll_month(tz);
         let (summary, nets, people) = self.read(conn, month, verdicts, reports)?;
@@ -713,7 +714,7 @@ mod tests {
     /// The weekly digests the fixture's planner queues at `now`.
     fn weekly_digests(f: &super::super::Fixture, now: DateTime<Utc>) -> usize {
         let planner = f.planner();
-        let backlog = planner.backlog(&f.conn, now).expect("backlog");
+        let backlog = super::super::Backlog::new();
         planner
             .digests(&f.conn, Kind::Weekly, &f.verdicts(now), &backlog, now)
             .expect("plan")

@@ -32,7 +32,8 @@ impl<'a> Planner<'a> {
     pub(super) fn reply_reminders(
         &self,
         conn: &Connection,
-        backlog: &[Backlogged],
+        unsent: &outbox::Unsent,
+        backlog: &super::Backlog,
         now: DateTime<Utc>,
     ) -> Result<usize, NotifyError> {
         let tz = self.cfg.timezone;
@@ -43,6 +44,13 @@ impl<'a> Planner<'a> {
         let morning = crate::notify::schedule::at_local(today, schedule.reply_reminder_time, tz);
         let working =
             self.calendar.is_working_day(today) && !schedule.is_quiet(now, tz) && now >= morning;
+        // Out of those hours nothing is queued, and only a reminder queued
+        // and not sent yet can be withdrawn: without one, the backlog is
+        // not needed.
+        if !working && !unsent.any_with_prefix(REPLY_REMINDER) {
+            return Ok(0);
+        }
+        let backlog = self.backlog_once(backlog, conn, now)?;
         // Each report's supervisor looked up once, not once per supervisor.
         let roster = &self.cfg.roster;
         let waiting = roster.by_supervisor(waiting_for_reply(backlog), |r| self.person(&r.person));
@@ -68,7 +76,7 @@ impl<'a> Planner<'a> {
             // the last reminder: a report past its last reminder is the
             // manager's, not a daily email to the supervisor.
             let since =
-                outbox::last_queued(conn, &format!("reply-reminder:{}:", supervisor.email))?;
+                outbox::last_queued(conn, &format!("{REPLY_REMINDER}{}:", supervisor.email))?;
             if self.step_came(&backlog, 1..=last, since, now) {
                 queued += self.reply_reminder(conn, supervisor, &backlog, key, now)?;
             }
@@ -367,6 +375,9 @@ fn only_report(
 }
 
 /// The idempotency key of a supervisor's reply reminder on `day`.
+/// What the outbox key of every reply reminder starts with.
+const REPLY_REMINDER: &str = "reply-reminder:";
+
 fn reply_reminder_key(supervisor: &str, day: chrono::NaiveDate) -> String {
-    format!("reply-reminder:{supervisor}:{day}")
+    format!("{REPLY_REMINDER}{supervisor}:{day}")
 }
