@@ -48,8 +48,11 @@ impl Figure {
             format!("{v:.0}")
         } else if v.abs() >= 10.0 {
             format!("{v:.1}")
-        } else {
+        } else if v.abs() >= 1.0 {
             format!("{v:.2}")
+        } else {
+            // A 0.195 s that meets a 0.2 s target must not read as 0.20.
+            format!("{v:.3}")
         };
         if self.unit.is_empty() {
             number
