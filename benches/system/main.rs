@@ -275,8 +275,8 @@ fn run() -> anyhow::Result<()> {
     // queued the morning's reminders and digests (not timed).
     let in_hours_wall = median_of(args.runs, |r| {
         let copy = inst.copy(&format!("hours{r}"))?;
-        copy.time(&["sync", "--once", "--now", &bench.in_hours[0]], "morning")?;
-        copy.time(&["sync", "--once", "--now", &bench.in_hours[1]], "hours")
+        copy.time(&["sync", "--once", "--now", &bench.reminders_at], "morning")?;
+        copy.time(&["sync", "--once", "--now", &bench.in_hours], "hours")
     })?;
     let digest_count = digested
         .context("no digest run")?

@@ -40,8 +40,11 @@ pub struct Bench {
     pub now: String,
     /// When the last week's digests are due (Monday 08:30) and a minute.
     pub digest_at: String,
-    /// Monday 10:00, in reply reminder hours, and half an hour later.
-    pub in_hours: [String; 2],
+    /// Monday 10:00, in reply reminder hours, when the morning's reply
+    /// reminders are owed.
+    pub reminders_at: String,
+    /// Half an hour later: nothing new is owed.
+    pub in_hours: String,
     /// The week those digests are about (`2026-W47`).
     pub digest_period: String,
     maildir: PathBuf,
@@ -89,10 +92,8 @@ impl Bench {
             bytes: 0,
             now: rfc3339_local(end + Span::hours(8)),
             digest_at: rfc3339_local(end + Span::hours(8) + Span::minutes(31)),
-            in_hours: [
-                rfc3339_local(end + Span::hours(10)),
-                rfc3339_local(end + Span::hours(10) + Span::minutes(30)),
-            ],
+            reminders_at: rfc3339_local(end + Span::hours(10)),
+            in_hours: rfc3339_local(end + Span::hours(10) + Span::minutes(30)),
             digest_period: format!(
                 "{}-W{:02}",
                 last_monday.iso_week().year(),

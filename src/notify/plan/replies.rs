@@ -374,10 +374,10 @@ fn only_report(
     }
 }
 
-/// The idempotency key of a supervisor's reply reminder on `day`.
 /// What the outbox key of every reply reminder starts with.
 const REPLY_REMINDER: &str = "reply-reminder:";
 
+/// The idempotency key of a supervisor's reply reminder on `day`.
 fn reply_reminder_key(supervisor: &str, day: chrono::NaiveDate) -> String {
     format!("{REPLY_REMINDER}{supervisor}:{day}")
 }
