@@ -344,11 +344,12 @@ impl Engine {
         // digests are owed (their trends and lists reach back to
         // tracking's start), but the rest of them are settled already.
         let changed = scope::part(tx, &schedule, now, Planner::notices_from(now))?;
-        let verdicts = if planner.needs_every_verdict(tx, now)? {
-            compliance::verdicts_in(tx, &schedule, now, &Part::Whole)?
+        let judged = if planner.needs_every_verdict(tx, now)? {
+            &Part::Whole
         } else {
-            compliance::verdicts_in(tx, &schedule, now, &changed)?
+            &changed
         };
+        let verdicts = compliance::verdicts_in(tx, &schedule, now, judged)?;
         let booked = Booked::of(ledger::settle(
             tx,
             verdicts
