@@ -608,6 +608,54 @@ async fn reply_reminder_is_threaded_under_the_report_and_an_answer_to_it_counts_
     assert_eq!(threaded, 1);
 }
 
+/// 王芳's reply to 张伟's week-46 report, dated `date` and arriving at `arrival`.
+async fn wang_answers_w46(servers: &MailServers, date: &str, arrival: &str) {
+    let reply = format!(
+        "From: {SUP}\r\nTo: 张伟 <{ZHANG}>\r\nCc: {CC}\r\nSubject: {}\r\n\
+         Date: {date}\r\nMessage-ID: <answer@wang>\r\n\
+         In-Reply-To: <w46@zhang>\r\nReferences: <w46@zhang>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         收到，明天再聊。\r\n",
+        utf8_word("回复: 张伟 第46周周报")
+    );
+    servers
+        .append(ASSISTANT, "INBOX", reply.as_bytes(), at(arrival))
+        .await
+        .expect("append reply");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_reminder_queued_yesterday_is_withdrawn_once_the_supervisor_replied_after_midnight()
+{
+    // No [smtp]: Monday morning's reply reminder stays queued.
+    let servers = MailServers::start(app::USERS);
+    let app = App::configure(imap(&servers), TRACKING, "", ROSTER);
+    app.cover_2027();
+    zhang_reports_on_time(&servers).await;
+    app.sync("2026-11-16T10:30:00+08:00");
+    let key = "reply-reminder:wangfang@example.com:2026-11-16";
+    assert_eq!(outbox_row(&app.outbox(), key)["state"], "queued");
+
+    // 王芳 answers just after midnight: Monday's reminder is no longer
+    // today's, and must not go out on Tuesday about an answered report.
+    wang_answers_w46(
+        &servers,
+        "Tue, 17 Nov 2026 00:10:00 +0800",
+        "2026-11-17T00:10:00+08:00",
+    )
+    .await;
+    app.sync("2026-11-17T00:30:00+08:00");
+    app.sync("2026-11-17T10:30:00+08:00");
+    let row = outbox_row(&app.outbox(), key).clone();
+    assert_eq!(row["state"], "cancelled", "{row:#}");
+    assert!(
+        row["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no longer owed")),
+        "{row:#}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reply_reminder_not_sent_yet_is_withdrawn_at_night_once_the_supervisor_replied() {
     // No [smtp]: Monday morning's reply reminder stays queued.
@@ -621,23 +669,12 @@ async fn a_reply_reminder_not_sent_yet_is_withdrawn_at_night_once_the_supervisor
 
     // 王芳 answers the report in the evening; the pass after it runs in
     // quiet hours, when no reply reminder is ever queued.
-    let reply = format!(
-        "From: {SUP}\r\nTo: 张伟 <{ZHANG}>\r\nCc: {CC}\r\nSubject: {}\r\n\
-         Date: Mon, 16 Nov 2026 22:40:00 +0800\r\nMessage-ID: <evening@wang>\r\n\
-         In-Reply-To: <w46@zhang>\r\nReferences: <w46@zhang>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
-         收到，明天再聊。\r\n",
-        utf8_word("回复: 张伟 第46周周报")
-    );
-    servers
-        .append(
-            ASSISTANT,
-            "INBOX",
-            reply.as_bytes(),
-            at("2026-11-16T22:40:00+08:00"),
-        )
-        .await
-        .expect("append reply");
+    wang_answers_w46(
+        &servers,
+        "Mon, 16 Nov 2026 22:40:00 +0800",
+        "2026-11-16T22:40:00+08:00",
+    )
+    .await;
     app.sync("2026-11-16T23:30:00+08:00");
     let row = outbox_row(&app.outbox(), key).clone();
     assert_eq!(row["state"], "cancelled", "{row:#}");

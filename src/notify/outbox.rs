@@ -406,15 +406,20 @@ impl Unsent {
         Ok(Unsent(keys.collect::<rusqlite::Result<_>>()?))
     }
 
-    /// Whether a key starting with `prefix` was queued and not sent.
-    pub fn any_with_prefix(&self, prefix: &str) -> bool {
+    /// The keys starting with `prefix` that were queued and not sent.
+    pub fn with_prefix<'u>(&'u self, prefix: &'u str) -> impl Iterator<Item = &'u str> {
         self.0
             .range::<str, _>((
                 std::ops::Bound::Included(prefix),
                 std::ops::Bound::Unbounded,
             ))
-            .next()
-            .is_some_and(|k| k.starts_with(prefix))
+            .map(String::as_str)
+            .take_while(move |k| k.starts_with(prefix))
+    }
+
+    /// Whether a key starting with `prefix` was queued and not sent.
+    pub fn any_with_prefix(&self, prefix: &str) -> bool {
+        self.with_prefix(prefix).next().is_some()
     }
 
     /// [`cancel_unsent`], only if `key` was queued and not sent when this

@@ -65,8 +65,13 @@ impl<'a> Planner<'a> {
                 .collect();
             let key = reply_reminder_key(&supervisor.email, today);
             if !backlog.iter().any(|(_, n)| *n > 0) {
+                // Any day's: a reminder queued yesterday and held (quiet
+                // hours, a mail server down) must not go out after the reply.
                 let why = "no longer owed: the supervisor replied";
-                outbox::cancel_unsent(conn, &key, why, now)?;
+                let theirs = format!("{REPLY_REMINDER}{}:", supervisor.email);
+                for queued in unsent.with_prefix(&theirs) {
+                    unsent.cancel(conn, queued, why, now)?;
+                }
                 continue;
             }
             if !working || !self.active(supervisor, now) {
