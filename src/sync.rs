@@ -330,8 +330,9 @@ impl Engine {
         Ok(Judging::Done { booked, queued })
     }
 
-    /// Judges every deadline up to `now`, books what is owed and queues the
-    /// emails owed, in `tx`.
+    /// Judges the deadlines up to `now` that may have changed (every one
+    /// when digests are owed), books what is owed for those that may have
+    /// changed and queues the emails owed, in `tx`.
     fn book_in(
         &self,
         tx: &rusqlite::Transaction<'_>,

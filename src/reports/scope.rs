@@ -1,4 +1,4 @@
-//! Which deadlines a pass judges again. A verdict is a pure function of a
+//! Which deadlines a pass judges and settles again. A verdict is a pure function of a
 //! deadline, its first report, its reason and whether the deadline has
 //! passed (`compliance::judge`), and `ledger::settle` books nothing for a
 //! verdict already settled. So a deadline that had passed when reportd last
@@ -7,7 +7,8 @@
 //! changes some deadline that had passed. A pass judges again the deadlines
 //! due since the last judgement (and those whose emails it may still owe),
 //! and those of the people and periods touched since; anything else, and it
-//! judges every deadline. Owns the `judged` table.
+//! judges every deadline. A pass that owes digests judges every deadline
+//! for them but settles only this part. Owns the `judged` table.
 
 use std::collections::HashMap;
 
