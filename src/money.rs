@@ -56,12 +56,44 @@ impl std::iter::Sum for Fen {
     }
 }
 
-/// Shown as yuan with two decimals: `50.00`, `-25.00`.
+/// Shown as yuan with two decimals: `50.00`, `-25.00`, `8000.00`; the
+/// form files and the command line give, which other programs read.
 impl fmt::Display for Fen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.0 < 0 { "-" } else { "" };
         let abs = self.0.unsigned_abs();
         write!(f, "{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+}
+
+/// An amount as people read it in an email: yuan with two decimals and
+/// the thousands grouped by commas (`8,000.00`, `-1,250.50`), as Chinese
+/// and English accounts both write them.
+#[derive(Debug, Clone, Copy)]
+pub struct Grouped(Fen);
+
+impl Fen {
+    /// `self` as people read it ([`Grouped`]).
+    pub fn grouped(self) -> Grouped {
+        Grouped(self)
+    }
+}
+
+impl fmt::Display for Grouped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plain = self.0.to_string();
+        let (sign, digits) = plain
+            .strip_prefix('-')
+            .map_or(("", plain.as_str()), |rest| ("-", rest));
+        let (yuan, fen) = digits.split_at(digits.len() - 3);
+        f.write_str(sign)?;
+        for (i, c) in yuan.chars().enumerate() {
+            if i > 0 && (yuan.len() - i) % 3 == 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{c}")?;
+        }
+        f.write_str(fen)
     }
 }
 
@@ -93,5 +125,20 @@ mod tests {
         assert_eq!(Fen(5000).to_string(), "50.00");
         assert_eq!(Fen(-2505).to_string(), "-25.05");
         assert_eq!(Fen(7).to_string(), "0.07");
+        assert_eq!(Fen(80_870_000).to_string(), "808700.00");
+    }
+
+    #[test]
+    fn an_amount_in_an_email_groups_its_thousands() {
+        let shown = |fen: i64| Fen(fen).grouped().to_string();
+        assert_eq!(shown(5000), "50.00");
+        assert_eq!(shown(7), "0.07");
+        assert_eq!(shown(99_999), "999.99");
+        assert_eq!(shown(100_000), "1,000.00");
+        assert_eq!(shown(80_870_000), "808,700.00");
+        assert_eq!(shown(-125_050), "-1,250.50");
+        assert_eq!(shown(-2505), "-25.05");
+        assert_eq!(shown(123_456_789_012), "1,234,567,890.12");
+        assert_eq!(shown(i64::MIN), "-92,233,720,368,547,758.08");
     }
 }

@@ -257,6 +257,11 @@ async fn payroll_email_carries_an_xlsx_whose_figures_match_the_ledger_and_the_ru
     let (plain, html) = bodies(raw);
     assert!(html.contains("width=device-width"), "reads on a phone");
     assert!(plain.contains("payroll-2026-09.xlsx"), "{plain}");
+    // Amounts read as people write them, the thousands grouped.
+    for part in [&plain, &html] {
+        assert!(part.contains("23,000.00"), "Zhang's counted sales: {part}");
+        assert!(!part.contains("23000.00"), "{part}");
+    }
     let xlsx = attachment(raw, "payroll-2026-09.xlsx");
 
     let ledger = app.ledger();

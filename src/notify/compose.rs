@@ -462,13 +462,14 @@ fn ser_kind_opt<S: Serializer>(kind: &Option<Kind>, s: S) -> Result<S::Ok, S::Er
     }
 }
 
+/// An amount in an email, as people read it (`8,000.00`).
 fn ser_fen<S: Serializer>(fen: &Fen, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(fen)
+    s.collect_str(&fen.grouped())
 }
 
 fn ser_fen_opt<S: Serializer>(fen: &Option<Fen>, s: S) -> Result<S::Ok, S::Error> {
     match fen {
-        Some(f) => s.serialize_some(&f.to_string()),
+        Some(f) => s.serialize_some(&f.grouped().to_string()),
         None => s.serialize_none(),
     }
 }

@@ -163,7 +163,7 @@ impl Email for PayrollEmail {
 }
 
 fn money(f: Fen) -> String {
-    f.to_string()
+    f.grouped().to_string()
 }
 
 impl PayrollEmail {

@@ -973,6 +973,31 @@ mod tests {
     }
 
     #[test]
+    fn a_card_with_no_report_says_no_reply_is_needed_not_a_dash() {
+        for (lang, says) in [
+            (Language::Zh, "回复：</span>无需回复</div>"),
+            (Language::En, "reply: </span>none needed</div>"),
+        ] {
+            let r = render(&digest(zhang(), Audience::Supervisor, lang), lang);
+            assert!(r.html.contains(says), "{}", r.html);
+            assert!(!r.html.contains("</span>-</div>"), "{}", r.html);
+        }
+    }
+
+    #[test]
+    fn amounts_of_a_thousand_yuan_or_more_group_their_thousands() {
+        for lang in [Language::Zh, Language::En] {
+            let mut d = digest(zhang(), Audience::Supervisor, lang);
+            d.fund_balance = Fen(1_234_560);
+            let r = render(&d, lang);
+            for part in [&r.text, &r.html] {
+                assert!(part.contains("12,345.60"), "{part}");
+                assert!(!part.contains("12345.60"), "{part}");
+            }
+        }
+    }
+
+    #[test]
     fn a_provisional_deadline_is_marked_with_one_line_about_the_calendar() {
         for (lang, mark, line) in [
             (Language::Zh, "暂定", "2027年的放假安排尚未正式公布"),
