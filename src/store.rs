@@ -513,6 +513,17 @@ CREATE INDEX messages_raw_droppable ON messages (internaldate)
 CREATE INDEX messages_ignored ON messages (id) WHERE class = 'ignored';
 "#,
     ),
+    M::up(
+        r#"
+-- payroll::by_email: every message up to `through` has been looked at for
+-- a sales file, so a pass reads only the mail classified since, not every
+-- ignored message of the years before.
+CREATE TABLE sales_scanned (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    through INTEGER NOT NULL
+) STRICT;
+"#,
+    ),
 ];
 
 /// The schema version this build writes (SQLite's `user_version`, which

@@ -672,11 +672,12 @@ pub struct IgnoredMessage {
     pub flagged: bool,
 }
 
-/// Messages classified `ignored` whose subject holds one of `words` (ASCII
-/// case-insensitive), oldest first.
+/// Messages numbered after `after` and classified `ignored` whose subject
+/// holds one of `words` (ASCII case-insensitive), oldest first.
 pub fn ignored_with_subject(
     conn: &Connection,
     words: &[&str],
+    after: i64,
 ) -> rusqlite::Result<Vec<IgnoredMessage>> {
     if words.is_empty() {
         return Ok(Vec::new());
@@ -684,7 +685,7 @@ pub fn ignored_with_subject(
     // One pass over the messages for all the words, not one per word. LIKE
     // ignores ASCII case, as SQLite's lower() folds only ASCII, without
     // making a lowered copy of every subject.
-    let any_word = (1..=words.len())
+    let any_word = (2..=words.len() + 1)
         .map(|i| format!("subject LIKE ?{i} ESCAPE '\\'"))
         .collect::<Vec<_>>()
         .join(" OR ");
@@ -697,10 +698,12 @@ pub fn ignored_with_subject(
     });
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, subject, sender, flagged FROM messages
-         WHERE class = 'ignored' AND subject IS NOT NULL AND ({any_word})
+         WHERE class = 'ignored' AND id > ?1 AND subject IS NOT NULL AND ({any_word})
          ORDER BY id"
     ))?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(patterns), |r| {
+    let params = std::iter::once(rusqlite::types::Value::Integer(after))
+        .chain(patterns.map(rusqlite::types::Value::Text));
+    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
         Ok(IgnoredMessage {
             id: r.get(0)?,
             subject: r.get(1)?,
@@ -709,6 +712,22 @@ pub fn ignored_with_subject(
         })
     })?;
     rows.collect()
+}
+
+/// The highest message number up to which every stored message has a
+/// class (0 for none): what a later intake classifies is numbered after
+/// it.
+pub fn classified_through(conn: &Connection) -> rusqlite::Result<i64> {
+    // The few unclassified messages are read from their index; left to
+    // itself SQLite walked every message from the first, looking for one
+    // without a class (11 ms of 50,000, every pass).
+    conn.prepare_cached(
+        "SELECT COALESCE(
+             (SELECT MIN(id) - 1 FROM messages INDEXED BY messages_unclassified
+              WHERE class IS NULL),
+             (SELECT MAX(id) FROM messages), 0)",
+    )?
+    .query_row([], |r| r.get(0))
 }
 
 /// A stored message with its raw bytes, for the few readers that need one
@@ -890,7 +909,7 @@ mod tests {
         )
         .expect("one report");
         let found = |words: &[&str]| -> Vec<String> {
-            ignored_with_subject(&conn, words)
+            ignored_with_subject(&conn, words, 0)
                 .expect("query")
                 .into_iter()
                 .map(|m| m.subject)
@@ -904,6 +923,12 @@ mod tests {
         assert_eq!(found(&["50%"]), ["50% off"]);
         assert_eq!(found(&["5_0"]), Vec::<String>::new());
         assert_eq!(found(&["周报"]), Vec::<String>::new(), "only ignored mail");
+        let after_two: Vec<String> = ignored_with_subject(&conn, &["业绩", "sales"], 2)
+            .expect("query")
+            .into_iter()
+            .map(|m| m.subject)
+            .collect();
+        assert_eq!(after_two, ["Re: sales"], "only those numbered after");
     }
 
     #[test]

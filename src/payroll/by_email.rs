@@ -1,7 +1,8 @@
 //! Sales files by email: the manager or the assistant sends the month's
 //! sales spreadsheet as an attachment with the subject `业绩 2026-11` (or
 //! `sales 2026-11`); reportd imports it as `reportd sales import` would and
-//! answers with the result. Owns the `sales_emails` table.
+//! answers with the result. Owns the `sales_emails` and `sales_scanned`
+//! tables.
 //!
 //! Such an email is trusted as email commands are: the receiving server's
 //! `Authentication-Results` must vouch for the sender (see
@@ -11,7 +12,9 @@
 //!
 //! It runs after intake, on messages intake left `ignored`, and takes each
 //! one over (class `command`, or `refused`) in its own transaction with the
-//! import and the queued answer.
+//! import and the queued answer. Each message is looked at in the first
+//! pass after intake classified it (`sales_scanned` keeps how far that
+//! went), not again in every pass after.
 
 use std::sync::LazyLock;
 
@@ -54,14 +57,19 @@ pub fn sales_subject(subject: &str) -> Option<Month> {
     caps.get(1)?.as_str().parse().ok()
 }
 
-/// Takes over every sales email intake left ignored; returns how many.
+/// Takes over every sales email intake left ignored since the last time;
+/// returns how many.
 pub fn take(
     conn: &mut Connection,
     planner: &Planner<'_>,
     now: DateTime<Utc>,
 ) -> Result<usize, ByEmailError> {
+    let scanned = scanned_through(conn)?;
+    // Read before the messages are: all that has a class now is looked at
+    // below, and the mark never passes a message still waiting for one.
+    let classified = inbox::classified_through(conn)?;
     let mut taken = 0;
-    for m in inbox::ignored_with_subject(conn, &["业绩", "業績", "sales"])? {
+    for m in inbox::ignored_with_subject(conn, &["业绩", "業績", "sales"], scanned)? {
         let id = m.id;
         if sales_subject(&m.subject).is_none() {
             flag_if_meant_as_sales(conn, planner.cfg, &m)?;
@@ -75,7 +83,25 @@ pub fn take(
         taken += usize::from(take_one(&tx, planner, &msg, now)?);
         tx.commit()?;
     }
+    // Only now: a crash before it looks at the same messages again, which
+    // `handled` and the flag make harmless.
+    if classified > scanned {
+        conn.execute(
+            "INSERT INTO sales_scanned (id, through) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET through = excluded.through",
+            [classified],
+        )?;
+    }
     Ok(taken)
+}
+
+/// How far earlier passes looked at the mail for sales files (0: never).
+fn scanned_through(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COALESCE((SELECT through FROM sales_scanned WHERE id = 1), 0)",
+        [],
+        |r| r.get(0),
+    )
 }
 
 /// A manager or the assistant writing 业绩/sales in a subject reportd cannot
@@ -472,6 +498,85 @@ mod tests {
         assert_eq!(sales_subject("Re: 业绩 2026-11"), None);
         assert_eq!(sales_subject("业绩 2026-13"), None);
         assert_eq!(sales_subject("sales meeting"), None);
+    }
+
+    /// Stores one message per `(class, subject)`, each from the manager
+    /// (`None`: not classified yet); returns their ids.
+    fn mail(conn: &mut Connection, messages: &[(Option<&str>, &str)]) -> Vec<i64> {
+        let first: i64 = conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+                r.get(0)
+            })
+            .expect("max id");
+        let batch: Vec<inbox::Fetched> = (0..messages.len())
+            .map(|i| {
+                let n = first + i as i64 + 1;
+                inbox::Fetched::new(
+                    format!("7/{n}"),
+                    Some(7),
+                    u32::try_from(n).ok(),
+                    Utc::now(),
+                    format!("Message-ID: <{n}@x>\r\n\r\n{n}").into_bytes(),
+                )
+            })
+            .collect();
+        inbox::store_batch(conn, "s", &batch, None).expect("store");
+        let ids: Vec<i64> = (first + 1..=first + messages.len() as i64).collect();
+        for (id, (class, subject)) in ids.iter().zip(messages) {
+            conn.execute(
+                "UPDATE messages SET class = ?2, subject = ?3, sender = 'chengang@example.com'
+                 WHERE id = ?1",
+                params![id, class, subject],
+            )
+            .expect("classify");
+        }
+        ids
+    }
+
+    fn flagged(conn: &Connection, id: i64) -> bool {
+        conn.query_row("SELECT flagged FROM messages WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .expect("message")
+    }
+
+    #[test]
+    fn each_message_is_looked_at_for_a_sales_file_once_and_none_before_it_has_a_class() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+        let cfg = crate::test_team::config();
+        let calendar = crate::calendar::Calendar::load(&[]).expect("calendar");
+        let templates = compose::Templates::lazy();
+        let planner = Planner::new(&cfg, &calendar, &templates).expect("planner");
+        let take = |conn: &mut Connection| take(conn, &planner, Utc::now()).expect("take");
+        // The manager's sales file under a subject reportd cannot read is
+        // flagged, once: the same message is not read again.
+        let sent = "2026年9月业绩";
+        let [first, ..] = mail(&mut conn, &[(Some("ignored"), sent)])[..] else {
+            panic!("one message");
+        };
+        take(&mut conn);
+        assert!(flagged(&conn, first));
+        conn.execute("UPDATE messages SET flagged = 0 WHERE id = ?1", [first])
+            .expect("unflag");
+        take(&mut conn);
+        assert!(!flagged(&conn, first), "read again");
+        // One still waiting for intake holds the mark back: it is looked at
+        // once it has a class, though one after it was looked at before.
+        let ids = mail(&mut conn, &[(None, sent), (Some("ignored"), sent)]);
+        take(&mut conn);
+        assert_eq!(
+            (flagged(&conn, ids[0]), flagged(&conn, ids[1])),
+            (false, true)
+        );
+        conn.execute(
+            "UPDATE messages SET class = 'ignored' WHERE id = ?1",
+            [ids[0]],
+        )
+        .expect("classified later");
+        take(&mut conn);
+        assert!(flagged(&conn, ids[0]), "the message classified late");
+        assert_eq!(scanned_through(&conn).expect("mark"), ids[1]);
     }
 
     #[test]
