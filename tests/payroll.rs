@@ -257,10 +257,13 @@ async fn payroll_email_carries_an_xlsx_whose_figures_match_the_ledger_and_the_ru
     let (plain, html) = bodies(raw);
     assert!(html.contains("width=device-width"), "reads on a phone");
     assert!(plain.contains("payroll-2026-09.xlsx"), "{plain}");
-    // Amounts read as people write them, the thousands grouped.
+    // Amounts read as people write them, the thousands grouped, in the
+    // figures and in how the commissions were worked out.
+    let ungrouped = regex::Regex::new(r"\d{4,}\.\d\d").expect("regex");
     for part in [&plain, &html] {
         assert!(part.contains("23,000.00"), "Zhang's counted sales: {part}");
-        assert!(!part.contains("23000.00"), "{part}");
+        assert!(part.contains("55,000.00 / 50,000.00"), "the team: {part}");
+        assert!(!ungrouped.is_match(part), "{:?}", ungrouped.find(part));
     }
     let xlsx = attachment(raw, "payroll-2026-09.xlsx");
 

@@ -1280,7 +1280,7 @@ mod tests {
                 &crate::payroll::close::sample_email(person.clone()),
                 vec![
                     "2026-11",
-                    "1470.00",
+                    "1,470.00",
                     "2026-W48",
                     "2026-W44",
                     "179.50",

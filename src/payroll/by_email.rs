@@ -448,14 +448,17 @@ impl SalesImportEmail {
             received: compose::local_time(msg.internaldate, cfg.timezone),
             changes: changes
                 .iter()
-                .map(|c| ChangeView {
-                    name: cfg
-                        .roster
-                        .by_email(&c.person)
-                        .map_or_else(|| c.person.clone(), |p| p.name.clone()),
-                    what: c.what.clone(),
-                    before: c.before.clone(),
-                    after: c.after.clone(),
+                .map(|c| {
+                    let (before, after) = c.shown();
+                    ChangeView {
+                        name: cfg
+                            .roster
+                            .by_email(&c.person)
+                            .map_or_else(|| c.person.clone(), |p| p.name.clone()),
+                        what: c.what.clone(),
+                        before,
+                        after,
+                    }
                 })
                 .collect(),
             summary_issued_at: issued.map(|t| compose::local_time(t, cfg.timezone)),

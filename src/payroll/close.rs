@@ -266,7 +266,7 @@ fn parts(p: &PersonPay) -> Vec<Part> {
             .sales
             .parts
             .iter()
-            .map(|b| format!("{} × {} = {}", b.amount, b.rate, b.commission))
+            .map(|b| format!("{} × {} = {}", money(b.amount), b.rate, money(b.commission)))
             .collect();
         out.push(Part {
             part: "sales",
@@ -294,7 +294,11 @@ fn parts(p: &PersonPay) -> Vec<Part> {
             amount: money(t.commission_fen),
             how: format!(
                 "{} / {} = {} → {} × {}",
-                t.team_sales_fen, t.target_fen, t.achievement, t.team_sales_fen, t.rate
+                money(t.team_sales_fen),
+                money(t.target_fen),
+                t.achievement,
+                money(t.team_sales_fen),
+                t.rate
             ),
         });
     }
@@ -315,7 +319,7 @@ pub(crate) fn sample_email(person: Contact) -> PayrollEmail {
             group: Some("商务一组".into()),
             role: "rep".into(),
             standing: Some("regular".into()),
-            counted: Some("23000.00".into()),
+            counted: Some("23,000.00".into()),
             base: Some("750.00".into()),
             base_after_cut: Some("750.00".into()),
             cut: false,
@@ -324,7 +328,7 @@ pub(crate) fn sample_email(person: Contact) -> PayrollEmail {
                 Part {
                     part: "sales",
                     amount: "650.00".into(),
-                    how: "7000.00 × 3% = 210.00 + 11000.00 × 4% = 440.00".into(),
+                    how: "7,000.00 × 3% = 210.00 + 11,000.00 × 4% = 440.00".into(),
                 },
                 Part {
                     part: "proxy",
@@ -341,7 +345,7 @@ pub(crate) fn sample_email(person: Contact) -> PayrollEmail {
                 month: "2026-10".into(),
                 amount: "50.00".into(),
             }],
-            net: Some("1470.00".into()),
+            net: Some("1,470.00".into()),
             flags: vec!["bottom_three".into()],
         }],
         totals: TotalsView {
@@ -350,7 +354,7 @@ pub(crate) fn sample_email(person: Contact) -> PayrollEmail {
             commission: "720.00".into(),
             fines: "50.00".into(),
             refunds: "50.00".into(),
-            net: "1470.00".into(),
+            net: "1,470.00".into(),
         },
         fund: FundView {
             opening: "300.00".into(),

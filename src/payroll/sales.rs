@@ -665,6 +665,21 @@ pub struct Change {
     pub after: Option<String>,
 }
 
+impl Change {
+    /// `before` and `after` as an email shows them: amounts with their
+    /// thousands grouped (`23,000.00`); the rest as they are.
+    pub fn shown(&self) -> (Option<String>, Option<String>) {
+        let money = matches!(self.what.as_str(), "own" | "proxy" | "sms" | "team_target");
+        let show = |v: &Option<String>| {
+            v.as_ref().map(|s| match parse_amount_text(s) {
+                Ok(fen) if money && !s.is_empty() => fen.grouped().to_string(),
+                _ => s.clone(),
+            })
+        };
+        (show(&self.before), show(&self.after))
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Imported {
@@ -892,6 +907,32 @@ fn standing_from_db(s: &str) -> Option<Standing> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_shows_amounts_grouped_and_everything_else_as_it_is() {
+        let change = |what: &str, before: &str, after: &str| Change {
+            person: "zhangwei@example.com".into(),
+            what: what.into(),
+            before: Some(before.into()),
+            after: Some(after.into()),
+        };
+        let shown = |c: Change| {
+            let (b, a) = c.shown();
+            (b.unwrap_or_default(), a.unwrap_or_default())
+        };
+        assert_eq!(
+            shown(change("own", "23000.00", "1234567.50")),
+            ("23,000.00".into(), "1,234,567.50".into())
+        );
+        assert_eq!(
+            shown(change("team_target", "", "50000.00")),
+            (String::new(), "50,000.00".into())
+        );
+        assert_eq!(
+            shown(change("level", "2000", "L3")),
+            ("2000".into(), "L3".into())
+        );
+    }
     use crate::payroll::sheet::read;
 
     fn cfg() -> Config {

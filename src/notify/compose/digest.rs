@@ -973,13 +973,32 @@ mod tests {
     }
 
     #[test]
-    fn a_card_with_no_report_says_no_reply_is_needed_not_a_dash() {
-        for (lang, says) in [
-            (Language::Zh, "回复：</span>无需回复</div>"),
-            (Language::En, "reply: </span>none needed</div>"),
+    fn a_card_with_no_report_says_why_there_is_nothing_to_reply_to_not_a_dash() {
+        for (lang, missing, excused) in [
+            (
+                Language::Zh,
+                "回复：</span>报告未到</div>",
+                "回复：</span>无需回复</div>",
+            ),
+            (
+                Language::En,
+                "reply: </span>no report yet</div>",
+                "reply: </span>none needed</div>",
+            ),
         ] {
-            let r = render(&digest(zhang(), Audience::Supervisor, lang), lang);
-            assert!(r.html.contains(says), "{}", r.html);
+            let mut d = digest(zhang(), Audience::Supervisor, lang);
+            let r = render(&d, lang);
+            assert!(r.html.contains(excused), "{}", r.html);
+            assert!(!r.html.contains(missing), "{}", r.html);
+            for row in &mut d.groups[0].rows {
+                if row.reply == ReplyState::NoReport {
+                    row.status = Status::Missing;
+                    row.excuse_reason = None;
+                }
+            }
+            let r = render(&d, lang);
+            assert!(r.html.contains(missing), "{}", r.html);
+            assert!(!r.html.contains(excused), "{}", r.html);
             assert!(!r.html.contains("</span>-</div>"), "{}", r.html);
         }
     }
