@@ -516,11 +516,13 @@ CREATE INDEX messages_ignored ON messages (id) WHERE class = 'ignored';
     M::up(
         r#"
 -- payroll::by_email: every message up to `through` has been looked at for
--- a sales file, so a pass reads only the mail classified since, not every
--- ignored message of the years before.
+-- a sales file while `senders` (the managers' and assistants' addresses)
+-- were those who may send one, so a pass reads only the mail classified
+-- since, not every ignored message of the years before.
 CREATE TABLE sales_scanned (
     id      INTEGER PRIMARY KEY CHECK (id = 1),
-    through INTEGER NOT NULL
+    through INTEGER NOT NULL,
+    senders TEXT NOT NULL
 ) STRICT;
 "#,
     ),

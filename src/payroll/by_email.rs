@@ -14,7 +14,9 @@
 //! one over (class `command`, or `refused`) in its own transaction with the
 //! import and the queued answer. Each message is looked at in the first
 //! pass after intake classified it (`sales_scanned` keeps how far that
-//! went), not again in every pass after.
+//! went), not again in every pass after; all of them again when the
+//! managers or assistants change, since who may send a sales file decides
+//! what becomes of one.
 
 use std::sync::LazyLock;
 
@@ -64,7 +66,8 @@ pub fn take(
     planner: &Planner<'_>,
     now: DateTime<Utc>,
 ) -> Result<usize, ByEmailError> {
-    let scanned = scanned_through(conn)?;
+    let senders = senders(planner.cfg);
+    let scanned = scanned_through(conn, &senders)?;
     // Read before the messages are: all that has a class now is looked at
     // below, and the mark never passes a message still waiting for one.
     let classified = inbox::classified_through(conn)?;
@@ -87,21 +90,38 @@ pub fn take(
     // `handled` and the flag make harmless.
     if classified > scanned {
         conn.execute(
-            "INSERT INTO sales_scanned (id, through) VALUES (1, ?1)
-             ON CONFLICT (id) DO UPDATE SET through = excluded.through",
-            [classified],
+            "INSERT INTO sales_scanned (id, through, senders) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET through = excluded.through,
+                                            senders = excluded.senders",
+            params![classified, senders],
         )?;
     }
     Ok(taken)
 }
 
-/// How far earlier passes looked at the mail for sales files (0: never).
-fn scanned_through(conn: &Connection) -> rusqlite::Result<i64> {
+/// How far earlier passes looked at the mail for sales files while
+/// `senders` were those who may send one (0: never, or others).
+fn scanned_through(conn: &Connection, senders: &str) -> rusqlite::Result<i64> {
     conn.query_row(
-        "SELECT COALESCE((SELECT through FROM sales_scanned WHERE id = 1), 0)",
-        [],
+        "SELECT COALESCE((SELECT through FROM sales_scanned WHERE id = 1 AND senders = ?1), 0)",
+        [senders],
         |r| r.get(0),
     )
+}
+
+/// Every address (and alias) of a manager or an assistant, lower-cased,
+/// sorted, one line each: who may send a sales file.
+fn senders(cfg: &Config) -> String {
+    let roster = &cfg.roster;
+    let mut all: Vec<String> = roster
+        .managers()
+        .chain(roster.assistants())
+        .flat_map(|p| std::iter::once(&p.email).chain(&p.aliases))
+        .map(|a| a.to_lowercase())
+        .collect();
+    all.sort();
+    all.dedup();
+    all.join("\n")
 }
 
 /// A manager or the assistant writing 业绩/sales in a subject reportd cannot
@@ -132,12 +152,15 @@ fn flag_if_meant_as_sales(
     )
 }
 
+/// `message`, or another copy of it (the same Message-ID: delivered twice,
+/// or read again after the mailbox was renumbered), was answered already.
 fn handled(conn: &Connection, message: i64) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sales_emails WHERE message = ?1)",
-        [message],
-        |r| r.get(0),
-    )
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM sales_emails WHERE message = ?1)
+             OR EXISTS (SELECT 1 FROM messages m JOIN sales_emails e ON e.message = m.id
+                        WHERE m.message_id = (SELECT message_id FROM messages WHERE id = ?1))",
+    )?
+    .query_row([message], |r| r.get(0))
 }
 
 /// What became of one sales email, as its answer shows it.
@@ -182,6 +205,18 @@ fn take_one(
             "ignored",
             None,
             &serde_json::Value::Null,
+        )?;
+        // No answer (anyone can send one), but the assistant sees it: it
+        // may be the manager writing from an address the roster lacks.
+        let from = env.from.as_ref().map_or("", |f| f.email.as_str());
+        inbox::flag(
+            conn,
+            msg.id,
+            &format!(
+                "a sales file from {from}, who is not in the roster: nothing was imported; if it \
+                 is a manager's or the assistant's other address, add it to their aliases and \
+                 send the file again, or use `reportd sales import`"
+            ),
         )?;
         return Ok(false);
     };
@@ -545,41 +580,169 @@ mod tests {
 
     #[test]
     fn each_message_is_looked_at_for_a_sales_file_once_and_none_before_it_has_a_class() {
-        let dir = tempfile::tempdir().expect("dir");
-        let mut conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+        let mut w = World::new();
         let cfg = crate::test_team::config();
-        let calendar = crate::calendar::Calendar::load(&[]).expect("calendar");
-        let templates = compose::Templates::lazy();
-        let planner = Planner::new(&cfg, &calendar, &templates).expect("planner");
-        let take = |conn: &mut Connection| take(conn, &planner, Utc::now()).expect("take");
         // The manager's sales file under a subject reportd cannot read is
         // flagged, once: the same message is not read again.
         let sent = "2026年9月业绩";
-        let [first, ..] = mail(&mut conn, &[(Some("ignored"), sent)])[..] else {
-            panic!("one message");
-        };
-        take(&mut conn);
-        assert!(flagged(&conn, first));
-        conn.execute("UPDATE messages SET flagged = 0 WHERE id = ?1", [first])
+        let first = mail(&mut w.conn, &[(Some("ignored"), sent)])[0];
+        w.take(&cfg);
+        assert!(flagged(&w.conn, first));
+        w.conn
+            .execute("UPDATE messages SET flagged = 0 WHERE id = ?1", [first])
             .expect("unflag");
-        take(&mut conn);
-        assert!(!flagged(&conn, first), "read again");
+        w.take(&cfg);
+        assert!(!flagged(&w.conn, first), "read again");
         // One still waiting for intake holds the mark back: it is looked at
         // once it has a class, though one after it was looked at before.
-        let ids = mail(&mut conn, &[(None, sent), (Some("ignored"), sent)]);
-        take(&mut conn);
+        let ids = mail(&mut w.conn, &[(None, sent), (Some("ignored"), sent)]);
+        w.take(&cfg);
         assert_eq!(
-            (flagged(&conn, ids[0]), flagged(&conn, ids[1])),
+            (flagged(&w.conn, ids[0]), flagged(&w.conn, ids[1])),
             (false, true)
         );
+        w.conn
+            .execute(
+                "UPDATE messages SET class = 'ignored' WHERE id = ?1",
+                [ids[0]],
+            )
+            .expect("classified late");
+        w.take(&cfg);
+        assert!(flagged(&w.conn, ids[0]), "the message classified late");
+        assert_eq!(
+            scanned_through(&w.conn, &senders(&cfg)).expect("mark"),
+            ids[1]
+        );
+    }
+
+    /// Stores `raw` as intake leaves a message it ignored; returns its id.
+    fn ignored(conn: &mut Connection, raw: &str) -> i64 {
+        let id = mail(conn, &[(Some("ignored"), "")])[0];
+        let env = parse::parse(raw.as_bytes()).expect("parses");
         conn.execute(
-            "UPDATE messages SET class = 'ignored' WHERE id = ?1",
-            [ids[0]],
+            "UPDATE message_raw SET raw = ?2 WHERE message = ?1",
+            params![id, raw.as_bytes()],
         )
-        .expect("classified later");
-        take(&mut conn);
-        assert!(flagged(&conn, ids[0]), "the message classified late");
-        assert_eq!(scanned_through(&conn).expect("mark"), ids[1]);
+        .expect("raw");
+        conn.execute(
+            "UPDATE messages SET subject = ?2, sender = ?3, message_id = ?4 WHERE id = ?1",
+            params![id, env.subject, env.from.map(|f| f.email), env.message_id],
+        )
+        .expect("envelope");
+        id
+    }
+
+    fn sales_email(from: &str, subject: &str, message_id: &str, received: &str) -> String {
+        format!(
+            "Received: {received}\r\nFrom: {from}\r\nTo: zhaomin@example.com\r\n\
+             Subject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
+             Date: Mon, 2 Nov 2026 10:00:00 +0800\r\n\r\nsee attached\r\n"
+        )
+    }
+
+    fn answered(conn: &Connection) -> Vec<(i64, String)> {
+        conn.prepare("SELECT message, outcome FROM sales_emails ORDER BY message")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows")
+    }
+
+    struct World {
+        _dir: tempfile::TempDir,
+        conn: Connection,
+        calendar: crate::calendar::Calendar,
+        templates: compose::Templates,
+    }
+
+    impl World {
+        fn new() -> World {
+            let dir = tempfile::tempdir().expect("dir");
+            let conn = crate::store::open(&dir.path().join("d.sqlite3")).expect("db");
+            World {
+                _dir: dir,
+                conn,
+                calendar: crate::calendar::Calendar::load(&[]).expect("calendar"),
+                templates: compose::Templates::lazy(),
+            }
+        }
+
+        fn take(&mut self, cfg: &Config) -> usize {
+            let planner = Planner::new(cfg, &self.calendar, &self.templates).expect("planner");
+            take(&mut self.conn, &planner, Utc::now()).expect("take")
+        }
+    }
+
+    #[test]
+    fn a_malformed_sales_subject_from_an_address_added_to_the_roster_later_is_flagged() {
+        let mut w = World::new();
+        let raw = sales_email("chen.gang@home.example", "2026年10月业绩", "s1@home", "x");
+        let id = ignored(&mut w.conn, &raw);
+        w.take(&crate::test_team::config());
+        assert!(!flagged(&w.conn, id), "a stranger's 业绩 email with a date");
+        // The assistant adds the manager's other address; the email is
+        // looked at again under the new roster.
+        let team = include_str!("../../tests/app/team.toml").replace(
+            "role = \"manager\"",
+            "role = \"manager\"\naliases = [\"chen.gang@home.example\"]",
+        );
+        let toml = format!(
+            "database = \"x.sqlite3\"\ntracking_starts = \"2026-10-01\"\ncalendar = []\n\
+             [maildir]\npath = \"/tmp\"\n{team}"
+        );
+        let cfg = Config::from_toml_str(&toml, std::path::Path::new("test.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        w.take(&cfg);
+        assert!(flagged(&w.conn, id), "the manager's, now");
+    }
+
+    #[test]
+    fn a_second_copy_of_a_sales_email_is_not_answered_again() {
+        let mut w = World::new();
+        let cfg = crate::test_team::config();
+        let subject = "业绩 2026-10";
+        let first = ignored(
+            &mut w.conn,
+            &sales_email("chengang@example.com", subject, "s1@x", "by mx1"),
+        );
+        // The same email delivered again: other bytes, the same Message-ID.
+        let copy = ignored(
+            &mut w.conn,
+            &sales_email("chengang@example.com", subject, "s1@x", "by mx2"),
+        );
+        w.take(&cfg);
+        assert_eq!(answered(&w.conn), [(first, "refused".to_string())]);
+        let other = ignored(
+            &mut w.conn,
+            &sales_email("chengang@example.com", subject, "s2@x", "by mx1"),
+        );
+        w.take(&cfg);
+        assert_eq!(
+            answered(&w.conn),
+            [
+                (first, "refused".to_string()),
+                (other, "refused".to_string())
+            ],
+            "copy #{copy} is not answered"
+        );
+    }
+
+    #[test]
+    fn a_sales_file_from_an_address_not_in_the_roster_is_flagged_not_answered() {
+        let mut w = World::new();
+        let id = ignored(
+            &mut w.conn,
+            &sales_email("boss@personal.example", "sales 2026-10", "s1@p", "x"),
+        );
+        w.take(&crate::test_team::config());
+        assert!(flagged(&w.conn, id));
+        assert_eq!(answered(&w.conn), [(id, "ignored".to_string())]);
+        let queued: i64 = w
+            .conn
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+            .expect("outbox");
+        assert_eq!(queued, 0, "no answer to an address anyone can write");
     }
 
     #[test]
