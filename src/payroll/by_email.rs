@@ -152,13 +152,17 @@ fn flag_if_meant_as_sales(
     )
 }
 
-/// `message`, or another copy of it (the same Message-ID: delivered twice,
-/// or read again after the mailbox was renumbered), was answered already.
+/// `message` was looked at already, or another copy of it (the same
+/// Message-ID: delivered twice, or read again after the mailbox was
+/// renumbered) was taken as a command and answered. A copy refused or
+/// left alone (it failed authentication, or came from someone else) does
+/// not count: the real one must not be lost to whichever came first.
 fn handled(conn: &Connection, message: i64) -> rusqlite::Result<bool> {
     conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM sales_emails WHERE message = ?1)
              OR EXISTS (SELECT 1 FROM messages m JOIN sales_emails e ON e.message = m.id
-                        WHERE m.message_id = (SELECT message_id FROM messages WHERE id = ?1))",
+                        WHERE m.message_id = (SELECT message_id FROM messages WHERE id = ?1)
+                          AND m.class = 'command')",
     )?
     .query_row([message], |r| r.get(0))
 }
@@ -632,12 +636,39 @@ mod tests {
         id
     }
 
-    fn sales_email(from: &str, subject: &str, message_id: &str, received: &str) -> String {
+    const PASS: &str = "mx.test; dmarc=pass header.from=example.com";
+    const FAIL: &str = "mx.test; dmarc=fail header.from=example.com";
+
+    fn sales_email(from: &str, subject: &str, message_id: &str, auth: &str) -> String {
         format!(
-            "Received: {received}\r\nFrom: {from}\r\nTo: zhaomin@example.com\r\n\
+            "Authentication-Results: {auth}\r\nFrom: {from}\r\nTo: zhaomin@example.com\r\n\
              Subject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
              Date: Mon, 2 Nov 2026 10:00:00 +0800\r\n\r\nsee attached\r\n"
         )
+    }
+
+    /// The test team, trusting `Authentication-Results` from `mx.test`,
+    /// with `extra` added to the manager.
+    fn team(extra: &str) -> Config {
+        let team = include_str!("../../tests/app/team.toml").replace(
+            "role = \"manager\"",
+            &format!("role = \"manager\"\n{extra}"),
+        );
+        let toml = format!(
+            "database = \"x.sqlite3\"\ntracking_starts = \"2026-10-01\"\ncalendar = []\n\
+             [maildir]\npath = \"/tmp\"\n[notify]\nauthserv_id = \"mx.test\"\n{team}"
+        );
+        Config::from_toml_str(&toml, std::path::Path::new("test.toml"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn answers(conn: &Connection) -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM outbox WHERE kind = 'sales_import'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("outbox")
     }
 
     fn answered(conn: &Connection) -> Vec<(i64, String)> {
@@ -677,55 +708,57 @@ mod tests {
     #[test]
     fn a_malformed_sales_subject_from_an_address_added_to_the_roster_later_is_flagged() {
         let mut w = World::new();
-        let raw = sales_email("chen.gang@home.example", "2026年10月业绩", "s1@home", "x");
+        let raw = sales_email("chen.gang@home.example", "2026年10月业绩", "s1@home", PASS);
         let id = ignored(&mut w.conn, &raw);
-        w.take(&crate::test_team::config());
+        w.take(&team(""));
         assert!(!flagged(&w.conn, id), "a stranger's 业绩 email with a date");
         // The assistant adds the manager's other address; the email is
         // looked at again under the new roster.
-        let team = include_str!("../../tests/app/team.toml").replace(
-            "role = \"manager\"",
-            "role = \"manager\"\naliases = [\"chen.gang@home.example\"]",
-        );
-        let toml = format!(
-            "database = \"x.sqlite3\"\ntracking_starts = \"2026-10-01\"\ncalendar = []\n\
-             [maildir]\npath = \"/tmp\"\n{team}"
-        );
-        let cfg = Config::from_toml_str(&toml, std::path::Path::new("test.toml"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        w.take(&cfg);
+        w.take(&team("aliases = [\"chen.gang@home.example\"]"));
         assert!(flagged(&w.conn, id), "the manager's, now");
     }
 
     #[test]
-    fn a_second_copy_of_a_sales_email_is_not_answered_again() {
+    fn a_second_copy_of_an_answered_sales_email_is_not_answered_again() {
         let mut w = World::new();
-        let cfg = crate::test_team::config();
+        let cfg = team("");
         let subject = "业绩 2026-10";
         let first = ignored(
             &mut w.conn,
-            &sales_email("chengang@example.com", subject, "s1@x", "by mx1"),
-        );
-        // The same email delivered again: other bytes, the same Message-ID.
-        let copy = ignored(
-            &mut w.conn,
-            &sales_email("chengang@example.com", subject, "s1@x", "by mx2"),
+            &sales_email("chengang@example.com", subject, "s1@x", PASS),
         );
         w.take(&cfg);
+        assert_eq!(answers(&w.conn), 1, "no file attached: answered as such");
+        // The same email delivered again, its bytes not quite the same.
+        let copy = sales_email("chengang@example.com", subject, "s1@x", PASS);
+        ignored(&mut w.conn, &copy.replace("see attached", "see attached "));
+        w.take(&cfg);
+        assert_eq!(answers(&w.conn), 1);
+        // Answered (nothing to import), class `command`; the copy is not
+        // looked at as a sales email of its own.
         assert_eq!(answered(&w.conn), [(first, "refused".to_string())]);
-        let other = ignored(
+    }
+
+    #[test]
+    fn a_copy_that_failed_authentication_does_not_stand_in_for_the_real_one() {
+        let mut w = World::new();
+        let cfg = team("");
+        let subject = "业绩 2026-10";
+        // First a copy the server could not vouch for (a forwarder, or a
+        // forgery), then the real one under the same Message-ID.
+        let forged = ignored(
             &mut w.conn,
-            &sales_email("chengang@example.com", subject, "s2@x", "by mx1"),
+            &sales_email("chengang@example.com", subject, "s1@x", FAIL),
+        );
+        let real = ignored(
+            &mut w.conn,
+            &sales_email("chengang@example.com", subject, "s1@x", PASS),
         );
         w.take(&cfg);
-        assert_eq!(
-            answered(&w.conn),
-            [
-                (first, "refused".to_string()),
-                (other, "refused".to_string())
-            ],
-            "copy #{copy} is not answered"
-        );
+        let outcomes = answered(&w.conn);
+        assert_eq!(outcomes[0], (forged, "refused".to_string()));
+        assert_eq!(outcomes[1].0, real, "the real one is taken: {outcomes:?}");
+        assert_eq!(answers(&w.conn), 1, "and answered");
     }
 
     #[test]
@@ -733,16 +766,16 @@ mod tests {
         let mut w = World::new();
         let id = ignored(
             &mut w.conn,
-            &sales_email("boss@personal.example", "sales 2026-10", "s1@p", "x"),
+            &sales_email("boss@personal.example", "sales 2026-10", "s1@p", PASS),
         );
-        w.take(&crate::test_team::config());
+        w.take(&team(""));
         assert!(flagged(&w.conn, id));
         assert_eq!(answered(&w.conn), [(id, "ignored".to_string())]);
-        let queued: i64 = w
-            .conn
-            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
-            .expect("outbox");
-        assert_eq!(queued, 0, "no answer to an address anyone can write");
+        assert_eq!(
+            answers(&w.conn),
+            0,
+            "no answer to an address anyone can write"
+        );
     }
 
     #[test]
