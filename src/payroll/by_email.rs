@@ -647,6 +647,13 @@ mod tests {
         )
     }
 
+    /// The manager's `业绩 2026-10` email `<s1@x>`, vouched for by `auth`,
+    /// its body ending in `trailer`, as intake leaves it; its id.
+    fn managers(conn: &mut Connection, auth: &str, trailer: &str) -> i64 {
+        let raw = sales_email("chengang@example.com", "业绩 2026-10", "s1@x", auth);
+        ignored(conn, &format!("{raw}{trailer}"))
+    }
+
     /// The test team, trusting `Authentication-Results` from `mx.test`,
     /// with `extra` added to the manager.
     fn team(extra: &str) -> Config {
@@ -722,16 +729,11 @@ mod tests {
     fn a_second_copy_of_an_answered_sales_email_is_not_answered_again() {
         let mut w = World::new();
         let cfg = team("");
-        let subject = "业绩 2026-10";
-        let first = ignored(
-            &mut w.conn,
-            &sales_email("chengang@example.com", subject, "s1@x", PASS),
-        );
+        let first = managers(&mut w.conn, PASS, "");
         w.take(&cfg);
         assert_eq!(answers(&w.conn), 1, "no file attached: answered as such");
         // The same email delivered again, its bytes not quite the same.
-        let copy = sales_email("chengang@example.com", subject, "s1@x", PASS);
-        ignored(&mut w.conn, &copy.replace("see attached", "see attached "));
+        managers(&mut w.conn, PASS, "\r\n");
         w.take(&cfg);
         assert_eq!(answers(&w.conn), 1);
         // Answered (nothing to import), class `command`; the copy is not
@@ -743,17 +745,10 @@ mod tests {
     fn a_copy_that_failed_authentication_does_not_stand_in_for_the_real_one() {
         let mut w = World::new();
         let cfg = team("");
-        let subject = "业绩 2026-10";
         // First a copy the server could not vouch for (a forwarder, or a
         // forgery), then the real one under the same Message-ID.
-        let forged = ignored(
-            &mut w.conn,
-            &sales_email("chengang@example.com", subject, "s1@x", FAIL),
-        );
-        let real = ignored(
-            &mut w.conn,
-            &sales_email("chengang@example.com", subject, "s1@x", PASS),
-        );
+        let forged = managers(&mut w.conn, FAIL, "");
+        let real = managers(&mut w.conn, PASS, "");
         w.take(&cfg);
         let outcomes = answered(&w.conn);
         assert_eq!(outcomes[0], (forged, "refused".to_string()));
