@@ -663,16 +663,19 @@ pub struct Change {
     pub what: String,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// `before` and `after` are amounts in yuan (as `Fen` shows them); not
+    /// stored with the answer, which keeps them as they are.
+    #[serde(skip)]
+    pub amounts: bool,
 }
 
 impl Change {
     /// `before` and `after` as an email shows them: amounts with their
     /// thousands grouped (`23,000.00`); the rest as they are.
     pub fn shown(&self) -> (Option<String>, Option<String>) {
-        let money = matches!(self.what.as_str(), "own" | "proxy" | "sms" | "team_target");
         let show = |v: &Option<String>| {
             v.as_ref().map(|s| match parse_amount_text(s) {
-                Ok(fen) if money && !s.is_empty() => fen.grouped().to_string(),
+                Ok(fen) if self.amounts && !s.is_empty() => fen.grouped().to_string(),
                 _ => s.clone(),
             })
         };
@@ -802,40 +805,51 @@ fn insert_row(conn: &Connection, import: i64, r: &SalesRow) -> rusqlite::Result<
 /// Field by field, what differs between two imports of a month.
 fn changes(before: &[SalesRow], after: &[SalesRow]) -> Vec<Change> {
     let mut out = Vec::new();
-    let change = |person: &str, what: &str, b: Option<String>, a: Option<String>| Change {
-        person: person.to_string(),
-        what: what.to_string(),
-        before: b,
-        after: a,
+    let change = |person: &str, what: &str, values: Option<(String, String, bool)>| {
+        let (before, after, amounts) = match values {
+            Some((b, a, amounts)) => (Some(b), Some(a), amounts),
+            None => (None, None, false),
+        };
+        Change {
+            person: person.to_string(),
+            what: what.to_string(),
+            before,
+            after,
+            amounts,
+        }
     };
     for a in after {
         let Some(b) = before.iter().find(|b| b.person == a.person) else {
-            out.push(change(&a.person, "added", None, None));
+            out.push(change(&a.person, "added", None));
             continue;
         };
+        // (field, before, after, whether the values are amounts)
         let fields = [
-            ("own", b.own.to_string(), a.own.to_string()),
-            ("proxy", b.proxy.to_string(), a.proxy.to_string()),
-            ("sms", b.sms.to_string(), a.sms.to_string()),
+            ("own", b.own.to_string(), a.own.to_string(), true),
+            ("proxy", b.proxy.to_string(), a.proxy.to_string(), true),
+            ("sms", b.sms.to_string(), a.sms.to_string(), true),
             (
                 "standing",
                 b.standing.map(Standing::as_str).unwrap_or("").to_string(),
                 a.standing.map(Standing::as_str).unwrap_or("").to_string(),
+                false,
             ),
             (
                 "team_target",
                 b.team_target.map(|t| t.to_string()).unwrap_or_default(),
                 a.team_target.map(|t| t.to_string()).unwrap_or_default(),
+                true,
             ),
             (
                 "level",
                 b.level.clone().unwrap_or_default(),
                 a.level.clone().unwrap_or_default(),
+                false,
             ),
         ];
-        for (what, old, new) in fields {
+        for (what, old, new, amounts) in fields {
             if old != new {
-                out.push(change(&a.person, what, Some(old), Some(new)));
+                out.push(change(&a.person, what, Some((old, new, amounts))));
             }
         }
     }
@@ -843,7 +857,7 @@ fn changes(before: &[SalesRow], after: &[SalesRow]) -> Vec<Change> {
         .iter()
         .filter(|b| !after.iter().any(|a| a.person == b.person))
     {
-        out.push(change(&b.person, "removed", None, None));
+        out.push(change(&b.person, "removed", None));
     }
     out
 }
@@ -915,6 +929,7 @@ mod tests {
             what: what.into(),
             before: Some(before.into()),
             after: Some(after.into()),
+            amounts: what != "level",
         };
         let shown = |c: Change| {
             let (b, a) = c.shown();
@@ -1080,12 +1095,14 @@ mod tests {
                     what: "own".into(),
                     before: Some("1000.00".into()),
                     after: Some("1500.00".into()),
+                    amounts: true,
                 },
                 Change {
                     person: "lina@example.com".into(),
                     what: "removed".into(),
                     before: None,
                     after: None,
+                    amounts: false,
                 },
             ]
         );
