@@ -22,7 +22,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::config::{Config, Person, Role};
@@ -78,16 +78,23 @@ pub fn take(
             flag_if_meant_as_sales(conn, planner.cfg, &m)?;
             continue;
         }
-        if handled(conn, id)? {
+        if looked_at(conn, id)? {
             continue;
         }
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let msg = inbox::stored(&tx, id)?;
-        taken += usize::from(take_one(&tx, planner, &msg, now)?);
+        // Bytes dropped as unrelated (a copy skipped before copies were
+        // recorded) leave nothing to read.
+        let Some(msg) = inbox::stored(&tx, id).optional()? else {
+            continue;
+        };
+        match answered_copy(&tx, &msg)? {
+            Some(of) => record_copy(&tx, &m, of)?,
+            None => taken += usize::from(take_one(&tx, planner, &msg, now)?),
+        }
         tx.commit()?;
     }
     // Only now: a crash before it looks at the same messages again, which
-    // `handled` and the flag make harmless.
+    // `looked_at` and the flag make harmless.
     if classified > scanned {
         conn.execute(
             "INSERT INTO sales_scanned (id, through, senders) VALUES (1, ?1, ?2)
@@ -141,7 +148,7 @@ fn flag_if_meant_as_sales(
     // A month is named somehow (`2026年9月`, `2026-9`); "sales meeting" is not
     // a sales file.
     let names_a_month = m.subject.chars().any(|c| c.is_ascii_digit());
-    if m.flagged || !may_send_sales || !names_a_month {
+    if m.flagged || !may_send_sales || !names_a_month || automatic(conn, m.id)? {
         return Ok(());
     }
     inbox::flag(
@@ -152,19 +159,68 @@ fn flag_if_meant_as_sales(
     )
 }
 
-/// `message` was looked at already, or another copy of it (the same
-/// Message-ID: delivered twice, or read again after the mailbox was
-/// renumbered) was taken as a command and answered. A copy refused or
-/// left alone (it failed authentication, or came from someone else) does
-/// not count: the real one must not be lost to whichever came first.
-fn handled(conn: &Connection, message: i64) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM sales_emails WHERE message = ?1)
-             OR EXISTS (SELECT 1 FROM messages m JOIN sales_emails e ON e.message = m.id
-                        WHERE m.message_id = (SELECT message_id FROM messages WHERE id = ?1)
-                          AND m.class = 'command')",
-    )?
-    .query_row([message], |r| r.get(0))
+/// An out-of-office reply to a sales answer, or reportd's own answer when
+/// it sends as the assistant (`Re: 业绩 2026-10（已导入）`), is no sales
+/// file sent wrongly.
+fn automatic(conn: &Connection, message: i64) -> rusqlite::Result<bool> {
+    let Some(msg) = inbox::stored(conn, message).optional()? else {
+        return Ok(false);
+    };
+    Ok(parse::parse(&msg.raw).is_ok_and(|env| env.auto_reply.is_some()))
+}
+
+/// Whether `message` was looked at already (taken, refused, flagged or
+/// found to be a copy).
+fn looked_at(conn: &Connection, message: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM sales_emails WHERE message = ?1)")?
+        .query_row([message], |r| r.get(0))
+}
+
+/// Another copy of `msg` that was taken as a command and answered: the
+/// same Message-ID (delivered twice, or read again after the mailbox was
+/// renumbered) and the same spreadsheets. A copy refused or left alone (it
+/// failed authentication, or came from someone else) does not count: the
+/// real one must not be lost to whichever came first. Nor does one with
+/// another file: that is the manager correcting a first email (the file
+/// was missing, or the wrong one) under its Message-ID, and it is new.
+fn answered_copy(conn: &Connection, msg: &StoredRaw) -> rusqlite::Result<Option<i64>> {
+    let taken: Vec<i64> = conn
+        .prepare_cached(
+            "SELECT m.id FROM messages m JOIN sales_emails e ON e.message = m.id
+             WHERE m.message_id = (SELECT message_id FROM messages WHERE id = ?1)
+               AND m.id <> ?1 AND m.class = 'command'
+             ORDER BY m.id",
+        )?
+        .query_map([msg.id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if taken.is_empty() {
+        return Ok(None);
+    }
+    let files = attachments(&msg.raw);
+    for id in taken {
+        let Some(other) = inbox::stored(conn, id).optional()? else {
+            continue;
+        };
+        if attachments(&other.raw) == files {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// Records that `m` is a copy of the answered message `of`, so no later
+/// pass looks at it again; the copy changes nothing and gets no answer.
+fn record_copy(conn: &Connection, m: &inbox::IgnoredMessage, of: i64) -> rusqlite::Result<()> {
+    let answer = serde_json::json!({ "result": "copy", "of": of });
+    record(
+        conn,
+        m.id,
+        m.sender.as_deref().unwrap_or_default(),
+        sales_subject(&m.subject),
+        "ignored",
+        None,
+        &answer,
+    )
 }
 
 /// What became of one sales email, as its answer shows it.
@@ -212,14 +268,17 @@ fn take_one(
         )?;
         // No answer (anyone can send one), but the assistant sees it: it
         // may be the manager writing from an address the roster lacks.
-        let from = env.from.as_ref().map_or("", |f| f.email.as_str());
+        let from = match &env.from {
+            Some(f) => format!("from {}, who is not in the roster", f.email),
+            None => "with no sender address".to_string(),
+        };
         inbox::flag(
             conn,
             msg.id,
             &format!(
-                "a sales file from {from}, who is not in the roster: nothing was imported; if it \
-                 is a manager's or the assistant's other address, add it to their aliases and \
-                 send the file again, or use `reportd sales import`"
+                "a sales file {from}: nothing was imported; if it is a manager's or the \
+                 assistant's other address, add it to their aliases and send the file again, or \
+                 use `reportd sales import`"
             ),
         )?;
         return Ok(false);
@@ -733,12 +792,100 @@ mod tests {
         w.take(&cfg);
         assert_eq!(answers(&w.conn), 1, "no file attached: answered as such");
         // The same email delivered again, its bytes not quite the same.
-        managers(&mut w.conn, PASS, "\r\n");
+        let copy = managers(&mut w.conn, PASS, "\r\n");
         w.take(&cfg);
         assert_eq!(answers(&w.conn), 1);
-        // Answered (nothing to import), class `command`; the copy is not
-        // looked at as a sales email of its own.
-        assert_eq!(answered(&w.conn), [(first, "refused".to_string())]);
+        // Answered (nothing to import), class `command`; the copy is
+        // recorded as one, changes nothing and is not looked at again.
+        assert_eq!(
+            answered(&w.conn),
+            [
+                (first, "refused".to_string()),
+                (copy, "ignored".to_string())
+            ]
+        );
+        let answer: String = w
+            .conn
+            .query_row(
+                "SELECT answer FROM sales_emails WHERE message = ?1",
+                [copy],
+                |r| r.get(0),
+            )
+            .expect("the copy's row");
+        assert_eq!(answer, format!(r#"{{"of":{first},"result":"copy"}}"#));
+    }
+
+    const SALES: &str = "姓名,自拓,状态\n张伟,1000,转正\n李娜,2000,转正\n";
+
+    /// The manager's `业绩 2026-10` email `<s1@x>` with `csv` attached.
+    fn managers_with_file(conn: &mut Connection, csv: &str) -> i64 {
+        use base64::Engine as _;
+        let file = base64::engine::general_purpose::STANDARD.encode(csv);
+        let head = sales_email("chengang@example.com", "业绩 2026-10", "s1@x", PASS);
+        let (head, _) = head.split_once("\r\n\r\n").expect("a header");
+        ignored(
+            conn,
+            &format!(
+                "{head}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+                 --b\r\nContent-Type: text/csv; name=\"s.csv\"\r\n\
+                 Content-Disposition: attachment; filename=\"s.csv\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n{file}\r\n--b--\r\n"
+            ),
+        )
+    }
+
+    #[test]
+    fn a_corrected_resend_under_the_same_message_id_is_imported_and_answered() {
+        let mut w = World::new();
+        let cfg = team("");
+        // The manager forgets the file and is told so; her client sends the
+        // corrected email again under the first one's Message-ID.
+        let forgot = managers(&mut w.conn, PASS, "");
+        w.take(&cfg);
+        let corrected = managers_with_file(&mut w.conn, SALES);
+        w.take(&cfg);
+        assert_eq!(
+            answered(&w.conn),
+            [
+                (forgot, "refused".to_string()),
+                (corrected, "imported".to_string())
+            ]
+        );
+        assert_eq!(answers(&w.conn), 2, "each is answered");
+        // The corrected one delivered twice is still answered once.
+        managers_with_file(&mut w.conn, SALES);
+        w.take(&cfg);
+        assert_eq!(answers(&w.conn), 2);
+    }
+
+    #[test]
+    fn reportds_own_answer_and_an_out_of_office_reply_to_it_are_not_flagged() {
+        let mut w = World::new();
+        // reportd sending as the assistant reads its own answer, and the
+        // manager's vacation reply to it, in the assistant's mailbox.
+        let own = ignored(
+            &mut w.conn,
+            "Auto-Submitted: auto-generated\r\nFrom: zhaomin@example.com\r\n\
+             To: chengang@example.com\r\nSubject: Re: 业绩 2026-10（已导入）\r\n\
+             Message-ID: <a@x>\r\n\r\nok\r\n",
+        );
+        let away = ignored(
+            &mut w.conn,
+            "Auto-Submitted: auto-replied\r\nFrom: chengang@example.com\r\n\
+             To: zhaomin@example.com\r\nSubject: 自动回复: Re: 业绩 2026-10（已导入）\r\n\
+             Message-ID: <o@x>\r\n\r\naway\r\n",
+        );
+        // The same subject written by the manager is a sales file sent wrongly.
+        let by_hand = ignored(
+            &mut w.conn,
+            &sales_email("chengang@example.com", "Re: 业绩 2026-10", "h@x", PASS),
+        );
+        w.take(&team(""));
+        assert_eq!(
+            [own, away, by_hand].map(|id| flagged(&w.conn, id)),
+            [false, false, true]
+        );
     }
 
     #[test]
