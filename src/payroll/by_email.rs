@@ -921,6 +921,68 @@ mod tests {
     }
 
     #[test]
+    fn the_answer_names_each_change_in_words_and_shows_a_blank_value_as_blank() {
+        let change = |what: &str, before: &str, after: &str| ChangeView {
+            name: "王芳".into(),
+            what: what.into(),
+            before: Some(before.into()),
+            after: Some(after.into()),
+        };
+        let mut email = sample_email(Contact::new("陈刚", "chengang@example.com"));
+        email.outcome = Outcome::Imported(Imported {
+            month: "2026-11".parse().expect("month"),
+            import: 2,
+            rows: 3,
+            replaced: true,
+            unchanged: false,
+            changes: vec![],
+            ignored_columns: vec![],
+            summary_issued_at: None,
+        });
+        email.changes = vec![
+            change("standing", "probation_1", "regular"),
+            change("team_target", "", "50,000.00"),
+            change("level", "<b>L2</b>", ""),
+            ChangeView {
+                name: "张伟".into(),
+                what: "added".into(),
+                before: None,
+                after: None,
+            },
+        ];
+        let templates = compose::Templates::new().expect("templates");
+        let zh = templates
+            .render_email(crate::config::Language::Zh, &email)
+            .expect("zh");
+        for line in [
+            "王芳：状态 试用第1月 → 转正",
+            "王芳：团队目标 （空） → 50,000.00",
+            "王芳：级别 <b>L2</b> → （空）",
+        ] {
+            assert!(zh.text.contains(line), "{line} in {}", zh.text);
+        }
+        assert!(zh.text.contains("张伟：新增\n"), "{}", zh.text);
+        assert!(
+            zh.html.contains("级别 &lt;b&gt;L2&lt;/b&gt; → （空）"),
+            "{}",
+            zh.html
+        );
+        let en = templates
+            .render_email(crate::config::Language::En, &email)
+            .expect("en");
+        assert!(
+            en.text.contains("王芳: status probation month 1 → regular"),
+            "{}",
+            en.text
+        );
+        assert!(
+            en.text.contains("王芳: team target (blank) → 50,000.00"),
+            "{}",
+            en.text
+        );
+    }
+
+    #[test]
     fn attachments_are_found_by_name_even_when_encoded() {
         let raw = b"From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
 Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
