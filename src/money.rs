@@ -67,8 +67,10 @@ impl fmt::Display for Fen {
 }
 
 /// An amount as people read it in an email: yuan with two decimals and
-/// the thousands grouped by commas (`8,000.00`, `-1,250.50`), as Chinese
-/// and English accounts both write them.
+/// the thousands grouped by commas (`8,000.00`), as Chinese and English
+/// accounts both write them, and a negative one with the minus sign
+/// (`−1,250.50`) the emails put before a deduction, so one email never
+/// mixes two signs.
 #[derive(Debug, Clone, Copy)]
 pub struct Grouped(Fen);
 
@@ -84,7 +86,7 @@ impl fmt::Display for Grouped {
         let plain = self.0.to_string();
         let (sign, digits) = plain
             .strip_prefix('-')
-            .map_or(("", plain.as_str()), |rest| ("-", rest));
+            .map_or(("", plain.as_str()), |rest| ("−", rest));
         let (yuan, fen) = digits.split_at(digits.len() - 3);
         f.write_str(sign)?;
         for (i, c) in yuan.chars().enumerate() {
@@ -129,16 +131,16 @@ mod tests {
     }
 
     #[test]
-    fn an_amount_in_an_email_groups_its_thousands() {
+    fn an_amount_in_an_email_groups_its_thousands_and_signs_a_negative_with_a_minus() {
         let shown = |fen: i64| Fen(fen).grouped().to_string();
         assert_eq!(shown(5000), "50.00");
         assert_eq!(shown(7), "0.07");
         assert_eq!(shown(99_999), "999.99");
         assert_eq!(shown(100_000), "1,000.00");
         assert_eq!(shown(80_870_000), "808,700.00");
-        assert_eq!(shown(-125_050), "-1,250.50");
-        assert_eq!(shown(-2505), "-25.05");
+        assert_eq!(shown(-125_050), "−1,250.50");
+        assert_eq!(shown(-2505), "−25.05");
         assert_eq!(shown(123_456_789_012), "1,234,567,890.12");
-        assert_eq!(shown(i64::MIN), "-92,233,720,368,547,758.08");
+        assert_eq!(shown(i64::MIN), "−92,233,720,368,547,758.08");
     }
 }

@@ -433,7 +433,7 @@ async fn the_supervisors_digest_answers_their_questions_in_their_words() {
     assert_eq!(fund, 5 * 2500, "five fines stand, half of each to the fund");
     let line = format!("部门活动经费余额（全部门）：{} 元", yuan(fund));
     assert!(d.text.contains(&line), "{line}:\n{}", d.text);
-    assert!(d.html.contains(&format!("{} 元", yuan(fund))), "{}", d.html);
+    assert!(d.html.contains(&format!("{}&nbsp;元", yuan(fund))), "{}", d.html);
 
     // Trend lines, oldest left: weeks 41–44 were not tracked.
     for (name, trend) in [

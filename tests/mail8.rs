@@ -208,7 +208,8 @@ async fn a_waiver_filed_with_reportd_excuse_is_confirmed_to_the_filer_with_the_r
     }
     assert!(m.text.contains("本期罚款 50.00 元已撤销"), "{}", m.text);
     assert!(
-        m.html.contains("本期罚款 <strong>50.00 元</strong>已撤销"),
+        m.html
+            .contains("本期罚款 <strong>50.00&nbsp;元</strong>已撤销"),
         "{}",
         m.html
     );

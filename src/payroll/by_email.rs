@@ -932,7 +932,7 @@ mod tests {
         email.outcome = Outcome::Imported(Imported {
             month: "2026-11".parse().expect("month"),
             import: 2,
-            rows: 3,
+            rows: 1,
             replaced: true,
             unchanged: false,
             changes: vec![],
@@ -975,6 +975,7 @@ mod tests {
             "{}",
             en.text
         );
+        assert!(en.text.contains("imported: 1 person,"), "{}", en.text);
         assert!(
             en.text.contains("王芳: team target (blank) → 50,000.00"),
             "{}",
