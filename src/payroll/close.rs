@@ -359,7 +359,7 @@ pub(crate) fn sample_email(person: Contact) -> PayrollEmail {
         fund: FundView {
             opening: "300.00".into(),
             fines: "25.00".into(),
-            refunds: "-25.00".into(),
+            refunds: "−25.00".into(),
             spending: "120.50".into(),
             closing: "179.50".into(),
             items: vec![SpendView {
